@@ -1,0 +1,46 @@
+"""forecast: Bayesian scenario forecasting from causal claims.
+
+The flow, one module per step: :mod:`forecast.config` (scenario file -> validated
+scenario) -> :mod:`forecast.model` (PyMC model of the history) -> :mod:`forecast.inference`
+(sampling, diagnostics) -> :mod:`forecast.strategies` (counterfactual forecasts) and
+:mod:`forecast.questions` -> :mod:`forecast.results` (run directory) ->
+:mod:`forecast.report` (HTML) -> :mod:`forecast.cli` (the command line).
+"""
+
+from __future__ import annotations
+
+import os
+
+from platformdirs import user_cache_dir
+
+
+def _compile_cache() -> None:
+    """Share PyTensor's (and numba's) compile cache across runs, in the user's cache dir.
+
+    Set before PyTensor is imported; a user's own ``base_compiledir`` wins.
+    """
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "base_compiledir" not in flags:
+        cache = os.path.join(user_cache_dir("forecast"), "pytensor")
+        os.environ["PYTENSOR_FLAGS"] = ",".join(x for x in (flags, f"base_compiledir={cache}") if x)
+
+
+_compile_cache()
+
+from forecast.config import Scenario, ScenarioError, load_scenario  # noqa: E402
+from forecast.inference import SamplerSettings  # noqa: E402
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "SamplerSettings", "run_scenario", "load_run"]
+
+
+def __getattr__(name: str):
+    # Heavy imports (PyMC) only when the pipeline is used.
+    if name == "run_scenario":
+        from forecast.pipeline import run_scenario
+
+        return run_scenario
+    if name == "load_run":
+        from forecast.results import load_run
+
+        return load_run
+    raise AttributeError(name)

@@ -1,0 +1,144 @@
+"""The ``forecast`` command: a thin click shell over :mod:`forecast.pipeline`.
+
+Exit codes: 0 success; 1 a bad scenario file or run directory (the message names the file,
+the key and the fix; nothing is written); 2 bad command-line usage; 3 the run finished but
+its sampling diagnostics are not clean and ``--strict`` was given (results are written).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
+
+EPILOG = """\b
+Exit codes:
+  0  success
+  1  bad scenario file or run directory (nothing written)
+  2  bad command-line usage
+  3  --strict and the sampling diagnostics are not clean (results written)
+"""
+
+
+def _echo_err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group(epilog=EPILOG)
+@click.version_option(package_name="forecast")
+def cli() -> None:
+    """Bayesian scenario forecasting from causal claims.
+
+    A scenario file (TOML, see priors/README.md) declares the factors of an argument, the
+    causal claims between them with priors and the quotes they rest on, indicator data that
+    measure them, strategies (interventions on policy levers) and the questions analysts
+    ask. `forecast run` samples the posterior once with PyMC, forecasts every strategy from
+    it, and writes a run directory with ArviZ-readable results and an HTML report.
+    """
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+def validate(scenario: Path) -> None:
+    """Check SCENARIO and print what it declares.
+
+    Resolves every prior (quantile statements are solved to a distribution with PreliZ and
+    shown back), loads each indicator's data and checks every cross-reference. Exits 1 with
+    all problems listed when the file cannot be used.
+    """
+    from forecast.config import ScenarioError, load_scenario
+    from forecast.describe import describe_scenario
+
+    try:
+        s = load_scenario(scenario)
+    except ScenarioError as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(describe_scenario(s))
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strategy", "strategies", multiple=True, metavar="NAME",
+              help="Forecast only this strategy (repeatable); the baseline is always kept.")
+@click.option("--draws", default=1000, show_default=True, type=click.IntRange(10), help="Posterior draws per chain.")
+@click.option("--tune", default=1000, show_default=True, type=click.IntRange(10), help="Tuning steps per chain.")
+@click.option("--chains", default=4, show_default=True, type=click.IntRange(1), help="Independent chains.")
+@click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's seed].")
+@click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
+              help="nutpie (fast, default) or PyMC's own NUTS.")
+@click.option("--target-accept", default=0.8, show_default=True, type=click.FloatRange(0.5, 0.999))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
+@click.option("--keep-draws", type=click.IntRange(1), default=None,
+              help="Store only this many evenly spaced forecast draws (summaries still use all).")
+@click.option("--no-report", is_flag=True, help="Do not render the HTML report.")
+@click.option("--strict", is_flag=True, help="Exit 3 when sampling diagnostics are not clean.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chains: int, seed: int | None,
+        sampler: str, target_accept: float, out: Path | None, keep_draws: int | None, no_report: bool,
+        strict: bool, quiet: bool) -> None:
+    """Sample SCENARIO's posterior, forecast its strategies, write a run directory.
+
+    Prints a table of each question's probability under each strategy (with its Monte
+    Carlo standard error), the diagnostics verdict, and the path of the report.
+    """
+    from forecast.config import ScenarioError, load_scenario
+    from forecast.inference import SamplerSettings
+    from forecast.pipeline import run_scenario
+    from forecast.results import RunError
+
+    interactive = sys.stderr.isatty() and not quiet
+    progress = None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}"))
+    try:
+        seed = seed if seed is not None else load_scenario(scenario).seed
+        settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
+                                   target_accept=target_accept, progress=interactive)
+        result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,
+                              keep_draws=keep_draws, report=not no_report, command=["forecast", *sys.argv[1:]],
+                              progress=progress)
+    except (ScenarioError, RunError) as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    from forecast.describe import results_table
+
+    click.echo(results_table(result.summary))
+    click.echo(f"\nresults: {result.path}")
+    if not no_report:
+        click.echo(f"report:  {result.path / 'report' / 'index.html'}")
+    if strict and result.summary["diagnostics"]["verdict"] != "ok":
+        _echo_err("error: --strict: sampling diagnostics are not clean (see above)")
+        sys.exit(EXIT_DIAGNOSTICS)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Directory for the HTML pages [default: RUN_DIR/report].")
+def report(run_dir: Path, out: Path | None) -> None:
+    """Render the HTML report of a finished run (no re-sampling).
+
+    Checks the run against its manifest first; writes index.html (the overview) and one page
+    per strategy, each self-contained (opens from disk with no network).
+    """
+    from forecast.report import render_report
+    from forecast.results import RunError, load_run
+
+    try:
+        r = load_run(run_dir)
+        index = render_report(r, out or run_dir / "report", replace=True)
+    except RunError as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"report: {index}")
+
+
+def main() -> None:
+    cli(prog_name="forecast")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Plain-text views for the terminal: what a scenario declares, and a run's answers."""
+
+from __future__ import annotations
+
+from forecast.config import Scenario
+
+
+def describe_scenario(s: Scenario) -> str:
+    """What ``forecast validate`` prints: counts, the graph's edges with their priors, data."""
+    lines = [
+        f"{s.path}: OK",
+        f"scenario  {s.name}",
+        f"years     history {s.history_start}-{s.start_year - 1}, strategies from {s.start_year}, horizon {s.horizon}",
+        f"counts    {len(s.nodes)} nodes ({len(s.levers)} levers, {len(s.outcomes)} outcomes), "
+        f"{len(s.claims)} claims, {len(s.indicators)} indicators, {len(s.strategies)} strategies, "
+        f"{len(s.questions)} questions",
+        "",
+        "claims (cause -> effect, lag: prior on the long-run effect)",
+    ]
+    for c in s.claims:
+        lines.append(f"  {c.id}: {c.cause} -> {c.effect}, lag {c.lag}")
+        if c.hypotheses:
+            for h in c.hypotheses:
+                lines.append(f"      hypothesis {h.id} (weight {h.weight:.2f}): {h.prior.describe()}")
+        else:
+            lines.append(f"      {c.prior.describe()}")
+    if s.indicators:
+        lines += ["", "indicators (node <- data)"]
+        for iid, ind in s.indicators.items():
+            lines.append(f"  {iid}: {ind.node} <- {ind.file.name}:{ind.column} ({ind.transform}, "
+                         f"{len(ind.years)} years {ind.years.min()}-{ind.years.max()})")
+    lines += ["", "strategies"]
+    for st in s.strategies:
+        sets = ", ".join(f"{k}={v[0]:g}" if len(set(v)) == 1 else f"{k}={list(v)}" for k, v in st.interventions.items())
+        lines.append(f"  {st.id}{' (baseline)' if st.baseline else ''}: {sets or 'no intervention'}")
+    lines += ["", "questions"]
+    for q in s.questions:
+        lines.append(f"  {q.id}: {q.describe_rule()}")
+    return "\n".join(lines)
+
+
+def results_table(summary: dict) -> str:
+    """Questions x strategies: probability ± MCSE, then the diagnostics verdict."""
+    strategies = [s["id"] for s in summary["strategies"]]
+    width = max([len("question")] + [len(q["id"]) for q in summary["questions"]])
+    cols = [max(len(s), 13) for s in strategies]
+    head = "question".ljust(width) + "  " + "  ".join(s.rjust(c) for s, c in zip(strategies, cols))
+    lines = [head, "-" * len(head)]
+    for q in summary["questions"]:
+        cells = []
+        for s, c in zip(strategies, cols):
+            r = q["by_strategy"][s]
+            cells.append(f"{r['probability']:.2f} ± {r['mcse']:.3f}".rjust(c))
+        lines.append(q["id"].ljust(width) + "  " + "  ".join(cells))
+    d = summary["diagnostics"]
+    lines += ["", f"diagnostics: {d['verdict'].upper()}  (max R-hat {d['max_rhat']:.3f}, min ESS bulk "
+              f"{d['min_ess_bulk']:.0f}, tail {d['min_ess_tail']:.0f}, divergences {d['divergences']})"]
+    if d["verdict"] != "ok":
+        lines += [f"  ! {m}" for m in d["messages"]]
+    return "\n".join(lines)

@@ -1,0 +1,244 @@
+"""The whole flow as one Python call: scenario file -> posterior -> forecasts -> run directory.
+
+The command line is a thin shell over :func:`run_scenario`; a notebook calls it the same
+way::
+
+    from forecast import run_scenario, SamplerSettings
+    run = run_scenario("priors/article.toml", SamplerSettings(draws=500))
+    run.summary["questions"]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import xarray as xr
+
+from forecast import results as R
+from forecast.config import Scenario, load_scenario
+from forecast.inference import SamplerSettings, diagnose, sample_posterior
+from forecast.model import Evidence, build_model, coords_of
+from forecast.questions import answer
+from forecast.strategies import Draws, forecast_levels, measure, prior_draws, shocks, to_display
+
+Progress = Callable[[str], None]
+PARAMETERS = ("baseline", "persistence", "volatility", "effect", "intercept", "loading", "noise")
+
+
+@dataclass
+class Timings:
+    """Wall seconds per stage, for the progress lines and the benchmark."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, name: str, progress: Progress | None):
+        timings = self
+
+        class _Stage:
+            def __enter__(self):
+                if progress:
+                    progress(f"{name} ...")
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timings.stages[name] = time.perf_counter() - self.t
+                if progress and exc[0] is None:
+                    progress(f"{name} done in {timings.stages[name]:.1f}s")
+
+        return _Stage()
+
+
+def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
+    """Keep the named strategies (and the baseline, which contrasts need)."""
+    if not names:
+        return scenario
+    known = {s.id for s in scenario.strategies}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        from forecast.config import Problem, ScenarioError
+
+        raise ScenarioError(scenario.path, [Problem("strategies", f"no strategy {u!r}; known: {', '.join(sorted(known))}")
+                                            for u in unknown])
+    keep = tuple(s for s in scenario.strategies if s.id in names or s.baseline)
+    return Scenario(**{**scenario.__dict__, "strategies": keep})
+
+
+def run_scenario(
+    path: str | Path,
+    settings: SamplerSettings | None = None,
+    *,
+    strategies: list[str] | None = None,
+    out: str | Path | None = None,
+    reports_root: str | Path = "reports",
+    keep_draws: int | None = None,
+    report: bool = True,
+    command: list[str] | None = None,
+    progress: Progress | None = None,
+    timings: Timings | None = None,
+) -> R.Run:
+    """Validate, sample once, forecast every strategy, write the run directory (and report)."""
+    timings = timings or Timings()
+    with timings.timed("validate", progress):
+        scenario = select_strategies(load_scenario(path), strategies)
+    settings = settings or SamplerSettings(seed=scenario.seed)
+    with timings.timed("build model", progress):
+        model = build_model(scenario)
+    with timings.timed(f"compile and sample ({settings.sampler})", progress):
+        t0 = time.perf_counter()
+        idata = sample_posterior(model, settings)
+        sampling = time.perf_counter() - t0
+    with timings.timed("forecast strategies", progress):
+        tree, summary = analyse(scenario, idata, settings, sampling, keep_draws=keep_draws)
+    target = Path(out) if out else R.default_run_dir(scenario, Path(reports_root))
+    manifest = {
+        "forecast_run": 1,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "scenario": str(scenario.path),
+        "scenario_name": scenario.name,
+        "inputs": scenario.sha256(),
+        "seed": settings.seed,
+        "settings": asdict(settings) | {"keep_draws": keep_draws, "strategies": strategies or "all"},
+        "versions": R.versions(),
+        "command": command if command is not None else list(sys.argv),
+    }
+    with timings.timed("write results", progress):
+        with R.staging(target) as tmp:
+            R.write_files(tmp, scenario, tree, summary, manifest)
+            if report:
+                from forecast.report import render_report
+
+                render_report(R.load_run(tmp), tmp / "report")
+    return R.load_run(target)
+
+
+def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, sampling_seconds: float,
+            *, keep_draws: int | None = None) -> tuple[xr.DataTree, dict]:
+    """From the sampled posterior to the results tree and the summary."""
+    post = idata["posterior"].dataset
+    draws = Draws.from_posterior(post)
+    diagnostics = diagnose(post, idata["sample_stats"].dataset,
+                           [v for v in (*PARAMETERS, "level") if v in post], settings, sampling_seconds)
+    tree = results_tree(scenario, idata, draws, settings.seed)
+    summary = {
+        "scenario": {
+            "name": scenario.name, "description": scenario.description, "source": scenario.source,
+            "source_url": scenario.source_url, "history_start": scenario.history_start,
+            "start_year": scenario.start_year, "horizon": scenario.horizon, "seed": settings.seed,
+        },
+        "nodes": {nid: {"label": n.label, "role": n.role, "unit": n.unit, "desirable": n.desirable,
+                        "description": n.description} for nid, n in scenario.nodes.items()},
+        "strategies": [{"id": s.id, "label": s.label, "description": s.description, "baseline": s.baseline,
+                        "interventions": {k: list(v) for k, v in s.interventions.items()}}
+                       for s in scenario.strategies],
+        "questions": [
+            {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
+             "rule": q.describe_rule(), "by_strategy": R._plain(answer(tree, scenario, q))}
+            for q in scenario.questions
+        ],
+        "trajectories": R.trajectories(scenario, tree),
+        "contrasts": R.contrasts(scenario, tree),
+        "claims": R.claim_summaries(scenario, tree),
+        "indicators": R.indicator_fit(scenario, tree),
+        "diagnostics": R._plain(diagnostics.to_dict()),
+    }
+    if keep_draws:
+        tree = thin_forecasts(tree, keep_draws)
+    return tree, summary
+
+
+def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int) -> xr.DataTree:
+    """posterior, prior, sample_stats, observed_data, posterior_predictive and forecast groups."""
+    post = idata["posterior"].dataset
+    keep = [v for v in post.data_vars if v != "shock"]  # raw shocks: internal, large
+    posterior = post[keep]
+    posterior["node_value"] = xr.DataArray(to_display(scenario, post["level"].values), dims=post["level"].dims,
+                                           coords=post["level"].coords)
+    chains, n = draws.chains, draws.draws
+    D = chains * n
+    coords = coords_of(scenario)
+    fyears = [int(y) for y in scenario.forecast_years]
+    sids = [s.id for s in scenario.strategies]
+
+    levels = forecast_levels(scenario, draws, seed)  # (S, H, D, N)
+    _, ind_noise = shocks(scenario, D, seed)
+    ind_future = measure(scenario, draws, levels, np.broadcast_to(ind_noise, levels.shape[:3] + ind_noise.shape[2:]))
+
+    def cd(arr: np.ndarray) -> np.ndarray:  # (S, H, D, X) -> (chain, draw, S, H, X)
+        arr = np.moveaxis(arr, 2, 0)
+        return arr.reshape((chains, n) + arr.shape[1:]).astype(np.float32)
+
+    base_coords = {"chain": post["chain"].values, "draw": post["draw"].values, "strategy": sids, "year": fyears}
+    forecast = xr.Dataset(
+        {
+            "level": (("chain", "draw", "strategy", "year", "node"), cd(levels)),
+            "node_value": (("chain", "draw", "strategy", "year", "node"), cd(to_display(scenario, levels))),
+            "indicator_value": (("chain", "draw", "strategy", "year", "indicator"), cd(ind_future)),
+        },
+        coords={**base_coords, "node": coords["node"], "indicator": coords["indicator"]},
+        attrs={"description": "Forecasts per strategy (do-interventions from the start year), common random numbers",
+               "start_year": scenario.start_year},
+    )
+
+    rng = np.random.default_rng([seed, 3])
+    hist_noise = rng.standard_normal((len(coords["year"]), D, len(coords["indicator"])))
+    rep = np.moveaxis(measure(scenario, draws, np.moveaxis(draws.level, 1, 0), hist_noise), 0, 1)
+    ppc = xr.Dataset(
+        {"indicator_value": (("chain", "draw", "year", "indicator"), rep.reshape((chains, n) + rep.shape[1:]))},
+        coords={"chain": post["chain"].values, "draw": post["draw"].values, "year": coords["year"],
+                "indicator": coords["indicator"]},
+    )
+
+    observed = np.full((len(coords["year"]), len(coords["indicator"])), np.nan)
+    for k, ind in enumerate(scenario.indicators.values()):
+        observed[ind.years - scenario.history_start, k] = ind.values
+    evidence = Evidence.from_scenario(scenario)
+    obs = xr.Dataset({"indicator_value": (("year", "indicator"), observed)},
+                     coords={"year": coords["year"], "indicator": coords["indicator"]})
+    if evidence.z.size:
+        obs["evidence"] = xr.DataArray(evidence.z, dims="observation", coords={"observation": evidence.labels})
+
+    prior = prior_draws(scenario, min(D, 4000), seed)
+    prior_ds = xr.Dataset(
+        {name: (_prior_dims(name), v[None]) for name, v in prior.items()},
+        coords={"chain": [0], "draw": np.arange(len(prior["baseline"])), **coords},
+    )
+    prior_ds["node_value"] = (("chain", "draw", "year", "node"), to_display(scenario, prior["level"])[None])
+
+    return xr.DataTree.from_dict({
+        "posterior": posterior,
+        "prior": prior_ds,
+        "sample_stats": idata["sample_stats"].dataset,
+        "observed_data": obs,
+        "posterior_predictive": ppc,
+        "forecast": forecast,
+    })
+
+
+def _prior_dims(name: str) -> tuple[str, ...]:
+    return {
+        "baseline": ("chain", "draw", "node"), "persistence": ("chain", "draw", "node"),
+        "volatility": ("chain", "draw", "node"), "effect": ("chain", "draw", "claim"),
+        "intercept": ("chain", "draw", "indicator"), "loading": ("chain", "draw", "indicator"),
+        "noise": ("chain", "draw", "indicator"), "level": ("chain", "draw", "year", "node"),
+    }[name]
+
+
+def thin_forecasts(tree: xr.DataTree, keep: int) -> xr.DataTree:
+    """Keep ``keep`` evenly spaced draws of the stored forecasts (asked for with --keep-draws)."""
+    fc = tree["forecast"].dataset
+    total = fc.sizes["chain"] * fc.sizes["draw"]
+    if keep >= total:
+        return tree
+    step = int(np.ceil(total / keep))
+    per_chain = max(1, fc.sizes["draw"] // step) if fc.sizes["chain"] <= keep else 1
+    thinned = fc.isel(draw=slice(None, None, max(1, fc.sizes["draw"] // per_chain)))
+    thinned.attrs["thinned"] = f"{thinned.sizes['chain'] * thinned.sizes['draw']} of {total} draws kept (--keep-draws)"
+    groups = {k: tree[k].dataset for k in tree.children}
+    groups["forecast"] = thinned
+    return xr.DataTree.from_dict(groups)

@@ -1,0 +1,315 @@
+"""Priors as data: a registry of distribution names, and the three ways to state a prior.
+
+A scenario file never names code. A prior is one of:
+
+* an explicit distribution from :data:`REGISTRY`: ``{dist = "Normal", mu = -0.4, sigma = 0.2}``;
+* words, for claims: ``{direction = "-", strength = "moderate", confidence = "medium"}``,
+  mapped to a Normal by the table :data:`STRENGTH` x :data:`CONFIDENCE`;
+* what an expert would say: ``{between = [-0.6, -0.1], probability = 0.9}`` (solved by
+  PreliZ's maximum-entropy fit) or ``{quartiles = [-0.5, -0.3, -0.1]}``.
+
+Each resolves to a :class:`Distribution` (a registry name and numeric parameters), which
+builds the PyMC random variable and, through PreliZ, the exact prior summaries the
+report shows next to the posterior.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Support = Literal["real", "positive", "unit"]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One registry entry: its parameters, which of them must be positive, and its support."""
+
+    params: tuple[str, ...]
+    positive: tuple[str, ...]
+    support: Support
+    optional: dict[str, float] = field(default_factory=dict)
+
+
+#: Distribution names a scenario may use, with their parameters (PyMC's names and meanings).
+REGISTRY: dict[str, Family] = {
+    "Normal": Family(("mu", "sigma"), ("sigma",), "real"),
+    "StudentT": Family(("nu", "mu", "sigma"), ("nu", "sigma"), "real"),
+    "Laplace": Family(("mu", "b"), ("b",), "real"),
+    "Logistic": Family(("mu", "s"), ("s",), "real"),
+    "SkewNormal": Family(("mu", "sigma", "alpha"), ("sigma",), "real"),
+    "Uniform": Family(("lower", "upper"), (), "real"),
+    "TruncatedNormal": Family(("mu", "sigma", "lower", "upper"), ("sigma",), "real"),
+    "HalfNormal": Family(("sigma",), ("sigma",), "positive"),
+    "HalfStudentT": Family(("nu", "sigma"), ("nu", "sigma"), "positive"),
+    "Exponential": Family(("lam",), ("lam",), "positive"),
+    "Gamma": Family(("alpha", "beta"), ("alpha", "beta"), "positive"),
+    "InverseGamma": Family(("alpha", "beta"), ("alpha", "beta"), "positive"),
+    "LogNormal": Family(("mu", "sigma"), ("sigma",), "positive"),
+    "Beta": Family(("alpha", "beta"), ("alpha", "beta"), "unit"),
+}
+
+#: Words to effect sizes (latent standard units per standard unit of the cause, long run).
+STRENGTH: dict[str, float] = {"weak": 0.15, "moderate": 0.3, "strong": 0.6}
+#: Words to prior spread, as a multiple of the strength. P(sign as claimed) under the prior is
+#: Phi(1/k): high 0.98, medium 0.84, low 0.69.
+CONFIDENCE: dict[str, float] = {"high": 0.5, "medium": 1.0, "low": 2.0}
+
+
+class PriorError(ValueError):
+    """A prior that cannot be used, with the fix in its message."""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A resolved prior: a registry name and its numeric parameters."""
+
+    name: str
+    params: dict[str, float]
+
+    @property
+    def family(self) -> Family:
+        return REGISTRY[self.name]
+
+    def bounds(self) -> tuple[float, float]:
+        """The support as an interval (truncation and Uniform bounds included)."""
+        p = self.params
+        if self.name in ("Uniform",):
+            return p["lower"], p["upper"]
+        if self.name == "TruncatedNormal":
+            return p.get("lower", -math.inf), p.get("upper", math.inf)
+        return {"real": (-math.inf, math.inf), "positive": (0.0, math.inf), "unit": (0.0, 1.0)}[
+            self.family.support
+        ]
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
+        return f"{self.name}({args})"
+
+    def pymc(self, name: str | None = None, **kwargs: Any):
+        """A PyMC variable (``name`` given, inside a model) or a ``.dist`` (no name)."""
+        import pymc as pm
+
+        cls = getattr(pm, self.name)  # name checked against REGISTRY, never user code
+        if name is None:
+            return cls.dist(**self.params, **kwargs)
+        return cls(name, **self.params, **kwargs)
+
+    def preliz(self):
+        """The same distribution in PreliZ, for exact moments and quantiles."""
+        import preliz as pz
+
+        return getattr(pz, self.name)(**self.params)
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One competing hypothesis about a claim: its weight, its prior, and what it rests on."""
+
+    id: str
+    weight: float
+    prior: Distribution
+    quote: str = ""
+    label: str = ""
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def resolve(spec: dict[str, Any], *, signed: bool = False) -> Distribution:
+    """Turn a prior as written in a scenario file into a :class:`Distribution`.
+
+    ``signed`` allows the words form (direction/strength/confidence), which only makes
+    sense for claim effects.
+    """
+    if not isinstance(spec, dict):
+        raise PriorError(
+            f"a prior is a table such as {{dist = \"Normal\", mu = 0, sigma = 1}}, got {spec!r}"
+        )
+    keys = set(spec)
+    if "dist" in keys:
+        return _explicit(spec)
+    if keys & {"direction", "strength", "confidence"}:
+        if not signed:
+            raise PriorError(
+                "direction/strength/confidence describe a claim's effect; here give a "
+                "distribution such as {dist = \"Normal\", mu = 0, sigma = 1}"
+            )
+        return _words(spec)
+    if keys & {"between", "quartiles"}:
+        return _elicited(spec)
+    raise PriorError(
+        "a prior needs one of: dist = NAME with its parameters; direction/strength/confidence; "
+        "between = [low, high] with probability; or quartiles = [q1, q2, q3]. "
+        f"Got keys {sorted(keys)}"
+    )
+
+
+def _explicit(spec: dict[str, Any]) -> Distribution:
+    name = spec["dist"]
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise PriorError(
+            f"unknown distribution {name!r}.{did_you_mean(str(name), REGISTRY)} "
+            f"Known: {', '.join(REGISTRY)}"
+        )
+    fam = REGISTRY[name]
+    given = {k: v for k, v in spec.items() if k != "dist"}
+    unknown = [k for k in given if k not in fam.params]
+    if unknown:
+        k = unknown[0]
+        raise PriorError(
+            f"{name} has no parameter {k!r}.{did_you_mean(k, fam.params)} "
+            f"{name} takes {', '.join(fam.params)}"
+        )
+    missing = [k for k in fam.params if k not in given and k not in fam.optional]
+    if name == "TruncatedNormal":
+        missing = [k for k in missing if k not in ("lower", "upper")]
+    if missing:
+        raise PriorError(f"{name} needs {', '.join(missing)} (it takes {', '.join(fam.params)})")
+    params: dict[str, float] = {}
+    for k, v in given.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise PriorError(f"{name} parameter {k} must be a finite number, got {v!r}")
+        params[k] = float(v)
+    for k in fam.positive:
+        if k in params and params[k] <= 0:
+            raise PriorError(f"{name} parameter {k} must be > 0, got {_fmt(params[k])}")
+    if name == "Uniform" and params["lower"] >= params["upper"]:
+        raise PriorError("Uniform needs lower < upper")
+    if name == "TruncatedNormal" and params.get("lower", -math.inf) >= params.get("upper", math.inf):
+        raise PriorError("TruncatedNormal needs lower < upper")
+    return Distribution(name, {k: params[k] for k in fam.params if k in params})
+
+
+def _words(spec: dict[str, Any]) -> Distribution:
+    allowed = {"direction", "strength", "confidence"}
+    extra = set(spec) - allowed
+    if extra:
+        k = sorted(extra)[0]
+        raise PriorError(f"unknown key {k!r} in a words prior.{did_you_mean(k, allowed)}")
+    direction = spec.get("direction")
+    if direction not in ("+", "-"):
+        raise PriorError(f"direction must be \"+\" or \"-\", got {direction!r}")
+    strength = spec.get("strength", "moderate")
+    confidence = spec.get("confidence", "medium")
+    if strength not in STRENGTH:
+        raise PriorError(
+            f"strength must be one of {', '.join(STRENGTH)}, got {strength!r}.{did_you_mean(str(strength), STRENGTH)}"
+        )
+    if confidence not in CONFIDENCE:
+        raise PriorError(
+            f"confidence must be one of {', '.join(CONFIDENCE)}, got {confidence!r}.{did_you_mean(str(confidence), CONFIDENCE)}"
+        )
+    size = STRENGTH[strength]
+    sign = 1.0 if direction == "+" else -1.0
+    return Distribution("Normal", {"mu": sign * size, "sigma": size * CONFIDENCE[confidence]})
+
+
+def _elicited(spec: dict[str, Any]) -> Distribution:
+    import preliz as pz
+
+    family = spec.get("family", "Normal")
+    if family not in REGISTRY:
+        raise PriorError(f"unknown family {family!r}.{did_you_mean(str(family), REGISTRY)}")
+    target = getattr(pz, family)()
+    if "between" in spec:
+        allowed = {"between", "probability", "family"}
+        _no_extra(spec, allowed)
+        lo_hi = spec["between"]
+        if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(_num(x) for x in lo_hi)):
+            raise PriorError(f"between must be [low, high], two numbers, got {lo_hi!r}")
+        lo, hi = (float(x) for x in lo_hi)
+        mass = spec.get("probability", 0.9)
+        if not _num(mass) or not 0.0 < mass < 1.0:
+            raise PriorError(f"probability must be a number between 0 and 1, got {mass!r}")
+        if lo >= hi:
+            raise PriorError(f"between needs low < high, got [{lo}, {hi}]")
+        try:
+            pz.maxent(target, lo, hi, float(mass), plot=False)
+        except Exception as exc:  # PreliZ raises plain errors for impossible fits
+            raise PriorError(f"cannot fit a {family} with {mass:.0%} between {lo} and {hi}: {exc}") from None
+    else:
+        _no_extra(spec, {"quartiles", "family"})
+        q = spec["quartiles"]
+        if not (isinstance(q, list) and len(q) == 3 and all(_num(x) for x in q) and q[0] < q[1] < q[2]):
+            raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], got {q!r}")
+        try:
+            pz.quartile(target, *(float(x) for x in q), plot=False)
+        except Exception as exc:
+            raise PriorError(f"cannot fit a {family} to quartiles {q}: {exc}") from None
+    params = {k: float(v) for k, v in target.params_dict.items()}
+    fitted = _explicit({"dist": family, **{k: params[k] for k in REGISTRY[family].params if k in params}})
+    if not getattr(target, "opt", None) or getattr(target.opt, "success", True):
+        return fitted
+    raise PriorError(f"the {family} fit to {spec} did not converge; try another family")
+
+
+def _no_extra(spec: dict[str, Any], allowed: set[str]) -> None:
+    extra = set(spec) - allowed
+    if extra:
+        k = sorted(extra)[0]
+        raise PriorError(f"unknown key {k!r} in this prior.{did_you_mean(k, allowed)}")
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def require_support(dist: Distribution, support: Support, what: str) -> None:
+    """Check that a prior lives where its parameter does (e.g. persistence in (0, 1))."""
+    lo, hi = dist.bounds()
+    ok = {
+        "real": True,
+        "positive": lo >= 0.0,
+        "unit": lo >= 0.0 and hi <= 1.0,
+    }[support]
+    if not ok:
+        hint = {
+            "positive": "a positive distribution such as Gamma, LogNormal or HalfNormal",
+            "unit": "a distribution on (0, 1) such as Beta",
+        }[support]
+        raise PriorError(f"{what} needs {hint}; {dist.describe()} is not")
+
+
+# --- Summaries of priors (exact, from PreliZ) ------------------------------------------------
+
+
+def mixture(hypotheses: list[Hypothesis]):
+    import preliz as pz
+
+    return pz.Mixture([h.prior.preliz() for h in hypotheses], weights=[h.weight for h in hypotheses])
+
+
+def summarize(dist: Any, sign: float | None = None) -> dict[str, float]:
+    """Mean, sd, 5/50/95% quantiles of a PreliZ distribution, and P(sign) if asked."""
+    q05, q50, q95 = (float(x) for x in np.atleast_1d(dist.ppf([0.05, 0.5, 0.95])))
+    out = {"mean": float(dist.mean()), "sd": float(dist.std()), "q05": q05, "q50": q50, "q95": q95}
+    if sign is not None:
+        below = float(dist.cdf(0.0))
+        out["p_sign"] = below if sign < 0 else 1.0 - below
+    return out
+
+
+def hypothesis_responsibilities(values: np.ndarray, hypotheses: list[Hypothesis]) -> np.ndarray:
+    """P(hypothesis k | effect value) for each value: w_k f_k(v) / sum_j w_j f_j(v).
+
+    Averaged over posterior draws this is the posterior weight of each hypothesis (the data
+    speak to the hypothesis only through the effect, so P(H | data) = E[P(H | effect)]).
+    """
+    values = np.asarray(values, dtype=float)
+    logs = np.stack(
+        [np.log(h.weight) + np.asarray(h.prior.preliz().logpdf(values)) for h in hypotheses], axis=-1
+    )
+    logs -= logs.max(axis=-1, keepdims=True)
+    w = np.exp(logs)
+    return w / w.sum(axis=-1, keepdims=True)

@@ -1,0 +1,263 @@
+"""A run's results: the DataTree, ``summary.json`` and the manifest, written atomically.
+
+The run directory is the contract between ``forecast run`` and everything after it (the
+report, later comparisons and scoring)::
+
+    RUN/
+      results.nc        xarray DataTree (ArviZ reads it): posterior, prior, sample_stats,
+                        observed_data, posterior_predictive, forecast
+      summary.json      the numbers: questions x strategies, trajectories, contrasts,
+                        claims prior vs posterior, diagnostics
+      manifest.json     seed, settings, sha256 of every input and output file, versions, command
+      scenario/         exact copies of the scenario file and its data files
+      report/           HTML (when rendered)
+
+A run is built in a temporary sibling directory and renamed into place in one step, so a
+failed run leaves nothing behind and never replaces an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from forecast.config import Scenario, file_sha256
+from forecast.priors import hypothesis_responsibilities, mixture, summarize
+
+RESULTS = "results.nc"
+SUMMARY = "summary.json"
+MANIFEST = "manifest.json"
+PACKAGES = ("forecast", "pymc", "pytensor", "nutpie", "arviz", "xarray", "numpy", "preliz", "pydantic")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+class RunError(Exception):
+    """A run directory that cannot be used (missing, incomplete, or modified since written)."""
+
+
+@dataclass
+class Run:
+    """A finished run: where it lives and what it holds."""
+
+    path: Path
+    tree: xr.DataTree
+    summary: dict
+    manifest: dict
+
+    @property
+    def scenario_file(self) -> Path:
+        return self.path / "scenario" / "scenario.toml"
+
+
+# --- Summaries -----------------------------------------------------------------------------
+
+
+def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:
+    """mean, median and the 5/25/50/75/95% quantiles along ``axis`` (draws)."""
+    qs = np.quantile(x, QUANTILES, axis=axis)
+    out = {"mean": np.mean(x, axis=axis), "median": qs[2]}
+    out.update({f"q{int(q * 100):02d}": qs[i] for i, q in enumerate(QUANTILES)})
+    return {k: _plain(v) for k, v in out.items()}
+
+
+def _plain(v):
+    if isinstance(v, np.ndarray):
+        return [_plain(x) for x in v.tolist()] if v.ndim else _plain(v.item())
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return None if not np.isfinite(v) else round(float(v), 6)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    return v
+
+
+def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per node and strategy, over all years: mean, median and quantiles on the display scale."""
+    past = tree["posterior"].dataset["node_value"]
+    future = tree["forecast"].dataset["node_value"]
+    years = [int(y) for y in scenario.years]
+    out = {}
+    for nid, node in scenario.nodes.items():
+        h = past.sel(node=nid).values.reshape(-1, past.sizes["year"])
+        per = {}
+        for sid in future["strategy"].values:
+            f = future.sel(node=nid, strategy=sid).values.reshape(-1, future.sizes["year"])
+            per[str(sid)] = quantile_summary(np.concatenate([h, f.astype(float)], axis=1))
+        out[nid] = {"label": node.label, "role": node.role, "unit": node.unit,
+                    "desirable": node.desirable, "years": years, "by_strategy": per}
+    return out
+
+
+def indicator_fit(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per indicator: observations, posterior predictive over history, forecasts per strategy."""
+    obs = tree["observed_data"].dataset["indicator_value"]
+    rep = tree["posterior_predictive"].dataset["indicator_value"]
+    fc = tree["forecast"].dataset["indicator_value"]
+    out = {}
+    for iid, ind in scenario.indicators.items():
+        r = rep.sel(indicator=iid).values.reshape(-1, rep.sizes["year"])
+        per = {}
+        for sid in fc["strategy"].values:
+            f = fc.sel(indicator=iid, strategy=sid).values.reshape(-1, fc.sizes["year"]).astype(float)
+            per[str(sid)] = quantile_summary(f)
+        out[iid] = {
+            "label": ind.label, "node": ind.node, "unit": ind.unit, "source": ind.source, "url": ind.url,
+            "transform": ind.transform, "direction": "+" if ind.direction > 0 else "-",
+            "file": ind.file.name, "column": ind.column,
+            "observed": {"years": [int(y) for y in ind.years], "values": _plain(ind.values),
+                         "sources": list(ind.sources)},
+            "history": {"years": [int(y) for y in scenario.history_years], **quantile_summary(r)},
+            "forecast": {"years": [int(y) for y in scenario.forecast_years], "by_strategy": per},
+        }
+    return out
+
+
+def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per claim: exact prior summary vs posterior draws, P(sign as claimed), hypothesis weights."""
+    post = tree["posterior"].dataset
+    out = {}
+    for c in scenario.claims:
+        draws = post["effect"].sel(claim=c.id).values.ravel()
+        prior = mixture(list(c.hypotheses)) if c.hypotheses else c.prior.preliz()
+        sign = c.sign
+        entry = {
+            "cause": c.cause, "effect": c.effect, "lag": c.lag, "label": c.label or c.id, "quote": c.quote,
+            "sign": "+" if sign > 0 else "-",
+            "prior": {"dist": None if c.hypotheses else c.prior.describe(), **_plain(summarize(prior, sign))},
+            "posterior": {**quantile_summary(draws), "sd": _plain(float(np.std(draws))),
+                          "p_sign": _plain(float(np.mean(np.sign(draws) == sign)))},
+        }
+        entry["prior"]["p_sign"] = entry["prior"].pop("p_sign")
+        if c.hypotheses:
+            weights = hypothesis_responsibilities(draws, list(c.hypotheses)).mean(axis=0)
+            entry["hypotheses"] = {
+                h.id: {"label": h.label, "quote": h.quote, "prior": h.prior.describe(),
+                       "prior_weight": _plain(h.weight), "posterior_weight": _plain(float(w))}
+                for h, w in zip(c.hypotheses, weights)
+            }
+        out[c.id] = entry
+    return out
+
+
+def contrasts(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per outcome and strategy: strategy minus baseline, draw for draw, in each forecast year,
+    and P(better than baseline) in the direction the scenario marks desirable."""
+    base = scenario.baseline_strategy
+    if base is None:
+        return {}
+    fc = tree["forecast"].dataset["node_value"]
+    out = {}
+    for nid in scenario.outcomes:
+        node = scenario.nodes[nid]
+        b = fc.sel(node=nid, strategy=base.id).values.astype(float)
+        per = {}
+        for s in scenario.strategies:
+            if s.id == base.id:
+                continue
+            diff = (fc.sel(node=nid, strategy=s.id).values.astype(float) - b).reshape(-1, fc.sizes["year"])
+            entry = quantile_summary(diff)
+            if node.desirable != "neither":
+                better = diff > 0 if node.desirable == "higher" else diff < 0
+                entry["p_better"] = _plain(better.mean(axis=0))
+            per[s.id] = entry
+        out[nid] = {"label": node.label, "unit": node.unit, "desirable": node.desirable,
+                    "baseline": base.id, "years": [int(y) for y in scenario.forecast_years], "by_strategy": per}
+    return out
+
+
+# --- Writing and reading ---------------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+@contextmanager
+def staging(out: Path):
+    """A temporary directory beside ``out``, renamed to ``out`` on success, removed on failure."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunError(f"{out} already exists and is not empty; runs are never overwritten: "
+                       "choose another --out or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_files(directory: Path, scenario: Scenario, tree: xr.DataTree, summary: dict, manifest: dict) -> None:
+    """Everything of a run into ``directory`` (a staging directory), manifest last."""
+    inputs = directory / "scenario"
+    (inputs / "data").mkdir(parents=True)
+    for name, src in scenario.files.items():
+        shutil.copyfile(src, inputs / name)
+    tree.to_netcdf(directory / RESULTS, engine="h5netcdf")
+    write_json(directory / SUMMARY, summary)
+    manifest = dict(manifest)
+    manifest["files"] = {
+        str(p.relative_to(directory)): file_sha256(p)
+        for p in sorted(directory.rglob("*")) if p.is_file() and p.name != MANIFEST
+    }
+    write_json(directory / MANIFEST, manifest)
+
+
+def load_run(path: str | Path, *, verify: bool = True) -> Run:
+    """Open a run directory; with ``verify``, check every file against the manifest's sha256."""
+    path = Path(path)
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        raise RunError(f"{path} is not a run directory (no {MANIFEST}); give a directory written by "
+                       "`forecast run`")
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    if verify:
+        for rel, digest in manifest.get("files", {}).items():
+            f = path / rel
+            if not f.is_file():
+                raise RunError(f"{path}: {rel} is missing; the run is incomplete. Re-run the scenario")
+            if rel.startswith("report/"):
+                continue  # the report may be re-rendered in place
+            if file_sha256(f) != digest:
+                raise RunError(f"{path}: {rel} was modified after the run (sha256 differs from "
+                               f"{MANIFEST}); re-run the scenario rather than editing results")
+    summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+    tree = xr.open_datatree(path / RESULTS, engine="h5netcdf")
+    return Run(path=path, tree=tree, summary=summary, manifest=manifest)
+
+
+def default_run_dir(scenario: Scenario, root: Path) -> Path:
+    """``reports/<scenario file stem>-<UTC timestamp>``, made unique if two runs share a second."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = root / f"{scenario.path.stem}-{stamp}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
