@@ -199,6 +199,9 @@ def staging(out: Path):
                        "choose another --out or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is an ordinary one
     try:
         yield tmp
         if out.exists():
