@@ -707,7 +707,8 @@ def _strategies(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Probl
                 problems.append(Problem(q, f"unknown node {lever!r}.{did_you_mean(lever, nodes)}"))
                 continue
             if node.role != "lever":
-                problems.append(Problem(q, f"{lever!r} is a {node.role}, not a lever; strategies set levers only "
+                article = "an" if node.role[0] in "aeiou" else "a"
+                problems.append(Problem(q, f"{lever!r} is {article} {node.role}, not a lever; strategies set levers only "
                                         f"(levers: {', '.join(n for n, v in nodes.items() if v.role == 'lever') or 'none'})"))
                 continue
             values = value if isinstance(value, list) else [value] * n_years

@@ -1,0 +1,155 @@
+"""The scenario file: what a valid file declares, and a clear error for every broken one."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from forecast.cli import cli
+from forecast.config import ScenarioError, load_scenario
+from forecast.priors import CONFIDENCE, STRENGTH, PriorError, resolve
+
+from .conftest import CHAIN, DEFAULT_SCENARIO, PRIORS, write_scenario
+
+BROKEN = sorted((Path(__file__).parent / "broken").glob("*.toml"))
+ARTICLE = PRIORS / "sources" / "turker-2025-trump-russia-strategy.txt"
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# --- The shipped scenarios ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(PRIORS.glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_scenario_validates(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.claims and scenario.strategies and scenario.questions
+
+
+def test_default_scenario_covers_the_article() -> None:
+    s = load_scenario(DEFAULT_SCENARIO)
+    assert len(s.claims) >= 8
+    assert {"partnership", "transatlantic_cohesion", "russia_dependence", "us_position"} <= set(s.outcomes)
+    assert s.baseline_strategy is not None and not s.baseline_strategy.interventions
+    assert {"conciliatory_engagement", "dual_containment", "status_quo"} <= {st.id for st in s.strategies}
+    assert len(s.indicators) >= 2
+    assert any(c.hypotheses for c in s.claims), "the article's own question: breaks or strengthens?"
+    assert any(q.subject_kind == "indicator" for q in s.questions)
+
+
+def test_every_quote_is_verbatim_from_the_article() -> None:
+    article = _normalise(ARTICLE.read_text(encoding="utf-8"))
+    s = load_scenario(DEFAULT_SCENARIO)
+    quotes = [c.quote for c in s.claims] + [h.quote for c in s.claims for h in c.hypotheses]
+    for quote in quotes:
+        assert quote, "every claim and hypothesis rests on a quote"
+        assert _normalise(quote) in article, quote
+
+
+def test_every_data_row_used_is_traceable_to_its_source() -> None:
+    s = load_scenario(DEFAULT_SCENARIO)
+    for ind in s.indicators.values():
+        assert len(ind.sources) == len(ind.years)
+        assert all(src for src in ind.sources), f"{ind.id}: a row without a source"
+        with ind.file.open(newline="", encoding="utf-8") as fh:
+            rows = {int(r["year"]): r for r in csv.DictReader(fh)}
+        for year, value in zip(ind.years, ind.values):
+            assert float(rows[int(year)][ind.column]) == value  # exactly the file's figure
+
+
+# --- Broken files: each gets its own clear message and exit 1 ------------------------------
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
+def test_broken_file_is_rejected_with_its_message(path: Path) -> None:
+    expected = path.read_text(encoding="utf-8").splitlines()[0].removeprefix("# expect: ")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("path", BROKEN[:4], ids=lambda p: p.stem)
+def test_validate_command_exits_1_without_a_traceback(path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert path.name in result.output
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    data = {**CHAIN, "claims": [{**CHAIN["claims"][0], "cause": "Nope"}, {**CHAIN["claims"][1], "effect": "Zed"}]}
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write_scenario(tmp_path, data))
+    assert len(info.value.problems) == 2
+
+
+def test_missing_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_bad_scenario_run_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", str(BROKEN[0]), "--out", str(out), "-q"])
+    assert result.exit_code == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_validate_shows_the_graph_and_fitted_priors() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(DEFAULT_SCENARIO)])
+    assert result.exit_code == 0, result.output
+    assert "us_pressure_russia -> partnership" in result.output
+    # "90% between -0.6 and -0.05" is shown back as the distribution PreliZ fitted
+    assert "hypothesis breaks (weight 0.60): Normal(mu=-0.325" in result.output
+
+
+# --- Priors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strength", list(STRENGTH))
+@pytest.mark.parametrize("confidence", list(CONFIDENCE))
+def test_words_map_to_the_documented_table(strength: str, confidence: str) -> None:
+    d = resolve({"direction": "-", "strength": strength, "confidence": confidence}, signed=True)
+    assert d.name == "Normal"
+    assert d.params["mu"] == -STRENGTH[strength]
+    assert d.params["sigma"] == pytest.approx(STRENGTH[strength] * CONFIDENCE[confidence])
+
+
+def test_expert_interval_is_solved_to_a_distribution_with_that_mass() -> None:
+    d = resolve({"between": [-0.6, -0.1], "probability": 0.9}).preliz()
+    assert d.cdf(-0.1) - d.cdf(-0.6) == pytest.approx(0.9, abs=1e-3)
+
+
+def test_expert_quartiles_are_matched() -> None:
+    d = resolve({"quartiles": [0.1, 0.3, 0.5], "family": "Normal"}).preliz()
+    np.testing.assert_allclose(d.ppf([0.25, 0.5, 0.75]), [0.1, 0.3, 0.5], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"dist": "os.system"}, "unknown distribution"),
+        ({"dist": "Beta", "alpha": 2}, "Beta needs beta"),
+        ({"dist": "Uniform", "lower": 1, "upper": 0}, "lower < upper"),
+        ({"direction": "up"}, 'direction must be "+" or "-"'),
+        ({"between": [1, 0]}, "low < high"),
+        ({"quartiles": [3, 2, 1]}, "three increasing numbers"),
+        ({"mu": 0}, "a prior needs one of"),
+    ],
+)
+def test_bad_priors_say_what_to_fix(spec: dict, message: str) -> None:
+    with pytest.raises(PriorError, match=re.escape(message)):
+        resolve(spec, signed=True)
+
+
+def test_words_are_only_for_claims() -> None:
+    with pytest.raises(PriorError, match="describe a claim's effect"):
+        resolve({"direction": "+"})
