@@ -1,0 +1,520 @@
+"""The HTML report of a run: an overview comparing the strategies, and one page per strategy.
+
+Python prepares plain dicts from ``summary.json`` (every number shown comes from there,
+formatted here, never recomputed); the Jinja templates in ``forecast/templates`` only loop
+and branch. Figures are inline SVG (:mod:`forecast.plots`) and the stylesheet is inlined, so
+each page opens from disk with no network and can be mailed as one file.
+
+The pages are written to a temporary sibling directory and renamed into place in one step:
+a failed render leaves the previous report untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from forecast import plots
+from forecast.results import Run, RunError
+
+INDEX = "index.html"
+GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
+SECTIONS = (
+    ("headline", "Answers"),
+    ("contrasts", "Strategy contrasts"),
+    ("trajectories", "Trajectories"),
+    ("graph", "Causal graph"),
+    ("claims", "Claims"),
+    ("evidence", "Evidence fit"),
+    ("diagnostics", "Diagnostics"),
+    ("provenance", "Provenance"),
+)
+VERDICTS = {
+    "ok": ("OK", "The sampler shows no sign of trouble; the numbers can be read as they are."),
+    "warn": ("Warning", "Read the numbers with care: they may move when the run is repeated with more draws."),
+    "fail": ("Fail", "Do not rely on these numbers yet: the sampler did not explore the posterior reliably."),
+}
+ADVICE = (
+    "Re-run with more draws and tuning steps, e.g. `forecast run SCENARIO --draws 2000 --tune 2000`.",
+    "For divergences, raise --target-accept (e.g. 0.95) and look for a prior that conflicts with an indicator.",
+    "If R-hat stays high, look at claims with competing hypotheses: separated modes make chains disagree.",
+    "Use `forecast run --strict` in scripts so that an unclean run exits with code 3.",
+)
+
+
+# --- Entry point ------------------------------------------------------------------------------
+
+
+def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
+    """Render the report of ``run`` into the directory ``out``; returns the path of index.html.
+
+    ``out`` must not exist (or be empty) unless ``replace`` is true, in which case an earlier
+    report there is swapped out in one step. A directory that is not a report is never
+    replaced, so a mistyped ``--out`` cannot delete anything else.
+    """
+    out = Path(out)
+    _check_target(out, replace=replace)
+    pages = render_pages(run)
+    _write_pages(out, pages)
+    return out / INDEX
+
+
+def render_pages(run: Run) -> dict[str, str]:
+    """File name -> HTML of every page (the overview, then one page per strategy)."""
+    env = environment()
+    shared = shared_context(run)
+    pages = {INDEX: env.get_template("index.html").render(**overview_context(run, shared))}
+    for s in shared["strategies"]:
+        pages[s["href"]] = env.get_template("strategy.html").render(**strategy_context(run, shared, s["id"]))
+    return pages
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Jinja with autoescaping on for everything: scenario text is data, never markup."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("forecast", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def stylesheet() -> Markup:
+    """The CSS, inlined into each page (our own file, so it is trusted markup)."""
+    return Markup(resources.files("forecast").joinpath("templates", "report.css").read_text(encoding="utf-8"))
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def _is_report(path: Path) -> bool:
+    index = path / INDEX
+    if not index.is_file():
+        return False
+    with index.open(encoding="utf-8", errors="replace") as fh:
+        return f'<meta name="generator" content="{GENERATOR}">' in fh.read(4096)
+
+
+def _check_target(out: Path, *, replace: bool) -> None:
+    """Refuse before any work: an existing report without ``replace``, or anything else there."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise RunError(f"{out} exists and is not a directory; choose another output directory for the report")
+    if not any(out.iterdir()):
+        return
+    if not replace:
+        raise RunError(f"{out} already exists; a report is not overwritten unless asked: remove it, choose "
+                       "another directory, or re-render with `forecast report RUN_DIR` (which replaces it)")
+    if not _is_report(out):
+        raise RunError(f"{out} is not empty and holds no report written by forecast; refusing to replace it. "
+                       "Choose a new or empty directory for --out")
+
+
+def _write_pages(out: Path, pages: dict[str, str]) -> None:
+    """Write into a temporary sibling, then swap it in; the old report is removed last."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a report is an ordinary directory
+        for name, html in pages.items():
+            (tmp / name).write_text(html, encoding="utf-8")
+        if not out.exists():
+            os.replace(tmp, out)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, old)  # rename onto the empty placeholder
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            os.replace(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# --- Formatting (numbers are formatted here, never in templates) ---------------------------
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    """A number for display; missing values (NaN is stored as null) show as "n/a"."""
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_interval(lo: float | None, hi: float | None, digits: int = 2) -> str:
+    return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
+
+
+def signed(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{x:+.{digits}f}"
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links reach an href: a ``javascript:`` URL in a data file is shown as text."""
+    return url if url and re.match(r"^https?://", url.strip(), re.I) else None
+
+
+def lever_values(values: list[float]) -> str:
+    return f"{values[0]:g}" if len(set(values)) == 1 else "\u2013".join(f"{v:g}" for v in (min(values), max(values)))
+
+
+def figure(name: str, draw: Callable[..., Markup], **kwargs: Any) -> dict[str, Any]:
+    """Draw one figure; on failure return a visible placeholder and warn, never drop it silently."""
+    try:
+        return {"name": name, "svg": draw(salt=name, **kwargs), "error": None}
+    except Exception as exc:  # a broken plot must not cost the whole report
+        warnings.warn(f"report: the figure {name!r} could not be drawn ({type(exc).__name__}: {exc}); "
+                      "the page shows a placeholder", RuntimeWarning, stacklevel=2)
+        return {"name": name, "svg": None, "error": f"{type(exc).__name__}: {exc}"}
+
+
+# --- Context shared by all pages -------------------------------------------------------------
+
+
+def shared_context(run: Run) -> dict[str, Any]:
+    """What every page shows the same way: strategies, claims, diagnostics, provenance."""
+    s = run.summary
+    strategies = strategy_list(s)
+    return {
+        "css": stylesheet(),
+        "scenario": scenario_info(s),
+        "strategies": strategies,
+        "baseline": next((x for x in strategies if x["baseline"]), None),
+        "claims": claims_context(s),
+        "diagnostics": diagnostics_context(s["diagnostics"]),
+        "provenance": provenance_context(run),
+        "has_evidence": bool(s.get("indicators")),
+    }
+
+
+def scenario_info(s: dict) -> dict[str, Any]:
+    info = s["scenario"]
+    return {
+        "name": info["name"], "description": info.get("description", ""), "source": info.get("source", ""),
+        "source_url": safe_url(info.get("source_url")), "history_start": info["history_start"],
+        "start_year": info["start_year"], "horizon": info["horizon"], "seed": info.get("seed"),
+        "history_end": info["start_year"] - 1,
+    }
+
+
+def strategy_list(s: dict) -> list[dict[str, Any]]:
+    """Strategies in file order; ``index`` fixes each one's colour and line style in every plot."""
+    nodes = s["nodes"]
+    out = []
+    for i, st in enumerate(s["strategies"]):
+        sets = [{"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "values": lever_values(v),
+                 "unit": nodes.get(lever, {}).get("unit", "")} for lever, v in st["interventions"].items()]
+        out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
+                    "baseline": bool(st.get("baseline")), "index": i, "href": f"strategy-{st['id']}.html",
+                    "interventions": sets})
+    return out
+
+
+def nav(shared: dict, current: str) -> list[dict[str, Any]]:
+    pages = [{"href": INDEX, "label": "Overview", "current": current == INDEX}]
+    pages += [{"href": x["href"], "label": x["label"] + (" (baseline)" if x["baseline"] else ""),
+               "current": current == x["href"]} for x in shared["strategies"]]
+    return pages
+
+
+# --- Headline: questions x strategies ----------------------------------------------------------
+
+_RULE = re.compile(r"^(?P<subject>\w+)\[(?P<year>\d+)\] (?P<op>[<>]) (?P<rhs>.+)$")
+_REF = re.compile(r"^(?P<subject>\w+)\[(?P<year>\d+)\](?: (?P<sign>[+-]) (?P<change>\S+))?$")
+
+
+def subject_info(s: dict, subject: str) -> tuple[str, str]:
+    """Label and unit of a question's subject (a node or an indicator)."""
+    entry = s["nodes"].get(subject) or s.get("indicators", {}).get(subject) or {}
+    return entry.get("label", subject), entry.get("unit", "")
+
+
+def with_unit(value: str, unit: str) -> str:
+    if not unit:
+        return value
+    if unit == "%":
+        return f"{value}%"
+    if unit.startswith("index"):
+        return f"{value} ({unit})"
+    return f"{value} {unit}"
+
+
+def statement(s: dict, question: dict) -> str:
+    """The question as a statement built from its rule, e.g. "partnership depth in 2029 is below
+    its 2024 level"; the question text itself when the rule has an unexpected shape."""
+    m = _RULE.match(question.get("rule", ""))
+    if not m:
+        return f"the answer to \u201c{question['text']}\u201d is yes"
+    label, unit = subject_info(s, m["subject"])
+    direction = "below" if m["op"] == "<" else "above"
+    ref = _REF.match(m["rhs"])
+    if ref and ref["subject"] == m["subject"]:
+        target = f"its {ref['year']} level"
+        if ref["change"]:
+            target += f" {'plus' if ref['sign'] == '+' else 'minus'} {with_unit(ref['change'], unit)}"
+    else:
+        target = with_unit(m["rhs"], unit)
+    return f"{label} in {m['year']} is {direction} {target}"
+
+
+def reading(text: str, strategy: dict, cell: dict, base: dict | None, base_cell: dict | None) -> str:
+    """One plain sentence per question and strategy, with the baseline's probability for scale."""
+    p = f"{fmt(cell['probability'])} \u00b1 {fmt(cell['mcse'], 3)}"
+    if base is None:
+        tail = ""
+    elif strategy["id"] == base["id"]:
+        return f"Under {strategy['label']} (the baseline), {text} with probability {p}."
+    else:
+        tail = f" (baseline {base['label']}: {fmt(base_cell['probability'])})"
+    return f"Under {strategy['label']}, {text} with probability {p}{tail}."
+
+
+def headline_context(s: dict, columns: list[dict], baseline: dict | None) -> dict[str, Any]:
+    """Rows of questions, one cell per strategy column, each with its plain-language reading."""
+    rows = []
+    for q in s["questions"]:
+        text = statement(s, q)
+        cells, readings = [], []
+        base_cell = q["by_strategy"].get(baseline["id"]) if baseline else None
+        for st in columns:
+            r = q["by_strategy"][st["id"]]
+            p = r["probability"]
+            cells.append({"strategy": st["id"], "probability": p, "mcse": r["mcse"], "p": fmt(p),
+                          "mcse_text": fmt(r["mcse"], 3), "bar": 0 if p is None else round(100 * p, 1)})
+            readings.append(reading(text, st, r, baseline, base_cell))
+        rows.append({"id": q["id"], "text": q["text"], "rule": q.get("rule", ""), "year": q["year"],
+                     "cells": cells, "readings": readings})
+    return {"columns": columns, "rows": rows}
+
+
+# --- Contrasts ----------------------------------------------------------------------------------
+
+
+def contrasts_context(s: dict, strategies: list[dict], only: str | None = None) -> list[dict[str, Any]]:
+    """Per outcome: strategy minus baseline in the final forecast year, numbers and a plot."""
+    by_id = {x["id"]: x for x in strategies}
+    out = []
+    for nid, c in s.get("contrasts", {}).items():
+        base = by_id.get(c["baseline"], {"label": c["baseline"]})
+        rows = []
+        for sid, e in c["by_strategy"].items():
+            if only is not None and sid != only:
+                continue
+            st = by_id.get(sid, {"label": sid, "index": 0, "href": ""})
+            p_better = e.get("p_better")
+            rows.append({
+                "strategy": sid, "label": st["label"], "index": st["index"], "href": st["href"],
+                "median": e["median"][-1], "q05": e["q05"][-1], "q25": e["q25"][-1], "q75": e["q75"][-1],
+                "q95": e["q95"][-1], "median_text": signed(e["median"][-1]),
+                "interval_text": f"[{signed(e['q05'][-1])}, {signed(e['q95'][-1])}]",
+                "p_better": None if p_better is None else p_better[-1],
+                "p_better_text": "n/a (no desirable direction)" if p_better is None else fmt(p_better[-1]),
+            })
+        if not rows:
+            continue
+        out.append({
+            "id": nid, "label": c["label"], "unit": c["unit"], "desirable": c["desirable"], "year": c["years"][-1],
+            "baseline_label": base["label"], "rows": rows,
+            "figure": figure(f"contrast-{nid}-{only or 'all'}", plots.contrast_chart, contrast=c, rows=rows,
+                             baseline_label=base["label"]),
+        })
+    return out
+
+
+# --- Trajectories, graph, evidence --------------------------------------------------------------
+
+
+def trajectories_context(s: dict, strategies: list[dict], node_ids: list[str], reference: dict | None,
+                         page: str) -> list[dict[str, Any]]:
+    """A fan chart per node, the given strategies overlaid (history drawn once)."""
+    start = s["scenario"]["start_year"]
+    out = []
+    for nid in node_ids:
+        t = s["trajectories"][nid]
+        out.append({"id": nid, "label": t["label"], "role": t["role"], "unit": t["unit"],
+                    "figure": figure(f"traj-{page}-{nid}", plots.fan_chart, node=t, strategies=strategies,
+                                     start_year=start, reference=reference)})
+    return out
+
+
+def graph_context(s: dict, page: str, strategy: dict | None = None) -> dict[str, Any]:
+    """The causal graph; on a strategy page the levers it sets are highlighted."""
+    nodes = {nid: {"label": n["label"], "role": n["role"]} for nid, n in s["nodes"].items()}
+    claims = [{"cause": c["cause"], "effect": c["effect"], "median": c["posterior"]["median"]}
+              for c in s["claims"].values()]
+    highlight = {i["lever"]: f"set to {i['values']}" for i in strategy["interventions"]} if strategy else {}
+    roles = {role: [n["label"] for n in nodes.values() if n["role"] == role] for role in ("lever", "factor", "outcome")}
+    return {"figure": figure(f"graph-{page}", plots.causal_graph, nodes=nodes, claims=claims, highlight=highlight),
+            "roles": roles, "highlight": [s["nodes"][k]["label"] for k in highlight if k in s["nodes"]]}
+
+
+def evidence_context(s: dict, strategies: list[dict], page: str) -> list[dict[str, Any]]:
+    """Per indicator: where its data come from, each observation with its source, and the fit plot."""
+    start = s["scenario"]["start_year"]
+    out = []
+    for iid, ind in s.get("indicators", {}).items():
+        obs = ind["observed"]
+        rows = [{"year": y, "value": f"{v:g}", "source": src, "url": safe_url(src)}
+                for y, v, src in zip(obs["years"], obs["values"], obs.get("sources") or [""] * len(obs["years"]))]
+        node = s["nodes"].get(ind["node"], {})
+        out.append({
+            "id": iid, "label": ind["label"], "node": ind["node"], "node_label": node.get("label", ind["node"]),
+            "unit": ind["unit"], "source": ind["source"], "url": safe_url(ind.get("url")),
+            "transform": ind.get("transform", ""), "direction": ind.get("direction", "+"),
+            "file": ind.get("file", ""), "column": ind.get("column", ""), "observations": rows,
+            "figure": figure(f"evidence-{page}-{iid}", plots.evidence_chart, indicator=ind, strategies=strategies,
+                             start_year=start),
+        })
+    return out
+
+
+# --- Claims ------------------------------------------------------------------------------------
+
+
+def claim_verdict(prior_p: float | None, post_p: float | None, has_evidence: bool) -> str:
+    """A plain reading of how P(sign as claimed) moved, from the two stored probabilities."""
+    if not has_evidence:
+        return "No indicator data in this scenario: the posterior is the prior (up to sampling noise)."
+    if prior_p is None or post_p is None:
+        return "The probability of the claimed sign is not available."
+    if post_p > prior_p + 0.05:
+        return "The evidence supports the claimed sign more than the prior did."
+    if post_p < prior_p - 0.05:
+        return "The evidence weighs against the claimed sign, compared with the prior."
+    return "The evidence says little about this claim: P(sign as claimed) barely moved."
+
+
+def claims_context(s: dict) -> dict[str, Any]:
+    """Every claim with its quote, prior vs posterior, and competing hypotheses' weights."""
+    nodes = s["nodes"]
+    has_evidence = bool(s.get("indicators"))
+    items = []
+    for cid, c in s["claims"].items():
+        pr, po = c["prior"], c["posterior"]
+        hyps = [{"id": hid, "label": h["label"] or hid, "quote": h.get("quote", ""), "prior": h["prior"],
+                 "prior_weight": fmt(h["prior_weight"]), "posterior_weight": fmt(h["posterior_weight"])}
+                for hid, h in (c.get("hypotheses") or {}).items()]
+        items.append({
+            "id": cid, "label": c["label"], "quote": c.get("quote", ""),
+            "cause": nodes.get(c["cause"], {}).get("label", c["cause"]),
+            "effect": nodes.get(c["effect"], {}).get("label", c["effect"]),
+            "lag": "the next year" if c["lag"] == 1 else "the same year",
+            "sign": "raises" if c["sign"] == "+" else "lowers",
+            "prior_dist": pr.get("dist") or "mixture of the competing hypotheses below",
+            "prior_median": fmt(pr["q50"]), "prior_interval": fmt_interval(pr["q05"], pr["q95"]),
+            "posterior_median": fmt(po["median"]), "posterior_interval": fmt_interval(po["q05"], po["q95"]),
+            "prior_p_sign": fmt(pr["p_sign"]), "posterior_p_sign": fmt(po["p_sign"]),
+            "verdict": claim_verdict(pr["p_sign"], po["p_sign"], has_evidence),
+            "hypotheses": hyps,
+        })
+    plot_input = [{"label": c["label"], "prior": c["prior"], "posterior": c["posterior"]} for c in s["claims"].values()]
+    fig = figure("claims", plots.claims_chart, claims=plot_input) if plot_input else None
+    return {"items": items, "figure": fig, "has_evidence": has_evidence}
+
+
+# --- Diagnostics and provenance ------------------------------------------------------------------
+
+
+def diagnostics_context(d: dict) -> dict[str, Any]:
+    """The verdict as a badge with a word (not colour alone), the numbers, and what to do."""
+    verdict = d.get("verdict", "fail")
+    label, meaning = VERDICTS.get(verdict, ("Unknown", "The verdict is missing; treat the run as failed."))
+    worst = d.get("worst") or {}
+    per_chain = d.get("divergences_per_chain") or []
+    rows = [
+        ("Verdict", label),
+        ("Largest R-hat (want \u2264 1.01)", f"{fmt(d.get('max_rhat'), 3)} at {worst.get('rhat') or 'n/a'}"),
+        ("Smallest bulk ESS", f"{fmt(d.get('min_ess_bulk'), 0)} at {worst.get('ess_bulk') or 'n/a'}"),
+        ("Smallest tail ESS", f"{fmt(d.get('min_ess_tail'), 0)} at {worst.get('ess_tail') or 'n/a'}"),
+        ("Divergent transitions", f"{d.get('divergences', 'n/a')}"
+                                  + (f" (per chain: {', '.join(str(x) for x in per_chain)})" if per_chain else "")),
+        ("Sampler", str(d.get("sampler", "n/a"))),
+        ("Chains \u00d7 draws (tuning steps)", f"{d.get('chains')} \u00d7 {d.get('draws')} ({d.get('tune')})"),
+        ("Sampling time", f"{fmt(d.get('sampling_seconds'), 1)} s"),
+    ]
+    return {"verdict": verdict, "label": label, "meaning": meaning, "rows": rows,
+            "messages": list(d.get("messages") or []), "advice": list(ADVICE) if verdict != "ok" else []}
+
+
+def provenance_context(run: Run) -> dict[str, Any]:
+    """Where the numbers come from: the exact scenario file, seed, versions, command, date."""
+    m = run.manifest
+    try:
+        scenario_text = run.scenario_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        warnings.warn(f"report: cannot read the run's scenario file ({exc})", RuntimeWarning, stacklevel=2)
+        scenario_text = f"(the scenario file could not be read: {exc})"
+    command = m.get("command")
+    settings = m.get("settings") or {}
+    return {
+        "scenario_path": m.get("scenario", ""),
+        "scenario_text": scenario_text,
+        "seed": m.get("seed", "n/a"),
+        "created": m.get("created", "n/a"),
+        "command": shlex.join(command) if isinstance(command, list) else str(command or "n/a"),
+        "settings": [(k, str(v)) for k, v in settings.items()],
+        "versions": list((m.get("versions") or {}).items()),
+        "inputs": list((m.get("inputs") or {}).items()),
+    }
+
+
+# --- Pages ---------------------------------------------------------------------------------------
+
+
+def overview_context(run: Run, shared: dict) -> dict[str, Any]:
+    """index.html: every strategy side by side."""
+    s = run.summary
+    strategies = shared["strategies"]
+    outcomes = [n for n, v in s["nodes"].items() if v["role"] == "outcome"] or list(s["nodes"])
+    return {
+        **shared,
+        "page": "overview",
+        "title": "Overview",
+        "nav": nav(shared, INDEX),
+        "sections": SECTIONS,
+        "headline": headline_context(s, strategies, shared["baseline"]),
+        "contrasts": contrasts_context(s, strategies),
+        "trajectories": trajectories_context(s, strategies, outcomes, None, "overview"),
+        "graph": graph_context(s, "overview"),
+        "evidence": evidence_context(s, strategies, "overview"),
+    }
+
+
+def strategy_context(run: Run, shared: dict, sid: str) -> dict[str, Any]:
+    """strategy-<id>.html: one strategy against the baseline, every node's trajectory."""
+    s = run.summary
+    strategy = next(x for x in shared["strategies"] if x["id"] == sid)
+    base = shared["baseline"]
+    columns = [strategy] + ([base] if base and base["id"] != sid else [])
+    reference = base if base and base["id"] != sid else None
+    return {
+        **shared,
+        "page": "strategy",
+        "title": strategy["label"],
+        "strategy": strategy,
+        "nav": nav(shared, strategy["href"]),
+        "sections": SECTIONS,
+        "headline": headline_context(s, columns, base),
+        "contrasts": contrasts_context(s, shared["strategies"], only=sid),
+        "trajectories": trajectories_context(s, [strategy], list(s["nodes"]), reference, sid),
+        "graph": graph_context(s, sid, strategy),
+        "evidence": evidence_context(s, [strategy], sid),
+    }

@@ -1,0 +1,201 @@
+"""The model's promises: the same equations everywhere, posterior = prior without evidence,
+interventions that move only descendants, analytic effects, and data that inform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from forecast.config import load_scenario
+from forecast.dynamics import Graph, Params, history, step
+from forecast.inference import SamplerSettings, sample_posterior
+from forecast.model import build_model
+from forecast.pipeline import analyse
+from forecast.strategies import Draws, prior_draws
+
+from .conftest import tight_chain, write_scenario
+
+
+def test_vectorised_history_equals_stepping_the_equations() -> None:
+    """The sampled model (prefix scan) and the forecasts (year by year) run the same equations."""
+    rng = np.random.default_rng(0)
+    n = 6
+    edges = [(0, 1, 0), (1, 2, 0), (2, 3, 0), (0, 3, 1), (4, 0, 1), (3, 5, 1), (5, 4, 1)]
+    graph = Graph.from_edges(n, edges)
+    assert graph.depth == 3
+    p = Params(phi=rng.uniform(0.2, 0.95, n), sigma=rng.uniform(0.1, 1, n), beta=rng.normal(0, 0.7, len(edges)))
+    d0, shocks = rng.normal(size=n), rng.normal(size=(11, n))
+    fast = history(d0, shocks, p, graph, 12, np.concatenate)
+    slow = [d0]
+    for t in range(11):
+        slow.append(step(slow[-1], shocks[t], p, graph))
+    np.testing.assert_allclose(fast, np.stack(slow), rtol=1e-10, atol=1e-12)
+
+
+def test_same_year_effects_are_solved_exactly() -> None:
+    """x_t satisfies its own equation, same-year causes included (the fixed point is exact)."""
+    rng = np.random.default_rng(1)
+    edges = [(0, 1, 0), (1, 2, 0), (0, 2, 0)]
+    graph = Graph.from_edges(3, edges)
+    p = Params(phi=np.array([0.5, 0.3, 0.7]), sigma=np.ones(3), beta=np.array([0.4, -0.6, 0.9]))
+    prev, shock = rng.normal(size=3), rng.normal(size=3)
+    d = step(prev, shock, p, graph)
+    pull = 1 - p.phi
+    expected = p.phi * prev + shock
+    expected = expected + pull * np.array([0.0, 0.4 * d[0], -0.6 * d[1] + 0.9 * d[0]])
+    np.testing.assert_allclose(d, expected)
+
+
+@pytest.fixture(scope="module")
+def chain_run(tmp_path_factory):
+    """The L -> A -> B chain, no indicators, sampled once with NUTS and analysed."""
+    path = write_scenario(tmp_path_factory.mktemp("chain"), tight_chain())
+    scenario = load_scenario(path)
+    settings = SamplerSettings(draws=500, tune=500, chains=2, seed=3, progress=False)
+    idata = sample_posterior(build_model(scenario), settings)
+    tree, summary = analyse(scenario, idata, settings, 1.0)
+    return scenario, tree, summary
+
+
+def test_without_indicators_the_posterior_is_the_prior(chain_run) -> None:
+    scenario, tree, _ = chain_run
+    post, prior = tree["posterior"].dataset, tree["prior"].dataset
+    checks = [("baseline", {"node": "C"}), ("volatility", {"node": "L"}), ("persistence", {"node": "C"}),
+              ("effect", {"claim": "c_to_l"}), ("level", {"node": "B", "year": 2005}),
+              ("level", {"node": "L", "year": 2003})]
+    for name, sel in checks:
+        a = post[name].sel(sel).values.ravel()
+        b = prior[name].sel(sel).values.ravel()
+        # thin NUTS draws to roughly independent ones for the KS test
+        result = stats.ks_2samp(a[::4], b[:2000])
+        assert result.pvalue > 0.001, (name, sel, result)
+
+
+def test_an_intervention_changes_only_descendants_of_its_levers(chain_run) -> None:
+    scenario, tree, _ = chain_run
+    fc = tree["forecast"].dataset["level"]
+    lo, hi, nat = (fc.sel(strategy=s) for s in ("hold_low", "hold_high", "natural"))
+    # C does not descend from L: identical draw for draw under every strategy
+    np.testing.assert_array_equal(lo.sel(node="C").values, hi.sel(node="C").values)
+    np.testing.assert_array_equal(lo.sel(node="C").values, nat.sel(node="C").values)
+    # L, A and B do
+    for node in ("L", "A", "B"):
+        assert np.abs(hi.sel(node=node).values - lo.sel(node=node).values).min() > 1e-3
+    assert scenario.descendants({"L"}) == {"L", "A", "B"}
+    # the lever holds its set value, in every draw and year
+    np.testing.assert_allclose(hi.sel(node="L").values, 1.0, rtol=1e-6)
+
+
+def test_a_chain_of_known_effects_reproduces_the_analytic_intervention_effect(chain_run) -> None:
+    """do(L=+1) vs do(L=-1): A moves by (1-phi) * 0.5 * 2 per year toward 0.5 * 2, B follows."""
+    _, tree, _ = chain_run
+    fc = tree["forecast"].dataset["level"]
+    diff = (fc.sel(strategy="hold_high") - fc.sel(strategy="hold_low")).mean(("chain", "draw"))
+    phi, b1, b2, delta = 0.5, 0.5, 0.8, 2.0
+    a, b, expect_a, expect_b = 0.0, 0.0, [], []
+    # the history ends identical for both strategies: the difference starts at zero
+    for _ in fc["year"].values:
+        a = phi * a + (1 - phi) * b1 * delta
+        b = phi * b + (1 - phi) * b2 * a
+        expect_a.append(a)
+        expect_b.append(b)
+    np.testing.assert_allclose(diff.sel(node="A").values, expect_a, atol=0.01)
+    np.testing.assert_allclose(diff.sel(node="B").values, expect_b, atol=0.01)
+
+
+def test_questions_get_a_probability_and_mcse_per_strategy(chain_run) -> None:
+    _, tree, summary = chain_run
+    q = {x["id"]: x for x in summary["questions"]}["b_up"]
+    assert set(q["by_strategy"]) == {"hold_low", "hold_high", "natural"}
+    high, low = q["by_strategy"]["hold_high"], q["by_strategy"]["hold_low"]
+    assert high["probability"] > low["probability"]
+    for r in q["by_strategy"].values():
+        assert 0 <= r["probability"] <= 1 and 0 <= r["mcse"] < 0.05
+    # recomputed from the stored forecasts: the summary is the DataTree's answer
+    fc = tree["forecast"].dataset["node_value"].sel(node="B", year=2010)
+    past = tree["posterior"].dataset["node_value"].sel(node="B", year=2005)
+    assert float((fc.sel(strategy="hold_high") > past).mean()) == pytest.approx(high["probability"])
+
+
+def test_prior_forward_sampling_matches_the_model_graph() -> None:
+    """Our exact prior sampler and PyMC's own forward sampling agree (same equations, same priors)."""
+    import pymc as pm
+
+    scenario = load_scenario(write_scenario_tmp(tight_chain()))
+    model = build_model(scenario)
+    ours = prior_draws(scenario, 3000, seed=5)
+    theirs = pm.draw([model["level"], model["effect"]], draws=3000, random_seed=5)
+    for node in range(4):
+        r = stats.ks_2samp(ours["level"][:, -1, node], theirs[0][:, -1, node])
+        assert r.pvalue > 0.001, (node, r)
+    r = stats.ks_2samp(ours["effect"][:, 2], theirs[1][:, 2])
+    assert r.pvalue > 0.001
+
+
+def write_scenario_tmp(data: dict):
+    import tempfile
+    from pathlib import Path
+
+    return write_scenario(Path(tempfile.mkdtemp()), data)
+
+
+# --- Evidence: simulated data from known parameters are recovered --------------------------
+
+
+def _recovery_scenario(tmp_path, rng):
+    """X -> Y with a true long-run effect of 0.8; both measured for 25 years."""
+    years = np.arange(1990, 2015)
+    phi, sigma, beta = np.array([0.6, 0.5]), np.array([0.6, 0.3]), 0.8
+    d = np.zeros((len(years), 2))
+    d[0] = rng.normal(size=2)
+    for t in range(1, len(years)):
+        shock = rng.normal(size=2)
+        d[t, 0] = phi[0] * d[t - 1, 0] + sigma[0] * shock[0]
+        d[t, 1] = phi[1] * d[t - 1, 1] + (1 - phi[1]) * beta * d[t, 0] + sigma[1] * shock[1]
+    rows = ["year,x_obs,y_obs,source"]
+    for t, y in enumerate(years):
+        x_obs = d[t, 0] + 0.15 * rng.normal()
+        y_obs = d[t, 1] + 0.15 * rng.normal()
+        rows.append(f"{y},{x_obs:.5f},{y_obs:.5f},simulated by tests/test_model.py (seeded)")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sim.csv").write_text("\n".join(rows) + "\n")
+    ind = {"file": "data/sim.csv", "source": "simulation", "noise": {"dist": "Gamma", "alpha": 20, "beta": 100},
+           "loading": {"dist": "LogNormal", "mu": 0, "sigma": 0.05}, "intercept": {"dist": "Normal", "mu": 0, "sigma": 0.1}}
+    data = {
+        "scenario": {"name": "recovery", "history_start": 1990, "start_year": 2015, "horizon": 2016, "seed": 1},
+        "nodes": {"X": {"label": "X", "role": "lever", "display": {"kind": "linear"}},
+                  "Y": {"label": "Y", "role": "outcome", "display": {"kind": "linear"}}},
+        "claims": [{"id": "x_to_y", "cause": "X", "effect": "Y", "lag": 0, "quote": "X drives Y",
+                    "prior": {"dist": "Normal", "mu": 0, "sigma": 1}}],
+        "indicators": {"x_obs": {"label": "X observed", "node": "X", "column": "x_obs", **ind},
+                       "y_obs": {"label": "Y observed", "node": "Y", "column": "y_obs", **ind}},
+        "strategies": [{"id": "base", "baseline": True}],
+        "questions": [{"id": "q", "text": "Y up?", "subject": "Y", "year": 2016, "comparison": "above",
+                       "threshold": 0}],
+    }
+    return write_scenario(tmp_path, data), d
+
+
+def test_indicator_data_pull_the_latent_toward_the_data_and_recover_the_effect(tmp_path) -> None:
+    path, truth = _recovery_scenario(tmp_path, np.random.default_rng(42))
+    scenario = load_scenario(path)
+    # standardisation of the data: compare on the standardised scale of each indicator
+    settings = SamplerSettings(draws=400, tune=400, chains=2, seed=2, progress=False)
+    idata = sample_posterior(build_model(scenario), settings)
+    tree, summary = analyse(scenario, idata, settings, 1.0)
+    post, prior = tree["posterior"].dataset, tree["prior"].dataset
+    level = post["level"].mean(("chain", "draw"))
+    for k, node in enumerate(("X", "Y")):
+        ind = scenario.indicators[f"{node.lower()}_obs"]
+        z = ind.standardized()
+        assert np.corrcoef(level.sel(node=node).values, z)[0, 1] > 0.9
+        # the data shrink the latent's uncertainty far below the prior's
+        assert float(post["level"].sel(node=node).std(("chain", "draw")).mean()) < \
+            0.5 * float(prior["level"].sel(node=node).std(("chain", "draw")).mean())
+    # the effect is recovered in standard units: true 0.8 times the ratio of the data's scales
+    ratio = scenario.indicators["x_obs"].spread / scenario.indicators["y_obs"].spread
+    claim = summary["claims"]["x_to_y"]["posterior"]
+    assert claim["q05"] < 0.8 * ratio < claim["q95"]
+    assert claim["q05"] > 0, "the data rule out no effect"
