@@ -50,11 +50,16 @@ def results_table(summary: dict) -> str:
         cells = []
         for s, c in zip(strategies, cols):
             r = q["by_strategy"][s]
-            cells.append(f"{r['probability']:.2f} ± {r['mcse']:.3f}".rjust(c))
+            cells.append(f"{_num(r['probability'], '.2f')} ± {_num(r['mcse'], '.3f')}".rjust(c))
         lines.append(q["id"].ljust(width) + "  " + "  ".join(cells))
     d = summary["diagnostics"]
-    lines += ["", f"diagnostics: {d['verdict'].upper()}  (max R-hat {d['max_rhat']:.3f}, min ESS bulk "
-              f"{d['min_ess_bulk']:.0f}, tail {d['min_ess_tail']:.0f}, divergences {d['divergences']})"]
+    lines += ["", f"diagnostics: {d['verdict'].upper()}  (max R-hat {_num(d['max_rhat'], '.3f')}, min ESS bulk "
+              f"{_num(d['min_ess_bulk'], '.0f')}, tail {_num(d['min_ess_tail'], '.0f')}, divergences {d['divergences']})"]
     if d["verdict"] != "ok":
         lines += [f"  ! {m}" for m in d["messages"]]
     return "\n".join(lines)
+
+
+def _num(x: float | None, spec: str) -> str:
+    """A number for the table; None (not computable, e.g. R-hat of one chain) shows as n/a."""
+    return "n/a" if x is None else format(x, spec)

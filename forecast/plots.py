@@ -46,7 +46,6 @@ RC = {
     "grid.color": "#dddddd",
     "grid.linewidth": 0.6,
     "legend.frameon": False,
-    "savefig.bbox": "tight",
 }
 
 _HEADER = re.compile(r"^.*?(?=<svg\b)", re.S)
@@ -145,19 +144,9 @@ def _legend_below(fig: Figure, ax, ncol: int = 3) -> None:
         fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(handles)), fontsize=8)
 
 
-@styled
-def fan_chart(*, node: dict, strategies: list[dict], start_year: int, reference: dict | None = None,
-              salt: str, title: str | None = None) -> Markup:
-    """One node through the horizon: history once (it is shared), then each strategy's fan.
-
-    ``strategies`` are ``{"id", "label", "index"}`` dicts (the index fixes the style);
-    ``reference``, when given, is a strategy whose median is drawn as a thin black line
-    for comparison (the baseline on a strategy page).
-    """
+def _fan_panel(ax, node: dict, strategies: list[dict], start_year: int, reference: dict | None) -> None:
     years = node["years"]
     hist, fut = _split(years, start_year)
-    fig = figure(6.4, 3.5)
-    ax = fig.add_subplot()
     _mark_start(ax, start_year, years[0])
     first = node["by_strategy"][strategies[0]["id"]]
     if hist:
@@ -168,27 +157,41 @@ def fan_chart(*, node: dict, strategies: list[dict], start_year: int, reference:
         _fan(ax, years, node["by_strategy"][s["id"]], fut, label=s["label"], alpha=1.0 if single else 0.7, **style)
     if reference is not None:
         ref = node["by_strategy"][reference["id"]]
-        ax.plot([years[i] for i in fut], _pick(ref, "median", fut), color="black", linewidth=1.1,
+        ax.plot([years[i] for i in fut], _pick(ref, "median", fut), color="black", linewidth=1.2,
                 linestyle=(0, (1, 1.5)), label=f"{reference['label']} (median)")
-    ax.set_title(text(title or node["label"], 70), loc="left")
+    ax.set_title(text(node["label"], 60), loc="left")
     ax.set_xlabel("year")
     ax.set_ylabel(text(node["unit"] or "value", 30))
     ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
-    _legend_below(fig, ax)
-    alt = f"Fan chart of {node['label']} ({node['unit']}): median with 50% and 90% bands, " \
-          f"history then {', '.join(s['label'] for s in strategies)}"
-    return to_svg(fig, salt=salt, alt=alt)
 
 
 @styled
-def contrast_chart(*, contrast: dict, rows: list[dict], baseline_label: str, salt: str) -> Markup:
-    """Strategy minus baseline in the final forecast year, one interval per strategy.
+def fan_chart(*, nodes: list[dict], strategies: list[dict], start_year: int, reference: dict | None = None,
+              salt: str, ncols: int = 1) -> Markup:
+    """Nodes through the horizon, one panel each: history once (it is shared by all
+    strategies), then each strategy's median with its 50% and 90% bands.
 
-    ``rows`` are ``{"label", "index", "q05", "q25", "median", "q75", "q95"}`` in the order shown.
+    ``strategies`` are ``{"id", "label", "index"}`` dicts (the index fixes the style);
+    ``reference``, when given, is a strategy whose median is drawn as a dotted black line
+    for comparison (the baseline on a strategy page).
     """
+    ncols = min(ncols, len(nodes))
+    nrows = -(-len(nodes) // ncols)
+    fig = figure(6.4 * ncols, 3.1 * nrows + 0.5)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, node in zip(axes, nodes):
+        _fan_panel(ax, node, strategies, start_year, reference)
+    for ax in axes[len(nodes):]:
+        ax.set_visible(False)
+    _legend_below(fig, axes[0], ncol=4)
+    names = ", ".join(f"{n['label']} ({n['unit']})" for n in nodes)
+    alt = f"Fan charts of {names}: median with 50% and 90% bands, history then " \
+          f"{', '.join(s['label'] for s in strategies)}"
+    return to_svg(fig, salt=salt, alt=alt)
+
+
+def _contrast_panel(ax, contrast: dict, rows: list[dict], baseline_label: str, with_labels: bool) -> None:
     year = contrast["years"][-1]
-    fig = figure(6.4, 0.55 * len(rows) + 1.5)
-    ax = fig.add_subplot()
     ax.axvline(0, color="black", linewidth=0.9)
     for k, r in enumerate(rows):
         y = len(rows) - 1 - k
@@ -197,21 +200,36 @@ def contrast_chart(*, contrast: dict, rows: list[dict], baseline_label: str, sal
         ax.plot([r["q25"], r["q75"]], [y, y], color=style["color"], linewidth=5, solid_capstyle="butt")
         ax.plot([r["median"]], [y], marker=style["marker"], color="white", markeredgecolor=style["color"],
                 markeredgewidth=1.6, markersize=7, linestyle="none")
-    ax.set_yticks(range(len(rows)), [text(r["label"], 28) for r in reversed(rows)])
+    ax.set_yticks(range(len(rows)), [text(r["label"], 28) for r in reversed(rows)] if with_labels else [])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(axis="y", visible=False)
     ax.set_title(text(contrast["label"], 70), loc="left")
     ax.set_xlabel(text(f"difference from {baseline_label} in {year} ({contrast['unit'] or 'value'})", 80))
     if contrast["desirable"] in ("higher", "lower"):
-        better = "better \u2192" if contrast["desirable"] == "higher" else "\u2190 better"
-        ax.annotate(better, xy=(1.0 if contrast["desirable"] == "higher" else 0.0, 1.0), xycoords="axes fraction",
-                    xytext=(0, 2), textcoords="offset points", ha="right" if contrast["desirable"] == "higher" else "left",
-                    va="bottom", fontsize=8, color="#444444")
-    handles = [Line2D([], [], color="#444444", linewidth=1.4, label="90% interval (q05-q95)"),
+        higher = contrast["desirable"] == "higher"
+        ax.annotate("better \u2192" if higher else "\u2190 better", xy=(1.0 if higher else 0.0, 1.0),
+                    xycoords="axes fraction", xytext=(0, 2), textcoords="offset points",
+                    ha="right" if higher else "left", va="bottom", fontsize=8, color="#444444")
+
+
+@styled
+def contrast_chart(*, panels: list[dict], baseline_label: str, salt: str) -> Markup:
+    """Strategy minus baseline in the final forecast year: one panel per outcome (each in its
+    own units), one interval per strategy.
+
+    ``panels`` are ``{"contrast": <summary contrasts entry>, "rows": [...]}``; rows are
+    ``{"label", "index", "q05", "q25", "median", "q75", "q95"}`` in the order shown.
+    """
+    heights = [0.5 * len(p["rows"]) + 0.9 for p in panels]
+    fig = figure(6.4, sum(heights) + 0.5)
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights).ravel()
+    for ax, p in zip(axes, panels):
+        _contrast_panel(ax, p["contrast"], p["rows"], baseline_label, with_labels=True)
+    handles = [Line2D([], [], color="#444444", linewidth=1.4, label="90% interval"),
                Line2D([], [], color="#444444", linewidth=5, label="50% interval"),
                Line2D([], [], color="#444444", marker="o", markerfacecolor="white", linestyle="none", label="median")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8)
-    alt = f"Difference from {baseline_label} in {contrast['label']}, {year}, per strategy"
+    alt = f"Difference from {baseline_label} in the final year: " + ", ".join(p["contrast"]["label"] for p in panels)
     return to_svg(fig, salt=salt, alt=alt)
 
 

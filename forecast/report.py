@@ -427,7 +427,7 @@ def claims_context(s: dict) -> dict[str, Any]:
         })
     plot_input = [{"label": c["label"], "prior": c["prior"], "posterior": c["posterior"]} for c in s["claims"].values()]
     fig = figure("claims", plots.claims_chart, claims=plot_input) if plot_input else None
-    return {"items": items, "figure": fig, "has_evidence": has_evidence}
+    return {"entries": items, "figure": fig, "has_evidence": has_evidence}
 
 
 # --- Diagnostics and provenance ------------------------------------------------------------------

@@ -72,6 +72,9 @@ def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:
 
 
 def _plain(v):
+    """JSON-ready: numpy to Python, non-finite floats to None (JSON has no NaN)."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
     if isinstance(v, np.ndarray):
         return [_plain(x) for x in v.tolist()] if v.ndim else _plain(v.item())
     if isinstance(v, list):

@@ -1,0 +1,140 @@
+"""The command line, end to end on the default scenario, and the run directory's contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import arviz as az
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from forecast.cli import cli
+from forecast.results import RunError, load_run
+
+from .conftest import DEFAULT_SCENARIO
+
+
+def test_help_reads_like_a_manual_page() -> None:
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"])
+    assert top.exit_code == 0
+    for word in ("run", "validate", "report", "Exit codes"):
+        assert word in top.output
+    for sub in ("run", "validate", "report"):
+        page = runner.invoke(cli, [sub, "--help"])
+        assert page.exit_code == 0 and "Exit codes" in page.output
+
+
+def test_unknown_option_value_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["run", str(DEFAULT_SCENARIO), "--sampler", "metropolis"])
+    assert result.exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("runs") / "article"
+    result = CliRunner().invoke(
+        cli, ["run", str(DEFAULT_SCENARIO), "--draws", "150", "--tune", "200", "--chains", "2", "--out", str(out), "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+@pytest.mark.slow
+def test_default_scenario_runs_end_to_end(default_run) -> None:
+    out, output = default_run
+    summary = json.loads((out / "summary.json").read_text())
+    # the table printed: every question, every strategy, a probability each
+    for q in summary["questions"]:
+        assert q["id"] in output
+        for sid, r in q["by_strategy"].items():
+            assert f"{r['probability']:.2f} ± {r['mcse']:.3f}" in output
+    assert f"results: {out}" in output
+    assert (out / "report" / "index.html").is_file()
+    assert set(summary["questions"][0]["by_strategy"]) == {s["id"] for s in summary["strategies"]}
+
+
+@pytest.mark.slow
+def test_results_load_with_arviz_and_xarray(default_run) -> None:
+    out, _ = default_run
+    tree = az.from_netcdf(out / "results.nc")
+    assert {"posterior", "prior", "sample_stats", "observed_data", "posterior_predictive", "forecast"} <= set(tree.children)
+    fc = xr.open_datatree(out / "results.nc")["forecast"].dataset
+    assert set(fc["node_value"].dims) == {"chain", "draw", "strategy", "year", "node"}
+    assert az.summary(tree, var_names=["effect"]).shape[0] == len(tree["posterior"]["claim"])
+
+
+@pytest.mark.slow
+def test_run_directory_has_manifest_and_exact_inputs(default_run) -> None:
+    out, _ = default_run
+    run = load_run(out)
+    assert run.manifest["seed"] == 20250302
+    assert (out / "scenario" / "scenario.toml").read_bytes() == DEFAULT_SCENARIO.read_bytes()
+    assert run.manifest["inputs"]["scenario.toml"] == run.manifest["files"]["scenario/scenario.toml"]
+    assert "pymc" in run.manifest["versions"]
+
+
+@pytest.mark.slow
+def test_a_modified_run_is_refused(default_run, tmp_path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(default_run[0], copy)
+    (copy / "summary.json").write_text("{}")
+    with pytest.raises(RunError, match="modified after the run"):
+        load_run(copy)
+    result = CliRunner().invoke(cli, ["report", str(copy)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_run_never_overwrites_an_earlier_one(default_run) -> None:
+    out, _ = default_run
+    before = (out / "summary.json").read_bytes()
+    result = CliRunner().invoke(cli, ["run", str(DEFAULT_SCENARIO), "--out", str(out), "-q", "--draws", "10"])
+    assert result.exit_code == 1 and "never overwritten" in result.output
+    assert (out / "summary.json").read_bytes() == before
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".partial")]
+
+
+def test_same_seed_same_numbers(chain_file, tmp_path) -> None:
+    args = ["run", str(chain_file), "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "5", "-q", "--no-report"]
+    a = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
+    b = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b")])
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    sa = json.loads((tmp_path / "a" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "b" / "summary.json").read_text())
+    sa["diagnostics"].pop("sampling_seconds"), sb["diagnostics"].pop("sampling_seconds")
+    assert sa == sb
+
+
+def test_strict_turns_bad_diagnostics_into_exit_3(chain_file, tmp_path) -> None:
+    # 12 draws per chain cannot give 100 effective draws per chain: the verdict is not "ok"
+    result = CliRunner().invoke(cli, ["run", str(chain_file), "--draws", "12", "--tune", "50", "--chains", "2",
+                                      "--strict", "-q", "--no-report", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 3, result.output
+    assert "diagnostics: FAIL" in result.output or "diagnostics: WARN" in result.output
+    assert (tmp_path / "r" / "summary.json").is_file(), "results are still written"
+
+
+def test_strategy_option_keeps_the_named_and_the_baseline(chain_file, tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(chain_file), "--strategy", "natural", "--draws", "50", "--tune", "50",
+                                      "--chains", "1", "-q", "--no-report", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [s["id"] for s in summary["strategies"]] == ["hold_low", "natural"]
+    bad = CliRunner().invoke(cli, ["run", str(chain_file), "--strategy", "nope", "-q", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "no strategy 'nope'" in bad.output
+
+
+def test_keep_draws_thins_stored_forecasts_only(chain_file, tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(chain_file), "--draws", "100", "--tune", "50", "--chains", "2",
+                                      "--keep-draws", "50", "-q", "--no-report", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    tree = xr.open_datatree(tmp_path / "r" / "results.nc")
+    fc = tree["forecast"].dataset
+    assert fc.sizes["chain"] * fc.sizes["draw"] == 50
+    assert tree["posterior"].dataset.sizes["draw"] == 100
+    assert "50 of 200" in fc.attrs["thinned"]
