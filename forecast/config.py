@@ -150,7 +150,7 @@ class IndicatorSpec(_Strict):
     url: str = ""
     intercept: PriorSpec = Field(default_factory=lambda: {"dist": "Normal", "mu": 0.0, "sigma": 0.5})
     loading: PriorSpec = Field(default_factory=lambda: {"dist": "LogNormal", "mu": 0.0, "sigma": 0.3})
-    noise: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 5.0, "beta": 10.0})
+    noise: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 10.0, "beta": 25.0})
 
 
 class StrategySpec(_Strict):

@@ -104,12 +104,20 @@ def step(d_prev: Any, shock: Any, p: Params, graph: Graph, held: Any = None, tar
     return d
 
 
-def transition_matrices(p: Params, graph: Graph) -> tuple[Any, Any]:
+def expected(d_prev: Any, d: Any, p: Params, graph: Graph) -> Any:
+    """Each node's conditional mean given its own past and its causes (the equation without
+    its shock); leading axes (years, draws) broadcast."""
+    pull = 1.0 - p.phi
+    return p.phi * d_prev + pull * (_effects(d_prev, p.beta, graph, 1) + _effects(d, p.beta, graph, 0))
+
+
+def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None) -> tuple[Any, Any]:
     """The equations in matrix form, for one parameter set (no batch axes).
 
     In row-vector form ``d_t = (d_{t-1} @ F + shock_t * sigma) @ G`` where ``F`` holds
     persistence and lagged effects and ``G = (I - M)^{-1}`` solves the same-year effects
     ``M`` (nilpotent: the graph is acyclic, so the series stops after ``depth`` terms).
+    Columns are effects: for ``held`` nodes they are zero (their equation is replaced).
     """
     n = graph.n_nodes
     eye = np.eye(n)
@@ -123,6 +131,8 @@ def transition_matrices(p: Params, graph: Graph) -> tuple[Any, Any]:
 
     F = eye * p.phi + effect_matrix(1)
     M = effect_matrix(0)
+    if held is not None:
+        F, M = F * (1.0 - held), M * (1.0 - held)
     G, power = eye, eye
     for _ in range(graph.depth):
         power = power @ M
@@ -130,16 +140,19 @@ def transition_matrices(p: Params, graph: Graph) -> tuple[Any, Any]:
     return F, G
 
 
-def history(d0: Any, shocks: Any, p: Params, graph: Graph, n_years: int, concat) -> Any:
-    """Deviations over the history years, observational regime: (years, nodes).
+def history(d0: Any, shocks: Any, p: Params, graph: Graph, n_years: int, concat,
+            held: np.ndarray | None = None, target: Any = None) -> Any:
+    """Deviations over the history years: (years, nodes).
 
     Equal to applying :func:`step` year after year (a test checks it) but computed as a
     linear recurrence in ``ceil(log2(years))`` vectorised stages (Hillis-Steele prefix
     scan): a small graph that compiles fast whatever the number of years.
-    ``d0`` is the first year's deviation and ``shocks[t]`` drives year ``t + 1``.
+    ``d0`` is the first year's deviation and ``shocks[t]`` drives year ``t + 1``; nodes
+    marked ``held`` take ``target[t]`` in year ``t + 1`` instead of their equation.
     """
-    F, G = transition_matrices(p, graph)
-    u = concat([d0[None, :], (shocks * p.sigma) @ G])
+    F, G = transition_matrices(p, graph, held)
+    drive = shocks * p.sigma if held is None else (1.0 - held) * shocks * p.sigma + held * target
+    u = concat([d0[None, :], drive @ G])
     power = F @ G
     span = 1
     while span < n_years:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, history
+from forecast.dynamics import Graph, Params, expected, history
 from forecast.priors import Distribution
 
 
@@ -70,15 +70,33 @@ def coords_of(scenario: Scenario) -> dict[str, list]:
     }
 
 
-def build_model(scenario: Scenario):
-    """The PyMC model of the scenario's history, conditioned on its indicators."""
+def measured_nodes(scenario: Scenario) -> list[str]:
+    return [n for n in scenario.node_ids if any(i.node == n for i in scenario.indicators.values())]
+
+
+def build_model(scenario: Scenario, centred: list[str] | None = None):
+    """The PyMC model of the scenario's history, conditioned on its indicators.
+
+    Latent levels are non-centred (the shocks are sampled) except for ``centred`` nodes,
+    by default those an indicator measures: the data pin their levels down, and sampling
+    the levels themselves avoids the funnel that non-centring makes in that case. A centred
+    node's equation then enters as the density of its implied shocks (its levels are fed
+    to the rest of the graph like an intervention's values, so the history stays one
+    vectorised linear recurrence).
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
     coords = coords_of(scenario)
-    nodes = [scenario.nodes[n] for n in scenario.node_ids]
+    ids = scenario.node_ids
+    nodes = [scenario.nodes[n] for n in ids]
     graph = graph_of(scenario)
     evidence = Evidence.from_scenario(scenario)
+    centred = measured_nodes(scenario) if centred is None else centred
+    coords["free_node"] = [n for n in ids if n not in centred]
+    coords["measured_node"] = [n for n in ids if n in centred]
+    held = np.array([1.0 if n in centred else 0.0 for n in ids])
+    n_years = len(coords["year"])
     if evidence.z.size:
         coords["observation"] = evidence.labels
 
@@ -87,12 +105,22 @@ def build_model(scenario: Scenario):
         phi = vector_prior("persistence", [n.persistence for n in nodes], "node")
         sigma = vector_prior("volatility", [n.volatility for n in nodes], "node")
         beta = _effects(scenario)
+        params = Params(phi=phi, sigma=sigma, beta=beta)
+        init_sd = np.array([n.initial_sd for n in nodes])
 
-        # Non-centred latent states: the standardised shocks are the free variables.
-        shock = pm.Normal("shock", 0.0, 1.0, dims=("year", "node"))
-        d0 = np.array([n.initial_sd for n in nodes]) * shock[0]
-        deviations = history(d0, shock[1:], Params(phi=phi, sigma=sigma, beta=beta), graph, len(coords["year"]), pt.concatenate)
-        level = pm.Deterministic("level", mu + deviations, dims=("year", "node"))
+        shock = _scatter(pm.Normal("shock", 0.0, 1.0, dims=("year", "free_node")), coords["free_node"], ids)
+        if centred:
+            state = _scatter(pm.Flat("state", dims=("year", "measured_node")), coords["measured_node"], ids)
+            d0 = init_sd * shock[0] + state[0]
+            d = history(d0, shock[1:], params, graph, n_years, pt.concatenate, held=held, target=state[1:])
+            c = np.flatnonzero(held)
+            implied = (d[1:] - expected(d[:-1], d[1:], params, graph))[:, c] / sigma[c]
+            pm.Potential("centred_states", pm.logp(pm.Normal.dist(0.0, init_sd[c]), state[0][c]).sum()
+                         + pm.logp(pm.Normal.dist(0.0, 1.0), implied).sum()
+                         - (n_years - 1) * pt.log(sigma[c]).sum())
+        else:
+            d = history(init_sd * shock[0], shock[1:], params, graph, n_years, pt.concatenate)
+        level = pm.Deterministic("level", mu + d, dims=("year", "node"))
 
         if scenario.indicators:
             inds = list(scenario.indicators.values())
@@ -104,6 +132,14 @@ def build_model(scenario: Scenario):
             mean = intercept[k] + direction[k] * loading[k] * level[evidence.year_index, evidence.node]
             pm.Normal("evidence", mu=mean, sigma=noise[k], observed=evidence.z, dims="observation")
     return model
+
+
+def _scatter(values, names: list[str], ids: list[str]):
+    """(years, len(names)) -> (years, len(ids)), zeros for the nodes not in ``names``."""
+    onto = np.zeros((len(names), len(ids)))
+    for row, n in enumerate(names):
+        onto[row, ids.index(n)] = 1.0
+    return values @ onto
 
 
 def _effects(scenario: Scenario):

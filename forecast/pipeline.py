@@ -87,14 +87,19 @@ def run_scenario(
     with timings.timed("validate", progress):
         scenario = select_strategies(load_scenario(path), strategies)
     settings = settings or SamplerSettings(seed=scenario.seed)
-    with timings.timed("build model", progress):
+    with timings.timed("build", progress):
         model = build_model(scenario)
-    with timings.timed(f"compile and sample ({settings.sampler})", progress):
-        t0 = time.perf_counter()
-        idata = sample_posterior(model, settings)
-        sampling = time.perf_counter() - t0
-    with timings.timed("forecast strategies", progress):
-        tree, summary = analyse(scenario, idata, settings, sampling, keep_draws=keep_draws)
+    with timings.timed(f"compile+sample", progress):
+        sampled = sample_posterior(model, settings)
+    timings.stages["compile"] = sampled.compile_seconds
+    timings.stages["sample"] = sampled.sampling_seconds
+    if progress:
+        compiled = f"compile {sampled.compile_seconds:.1f}s, " if sampled.compile_seconds is not None else ""
+        progress(f"{settings.sampler}: {compiled}sampling {sampled.sampling_seconds:.1f}s "
+                 f"({settings.chains} chains x {settings.draws} draws)")
+    with timings.timed("forecast+summarise", progress):
+        tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
+                                timings=timings)
     target = Path(out) if out else R.default_run_dir(scenario, Path(reports_root))
     manifest = {
         "forecast_run": 1,
@@ -107,24 +112,27 @@ def run_scenario(
         "versions": R.versions(),
         "command": command if command is not None else list(sys.argv),
     }
-    with timings.timed("write results", progress):
-        with R.staging(target) as tmp:
+    with R.staging(target) as tmp:
+        with timings.timed("write", progress):
             R.write_files(tmp, scenario, tree, summary, manifest)
-            if report:
-                from forecast.report import render_report
+        if report:
+            from forecast.report import render_report
 
+            with timings.timed("report", progress):
                 render_report(R.load_run(tmp), tmp / "report")
     return R.load_run(target)
 
 
 def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, sampling_seconds: float,
-            *, keep_draws: int | None = None) -> tuple[xr.DataTree, dict]:
+            *, keep_draws: int | None = None, timings: Timings | None = None) -> tuple[xr.DataTree, dict]:
     """From the sampled posterior to the results tree and the summary."""
+    timings = timings or Timings()
     post = idata["posterior"].dataset
     draws = Draws.from_posterior(post)
     diagnostics = diagnose(post, idata["sample_stats"].dataset,
                            [v for v in (*PARAMETERS, "level") if v in post], settings, sampling_seconds)
-    tree = results_tree(scenario, idata, draws, settings.seed)
+    with timings.timed("forecast", None):
+        tree = results_tree(scenario, idata, draws, settings.seed)
     summary = {
         "scenario": {
             "name": scenario.name, "description": scenario.description, "source": scenario.source,

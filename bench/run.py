@@ -1,0 +1,243 @@
+"""The benchmark: stage timings, sampling efficiency, memory and disk, in one invocation.
+
+    .venv/bin/python bench/run.py                # everything (about 15-25 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick        # default scenario only, warm cache
+
+It measures, for the default scenario and for generated scenarios of growing size:
+wall time of each stage (import, validate, build, compile, sample, forecast, summaries,
+writing, report), cold vs warm compile cache, min bulk/tail ESS and ESS per second of
+sampling and of the whole run, divergences, max R-hat, peak RSS and results size on disk,
+and the default scenario under each sampler (nutpie, PyMC's NUTS) side by side.
+Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``).
+
+Generated scenarios use simulated indicator data, written to a temporary directory and
+labelled as such in their ``source`` column; they are benchmark fixtures, not evidence.
+The cold-cache run is a child process of this one with an empty compile directory (a
+process cannot forget what it has compiled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+T_IMPORT0 = time.perf_counter()
+import numpy as np  # noqa: E402
+
+import forecast  # noqa: E402,F401  (sets the compile cache before PyTensor loads)
+from forecast.inference import SamplerSettings  # noqa: E402
+from forecast.pipeline import Timings, run_scenario  # noqa: E402
+
+import pymc  # noqa: E402,F401
+import nutpie  # noqa: E402,F401
+import arviz  # noqa: E402,F401
+
+IMPORT_SECONDS = time.perf_counter() - T_IMPORT0
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "priors" / "article.toml"
+
+
+# --- Memory ----------------------------------------------------------------------------------
+
+
+def reset_peak_rss() -> None:
+    """Linux: writing 5 to clear_refs resets the peak RSS (VmHWM) of this process."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def dir_size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+# --- Generated scenarios -----------------------------------------------------------------------
+
+
+def generate_scenario(directory: Path, n_nodes: int, n_strategies: int, n_years: int, seed: int = 0) -> Path:
+    """A random causal scenario of the given size, with simulated indicators on a quarter of the nodes."""
+    import tomli_w
+
+    rng = np.random.default_rng(seed)
+    n_levers = max(2, n_nodes // 10)
+    n_outcomes = max(2, n_nodes // 5)
+    roles = ["lever"] * n_levers + ["factor"] * (n_nodes - n_levers - n_outcomes) + ["outcome"] * n_outcomes
+    ids = [f"n{i:03d}" for i in range(n_nodes)]
+    nodes = {nid: {"label": f"Node {nid}", "role": role, "desirable": "higher" if role == "outcome" else "neither"}
+             for nid, role in zip(ids, roles)}
+    claims = []
+    for i in range(n_levers, n_nodes):
+        for j in rng.choice(i, size=min(i, int(rng.integers(1, 4))), replace=False):
+            lag = 0 if rng.random() < 0.3 else 1
+            claims.append({"id": f"c{len(claims):04d}", "cause": ids[j], "effect": ids[i], "lag": lag,
+                           "quote": "generated", "prior": {"direction": "+" if rng.random() < 0.6 else "-",
+                                                          "strength": str(rng.choice(["weak", "moderate", "strong"])),
+                                                          "confidence": str(rng.choice(["low", "medium", "high"]))}})
+    start = 2025
+    years = np.arange(start - n_years, start)
+    measured = rng.choice(n_nodes, size=max(2, n_nodes // 4), replace=False)
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    indicators = {}
+    walk = np.cumsum(rng.normal(0, 0.4, size=(len(years), n_nodes)), axis=0)
+    for k, i in enumerate(sorted(measured)):
+        values = walk[:, i] + rng.normal(0, 0.2, size=len(years))
+        keep = rng.random(len(years)) > 0.2
+        keep[:2] = True
+        rows = ["year,value,source"] + [f"{y},{v:.4f},simulated by bench/run.py (seed {seed})"
+                                        for y, v, ok in zip(years, values, keep) if ok]
+        (directory / "data" / f"ind{k:03d}.csv").write_text("\n".join(rows) + "\n")
+        indicators[f"ind{k:03d}"] = {"label": f"Indicator {k}", "node": ids[i], "file": f"data/ind{k:03d}.csv",
+                                     "column": "value", "source": "simulated (benchmark fixture)"}
+    levers = ids[:n_levers]
+    strategies = [{"id": "baseline", "baseline": True}]
+    for s in range(n_strategies - 1):
+        strategies.append({"id": f"s{s:02d}", "set": {lv: float(rng.uniform(20, 80)) for lv in levers[: 1 + s % n_levers]}})
+    outcomes = [nid for nid, r in zip(ids, roles) if r == "outcome"]
+    questions = [{"id": f"q{i}", "text": f"Is {o} in {start + 4} above its {start - 1} level?", "subject": o,
+                  "year": start + 4, "comparison": "above", "reference_year": start - 1} for i, o in enumerate(outcomes[:5])]
+    data = {"scenario": {"name": f"generated {n_nodes} nodes", "history_start": int(years[0]), "start_year": start,
+                         "horizon": start + 4, "seed": seed},
+            "nodes": nodes, "claims": claims, "indicators": indicators, "strategies": strategies, "questions": questions}
+    path = directory / f"generated_{n_nodes}n_{n_strategies}s_{n_years}y.toml"
+    path.write_bytes(tomli_w.dumps(data).encode())
+    return path
+
+
+# --- One measured run ----------------------------------------------------------------------------
+
+
+def measure(label: str, path: Path, settings: SamplerSettings, out_root: Path, *, report: bool = True) -> dict:
+    reset_peak_rss()
+    timings = Timings()
+    t0 = time.perf_counter()
+    run = run_scenario(path, settings, out=out_root / label.replace(" ", "_"), report=report, timings=timings,
+                       command=["bench/run.py", label])
+    total = time.perf_counter() - t0
+    d = run.summary["diagnostics"]
+    stages = {k: round(v, 3) for k, v in timings.stages.items() if v is not None}
+    n_strategies = len(run.summary["strategies"])
+    sampling = d["sampling_seconds"]
+    row = {
+        "label": label, "sampler": settings.sampler, "chains": settings.chains, "draws": settings.draws,
+        "tune": settings.tune, "nodes": len(run.summary["nodes"]), "claims": len(run.summary["claims"]),
+        "strategies": n_strategies, "years": len(next(iter(run.summary["trajectories"].values()))["years"]),
+        "stages": stages, "total_seconds": round(total, 2),
+        "forecast_seconds_per_strategy": round(stages.get("forecast", float("nan")) / n_strategies, 4),
+        "min_ess_bulk": d["min_ess_bulk"], "min_ess_tail": d["min_ess_tail"],
+        "ess_bulk_per_sampling_second": round(d["min_ess_bulk"] / sampling, 1) if sampling else None,
+        "ess_bulk_per_run_second": round(d["min_ess_bulk"] / total, 1),
+        "divergences": d["divergences"], "max_rhat": d["max_rhat"], "verdict": d["verdict"],
+        "peak_rss_mb": round(peak_rss_mb(), 1), "results_mb": round(dir_size_mb(run.path), 2),
+    }
+    print(f"  {label}: {total:.1f}s, ESS {d['min_ess_bulk']:.0f}, divergences {d['divergences']}", file=sys.stderr)
+    return row
+
+
+def cold_run(out_root: Path) -> dict:
+    """The default scenario in a child process with an empty compile cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={cache}")
+        out = out_root / "cold.json"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--child", str(out)], env=env, check=True)
+        row = json.loads(out.read_text())
+        row["process_seconds"] = round(time.perf_counter() - t0, 2)
+        return row
+
+
+def child(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        row = measure("default (cold cache)", DEFAULT, SamplerSettings(seed=20250302, progress=False), Path(tmp))
+    row["import_seconds"] = round(IMPORT_SECONDS, 2)
+    out.write_text(json.dumps(row))
+
+
+# --- Table -------------------------------------------------------------------------------------------
+
+COLUMNS = [
+    ("run", lambda r: r["label"]), ("sampler", lambda r: r["sampler"]),
+    ("nodes", lambda r: r["nodes"]), ("strat.", lambda r: r["strategies"]), ("years", lambda r: r["years"]),
+    ("compile s", lambda r: _f(r["stages"].get("compile"))), ("sample s", lambda r: _f(r["stages"].get("sample"))),
+    ("forecast s", lambda r: _f(r["stages"].get("forecast"))), ("write s", lambda r: _f(r["stages"].get("write"))),
+    ("report s", lambda r: _f(r["stages"].get("report"))), ("total s", lambda r: _f(r["total_seconds"])),
+    ("min ESS bulk/tail", lambda r: f"{_f(r['min_ess_bulk'], 0)}/{_f(r['min_ess_tail'], 0)}"),
+    ("ESS/s sampling", lambda r: _f(r["ess_bulk_per_sampling_second"])),
+    ("ESS/s run", lambda r: _f(r["ess_bulk_per_run_second"])),
+    ("diverg.", lambda r: r["divergences"]), ("max R-hat", lambda r: _f(r["max_rhat"], 3)),
+    ("peak RSS MB", lambda r: _f(r["peak_rss_mb"], 0)), ("results MB", lambda r: _f(r["results_mb"], 1)),
+]
+
+
+def _f(x, digits: int = 1) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}"
+
+
+def table(rows: list[dict]) -> str:
+    head = "| " + " | ".join(c for c, _ in COLUMNS) + " |"
+    sep = "|" + "|".join("---" for _ in COLUMNS) + "|"
+    body = ["| " + " | ".join(str(fn(r)) for _, fn in COLUMNS) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "versions": {p: __import__(p).__version__ for p in ("pymc", "pytensor", "nutpie", "arviz", "numpy")}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="default scenario only, warm cache, nutpie")
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child)
+        return
+
+    rows: list[dict] = []
+    settings = SamplerSettings(seed=20250302, progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        print("warming the compile cache on the default scenario ...", file=sys.stderr)
+        measure("warm-up", DEFAULT, settings, out, report=False)
+        rows.append(measure("default", DEFAULT, settings, out))
+        if not args.quick:
+            rows.append(measure("default", DEFAULT, SamplerSettings(seed=20250302, sampler="pymc", progress=False), out))
+            rows.append(cold_run(out))
+            gen = out / "generated"
+            sizes = [(10, 3, 10), (25, 3, 10), (50, 3, 10), (100, 3, 10), (25, 10, 10), (25, 20, 10),
+                     (25, 3, 30), (100, 20, 30)]
+            for n, s, y in sizes:
+                path = generate_scenario(gen / f"{n}_{s}_{y}", n, s, y)
+                rows.append(measure(f"generated {n}n/{s}s/{y}y", path, settings, out, report=False))
+    result = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
+              "import_seconds": round(IMPORT_SECONDS, 2), "command": " ".join(["bench/run.py", *sys.argv[1:]]),
+              "rows": rows}
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    text = json.dumps(result, indent=2)
+    (results / f"{stamp}.json").write_text(text)
+    (results / "latest.json").write_text(text)
+    print(f"import {IMPORT_SECONDS:.1f}s; machine: {result['machine']['platform']}, {result['machine']['cpus']} CPUs")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
