@@ -86,7 +86,7 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     Prints a table of each question's probability under each strategy (with its Monte
     Carlo standard error), the diagnostics verdict, and the path of the report.
     """
-    from forecast.config import ScenarioError, load_scenario
+    from forecast.config import ScenarioError
     from forecast.inference import SamplerSettings
     from forecast.pipeline import run_scenario
     from forecast.results import RunError
@@ -94,7 +94,6 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     interactive = sys.stderr.isatty() and not quiet
     progress = None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}"))
     try:
-        seed = seed if seed is not None else load_scenario(scenario).seed
         settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                    target_accept=target_accept, progress=interactive)
         result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,

@@ -25,7 +25,7 @@ class SamplerSettings:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    seed: int = 0
+    seed: int | None = None  # None: the scenario's seed
     sampler: Sampler = "nutpie"
     target_accept: float = 0.8
     progress: bool = True

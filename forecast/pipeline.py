@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -86,7 +86,8 @@ def run_scenario(
     timings = timings or Timings()
     with timings.timed("validate", progress):
         scenario = select_strategies(load_scenario(path), strategies)
-    settings = settings or SamplerSettings(seed=scenario.seed)
+    settings = replace(settings or SamplerSettings(), seed=scenario.seed if settings is None or settings.seed is None
+                       else settings.seed)
     with timings.timed("build", progress):
         model = build_model(scenario)
     with timings.timed(f"compile+sample", progress):

@@ -47,10 +47,10 @@ VERDICTS = {
     "fail": ("Fail", "Do not rely on these numbers yet: the sampler did not explore the posterior reliably."),
 }
 ADVICE = (
-    "Re-run with more draws and tuning steps, e.g. `forecast run SCENARIO --draws 2000 --tune 2000`.",
+    "Re-run with more draws and tuning steps, e.g. forecast run SCENARIO --draws 2000 --tune 2000.",
     "For divergences, raise --target-accept (e.g. 0.95) and look for a prior that conflicts with an indicator.",
     "If R-hat stays high, look at claims with competing hypotheses: separated modes make chains disagree.",
-    "Use `forecast run --strict` in scripts so that an unclean run exits with code 3.",
+    "In scripts, use forecast run --strict so that an unclean run exits with code 3.",
 )
 
 
@@ -121,7 +121,7 @@ def _check_target(out: Path, *, replace: bool) -> None:
         raise RunError(f"{out} already exists; a report is not overwritten unless asked: remove it, choose "
                        "another directory, or re-render with `forecast report RUN_DIR` (which replaces it)")
     if not _is_report(out):
-        raise RunError(f"{out} is not empty and holds no report written by forecast; refusing to replace it. "
+        raise RunError(f"{out} is not empty and is not a report written by forecast; refusing to replace it. "
                        "Choose a new or empty directory for --out")
 
 
@@ -202,6 +202,8 @@ def shared_context(run: Run) -> dict[str, Any]:
         "diagnostics": diagnostics_context(s["diagnostics"]),
         "provenance": provenance_context(run),
         "has_evidence": bool(s.get("indicators")),
+        # the fit is the same on every page: drawn once with every strategy's forecast
+        "evidence": evidence_context(s, strategies, "all"),
     }
 
 
@@ -220,7 +222,7 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
     nodes = s["nodes"]
     out = []
     for i, st in enumerate(s["strategies"]):
-        sets = [{"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "values": lever_values(v),
+        sets = [{"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": lever_values(v),
                  "unit": nodes.get(lever, {}).get("unit", "")} for lever, v in st["interventions"].items()]
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
                     "baseline": bool(st.get("baseline")), "index": i, "href": f"strategy-{st['id']}.html",
@@ -287,8 +289,10 @@ def reading(text: str, strategy: dict, cell: dict, base: dict | None, base_cell:
     return f"Under {strategy['label']}, {text} with probability {p}{tail}."
 
 
-def headline_context(s: dict, columns: list[dict], baseline: dict | None) -> dict[str, Any]:
-    """Rows of questions, one cell per strategy column, each with its plain-language reading."""
+def headline_context(s: dict, columns: list[dict], baseline: dict | None,
+                     read: list[str] | None = None) -> dict[str, Any]:
+    """Rows of questions, one cell per strategy column, and a plain-language reading for each
+    strategy in ``read`` (default: every column)."""
     rows = []
     for q in s["questions"]:
         text = statement(s, q)
@@ -299,60 +303,67 @@ def headline_context(s: dict, columns: list[dict], baseline: dict | None) -> dic
             p = r["probability"]
             cells.append({"strategy": st["id"], "probability": p, "mcse": r["mcse"], "p": fmt(p),
                           "mcse_text": fmt(r["mcse"], 3), "bar": 0 if p is None else round(100 * p, 1)})
-            readings.append(reading(text, st, r, baseline, base_cell))
+            if read is None or st["id"] in read:
+                readings.append(reading(text, st, r, baseline, base_cell))
         rows.append({"id": q["id"], "text": q["text"], "rule": q.get("rule", ""), "year": q["year"],
                      "cells": cells, "readings": readings})
-    return {"columns": columns, "rows": rows}
+    return {"columns": columns, "rows": rows, "open": read is not None}
 
 
 # --- Contrasts ----------------------------------------------------------------------------------
 
 
-def contrasts_context(s: dict, strategies: list[dict], only: str | None = None) -> list[dict[str, Any]]:
-    """Per outcome: strategy minus baseline in the final forecast year, numbers and a plot."""
+def contrasts_context(s: dict, strategies: list[dict], page: str, only: str | None = None) -> dict[str, Any]:
+    """Per outcome: strategy minus baseline in the final forecast year, as a table and plots.
+
+    The overview draws one figure per outcome (every strategy); a strategy page draws one
+    figure with a panel per outcome (that strategy only).
+    """
     by_id = {x["id"]: x for x in strategies}
-    out = []
+    outcomes = []
     for nid, c in s.get("contrasts", {}).items():
         base = by_id.get(c["baseline"], {"label": c["baseline"]})
-        rows = []
-        for sid, e in c["by_strategy"].items():
-            if only is not None and sid != only:
-                continue
-            st = by_id.get(sid, {"label": sid, "index": 0, "href": ""})
-            p_better = e.get("p_better")
-            rows.append({
-                "strategy": sid, "label": st["label"], "index": st["index"], "href": st["href"],
-                "median": e["median"][-1], "q05": e["q05"][-1], "q25": e["q25"][-1], "q75": e["q75"][-1],
-                "q95": e["q95"][-1], "median_text": signed(e["median"][-1]),
-                "interval_text": f"[{signed(e['q05'][-1])}, {signed(e['q95'][-1])}]",
-                "p_better": None if p_better is None else p_better[-1],
-                "p_better_text": "n/a (no desirable direction)" if p_better is None else fmt(p_better[-1]),
-            })
-        if not rows:
-            continue
-        out.append({
-            "id": nid, "label": c["label"], "unit": c["unit"], "desirable": c["desirable"], "year": c["years"][-1],
-            "baseline_label": base["label"], "rows": rows,
-            "figure": figure(f"contrast-{nid}-{only or 'all'}", plots.contrast_chart, contrast=c, rows=rows,
-                             baseline_label=base["label"]),
-        })
-    return out
+        rows = [contrast_row(sid, e, by_id) for sid, e in c["by_strategy"].items() if only is None or sid == only]
+        if rows:
+            outcomes.append({"id": nid, "label": c["label"], "unit": c["unit"], "desirable": c["desirable"],
+                             "year": c["years"][-1], "baseline_label": base["label"], "rows": rows, "summary": c})
+    if not outcomes:
+        return {"outcomes": [], "figures": []}
+    base_label = outcomes[0]["baseline_label"]
+    groups = [[o] for o in outcomes] if only is None else [outcomes]
+    figures = [figure(f"contrast-{page}-{'-'.join(o['id'] for o in g) if only is None else 'all'}",
+                      plots.contrast_chart, panels=[{"contrast": o["summary"], "rows": o["rows"]} for o in g],
+                      baseline_label=base_label) for g in groups]
+    return {"outcomes": outcomes, "figures": figures}
+
+
+def contrast_row(sid: str, e: dict, by_id: dict[str, dict]) -> dict[str, Any]:
+    """One strategy's difference from the baseline in the final forecast year (the last entry)."""
+    st = by_id.get(sid, {"label": sid, "index": 0, "href": ""})
+    p_better = e.get("p_better")
+    return {
+        "strategy": sid, "label": st["label"], "index": st["index"], "href": st["href"],
+        "median": e["median"][-1], "q05": e["q05"][-1], "q25": e["q25"][-1], "q75": e["q75"][-1],
+        "q95": e["q95"][-1], "median_text": signed(e["median"][-1]),
+        "interval_text": f"[{signed(e['q05'][-1])}, {signed(e['q95'][-1])}]",
+        "p_better": None if p_better is None else p_better[-1],
+        "p_better_text": "n/a (no desirable direction)" if p_better is None else fmt(p_better[-1]),
+    }
 
 
 # --- Trajectories, graph, evidence --------------------------------------------------------------
 
 
 def trajectories_context(s: dict, strategies: list[dict], node_ids: list[str], reference: dict | None,
-                         page: str) -> list[dict[str, Any]]:
-    """A fan chart per node, the given strategies overlaid (history drawn once)."""
+                         page: str, *, grid: bool) -> list[dict[str, Any]]:
+    """Fan charts, the given strategies overlaid (history drawn once): one figure per node,
+    or with ``grid`` one figure of small multiples (far quicker to draw than many figures)."""
     start = s["scenario"]["start_year"]
-    out = []
-    for nid in node_ids:
-        t = s["trajectories"][nid]
-        out.append({"id": nid, "label": t["label"], "role": t["role"], "unit": t["unit"],
-                    "figure": figure(f"traj-{page}-{nid}", plots.fan_chart, node=t, strategies=strategies,
-                                     start_year=start, reference=reference)})
-    return out
+    nodes = [s["trajectories"][nid] for nid in node_ids]
+    groups = [nodes] if grid else [[n] for n in nodes]
+    names = [page] if grid else [f"{page}-{nid}" for nid in node_ids]
+    return [figure(f"traj-{name}", plots.fan_chart, nodes=g, strategies=strategies, start_year=start,
+                   reference=reference, ncols=2 if grid else 1) for name, g in zip(names, groups)]
 
 
 def graph_context(s: dict, page: str, strategy: dict | None = None) -> dict[str, Any]:
@@ -360,7 +371,7 @@ def graph_context(s: dict, page: str, strategy: dict | None = None) -> dict[str,
     nodes = {nid: {"label": n["label"], "role": n["role"]} for nid, n in s["nodes"].items()}
     claims = [{"cause": c["cause"], "effect": c["effect"], "median": c["posterior"]["median"]}
               for c in s["claims"].values()]
-    highlight = {i["lever"]: f"set to {i['values']}" for i in strategy["interventions"]} if strategy else {}
+    highlight = {i["lever"]: f"set to {i['value']}" for i in strategy["interventions"]} if strategy else {}
     roles = {role: [n["label"] for n in nodes.values() if n["role"] == role] for role in ("lever", "factor", "outcome")}
     return {"figure": figure(f"graph-{page}", plots.causal_graph, nodes=nodes, claims=claims, highlight=highlight),
             "roles": roles, "highlight": [s["nodes"][k]["label"] for k in highlight if k in s["nodes"]]}
@@ -417,7 +428,7 @@ def claims_context(s: dict) -> dict[str, Any]:
             "cause": nodes.get(c["cause"], {}).get("label", c["cause"]),
             "effect": nodes.get(c["effect"], {}).get("label", c["effect"]),
             "lag": "the next year" if c["lag"] == 1 else "the same year",
-            "sign": "raises" if c["sign"] == "+" else "lowers",
+            "sign": "raise" if c["sign"] == "+" else "lower",
             "prior_dist": pr.get("dist") or "mixture of the competing hypotheses below",
             "prior_median": fmt(pr["q50"]), "prior_interval": fmt_interval(pr["q05"], pr["q95"]),
             "posterior_median": fmt(po["median"]), "posterior_interval": fmt_interval(po["q05"], po["q95"]),
@@ -491,10 +502,9 @@ def overview_context(run: Run, shared: dict) -> dict[str, Any]:
         "nav": nav(shared, INDEX),
         "sections": SECTIONS,
         "headline": headline_context(s, strategies, shared["baseline"]),
-        "contrasts": contrasts_context(s, strategies),
-        "trajectories": trajectories_context(s, strategies, outcomes, None, "overview"),
+        "contrasts": contrasts_context(s, strategies, "overview"),
+        "trajectories": trajectories_context(s, strategies, outcomes, None, "overview", grid=False),
         "graph": graph_context(s, "overview"),
-        "evidence": evidence_context(s, strategies, "overview"),
     }
 
 
@@ -512,9 +522,8 @@ def strategy_context(run: Run, shared: dict, sid: str) -> dict[str, Any]:
         "strategy": strategy,
         "nav": nav(shared, strategy["href"]),
         "sections": SECTIONS,
-        "headline": headline_context(s, columns, base),
-        "contrasts": contrasts_context(s, shared["strategies"], only=sid),
-        "trajectories": trajectories_context(s, [strategy], list(s["nodes"]), reference, sid),
+        "headline": headline_context(s, columns, base, read=[sid]),
+        "contrasts": contrasts_context(s, shared["strategies"], sid, only=sid),
+        "trajectories": trajectories_context(s, [strategy], list(s["nodes"]), reference, sid, grid=True),
         "graph": graph_context(s, sid, strategy),
-        "evidence": evidence_context(s, [strategy], sid),
     }

@@ -1,0 +1,431 @@
+"""The HTML report: structure, numbers, escaping, self-containment, atomic writing.
+
+Each check parses the pages (stdlib ``html.parser``) rather than comparing snapshots. Two
+tiny scenarios are sampled once per module (a few seconds): one with an indicator, a
+baseline and competing hypotheses, one with no indicators and no baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from forecast import plots, report
+from forecast.cli import cli
+from forecast.inference import SamplerSettings
+from forecast.pipeline import run_scenario
+from forecast.results import RunError, load_run
+
+SECTIONS = ("headline", "contrasts", "trajectories", "graph", "claims", "evidence", "diagnostics", "provenance")
+SCRIPT_QUOTE = "Sanctions <script>alert(1)</script> push them together."
+ASSET_TAGS = {"link", "script", "img", "iframe", "source", "video", "audio", "embed", "object", "use", "image",
+              "track", "input", "frame"}
+
+SCENARIO = """\
+schema_version = 1
+
+[scenario]
+name = "Tiny scenario for the report tests"
+description = "Two strategies, one lever, one outcome."
+history_start = 2016
+start_year = 2022
+horizon = 2024
+seed = 7
+
+[nodes.pressure]
+label = "Pressure"
+role = "lever"
+
+[nodes.trade]
+label = "Trade ties"
+role = "factor"
+
+[nodes.alliance]
+label = "Alliance <b>depth</b>"
+role = "outcome"
+desirable = "lower"
+
+[[claims]]
+id = "pressure_binds"
+cause = "pressure"
+effect = "alliance"
+label = "Pressure <i>binds</i> them"
+quote = "Sanctions <script>alert(1)</script> push them together."
+prior = { direction = "+", strength = "moderate", confidence = "medium" }
+
+[[claims]]
+id = "trade_and_alliance"
+cause = "trade"
+effect = "alliance"
+label = "Trade and the alliance"
+quote = "Does trade deepen it?"
+
+  [[claims.hypotheses]]
+  id = "deepens"
+  label = "Trade deepens it"
+  weight = 0.6
+  quote = "Trade is the glue."
+  prior = { dist = "Normal", mu = 0.3, sigma = 0.1 }
+
+  [[claims.hypotheses]]
+  id = "nothing"
+  label = "No effect"
+  weight = 0.4
+  prior = { dist = "Normal", mu = 0.0, sigma = 0.05 }
+{indicators}
+[[strategies]]
+id = "status_quo"
+label = "Status quo"
+baseline = {baseline}
+
+[[strategies]]
+id = "press"
+label = "Press hard"
+description = "Raise the pressure."
+set = {{ pressure = 80 }}
+
+[[questions]]
+id = "alliance_down"
+text = "Is alliance depth in 2024 below its 2021 level?"
+subject = "alliance"
+year = 2024
+comparison = "below"
+reference_year = 2021
+
+[[questions]]
+id = "alliance_high"
+text = "Is alliance depth above 55 in 2023?"
+subject = "alliance"
+year = 2023
+comparison = "above"
+threshold = 55
+"""
+
+INDICATOR = """
+[indicators.trade_volume]
+label = "Trade volume"
+node = "trade"
+file = "trade.csv"
+column = "value"
+transform = "log"
+unit = "USD bn"
+source = "Test data"
+url = "javascript:alert(1)"
+"""
+
+CSV = """\
+year,value,source
+2016,60,https://example.org/2016
+2017,64,https://example.org/2017
+2018,70,customs yearbook <script>x</script>
+2019,69,https://example.org/2019
+2020,75,https://example.org/2020
+2021,82,https://example.org/2021
+"""
+
+
+def _run(root: Path, name: str, *, indicators: bool, baseline: bool):
+    """Sample a tiny scenario (no report) and return its loaded run."""
+    folder = root / name
+    folder.mkdir()
+    text = SCENARIO.replace("{indicators}", INDICATOR if indicators else "")
+    text = text.replace("{baseline}", "true" if baseline else "false").replace("{{", "{").replace("}}", "}")
+    (folder / "tiny.toml").write_text(text, encoding="utf-8")
+    (folder / "trade.csv").write_text(CSV, encoding="utf-8")
+    settings = SamplerSettings(draws=60, tune=60, chains=2, seed=1, progress=False)
+    return run_scenario(folder / "tiny.toml", settings, out=folder / "run", report=False,
+                        command=["forecast", "run", "tiny.toml"])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """Two sampled runs: "full" (indicator, baseline) and "bare" (neither)."""
+    root = tmp_path_factory.mktemp("report-runs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sampler warnings about tiny draws are expected
+        return {"full": _run(root, "full", indicators=True, baseline=True),
+                "bare": _run(root, "bare", indicators=False, baseline=False)}
+
+
+@pytest.fixture(scope="module")
+def rendered(runs, tmp_path_factory) -> dict[str, Path]:
+    """Each run's report, rendered once: variant -> report directory."""
+    root = tmp_path_factory.mktemp("reports")
+    return {name: report.render_report(run, root / name).parent for name, run in runs.items()}
+
+
+class Page(HTMLParser):
+    """Tags with their attributes, ids, and the text of a parsed page."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @property
+    def ids(self) -> set[str]:
+        return {a["id"] for _, a in self.tags if "id" in a}
+
+    def find(self, tag: str, **attrs) -> list[dict[str, str]]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())]
+
+
+class Cells(HTMLParser):
+    """The text of every headline cell, by (question, strategy)."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.cells: dict[tuple[str, str], dict] = {}
+        self._current: tuple[str, str] | None = None
+        self._depth = 0
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "td" and "data-probability" in a:
+            self._current = (a["data-question"], a["data-strategy"])
+            self.cells[self._current] = {**a, "text": ""}
+        elif self._current and tag == "td":
+            self._current = None
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._current = None
+
+    def handle_data(self, data):
+        if self._current:
+            self.cells[self._current]["text"] += data
+
+
+def pages(directory: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.html"))}
+
+
+# --- Structure -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["full", "bare"])
+def test_every_page_has_every_section(rendered, runs, variant):
+    found = pages(rendered[variant])
+    expected = {"index.html"} | {f"strategy-{s['id']}.html" for s in runs[variant].summary["strategies"]}
+    assert set(found) == expected
+    for name, html in found.items():
+        ids = Page(html).ids
+        missing = [s for s in SECTIONS if s not in ids]
+        assert not missing, f"{name} lacks sections {missing}"
+
+
+@pytest.mark.parametrize("variant", ["full", "bare"])
+def test_headline_numbers_are_the_summary_numbers(rendered, runs, variant):
+    summary = runs[variant].summary
+    html = (rendered[variant] / "index.html").read_text(encoding="utf-8")
+    cells = Cells(html).cells
+    expected = {(q["id"], sid): r for q in summary["questions"] for sid, r in q["by_strategy"].items()}
+    assert set(cells) == set(expected)
+    for key, r in expected.items():
+        cell = cells[key]
+        assert float(cell["data-probability"]) == r["probability"]
+        assert float(cell["data-mcse"]) == r["mcse"]
+        shown = cell["text"].split()
+        assert shown[0] == f"{r['probability']:.2f}" and shown[2] == f"{r['mcse']:.3f}", cell["text"]
+
+
+def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
+    summary = runs["full"].summary
+    html = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
+    q = summary["questions"][0]
+    p, base = q["by_strategy"]["press"]["probability"], q["by_strategy"]["status_quo"]["probability"]
+    sentence = (f"Under Press hard, Alliance &lt;b&gt;depth&lt;/b&gt; in 2024 is below its 2021 level with "
+                f"probability {p:.2f}")
+    assert sentence in html
+    assert f"(baseline Status quo: {base:.2f})" in html
+
+
+def test_statement_reads_thresholds_with_units():
+    s = {"nodes": {"a": {"label": "Alliance", "unit": "index 0-100"}},
+         "indicators": {"t": {"label": "Trade", "unit": "USD bn"}, "g": {"label": "Germans", "unit": "%"}}}
+    assert report.statement(s, {"rule": "a[2029] > 60", "text": ""}) == "Alliance in 2029 is above 60 (index 0-100)"
+    assert report.statement(s, {"rule": "t[2026] < 240", "text": ""}) == "Trade in 2026 is below 240 USD bn"
+    assert report.statement(s, {"rule": "g[2027] > 50", "text": ""}) == "Germans in 2027 is above 50%"
+    assert report.statement(s, {"rule": "a[2029] < a[2024] - 5", "text": ""}) == \
+        "Alliance in 2029 is below its 2024 level minus 5 (index 0-100)"
+    assert report.statement(s, {"rule": "odd", "text": "Q?"}) == "the answer to \u201cQ?\u201d is yes"
+
+
+def test_contrasts_show_the_final_year_and_p_better(rendered, runs):
+    c = runs["full"].summary["contrasts"]["alliance"]["by_strategy"]["press"]
+    page = Page((rendered["full"] / "index.html").read_text(encoding="utf-8"))
+    cells = [a for a in page.find("td") if "data-p-better" in a]
+    assert [float(a["data-p-better"]) for a in cells] == [c["p_better"][-1]]
+
+
+def test_no_evidence_and_no_baseline_are_said_plainly(rendered):
+    html = (rendered["bare"] / "index.html").read_text(encoding="utf-8")
+    assert "declares no indicators" in html
+    assert "posterior equals its prior" in html
+    assert "nothing to contrast" in html
+
+
+def test_hypotheses_show_prior_and_posterior_weights(rendered, runs):
+    hyps = runs["full"].summary["claims"]["trade_and_alliance"]["hypotheses"]
+    html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
+    for hid, h in hyps.items():
+        assert f'data-hypothesis="{hid}"' in html
+        assert f"{h['posterior_weight']:.2f}" in html
+
+
+def test_diagnostics_badge_has_a_word_not_only_a_colour(rendered, runs):
+    d = runs["full"].summary["diagnostics"]
+    page = Page((rendered["full"] / "index.html").read_text(encoding="utf-8"))
+    badges = [a for t, a in page.tags if "badge" in a.get("class", "").split()]
+    assert badges and all(f"badge-{d['verdict']}" in a["class"] for a in badges)
+    assert report.VERDICTS[d["verdict"]][0] in "".join(page.text)
+
+
+def test_provenance_shows_the_scenario_file_seed_and_versions(rendered, runs):
+    run = runs["full"]
+    html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
+    assert "[indicators.trade_volume]" in html  # the scenario file, escaped into a <pre>
+    assert f"<td>{run.manifest['seed']}</td>" in html
+    assert run.manifest["versions"]["pymc"] in html
+    assert "forecast run tiny.toml" in html
+
+
+# --- Safety and self-containment -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["full", "bare"])
+def test_scenario_text_is_escaped_everywhere(rendered, variant):
+    for name, html in pages(rendered[variant]).items():
+        assert "<script" not in html.lower(), name
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, name  # the quote, as text
+        assert "<b>depth</b>" not in html and "<i>binds</i>" not in html, name  # labels, also inside SVG
+
+
+def test_only_http_urls_become_links(rendered):
+    for name, html in pages(rendered["full"]).items():
+        hrefs = [a.get("href", "") for _, a in Page(html).tags]
+        assert not any(h.strip().lower().startswith("javascript:") for h in hrefs), name
+        assert "https://example.org/2016" in hrefs  # data sources stay clickable
+
+
+@pytest.mark.parametrize("variant", ["full", "bare"])
+def test_no_external_assets(rendered, variant):
+    for name, html in pages(rendered[variant]).items():
+        for tag, attrs in Page(html).tags:
+            assert tag != "script", f"{name} has a script"
+            if tag not in ASSET_TAGS:
+                continue
+            for key in ("src", "href", "xlink:href", "data", "srcset", "poster"):
+                value = attrs.get(key, "").strip().lower()
+                assert not value.startswith(("http:", "https:", "//")), f"{name}: <{tag} {key}={value!r}>"
+        assert "@import" not in html and "url(http" not in html, name
+
+
+@pytest.mark.parametrize("variant", ["full", "bare"])
+def test_links_between_pages_resolve(rendered, variant):
+    directory = rendered[variant]
+    found = pages(directory)
+    ids = {name: Page(html).ids for name, html in found.items()}
+    for name, html in found.items():
+        for tag, attrs in Page(html).tags:
+            if tag != "a" or "href" not in attrs:
+                continue
+            parts = urlsplit(attrs["href"])
+            if parts.scheme in ("http", "https"):
+                continue
+            assert not parts.scheme, f"{name}: unexpected link {attrs['href']}"
+            target = parts.path or name
+            assert (directory / target).is_file(), f"{name}: broken link {attrs['href']}"
+            if parts.fragment:
+                assert parts.fragment in ids[target], f"{name}: no #{parts.fragment} in {target}"
+
+
+def test_report_is_small(rendered):
+    for directory in rendered.values():
+        total = sum(p.stat().st_size for p in directory.iterdir())
+        assert total < 5_000_000
+
+
+def test_svg_ids_do_not_collide_within_a_page(rendered):
+    for name, html in pages(rendered["full"]).items():
+        ids = [a["id"] for _, a in Page(html).tags if "id" in a]
+        assert len(ids) == len(set(ids)), name
+
+
+# --- Writing ----------------------------------------------------------------------------------------
+
+
+def test_render_twice_needs_replace(runs, tmp_path):
+    out = tmp_path / "report"
+    index = report.render_report(runs["full"], out)
+    assert index == out / "index.html" and index.is_file()
+    with pytest.raises(RunError, match="already exists"):
+        report.render_report(runs["full"], out)
+    (out / "stale.html").write_text("old", encoding="utf-8")
+    report.render_report(runs["full"], out, replace=True)
+    assert not (out / "stale.html").exists()  # the old report was swapped out whole
+    assert (out / "strategy-press.html").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary directories left
+
+
+def test_replace_refuses_a_directory_that_is_not_a_report(runs, tmp_path):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(RunError, match="not a report"):
+        report.render_report(runs["full"], precious, replace=True)
+    assert (precious / "thesis.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_failed_figure_shows_a_placeholder_and_warns(runs, tmp_path, monkeypatch):
+    def broken(**kwargs):
+        raise ValueError("no ink")
+
+    monkeypatch.setattr(plots, "claims_chart", broken)
+    with pytest.warns(RuntimeWarning, match="could not be drawn"):
+        report.render_report(runs["full"], tmp_path / "report")
+    html = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "This figure could not be drawn" in html and "ValueError: no ink" in html
+
+
+def test_cli_report_renders_into_the_run(runs):
+    run_dir = runs["bare"].path
+    result = CliRunner().invoke(cli, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "report" / "index.html").is_file()
+    again = CliRunner().invoke(cli, ["report", str(run_dir)])  # re-rendering replaces it
+    assert again.exit_code == 0, again.output
+    load_run(run_dir)  # the run still verifies against its manifest
+
+
+def test_cli_report_into_a_foreign_directory_exits_1(runs, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["report", str(runs["bare"].path), "--out", str(other)])
+    assert result.exit_code == 1
+    assert "not a report" in result.output
+
+
+def test_summary_is_the_only_source_of_numbers(runs, rendered):
+    """The report never reads the draws: rendering from summary.json alone gives the same pages."""
+    run = runs["full"]
+    again = report.render_pages(type(run)(path=run.path, tree=None, summary=json.loads(
+        (run.path / "summary.json").read_text(encoding="utf-8")), manifest=run.manifest))
+    assert again == pages(rendered["full"])
