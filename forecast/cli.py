@@ -70,7 +70,8 @@ def validate(scenario: Path) -> None:
 @click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's seed].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
               help="nutpie (fast, default) or PyMC's own NUTS.")
-@click.option("--target-accept", default=0.8, show_default=True, type=click.FloatRange(0.5, 0.999))
+@click.option("--target-accept", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.999),
+              help="NUTS target acceptance rate; higher means smaller steps.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
 @click.option("--keep-draws", type=click.IntRange(1), default=None,

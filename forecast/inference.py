@@ -27,7 +27,7 @@ class SamplerSettings:
     chains: int = 4
     seed: int | None = None  # None: the scenario's seed
     sampler: Sampler = "nutpie"
-    target_accept: float = 0.8
+    target_accept: float = 0.95
     progress: bool = True
 
 
