@@ -515,14 +515,20 @@ def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem])
     )
 
 
+def _duplicate_ids(items: list, key: str, what: str, problems: list[Problem]) -> None:
+    """One problem per repeated id in a list of tables (claims, strategies, questions, ...)."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.id in seen:
+            problems.append(Problem(f"{key}[{i}].id", f"duplicate {what} id {item.id!r}; ids must be unique"))
+        seen.add(item.id)
+
+
 def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> list[Claim]:
     out: list[Claim] = []
-    seen: set[str] = set()
+    _duplicate_ids(spec.claims, "claims", "claim", problems)
     for i, c in enumerate(spec.claims):
         p = f"claims[{i}]"
-        if c.id in seen:
-            problems.append(Problem(f"{p}.id", f"duplicate claim id {c.id!r}; ids must be unique"))
-        seen.add(c.id)
         for end in ("cause", "effect"):
             name = getattr(c, end)
             if name not in nodes:
@@ -538,11 +544,8 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
             if len(c.hypotheses) < 2:
                 problems.append(Problem(f"{p}.hypotheses", "competing hypotheses need at least two entries"))
             total = sum(h.weight for h in c.hypotheses)
-            hseen: set[str] = set()
+            _duplicate_ids(c.hypotheses, f"{p}.hypotheses", "hypothesis", problems)
             for j, h in enumerate(c.hypotheses):
-                if h.id in hseen:
-                    problems.append(Problem(f"{p}.hypotheses[{j}].id", f"duplicate hypothesis id {h.id!r}"))
-                hseen.add(h.id)
                 d = _prior(problems, f"{p}.hypotheses[{j}].prior", h.prior, signed=True)
                 if d is not None:
                     hyps.append(Hypothesis(h.id, h.weight / total, d, h.quote, h.label or h.id))
@@ -693,12 +696,9 @@ def _strategies(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Probl
     info = spec.scenario
     n_years = info.horizon - info.start_year + 1
     out: list[Strategy] = []
-    seen: set[str] = set()
+    _duplicate_ids(spec.strategies, "strategies", "strategy", problems)
     for i, s in enumerate(spec.strategies):
         p = f"strategies[{i}]"
-        if s.id in seen:
-            problems.append(Problem(f"{p}.id", f"duplicate strategy id {s.id!r}"))
-        seen.add(s.id)
         interventions: dict[str, tuple[float, ...]] = {}
         for lever, value in s.set.items():
             q = f"{p}.set.{lever}"
@@ -733,13 +733,10 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
                problems: list[Problem]) -> list[Question]:
     info = spec.scenario
     out: list[Question] = []
-    seen: set[str] = set()
     names = set(nodes) | set(spec.indicators)
+    _duplicate_ids(spec.questions, "questions", "question", problems)
     for i, q in enumerate(spec.questions):
         p = f"questions[{i}]"
-        if q.id in seen:
-            problems.append(Problem(f"{p}.id", f"duplicate question id {q.id!r}"))
-        seen.add(q.id)
         if q.subject in nodes:
             kind = "node"
         elif q.subject in spec.indicators:

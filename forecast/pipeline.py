@@ -88,6 +88,8 @@ def run_scenario(
         scenario = select_strategies(load_scenario(path), strategies)
     settings = replace(settings or SamplerSettings(), seed=scenario.seed if settings is None or settings.seed is None
                        else settings.seed)
+    target = Path(out) if out else R.default_run_dir(scenario, Path(reports_root))
+    R.check_target(target)
     with timings.timed("build", progress):
         model = build_model(scenario)
     with timings.timed(f"compile+sample", progress):
@@ -101,7 +103,6 @@ def run_scenario(
     with timings.timed("forecast+summarise", progress):
         tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
                                 timings=timings)
-    target = Path(out) if out else R.default_run_dir(scenario, Path(reports_root))
     manifest = {
         "forecast_run": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -193,13 +193,19 @@ def versions() -> dict[str, str]:
     return out
 
 
-@contextmanager
-def staging(out: Path):
-    """A temporary directory beside ``out``, renamed to ``out`` on success, removed on failure."""
+def check_target(out: Path) -> None:
+    """Refuse an existing, non-empty run directory (before any expensive work)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunError(f"{out} already exists and is not empty; runs are never overwritten: "
                        "choose another --out or remove it")
+
+
+@contextmanager
+def staging(out: Path):
+    """A temporary directory beside ``out``, renamed to ``out`` on success, removed on failure."""
+    out = Path(out)
+    check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     umask = os.umask(0)
