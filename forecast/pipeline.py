@@ -148,7 +148,8 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
                        for s in scenario.strategies],
         "questions": [
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
-             "rule": q.describe_rule(), "by_strategy": R._plain(answer(tree, scenario, q))}
+             "comparison": q.comparison, "threshold": q.threshold, "reference_year": q.reference_year,
+             "change": q.change, "rule": q.describe_rule(), "by_strategy": R._plain(answer(tree, scenario, q))}
             for q in scenario.questions
         ],
         "trajectories": R.trajectories(scenario, tree),

@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -27,7 +26,7 @@ import jinja2
 from markupsafe import Markup
 
 from forecast import plots
-from forecast.results import Run, RunError
+from forecast.results import Run, RunError, sibling_dir
 
 INDEX = "index.html"
 GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
@@ -127,18 +126,14 @@ def _check_target(out: Path, *, replace: bool) -> None:
 
 def _write_pages(out: Path, pages: dict[str, str]) -> None:
     """Write into a temporary sibling, then swap it in; the old report is removed last."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    tmp = sibling_dir(out)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a report is an ordinary directory
         for name, html in pages.items():
             (tmp / name).write_text(html, encoding="utf-8")
         if not out.exists():
             os.replace(tmp, out)
             return
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        old = sibling_dir(out, ".old")
         os.replace(out, old)  # rename onto the empty placeholder
         try:
             os.replace(tmp, out)
@@ -239,10 +234,6 @@ def nav(shared: dict, current: str) -> list[dict[str, Any]]:
 
 # --- Headline: questions x strategies ----------------------------------------------------------
 
-_RULE = re.compile(r"^(?P<subject>\w+)\[(?P<year>\d+)\] (?P<op>[<>]) (?P<rhs>.+)$")
-_REF = re.compile(r"^(?P<subject>\w+)\[(?P<year>\d+)\](?: (?P<sign>[+-]) (?P<change>\S+))?$")
-
-
 def subject_info(s: dict, subject: str) -> tuple[str, str]:
     """Label and unit of a question's subject (a node or an indicator)."""
     entry = s["nodes"].get(subject) or s.get("indicators", {}).get(subject) or {}
@@ -260,21 +251,17 @@ def with_unit(value: str, unit: str) -> str:
 
 
 def statement(s: dict, question: dict) -> str:
-    """The question as a statement built from its rule, e.g. "partnership depth in 2029 is below
-    its 2024 level"; the question text itself when the rule has an unexpected shape."""
-    m = _RULE.match(question.get("rule", ""))
-    if not m:
-        return f"the answer to \u201c{question['text']}\u201d is yes"
-    label, unit = subject_info(s, m["subject"])
-    direction = "below" if m["op"] == "<" else "above"
-    ref = _REF.match(m["rhs"])
-    if ref and ref["subject"] == m["subject"]:
-        target = f"its {ref['year']} level"
-        if ref["change"]:
-            target += f" {'plus' if ref['sign'] == '+' else 'minus'} {with_unit(ref['change'], unit)}"
+    """The question as a statement, e.g. "Sino-Russian partnership depth in 2029 is below its
+    2024 level", from the question's structured fields in the summary."""
+    label, unit = subject_info(s, question["subject"])
+    if question.get("reference_year") is not None:
+        target = f"its {question['reference_year']} level"
+        change = question.get("change") or 0
+        if change:
+            target += f" {'plus' if change > 0 else 'minus'} {with_unit(f'{abs(change):g}', unit)}"
     else:
-        target = with_unit(m["rhs"], unit)
-    return f"{label} in {m['year']} is {direction} {target}"
+        target = with_unit(f"{question['threshold']:g}", unit)
+    return f"{label} in {question['year']} is {question['comparison']} {target}"
 
 
 def reading(text: str, strategy: dict, cell: dict, base: dict | None, base_cell: dict | None) -> str:

@@ -201,16 +201,22 @@ def check_target(out: Path) -> None:
                        "choose another --out or remove it")
 
 
+def sibling_dir(out: Path, suffix: str = ".partial") -> Path:
+    """A new hidden directory beside ``out`` (same file system, so renaming it is atomic)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; outputs are ordinary directories
+    return tmp
+
+
 @contextmanager
 def staging(out: Path):
     """A temporary directory beside ``out``, renamed to ``out`` on success, removed on failure."""
     out = Path(out)
     check_target(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is an ordinary one
+    tmp = sibling_dir(out)
     try:
         yield tmp
         if out.exists():

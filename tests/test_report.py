@@ -259,12 +259,16 @@ def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
 def test_statement_reads_thresholds_with_units():
     s = {"nodes": {"a": {"label": "Alliance", "unit": "index 0-100"}},
          "indicators": {"t": {"label": "Trade", "unit": "USD bn"}, "g": {"label": "Germans", "unit": "%"}}}
-    assert report.statement(s, {"rule": "a[2029] > 60", "text": ""}) == "Alliance in 2029 is above 60 (index 0-100)"
-    assert report.statement(s, {"rule": "t[2026] < 240", "text": ""}) == "Trade in 2026 is below 240 USD bn"
-    assert report.statement(s, {"rule": "g[2027] > 50", "text": ""}) == "Germans in 2027 is above 50%"
-    assert report.statement(s, {"rule": "a[2029] < a[2024] - 5", "text": ""}) == \
+
+    def q(subject, year, comparison, threshold=None, reference_year=None, change=0.0):
+        return {"subject": subject, "year": year, "comparison": comparison, "threshold": threshold,
+                "reference_year": reference_year, "change": change}
+
+    assert report.statement(s, q("a", 2029, "above", 60)) == "Alliance in 2029 is above 60 (index 0-100)"
+    assert report.statement(s, q("t", 2026, "below", 240)) == "Trade in 2026 is below 240 USD bn"
+    assert report.statement(s, q("g", 2027, "above", 50)) == "Germans in 2027 is above 50%"
+    assert report.statement(s, q("a", 2029, "below", reference_year=2024, change=-5)) == \
         "Alliance in 2029 is below its 2024 level minus 5 (index 0-100)"
-    assert report.statement(s, {"rule": "odd", "text": "Q?"}) == "the answer to \u201cQ?\u201d is yes"
 
 
 def test_contrasts_show_the_final_year_and_p_better(rendered, runs):
