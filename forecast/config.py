@@ -260,6 +260,7 @@ class Indicator:
     noise: Distribution
     center: float = 0.0  # mean of the transformed values (the standardisation)
     spread: float = 1.0  # sd of the transformed values
+    anchor: bool = False  # the node's first indicator: intercept 0, loading 1 (sets the node's scale)
 
     def transformed(self, raw):
         raw = np.asarray(raw, dtype=float)
@@ -631,9 +632,16 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
             file=file, column=ind.column, years=years, values=values, sources=tuple(sources),
             **priors,
         )
+        anchor = not any(o.node == ind.node for o in out.values())
+        if anchor and {"intercept", "loading"} & ind.model_fields_set:
+            problems.append(Problem(p, f"{iid} is the first indicator of {ind.node!r} and anchors its scale "
+                                    "(intercept 0, loading 1); remove its intercept/loading priors or list "
+                                    "another indicator of that node first"))
+            continue
         t = proto.transformed(values)
         spread = float(np.std(t, ddof=1)) if len(t) > 1 else 1.0
-        out[iid] = Indicator(**{**proto.__dict__, "center": float(np.mean(t)), "spread": spread or 1.0})
+        out[iid] = Indicator(**{**proto.__dict__, "center": float(np.mean(t)), "spread": spread or 1.0,
+                                "anchor": anchor})
     return out
 
 

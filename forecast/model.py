@@ -124,14 +124,35 @@ def build_model(scenario: Scenario, centred: list[str] | None = None):
 
         if scenario.indicators:
             inds = list(scenario.indicators.values())
-            intercept = vector_prior("intercept", [i.intercept for i in inds], "indicator")
-            loading = vector_prior("loading", [i.loading for i in inds], "indicator")
+            intercept, loading = _measurement_scale(inds)
             noise = vector_prior("noise", [i.noise for i in inds], "indicator")
             direction = np.array([i.direction for i in inds])
             k = evidence.indicator
             mean = intercept[k] + direction[k] * loading[k] * level[evidence.year_index, evidence.node]
             pm.Normal("evidence", mu=mean, sigma=noise[k], observed=evidence.z, dims="observation")
     return model
+
+
+def _measurement_scale(inds: list) -> tuple:
+    """``intercept[indicator]`` and ``loading[indicator]``: 0 and 1 for each node's anchor
+    indicator (which sets the node's latent scale: without it, the node's level, the
+    intercept and the loading would trade off along a ridge the data cannot resolve),
+    sampled from their priors for further indicators of the same node."""
+    import pymc as pm
+
+    free = [i for i in inds if not i.anchor]
+    anchor = np.array([1.0 if i.anchor else 0.0 for i in inds])
+    if not free:
+        return (pm.Deterministic("intercept", pm.math.constant(np.zeros(len(inds))), dims="indicator"),
+                pm.Deterministic("loading", pm.math.constant(anchor), dims="indicator"))
+    ids = [i.id for i in inds]
+    names = [i.id for i in free]
+    model = pm.modelcontext(None)
+    model.add_coord("free_indicator", names)
+    a = _scatter(vector_prior("_intercept", [i.intercept for i in free], "free_indicator"), names, ids)
+    b = _scatter(vector_prior("_loading", [i.loading for i in free], "free_indicator"), names, ids)
+    return (pm.Deterministic("intercept", a, dims="indicator"),
+            pm.Deterministic("loading", anchor + b, dims="indicator"))
 
 
 def _scatter(values, names: list[str], ids: list[str]):

@@ -28,7 +28,8 @@ from forecast.questions import answer
 from forecast.strategies import Draws, forecast_levels, measure, prior_draws, shocks, to_display
 
 Progress = Callable[[str], None]
-PARAMETERS = ("baseline", "persistence", "volatility", "effect", "intercept", "loading", "noise")
+#: Sampled parameters judged by the diagnostics (anchored intercepts and loadings are constants).
+PARAMETERS = ("baseline", "persistence", "volatility", "effect", "_intercept", "_loading", "noise")
 
 
 @dataclass

@@ -146,8 +146,9 @@ def prior_draws(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
     out["effect"] = beta
     inds = list(scenario.indicators.values())
     if inds:
-        out["intercept"] = col([i.intercept for i in inds])
-        out["loading"] = col([i.loading for i in inds])
+        anchor = np.array([i.anchor for i in inds])
+        out["intercept"] = np.where(anchor, 0.0, col([i.intercept for i in inds]))
+        out["loading"] = np.where(anchor, 1.0, col([i.loading for i in inds]))
         out["noise"] = col([i.noise for i in inds])
     params = Params(out["persistence"], out["volatility"], beta)
     out["level"] = out["baseline"][:, None, :] + simulate_history(scenario, params, n, rng)

@@ -181,8 +181,8 @@ def _recovery_scenario(tmp_path, rng):
         rows.append(f"{y},{x_obs:.5f},{y_obs:.5f},simulated by tests/test_model.py (seeded)")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "sim.csv").write_text("\n".join(rows) + "\n")
-    ind = {"file": "data/sim.csv", "source": "simulation", "noise": {"dist": "Gamma", "alpha": 20, "beta": 100},
-           "loading": {"dist": "LogNormal", "mu": 0, "sigma": 0.05}, "intercept": {"dist": "Normal", "mu": 0, "sigma": 0.1}}
+    # each indicator is its node's first, so it anchors the node's scale (intercept 0, loading 1)
+    ind = {"file": "data/sim.csv", "source": "simulation", "noise": {"dist": "Gamma", "alpha": 20, "beta": 100}}
     data = {
         "scenario": {"name": "recovery", "history_start": 1990, "start_year": 2015, "horizon": 2016, "seed": 1},
         "nodes": {"X": {"label": "X", "role": "lever", "display": {"kind": "linear"}},
