@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -126,8 +125,8 @@ def measure(label: str, path: Path, settings: SamplerSettings, out_root: Path, *
     reset_peak_rss()
     timings = Timings()
     t0 = time.perf_counter()
-    run = run_scenario(path, settings, out=out_root / label.replace(" ", "_"), report=report, timings=timings,
-                       command=["bench/run.py", label])
+    out = Path(tempfile.mkdtemp(prefix="run-", dir=out_root)) / "run"
+    run = run_scenario(path, settings, out=out, report=report, timings=timings, command=["bench/run.py", label])
     total = time.perf_counter() - t0
     d = run.summary["diagnostics"]
     stages = {k: round(v, 3) for k, v in timings.stages.items() if v is not None}
@@ -201,6 +200,12 @@ def machine() -> dict:
             "versions": {p: __import__(p).__version__ for p in ("pymc", "pytensor", "nutpie", "arviz", "numpy")}}
 
 
+#: Generated sizes (nodes, strategies, history years), smallest first: one factor at a time
+#: from 25 nodes / 3 strategies / 10 years, then the largest.
+SIZES = [(10, 3, 10), (25, 3, 10), (25, 10, 10), (25, 20, 10), (25, 3, 30), (50, 3, 10), (100, 3, 10),
+         (100, 20, 30)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="default scenario only, warm cache, nutpie")
@@ -212,29 +217,37 @@ def main() -> None:
 
     rows: list[dict] = []
     settings = SamplerSettings(seed=20250302, progress=False)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    result = {"created": stamp, "machine": machine(), "import_seconds": round(IMPORT_SECONDS, 2),
+              "command": " ".join(["bench/run.py", *sys.argv[1:]]), "complete": False, "rows": rows}
+
+    def save(complete: bool = False) -> None:
+        """After every row: a long benchmark that is stopped keeps what it measured."""
+        result["complete"] = complete
+        results = ROOT / "bench" / "results"
+        results.mkdir(exist_ok=True)
+        text = json.dumps(result, indent=2)
+        (results / f"{stamp}.json").write_text(text)
+        (results / "latest.json").write_text(text)
+        (results / "latest.md").write_text(table(rows) + "\n")
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         print("warming the compile cache on the default scenario ...", file=sys.stderr)
         measure("warm-up", DEFAULT, settings, out, report=False)
         rows.append(measure("default", DEFAULT, settings, out))
+        save()
         if not args.quick:
             rows.append(measure("default", DEFAULT, SamplerSettings(seed=20250302, sampler="pymc", progress=False), out))
+            save()
             rows.append(cold_run(out))
+            save()
             gen = out / "generated"
-            sizes = [(10, 3, 10), (25, 3, 10), (50, 3, 10), (100, 3, 10), (25, 10, 10), (25, 20, 10),
-                     (25, 3, 30), (100, 20, 30)]
-            for n, s, y in sizes:
+            for n, s, y in SIZES:
                 path = generate_scenario(gen / f"{n}_{s}_{y}", n, s, y)
                 rows.append(measure(f"generated {n}n/{s}s/{y}y", path, settings, out, report=False))
-    result = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
-              "import_seconds": round(IMPORT_SECONDS, 2), "command": " ".join(["bench/run.py", *sys.argv[1:]]),
-              "rows": rows}
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    text = json.dumps(result, indent=2)
-    (results / f"{stamp}.json").write_text(text)
-    (results / "latest.json").write_text(text)
+                save()
+    save(complete=True)
     print(f"import {IMPORT_SECONDS:.1f}s; machine: {result['machine']['platform']}, {result['machine']['cpus']} CPUs")
     print(table(rows))
 

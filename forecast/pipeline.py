@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,23 +37,17 @@ PARAMETERS = ("baseline", "persistence", "volatility", "effect", "_intercept", "
 class Timings:
     """Wall seconds per stage, for the progress lines and the benchmark."""
 
-    stages: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, float | None] = field(default_factory=dict)
 
+    @contextmanager
     def timed(self, name: str, progress: Progress | None):
-        timings = self
-
-        class _Stage:
-            def __enter__(self):
-                if progress:
-                    progress(f"{name} ...")
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timings.stages[name] = time.perf_counter() - self.t
-                if progress and exc[0] is None:
-                    progress(f"{name} done in {timings.stages[name]:.1f}s")
-
-        return _Stage()
+        if progress:
+            progress(f"{name} ...")
+        start = time.perf_counter()
+        yield
+        self.stages[name] = time.perf_counter() - start
+        if progress:
+            progress(f"{name} done in {self.stages[name]:.1f}s")
 
 
 def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
@@ -93,7 +88,7 @@ def run_scenario(
     R.check_target(target)
     with timings.timed("build", progress):
         model = build_model(scenario)
-    with timings.timed(f"compile+sample", progress):
+    with timings.timed("compile+sample", progress):
         sampled = sample_posterior(model, settings)
     timings.stages["compile"] = sampled.compile_seconds
     timings.stages["sample"] = sampled.sampling_seconds
@@ -150,14 +145,14 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
         "questions": [
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
              "comparison": q.comparison, "threshold": q.threshold, "reference_year": q.reference_year,
-             "change": q.change, "rule": q.describe_rule(), "by_strategy": R._plain(answer(tree, scenario, q))}
+             "change": q.change, "rule": q.describe_rule(), "by_strategy": R.jsonable(answer(tree, scenario, q))}
             for q in scenario.questions
         ],
         "trajectories": R.trajectories(scenario, tree),
         "contrasts": R.contrasts(scenario, tree),
         "claims": R.claim_summaries(scenario, tree),
         "indicators": R.indicator_fit(scenario, tree),
-        "diagnostics": R._plain(diagnostics.to_dict()),
+        "diagnostics": R.jsonable(diagnostics.to_dict()),
     }
     if keep_draws:
         tree = thin_forecasts(tree, keep_draws)
@@ -242,15 +237,18 @@ def _prior_dims(name: str) -> tuple[str, ...]:
 
 
 def thin_forecasts(tree: xr.DataTree, keep: int) -> xr.DataTree:
-    """Keep ``keep`` evenly spaced draws of the stored forecasts (asked for with --keep-draws)."""
+    """Store at most ``keep`` forecast draws, evenly spaced within chains (asked for with
+    --keep-draws; summaries were computed from every draw before this)."""
     fc = tree["forecast"].dataset
-    total = fc.sizes["chain"] * fc.sizes["draw"]
-    if keep >= total:
+    chains, draws = fc.sizes["chain"], fc.sizes["draw"]
+    if keep >= chains * draws:
         return tree
-    step = int(np.ceil(total / keep))
-    per_chain = max(1, fc.sizes["draw"] // step) if fc.sizes["chain"] <= keep else 1
-    thinned = fc.isel(draw=slice(None, None, max(1, fc.sizes["draw"] // per_chain)))
-    thinned.attrs["thinned"] = f"{thinned.sizes['chain'] * thinned.sizes['draw']} of {total} draws kept (--keep-draws)"
+    n_chains = min(chains, keep)
+    per_chain = max(1, keep // n_chains)
+    index = np.unique(np.linspace(0, draws - 1, per_chain).round().astype(int))
+    thinned = fc.isel(chain=slice(0, n_chains), draw=index)
+    thinned.attrs["thinned"] = (f"{thinned.sizes['chain'] * thinned.sizes['draw']} of {chains * draws} "
+                                "draws kept (--keep-draws)")
     groups = {k: tree[k].dataset for k in tree.children}
     groups["forecast"] = thinned
     return xr.DataTree.from_dict(groups)

@@ -68,17 +68,17 @@ def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:
     qs = np.quantile(x, QUANTILES, axis=axis)
     out = {"mean": np.mean(x, axis=axis), "median": qs[2]}
     out.update({f"q{int(q * 100):02d}": qs[i] for i, q in enumerate(QUANTILES)})
-    return {k: _plain(v) for k, v in out.items()}
+    return {k: jsonable(v) for k, v in out.items()}
 
 
-def _plain(v):
+def jsonable(v):
     """JSON-ready: numpy to Python, non-finite floats to None (JSON has no NaN)."""
     if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: jsonable(x) for k, x in v.items()}
     if isinstance(v, np.ndarray):
-        return [_plain(x) for x in v.tolist()] if v.ndim else _plain(v.item())
+        return [jsonable(x) for x in v.tolist()] if v.ndim else jsonable(v.item())
     if isinstance(v, list):
-        return [_plain(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, (float, np.floating)):
         return None if not np.isfinite(v) else round(float(v), 6)
     if isinstance(v, (np.integer,)):
@@ -105,7 +105,6 @@ def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
 
 def indicator_fit(scenario: Scenario, tree: xr.DataTree) -> dict:
     """Per indicator: observations, posterior predictive over history, forecasts per strategy."""
-    obs = tree["observed_data"].dataset["indicator_value"]
     rep = tree["posterior_predictive"].dataset["indicator_value"]
     fc = tree["forecast"].dataset["indicator_value"]
     out = {}
@@ -119,7 +118,7 @@ def indicator_fit(scenario: Scenario, tree: xr.DataTree) -> dict:
             "label": ind.label, "node": ind.node, "unit": ind.unit, "source": ind.source, "url": ind.url,
             "transform": ind.transform, "direction": "+" if ind.direction > 0 else "-",
             "file": ind.file.name, "column": ind.column,
-            "observed": {"years": [int(y) for y in ind.years], "values": _plain(ind.values),
+            "observed": {"years": [int(y) for y in ind.years], "values": jsonable(ind.values),
                          "sources": list(ind.sources)},
             "history": {"years": [int(y) for y in scenario.history_years], **quantile_summary(r)},
             "forecast": {"years": [int(y) for y in scenario.forecast_years], "by_strategy": per},
@@ -138,16 +137,16 @@ def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
         entry = {
             "cause": c.cause, "effect": c.effect, "lag": c.lag, "label": c.label or c.id, "quote": c.quote,
             "sign": "+" if sign > 0 else "-",
-            "prior": {"dist": None if c.hypotheses else c.prior.describe(), **_plain(summarize(prior, sign))},
-            "posterior": {**quantile_summary(draws), "sd": _plain(float(np.std(draws))),
-                          "p_sign": _plain(float(np.mean(np.sign(draws) == sign)))},
+            "prior": {"dist": None if c.hypotheses else c.prior.describe(), **jsonable(summarize(prior, sign))},
+            "posterior": {**quantile_summary(draws), "sd": jsonable(float(np.std(draws))),
+                          "p_sign": jsonable(float(np.mean(np.sign(draws) == sign)))},
         }
         entry["prior"]["p_sign"] = entry["prior"].pop("p_sign")
         if c.hypotheses:
             weights = hypothesis_responsibilities(draws, list(c.hypotheses)).mean(axis=0)
             entry["hypotheses"] = {
                 h.id: {"label": h.label, "quote": h.quote, "prior": h.prior.describe(),
-                       "prior_weight": _plain(h.weight), "posterior_weight": _plain(float(w))}
+                       "prior_weight": jsonable(h.weight), "posterior_weight": jsonable(float(w))}
                 for h, w in zip(c.hypotheses, weights)
             }
         out[c.id] = entry
@@ -173,7 +172,7 @@ def contrasts(scenario: Scenario, tree: xr.DataTree) -> dict:
             entry = quantile_summary(diff)
             if node.desirable != "neither":
                 better = diff > 0 if node.desirable == "higher" else diff < 0
-                entry["p_better"] = _plain(better.mean(axis=0))
+                entry["p_better"] = jsonable(better.mean(axis=0))
             per[s.id] = entry
         out[nid] = {"label": node.label, "unit": node.unit, "desirable": node.desirable,
                     "baseline": base.id, "years": [int(y) for y in scenario.forecast_years], "by_strategy": per}

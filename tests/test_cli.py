@@ -49,7 +49,7 @@ def test_default_scenario_runs_end_to_end(default_run) -> None:
     # the table printed: every question, every strategy, a probability each
     for q in summary["questions"]:
         assert q["id"] in output
-        for sid, r in q["by_strategy"].items():
+        for r in q["by_strategy"].values():
             assert f"{r['probability']:.2f} ± {r['mcse']:.3f}" in output
     assert f"results: {out}" in output
     assert (out / "report" / "index.html").is_file()
@@ -138,3 +138,14 @@ def test_keep_draws_thins_stored_forecasts_only(chain_file, tmp_path) -> None:
     assert fc.sizes["chain"] * fc.sizes["draw"] == 50
     assert tree["posterior"].dataset.sizes["draw"] == 100
     assert "50 of 200" in fc.attrs["thinned"]
+
+
+@pytest.mark.slow
+def test_pymc_sampler_is_selectable(chain_file, tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(chain_file), "--sampler", "pymc", "--draws", "100", "--tune", "100",
+                                      "--chains", "2", "-q", "--no-report", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    run = load_run(tmp_path / "r")
+    assert run.summary["diagnostics"]["sampler"] == "pymc"
+    assert run.manifest["settings"]["sampler"] == "pymc"
+    assert run.tree["posterior"].dataset.sizes["draw"] == 100

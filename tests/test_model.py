@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 from scipy import stats
 
 from forecast.config import load_scenario
@@ -13,7 +12,7 @@ from forecast.dynamics import Graph, Params, history, step
 from forecast.inference import SamplerSettings, sample_posterior
 from forecast.model import build_model
 from forecast.pipeline import analyse
-from forecast.strategies import Draws, prior_draws
+from forecast.strategies import prior_draws
 
 from .conftest import tight_chain, write_scenario
 
@@ -207,7 +206,7 @@ def test_indicator_data_pull_the_latent_toward_the_data_and_recover_the_effect(t
     tree, summary = analyse(scenario, idata, settings, 1.0)
     post, prior = tree["posterior"].dataset, tree["prior"].dataset
     level = post["level"].mean(("chain", "draw"))
-    for k, node in enumerate(("X", "Y")):
+    for node in ("X", "Y"):
         ind = scenario.indicators[f"{node.lower()}_obs"]
         z = ind.standardized()
         assert np.corrcoef(level.sel(node=node).values, z)[0, 1] > 0.9
