@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.config import Scenario
-from forecast.dynamics import Params, Graph, simulate, step
+from forecast.dynamics import Graph, Params, simulate
 from forecast.model import graph_of
 from forecast.priors import Distribution
 
@@ -42,7 +42,7 @@ class Draws:
     def from_posterior(cls, post: xr.Dataset) -> "Draws":
         chains, draws = post.sizes["chain"], post.sizes["draw"]
 
-        def flat(name: str, width_dim: str | None = None) -> np.ndarray:
+        def flat(name: str) -> np.ndarray:
             if name not in post:
                 return np.zeros((chains * draws, 0))
             arr = post[name].values
@@ -160,9 +160,6 @@ def simulate_history(scenario: Scenario, params: Params, n: int, rng: np.random.
     graph: Graph = graph_of(scenario)
     n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
     init_sd = np.array([v.initial_sd for v in scenario.nodes.values()])
-    d = init_sd * rng.standard_normal((n, n_nodes))
-    path = [d]
-    for _ in range(n_years - 1):
-        d = step(d, rng.standard_normal((n, n_nodes)), params, graph)
-        path.append(d)
-    return np.stack(path, axis=1)
+    d0 = init_sd * rng.standard_normal((n, n_nodes))
+    rest = simulate(d0, rng.standard_normal((n_years - 1, n, n_nodes)), params, graph)
+    return np.concatenate([d0[None], rest]).transpose(1, 0, 2)
