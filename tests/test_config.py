@@ -153,3 +153,18 @@ def test_bad_priors_say_what_to_fix(spec: dict, message: str) -> None:
 def test_words_are_only_for_claims() -> None:
     with pytest.raises(PriorError, match="describe a claim's effect"):
         resolve({"direction": "+"})
+
+
+@pytest.mark.parametrize(
+    "spec, fields",
+    [("NodeSpec", ("baseline", "persistence", "volatility")), ("IndicatorSpec", ("intercept", "loading", "noise"))],
+)
+def test_documented_default_priors_are_the_code_defaults(spec: str, fields: tuple[str, ...]) -> None:
+    import forecast.config as config
+
+    readme = (PRIORS / "README.md").read_text(encoding="utf-8")
+    model = getattr(config, spec)
+    for name in fields:
+        default = model.model_fields[name].default_factory()
+        text = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f'{k} = "{v}"' for k, v in default.items())
+        assert f"| `{name}` | `{{{text}}}` |" in readme, (name, text)
