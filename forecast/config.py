@@ -231,13 +231,16 @@ class Claim:
     prior: Distribution | None
     hypotheses: tuple[Hypothesis, ...]
 
+    def prior_distribution(self):
+        """The effect's prior in PreliZ: the claim's prior, or the mixture of its hypotheses."""
+        from forecast.priors import mixture
+
+        return mixture(list(self.hypotheses)) if self.hypotheses else self.prior.preliz()
+
     @property
     def sign(self) -> float:
         """The claimed sign: of the prior's mean (weighted over hypotheses)."""
-        from forecast.priors import mixture
-
-        mean = mixture(list(self.hypotheses)).mean() if self.hypotheses else self.prior.preliz().mean()
-        return 1.0 if mean >= 0 else -1.0
+        return 1.0 if self.prior_distribution().mean() >= 0 else -1.0
 
 
 @dataclass(frozen=True)

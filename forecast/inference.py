@@ -101,21 +101,23 @@ def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSet
     ess_bulk = az.ess(ds, method="bulk")
     ess_tail = az.ess(ds, method="tail")
 
-    def extreme(tree, fn) -> tuple[float, str]:
-        best, where = None, ""
+    def extreme(tree, largest: bool) -> tuple[float, str]:
+        """The largest (or smallest) value over all variables, NaN ignored, and where it is."""
+        sign = 1.0 if largest else -1.0
+        best, where = float("nan"), ""
         for name in var_names:
-            arr = np.asarray(tree[name])
-            if arr.size == 0 or np.all(np.isnan(arr)):
+            arr = np.asarray(tree[name], dtype=float)
+            if np.isnan(arr).all():
                 continue
-            i = int(fn(np.nan_to_num(arr, nan=np.inf if fn is np.nanargmin else -np.inf)))
+            i = int(np.argmax(np.where(np.isnan(arr), -np.inf, sign * arr)))
             val = float(arr.flat[i])
-            if best is None or (val > best if fn is np.nanargmax else val < best):
+            if np.isnan(best) or sign * val > sign * best:
                 best, where = val, _label(tree[name], i, name)
-        return (best if best is not None else float("nan")), where
+        return best, where
 
-    max_rhat, at_rhat = extreme(rhat, np.nanargmax)
-    min_bulk, at_bulk = extreme(ess_bulk, np.nanargmin)
-    min_tail, at_tail = extreme(ess_tail, np.nanargmin)
+    max_rhat, at_rhat = extreme(rhat, largest=True)
+    min_bulk, at_bulk = extreme(ess_bulk, largest=False)
+    min_tail, at_tail = extreme(ess_tail, largest=False)
     div = np.asarray(sample_stats["diverging"]).astype(bool)
     per_chain = [int(x) for x in div.sum(axis=1)]
     d = Diagnostics(

@@ -145,7 +145,7 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
         "questions": [
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
              "comparison": q.comparison, "threshold": q.threshold, "reference_year": q.reference_year,
-             "change": q.change, "rule": q.describe_rule(), "by_strategy": R.jsonable(answer(tree, scenario, q))}
+             "change": q.change, "rule": q.describe_rule(), "by_strategy": R.jsonable(answer(tree, q))}
             for q in scenario.questions
         ],
         "trajectories": R.trajectories(scenario, tree),

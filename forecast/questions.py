@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from forecast.config import Question, Scenario
+from forecast.config import Question
 
 
-def subject_path(tree: xr.DataTree, scenario: Scenario, subject: str, kind: str) -> xr.DataArray:
+def subject_path(tree: xr.DataTree, subject: str, kind: str) -> xr.DataArray:
     """The subject over all years (history then forecast): (chain, draw, strategy, year).
 
     History comes from the posterior (nodes) or from the observed data (indicators; years
@@ -44,11 +44,11 @@ def outcome(question: Question, path: xr.DataArray) -> xr.DataArray:
     return hit.astype(float)
 
 
-def answer(tree: xr.DataTree, scenario: Scenario, question: Question) -> dict[str, dict[str, float]]:
+def answer(tree: xr.DataTree, question: Question) -> dict[str, dict[str, float]]:
     """``{strategy: {"probability": p, "mcse": m}}`` for one question."""
     import arviz as az
 
-    hits = outcome(question, subject_path(tree, scenario, question.subject, question.subject_kind))
+    hits = outcome(question, subject_path(tree, question.subject, question.subject_kind))
     out: dict[str, dict[str, float]] = {}
     for sid in hits["strategy"].values:
         h = hits.sel(strategy=sid, drop=True)

@@ -33,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.config import Scenario, file_sha256
-from forecast.priors import hypothesis_responsibilities, mixture, summarize
+from forecast.priors import hypothesis_responsibilities, summarize
 
 RESULTS = "results.nc"
 SUMMARY = "summary.json"
@@ -132,7 +132,7 @@ def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
     out = {}
     for c in scenario.claims:
         draws = post["effect"].sel(claim=c.id).values.ravel()
-        prior = mixture(list(c.hypotheses)) if c.hypotheses else c.prior.preliz()
+        prior = c.prior_distribution()
         sign = c.sign
         entry = {
             "cause": c.cause, "effect": c.effect, "lag": c.lag, "label": c.label or c.id, "quote": c.quote,
