@@ -16,7 +16,7 @@ import hashlib
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -643,8 +643,7 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
             continue
         t = proto.transformed(values)
         spread = float(np.std(t, ddof=1)) if len(t) > 1 else 1.0
-        out[iid] = Indicator(**{**proto.__dict__, "center": float(np.mean(t)), "spread": spread or 1.0,
-                                "anchor": anchor})
+        out[iid] = replace(proto, center=float(np.mean(t)), spread=spread or 1.0, anchor=anchor)
     return out
 
 

@@ -62,7 +62,7 @@ def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
         raise ScenarioError(scenario.path, [Problem("strategies", f"no strategy {u!r}; known: {', '.join(sorted(known))}")
                                             for u in unknown])
     keep = tuple(s for s in scenario.strategies if s.id in names or s.baseline)
-    return Scenario(**{**scenario.__dict__, "strategies": keep})
+    return replace(scenario, strategies=keep)
 
 
 def run_scenario(
