@@ -65,13 +65,14 @@ def validate(scenario: Path) -> None:
 @click.option("--strategy", "strategies", multiple=True, metavar="NAME",
               help="Forecast only this strategy (repeatable); the baseline is always kept.")
 @click.option("--draws", default=1000, show_default=True, type=click.IntRange(10), help="Posterior draws per chain.")
-@click.option("--tune", default=1000, show_default=True, type=click.IntRange(10), help="Tuning steps per chain.")
+@click.option("--tune", default=500, show_default=True, type=click.IntRange(10), help="Tuning steps per chain.")
 @click.option("--chains", default=4, show_default=True, type=click.IntRange(1), help="Independent chains.")
 @click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's seed].")
 @click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
               help="nutpie (fast, default) or PyMC's own NUTS.")
-@click.option("--target-accept", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.999),
-              help="NUTS target acceptance rate; higher means smaller steps.")
+@click.option("--target-accept", default=None, type=click.FloatRange(0.5, 0.999),
+              help="NUTS target acceptance rate; higher means smaller steps [default: 0.8, or 0.95 for "
+                   "large scenarios whose history is sampled].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
 @click.option("--keep-draws", type=click.IntRange(1), default=None,
@@ -80,7 +81,7 @@ def validate(scenario: Path) -> None:
 @click.option("--strict", is_flag=True, help="Exit 3 when sampling diagnostics are not clean.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chains: int, seed: int | None,
-        sampler: str, target_accept: float, out: Path | None, keep_draws: int | None, no_report: bool,
+        sampler: str, target_accept: float | None, out: Path | None, keep_draws: int | None, no_report: bool,
         strict: bool, quiet: bool) -> None:
     """Sample SCENARIO's posterior, forecast its strategies, write a run directory.
 

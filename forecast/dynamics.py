@@ -112,7 +112,7 @@ def expected(d_prev: Any, d: Any, p: Params, graph: Graph) -> Any:
 
 
 def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None) -> tuple[Any, Any]:
-    """The equations in matrix form, for one parameter set (no batch axes).
+    """The equations in matrix form; leading axes of the parameters are batch axes.
 
     In row-vector form ``d_t = (d_{t-1} @ F + shock_t * sigma) @ G`` where ``F`` holds
     persistence and lagged effects and ``G = (I - M)^{-1}`` solves the same-year effects
@@ -126,18 +126,74 @@ def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None)
     def effect_matrix(lag: int):
         if len(graph.slot[lag]) == 0:
             return 0.0 * eye
-        causes = np.eye(n)[graph.cause[lag]]  # (claims, nodes) one-hot
-        return (causes.T * p.beta[graph.slot[lag]]) @ (graph.to_effect[lag] * pull)
+        causes = eye[graph.cause[lag]]  # (claims, nodes) one-hot
+        return (causes.T * p.beta[..., None, graph.slot[lag]]) @ (graph.to_effect[lag] * pull[..., None, :])
 
-    F = eye * p.phi + effect_matrix(1)
+    F = eye * p.phi[..., None, :] + effect_matrix(1)
     M = effect_matrix(0)
     if held is not None:
         F, M = F * (1.0 - held), M * (1.0 - held)
-    G, power = eye, eye
+    G, power = eye + 0.0 * M, eye
     for _ in range(graph.depth):
         power = power @ M
         G = G + power
     return F, G
+
+
+def matrix_powers(A: Any, n: int, size: int, concat) -> Any:
+    """``A^0 .. A^(n-1)`` (``A``: size x size) stacked on axis -3, in ``ceil(log2(n))``
+    batched products."""
+    powers = (np.eye(size) + 0.0 * A)[..., None, :, :]
+    square, have = A, 1
+    while have < n:
+        powers = concat([powers, powers @ square[..., None, :, :]], axis=-3)
+        square, have = square @ square, 2 * have
+    return powers[..., :n, :, :]
+
+
+def observation_jacobian(p: Params, graph: Graph, init_sd: np.ndarray, year: np.ndarray, node: np.ndarray,
+                         n_years: int, concat) -> Any:
+    """How each observed deviation depends on the standard-normal drivers of the history.
+
+    The history is linear in its drivers ``eta`` (``eta[0] = d[0] / init_sd``, ``eta[s]`` the
+    shocks of year ``s``): with ``A = F G``, ``d[t] = sum_{s<=t} eta[s] @ C[s] @ A^(t-s)``,
+    ``C[0] = diag(init_sd)`` and ``C[s] = diag(sigma) G``. Returns ``J`` of shape
+    ``(..., observations, years, nodes)`` with ``d[year[i], node[i]] = sum J[i] * eta``:
+    the marginal covariance of the observed deviations is ``J J^T`` (flattened), which is
+    what lets the model integrate the latent history out exactly.
+    """
+    F, G = transition_matrices(p, graph)
+    powers = matrix_powers(F @ G, n_years, graph.n_nodes, concat)  # (..., years, nodes, nodes)
+    first = (init_sd[:, None] * powers).mT  # C[0] A^k, transposed: [k, effect, driver]
+    later = ((p.sigma[..., :, None] * G)[..., None, :, :] @ powers).mT
+    lag = year[:, None] - np.arange(1, n_years)[None, :]  # (observations, years - 1)
+    valid = (lag >= 0).astype(float)[:, :, None]
+    at_start = first[..., year, node, :][..., None, :]  # (..., observations, 1, nodes)
+    after = later[..., np.maximum(lag, 0), node[:, None], :] * valid
+    return concat([at_start, after], axis=-2)
+
+
+def observation_covariance(p: Params, graph: Graph, init_sd: np.ndarray, year: np.ndarray, node: np.ndarray,
+                           n_years: int, concat) -> Any:
+    """Covariance of the deviations ``d[year[i], node[i]]`` over the history's randomness.
+
+    Equal to ``J J^T`` with ``J`` from :func:`observation_jacobian` (a test checks it) but
+    built from the yearly state covariances, at a fraction of the cost: with ``A = F G``
+    and ``Q = G^T diag(sigma^2) G`` the covariance of each year's shocks,
+    ``V[s] = (A^s)^T V[0] A^s + sum_{k<s} (A^k)^T Q A^k`` is the covariance of ``d[s]`` and
+    ``cov(d[t], d[s]) = (A^(t-s))^T V[s]`` for ``t >= s``. One parameter set (no batch axes).
+    """
+    n = graph.n_nodes
+    F, G = transition_matrices(p, graph)
+    powers = matrix_powers(F @ G, n_years, n, concat)  # (years, nodes, nodes)
+    Q = G.T @ ((p.sigma ** 2)[:, None] * G)
+    spread = (powers.mT @ Q @ powers).reshape((n_years, n * n))
+    before = np.tri(n_years, k=-1)  # before[s, k] = 1 when k < s
+    V = powers.mT @ ((init_sd ** 2)[:, None] * powers) + (before @ spread).reshape((n_years, n, n))
+    lag = year[:, None] - year[None, :]
+    X = (powers.mT[np.maximum(lag, 0), node[:, None]] * V[year, node][None, :, :]).sum(axis=-1)
+    later = (lag >= 0).astype(float)
+    return later * X + (1.0 - later) * X.T
 
 
 def history(d0: Any, shocks: Any, p: Params, graph: Graph, n_years: int, concat,

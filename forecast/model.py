@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, expected, history
+from forecast.dynamics import Graph, Params, expected, history, observation_covariance
 from forecast.priors import Distribution
 
 
@@ -77,29 +77,47 @@ def measured_nodes(scenario: Scenario) -> list[str]:
     return [n for n in scenario.node_ids if any(i.node == n for i in scenario.indicators.values())]
 
 
-def build_model(scenario: Scenario, centred: list[str] | None = None):
+#: Multiply-adds per density evaluation (observations^2 x years x nodes) up to which the
+#: history is integrated out rather than sampled (see :func:`marginalises`).
+MARGINAL_BUDGET = 4e6
+
+
+def marginalises(scenario: Scenario) -> bool:
+    """Whether the model integrates the latent history out (the default when affordable).
+
+    Given the parameters the history and the indicators are jointly Gaussian, so the
+    evidence has a closed-form marginal likelihood and NUTS need only explore the few dozen
+    parameters, whose geometry is benign; the history is then drawn exactly from its
+    conditional distribution, draw by draw (:mod:`forecast.history`). The marginal density
+    costs about ``observations^2 x years x nodes`` per evaluation, so large scenarios with
+    many observations sample the history instead (cheap per step, harder geometry).
+    """
+    n_obs = Evidence.from_scenario(scenario).z.size
+    return n_obs ** 2 * len(scenario.history_years) * len(scenario.nodes) <= MARGINAL_BUDGET
+
+
+def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: bool | None = None):
     """The PyMC model of the scenario's history, conditioned on its indicators.
 
-    Latent levels are non-centred (the shocks are sampled) except for ``centred`` nodes,
-    by default those an indicator measures: the data pin their levels down, and sampling
-    the levels themselves avoids the funnel that non-centring makes in that case. A centred
-    node's equation then enters as the density of its implied shocks (its levels are fed
-    to the rest of the graph like an intervention's values, so the history stays one
-    vectorised linear recurrence).
+    ``marginal`` (default: :func:`marginalises`) integrates the latent history out: the
+    evidence is one multivariate normal whose covariance comes from the parameters
+    (:func:`forecast.dynamics.observation_jacobian`), and ``level`` is not a model variable.
+
+    Otherwise latent levels are non-centred (the shocks are sampled) except for ``centred``
+    nodes, by default those an indicator measures: the data pin their levels down, and
+    sampling the levels themselves avoids the funnel that non-centring makes in that case.
+    A centred node's equation then enters as the density of its implied shocks (its levels
+    are fed to the rest of the graph like an intervention's values, so the history stays
+    one vectorised linear recurrence).
     """
     import pymc as pm
     import pytensor.tensor as pt
 
+    marginal = marginalises(scenario) if marginal is None else marginal
     coords = coords_of(scenario)
-    ids = scenario.node_ids
-    nodes = [scenario.nodes[n] for n in ids]
+    nodes = [scenario.nodes[n] for n in scenario.node_ids]
     graph = graph_of(scenario)
     evidence = Evidence.from_scenario(scenario)
-    centred = measured_nodes(scenario) if centred is None else centred
-    coords["free_node"] = [n for n in ids if n not in centred]
-    coords["measured_node"] = [n for n in ids if n in centred]
-    held = np.array([1.0 if n in centred else 0.0 for n in ids])
-    n_years = len(coords["year"])
     if evidence.z.size:
         coords["observation"] = evidence.labels
 
@@ -107,33 +125,58 @@ def build_model(scenario: Scenario, centred: list[str] | None = None):
         mu = vector_prior("baseline", [n.baseline for n in nodes], "node")
         phi = vector_prior("persistence", [n.persistence for n in nodes], "node")
         sigma = vector_prior("volatility", [n.volatility for n in nodes], "node")
-        beta = _effects(scenario)
-        params = Params(phi=phi, sigma=sigma, beta=beta)
+        params = Params(phi=phi, sigma=sigma, beta=_effects(scenario))
         init_sd = np.array([n.initial_sd for n in nodes])
-
-        shock = _scatter(pm.Normal("shock", 0.0, 1.0, dims=("year", "free_node")), coords["free_node"], ids)
-        if centred:
-            state = _scatter(pm.Flat("state", dims=("year", "measured_node")), coords["measured_node"], ids)
-            d0 = init_sd * shock[0] + state[0]
-            d = history(d0, shock[1:], params, graph, n_years, pt.concatenate, held=held, target=state[1:])
-            c = np.flatnonzero(held)
-            implied = (d[1:] - expected(d[:-1], d[1:], params, graph))[:, c] / sigma[c]
-            pm.Potential("centred_states", pm.logp(pm.Normal.dist(0.0, init_sd[c]), state[0][c]).sum()
-                         + pm.logp(pm.Normal.dist(0.0, 1.0), implied).sum()
-                         - (n_years - 1) * pt.log(sigma[c]).sum())
-        else:
-            d = history(init_sd * shock[0], shock[1:], params, graph, n_years, pt.concatenate)
-        level = pm.Deterministic("level", mu + d, dims=("year", "node"))
+        if not marginal:
+            level = _sampled_history(scenario, params, mu, init_sd, centred)
 
         if scenario.indicators:
             inds = list(scenario.indicators.values())
             intercept, loading = _measurement_scale(inds)
             noise = vector_prior("noise", [i.noise for i in inds], "indicator")
-            direction = np.array([i.direction for i in inds])
             k = evidence.indicator
-            mean = intercept[k] + direction[k] * loading[k] * level[evidence.year_index, evidence.node]
-            pm.Normal("evidence", mu=mean, sigma=noise[k], observed=evidence.z, dims="observation")
+            scale = np.array([i.direction for i in inds])[k] * loading[k]
+            if marginal:
+                cov = observation_covariance(params, graph, init_sd, evidence.year_index, evidence.node,
+                                             len(coords["year"]), pt.concatenate)
+                pm.MvNormal("evidence", mu=intercept[k] + scale * mu[evidence.node],
+                            cov=scale[:, None] * cov * scale[None, :] + pt.diag(noise[k] ** 2),
+                            observed=evidence.z, dims="observation")
+            else:
+                mean = intercept[k] + scale * level[evidence.year_index, evidence.node]
+                pm.Normal("evidence", mu=mean, sigma=noise[k], observed=evidence.z, dims="observation")
     return model
+
+
+def _sampled_history(scenario: Scenario, params: Params, mu, init_sd: np.ndarray, centred: list[str] | None):
+    """``level[year, node]`` as model variables (the history is sampled, not integrated out)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    model = pm.modelcontext(None)
+    ids = scenario.node_ids
+    graph = graph_of(scenario)
+    n_years = len(scenario.history_years)
+    centred = measured_nodes(scenario) if centred is None else centred
+    free, measured = [n for n in ids if n not in centred], [n for n in ids if n in centred]
+    model.add_coord("free_node", free)
+    model.add_coord("measured_node", measured)
+    held = np.array([1.0 if n in centred else 0.0 for n in ids])
+    sigma = params.sigma
+
+    shock = _scatter(pm.Normal("shock", 0.0, 1.0, dims=("year", "free_node")), free, ids)
+    if centred:
+        state = _scatter(pm.Flat("state", dims=("year", "measured_node")), measured, ids)
+        d0 = init_sd * shock[0] + state[0]
+        d = history(d0, shock[1:], params, graph, n_years, pt.concatenate, held=held, target=state[1:])
+        c = np.flatnonzero(held)
+        implied = (d[1:] - expected(d[:-1], d[1:], params, graph))[:, c] / sigma[c]
+        pm.Potential("centred_states", pm.logp(pm.Normal.dist(0.0, init_sd[c]), state[0][c]).sum()
+                     + pm.logp(pm.Normal.dist(0.0, 1.0), implied).sum()
+                     - (n_years - 1) * pt.log(sigma[c]).sum())
+    else:
+        d = history(init_sd * shock[0], shock[1:], params, graph, n_years, pt.concatenate)
+    return pm.Deterministic("level", mu + d, dims=("year", "node"))
 
 
 def _measurement_scale(inds: list) -> tuple:

@@ -23,8 +23,9 @@ import xarray as xr
 
 from forecast import results as R
 from forecast.config import Scenario, load_scenario
+from forecast.history import restore_history
 from forecast.inference import SamplerSettings, diagnose, sample_posterior
-from forecast.model import Evidence, build_model, coords_of
+from forecast.model import Evidence, build_model, coords_of, marginalises
 from forecast.questions import answer
 from forecast.strategies import Draws, forecast_levels, measure, prior_draws, shocks, to_display
 
@@ -82,12 +83,13 @@ def run_scenario(
     timings = timings or Timings()
     with timings.timed("validate", progress):
         scenario = select_strategies(load_scenario(path), strategies)
+    marginal = marginalises(scenario)
     settings = replace(settings or SamplerSettings(), seed=scenario.seed if settings is None or settings.seed is None
-                       else settings.seed)
+                       else settings.seed).for_model(marginal)
     target = Path(out) if out else R.default_run_dir(scenario, Path(reports_root))
     R.check_target(target)
     with timings.timed("build", progress):
-        model = build_model(scenario)
+        model = build_model(scenario, marginal=marginal)
     with timings.timed("compile+sample", progress):
         sampled = sample_posterior(model, settings)
     timings.stages["compile"] = sampled.compile_seconds
@@ -126,6 +128,10 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
     """From the sampled posterior to the results tree and the summary."""
     timings = timings or Timings()
     post = idata["posterior"].dataset
+    if "level" not in post:  # the model integrated the history out: draw it given each draw
+        with timings.timed("history", None):
+            post = restore_history(scenario, post, settings.seed)
+        idata = xr.DataTree.from_dict({**{k: idata[k].dataset for k in idata.children}, "posterior": post})
     draws = Draws.from_posterior(post)
     diagnostics = diagnose(post, idata["sample_stats"].dataset,
                            [v for v in (*PARAMETERS, "level") if v in post], settings, sampling_seconds)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy import stats
 
 from forecast.config import load_scenario
-from forecast.dynamics import Graph, Params, history, step
+from forecast.dynamics import Graph, Params, history, observation_covariance, observation_jacobian, simulate, step
 from forecast.inference import SamplerSettings, sample_posterior
-from forecast.model import build_model
+from forecast.history import restore_history
+from forecast.model import Evidence, build_model, graph_of, marginalises
 from forecast.pipeline import analyse
 from forecast.strategies import prior_draws
 
@@ -47,6 +49,68 @@ def test_same_year_effects_are_solved_exactly() -> None:
     np.testing.assert_allclose(d, expected)
 
 
+def _random_params(rng, graph: Graph, batch: tuple = ()) -> Params:
+    n, k = graph.n_nodes, sum(len(s) for s in graph.slot)
+    return Params(phi=rng.uniform(0.2, 0.95, batch + (n,)), sigma=rng.uniform(0.1, 1, batch + (n,)),
+                  beta=rng.normal(0, 0.7, batch + (k,)))
+
+
+def test_the_history_is_linear_in_its_drivers_with_the_jacobian_the_model_uses() -> None:
+    """d[t, node] = J . eta (batched over draws), and J J^T is the covariance the marginal
+    model builds without forming J."""
+    rng = np.random.default_rng(5)
+    graph = Graph.from_edges(5, [(0, 1, 0), (1, 2, 1), (0, 3, 0), (3, 2, 0), (2, 4, 1), (4, 0, 1)])
+    p = _random_params(rng, graph, (3,))
+    n_years, init_sd = 9, rng.uniform(0.5, 2, 5)
+    eta = rng.standard_normal((3, n_years, 5))
+    d0 = init_sd * eta[:, 0]
+    d = np.concatenate([d0[None], simulate(d0, eta[:, 1:].transpose(1, 0, 2), p, graph)]).transpose(1, 0, 2)
+    year, node = rng.integers(0, n_years, 17), rng.integers(0, 5, 17)
+    J = observation_jacobian(p, graph, init_sd, year, node, n_years, np.concatenate)
+    np.testing.assert_allclose(np.einsum("bitn,btn->bi", J, eta), d[:, year, node], atol=1e-12)
+    for b in range(3):
+        one = Params(p.phi[b], p.sigma[b], p.beta[b])
+        flat = J[b].reshape(17, -1)
+        np.testing.assert_allclose(observation_covariance(one, graph, init_sd, year, node, n_years, np.concatenate),
+                                   flat @ flat.T, atol=1e-12)
+
+
+def test_restored_history_is_the_exact_conditional_given_the_parameters(tmp_path) -> None:
+    """For one fixed parameter draw, the restored levels have the Gaussian conditional's mean
+    and covariance given the evidence (computed here by direct conditioning)."""
+    path, _ = _recovery_scenario(tmp_path, np.random.default_rng(7))
+    scenario = load_scenario(path)
+    n, graph, ev = 4000, graph_of(scenario), Evidence.from_scenario(scenario)
+    values = {"baseline": [0.3, -0.2], "persistence": [0.6, 0.5], "volatility": [0.6, 0.3], "effect": [0.8],
+              "intercept": [0.0, 0.0], "loading": [1.0, 1.0], "noise": [0.2, 0.25]}
+    dims = {"baseline": "node", "persistence": "node", "volatility": "node", "effect": "claim",
+            "intercept": "indicator", "loading": "indicator", "noise": "indicator"}
+    post = xr.Dataset({k: (("chain", "draw", dims[k]), np.broadcast_to(np.array(v), (1, n, len(v))))
+                       for k, v in values.items()})
+    level = restore_history(scenario, post, seed=1)["level"].values[0]  # (draws, years, nodes)
+
+    p = Params(*(np.array(values[k]) for k in ("persistence", "volatility", "effect")))
+    init_sd = np.array([v.initial_sd for v in scenario.nodes.values()])
+    T = len(scenario.history_years)
+    every_year, every_node = np.repeat(np.arange(T), 2), np.tile(np.arange(2), T)
+    L = observation_jacobian(p, graph, init_sd, every_year, every_node, T, np.concatenate).reshape(2 * T, -1)
+    J = observation_jacobian(p, graph, init_sd, ev.year_index, ev.node, T, np.concatenate).reshape(ev.z.size, -1)
+    S = J @ J.T + np.diag(np.array(values["noise"])[ev.indicator] ** 2)
+    gain = L @ J.T @ np.linalg.inv(S)
+    mean = np.array(values["baseline"])[every_node] + gain @ (ev.z - np.array(values["baseline"])[ev.node])
+    cov = L @ L.T - gain @ J @ L.T
+    got = level.reshape(n, -1)
+    sd = np.sqrt(np.diag(cov))
+    assert np.all(np.abs(got.mean(0) - mean) < 4.5 * sd / np.sqrt(n))
+    np.testing.assert_allclose(got.std(0), sd, rtol=0.06)
+    # the evidence matters: the conditional sd is far below the prior's
+    assert np.all(sd < 0.5 * np.sqrt(np.diag(L @ L.T)))
+
+
+def test_the_default_scenario_integrates_its_history_out() -> None:
+    assert marginalises(load_scenario("priors/article.toml"))
+
+
 @pytest.fixture(scope="module")
 def chain_run(tmp_path_factory):
     """The L -> A -> B chain, no indicators, sampled once with NUTS and analysed."""
@@ -80,7 +144,7 @@ def test_centred_states_leave_the_prior_unchanged(tmp_path) -> None:
     a cautious sampler (target_accept 0.99) lets this test check the density, not the sampler."""
     scenario = load_scenario(write_scenario(tmp_path, tight_chain()))
     settings = SamplerSettings(draws=1000, tune=600, chains=2, seed=4, progress=False, target_accept=0.99)
-    idata = sample_posterior(build_model(scenario, centred=["A", "C"]), settings).tree
+    idata = sample_posterior(build_model(scenario, centred=["A", "C"], marginal=False), settings).tree
     post = idata["posterior"].dataset
     prior = prior_draws(scenario, 4000, seed=9)
     for node in ("A", "C", "B"):
@@ -143,7 +207,7 @@ def test_prior_forward_sampling_matches_the_model_graph() -> None:
     import pymc as pm
 
     scenario = load_scenario(write_scenario_tmp(tight_chain()))
-    model = build_model(scenario)
+    model = build_model(scenario, marginal=False)
     ours = prior_draws(scenario, 3000, seed=5)
     theirs = pm.draw([model["level"], model["effect"]], draws=3000, random_seed=5)
     for node in range(4):
