@@ -67,8 +67,8 @@ class Diagnostics:
 
 @dataclass
 class Sampled:
-    """A posterior sample and what it cost: compile and sampling seconds (``None`` when the
-    sampler does not separate them)."""
+    """A posterior sample and what it cost: sampling seconds (tuning and draws) and the rest of
+    the call, mostly compilation (``None`` when the sampler does not report its own time)."""
 
     tree: object  # xarray.DataTree with posterior and sample_stats
     compile_seconds: float | None
@@ -108,7 +108,11 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
             progressbar=settings.progress, target_accept=settings.target_accept, model=model,
             nuts_sampler="pymc", cores=min(settings.chains, 2), compute_convergence_checks=False,
         )
-    return Sampled(tree, None, time.perf_counter() - t0)
+    total = time.perf_counter() - t0
+    sampling = tree["sample_stats"].attrs.get("sampling_time")  # PyMC's own clock: tuning + draws
+    if sampling is None:
+        return Sampled(tree, None, total)
+    return Sampled(tree, total - float(sampling), float(sampling))
 
 
 def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSettings,

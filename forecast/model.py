@@ -9,16 +9,21 @@ Variables (all with named dims):
 
 * ``baseline[node]``, ``persistence[node]``, ``volatility[node]``: each node's equation;
 * ``effect[claim]``: the long-run effect of each claim (a mixture for competing hypotheses);
-* ``level[year, node]``: latent levels. Unmeasured nodes are non-centred
-  (``shock[year, free_node] ~ Normal(0, 1)`` drives their equations); measured nodes are
-  centred (``state[year, measured_node]`` are their deviations, and their equations enter as
-  the density of the implied shocks, the ``centred_states`` potential);
 * ``intercept, loading, noise [indicator]``: the measurement model,
   ``z = intercept + direction * loading * level[node] + noise * e`` where ``z`` is the
   indicator's transformed value standardised over its observed years; each node's first
   indicator anchors its scale (intercept 0, loading 1);
 * ``evidence[observation]``: the observed ``z`` values (absent when there is no indicator,
   and then the posterior is the prior).
+
+The latent history ``level[year, node]`` is linear-Gaussian given the parameters, so by
+default (:func:`marginalises`) it is integrated out: ``evidence`` is one multivariate normal
+whose covariance follows from the parameters, NUTS explores only the parameters, and the
+history is drawn exactly afterwards (:mod:`forecast.history`). Large scenarios, where that
+covariance is too costly, sample the history instead: unmeasured nodes non-centred
+(``shock[year, free_node] ~ Normal(0, 1)`` drives their equations), measured nodes centred
+(``state[year, measured_node]`` are their deviations, and their equations enter as the
+density of the implied shocks, the ``centred_states`` potential).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ way::
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from contextlib import contextmanager
@@ -49,6 +50,23 @@ class Timings:
         self.stages[name] = time.perf_counter() - start
         if progress:
             progress(f"{name} done in {self.stages[name]:.1f}s")
+
+
+@contextmanager
+def frozen_heap():
+    """Keep the garbage collector off what already lives (compiled model, posterior).
+
+    After sampling the process holds a large graph of long-lived objects (PyTensor, numba);
+    every full collection triggered by the many small objects of plotting and summarising
+    walks all of it again (measured: the report took 6.2 s instead of 5.0). Frozen objects
+    are handed back to the collector on exit.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
@@ -98,28 +116,30 @@ def run_scenario(
         compiled = f"compile {sampled.compile_seconds:.1f}s, " if sampled.compile_seconds is not None else ""
         progress(f"{settings.sampler}: {compiled}sampling {sampled.sampling_seconds:.1f}s "
                  f"({settings.chains} chains x {settings.draws} draws)")
-    with timings.timed("forecast+summarise", progress):
-        tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
-                                timings=timings)
-    manifest = {
-        "forecast_run": 1,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "scenario": str(scenario.path),
-        "scenario_name": scenario.name,
-        "inputs": scenario.sha256(),
-        "seed": settings.seed,
-        "settings": asdict(settings) | {"keep_draws": keep_draws, "strategies": strategies or "all"},
-        "versions": R.versions(),
-        "command": command if command is not None else list(sys.argv),
-    }
-    with R.staging(target) as tmp:
-        with timings.timed("write", progress):
-            R.write_files(tmp, scenario, tree, summary, manifest)
-        if report:
-            from forecast.report import render_report
+    with frozen_heap():
+        with timings.timed("forecast+summarise", progress):
+            tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
+                                    timings=timings)
+        manifest = {
+            "forecast_run": 1,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "scenario": str(scenario.path),
+            "scenario_name": scenario.name,
+            "inputs": scenario.sha256(),
+            "seed": settings.seed,
+            "settings": asdict(settings) | {"keep_draws": keep_draws, "strategies": strategies or "all",
+                                            "history": "integrated out" if marginal else "sampled"},
+            "versions": R.versions(),
+            "command": command if command is not None else list(sys.argv),
+        }
+        with R.staging(target) as tmp:
+            with timings.timed("write", progress):
+                R.write_files(tmp, scenario, tree, summary, manifest)
+            if report:
+                from forecast.report import render_report
 
-            with timings.timed("report", progress):
-                render_report(R.load_run(tmp), tmp / "report")
+                with timings.timed("report", progress):
+                    render_report(R.load_run(tmp), tmp / "report")
     return R.load_run(target)
 
 

@@ -38,6 +38,9 @@ _PRIOR_POSTERIOR = ("prior: median, 90%", "posterior: median, 90%", "posterior 5
 
 RC = {
     "svg.fonttype": "none",  # text stays text: small files, selectable, escaped by matplotlib
+    # margins are fixed in inches (see frame); libraries imported alongside (ArviZ, PreliZ) set
+    # "tight", which would crop differently and draw every figure twice
+    "savefig.bbox": "standard",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
     "font.size": 9,
