@@ -143,8 +143,26 @@ def measure(label: str, path: Path, settings: SamplerSettings, out_root: Path, *
         "ess_bulk_per_run_second": round(d["min_ess_bulk"] / total, 1),
         "divergences": d["divergences"], "max_rhat": d["max_rhat"], "verdict": d["verdict"],
         "peak_rss_mb": round(peak_rss_mb(), 1), "results_mb": round(dir_size_mb(run.path), 2),
+        "history": run.manifest["settings"].get("history"),
     }
     print(f"  {label}: {total:.1f}s, ESS {d['min_ess_bulk']:.0f}, divergences {d['divergences']}", file=sys.stderr)
+    return row
+
+
+def in_child(label: str, path: Path, out_root: Path, *, settings: dict | None = None, env: dict | None = None,
+             report: bool = True, timeout: float | None = None) -> dict:
+    """One measured run in a child process: a fresh interpreter (for the cold cache) or a time
+    limit (for the largest scenarios). A run over the limit is recorded as such, not dropped."""
+    out = out_root / f"child-{abs(hash(label))}.json"
+    job = {"label": label, "path": str(path), "settings": settings or {}, "report": report}
+    t0 = time.perf_counter()
+    try:
+        subprocess.run([sys.executable, __file__, "--child", str(out), json.dumps(job)],
+                       env=env, check=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"label": label, "timed_out_after_s": timeout, "stages": {}}
+    row = json.loads(out.read_text())
+    row["process_seconds"] = round(time.perf_counter() - t0, 2)
     return row
 
 
@@ -152,17 +170,24 @@ def cold_run(out_root: Path) -> dict:
     """The default scenario in a child process with an empty compile cache."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={cache}")
-        out = out_root / "cold.json"
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--child", str(out)], env=env, check=True)
-        row = json.loads(out.read_text())
-        row["process_seconds"] = round(time.perf_counter() - t0, 2)
-        return row
+        return in_child("default (cold cache)", DEFAULT, out_root, env=env)
 
 
-def child(out: Path) -> None:
+def cli_run(out_root: Path) -> dict:
+    """README's main command on the default scenario, wall clock from the shell (warm cache):
+    interpreter start, imports, every stage and the report."""
+    out = Path(tempfile.mkdtemp(prefix="cli-", dir=out_root)) / "run"
+    exe = Path(sys.executable).with_name("forecast")
+    t0 = time.perf_counter()
+    subprocess.run([str(exe), "run", str(DEFAULT), "--out", str(out), "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return {"label": "default, `forecast run` wall clock", "wall_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def child(out: Path, job: dict) -> None:
+    settings = SamplerSettings(**{"seed": 20250302, "progress": False, **job["settings"]})
     with tempfile.TemporaryDirectory() as tmp:
-        row = measure("default (cold cache)", DEFAULT, SamplerSettings(seed=20250302, progress=False), Path(tmp))
+        row = measure(job["label"], Path(job["path"]), settings, Path(tmp), report=job["report"])
     row["import_seconds"] = round(IMPORT_SECONDS, 2)
     out.write_text(json.dumps(row))
 
@@ -170,7 +195,7 @@ def child(out: Path) -> None:
 # --- Table -------------------------------------------------------------------------------------------
 
 COLUMNS = [
-    ("run", lambda r: r["label"]), ("sampler", lambda r: r["sampler"]),
+    ("run", lambda r: r["label"]), ("sampler", lambda r: r["sampler"]), ("history", lambda r: r["history"]),
     ("nodes", lambda r: r["nodes"]), ("strat.", lambda r: r["strategies"]), ("years", lambda r: r["years"]),
     ("compile s", lambda r: _f(r["stages"].get("compile"))), ("sample s", lambda r: _f(r["stages"].get("sample"))),
     ("forecast s", lambda r: _f(r["stages"].get("forecast"))), ("write s", lambda r: _f(r["stages"].get("write"))),
@@ -183,6 +208,14 @@ COLUMNS = [
 ]
 
 
+def _cell(fn, r: dict) -> str:
+    """A row that did not finish shows how long it was given, in its first numeric column."""
+    try:
+        return str(fn(r))
+    except KeyError:
+        return "n/a"
+
+
 def _f(x, digits: int = 1) -> str:
     return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}"
 
@@ -190,8 +223,17 @@ def _f(x, digits: int = 1) -> str:
 def table(rows: list[dict]) -> str:
     head = "| " + " | ".join(c for c, _ in COLUMNS) + " |"
     sep = "|" + "|".join("---" for _ in COLUMNS) + "|"
-    body = ["| " + " | ".join(str(fn(r)) for _, fn in COLUMNS) + " |" for r in rows]
-    return "\n".join([head, sep, *body])
+    body = ["| " + " | ".join(_cell(fn, r) for _, fn in COLUMNS) + " |" for r in rows if "stages" in r
+            and "timed_out_after_s" not in r]
+    notes = [f"- {r['label']}: did not finish within {r['timed_out_after_s']:.0f} s" for r in rows
+             if "timed_out_after_s" in r]
+    notes += [f"- {r['label']}: {r['wall_seconds']:.1f} s" for r in rows if "wall_seconds" in r]
+    nut = next((r for r in rows if r.get("label") == "default" and r.get("sampler") == "nutpie"), None)
+    pym = next((r for r in rows if r.get("label") == "default" and r.get("sampler") == "pymc"), None)
+    if nut and pym and pym.get("ess_bulk_per_sampling_second"):
+        ratio = nut["ess_bulk_per_sampling_second"] / pym["ess_bulk_per_sampling_second"]
+        notes.append(f"- default, min bulk ESS/s of sampling, nutpie / PyMC NUTS: {ratio:.1f}x")
+    return "\n".join([head, sep, *body, "", *notes])
 
 
 def machine() -> dict:
@@ -209,10 +251,11 @@ SIZES = [(10, 3, 10), (25, 3, 10), (25, 10, 10), (25, 20, 10), (25, 3, 30), (50,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="default scenario only, warm cache, nutpie")
-    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--limit", type=float, default=600, help="seconds allowed per generated scenario (default 600)")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child)
+        child(Path(args.child[0]), json.loads(args.child[1]))
         return
 
     rows: list[dict] = []
@@ -237,6 +280,8 @@ def main() -> None:
         measure("warm-up", DEFAULT, settings, out, report=False)
         rows.append(measure("default", DEFAULT, settings, out))
         save()
+        rows.append(cli_run(out))
+        save()
         if not args.quick:
             rows.append(measure("default", DEFAULT, SamplerSettings(seed=20250302, sampler="pymc", progress=False), out))
             save()
@@ -245,7 +290,7 @@ def main() -> None:
             gen = out / "generated"
             for n, s, y in SIZES:
                 path = generate_scenario(gen / f"{n}_{s}_{y}", n, s, y)
-                rows.append(measure(f"generated {n}n/{s}s/{y}y", path, settings, out, report=False))
+                rows.append(in_child(f"generated {n}n/{s}s/{y}y", path, out, report=False, timeout=args.limit))
                 save()
     save(complete=True)
     print(f"import {IMPORT_SECONDS:.1f}s; machine: {result['machine']['platform']}, {result['machine']['cpus']} CPUs")
