@@ -148,13 +148,15 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
     """From the sampled posterior to the results tree and the summary."""
     timings = timings or Timings()
     post = idata["posterior"].dataset
-    if "level" not in post:  # the model integrated the history out: draw it given each draw
+    # What MCMC explored: the parameters, and the history when it was sampled with them. A
+    # history integrated out is drawn afterwards, exactly, given each draw (no chain of its own).
+    explored = [v for v in (*PARAMETERS, "level") if v in post]
+    if "level" not in post:
         with timings.timed("history", None):
             post = restore_history(scenario, post, settings.seed)
         idata = xr.DataTree.from_dict({**{k: idata[k].dataset for k in idata.children}, "posterior": post})
     draws = Draws.from_posterior(post)
-    diagnostics = diagnose(post, idata["sample_stats"].dataset,
-                           [v for v in (*PARAMETERS, "level") if v in post], settings, sampling_seconds)
+    diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds)
     with timings.timed("forecast", None):
         tree = results_tree(scenario, idata, draws, settings.seed)
     summary = {

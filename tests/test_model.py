@@ -261,12 +261,14 @@ def _recovery_scenario(tmp_path, rng):
     return write_scenario(tmp_path, data), d
 
 
-def test_indicator_data_pull_the_latent_toward_the_data_and_recover_the_effect(tmp_path) -> None:
+@pytest.mark.parametrize("marginal", [True, False], ids=["history integrated out", "history sampled"])
+def test_indicator_data_pull_the_latent_toward_the_data_and_recover_the_effect(tmp_path, marginal: bool) -> None:
+    """Both ways of handling the history (the default and the large-scenario one) learn the same."""
     path, truth = _recovery_scenario(tmp_path, np.random.default_rng(42))
     scenario = load_scenario(path)
     # standardisation of the data: compare on the standardised scale of each indicator
     settings = SamplerSettings(draws=400, tune=400, chains=2, seed=2, progress=False)
-    idata = sample_posterior(build_model(scenario), settings).tree
+    idata = sample_posterior(build_model(scenario, marginal=marginal), settings).tree
     tree, summary = analyse(scenario, idata, settings, 1.0)
     post, prior = tree["posterior"].dataset, tree["prior"].dataset
     level = post["level"].mean(("chain", "draw"))
