@@ -25,19 +25,7 @@ def _compile_cache() -> None:
         os.environ["PYTENSOR_FLAGS"] = ",".join(x for x in (flags, f"base_compiledir={cache}") if x)
 
 
-def _numba_optimisation() -> None:
-    """Compile the sampler's numba code without LLVM's costly optimisation passes.
-
-    nutpie wraps the log density in numba C callbacks that cannot be cached, so LLVM
-    re-optimises them in every run: at the default level that is about 10 s of a run on the
-    default scenario, for gradients about 5% faster. A user's own ``NUMBA_OPT`` wins. Set
-    before numba is imported (it reads the variable once).
-    """
-    os.environ.setdefault("NUMBA_OPT", "0")
-
-
 _compile_cache()
-_numba_optimisation()
 
 from forecast.config import Scenario, ScenarioError, load_scenario  # noqa: E402
 from forecast.inference import SamplerSettings  # noqa: E402
