@@ -34,7 +34,7 @@ import numpy as np
 
 from forecast.config import Scenario
 from forecast.dynamics import Graph, Params, expected, history, observation_covariance
-from forecast.priors import Distribution
+from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,10 @@ def marginalises(scenario: Scenario) -> bool:
 def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: bool | None = None):
     """The PyMC model of the scenario's history, conditioned on its indicators.
 
+    The scenario's numbers (prior parameters, initial spreads, hypothesis weights) are graph
+    inputs packed into one vector (:class:`forecast.priors.GraphInputs`): editing them keeps
+    the compiled model in the cache.
+
     ``marginal`` (default: :func:`marginalises`) integrates the latent history out: the
     evidence is one multivariate normal whose covariance comes from the parameters
     (:func:`forecast.dynamics.observation_jacobian`), and ``level`` is not a model variable.
@@ -115,6 +119,13 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
     are fed to the rest of the graph like an intervention's values, so the history stays
     one vectorised linear recurrence).
     """
+    with graph_inputs(GraphInputs()) as first:
+        _build(scenario, centred, marginal)
+    with graph_inputs(GraphInputs(first.packed())):
+        return _build(scenario, centred, marginal)
+
+
+def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None):
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -131,7 +142,7 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
         phi = vector_prior("persistence", [n.persistence for n in nodes], "node")
         sigma = vector_prior("volatility", [n.volatility for n in nodes], "node")
         params = Params(phi=phi, sigma=sigma, beta=_effects(scenario))
-        init_sd = np.array([n.initial_sd for n in nodes])
+        init_sd = graph_input([n.initial_sd for n in nodes])
         if not marginal:
             level = _sampled_history(scenario, params, mu, init_sd, centred)
 
@@ -229,7 +240,7 @@ def _effects(scenario: Scenario):
         order += simple
     for i, c in enumerate(claims):
         if c.hypotheses:
-            weights = np.array([h.weight for h in c.hypotheses])
+            weights = graph_input([h.weight for h in c.hypotheses])
             comps = [h.prior.pymc() for h in c.hypotheses]
             parts.append(pm.Mixture(f"_effect_{c.id}", w=weights, comp_dists=comps).reshape((1,)))
             order.append(i)

@@ -284,3 +284,23 @@ def test_indicator_data_pull_the_latent_toward_the_data_and_recover_the_effect(t
     claim = summary["claims"]["x_to_y"]["posterior"]
     assert claim["q05"] < 0.8 * ratio < claim["q95"]
     assert claim["q05"] > 0, "the data rule out no effect"
+
+
+def test_editing_a_prior_changes_the_inputs_not_the_compiled_graph(tmp_path) -> None:
+    """An analyst's edit of a prior's numbers must find the compiled model in the cache: the
+    numbers are inputs of the graph (one packed vector), never constants inside it."""
+    import copy
+
+    import pytensor
+
+    edited = copy.deepcopy(tight_chain())
+    edited["claims"][0]["prior"] = {"dist": "Normal", "mu": -0.3, "sigma": 0.2}
+    edited["nodes"]["C"]["volatility"] = {"dist": "Gamma", "alpha": 7, "beta": 9}
+    models = [build_model(load_scenario(write_scenario(tmp_path / name, data)))
+              for name, data in (("original", tight_chain()), ("edited", edited))]
+    graphs = [pytensor.printing.debugprint(m.logp(), file="str", id_type="", print_type=True) for m in models]
+    assert graphs[0] == graphs[1]
+    numbers = [next(v for v in pytensor.graph.basic.ancestors([m.logp()]) if v.name == "scenario_numbers").get_value()
+               for m in models]
+    assert numbers[0].shape == numbers[1].shape and not np.array_equal(numbers[0], numbers[1])
+    assert -0.3 in numbers[1] and 7.0 in numbers[1]
