@@ -173,7 +173,7 @@ def observation_jacobian(p: Params, graph: Graph, init_sd: np.ndarray, year: np.
     return concat([at_start, after], axis=-2)
 
 
-def observation_covariance(p: Params, graph: Graph, init_sd: np.ndarray, year: np.ndarray, node: np.ndarray,
+def observation_covariance(p: Params, graph: Graph, init_sd: Any, year: np.ndarray, node: np.ndarray,
                            n_years: int, concat) -> Any:
     """Covariance of the deviations ``d[year[i], node[i]]`` over the history's randomness.
 

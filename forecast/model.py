@@ -82,9 +82,19 @@ def measured_nodes(scenario: Scenario) -> list[str]:
     return [n for n in scenario.node_ids if any(i.node == n for i in scenario.indicators.values())]
 
 
-#: Multiply-adds per density evaluation (observations^2 x years x nodes) up to which the
-#: history is integrated out rather than sampled (see :func:`marginalises`).
-MARGINAL_BUDGET = 4e6
+#: Multiply-adds per evaluation of the integrated-out density (see :func:`marginal_cost`) up to
+#: which the history is integrated out rather than sampled. At the budget a gradient takes a
+#: few milliseconds on these machines; above it, sampling the history is cheaper per step.
+MARGINAL_BUDGET = 5e6
+
+
+def marginal_cost(scenario: Scenario) -> float:
+    """Multiply-adds of one evaluation of the integrated-out density: the transition matrix's
+    powers and the yearly state covariances (years x nodes^3), the covariance of the
+    observations (observations^2 x nodes) and its Cholesky factor (observations^3)."""
+    n_obs = Evidence.from_scenario(scenario).z.size
+    n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
+    return n_years * n_nodes ** 3 + n_obs ** 2 * n_nodes + n_obs ** 3
 
 
 def marginalises(scenario: Scenario) -> bool:
@@ -94,11 +104,10 @@ def marginalises(scenario: Scenario) -> bool:
     evidence has a closed-form marginal likelihood and NUTS need only explore the few dozen
     parameters, whose geometry is benign; the history is then drawn exactly from its
     conditional distribution, draw by draw (:mod:`forecast.history`). The marginal density
-    costs about ``observations^2 x years x nodes`` per evaluation, so large scenarios with
-    many observations sample the history instead (cheap per step, harder geometry).
+    costs :func:`marginal_cost` per evaluation, so large scenarios sample the history
+    instead (cheap per step, harder geometry).
     """
-    n_obs = Evidence.from_scenario(scenario).z.size
-    return n_obs ** 2 * len(scenario.history_years) * len(scenario.nodes) <= MARGINAL_BUDGET
+    return marginal_cost(scenario) <= MARGINAL_BUDGET
 
 
 def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: bool | None = None):
@@ -110,7 +119,7 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
 
     ``marginal`` (default: :func:`marginalises`) integrates the latent history out: the
     evidence is one multivariate normal whose covariance comes from the parameters
-    (:func:`forecast.dynamics.observation_jacobian`), and ``level`` is not a model variable.
+    (:func:`forecast.dynamics.observation_covariance`), and ``level`` is not a model variable.
 
     Otherwise latent levels are non-centred (the shocks are sampled) except for ``centred``
     nodes, by default those an indicator measures: the data pin their levels down, and
@@ -164,7 +173,7 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
     return model
 
 
-def _sampled_history(scenario: Scenario, params: Params, mu, init_sd: np.ndarray, centred: list[str] | None):
+def _sampled_history(scenario: Scenario, params: Params, mu, init_sd, centred: list[str] | None):
     """``level[year, node]`` as model variables (the history is sampled, not integrated out)."""
     import pymc as pm
     import pytensor.tensor as pt

@@ -139,7 +139,7 @@ class GraphInputs:
             self.recorded.append(arr.ravel())
             return arr
         end = self._at + arr.size
-        if self._values is None or not np.array_equal(self._values[self._at:end], arr.ravel()):
+        if not np.array_equal(self._values[self._at:end], arr.ravel()):  # a bug in the model code, not the input
             raise RuntimeError("the model used the scenario's numbers in another order on its second build")
         part = self.vector[self._at:end].reshape(arr.shape)
         self._at = end
