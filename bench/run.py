@@ -1,13 +1,15 @@
 """The benchmark: stage timings, sampling efficiency, memory and disk, in one invocation.
 
-    .venv/bin/python bench/run.py                # everything (about 15-25 minutes on 2 cores)
+    .venv/bin/python bench/run.py                # everything (about 40 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick        # default scenario only, warm cache
+    .venv/bin/python bench/run.py --limit 300    # seconds allowed per generated scenario
 
 It measures, for the default scenario and for generated scenarios of growing size:
 wall time of each stage (import, validate, build, compile, sample, forecast, summaries,
 writing, report), cold vs warm compile cache, min bulk/tail ESS and ESS per second of
 sampling and of the whole run, divergences, max R-hat, peak RSS and results size on disk,
-and the default scenario under each sampler (nutpie, PyMC's NUTS) side by side.
+and the default scenario under each sampler (nutpie, PyMC's NUTS) side by side, and the wall clock
+of the README's main command. Generated scenarios run in child processes with a time limit.
 Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``).
 
 Generated scenarios use simulated indicator data, written to a temporary directory and
@@ -209,7 +211,7 @@ COLUMNS = [
 
 
 def _cell(fn, r: dict) -> str:
-    """A row that did not finish shows how long it was given, in its first numeric column."""
+    """A value a row does not have (an older row without a column, say) shows as n/a."""
     try:
         return str(fn(r))
     except KeyError:
