@@ -17,8 +17,9 @@ import numpy as np
 import xarray as xr
 
 from forecast.config import Scenario
-from forecast.dynamics import Params, observation_jacobian, simulate
+from forecast.dynamics import Params, observation_jacobian
 from forecast.model import Evidence, graph_of
+from forecast.strategies import Draws, history_from_drivers
 
 #: Draws conditioned per batch: bounds memory at about chunk x observations x years x nodes floats.
 CHUNK = 256
@@ -26,19 +27,12 @@ CHUNK = 256
 
 def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.Dataset:
     """``posterior`` with ``level[chain, draw, year, node]`` drawn given each draw's parameters."""
-    chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
-    size = chains * n_draws
-
-    def flat(name: str) -> np.ndarray:
-        arr = posterior[name].values
-        return arr.reshape((size,) + arr.shape[2:])
-
-    nodes = list(scenario.nodes.values())
+    draws = Draws.from_posterior(posterior)
+    size = draws.mu.shape[0]
     graph = graph_of(scenario)
-    n_years, n_nodes = len(scenario.history_years), len(nodes)
-    init_sd = np.array([n.initial_sd for n in nodes])
-    mu = flat("baseline")
-    params = Params(phi=flat("persistence"), sigma=flat("volatility"), beta=flat("effect"))
+    n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
+    init_sd = np.array([n.initial_sd for n in scenario.nodes.values()])
+    params = draws.params
     rng = np.random.default_rng([seed, 4])
     eta = rng.standard_normal((size, n_years * n_nodes))
 
@@ -46,7 +40,7 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
     if evidence.z.size:
         k = evidence.indicator
         direction = np.array([i.direction for i in scenario.indicators.values()])[k]
-        intercept, loading, noise = flat("intercept")[:, k], flat("loading")[:, k], flat("noise")[:, k]
+        intercept, loading, noise = draws.intercept[:, k], draws.loading[:, k], draws.noise[:, k]
         for start in range(0, size, CHUNK):
             c = slice(start, min(start + CHUNK, size))
             part = Params(params.phi[c], params.sigma[c], params.beta[c])
@@ -54,16 +48,14 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
                                      np.concatenate)
             scale = direction * loading[c]
             J = scale[..., None] * J.reshape(J.shape[:2] + (-1,))
-            simulated = (intercept[c] + scale * mu[c][:, evidence.node] + (J @ eta[c][..., None])[..., 0]
+            simulated = (intercept[c] + scale * draws.mu[c][:, evidence.node] + (J @ eta[c][..., None])[..., 0]
                          + noise[c] * rng.standard_normal(scale.shape))
             S = J @ J.mT + noise[c][:, :, None] ** 2 * np.eye(evidence.z.size)
             eta[c] += (J.mT @ np.linalg.solve(S, (evidence.z - simulated)[..., None]))[..., 0]
 
     eta = eta.reshape(size, n_years, n_nodes)
-    d0 = init_sd * eta[:, 0]
-    rest = simulate(d0, eta[:, 1:].transpose(1, 0, 2), params, graph)
-    level = mu[:, None, :] + np.concatenate([d0[None], rest]).transpose(1, 0, 2)
+    level = draws.mu[:, None, :] + history_from_drivers(scenario, params, eta[:, 0], eta[:, 1:].transpose(1, 0, 2))
     return posterior.assign(level=xr.DataArray(
-        level.reshape(chains, n_draws, n_years, n_nodes), dims=("chain", "draw", "year", "node"),
+        level.reshape(draws.chains, draws.draws, n_years, n_nodes), dims=("chain", "draw", "year", "node"),
         coords={"chain": posterior["chain"], "draw": posterior["draw"],
                 "year": [int(y) for y in scenario.history_years], "node": scenario.node_ids}))

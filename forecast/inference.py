@@ -79,9 +79,9 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
     """Sample the model's posterior once (compiling its log density first)."""
     import time
 
-    settings = settings.for_model("level" not in model.named_vars)
-
     from threadpoolctl import threadpool_limits
+
+    settings = settings.for_model("level" not in model.named_vars)
 
     if settings.sampler == "nutpie":
         import nutpie

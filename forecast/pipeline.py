@@ -154,7 +154,7 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
     if "level" not in post:
         with timings.timed("history", None):
             post = restore_history(scenario, post, settings.seed)
-        idata = xr.DataTree.from_dict({**{k: idata[k].dataset for k in idata.children}, "posterior": post})
+        idata = with_group(idata, "posterior", post)
     draws = Draws.from_posterior(post)
     diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds)
     with timings.timed("forecast", None):
@@ -277,6 +277,9 @@ def thin_forecasts(tree: xr.DataTree, keep: int) -> xr.DataTree:
     thinned = fc.isel(chain=slice(0, n_chains), draw=index)
     thinned.attrs["thinned"] = (f"{thinned.sizes['chain'] * thinned.sizes['draw']} of {chains * draws} "
                                 "draws kept (--keep-draws)")
-    groups = {k: tree[k].dataset for k in tree.children}
-    groups["forecast"] = thinned
-    return xr.DataTree.from_dict(groups)
+    return with_group(tree, "forecast", thinned)
+
+
+def with_group(tree: xr.DataTree, name: str, dataset: xr.Dataset) -> xr.DataTree:
+    """A copy of ``tree`` whose group ``name`` is ``dataset`` (the other groups as they are)."""
+    return xr.DataTree.from_dict({**{k: tree[k].dataset for k in tree.children}, name: dataset})

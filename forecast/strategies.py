@@ -157,9 +157,16 @@ def prior_draws(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
 
 def simulate_history(scenario: Scenario, params: Params, n: int, rng: np.random.Generator) -> np.ndarray:
     """History deviations (D, years, nodes) by stepping the equations year by year."""
-    graph: Graph = graph_of(scenario)
     n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
-    init_sd = np.array([v.initial_sd for v in scenario.nodes.values()])
-    d0 = init_sd * rng.standard_normal((n, n_nodes))
-    rest = simulate(d0, rng.standard_normal((n_years - 1, n, n_nodes)), params, graph)
+    return history_from_drivers(scenario, params, rng.standard_normal((n, n_nodes)),
+                                rng.standard_normal((n_years - 1, n, n_nodes)))
+
+
+def history_from_drivers(scenario: Scenario, params: Params, first: np.ndarray, shocks: np.ndarray) -> np.ndarray:
+    """History deviations (D, years, nodes) from standard-normal drivers: ``first`` (D, nodes)
+    scaled by each node's initial spread, then the equations stepped with ``shocks``
+    (years - 1, D, nodes)."""
+    graph: Graph = graph_of(scenario)
+    d0 = np.array([v.initial_sd for v in scenario.nodes.values()]) * first
+    rest = simulate(d0, shocks, params, graph)
     return np.concatenate([d0[None], rest]).transpose(1, 0, 2)
