@@ -140,6 +140,13 @@ def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None)
     return F, G
 
 
+def state_dynamics(p: Params, graph: Graph) -> tuple[Any, Any]:
+    """``A = F G``, the yearly transition (``d_t = d_{t-1} @ A + shock_t``), and ``Q``, the
+    covariance of a year's shocks ``G^T diag(sigma^2) G``. One parameter set."""
+    F, G = transition_matrices(p, graph)
+    return F @ G, G.T @ ((p.sigma ** 2)[:, None] * G)
+
+
 def matrix_powers(A: Any, n: int, size: int, concat) -> Any:
     """``A^0 .. A^(n-1)`` (``A``: size x size) stacked on axis -3, in ``ceil(log2(n))``
     batched products."""
@@ -182,11 +189,12 @@ def observation_covariance(p: Params, graph: Graph, init_sd: Any, year: np.ndarr
     and ``Q = G^T diag(sigma^2) G`` the covariance of each year's shocks,
     ``V[s] = (A^s)^T V[0] A^s + sum_{k<s} (A^k)^T Q A^k`` is the covariance of ``d[s]`` and
     ``cov(d[t], d[s]) = (A^(t-s))^T V[s]`` for ``t >= s``. One parameter set (no batch axes).
+    The model uses the same recursion compiled as one Op (:mod:`forecast.covariance`),
+    which tests check against this.
     """
     n = graph.n_nodes
-    F, G = transition_matrices(p, graph)
-    powers = matrix_powers(F @ G, n_years, n, concat)  # (years, nodes, nodes)
-    Q = G.T @ ((p.sigma ** 2)[:, None] * G)
+    A, Q = state_dynamics(p, graph)
+    powers = matrix_powers(A, n_years, n, concat)  # (years, nodes, nodes)
     spread = (powers.mT @ Q @ powers).reshape((n_years, n * n))
     before = np.tri(n_years, k=-1)  # before[s, k] = 1 when k < s
     V = powers.mT @ ((init_sd ** 2)[:, None] * powers) + (before @ spread).reshape((n_years, n, n))

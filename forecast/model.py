@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, expected, history, observation_covariance
+from forecast.dynamics import Graph, Params, expected, history, state_dynamics
 from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
 
 
@@ -118,8 +118,9 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
     the compiled model in the cache.
 
     ``marginal`` (default: :func:`marginalises`) integrates the latent history out: the
-    evidence is one multivariate normal whose covariance comes from the parameters
-    (:func:`forecast.dynamics.observation_covariance`), and ``level`` is not a model variable.
+    evidence is one multivariate normal whose covariance comes from the parameters, with its
+    log density compiled as one Op (:mod:`forecast.covariance`), and ``level`` is not a
+    model variable.
 
     Otherwise latent levels are non-centred (the shocks are sampled) except for ``centred``
     nodes, by default those an indicator measures: the data pin their levels down, and
@@ -137,6 +138,8 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
 def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None):
     import pymc as pm
     import pytensor.tensor as pt
+
+    from forecast.covariance import evidence_logp
 
     marginal = marginalises(scenario) if marginal is None else marginal
     coords = coords_of(scenario)
@@ -162,11 +165,15 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
             k = evidence.indicator
             scale = np.array([i.direction for i in inds])[k] * loading[k]
             if marginal:
-                cov = observation_covariance(params, graph, init_sd, evidence.year_index, evidence.node,
-                                             len(coords["year"]), pt.concatenate)
-                pm.MvNormal("evidence", mu=intercept[k] + scale * mu[evidence.node],
-                            cov=scale[:, None] * cov * scale[None, :] + pt.diag(noise[k] ** 2),
-                            observed=evidence.z, dims="observation")
+                A, Q = state_dynamics(params, graph)
+
+                def logp(z, mean, scale, noise_var, A, s0, Q):
+                    return evidence_logp(z, mean, scale, noise_var, A, s0, Q, evidence.year_index,
+                                         evidence.node, len(coords["year"]))
+
+                pm.CustomDist("evidence", intercept[k] + scale * mu[evidence.node], scale, noise[k] ** 2,
+                              A, init_sd ** 2, Q, logp=logp, signature="(o),(o),(o),(n,n),(n),(n,n)->(o)",
+                              observed=evidence.z, dims="observation")
             else:
                 mean = intercept[k] + scale * level[evidence.year_index, evidence.node]
                 pm.Normal("evidence", mu=mean, sigma=noise[k], observed=evidence.z, dims="observation")

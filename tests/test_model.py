@@ -75,6 +75,71 @@ def test_the_history_is_linear_in_its_drivers_with_the_jacobian_the_model_uses()
                                    flat @ flat.T, atol=1e-12)
 
 
+def _evidence_case(seed: int = 3):
+    """A small graph with lagged and same-year claims and 11 observations over 7 years."""
+    rng = np.random.default_rng(seed)
+    graph = Graph.from_edges(4, [(0, 1, 0), (1, 2, 1), (0, 3, 0), (3, 2, 0), (2, 0, 1)])
+    p = _random_params(rng, graph)
+    year, node = rng.integers(0, 7, 11), rng.integers(0, 4, 11)
+    inputs = {"scale": rng.uniform(0.5, 2, 11), "noise_var": rng.uniform(0.05, 0.3, 11),
+              "mean": rng.normal(size=11), "z": rng.normal(size=11), "s0": rng.uniform(0.3, 2, 4)}
+    return rng, graph, p, year, node, inputs
+
+
+def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covariance() -> None:
+    """The Op the model samples (numba kernel, and the Python fallback) gives the multivariate
+    normal log density with the covariance that dynamics.observation_covariance spells out."""
+    import pytensor
+
+    from forecast.covariance import evidence_logp
+    from forecast.dynamics import state_dynamics
+
+    _, graph, p, year, node, x = _evidence_case()
+    A, Q = state_dynamics(p, graph)
+    C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 7, np.concatenate)
+    S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
+    expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
+    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 7)
+    for mode in ("NUMBA", "FAST_COMPILE"):
+        assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
+
+
+def test_the_hand_written_gradient_of_the_evidence_matches_finite_differences() -> None:
+    import pytensor.tensor as pt
+    from pytensor.gradient import verify_grad
+
+    from forecast.covariance import evidence_logp
+    from forecast.dynamics import state_dynamics
+
+    rng, graph, p, year, node, x = _evidence_case()
+    A, Q = state_dynamics(p, graph)
+
+    def logp(A, s0, B, scale, noise_var, mean):  # Q = B B^T: a covariance, as in the model
+        return evidence_logp(pt.as_tensor(x["z"]), mean, scale, noise_var, A, s0, B @ B.T, year, node, 7)
+
+    point = [A, x["s0"], np.linalg.cholesky(Q), x["scale"], x["noise_var"], x["mean"]]
+    for mode in ("NUMBA", "FAST_COMPILE"):
+        verify_grad(logp, point, rng=rng, mode=mode)
+
+
+def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
+    """Negative noise variance makes the covariance indefinite: the sampler must see -inf (a
+    rejected proposal) and a finite gradient, never an exception inside the compiled callback."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from forecast.covariance import evidence_logp
+    from forecast.dynamics import state_dynamics
+
+    _, graph, p, year, node, x = _evidence_case()
+    A, Q = state_dynamics(p, graph)
+    mean = pt.vector("mean")
+    logp = evidence_logp(x["z"], mean, x["scale"], -np.ones(11), A, x["s0"], Q, year, node, 7)
+    value, grad = pytensor.function([mean], [logp, pytensor.grad(logp, mean)], mode="NUMBA")(x["mean"])
+    assert value == -np.inf
+    assert np.all(np.isfinite(grad))
+
+
 def test_restored_history_is_the_exact_conditional_given_the_parameters(tmp_path) -> None:
     """For one fixed parameter draw, the restored levels have the Gaussian conditional's mean
     and covariance given the evidence (computed here by direct conditioning)."""
