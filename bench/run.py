@@ -171,7 +171,7 @@ def in_child(label: str, path: Path, out_root: Path, *, settings: dict | None = 
 def cold_run(out_root: Path) -> dict:
     """The default scenario in a child process with an empty compile cache."""
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={cache}")
+        env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={cache}/pytensor", NUMBA_CACHE_DIR=f"{cache}/numba")
         return in_child("default (cold cache)", DEFAULT, out_root, env=env)
 
 

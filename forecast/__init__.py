@@ -15,14 +15,17 @@ from platformdirs import user_cache_dir
 
 
 def _compile_cache() -> None:
-    """Share PyTensor's (and numba's) compile cache across runs, in the user's cache dir.
+    """Share the compile caches across runs, in the user's cache dir: PyTensor's (its numba
+    kernels included) and numba's own (the kernels of :mod:`forecast.covariance`).
 
-    Set before PyTensor is imported; a user's own ``base_compiledir`` wins.
+    Set before PyTensor or numba is imported; a user's own ``base_compiledir`` or
+    ``NUMBA_CACHE_DIR`` wins.
     """
+    root = user_cache_dir("forecast")
     flags = os.environ.get("PYTENSOR_FLAGS", "")
     if "base_compiledir" not in flags:
-        cache = os.path.join(user_cache_dir("forecast"), "pytensor")
-        os.environ["PYTENSOR_FLAGS"] = ",".join(x for x in (flags, f"base_compiledir={cache}") if x)
+        os.environ["PYTENSOR_FLAGS"] = ",".join(x for x in (flags, f"base_compiledir={root}/pytensor") if x)
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(root, "numba"))
 
 
 _compile_cache()
