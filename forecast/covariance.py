@@ -22,9 +22,9 @@ With ``A`` the yearly transition matrix, ``Q`` the covariance of a year's shocks
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
+import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
@@ -45,230 +45,221 @@ def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any
     return op(A, s0, Q, scale, noise_var, z - mean)
 
 
-@cache
-def _kernels():
-    """The numba kernels (log density and its gradient), compiled or loaded from numba's disk
-    cache on first use.
+# The kernels (module-level functions, so that numba's disk cache finds them again in the
+# next process). They keep transposes, ``PT[k] = (A^k)^T`` and ``W[s] = V[s]^T``, so that
+# inner loops run along contiguous rows.
+_jit = numba.njit(cache=True, fastmath=FASTMATH)
 
-    They keep transposes, ``PT[k] = (A^k)^T`` and ``W[s] = V[s]^T``, so that every
-    inner loop runs along contiguous rows, and write into preallocated arrays.
-    """
-    import numba
 
-    jit = numba.njit(cache=True, fastmath=FASTMATH)
+# Small matrices: plain loops (a BLAS call costs more than the product); from BLAS_FROM on, BLAS.
+@_jit
+def add_product(out, X, Y):
+    """out += X @ Y"""
+    if X.shape[0] >= BLAS_FROM:
+        out += X @ Y
+        return
+    for i in range(X.shape[0]):
+        for k in range(X.shape[1]):
+            x = X[i, k]
+            for j in range(Y.shape[1]):
+                out[i, j] += x * Y[k, j]
 
-    # Small matrices: plain loops (a BLAS call costs more than the product). From BLAS_FROM
-    # nodes on, BLAS.
-    @jit
-    def add_product(out, X, Y):
-        """out += X @ Y"""
-        if X.shape[0] >= BLAS_FROM:
-            out += X @ Y
-            return
-        for i in range(X.shape[0]):
+@_jit
+def add_product_tn(out, X, Y):
+    """out += X^T @ Y"""
+    if X.shape[0] >= BLAS_FROM:
+        out += X.T @ Y
+        return
+    for k in range(X.shape[0]):
+        for i in range(X.shape[1]):
+            x = X[k, i]
+            for j in range(Y.shape[1]):
+                out[i, j] += x * Y[k, j]
+
+@_jit
+def add_product_nt(out, X, Y):
+    """out += X @ Y^T"""
+    if X.shape[0] >= BLAS_FROM:
+        out += X @ Y.T
+        return
+    for i in range(X.shape[0]):
+        for j in range(Y.shape[0]):
+            acc = 0.0
             for k in range(X.shape[1]):
-                x = X[i, k]
-                for j in range(Y.shape[1]):
-                    out[i, j] += x * Y[k, j]
+                acc += X[i, k] * Y[j, k]
+            out[i, j] += acc
 
-    @jit
-    def add_product_tn(out, X, Y):
-        """out += X^T @ Y"""
-        if X.shape[0] >= BLAS_FROM:
-            out += X.T @ Y
-            return
-        for k in range(X.shape[0]):
-            for i in range(X.shape[1]):
-                x = X[k, i]
-                for j in range(Y.shape[1]):
-                    out[i, j] += x * Y[k, j]
+@_jit
+def recursions(A, s0, Q, n_years):
+    n = A.shape[0]
+    PT = np.zeros((n_years, n, n))  # (A^k)^T
+    W = np.zeros((n_years, n, n))  # V[s]^T
+    AW = np.empty((n, n))
+    for i in range(n):
+        PT[0, i, i] = 1.0
+        W[0, i, i] = s0[i]
+    for s in range(1, n_years):
+        add_product_tn(PT[s], A, PT[s - 1])
+        AW[:] = 0.0
+        add_product_tn(AW, A, W[s - 1])
+        W[s] = Q.T
+        add_product(W[s], AW, A)
+    return PT, W
 
-    @jit
-    def add_product_nt(out, X, Y):
-        """out += X @ Y^T"""
-        if X.shape[0] >= BLAS_FROM:
-            out += X @ Y.T
-            return
-        for i in range(X.shape[0]):
-            for j in range(Y.shape[0]):
+@_jit
+def covariance(A, s0, Q, year, node, n_years):
+    PT, W = recursions(A, s0, Q, n_years)
+    n_obs, n = year.shape[0], A.shape[0]
+    C = np.empty((n_obs, n_obs))
+    for a in range(n_obs):
+        for b in range(n_obs):
+            if year[a] >= year[b]:
+                p, w = PT[year[a] - year[b], node[a]], W[year[b], node[b]]
                 acc = 0.0
-                for k in range(X.shape[1]):
-                    acc += X[i, k] * Y[j, k]
-                out[i, j] += acc
+                for k in range(n):
+                    acc += p[k] * w[k]
+                C[a, b] = acc
+    for a in range(n_obs):
+        for b in range(n_obs):
+            if year[a] < year[b]:
+                C[a, b] = C[b, a]
+    return C
 
-    @jit
-    def recursions(A, s0, Q, n_years):
-        n = A.shape[0]
-        PT = np.zeros((n_years, n, n))  # (A^k)^T
-        W = np.zeros((n_years, n, n))  # V[s]^T
-        AW = np.empty((n, n))
-        for i in range(n):
-            PT[0, i, i] = 1.0
-            W[0, i, i] = s0[i]
-        for s in range(1, n_years):
-            add_product_tn(PT[s], A, PT[s - 1])
-            AW[:] = 0.0
-            add_product_tn(AW, A, W[s - 1])
-            W[s] = Q.T
-            add_product(W[s], AW, A)
-        return PT, W
+@_jit
+def covariance_grad(A, s0, Q, year, node, n_years, C_bar):
+    PT, W = recursions(A, s0, Q, n_years)
+    n_obs, n = year.shape[0], A.shape[0]
+    PT_bar = np.zeros_like(PT)
+    W_bar = np.zeros_like(W)
+    for a in range(n_obs):
+        for b in range(n_obs):
+            if year[a] >= year[b]:
+                g = C_bar[a, b]
+                if year[a] > year[b]:
+                    g += C_bar[b, a]  # the mirrored entry is the same number
+                lag, i, j, s = year[a] - year[b], node[a], node[b], year[b]
+                for k in range(n):
+                    PT_bar[lag, i, k] += g * W[s, j, k]
+                    W_bar[s, j, k] += g * PT[lag, i, k]
+    A_bar = np.zeros((n, n))
+    Q_bar = np.zeros((n, n))
+    T1 = np.empty((n, n))
+    for s in range(n_years - 1, 0, -1):  # W[s] = A^T W[s-1] A + Q^T
+        Q_bar += W_bar[s].T
+        T1[:] = 0.0
+        add_product(T1, W[s - 1], A)
+        add_product_nt(A_bar, T1, W_bar[s])
+        T1[:] = 0.0
+        add_product_tn(T1, W[s - 1], A)
+        add_product(A_bar, T1, W_bar[s])
+        T1[:] = 0.0
+        add_product(T1, A, W_bar[s])
+        add_product_nt(W_bar[s - 1], T1, A)
+    for k in range(n_years - 1, 0, -1):  # PT[k] = A^T PT[k-1]
+        add_product_nt(A_bar, PT[k - 1], PT_bar[k])
+        add_product(PT_bar[k - 1], A, PT_bar[k])
+    s0_bar = np.empty(n)
+    for i in range(n):
+        s0_bar[i] = W_bar[0, i, i]
+    return A_bar, s0_bar, Q_bar
 
-    @jit
-    def covariance(A, s0, Q, year, node, n_years):
-        PT, W = recursions(A, s0, Q, n_years)
-        n_obs, n = year.shape[0], A.shape[0]
-        C = np.empty((n_obs, n_obs))
-        for a in range(n_obs):
-            for b in range(n_obs):
-                if year[a] >= year[b]:
-                    p, w = PT[year[a] - year[b], node[a]], W[year[b], node[b]]
-                    acc = 0.0
-                    for k in range(n):
-                        acc += p[k] * w[k]
-                    C[a, b] = acc
-        for a in range(n_obs):
-            for b in range(n_obs):
-                if year[a] < year[b]:
-                    C[a, b] = C[b, a]
-        return C
-
-    @jit
-    def covariance_grad(A, s0, Q, year, node, n_years, C_bar):
-        PT, W = recursions(A, s0, Q, n_years)
-        n_obs, n = year.shape[0], A.shape[0]
-        PT_bar = np.zeros_like(PT)
-        W_bar = np.zeros_like(W)
-        for a in range(n_obs):
-            for b in range(n_obs):
-                if year[a] >= year[b]:
-                    g = C_bar[a, b]
-                    if year[a] > year[b]:
-                        g += C_bar[b, a]  # the mirrored entry is the same number
-                    lag, i, j, s = year[a] - year[b], node[a], node[b], year[b]
-                    for k in range(n):
-                        PT_bar[lag, i, k] += g * W[s, j, k]
-                        W_bar[s, j, k] += g * PT[lag, i, k]
-        A_bar = np.zeros((n, n))
-        Q_bar = np.zeros((n, n))
-        T1 = np.empty((n, n))
-        for s in range(n_years - 1, 0, -1):  # W[s] = A^T W[s-1] A + Q^T
-            Q_bar += W_bar[s].T
-            T1[:] = 0.0
-            add_product(T1, W[s - 1], A)
-            add_product_nt(A_bar, T1, W_bar[s])
-            T1[:] = 0.0
-            add_product_tn(T1, W[s - 1], A)
-            add_product(A_bar, T1, W_bar[s])
-            T1[:] = 0.0
-            add_product(T1, A, W_bar[s])
-            add_product_nt(W_bar[s - 1], T1, A)
-        for k in range(n_years - 1, 0, -1):  # PT[k] = A^T PT[k-1]
-            add_product_nt(A_bar, PT[k - 1], PT_bar[k])
-            add_product(PT_bar[k - 1], A, PT_bar[k])
-        s0_bar = np.empty(n)
-        for i in range(n):
-            s0_bar[i] = W_bar[0, i, i]
-        return A_bar, s0_bar, Q_bar
-
-    @jit
-    def cholesky(S):
-        """Lower factor of S, and whether S is positive definite."""
-        n = S.shape[0]
-        L = np.zeros_like(S)
-        for j in range(n):
-            d = S[j, j]
+@_jit
+def cholesky(S):
+    """Lower factor of S, and whether S is positive definite."""
+    n = S.shape[0]
+    L = np.zeros_like(S)
+    for j in range(n):
+        d = S[j, j]
+        for k in range(j):
+            d -= L[j, k] * L[j, k]
+        if not d > 0.0:
+            return L, False
+        L[j, j] = np.sqrt(d)
+        for i in range(j + 1, n):
+            acc = S[i, j]
             for k in range(j):
-                d -= L[j, k] * L[j, k]
-            if not d > 0.0:
-                return L, False
-            L[j, j] = np.sqrt(d)
-            for i in range(j + 1, n):
-                acc = S[i, j]
-                for k in range(j):
-                    acc -= L[i, k] * L[j, k]
-                L[i, j] = acc / L[j, j]
-        return L, True
+                acc -= L[i, k] * L[j, k]
+            L[i, j] = acc / L[j, j]
+    return L, True
 
-    @jit
-    def forward_solve(L, r):
-        """L^-1 r for lower-triangular L."""
-        y = np.empty_like(r)
-        for i in range(r.shape[0]):
-            acc = r[i]
-            for k in range(i):
-                acc -= L[i, k] * y[k]
-            y[i] = acc / L[i, i]
-        return y
+@_jit
+def forward_solve(L, r):
+    """L^-1 r for lower-triangular L."""
+    y = np.empty_like(r)
+    for i in range(r.shape[0]):
+        acc = r[i]
+        for k in range(i):
+            acc -= L[i, k] * y[k]
+        y[i] = acc / L[i, i]
+    return y
 
-    @jit
-    def total_covariance(A, s0, Q, scale, noise_var, year, node, n_years):
-        C = covariance(A, s0, Q, year, node, n_years)
-        S = np.empty_like(C)
-        for a in range(C.shape[0]):
-            for b in range(C.shape[0]):
-                S[a, b] = scale[a] * scale[b] * C[a, b]
-            S[a, a] += noise_var[a]
-        return C, S
+@_jit
+def total_covariance(A, s0, Q, scale, noise_var, year, node, n_years):
+    C = covariance(A, s0, Q, year, node, n_years)
+    S = np.empty_like(C)
+    for a in range(C.shape[0]):
+        for b in range(C.shape[0]):
+            S[a, b] = scale[a] * scale[b] * C[a, b]
+        S[a, a] += noise_var[a]
+    return C, S
 
-    @jit
-    def logp(A, s0, Q, scale, noise_var, resid, year, node, n_years):
-        _, S = total_covariance(A, s0, Q, scale, noise_var, year, node, n_years)
-        L, ok = cholesky(S)
-        if not ok:
-            return -np.inf
-        y = forward_solve(L, resid)
-        out = -0.5 * resid.shape[0] * np.log(2.0 * np.pi)
-        for i in range(resid.shape[0]):
-            out -= 0.5 * y[i] * y[i] + np.log(L[i, i])
-        return out
+@_jit
+def evidence_kernel(A, s0, Q, scale, noise_var, resid, year, node, n_years):
+    _, S = total_covariance(A, s0, Q, scale, noise_var, year, node, n_years)
+    L, ok = cholesky(S)
+    if not ok:
+        return -np.inf
+    y = forward_solve(L, resid)
+    out = -0.5 * resid.shape[0] * np.log(2.0 * np.pi)
+    for i in range(resid.shape[0]):
+        out -= 0.5 * y[i] * y[i] + np.log(L[i, i])
+    return out
 
-    @jit
-    def logp_grad(A, s0, Q, scale, noise_var, resid, year, node, n_years, g):
-        n_obs = resid.shape[0]
-        C, S = total_covariance(A, s0, Q, scale, noise_var, year, node, n_years)
-        L, ok = cholesky(S)
-        if not ok:  # the density is -inf here: no direction to follow
-            return (np.zeros_like(A), np.zeros_like(s0), np.zeros_like(Q), np.zeros_like(scale),
-                    np.zeros_like(noise_var), np.zeros_like(resid))
-        y = forward_solve(L, resid)
-        alpha = np.empty(n_obs)  # S^-1 resid = L^-T y
-        for i in range(n_obs - 1, -1, -1):
-            acc = y[i]
-            for k in range(i + 1, n_obs):
-                acc -= L[k, i] * alpha[k]
-            alpha[i] = acc / L[i, i]
-        U = np.zeros_like(L)  # (L^-1)^T, upper triangular, so every inner loop runs along rows
-        for i in range(n_obs):
-            U[i, i] = 1.0 / L[i, i]
-            for j in range(i):
-                acc = 0.0
-                for k in range(j, i):
-                    acc -= L[i, k] * U[j, k]
-                U[j, i] = acc / L[i, i]
-        S_inv = np.empty_like(S)  # S^-1 = U U^T
-        for a in range(n_obs):
-            for b in range(a + 1):
-                acc = 0.0
-                for k in range(a, n_obs):
-                    acc += U[a, k] * U[b, k]
-                S_inv[a, b] = acc
-                S_inv[b, a] = acc
-        S_bar = np.empty_like(S)  # d logp / d S = (alpha alpha^T - S^-1) / 2
-        for a in range(n_obs):
-            for b in range(n_obs):
-                S_bar[a, b] = 0.5 * g * (alpha[a] * alpha[b] - S_inv[a, b])
-        C_bar = np.empty_like(C)
-        scale_bar = np.zeros(n_obs)
-        noise_var_bar = np.empty(n_obs)
-        for a in range(n_obs):
-            noise_var_bar[a] = S_bar[a, a]
-            for b in range(n_obs):
-                C_bar[a, b] = S_bar[a, b] * scale[a] * scale[b]
-                scale_bar[a] += 2.0 * S_bar[a, b] * scale[b] * C[a, b]
-        A_bar, s0_bar, Q_bar = covariance_grad(A, s0, Q, year, node, n_years, C_bar)
-        return A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, -g * alpha
-
-    return covariance, logp, logp_grad
+@_jit
+def evidence_kernel_grad(A, s0, Q, scale, noise_var, resid, year, node, n_years, g):
+    n_obs = resid.shape[0]
+    C, S = total_covariance(A, s0, Q, scale, noise_var, year, node, n_years)
+    L, ok = cholesky(S)
+    if not ok:  # the density is -inf here: no direction to follow
+        return (np.zeros_like(A), np.zeros_like(s0), np.zeros_like(Q), np.zeros_like(scale),
+                np.zeros_like(noise_var), np.zeros_like(resid))
+    y = forward_solve(L, resid)
+    alpha = np.empty(n_obs)  # S^-1 resid = L^-T y
+    for i in range(n_obs - 1, -1, -1):
+        acc = y[i]
+        for k in range(i + 1, n_obs):
+            acc -= L[k, i] * alpha[k]
+        alpha[i] = acc / L[i, i]
+    U = np.zeros_like(L)  # (L^-1)^T, upper triangular, so every inner loop runs along rows
+    for i in range(n_obs):
+        U[i, i] = 1.0 / L[i, i]
+        for j in range(i):
+            acc = 0.0
+            for k in range(j, i):
+                acc -= L[i, k] * U[j, k]
+            U[j, i] = acc / L[i, i]
+    S_inv = np.empty_like(S)  # S^-1 = U U^T
+    for a in range(n_obs):
+        for b in range(a + 1):
+            acc = 0.0
+            for k in range(a, n_obs):
+                acc += U[a, k] * U[b, k]
+            S_inv[a, b] = acc
+            S_inv[b, a] = acc
+    S_bar = np.empty_like(S)  # d logp / d S = (alpha alpha^T - S^-1) / 2
+    for a in range(n_obs):
+        for b in range(n_obs):
+            S_bar[a, b] = 0.5 * g * (alpha[a] * alpha[b] - S_inv[a, b])
+    C_bar = np.empty_like(C)
+    scale_bar = np.zeros(n_obs)
+    noise_var_bar = np.empty(n_obs)
+    for a in range(n_obs):
+        noise_var_bar[a] = S_bar[a, a]
+        for b in range(n_obs):
+            C_bar[a, b] = S_bar[a, b] * scale[a] * scale[b]
+            scale_bar[a] += 2.0 * S_bar[a, b] * scale[b] * C[a, b]
+    A_bar, s0_bar, Q_bar = covariance_grad(A, s0, Q, year, node, n_years, C_bar)
+    return A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, -g * alpha
 
 
 def _static(op: "GaussianEvidence | GaussianEvidenceGrad") -> tuple[np.ndarray, np.ndarray, int]:
@@ -290,8 +281,8 @@ class GaussianEvidence(Op):
         return Apply(self, inputs, [pt.scalar(dtype="float64")])
 
     def perform(self, node, inputs, output_storage) -> None:
-        _, logp, _ = _kernels()
-        output_storage[0][0] = np.asarray(logp(*(np.asarray(v, dtype=float) for v in inputs), *_static(self)))
+        args = (np.asarray(v, dtype=float) for v in inputs)
+        output_storage[0][0] = np.asarray(evidence_kernel(*args, *_static(self)))
 
     def infer_shape(self, node, shapes):
         return [()]
@@ -313,9 +304,8 @@ class GaussianEvidenceGrad(Op):
         return Apply(self, inputs, [v.type() for v in inputs[:-1]])
 
     def perform(self, node, inputs, output_storage) -> None:
-        _, _, logp_grad = _kernels()
         *args, g = (np.asarray(v, dtype=float) for v in inputs)
-        for storage, value in zip(output_storage, logp_grad(*args, *_static(self), float(g))):
+        for storage, value in zip(output_storage, evidence_kernel_grad(*args, *_static(self), float(g))):
             storage[0] = value
 
     def infer_shape(self, node, shapes):
@@ -329,25 +319,23 @@ def _register_numba() -> None:
 
     @register_funcify_default_op_cache_key(GaussianEvidence)
     def _logp(op, node, **kwargs):
-        _, logp, _ = _kernels()
         year, where, n_years = _static(op)
 
         @numba_njit
         def gaussian_evidence(A, s0, Q, scale, noise_var, resid):
             out = np.empty(())
-            out[()] = logp(A, s0, Q, scale, noise_var, resid, year, where, n_years)
+            out[()] = evidence_kernel(A, s0, Q, scale, noise_var, resid, year, where, n_years)
             return out
 
         return gaussian_evidence
 
     @register_funcify_default_op_cache_key(GaussianEvidenceGrad)
     def _logp_grad(op, node, **kwargs):
-        _, _, logp_grad = _kernels()
         year, where, n_years = _static(op)
 
         @numba_njit
         def gaussian_evidence_grad(A, s0, Q, scale, noise_var, resid, g):
-            return logp_grad(A, s0, Q, scale, noise_var, resid, year, where, n_years, g[()])
+            return evidence_kernel_grad(A, s0, Q, scale, noise_var, resid, year, where, n_years, g[()])
 
         return gaussian_evidence_grad
 
