@@ -34,15 +34,12 @@ from pytensor.graph.op import Op
 #: definite must give a log density of -inf, which the sampler then rejects.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
-#: Matrix size from which the kernels' small products call BLAS instead of plain loops.
-BLAS_FROM = 16
-
 
 def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any, Q: Any,
                   year: np.ndarray, node: np.ndarray, n_years: int) -> Any:
     """Log density of the observations ``z`` (a scalar tensor); see the module docstring."""
     op = GaussianEvidence(tuple(int(y) for y in year), tuple(int(n) for n in node), int(n_years))
-    return op(A, s0, Q, scale, noise_var, z - mean)
+    return op(A, s0, Q, scale, noise_var, z - mean)[0]
 
 
 # The kernels (module-level functions, so that numba's disk cache finds them again in the
@@ -51,13 +48,11 @@ def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any
 _jit = numba.njit(cache=True, fastmath=FASTMATH)
 
 
-# Small matrices: plain loops (a BLAS call costs more than the product); from BLAS_FROM on, BLAS.
+# Plain loops: for matrices of the sizes the integrated-out model takes (model.MARGINAL_BUDGET)
+# a BLAS call costs about as much, and makes the cold compile half as long again.
 @_jit
 def add_product(out, X, Y):
     """out += X @ Y"""
-    if X.shape[0] >= BLAS_FROM:
-        out += X @ Y
-        return
     for i in range(X.shape[0]):
         for k in range(X.shape[1]):
             x = X[i, k]
@@ -67,9 +62,6 @@ def add_product(out, X, Y):
 @_jit
 def add_product_tn(out, X, Y):
     """out += X^T @ Y"""
-    if X.shape[0] >= BLAS_FROM:
-        out += X.T @ Y
-        return
     for k in range(X.shape[0]):
         for i in range(X.shape[1]):
             x = X[k, i]
@@ -79,9 +71,6 @@ def add_product_tn(out, X, Y):
 @_jit
 def add_product_nt(out, X, Y):
     """out += X @ Y^T"""
-    if X.shape[0] >= BLAS_FROM:
-        out += X @ Y.T
-        return
     for i in range(X.shape[0]):
         for j in range(Y.shape[0]):
             acc = 0.0
@@ -205,25 +194,18 @@ def total_covariance(A, s0, Q, scale, noise_var, year, node, n_years):
 
 @_jit
 def evidence_kernel(A, s0, Q, scale, noise_var, resid, year, node, n_years):
-    _, S = total_covariance(A, s0, Q, scale, noise_var, year, node, n_years)
-    L, ok = cholesky(S)
-    if not ok:
-        return -np.inf
-    y = forward_solve(L, resid)
-    out = -0.5 * resid.shape[0] * np.log(2.0 * np.pi)
-    for i in range(resid.shape[0]):
-        out -= 0.5 * y[i] * y[i] + np.log(L[i, i])
-    return out
-
-@_jit
-def evidence_kernel_grad(A, s0, Q, scale, noise_var, resid, year, node, n_years, g):
+    """The log density and its gradient with respect to each input, in one pass (the sampler
+    always asks for both)."""
     n_obs = resid.shape[0]
     C, S = total_covariance(A, s0, Q, scale, noise_var, year, node, n_years)
     L, ok = cholesky(S)
     if not ok:  # the density is -inf here: no direction to follow
-        return (np.zeros_like(A), np.zeros_like(s0), np.zeros_like(Q), np.zeros_like(scale),
+        return (-np.inf, np.zeros_like(A), np.zeros_like(s0), np.zeros_like(Q), np.zeros_like(scale),
                 np.zeros_like(noise_var), np.zeros_like(resid))
     y = forward_solve(L, resid)
+    logp = -0.5 * n_obs * np.log(2.0 * np.pi)
+    for i in range(n_obs):
+        logp -= 0.5 * y[i] * y[i] + np.log(L[i, i])
     alpha = np.empty(n_obs)  # S^-1 resid = L^-T y
     for i in range(n_obs - 1, -1, -1):
         acc = y[i]
@@ -249,7 +231,7 @@ def evidence_kernel_grad(A, s0, Q, scale, noise_var, resid, year, node, n_years,
     S_bar = np.empty_like(S)  # d logp / d S = (alpha alpha^T - S^-1) / 2
     for a in range(n_obs):
         for b in range(n_obs):
-            S_bar[a, b] = 0.5 * g * (alpha[a] * alpha[b] - S_inv[a, b])
+            S_bar[a, b] = 0.5 * (alpha[a] * alpha[b] - S_inv[a, b])
     C_bar = np.empty_like(C)
     scale_bar = np.zeros(n_obs)
     noise_var_bar = np.empty(n_obs)
@@ -259,17 +241,22 @@ def evidence_kernel_grad(A, s0, Q, scale, noise_var, resid, year, node, n_years,
             C_bar[a, b] = S_bar[a, b] * scale[a] * scale[b]
             scale_bar[a] += 2.0 * S_bar[a, b] * scale[b] * C[a, b]
     A_bar, s0_bar, Q_bar = covariance_grad(A, s0, Q, year, node, n_years, C_bar)
-    return A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, -g * alpha
+    return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, -alpha
 
 
-def _static(op: "GaussianEvidence | GaussianEvidenceGrad") -> tuple[np.ndarray, np.ndarray, int]:
+def _static(op: "GaussianEvidence") -> tuple[np.ndarray, np.ndarray, int]:
     """The observations' years and nodes as the kernels take them."""
     return np.array(op.year, dtype=np.int64), np.array(op.node, dtype=np.int64), op.n_years
 
 
 class GaussianEvidence(Op):
-    """``(A, s0, Q, scale, noise_var, resid) -> log density`` of the residuals ``z - mean``,
-    for fixed observation years and nodes (the Op's props)."""
+    """``(A, s0, Q, scale, noise_var, resid) -> (log density, its gradient by input)`` for the
+    residuals ``z - mean``, at fixed observation years and nodes (the Op's props).
+
+    The gradient is an output, not a second Op, so that one kernel call serves the sampler's
+    request for both; the pullback scales it by the cotangent of the log density. Second
+    derivatives are not available.
+    """
 
     __props__ = ("year", "node", "n_years")
 
@@ -278,66 +265,55 @@ class GaussianEvidence(Op):
 
     def make_node(self, *inputs) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
-        return Apply(self, inputs, [pt.scalar(dtype="float64")])
+        return Apply(self, inputs, [pt.scalar(dtype="float64"), *(v.type() for v in inputs)])
 
     def perform(self, node, inputs, output_storage) -> None:
         args = (np.asarray(v, dtype=float) for v in inputs)
-        output_storage[0][0] = np.asarray(evidence_kernel(*args, *_static(self)))
-
-    def infer_shape(self, node, shapes):
-        return [()]
-
-    def pullback(self, inputs, outputs, cotangents):
-        return GaussianEvidenceGrad(self.year, self.node, self.n_years)(*inputs, cotangents[0])
-
-
-class GaussianEvidenceGrad(Op):
-    """The gradient of :class:`GaussianEvidence` times the cotangent, by hand."""
-
-    __props__ = ("year", "node", "n_years")
-
-    def __init__(self, year: tuple[int, ...], node: tuple[int, ...], n_years: int):
-        self.year, self.node, self.n_years = year, node, n_years
-
-    def make_node(self, *inputs) -> Apply:
-        inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
-        return Apply(self, inputs, [v.type() for v in inputs[:-1]])
-
-    def perform(self, node, inputs, output_storage) -> None:
-        *args, g = (np.asarray(v, dtype=float) for v in inputs)
-        for storage, value in zip(output_storage, evidence_kernel_grad(*args, *_static(self), float(g))):
+        logp, *grads = evidence_kernel(*args, *_static(self))
+        output_storage[0][0] = np.asarray(logp)
+        for storage, value in zip(output_storage[1:], grads):
             storage[0] = value
 
     def infer_shape(self, node, shapes):
-        return shapes[:-1]
+        return [(), *shapes]
+
+    def pullback(self, inputs, outputs, cotangents):
+        from pytensor.gradient import DisconnectedType, grad_not_implemented
+
+        if any(not isinstance(c.type, DisconnectedType) for c in cotangents[1:]):
+            return [grad_not_implemented(self, i, v, "second derivatives") for i, v in enumerate(inputs)]
+        if isinstance(cotangents[0].type, DisconnectedType):
+            return [DisconnectedType()() for _ in inputs]
+        return [cotangents[0] * g for g in outputs[1:]]
+
+    def connection_pattern(self, node):
+        return [[True] * len(node.outputs) for _ in node.inputs]
 
 
 def _register_numba() -> None:
-    """Both Ops in PyTensor's numba backend (nutpie's and PyMC's default), keyed by their props
-    so that the compiled graph is cached on disk."""
+    """The Op in PyTensor's numba backend (nutpie's and PyMC's default), keyed by its props
+    and by this file's contents, so that the compiled graph is cached on disk and a changed
+    kernel is never served from an old cache entry (the compiled graph embeds the kernel)."""
+    from hashlib import sha256
+    from pathlib import Path
+
     from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
 
     @register_funcify_default_op_cache_key(GaussianEvidence)
-    def _logp(op, node, **kwargs):
+    def _gaussian_evidence(op, node, **kwargs):
         year, where, n_years = _static(op)
 
         @numba_njit
         def gaussian_evidence(A, s0, Q, scale, noise_var, resid):
+            logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = evidence_kernel(
+                A, s0, Q, scale, noise_var, resid, year, where, n_years)
             out = np.empty(())
-            out[()] = evidence_kernel(A, s0, Q, scale, noise_var, resid, year, where, n_years)
-            return out
+            out[()] = logp
+            return out, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
 
-        return gaussian_evidence
+        return gaussian_evidence, version
 
-    @register_funcify_default_op_cache_key(GaussianEvidenceGrad)
-    def _logp_grad(op, node, **kwargs):
-        year, where, n_years = _static(op)
-
-        @numba_njit
-        def gaussian_evidence_grad(A, s0, Q, scale, noise_var, resid, g):
-            return evidence_kernel_grad(A, s0, Q, scale, noise_var, resid, year, where, n_years, g[()])
-
-        return gaussian_evidence_grad
+    version = int(sha256(Path(__file__).read_bytes()).hexdigest()[:15], 16)
 
 
 _register_numba()
