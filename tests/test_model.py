@@ -369,3 +369,24 @@ def test_editing_a_prior_changes_the_inputs_not_the_compiled_graph(tmp_path) -> 
                for m in models]
     assert numbers[0].shape == numbers[1].shape and not np.array_equal(numbers[0], numbers[1])
     assert -0.3 in numbers[1] and 7.0 in numbers[1]
+
+
+def test_lean_nutpie_callbacks_give_nutpies_own_posterior_draw_for_draw(tmp_path) -> None:
+    """forecast.callbacks replaces nutpie's C callbacks to save compile time: the sampler must
+    not be able to tell (same seed, same draws, same log densities)."""
+    import nutpie
+
+    from forecast.callbacks import lean_callbacks
+
+    path, _ = _recovery_scenario(tmp_path, np.random.default_rng(2))
+    model = build_model(load_scenario(path))
+    with lean_callbacks() as lean:
+        ours = nutpie.compile_pymc_model(model, backend="numba")
+    assert lean, "the installed nutpie is not one the lean callbacks were checked against"
+    theirs = nutpie.compile_pymc_model(model, backend="numba")
+    assert ours.compiled_logp_func is not theirs.compiled_logp_func
+    settings = dict(draws=40, tune=40, chains=1, seed=3, progress_bar=False)
+    a, b = nutpie.sample(ours, **settings), nutpie.sample(theirs, **settings)
+    for name in ("baseline", "persistence", "effect", "noise"):
+        np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
+    np.testing.assert_array_equal(a.sample_stats["logp"].values, b.sample_stats["logp"].values)
