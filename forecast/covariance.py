@@ -5,7 +5,7 @@ Given the parameters, the standardised indicators are jointly Gaussian,
 covariance of the latent deviations ``d[year[a], node[a]]`` and ``d[year[b], node[b]]``
 (:func:`forecast.dynamics.observation_covariance` writes ``C`` with tensor operations and is
 the reference the kernels are tested against). Written with tensor operations, this density
-and its gradient are some 300 small PyTensor operations: each costs numba typing and LLVM
+and its gradient take about 120 small PyTensor operations: each costs numba typing and LLVM
 optimisation at the start of every run (nutpie's compiled callback cannot be cached) and a
 few microseconds per gradient. Here it is one numba kernel, cached on disk, with its
 gradient written by hand (reverse mode through the Cholesky factor and the two recursions
