@@ -34,7 +34,7 @@ def lean_callbacks() -> Iterator[bool]:
     """While active, ``nutpie.compile_pymc_model`` builds the lean callbacks; yields whether
     they are in use (False: an unchecked nutpie version, which keeps its own)."""
     import nutpie
-    import nutpie.compile_pymc as compile_pymc
+    from nutpie import compile_pymc
 
     names = ("_make_c_logp_func", "_make_c_expand_func")
     version = ".".join(nutpie.__version__.split(".")[:2])

@@ -59,6 +59,7 @@ def add_product(out, X, Y):
             for j in range(Y.shape[1]):
                 out[i, j] += x * Y[k, j]
 
+
 @_jit
 def add_product_tn(out, X, Y):
     """out += X^T @ Y"""
@@ -67,6 +68,7 @@ def add_product_tn(out, X, Y):
             x = X[k, i]
             for j in range(Y.shape[1]):
                 out[i, j] += x * Y[k, j]
+
 
 @_jit
 def add_product_nt(out, X, Y):
@@ -78,8 +80,10 @@ def add_product_nt(out, X, Y):
                 acc += X[i, k] * Y[j, k]
             out[i, j] += acc
 
+
 @_jit
 def recursions(A, s0, Q, n_years):
+    """``PT[k] = (A^k)^T`` and ``W[s] = V[s]^T`` for every year."""
     n = A.shape[0]
     PT = np.zeros((n_years, n, n))  # (A^k)^T
     W = np.zeros((n_years, n, n))  # V[s]^T
@@ -95,8 +99,10 @@ def recursions(A, s0, Q, n_years):
         add_product(W[s], AW, A)
     return PT, W
 
+
 @_jit
 def covariance(A, s0, Q, year, node, n_years):
+    """``C[a, b]`` for every pair of observations (see the module docstring)."""
     PT, W = recursions(A, s0, Q, n_years)
     n_obs, n = year.shape[0], A.shape[0]
     C = np.empty((n_obs, n_obs))
@@ -114,8 +120,11 @@ def covariance(A, s0, Q, year, node, n_years):
                 C[a, b] = C[b, a]
     return C
 
+
 @_jit
 def covariance_grad(A, s0, Q, year, node, n_years, C_bar):
+    """``d loss / d (A, s0, Q)`` from ``C_bar = d loss / d C``: reverse mode through the pairs,
+    then through the two recursions, latest year first."""
     PT, W = recursions(A, s0, Q, n_years)
     n_obs, n = year.shape[0], A.shape[0]
     PT_bar = np.zeros_like(PT)
@@ -152,6 +161,7 @@ def covariance_grad(A, s0, Q, year, node, n_years, C_bar):
         s0_bar[i] = W_bar[0, i, i]
     return A_bar, s0_bar, Q_bar
 
+
 @_jit
 def cholesky(S):
     """Lower factor of S, and whether S is positive definite."""
@@ -171,6 +181,7 @@ def cholesky(S):
             L[i, j] = acc / L[j, j]
     return L, True
 
+
 @_jit
 def forward_solve(L, r):
     """L^-1 r for lower-triangular L."""
@@ -182,8 +193,10 @@ def forward_solve(L, r):
         y[i] = acc / L[i, i]
     return y
 
+
 @_jit
 def total_covariance(A, s0, Q, scale, noise_var, year, node, n_years):
+    """``C`` and the indicators' covariance ``S = diag(scale) C diag(scale) + diag(noise_var)``."""
     C = covariance(A, s0, Q, year, node, n_years)
     S = np.empty_like(C)
     for a in range(C.shape[0]):
@@ -191,6 +204,7 @@ def total_covariance(A, s0, Q, scale, noise_var, year, node, n_years):
             S[a, b] = scale[a] * scale[b] * C[a, b]
         S[a, a] += noise_var[a]
     return C, S
+
 
 @_jit
 def evidence_kernel(A, s0, Q, scale, noise_var, resid, year, node, n_years):
@@ -244,7 +258,7 @@ def evidence_kernel(A, s0, Q, scale, noise_var, resid, year, node, n_years):
     return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, -alpha
 
 
-def _static(op: "GaussianEvidence") -> tuple[np.ndarray, np.ndarray, int]:
+def _static(op: GaussianEvidence) -> tuple[np.ndarray, np.ndarray, int]:
     """The observations' years and nodes as the kernels take them."""
     return np.array(op.year, dtype=np.int64), np.array(op.node, dtype=np.int64), op.n_years
 
@@ -297,7 +311,10 @@ def _register_numba() -> None:
     from hashlib import sha256
     from pathlib import Path
 
-    from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
+    from pytensor.link.numba.dispatch.basic import (
+        numba_njit,
+        register_funcify_default_op_cache_key,
+    )
 
     @register_funcify_default_op_cache_key(GaussianEvidence)
     def _gaussian_evidence(op, node, **kwargs):

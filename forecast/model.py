@@ -137,7 +137,6 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
 
 def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None):
     import pymc as pm
-    import pytensor.tensor as pt
 
     from forecast.covariance import evidence_logp
 

@@ -385,7 +385,7 @@ def test_lean_nutpie_callbacks_give_nutpies_own_posterior_draw_for_draw(tmp_path
     assert lean, "the installed nutpie is not one the lean callbacks were checked against"
     theirs = nutpie.compile_pymc_model(model, backend="numba")
     assert ours.compiled_logp_func is not theirs.compiled_logp_func
-    settings = dict(draws=40, tune=40, chains=1, seed=3, progress_bar=False)
+    settings = {"draws": 40, "tune": 40, "chains": 1, "seed": 3, "progress_bar": False}
     a, b = nutpie.sample(ours, **settings), nutpie.sample(theirs, **settings)
     for name in ("baseline", "persistence", "effect", "noise"):
         np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
