@@ -15,8 +15,10 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -71,13 +73,20 @@ def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
 
 
 def render_pages(run: Run) -> dict[str, str]:
-    """File name -> HTML of every page (the overview, then one page per strategy)."""
+    """File name -> HTML of every page (the overview, then one page per strategy).
+
+    The pages' contexts are built first, with their figures only listed; the figures are
+    then drawn together (:func:`draw_figures`, in parallel where the machine allows) and the
+    templates rendered last.
+    """
     env = environment()
-    shared = shared_context(run)
-    pages = {INDEX: env.get_template("index.html").render(**overview_context(run, shared))}
-    for s in shared["strategies"]:
-        pages[s["href"]] = env.get_template("strategy.html").render(**strategy_context(run, shared, s["id"]))
-    return pages
+    with deferred_figures() as pending:
+        shared = shared_context(run)
+        contexts = {INDEX: ("index.html", overview_context(run, shared))}
+        for s in shared["strategies"]:
+            contexts[s["href"]] = ("strategy.html", strategy_context(run, shared, s["id"]))
+    draw_figures(pending)
+    return {name: env.get_template(template).render(**context) for name, (template, context) in contexts.items()}
 
 
 @cache
@@ -171,14 +180,78 @@ def lever_values(values: list[float]) -> str:
     return f"{values[0]:g}" if len(set(values)) == 1 else "\u2013".join(f"{v:g}" for v in (min(values), max(values)))
 
 
+#: Figures listed while :func:`deferred_figures` is active: (entry, draw, kwargs).
+_PENDING: list[tuple[dict[str, Any], Callable[..., Markup], dict[str, Any]]] | None = None
+
+
 def figure(name: str, draw: Callable[..., Markup], **kwargs: Any) -> dict[str, Any]:
-    """Draw one figure; on failure return a visible placeholder and warn, never drop it silently."""
+    """The page entry of one figure: drawn now, or later by :func:`draw_figures` when
+    figures are deferred. A figure that fails becomes a visible placeholder and a warning,
+    never a silent gap."""
+    entry: dict[str, Any] = {"name": name, "svg": None, "error": None}
+    if _PENDING is not None:
+        _PENDING.append((entry, draw, kwargs))
+    else:
+        draw_figures([(entry, draw, kwargs)])
+    return entry
+
+
+@contextmanager
+def deferred_figures() -> Iterator[list]:
+    """While active, :func:`figure` lists figures instead of drawing them."""
+    global _PENDING
+    _PENDING = pending = []
     try:
-        return {"name": name, "svg": draw(salt=name, **kwargs), "error": None}
+        yield pending
+    finally:
+        _PENDING = None
+
+
+def _draw_one(index: int) -> tuple[str | None, str | None]:
+    """Draw the index-th figure of ``_DRAWING``: (svg, None) or (None, error)."""
+    entry, draw, kwargs = _DRAWING[index]
+    try:
+        return str(draw(salt=entry["name"], **kwargs)), None
     except Exception as exc:  # a broken plot must not cost the whole report
-        warnings.warn(f"report: the figure {name!r} could not be drawn ({type(exc).__name__}: {exc}); "
-                      "the page shows a placeholder", RuntimeWarning, stacklevel=2)
-        return {"name": name, "svg": None, "error": f"{type(exc).__name__}: {exc}"}
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+_DRAWING: list = []
+
+
+def draw_figures(pending: list) -> None:
+    """Fill each entry's ``svg`` (or ``error``).
+
+    Matplotlib draws on one core; a report has some 25 figures. On Linux with more than one
+    core they are drawn by worker processes forked from this one, which already holds every
+    module and the run's data, so nothing is imported or pickled but the figures' index and
+    their SVG text (measured: the default report in 2.3 s instead of 4.2 s on 2 cores).
+    """
+    global _DRAWING
+    _DRAWING = pending
+    workers = min(os.cpu_count() or 1, len(pending), MAX_WORKERS)
+    try:
+        if workers > 1 and sys.platform.startswith("linux"):
+            import multiprocessing
+
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
+                                        category=DeprecationWarning)
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    results = pool.map(_draw_one, range(len(pending)), chunksize=1)
+        else:
+            results = [_draw_one(i) for i in range(len(pending))]
+    finally:
+        _DRAWING = []
+    for (entry, _, _), (svg, error) in zip(pending, results):
+        entry["svg"], entry["error"] = (Markup(svg) if svg is not None else None), error
+        if error:
+            warnings.warn(f"report: the figure {entry['name']!r} could not be drawn ({error}); "
+                          "the page shows a placeholder", RuntimeWarning, stacklevel=3)
+
+
+#: Worker processes for drawing figures at most (the machines this runs on have 2 cores).
+MAX_WORKERS = 4
 
 
 # --- Context shared by all pages -------------------------------------------------------------

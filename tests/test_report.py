@@ -408,6 +408,13 @@ def test_a_failed_figure_shows_a_placeholder_and_warns(runs, tmp_path, monkeypat
     assert "This figure could not be drawn" in html and "ValueError: no ink" in html
 
 
+def test_figures_drawn_in_worker_processes_equal_those_drawn_in_order(runs, monkeypatch):
+    """Parallel drawing is an optimisation only: the pages come out byte for byte the same."""
+    parallel = report.render_pages(runs["full"])
+    monkeypatch.setattr(report, "MAX_WORKERS", 1)
+    assert report.render_pages(runs["full"]) == parallel
+
+
 def test_cli_report_renders_into_the_run(runs):
     run_dir = runs["bare"].path
     result = CliRunner().invoke(cli, ["report", str(run_dir)])
