@@ -101,10 +101,9 @@ def recursions(A, s0, Q, n_years):
 
 
 @_jit
-def covariance(A, s0, Q, year, node, n_years):
+def covariance(PT, W, year, node):
     """``C[a, b]`` for every pair of observations (see the module docstring)."""
-    PT, W = recursions(A, s0, Q, n_years)
-    n_obs, n = year.shape[0], A.shape[0]
+    n_obs, n = year.shape[0], PT.shape[1]
     C = np.empty((n_obs, n_obs))
     for a in range(n_obs):
         for b in range(n_obs):
@@ -122,11 +121,10 @@ def covariance(A, s0, Q, year, node, n_years):
 
 
 @_jit
-def covariance_grad(A, s0, Q, year, node, n_years, C_bar):
+def covariance_grad(A, PT, W, year, node, C_bar):
     """``d loss / d (A, s0, Q)`` from ``C_bar = d loss / d C``: reverse mode through the pairs,
-    then through the two recursions, latest year first."""
-    PT, W = recursions(A, s0, Q, n_years)
-    n_obs, n = year.shape[0], A.shape[0]
+    then through the two recursions (``PT, W`` from :func:`recursions`), latest year first."""
+    n_years, n_obs, n = PT.shape[0], year.shape[0], A.shape[0]
     PT_bar = np.zeros_like(PT)
     W_bar = np.zeros_like(W)
     for a in range(n_obs):
@@ -195,9 +193,9 @@ def forward_solve(L, r):
 
 
 @_jit
-def total_covariance(A, s0, Q, scale, noise_var, year, node, n_years):
+def total_covariance(PT, W, scale, noise_var, year, node):
     """``C`` and the indicators' covariance ``S = diag(scale) C diag(scale) + diag(noise_var)``."""
-    C = covariance(A, s0, Q, year, node, n_years)
+    C = covariance(PT, W, year, node)
     S = np.empty_like(C)
     for a in range(C.shape[0]):
         for b in range(C.shape[0]):
@@ -211,7 +209,8 @@ def evidence_kernel(A, s0, Q, scale, noise_var, resid, year, node, n_years):
     """The log density and its gradient with respect to each input, in one pass (the sampler
     always asks for both)."""
     n_obs = resid.shape[0]
-    C, S = total_covariance(A, s0, Q, scale, noise_var, year, node, n_years)
+    PT, W = recursions(A, s0, Q, n_years)  # once, for the density and for its gradient
+    C, S = total_covariance(PT, W, scale, noise_var, year, node)
     L, ok = cholesky(S)
     if not ok:  # the density is -inf here: no direction to follow
         return (-np.inf, np.zeros_like(A), np.zeros_like(s0), np.zeros_like(Q), np.zeros_like(scale),
@@ -254,7 +253,7 @@ def evidence_kernel(A, s0, Q, scale, noise_var, resid, year, node, n_years):
         for b in range(n_obs):
             C_bar[a, b] = S_bar[a, b] * scale[a] * scale[b]
             scale_bar[a] += 2.0 * S_bar[a, b] * scale[b] * C[a, b]
-    A_bar, s0_bar, Q_bar = covariance_grad(A, s0, Q, year, node, n_years, C_bar)
+    A_bar, s0_bar, Q_bar = covariance_grad(A, PT, W, year, node, C_bar)
     return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, -alpha
 
 
