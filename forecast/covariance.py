@@ -24,15 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-#: numba's fast-math flags without "no NaN / no inf": a covariance that is not positive
-#: definite must give a log density of -inf, which the sampler then rejects.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+from forecast.kernels import jit as _jit
+from forecast.kernels import register_numba
 
 
 def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any, Q: Any,
@@ -42,10 +40,8 @@ def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any
     return op(A, s0, Q, scale, noise_var, z - mean)[0]
 
 
-# The kernels (module-level functions, so that numba's disk cache finds them again in the
-# next process). They keep transposes, ``PT[k] = (A^k)^T`` and ``W[s] = V[s]^T``, so that
+# The kernels (see forecast.kernels for why module-level). They keep transposes, ``PT[k] = (A^k)^T`` and ``W[s] = V[s]^T``, so that
 # inner loops run along contiguous rows.
-_jit = numba.njit(cache=True, fastmath=FASTMATH)
 
 
 # Plain loops: for matrices of the sizes the integrated-out model takes (model.MARGINAL_BUDGET)
@@ -303,33 +299,20 @@ class GaussianEvidence(Op):
         return [[True] * len(node.outputs) for _ in node.inputs]
 
 
-def _register_numba() -> None:
-    """The Op in PyTensor's numba backend (nutpie's and PyMC's default), keyed by its props
-    and by this file's contents, so that the compiled graph is cached on disk and a changed
-    kernel is never served from an old cache entry (the compiled graph embeds the kernel)."""
-    from hashlib import sha256
-    from pathlib import Path
+def _numba_gaussian_evidence(op: GaussianEvidence, node) -> Any:
+    from pytensor.link.numba.dispatch.basic import numba_njit
 
-    from pytensor.link.numba.dispatch.basic import (
-        numba_njit,
-        register_funcify_default_op_cache_key,
-    )
+    year, where, n_years = _static(op)
 
-    @register_funcify_default_op_cache_key(GaussianEvidence)
-    def _gaussian_evidence(op, node, **kwargs):
-        year, where, n_years = _static(op)
+    @numba_njit
+    def gaussian_evidence(A, s0, Q, scale, noise_var, resid):
+        logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = evidence_kernel(
+            A, s0, Q, scale, noise_var, resid, year, where, n_years)
+        out = np.empty(())
+        out[()] = logp
+        return out, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
 
-        @numba_njit
-        def gaussian_evidence(A, s0, Q, scale, noise_var, resid):
-            logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = evidence_kernel(
-                A, s0, Q, scale, noise_var, resid, year, where, n_years)
-            out = np.empty(())
-            out[()] = logp
-            return out, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
-
-        return gaussian_evidence, version
-
-    version = int(sha256(Path(__file__).read_bytes()).hexdigest()[:15], 16)
+    return gaussian_evidence
 
 
-_register_numba()
+register_numba(GaussianEvidence, __file__, _numba_gaussian_evidence)

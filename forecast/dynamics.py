@@ -204,28 +204,6 @@ def observation_covariance(p: Params, graph: Graph, init_sd: Any, year: np.ndarr
     return later * X + (1.0 - later) * X.T
 
 
-def history(d0: Any, shocks: Any, p: Params, graph: Graph, n_years: int, concat,
-            held: np.ndarray | None = None, target: Any = None) -> Any:
-    """Deviations over the history years: (years, nodes).
-
-    Equal to applying :func:`step` year after year (a test checks it) but computed as a
-    linear recurrence in ``ceil(log2(years))`` vectorised stages (Hillis-Steele prefix
-    scan): a small graph that compiles fast whatever the number of years.
-    ``d0`` is the first year's deviation and ``shocks[t]`` drives year ``t + 1``; nodes
-    marked ``held`` take ``target[t]`` in year ``t + 1`` instead of their equation.
-    """
-    F, G = transition_matrices(p, graph, held)
-    drive = shocks * p.sigma if held is None else (1.0 - held) * shocks * p.sigma + held * target
-    u = concat([d0[None, :], drive @ G])
-    power = F @ G
-    span = 1
-    while span < n_years:
-        u = concat([u[:span], u[span:] + u[:-span] @ power])
-        power = power @ power
-        span *= 2
-    return u
-
-
 def simulate(d_last: np.ndarray, shocks: np.ndarray, p: Params, graph: Graph,
              held: np.ndarray | None = None, target: np.ndarray | None = None) -> np.ndarray:
     """Forecast deviations for each future year, batched over draws.

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, expected, history, state_dynamics
+from forecast.dynamics import Graph, Params, state_dynamics
 from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
 
 
@@ -180,33 +180,36 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
 
 
 def _sampled_history(scenario: Scenario, params: Params, mu, init_sd, centred: list[str] | None):
-    """``level[year, node]`` as model variables (the history is sampled, not integrated out)."""
+    """``level[year, node]`` as model variables (the history is sampled, not integrated out),
+    computed claim by claim by one compiled Op (:mod:`forecast.recurrence`)."""
     import pymc as pm
     import pytensor.tensor as pt
 
+    from forecast.recurrence import sampled_history
+
     model = pm.modelcontext(None)
     ids = scenario.node_ids
-    graph = graph_of(scenario)
     n_years = len(scenario.history_years)
     centred = measured_nodes(scenario) if centred is None else centred
     free, measured = [n for n in ids if n not in centred], [n for n in ids if n in centred]
     model.add_coord("free_node", free)
     model.add_coord("measured_node", measured)
     held = np.array([1.0 if n in centred else 0.0 for n in ids])
-    sigma = params.sigma
+    phi, sigma = params.phi, params.sigma
 
-    shock = _scatter(pm.Normal("shock", 0.0, 1.0, dims=("year", "free_node")), free, ids)
+    shock = pm.Normal("shock", 0.0, 1.0, dims=("year", "free_node"))
+    parts = [shock]
     if centred:
-        state = _scatter(pm.Flat("state", dims=("year", "measured_node")), measured, ids)
-        d0 = init_sd * shock[0] + state[0]
-        d = history(d0, shock[1:], params, graph, n_years, pt.concatenate, held=held, target=state[1:])
+        parts.append(pm.Flat("state", dims=("year", "measured_node")))
+    columns = np.argsort([ids.index(n) for n in free + measured])  # node order
+    drive = (pt.concatenate(parts, axis=1) if len(parts) > 1 else shock)[:, columns]
+    d, e = sampled_history(phi, sigma, params.beta, init_sd, drive, graph_of(scenario), held)
+    if centred:
         c = np.flatnonzero(held)
-        implied = (d[1:] - expected(d[:-1], d[1:], params, graph))[:, c] / sigma[c]
-        pm.Potential("centred_states", pm.logp(pm.Normal.dist(0.0, init_sd[c]), state[0][c]).sum()
+        implied = (d[1:, c] - phi[c] * d[:-1, c] - (1.0 - phi[c]) * e[1:, c]) / sigma[c]
+        pm.Potential("centred_states", pm.logp(pm.Normal.dist(0.0, init_sd[c]), d[0, c]).sum()
                      + pm.logp(pm.Normal.dist(0.0, 1.0), implied).sum()
                      - (n_years - 1) * pt.log(sigma[c]).sum())
-    else:
-        d = history(init_sd * shock[0], shock[1:], params, graph, n_years, pt.concatenate)
     return pm.Deterministic("level", mu + d, dims=("year", "node"))
 
 

@@ -9,7 +9,7 @@ import xarray as xr
 from scipy import stats
 
 from forecast.config import load_scenario
-from forecast.dynamics import Graph, Params, history, observation_covariance, observation_jacobian, simulate, step
+from forecast.dynamics import Graph, Params, observation_covariance, observation_jacobian, simulate, step
 from forecast.inference import SamplerSettings, sample_posterior
 from forecast.history import restore_history
 from forecast.model import Evidence, build_model, graph_of, marginalises
@@ -19,20 +19,56 @@ from forecast.strategies import prior_draws
 from .conftest import tight_chain, write_scenario
 
 
-def test_vectorised_history_equals_stepping_the_equations() -> None:
-    """The sampled model (prefix scan) and the forecasts (year by year) run the same equations."""
+def _recurrence_case(held: np.ndarray):
+    """A graph with a same-year chain three claims deep (listed out of causal order), lagged
+    feedback, and parameters and drivers at random."""
     rng = np.random.default_rng(0)
     n = 6
-    edges = [(0, 1, 0), (1, 2, 0), (2, 3, 0), (0, 3, 1), (4, 0, 1), (3, 5, 1), (5, 4, 1)]
+    edges = [(2, 3, 0), (0, 1, 0), (1, 2, 0), (0, 3, 1), (4, 0, 1), (3, 5, 1), (5, 4, 1), (4, 4, 1)]
     graph = Graph.from_edges(n, edges)
     assert graph.depth == 3
     p = Params(phi=rng.uniform(0.2, 0.95, n), sigma=rng.uniform(0.1, 1, n), beta=rng.normal(0, 0.7, len(edges)))
-    d0, shocks = rng.normal(size=n), rng.normal(size=(11, n))
-    fast = history(d0, shocks, p, graph, 12, np.concatenate)
+    return rng, graph, p, rng.uniform(0.5, 2, n), rng.normal(size=(12, n))
+
+
+@pytest.mark.parametrize("held", [np.zeros(6), np.array([0, 1, 0, 1, 0, 0.0])], ids=["all free", "two held"])
+def test_the_sampled_history_op_runs_the_same_equations_as_the_forecasts(held: np.ndarray) -> None:
+    """The Op the sampled model uses (claim by claim, numba and Python) equals stepping the
+    equations year by year as forecasts do, held nodes taking their drive as the deviation;
+    its second output is each node's pull from its causes, as dynamics.expected defines it."""
+    import pytensor
+
+    from forecast.dynamics import expected
+    from forecast.recurrence import sampled_history
+
+    _, graph, p, init_sd, drive = _recurrence_case(held)
+    d0 = np.where(held > 0, drive[0], init_sd * drive[0])
     slow = [d0]
-    for t in range(11):
-        slow.append(step(slow[-1], shocks[t], p, graph))
-    np.testing.assert_allclose(fast, np.stack(slow), rtol=1e-10, atol=1e-12)
+    for t in range(1, 12):
+        slow.append(step(slow[-1], drive[t], p, graph, held, drive[t]))
+    slow = np.stack(slow)
+    for mode in ("NUMBA", "FAST_COMPILE"):
+        d, e = pytensor.function([], sampled_history(p.phi, p.sigma, p.beta, init_sd, drive, graph, held), mode=mode)()
+        np.testing.assert_allclose(d, slow, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.phi * d[:-1] + (1 - p.phi) * e[1:], expected(d[:-1], d[1:], p, graph),
+                                   rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("held", [np.zeros(6), np.array([0, 1, 0, 1, 0, 0.0])], ids=["all free", "two held"])
+def test_the_hand_written_gradient_of_the_sampled_history_matches_finite_differences(held: np.ndarray) -> None:
+    from pytensor.gradient import verify_grad
+
+    from forecast.recurrence import sampled_history
+
+    rng, graph, p, init_sd, drive = _recurrence_case(held)
+    w = rng.normal(size=drive.shape)  # weights, so both outputs reach the checked scalar
+
+    def both(phi, sigma, beta, init_sd, drive):
+        d, e = sampled_history(phi, sigma, beta, init_sd, drive, graph, held)
+        return d + w * e
+
+    for mode in ("NUMBA", "FAST_COMPILE"):
+        verify_grad(both, [p.phi, p.sigma, p.beta, init_sd, drive], rng=rng, mode=mode)
 
 
 def test_same_year_effects_are_solved_exactly() -> None:

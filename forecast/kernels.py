@@ -1,0 +1,34 @@
+"""What the compiled Ops (:mod:`forecast.covariance`, :mod:`forecast.recurrence`) share.
+
+Their kernels are module-level ``numba.njit(cache=True)`` functions, so numba's disk cache
+finds them again in the next process (nested ones recompile every time), and each Op is
+registered with PyTensor's numba backend under a cache key salted with its module's source,
+so that a changed kernel is never served from an old compiled graph, which embeds it.
+"""
+
+from __future__ import annotations
+
+from hashlib import sha256
+from pathlib import Path
+from typing import Callable
+
+import numba
+
+#: numba's fast-math flags without "no NaN / no inf": a density that is not finite (say, a
+#: covariance that is not positive definite) must give -inf, which the sampler then rejects.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+jit = numba.njit(cache=True, fastmath=FASTMATH)
+
+
+def register_numba(op_class: type, source: str, build: Callable) -> None:
+    """Compile instances of ``op_class`` in PyTensor's numba backend (nutpie's and PyMC's
+    default) with ``build(op, node)``, which returns a numba function of the Op's inputs
+    returning its outputs. ``source``: the file holding the kernels (its hash keys the cache)."""
+    from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+
+    version = int(sha256(Path(source).read_bytes()).hexdigest()[:15], 16)
+
+    @register_funcify_default_op_cache_key(op_class)
+    def _funcify(op, node, **kwargs):
+        return build(op, node), version
