@@ -64,11 +64,16 @@ class Run:
 
 
 def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:
-    """mean, median and the 5/25/50/75/95% quantiles along ``axis`` (draws)."""
-    qs = np.quantile(x, QUANTILES, axis=axis)
-    out = {"mean": np.mean(x, axis=axis), "median": qs[2]}
+    """mean, median and the 5/25/50/75/95% quantiles along ``axis`` (draws), JSON-ready."""
+    return {k: jsonable(v) for k, v in _quantile_arrays(np.moveaxis(x, axis, 0)).items()}
+
+
+def _quantile_arrays(x: np.ndarray) -> dict[str, np.ndarray]:
+    """mean, median and quantiles over axis 0 (draws), as arrays."""
+    qs = np.quantile(x, QUANTILES, axis=0)
+    out = {"mean": np.mean(x, axis=0), "median": qs[2]}
     out.update({f"q{int(q * 100):02d}": qs[i] for i, q in enumerate(QUANTILES)})
-    return {k: jsonable(v) for k, v in out.items()}
+    return out
 
 
 def jsonable(v):
@@ -87,19 +92,25 @@ def jsonable(v):
 
 
 def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
-    """Per node and strategy, over all years: mean, median and quantiles on the display scale."""
-    past = tree["posterior"].dataset["node_value"]
-    future = tree["forecast"].dataset["node_value"]
+    """Per node and strategy, over all years: mean, median and quantiles on the display scale.
+
+    Quantiles are taken for all nodes at once, the history's once for every strategy (it is
+    the same posterior): a 100-node, 20-strategy scenario took 16 s node by node."""
+    past = tree["posterior"].dataset["node_value"].transpose("chain", "draw", "year", "node")
+    future = tree["forecast"].dataset["node_value"].transpose("chain", "draw", "strategy", "year", "node")
     years = [int(y) for y in scenario.years]
+    flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731  (chain, draw) -> draws
+    history = _quantile_arrays(flat(past.values.astype(float)))
+    per = {}
+    for k, sid in enumerate(future["strategy"].values):
+        ahead = _quantile_arrays(flat(future.values[:, :, k].astype(float)))
+        per[str(sid)] = {name: np.concatenate([history[name], ahead[name]], axis=0) for name in history}
     out = {}
-    for nid, node in scenario.nodes.items():
-        h = past.sel(node=nid).values.reshape(-1, past.sizes["year"])
-        per = {}
-        for sid in future["strategy"].values:
-            f = future.sel(node=nid, strategy=sid).values.reshape(-1, future.sizes["year"])
-            per[str(sid)] = quantile_summary(np.concatenate([h, f.astype(float)], axis=1))
-        out[nid] = {"label": node.label, "role": node.role, "unit": node.unit,
-                    "desirable": node.desirable, "years": years, "by_strategy": per}
+    for i, (nid, node) in enumerate(scenario.nodes.items()):
+        out[nid] = {"label": node.label, "role": node.role, "unit": node.unit, "desirable": node.desirable,
+                    "years": years,
+                    "by_strategy": {sid: {name: jsonable(v[:, i]) for name, v in stats.items()}
+                                    for sid, stats in per.items()}}
     return out
 
 
@@ -230,13 +241,40 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
+#: Results larger than this in memory (MB) are also compressed on disk (zlib, lossless, with
+#: byte shuffling): about a quarter smaller, at ~20 ms per MB of writing that small runs skip.
+COMPRESS_ABOVE_MB = 200
+
+
+def storage_encoding(tree: xr.DataTree) -> dict[str, dict]:
+    """How each variable is stored. Draws over years or strategies (four or more dims: the
+    histories, forecasts and predictions) are kept in single precision, seven significant
+    digits, far finer than their Monte Carlo error: half the disk (a 100-node, 20-strategy
+    scenario's results would otherwise pass a gigabyte). Parameters keep double precision."""
+    compress = sum(tree[g].dataset.nbytes for g in tree.children) > COMPRESS_ABOVE_MB * 1e6
+    encoding: dict[str, dict] = {}
+    for group in tree.children:
+        ds = tree[group].dataset
+        per = {}
+        for name, var in ds.data_vars.items():
+            e = {}
+            if var.dtype.kind == "f" and var.ndim >= 4 and "draw" in var.dims:
+                e["dtype"] = "float32"
+            if compress and var.dtype.kind == "f" and var.ndim >= 2:
+                e.update(zlib=True, complevel=1, shuffle=True)
+            if e:
+                per[name] = e
+        encoding[f"/{group}"] = per
+    return encoding
+
+
 def write_files(directory: Path, scenario: Scenario, tree: xr.DataTree, summary: dict, manifest: dict) -> None:
     """Everything of a run into ``directory`` (a staging directory), manifest last."""
     inputs = directory / "scenario"
     (inputs / "data").mkdir(parents=True)
     for name, src in scenario.files.items():
         shutil.copyfile(src, inputs / name)
-    tree.to_netcdf(directory / RESULTS, engine="h5netcdf")
+    tree.to_netcdf(directory / RESULTS, engine="h5netcdf", encoding=storage_encoding(tree))
     write_json(directory / SUMMARY, summary)
     manifest = dict(manifest)
     manifest["files"] = {

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import arviz as az
+import h5py
+import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
@@ -63,6 +65,8 @@ def test_results_load_with_arviz_and_xarray(default_run) -> None:
     assert {"posterior", "prior", "sample_stats", "observed_data", "posterior_predictive", "forecast"} <= set(tree.children)
     fc = xr.open_datatree(out / "results.nc")["forecast"].dataset
     assert set(fc["node_value"].dims) == {"chain", "draw", "strategy", "year", "node"}
+    with h5py.File(out / "results.nc") as f:  # small results are not compressed (faster to write)
+        assert f["forecast"]["node_value"].compression is None
     assert az.summary(tree, var_names=["effect"]).shape[0] == len(tree["posterior"]["claim"])
 
 
@@ -138,6 +142,24 @@ def test_keep_draws_thins_stored_forecasts_only(chain_file, tmp_path) -> None:
     assert fc.sizes["chain"] * fc.sizes["draw"] == 50
     assert tree["posterior"].dataset.sizes["draw"] == 100
     assert "50 of 200" in fc.attrs["thinned"]
+
+
+def test_draws_over_years_are_stored_in_single_precision_and_large_results_compressed(
+        chain_file, tmp_path, monkeypatch) -> None:
+    from forecast import results
+
+    monkeypatch.setattr(results, "COMPRESS_ABOVE_MB", 0)  # every run counts as large
+    result = CliRunner().invoke(cli, ["run", str(chain_file), "--draws", "50", "--tune", "50", "--chains", "2",
+                                      "-q", "--no-report", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "r" / "results.nc") as f:
+        for group, name in [("posterior", "level"), ("prior", "node_value"), ("forecast", "node_value"),
+                            ("posterior_predictive", "indicator_value")]:
+            assert f[group][name].dtype == np.float32, (group, name)
+            assert f[group][name].compression == "gzip", (group, name)
+        assert f["posterior"]["effect"].dtype == np.float64  # parameters keep double precision
+    run = load_run(tmp_path / "r")  # the manifest's hashes hold for the compressed file
+    assert run.tree["forecast"].dataset["node_value"].notnull().all()
 
 
 @pytest.mark.slow
