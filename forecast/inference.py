@@ -89,8 +89,8 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
         from forecast.callbacks import lean_callbacks
 
         t0 = time.perf_counter()
-        with lean_callbacks():
-            compiled = nutpie.compile_pymc_model(model, backend="numba")
+        with lean_callbacks() as options:
+            compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
         t1 = time.perf_counter()
         # One BLAS thread per chain: chains already fill the cores, and a multithreaded BLAS
         # under each of them oversubscribes the machine (seen: sampling 10x slower).

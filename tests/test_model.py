@@ -3,6 +3,8 @@ interventions that move only descendants, analytic effects, and data that inform
 
 from __future__ import annotations
 
+import tomllib
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -407,20 +409,28 @@ def test_editing_a_prior_changes_the_inputs_not_the_compiled_graph(tmp_path) -> 
     assert -0.3 in numbers[1] and 7.0 in numbers[1]
 
 
-def test_lean_nutpie_callbacks_give_nutpies_own_posterior_draw_for_draw(tmp_path) -> None:
-    """forecast.callbacks replaces nutpie's C callbacks to save compile time: the sampler must
-    not be able to tell (same seed, same draws, same log densities)."""
+def test_lean_nutpie_callbacks_load_from_the_cache_and_give_nutpies_own_posterior_draw_for_draw(tmp_path) -> None:
+    """forecast.callbacks replaces nutpie's C callbacks to save compile time: a second compile
+    of the model, with a prior edited, loads them from the disk cache (the numbers are read
+    at run time, not compiled in), and the sampler cannot tell them from nutpie's own (same
+    seed, same draws, same log densities) on the edited model."""
     import nutpie
 
     from forecast.callbacks import lean_callbacks
 
     path, _ = _recovery_scenario(tmp_path, np.random.default_rng(2))
-    model = build_model(load_scenario(path))
-    with lean_callbacks() as lean:
-        ours = nutpie.compile_pymc_model(model, backend="numba")
-    assert lean, "the installed nutpie is not one the lean callbacks were checked against"
-    theirs = nutpie.compile_pymc_model(model, backend="numba")
-    assert ours.compiled_logp_func is not theirs.compiled_logp_func
+    data = tomllib.loads(path.read_text())
+    data["claims"][0]["prior"] = {"dist": "Normal", "mu": 0.5, "sigma": 0.3}
+    edited = write_scenario(tmp_path, data, name="edited.toml")
+    compiled = []
+    for scenario_file in (path, edited):
+        with lean_callbacks() as options:
+            compiled.append(nutpie.compile_pymc_model(build_model(load_scenario(scenario_file)), backend="numba",
+                                                      **options))
+        assert options, "the installed nutpie is not one the lean callbacks were checked against"
+    ours = compiled[1]
+    assert (ours.compiled_logp_func.cache_hits, ours.compiled_expand_func.cache_hits) == (1, 1)
+    theirs = nutpie.compile_pymc_model(build_model(load_scenario(edited)), backend="numba")
     settings = {"draws": 40, "tune": 40, "chains": 1, "seed": 3, "progress_bar": False}
     a, b = nutpie.sample(ours, **settings), nutpie.sample(theirs, **settings)
     for name in ("baseline", "persistence", "effect", "noise"):
