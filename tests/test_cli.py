@@ -171,3 +171,21 @@ def test_pymc_sampler_is_selectable(chain_file, tmp_path) -> None:
     assert run.summary["diagnostics"]["sampler"] == "pymc"
     assert run.manifest["settings"]["sampler"] == "pymc"
     assert run.tree["posterior"].dataset.sizes["draw"] == 100
+
+
+def test_the_executable_exits_with_the_commands_code(tmp_path) -> None:
+    """The installed entry point (forecast.cli:main) skips interpreter teardown: its output
+    must still arrive in full and its exit code must be the command's."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "forecast.cli", "validate", str(DEFAULT_SCENARIO)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == CliRunner().invoke(cli, ["validate", str(DEFAULT_SCENARIO)]).output  # all of it
+    bad = subprocess.run([sys.executable, "-m", "forecast.cli", "validate", str(tmp_path / "missing.toml")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "missing.toml" in bad.stderr
+    usage = subprocess.run([sys.executable, "-m", "forecast.cli", "run"], capture_output=True, text=True)
+    assert usage.returncode == 2
