@@ -6,8 +6,7 @@ covariance of the latent deviations ``d[year[a], node[a]]`` and ``d[year[b], nod
 (:func:`forecast.dynamics.observation_covariance` writes ``C`` with tensor operations and is
 the reference the kernels are tested against). Written with tensor operations, this density
 and its gradient take about 120 small PyTensor operations: each costs numba typing and LLVM
-optimisation at the start of every run (nutpie's compiled callback cannot be cached) and a
-few microseconds per gradient. Here it is one numba kernel, cached on disk, with its
+optimisation when the model compiles and a few microseconds per gradient. Here it is one numba kernel, cached on disk, with its
 gradient written by hand (reverse mode through the Cholesky factor and the two recursions
 below), which cuts both the compile and the time per gradient.
 
@@ -40,8 +39,8 @@ def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any
     return op(A, s0, Q, scale, noise_var, z - mean)[0]
 
 
-# The kernels (see forecast.kernels for why module-level). They keep transposes, ``PT[k] = (A^k)^T`` and ``W[s] = V[s]^T``, so that
-# inner loops run along contiguous rows.
+# The kernels (module-level: see forecast.kernels). They keep transposes,
+# ``PT[k] = (A^k)^T`` and ``W[s] = V[s]^T``, so that inner loops run along contiguous rows.
 
 
 # Plain loops: for matrices of the sizes the integrated-out model takes (model.MARGINAL_BUDGET)

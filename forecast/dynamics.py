@@ -16,8 +16,9 @@ persistence, causes and noise are cut, everything downstream sees ``v``.
 
 The functions here use only ``*``, ``+``, ``@`` and integer indexing, which mean the same on
 NumPy arrays and PyTensor tensors: the model that is sampled and the forecasts that are
-simulated from its posterior run the very same equations. Leading axes are batch axes
-(posterior draws) in NumPy; the node axis is last.
+simulated from its posterior run the very same equations. The two compiled Ops the model
+uses (:mod:`forecast.covariance`, :mod:`forecast.recurrence`) are tested against them.
+Leading axes are batch axes (posterior draws) in NumPy; the node axis is last.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def step(d_prev: Any, shock: Any, p: Params, graph: Graph, held: Any = None, tar
 
 def expected(d_prev: Any, d: Any, p: Params, graph: Graph) -> Any:
     """Each node's conditional mean given its own past and its causes (the equation without
-    its shock); leading axes (years, draws) broadcast."""
+    its shock); leading axes (years, draws) broadcast. The reference for the causes' pull
+    that :mod:`forecast.recurrence` returns."""
     pull = 1.0 - p.phi
     return p.phi * d_prev + pull * (_effects(d_prev, p.beta, graph, 1) + _effects(d, p.beta, graph, 0))
 

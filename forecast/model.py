@@ -127,7 +127,7 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
     sampling the levels themselves avoids the funnel that non-centring makes in that case.
     A centred node's equation then enters as the density of its implied shocks (its levels
     are fed to the rest of the graph like an intervention's values, so the history stays
-    one vectorised linear recurrence).
+    one recurrence, compiled as one Op: :mod:`forecast.recurrence`).
     """
     with graph_inputs(GraphInputs()) as first:
         _build(scenario, centred, marginal)

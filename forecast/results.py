@@ -250,7 +250,7 @@ def storage_encoding(tree: xr.DataTree) -> dict[str, dict]:
     """How each variable is stored. Draws over years or strategies (four or more dims: the
     histories, forecasts and predictions) are kept in single precision, seven significant
     digits, far finer than their Monte Carlo error: half the disk (a 100-node, 20-strategy
-    scenario's results would otherwise pass a gigabyte). Parameters keep double precision."""
+    scenario's results took 850 MB in double precision). Parameters keep double precision."""
     compress = sum(tree[g].dataset.nbytes for g in tree.children) > COMPRESS_ABOVE_MB * 1e6
     encoding: dict[str, dict] = {}
     for group in tree.children:

@@ -21,7 +21,7 @@ from forecast.strategies import prior_draws
 from .conftest import tight_chain, write_scenario
 
 
-def _recurrence_case(held: np.ndarray):
+def _recurrence_case():
     """A graph with a same-year chain three claims deep (listed out of causal order), lagged
     feedback, and parameters and drivers at random."""
     rng = np.random.default_rng(0)
@@ -43,7 +43,7 @@ def test_the_sampled_history_op_runs_the_same_equations_as_the_forecasts(held: n
     from forecast.dynamics import expected
     from forecast.recurrence import sampled_history
 
-    _, graph, p, init_sd, drive = _recurrence_case(held)
+    _, graph, p, init_sd, drive = _recurrence_case()
     d0 = np.where(held > 0, drive[0], init_sd * drive[0])
     slow = [d0]
     for t in range(1, 12):
@@ -62,7 +62,7 @@ def test_the_hand_written_gradient_of_the_sampled_history_matches_finite_differe
 
     from forecast.recurrence import sampled_history
 
-    rng, graph, p, init_sd, drive = _recurrence_case(held)
+    rng, graph, p, init_sd, drive = _recurrence_case()
     w = rng.normal(size=drive.shape)  # weights, so both outputs reach the checked scalar
 
     def both(phi, sigma, beta, init_sd, drive):
