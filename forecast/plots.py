@@ -413,8 +413,11 @@ def _crossings(p: tuple[float, float], q: tuple[float, float], rad: float, other
     c = _control(p, q, rad)
     ts = np.linspace(0.05, 0.95, 37)[:, None]
     pts = (1 - ts) ** 2 * np.array(p) + 2 * (1 - ts) * ts * np.array(c) + ts ** 2 * np.array(q)
-    return sum(bool(np.any((np.abs(pts[:, 0] - o[0]) < half[0]) & (np.abs(pts[:, 1] - o[1]) < half[1])))
-               for o in others)
+    if not others:
+        return 0
+    boxes = np.asarray(others, dtype=float)  # all boxes at once: (points, boxes) inside tests
+    inside = (np.abs(pts[:, None, 0] - boxes[None, :, 0]) < half[0]) & (np.abs(pts[:, None, 1] - boxes[None, :, 1]) < half[1])
+    return int(inside.any(axis=0).sum())
 
 
 def _route(a: str, b: str, inch: dict[str, tuple[float, float]], half: tuple[float, float],
