@@ -114,7 +114,7 @@ class _Claims(Op):
                         for lag in (0, 1)
                         for k, c, e in zip(graph.slot[lag], graph.cause[lag], graph.to_effect[lag].argmax(axis=1))),
                        key=lambda edge: edge[0])
-        counts = np.bincount([e for e, *_ in edges], minlength=graph.n_nodes).astype(int)
+        counts = np.bincount(np.array([e for e, *_ in edges], dtype=int), minlength=graph.n_nodes)
         start = np.concatenate([[0], np.cumsum(counts)])
         as_tuple = lambda v: tuple(int(x) for x in v)  # noqa: E731
         return cls(as_tuple(np.asarray(held) > 0), as_tuple(causal_order(graph)), as_tuple(start),

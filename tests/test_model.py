@@ -56,6 +56,21 @@ def test_the_sampled_history_op_runs_the_same_equations_as_the_forecasts(held: n
                                    rtol=1e-10, atol=1e-12)
 
 
+def test_the_sampled_history_op_takes_a_graph_without_claims() -> None:
+    """Nodes without causes follow their own persistence and shocks (nothing to sum)."""
+    import pytensor
+
+    from forecast.recurrence import sampled_history
+
+    graph = Graph.from_edges(3, [])
+    p = Params(phi=np.array([0.5, 0.6, 0.7]), sigma=np.array([1.0, 0.5, 2.0]), beta=np.zeros(0))
+    drive = np.random.default_rng(0).normal(size=(5, 3))
+    d, e = pytensor.function([], sampled_history(p.phi, p.sigma, p.beta, np.ones(3), drive, graph, np.zeros(3)))()
+    for t in range(1, 5):
+        np.testing.assert_allclose(d[t], p.phi * d[t - 1] + p.sigma * drive[t])
+    assert not e.any()
+
+
 @pytest.mark.parametrize("held", [np.zeros(6), np.array([0, 1, 0, 1, 0, 0.0])], ids=["all free", "two held"])
 def test_the_hand_written_gradient_of_the_sampled_history_matches_finite_differences(held: np.ndarray) -> None:
     from pytensor.gradient import verify_grad
