@@ -53,6 +53,11 @@ class Graph:
             onto.append(m)
         return cls(n_nodes, tuple(causes), tuple(slots), tuple(onto), _longest_path(n_nodes, edges))
 
+    @property
+    def effect(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per lag: the effect node of each claim (the index ``to_effect`` is one-hot on)."""
+        return tuple(m.argmax(axis=1) for m in self.to_effect)  # type: ignore[return-value]
+
 
 def _longest_path(n: int, edges: list[tuple[int, int, int]]) -> int:
     """Edges in the longest same-year path (the graph is acyclic: validated)."""

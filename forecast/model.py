@@ -155,7 +155,7 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
         params = Params(phi=phi, sigma=sigma, beta=_effects(scenario))
         init_sd = graph_input([n.initial_sd for n in nodes])
         if not marginal:
-            level = _sampled_history(scenario, params, mu, init_sd, centred)
+            level = _sampled_history(scenario, graph, params, mu, init_sd, centred)
 
         if scenario.indicators:
             inds = list(scenario.indicators.values())
@@ -179,7 +179,7 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
     return model
 
 
-def _sampled_history(scenario: Scenario, params: Params, mu, init_sd, centred: list[str] | None):
+def _sampled_history(scenario: Scenario, graph: Graph, params: Params, mu, init_sd, centred: list[str] | None):
     """``level[year, node]`` as model variables (the history is sampled, not integrated out),
     computed claim by claim by one compiled Op (:mod:`forecast.recurrence`)."""
     import pymc as pm
@@ -203,7 +203,7 @@ def _sampled_history(scenario: Scenario, params: Params, mu, init_sd, centred: l
         parts.append(pm.Flat("state", dims=("year", "measured_node")))
     columns = np.argsort([ids.index(n) for n in free + measured])  # node order
     drive = (pt.concatenate(parts, axis=1) if len(parts) > 1 else shock)[:, columns]
-    d, e = sampled_history(phi, sigma, params.beta, init_sd, drive, graph_of(scenario), held)
+    d, e = sampled_history(phi, sigma, params.beta, init_sd, drive, graph, held)
     if centred:
         c = np.flatnonzero(held)
         implied = (d[1:, c] - phi[c] * d[:-1, c] - (1.0 - phi[c]) * e[1:, c]) / sigma[c]

@@ -416,7 +416,8 @@ def _crossings(p: tuple[float, float], q: tuple[float, float], rad: float, other
     if not others:
         return 0
     boxes = np.asarray(others, dtype=float)  # all boxes at once: (points, boxes) inside tests
-    inside = (np.abs(pts[:, None, 0] - boxes[None, :, 0]) < half[0]) & (np.abs(pts[:, None, 1] - boxes[None, :, 1]) < half[1])
+    inside = ((np.abs(pts[:, None, 0] - boxes[None, :, 0]) < half[0])
+              & (np.abs(pts[:, None, 1] - boxes[None, :, 1]) < half[1]))
     return int(inside.any(axis=0).sum())
 
 

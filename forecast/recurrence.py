@@ -22,6 +22,7 @@ model needs it for the density of the held nodes' implied shocks.
 
 from __future__ import annotations
 
+from graphlib import TopologicalSorter
 from typing import Any
 
 import numpy as np
@@ -112,7 +113,7 @@ class _Claims(Op):
     def of(cls, graph: Graph, held: np.ndarray):
         edges = sorted(((int(e), int(c), lag, int(k))
                         for lag in (0, 1)
-                        for k, c, e in zip(graph.slot[lag], graph.cause[lag], graph.to_effect[lag].argmax(axis=1))),
+                        for k, c, e in zip(graph.slot[lag], graph.cause[lag], graph.effect[lag])),
                        key=lambda edge: edge[0])
         counts = np.bincount(np.array([e for e, *_ in edges], dtype=int), minlength=graph.n_nodes)
         start = np.concatenate([[0], np.cumsum(counts)])
@@ -129,19 +130,10 @@ class _Claims(Op):
 
 def causal_order(graph: Graph) -> list[int]:
     """Nodes with every same-year cause before its effects (the graph is acyclic: validated)."""
-    effect0 = graph.to_effect[0].argmax(axis=1) if len(graph.slot[0]) else np.zeros(0, dtype=int)
-    indegree = np.bincount(effect0, minlength=graph.n_nodes)
-    ready = [i for i in range(graph.n_nodes) if indegree[i] == 0]
-    order = []
-    while ready:
-        i = ready.pop(0)
-        order.append(i)
-        for c, e in zip(graph.cause[0], effect0):
-            if c == i:
-                indegree[e] -= 1
-                if indegree[e] == 0:
-                    ready.append(int(e))
-    return order
+    sorter = TopologicalSorter({i: set() for i in range(graph.n_nodes)})
+    for cause, effect in zip(graph.cause[0], graph.effect[0]):
+        sorter.add(int(effect), int(cause))
+    return list(sorter.static_order())
 
 
 class HistoryRecurrence(_Claims):

@@ -252,7 +252,6 @@ def draw_figures(pending: list) -> None:
                           "the page shows a placeholder", RuntimeWarning, stacklevel=3)
 
 
-
 # --- Context shared by all pages -------------------------------------------------------------
 
 
