@@ -16,7 +16,7 @@ from platformdirs import user_cache_dir
 
 def _compile_cache() -> None:
     """Share the compile caches across runs, in the user's cache dir: PyTensor's (its numba
-    kernels included) and numba's own (the kernels of :mod:`forecast.covariance`).
+    kernels included) and numba's own (the kernels of :mod:`forecast.kalman` and :mod:`forecast.recurrence`).
 
     Set before PyTensor or numba is imported; a user's own ``base_compiledir`` or
     ``NUMBA_CACHE_DIR`` wins.

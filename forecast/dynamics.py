@@ -17,7 +17,7 @@ persistence, causes and noise are cut, everything downstream sees ``v``.
 The functions here use only ``*``, ``+``, ``@`` and integer indexing, which mean the same on
 NumPy arrays and PyTensor tensors: the model that is sampled and the forecasts that are
 simulated from its posterior run the very same equations. The two compiled Ops the model
-uses (:mod:`forecast.covariance`, :mod:`forecast.recurrence`) are tested against them.
+uses (:mod:`forecast.kalman`, :mod:`forecast.recurrence`) are tested against them.
 Leading axes are batch axes (posterior draws) in NumPy; the node axis is last.
 """
 
@@ -196,8 +196,8 @@ def observation_covariance(p: Params, graph: Graph, init_sd: Any, year: np.ndarr
     and ``Q = G^T diag(sigma^2) G`` the covariance of each year's shocks,
     ``V[s] = (A^s)^T V[0] A^s + sum_{k<s} (A^k)^T Q A^k`` is the covariance of ``d[s]`` and
     ``cov(d[t], d[s]) = (A^(t-s))^T V[s]`` for ``t >= s``. One parameter set (no batch axes).
-    The model uses the same recursion compiled as one Op (:mod:`forecast.covariance`),
-    which tests check against this.
+    The model computes the same Gaussian's density with a Kalman filter compiled as one Op
+    (:mod:`forecast.kalman`), which tests check against this.
     """
     n = graph.n_nodes
     A, Q = state_dynamics(p, graph)

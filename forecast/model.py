@@ -18,9 +18,9 @@ Variables (all with named dims):
 
 The latent history ``level[year, node]`` is linear-Gaussian given the parameters, so by
 default (:func:`marginalises`) it is integrated out: ``evidence`` is one multivariate normal
-whose covariance follows from the parameters, NUTS explores only the parameters, and the
-history is drawn exactly afterwards (:mod:`forecast.history`). Large scenarios, where that
-covariance is too costly, sample the history instead: unmeasured nodes non-centred
+whose covariance follows from the parameters (its density by a Kalman filter), NUTS explores
+only the parameters, and the history is drawn exactly afterwards (:mod:`forecast.history`).
+Large scenarios, where the filter is too costly, sample the history instead: unmeasured nodes non-centred
 (``shock[year, free_node] ~ Normal(0, 1)`` drives their equations), measured nodes centred
 (``state[year, measured_node]`` are their deviations, and their equations enter as the
 density of the implied shocks, the ``centred_states`` potential).
@@ -83,18 +83,19 @@ def measured_nodes(scenario: Scenario) -> list[str]:
 
 
 #: Multiply-adds per evaluation of the integrated-out density (see :func:`marginal_cost`) up to
-#: which the history is integrated out rather than sampled. At the budget a gradient takes a
-#: few milliseconds on these machines; above it, sampling the history is cheaper per step.
-MARGINAL_BUDGET = 5e6
+#: which the history is integrated out rather than sampled. A gradient costs about 1 ms per
+#: million on these machines (a run takes some 40,000 of them per core), so at the budget
+#: sampling takes a couple of minutes; above it, sampling the history is cheaper per step.
+MARGINAL_BUDGET = 3e6
 
 
 def marginal_cost(scenario: Scenario) -> float:
-    """Multiply-adds of one evaluation of the integrated-out density: the transition matrix's
-    powers and the yearly state covariances (years x nodes^3), the covariance of the
-    observations (observations^2 x nodes) and its Cholesky factor (observations^3)."""
+    """Leading multiply-adds of one evaluation of the integrated-out density (the Kalman filter
+    of :mod:`forecast.kalman`): each year's covariance prediction (nodes^3) and each
+    observation's update (nodes^2). Its gradient costs a small multiple of this."""
     n_obs = Evidence.from_scenario(scenario).z.size
     n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
-    return n_years * n_nodes ** 3 + n_obs ** 2 * n_nodes + n_obs ** 3
+    return n_years * n_nodes ** 3 + n_obs * n_nodes ** 2
 
 
 def marginalises(scenario: Scenario) -> bool:
@@ -119,7 +120,7 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
 
     ``marginal`` (default: :func:`marginalises`) integrates the latent history out: the
     evidence is one multivariate normal whose covariance comes from the parameters, with its
-    log density compiled as one Op (:mod:`forecast.covariance`), and ``level`` is not a
+    log density a Kalman filter compiled as one Op (:mod:`forecast.kalman`), and ``level`` is not a
     model variable.
 
     Otherwise latent levels are non-centred (the shocks are sampled) except for ``centred``
@@ -138,7 +139,7 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
 def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None):
     import pymc as pm
 
-    from forecast.covariance import evidence_logp
+    from forecast.kalman import evidence_logp
 
     marginal = marginalises(scenario) if marginal is None else marginal
     coords = coords_of(scenario)

@@ -144,7 +144,7 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
     normal log density with the covariance that dynamics.observation_covariance spells out."""
     import pytensor
 
-    from forecast.covariance import evidence_logp
+    from forecast.kalman import evidence_logp
     from forecast.dynamics import state_dynamics
 
     _, graph, p, year, node, x = _evidence_case()
@@ -157,11 +157,30 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
         assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
 
 
+def test_the_filter_needs_no_observation_order_and_no_observed_year() -> None:
+    """The Kalman filter takes the observations in any order, several of one node in one year,
+    and years without any (before, between and after the observed ones): its density is
+    still the Gaussian of the reference covariance."""
+    import pytensor
+
+    from forecast.dynamics import state_dynamics
+    from forecast.kalman import evidence_logp
+
+    _, graph, p, _, _, x = _evidence_case()
+    year, node = np.array([5, 2, 5, 2, 5, 2, 5, 2, 5, 2, 5]), np.array([1, 3, 1, 0, 2, 3, 1, 2, 0, 3, 3])
+    A, Q = state_dynamics(p, graph)
+    C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 9, np.concatenate)
+    S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
+    expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
+    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 9)
+    assert pytensor.function([], logp, mode="NUMBA")() == pytest.approx(expected, rel=1e-10)
+
+
 def test_the_hand_written_gradient_of_the_evidence_matches_finite_differences() -> None:
     import pytensor.tensor as pt
     from pytensor.gradient import verify_grad
 
-    from forecast.covariance import evidence_logp
+    from forecast.kalman import evidence_logp
     from forecast.dynamics import state_dynamics
 
     rng, graph, p, year, node, x = _evidence_case()
@@ -181,7 +200,7 @@ def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
     import pytensor
     import pytensor.tensor as pt
 
-    from forecast.covariance import evidence_logp
+    from forecast.kalman import evidence_logp
     from forecast.dynamics import state_dynamics
 
     _, graph, p, year, node, x = _evidence_case()

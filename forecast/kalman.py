@@ -1,0 +1,271 @@
+"""The likelihood of the indicators with the history integrated out: a Kalman filter, compiled
+as one PyTensor Op with its gradient written by hand.
+
+Given the parameters, the latent deviations ``d[t]`` (a row vector over the state) follow the
+linear Gaussian recursion of :func:`forecast.dynamics.state_dynamics`, and each
+standardised indicator observes one of them with noise::
+
+    d[0] ~ Normal(0, diag(s0))
+    d[t] = d[t-1] A + shock[t],   shock[t] ~ Normal(0, Q)
+    z[a] - mean[a] = scale[a] d[year[a], node[a]] + noise[a],   noise[a] ~ Normal(0, noise_var[a])
+
+so the indicators are jointly Gaussian, with the covariance that
+:func:`forecast.dynamics.observation_covariance` spells out (the readable reference the
+tests hold this Op to). Their density is computed here by the prediction-error
+decomposition, year by year and one observation at a time (scalar updates, no matrix
+inverse)::
+
+    predict:  m <- A^T m,   P <- A^T P A + Q
+    update:   p = P[:, k],  S = c^2 p[k] + r,  v = z - c m[k]
+              log p += -(log 2 pi + log S + v^2 / S) / 2
+              m <- m + (c v / S) p,   P <- P - (c^2 / S) p p^T
+
+for an observation of node ``k`` with scale ``c`` and noise variance ``r``. This costs
+``years x state^3 + observations x state^2``, linear in years, where the dense multivariate
+normal it replaces cost ``observations^3``. The reverse pass (latest observation first)
+needs only each update's column ``p`` and scalars, and each year's filtered moments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from forecast.kernels import jit as _jit
+from forecast.kernels import register_numba
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any, Q: Any,
+                  year: np.ndarray, node: np.ndarray, n_years: int) -> Any:
+    """Log density of the observations ``z`` (a scalar tensor); see the module docstring."""
+    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(n) for n in node), int(n_years))
+    return op(A, s0, Q, scale, noise_var, z - mean)[0]
+
+
+# The kernels are module-level (see forecast.kernels) and use plain loops: for the state sizes
+# the integrated-out model takes (model.MARGINAL_BUDGET) a BLAS call costs about as much, and
+# lengthens the cold compile.
+
+@_jit
+def predict(A, P, Q, out, AP):
+    """``out = A^T P A + Q`` (``AP``: work space)."""
+    n = A.shape[0]
+    AP[:] = 0.0  # A^T P
+    for k in range(n):
+        for i in range(n):
+            a = A[k, i]
+            if a != 0.0:
+                for j in range(n):
+                    AP[i, j] += a * P[k, j]
+    out[:] = Q
+    for i in range(n):
+        for k in range(n):
+            x = AP[i, k]
+            for j in range(n):
+                out[i, j] += x * A[k, j]
+
+
+@_jit
+def predict_grad(A, P, G, A_bar, out, PA, AG):
+    """Pull ``G = d loss / d (A^T P A)`` back for a symmetric ``P`` (a filtered covariance):
+    ``A_bar += P A (G + G^T)`` and ``out = A G A^T``, the cotangent of ``P`` (``PA``, ``AG``:
+    work space)."""
+    n = A.shape[0]
+    PA[:] = 0.0
+    for i in range(n):
+        for k in range(n):
+            x = P[i, k]
+            for j in range(n):
+                PA[i, j] += x * A[k, j]
+    for i in range(n):
+        for k in range(n):
+            x = PA[i, k]
+            for j in range(n):
+                A_bar[i, j] += x * (G[k, j] + G[j, k])
+    AG[:] = 0.0
+    for i in range(n):
+        for k in range(n):
+            a = A[i, k]
+            if a != 0.0:
+                for j in range(n):
+                    AG[i, j] += a * G[k, j]
+    for i in range(n):
+        for j in range(n):
+            acc = 0.0
+            for k in range(n):
+                acc += AG[i, k] * A[j, k]
+            out[i, j] = acc
+
+
+@_jit
+def no_density(A, s0, Q, scale, noise_var, resid):
+    """-inf and a zero gradient: where the covariance is not positive definite there is no
+    direction to follow, and the sampler rejects the point."""
+    return (-np.inf, np.zeros_like(A), np.zeros_like(s0), np.zeros_like(Q), np.zeros_like(scale),
+            np.zeros_like(noise_var), np.zeros_like(resid))
+
+
+@_jit
+def kalman_kernel(A, s0, Q, scale, noise_var, resid, order, year, node, n_years):
+    """The log density and its gradient with respect to each input, in one pass (the sampler
+    always asks for both). ``order``: the observations sorted by year."""
+    n, n_obs = A.shape[0], resid.shape[0]
+    last = year[order[n_obs - 1]] + 1 if n_obs else 1  # years after the last observation add nothing
+    filtered_P = np.empty((last, n, n))  # moments after each year's updates, before the next predict
+    filtered_m = np.empty((last, n))
+    column = np.empty((n_obs, n))  # p of each update
+    S_of = np.empty(n_obs)
+    v_of = np.empty(n_obs)
+    mk_of = np.empty(n_obs)  # m[k] before the update
+    P = np.zeros((n, n))
+    m, m_next = np.zeros(n), np.empty(n)
+    work, work2, work3 = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+    for i in range(n):
+        P[i, i] = s0[i]
+    logp = 0.0
+    j = 0
+    for t in range(last):
+        if t > 0:
+            m_next[:] = 0.0
+            for k in range(n):
+                for i in range(n):
+                    m_next[i] += A[k, i] * m[k]
+            m[:] = m_next
+            predict(A, filtered_P[t - 1], Q, P, work)
+        while j < n_obs and year[order[j]] == t:
+            a = order[j]
+            k, c = node[a], scale[a]
+            p = P[:, k].copy()
+            S = c * c * p[k] + noise_var[a]
+            if not S > 0.0:
+                return no_density(A, s0, Q, scale, noise_var, resid)
+            v = resid[a] - c * m[k]
+            logp -= 0.5 * (LOG_2PI + np.log(S) + v * v / S)
+            column[j], S_of[j], v_of[j], mk_of[j] = p, S, v, m[k]
+            g, h = c * v / S, c * c / S
+            for i in range(n):
+                m[i] += g * p[i]
+                hp = h * p[i]
+                for l in range(n):
+                    P[i, l] -= hp * p[l]
+            j += 1
+        filtered_P[t] = P
+        filtered_m[t] = m
+    if not np.isfinite(logp):
+        return no_density(A, s0, Q, scale, noise_var, resid)
+
+    A_bar, Q_bar = np.zeros((n, n)), np.zeros((n, n))
+    scale_bar, noise_var_bar, resid_bar = np.zeros(n_obs), np.zeros(n_obs), np.zeros(n_obs)
+    m_bar, P_bar = np.zeros(n), np.zeros((n, n))
+    Pp = np.empty(n)  # P_bar p
+    for t in range(last - 1, -1, -1):
+        while j > 0 and year[order[j - 1]] == t:
+            j -= 1
+            a = order[j]
+            k, c = node[a], scale[a]
+            p, S, v = column[j], S_of[j], v_of[j]
+            g, h = c * v / S, c * c / S
+            g_bar = 0.0  # d loss / d (c v / S), through m
+            h_bar = 0.0  # d loss / d (c^2 / S), through P
+            for i in range(n):
+                g_bar += m_bar[i] * p[i]
+                acc = 0.0
+                for l in range(n):
+                    acc += (P_bar[i, l] + P_bar[l, i]) * p[l]
+                Pp[i] = acc
+                h_bar -= 0.5 * p[i] * acc
+            v_bar = -v / S + g_bar * c / S
+            S_bar = -0.5 * (1.0 / S - v * v / (S * S)) - (g_bar * c * v + h_bar * c * c) / (S * S)
+            c_bar = g_bar * v / S + h_bar * 2.0 * c / S + S_bar * 2.0 * c * p[k] - v_bar * mk_of[j]
+            for i in range(n):
+                P_bar[i, k] += g * m_bar[i] - h * Pp[i]
+            P_bar[k, k] += S_bar * c * c
+            m_bar[k] -= c * v_bar
+            scale_bar[a], noise_var_bar[a], resid_bar[a] = c_bar, S_bar, v_bar
+        if t > 0:  # m = A^T m_prev, P = A^T P_prev A + Q
+            Q_bar += P_bar
+            m_prev = filtered_m[t - 1]
+            m_next[:] = 0.0  # m_bar of the previous year
+            for i in range(n):
+                for l in range(n):
+                    A_bar[i, l] += m_prev[i] * m_bar[l]
+                    m_next[i] += A[i, l] * m_bar[l]
+            m_bar[:] = m_next
+            predict_grad(A, filtered_P[t - 1], P_bar, A_bar, work, work2, work3)
+            P_bar[:] = work
+    s0_bar = np.empty(n)
+    for i in range(n):
+        s0_bar[i] = P_bar[i, i]
+    return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
+
+
+def _static(op: KalmanEvidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The observations' order by year, years and nodes as the kernel takes them."""
+    year = np.array(op.year, dtype=np.int64)
+    return np.argsort(year, kind="stable"), year, np.array(op.node, dtype=np.int64), op.n_years
+
+
+class KalmanEvidence(Op):
+    """``(A, s0, Q, scale, noise_var, resid) -> (log density, its gradient by input)`` for the
+    residuals ``z - mean``, at fixed observation years and nodes (the Op's props).
+
+    The gradient is an output, not a second Op, so that one kernel call serves the sampler's
+    request for both; the pullback scales it by the cotangent of the log density. Second
+    derivatives are not available.
+    """
+
+    __props__ = ("year", "node", "n_years")
+
+    def __init__(self, year: tuple[int, ...], node: tuple[int, ...], n_years: int):
+        self.year, self.node, self.n_years = year, node, n_years
+
+    def make_node(self, *inputs) -> Apply:
+        inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
+        return Apply(self, inputs, [pt.scalar(dtype="float64"), *(v.type() for v in inputs)])
+
+    def perform(self, node, inputs, output_storage) -> None:
+        args = (np.asarray(v, dtype=float) for v in inputs)
+        logp, *grads = kalman_kernel(*args, *_static(self))
+        output_storage[0][0] = np.asarray(logp)
+        for storage, value in zip(output_storage[1:], grads):
+            storage[0] = value
+
+    def infer_shape(self, node, shapes):
+        return [(), *shapes]
+
+    def pullback(self, inputs, outputs, cotangents):
+        from pytensor.gradient import DisconnectedType, grad_not_implemented
+
+        if any(not isinstance(c.type, DisconnectedType) for c in cotangents[1:]):
+            return [grad_not_implemented(self, i, v, "second derivatives") for i, v in enumerate(inputs)]
+        if isinstance(cotangents[0].type, DisconnectedType):
+            return [DisconnectedType()() for _ in inputs]
+        return [cotangents[0] * g for g in outputs[1:]]
+
+    def connection_pattern(self, node):
+        return [[True] * len(node.outputs) for _ in node.inputs]
+
+
+def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
+    from pytensor.link.numba.dispatch.basic import numba_njit
+
+    order, year, where, n_years = _static(op)
+
+    @numba_njit
+    def kalman_evidence(A, s0, Q, scale, noise_var, resid):
+        logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
+            A, s0, Q, scale, noise_var, resid, order, year, where, n_years)
+        out = np.empty(())
+        out[()] = logp
+        return out, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
+
+    return kalman_evidence
+
+
+register_numba(KalmanEvidence, __file__, _numba_kalman_evidence)
