@@ -154,6 +154,16 @@ def state_dynamics(p: Params, graph: Graph) -> tuple[Any, Any]:
     return F @ G, G.T @ ((p.sigma ** 2)[:, None] * G)
 
 
+def transition_support(graph: Graph) -> np.ndarray:
+    """Where the yearly transition ``A`` can be non-zero, whatever the parameters: ``A`` at
+    persistence 1/2 and every effect 1, where each entry is a sum of positive terms, so
+    nothing cancels and the zeros are exactly the structural ones."""
+    n = graph.n_nodes
+    n_claims = sum(len(s) for s in graph.slot)
+    A, _ = state_dynamics(Params(phi=np.full(n, 0.5), sigma=np.ones(n), beta=np.ones(n_claims)), graph)
+    return A != 0.0
+
+
 def matrix_powers(A: Any, n: int, size: int, concat) -> Any:
     """``A^0 .. A^(n-1)`` (``A``: size x size) stacked on axis -3, in ``ceil(log2(n))``
     batched products."""

@@ -42,65 +42,71 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any, Q: Any,
-                  year: np.ndarray, node: np.ndarray, n_years: int) -> Any:
-    """Log density of the observations ``z`` (a scalar tensor); see the module docstring."""
-    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(n) for n in node), int(n_years))
+                  year: np.ndarray, node: np.ndarray, n_years: int, support: np.ndarray | None = None) -> Any:
+    """Log density of the observations ``z`` (a scalar tensor); see the module docstring.
+    ``support``: where ``A`` can be non-zero (:func:`forecast.dynamics.transition_support`;
+    default everywhere). ``A`` must be zero elsewhere."""
+    n = int(np.shape(s0)[-1]) if support is None else support.shape[0]
+    where = np.ones((n, n), dtype=bool) if support is None else np.asarray(support, dtype=bool)
+    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(n) for n in node), int(n_years),
+                        tuple(int(i) for i in np.flatnonzero(where)), n)
     return op(A, s0, Q, scale, noise_var, z - mean)[0]
 
 
 # The kernels are module-level (see forecast.kernels) and use plain loops: for the state sizes
 # the integrated-out model takes (model.MARGINAL_BUDGET) a BLAS call costs about as much, and
-# lengthens the cold compile.
+# lengthens the cold compile. ``A`` is sparse (persistence and claims): its support comes in
+# compressed rows, ``A[k, col[start[k]:start[k + 1]]]``, and products with it cost
+# ``nodes x support`` instead of ``nodes^3``.
 
 @_jit
-def predict(A, P, Q, out, AP):
+def predict(A, start, col, P, Q, out, AP):
     """``out = A^T P A + Q`` (``AP``: work space)."""
     n = A.shape[0]
     AP[:] = 0.0  # A^T P
     for k in range(n):
-        for i in range(n):
+        for e in range(start[k], start[k + 1]):
+            i = col[e]
             a = A[k, i]
-            if a != 0.0:
-                for j in range(n):
-                    AP[i, j] += a * P[k, j]
+            for j in range(n):
+                AP[i, j] += a * P[k, j]
     out[:] = Q
     for i in range(n):
         for k in range(n):
             x = AP[i, k]
-            for j in range(n):
-                out[i, j] += x * A[k, j]
+            for e in range(start[k], start[k + 1]):
+                out[i, col[e]] += x * A[k, col[e]]
 
 
 @_jit
-def predict_grad(A, P, G, A_bar, out, PA, AG):
-    """Pull ``G = d loss / d (A^T P A)`` back for a symmetric ``P`` (a filtered covariance):
-    ``A_bar += P A (G + G^T)`` and ``out = A G A^T``, the cotangent of ``P`` (``PA``, ``AG``:
-    work space)."""
+def predict_grad(A, start, col, P, G, A_bar, out, PA, AG):
+    """Pull ``G = d loss / d (A^T P A)`` back, both symmetric (``P`` a filtered covariance):
+    ``A_bar += 2 P A G`` on ``A``'s support and ``out = A G A^T``, the cotangent of ``P``
+    (``PA``, ``AG``: work space)."""
     n = A.shape[0]
     PA[:] = 0.0
-    for i in range(n):
-        for k in range(n):
-            x = P[i, k]
-            for j in range(n):
-                PA[i, j] += x * A[k, j]
-    for i in range(n):
-        for k in range(n):
-            x = PA[i, k]
-            for j in range(n):
-                A_bar[i, j] += x * (G[k, j] + G[j, k])
     AG[:] = 0.0
     for i in range(n):
         for k in range(n):
-            a = A[i, k]
-            if a != 0.0:
-                for j in range(n):
-                    AG[i, j] += a * G[k, j]
+            x = P[i, k]
+            for e in range(start[k], start[k + 1]):
+                PA[i, col[e]] += x * A[k, col[e]]
     for i in range(n):
-        for j in range(n):
+        for e in range(start[i], start[i + 1]):
+            k = col[e]
+            a = A[i, k]
             acc = 0.0
-            for k in range(n):
-                acc += AG[i, k] * A[j, k]
+            for j in range(n):
+                AG[i, j] += a * G[k, j]
+                acc += PA[i, j] * G[k, j]
+            A_bar[i, k] += 2.0 * acc
+    for i in range(n):
+        for j in range(i + 1):
+            acc = 0.0
+            for e in range(start[j], start[j + 1]):
+                acc += AG[i, col[e]] * A[j, col[e]]
             out[i, j] = acc
+            out[j, i] = acc
 
 
 @_jit
@@ -112,9 +118,10 @@ def no_density(A, s0, Q, scale, noise_var, resid):
 
 
 @_jit
-def kalman_kernel(A, s0, Q, scale, noise_var, resid, order, year, node, n_years):
+def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, node, n_years):
     """The log density and its gradient with respect to each input, in one pass (the sampler
-    always asks for both). ``order``: the observations sorted by year."""
+    always asks for both). ``start, col``: ``A``'s support (the gradient of ``A`` is given
+    there, zero elsewhere); ``order``: the observations sorted by year."""
     n, n_obs = A.shape[0], resid.shape[0]
     last = year[order[n_obs - 1]] + 1 if n_obs else 1  # years after the last observation add nothing
     filtered_P = np.empty((last, n, n))  # moments after each year's updates, before the next predict
@@ -134,10 +141,10 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, order, year, node, n_years)
         if t > 0:
             m_next[:] = 0.0
             for k in range(n):
-                for i in range(n):
-                    m_next[i] += A[k, i] * m[k]
+                for e in range(start[k], start[k + 1]):
+                    m_next[col[e]] += A[k, col[e]] * m[k]
             m[:] = m_next
-            predict(A, filtered_P[t - 1], Q, P, work)
+            predict(A, start, col, filtered_P[t - 1], Q, P, work)
         while j < n_obs and year[order[j]] == t:
             a = order[j]
             k, c = node[a], scale[a]
@@ -162,6 +169,8 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, order, year, node, n_years)
 
     A_bar, Q_bar = np.zeros((n, n)), np.zeros((n, n))
     scale_bar, noise_var_bar, resid_bar = np.zeros(n_obs), np.zeros(n_obs), np.zeros(n_obs)
+    # P's cotangent is kept symmetric (P is), so that its products run along rows; the
+    # gradient of Q is then its symmetric part, which is all a covariance needs.
     m_bar, P_bar = np.zeros(n), np.zeros((n, n))
     Pp = np.empty(n)  # P_bar p
     for t in range(last - 1, -1, -1):
@@ -177,14 +186,16 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, order, year, node, n_years)
                 g_bar += m_bar[i] * p[i]
                 acc = 0.0
                 for l in range(n):
-                    acc += (P_bar[i, l] + P_bar[l, i]) * p[l]
+                    acc += P_bar[i, l] * p[l]
                 Pp[i] = acc
-                h_bar -= 0.5 * p[i] * acc
+                h_bar -= p[i] * acc
             v_bar = -v / S + g_bar * c / S
             S_bar = -0.5 * (1.0 / S - v * v / (S * S)) - (g_bar * c * v + h_bar * c * c) / (S * S)
             c_bar = g_bar * v / S + h_bar * 2.0 * c / S + S_bar * 2.0 * c * p[k] - v_bar * mk_of[j]
-            for i in range(n):
-                P_bar[i, k] += g * m_bar[i] - h * Pp[i]
+            for i in range(n):  # p = P[:, k] = P[k, :]: half its cotangent to each
+                half = 0.5 * g * m_bar[i] - h * Pp[i]
+                P_bar[i, k] += half
+                P_bar[k, i] += half
             P_bar[k, k] += S_bar * c * c
             m_bar[k] -= c * v_bar
             scale_bar[a], noise_var_bar[a], resid_bar[a] = c_bar, S_bar, v_bar
@@ -193,11 +204,12 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, order, year, node, n_years)
             m_prev = filtered_m[t - 1]
             m_next[:] = 0.0  # m_bar of the previous year
             for i in range(n):
-                for l in range(n):
+                for e in range(start[i], start[i + 1]):
+                    l = col[e]
                     A_bar[i, l] += m_prev[i] * m_bar[l]
                     m_next[i] += A[i, l] * m_bar[l]
             m_bar[:] = m_next
-            predict_grad(A, filtered_P[t - 1], P_bar, A_bar, work, work2, work3)
+            predict_grad(A, start, col, filtered_P[t - 1], P_bar, A_bar, work, work2, work3)
             P_bar[:] = work
     s0_bar = np.empty(n)
     for i in range(n):
@@ -205,25 +217,31 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, order, year, node, n_years)
     return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
 
 
-def _static(op: KalmanEvidence) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The observations' order by year, years and nodes as the kernel takes them."""
+def _static(op: KalmanEvidence) -> tuple:
+    """``A``'s support in compressed rows, the observations' order by year, their years and
+    nodes, as the kernel takes them."""
+    row, col = np.divmod(np.array(op.support, dtype=np.int64), op.n_state)
+    start = np.searchsorted(row, np.arange(op.n_state + 1)).astype(np.int64)
     year = np.array(op.year, dtype=np.int64)
-    return np.argsort(year, kind="stable"), year, np.array(op.node, dtype=np.int64), op.n_years
+    return start, col, np.argsort(year, kind="stable"), year, np.array(op.node, dtype=np.int64), op.n_years
 
 
 class KalmanEvidence(Op):
     """``(A, s0, Q, scale, noise_var, resid) -> (log density, its gradient by input)`` for the
-    residuals ``z - mean``, at fixed observation years and nodes (the Op's props).
+    residuals ``z - mean``, at fixed observation years and nodes and a fixed support of ``A``
+    (flat indices into the ``n_state x n_state`` matrix): the Op's props.
 
     The gradient is an output, not a second Op, so that one kernel call serves the sampler's
     request for both; the pullback scales it by the cotangent of the log density. Second
     derivatives are not available.
     """
 
-    __props__ = ("year", "node", "n_years")
+    __props__ = ("year", "node", "n_years", "support", "n_state")
 
-    def __init__(self, year: tuple[int, ...], node: tuple[int, ...], n_years: int):
+    def __init__(self, year: tuple[int, ...], node: tuple[int, ...], n_years: int, support: tuple[int, ...],
+                 n_state: int):
         self.year, self.node, self.n_years = year, node, n_years
+        self.support, self.n_state = support, n_state
 
     def make_node(self, *inputs) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
@@ -255,12 +273,12 @@ class KalmanEvidence(Op):
 def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
     from pytensor.link.numba.dispatch.basic import numba_njit
 
-    order, year, where, n_years = _static(op)
+    start, col, order, year, where, n_years = _static(op)
 
     @numba_njit
     def kalman_evidence(A, s0, Q, scale, noise_var, resid):
         logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
-            A, s0, Q, scale, noise_var, resid, order, year, where, n_years)
+            A, s0, Q, scale, noise_var, resid, start, col, order, year, where, n_years)
         out = np.empty(())
         out[()] = logp
         return out, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, state_dynamics
+from forecast.dynamics import Graph, Params, state_dynamics, transition_support
 from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
 
 
@@ -91,11 +91,11 @@ MARGINAL_BUDGET = 3e6
 
 def marginal_cost(scenario: Scenario) -> float:
     """Leading multiply-adds of one evaluation of the integrated-out density (the Kalman filter
-    of :mod:`forecast.kalman`): each year's covariance prediction (nodes^3) and each
-    observation's update (nodes^2). Its gradient costs a small multiple of this."""
+    of :mod:`forecast.kalman`): each year's covariance prediction (nodes x the transition's
+    non-zeros) and each observation's update (nodes^2). Its gradient costs a small multiple."""
     n_obs = Evidence.from_scenario(scenario).z.size
     n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
-    return n_years * n_nodes ** 3 + n_obs * n_nodes ** 2
+    return n_years * n_nodes * int(transition_support(graph_of(scenario)).sum()) + n_obs * n_nodes ** 2
 
 
 def marginalises(scenario: Scenario) -> bool:
@@ -169,7 +169,7 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
 
                 def logp(z, mean, scale, noise_var, A, s0, Q):
                     return evidence_logp(z, mean, scale, noise_var, A, s0, Q, evidence.year_index,
-                                         evidence.node, len(coords["year"]))
+                                         evidence.node, len(coords["year"]), transition_support(graph))
 
                 pm.CustomDist("evidence", intercept[k] + scale * mu[evidence.node], scale, noise[k] ** 2,
                               A, init_sd ** 2, Q, logp=logp, signature="(o),(o),(o),(n,n),(n),(n,n)->(o)",

@@ -11,7 +11,8 @@ import xarray as xr
 from scipy import stats
 
 from forecast.config import load_scenario
-from forecast.dynamics import Graph, Params, observation_covariance, observation_jacobian, simulate, step
+from forecast.dynamics import (Graph, Params, observation_covariance, observation_jacobian, simulate, step,
+                               transition_support)
 from forecast.inference import SamplerSettings, sample_posterior
 from forecast.history import restore_history
 from forecast.model import Evidence, build_model, graph_of, marginalises
@@ -152,9 +153,24 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
     C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 7, np.concatenate)
     S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
     expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
-    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 7)
+    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 7,
+                         transition_support(graph))
     for mode in ("NUMBA", "FAST_COMPILE"):
         assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
+
+
+def test_the_transition_support_holds_every_non_zero_of_the_transition() -> None:
+    """The filter skips A outside its support, so no parameters (effects of either sign) may
+    put a non-zero there; inside it, random parameters leave no zero."""
+    from forecast.dynamics import transition_matrices
+
+    rng, graph, *_ = _evidence_case()
+    support = transition_support(graph)
+    assert 0 < support.sum() < support.size
+    F, G = transition_matrices(_random_params(rng, graph, (200,)), graph)
+    A = F @ G  # as state_dynamics, for 200 parameter sets at once
+    assert np.all(A[:, ~support] == 0.0)
+    assert np.all(A[:, support] != 0.0)
 
 
 def test_the_filter_needs_no_observation_order_and_no_observed_year() -> None:
@@ -172,7 +188,8 @@ def test_the_filter_needs_no_observation_order_and_no_observed_year() -> None:
     C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 9, np.concatenate)
     S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
     expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
-    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 9)
+    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 9,
+                         transition_support(graph))
     assert pytensor.function([], logp, mode="NUMBA")() == pytest.approx(expected, rel=1e-10)
 
 
@@ -185,9 +202,11 @@ def test_the_hand_written_gradient_of_the_evidence_matches_finite_differences() 
 
     rng, graph, p, year, node, x = _evidence_case()
     A, Q = state_dynamics(p, graph)
+    support = transition_support(graph)  # the gradient of A is given there (zero elsewhere)
 
     def logp(A, s0, B, scale, noise_var, mean):  # Q = B B^T: a covariance, as in the model
-        return evidence_logp(pt.as_tensor(x["z"]), mean, scale, noise_var, A, s0, B @ B.T, year, node, 7)
+        return evidence_logp(pt.as_tensor(x["z"]), mean, scale, noise_var, A * support, s0, B @ B.T, year, node, 7,
+                             support)
 
     point = [A, x["s0"], np.linalg.cholesky(Q), x["scale"], x["noise_var"], x["mean"]]
     for mode in ("NUMBA", "FAST_COMPILE"):
