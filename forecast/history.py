@@ -9,6 +9,11 @@ history can be drawn *exactly* from its conditional distribution by pathwise con
 ``eta`` by ``J^T S^{-1} (z_observed - z_simulated)`` with ``S = J J^T + diag(noise^2)``.
 Paired with the parameters' draws this is a draw from the joint posterior, as if the
 history had been sampled along with them, and it costs no extra MCMC.
+
+Neither ``J`` nor ``S`` is formed: ``S^{-1} r`` comes from the model's Kalman filter
+(:func:`forecast.kalman.solve_evidence`) and ``J^T`` is the history's recursion run
+backwards (:func:`drivers_adjoint`), so a draw costs what one gradient of the model does,
+linear in years.
 """
 
 from __future__ import annotations
@@ -17,12 +22,26 @@ import numpy as np
 import xarray as xr
 
 from forecast.config import Scenario
-from forecast.dynamics import Params, observation_jacobian
+from forecast.dynamics import Params, transition_matrices, transition_support
+from forecast.kalman import solve_evidence
 from forecast.model import Evidence, graph_of
 from forecast.strategies import Draws, history_from_drivers
 
-#: Draws conditioned per batch: bounds memory at about chunk x observations x years x nodes floats.
+#: Draws conditioned per batch: bounds memory at about chunk x nodes^2 x 3 floats.
 CHUNK = 256
+
+
+def drivers_adjoint(weight: np.ndarray, A: np.ndarray, G: np.ndarray, sigma: np.ndarray,
+                    init_sd: np.ndarray) -> np.ndarray:
+    """``J^T`` applied to ``weight[..., year, node]`` (a weight on each deviation): the history
+    ``d[0] = init_sd eta[0]``, ``d[t] = d[t-1] A + (sigma eta[t]) G`` run backwards,
+    ``lam[t] = weight[t] + lam[t+1] A^T``, gives ``init_sd lam[0]`` and ``sigma (lam[t] G^T)``."""
+    lam = np.zeros_like(weight[..., 0, :])
+    out = np.empty_like(weight)
+    for t in range(weight.shape[-2] - 1, -1, -1):
+        lam = weight[..., t, :] + (lam[..., None, :] @ A.mT)[..., 0, :]
+        out[..., t, :] = sigma * (lam[..., None, :] @ G.mT)[..., 0, :] if t else init_sd * lam
+    return out
 
 
 def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.Dataset:
@@ -34,26 +53,30 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
     init_sd = np.array([n.initial_sd for n in scenario.nodes.values()])
     params = draws.params
     rng = np.random.default_rng([seed, 4])
-    eta = rng.standard_normal((size, n_years * n_nodes))
+    eta = rng.standard_normal((size, n_years, n_nodes))
 
     evidence = Evidence.from_scenario(scenario)
     if evidence.z.size:
-        k = evidence.indicator
+        k, year, node = evidence.indicator, evidence.year_index, evidence.node
         direction = np.array([i.direction for i in scenario.indicators.values()])[k]
         intercept, loading, noise = draws.intercept[:, k], draws.loading[:, k], draws.noise[:, k]
+        support = transition_support(graph)
         for start in range(0, size, CHUNK):
             c = slice(start, min(start + CHUNK, size))
             part = Params(params.phi[c], params.sigma[c], params.beta[c])
-            J = observation_jacobian(part, graph, init_sd, evidence.year_index, evidence.node, n_years,
-                                     np.concatenate)
+            F, G = transition_matrices(part, graph)
+            A, Q = F @ G, G.mT @ ((part.sigma ** 2)[..., :, None] * G)
+            d = history_from_drivers(scenario, part, eta[c, 0], eta[c, 1:].transpose(1, 0, 2))
             scale = direction * loading[c]
-            J = scale[..., None] * J.reshape(J.shape[:2] + (-1,))
-            simulated = (intercept[c] + scale * draws.mu[c][:, evidence.node] + (J @ eta[c][..., None])[..., 0]
+            simulated = (intercept[c] + scale * (draws.mu[c][:, node] + d[:, year, node])
                          + noise[c] * rng.standard_normal(scale.shape))
-            S = J @ J.mT + noise[c][:, :, None] ** 2 * np.eye(evidence.z.size)
-            eta[c] += (J.mT @ np.linalg.solve(S, (evidence.z - simulated)[..., None]))[..., 0]
+            s0 = np.broadcast_to(init_sd ** 2, (A.shape[0], n_nodes))
+            w = scale * solve_evidence(A, s0, Q, scale, noise[c] ** 2, evidence.z - simulated, year, node,
+                                       n_years, support)
+            weight = np.zeros((A.shape[0], n_years, n_nodes))
+            np.add.at(weight, (slice(None), year, node), w)
+            eta[c] += drivers_adjoint(weight, A, G, part.sigma, init_sd)
 
-    eta = eta.reshape(size, n_years, n_nodes)
     level = draws.mu[:, None, :] + history_from_drivers(scenario, params, eta[:, 0], eta[:, 1:].transpose(1, 0, 2))
     return posterior.assign(level=xr.DataArray(
         level.reshape(draws.chains, draws.draws, n_years, n_nodes), dims=("chain", "draw", "year", "node"),

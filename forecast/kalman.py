@@ -220,10 +220,31 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
 def _static(op: KalmanEvidence) -> tuple:
     """``A``'s support in compressed rows, the observations' order by year, their years and
     nodes, as the kernel takes them."""
-    row, col = np.divmod(np.array(op.support, dtype=np.int64), op.n_state)
-    start = np.searchsorted(row, np.arange(op.n_state + 1)).astype(np.int64)
-    year = np.array(op.year, dtype=np.int64)
-    return start, col, np.argsort(year, kind="stable"), year, np.array(op.node, dtype=np.int64), op.n_years
+    return _layout(np.array(op.support, dtype=np.int64), op.n_state, op.year, op.node, op.n_years)
+
+
+def _layout(support: np.ndarray, n_state: int, year, node, n_years: int) -> tuple:
+    row, col = np.divmod(support, n_state)
+    start = np.searchsorted(row, np.arange(n_state + 1)).astype(np.int64)
+    year = np.array(year, dtype=np.int64)
+    return start, col, np.argsort(year, kind="stable"), year, np.array(node, dtype=np.int64), int(n_years)
+
+
+def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarray, noise_var: np.ndarray,
+                   resid: np.ndarray, year: np.ndarray, node: np.ndarray, n_years: int,
+                   support: np.ndarray) -> np.ndarray:
+    """``S^-1 resid`` for each parameter set (leading axis of every argument), ``S`` the
+    indicators' covariance: minus the gradient of the log density with respect to the
+    residuals, which the filter's reverse pass gives at the cost of one evaluation (no
+    ``observations^3`` solve). :mod:`forecast.history` conditions the history with it."""
+    layout = _layout(np.flatnonzero(support), support.shape[0], year, node, n_years)
+    out = np.empty_like(resid)
+    for i in range(resid.shape[0]):
+        logp, *grads = kalman_kernel(A[i], s0[i], Q[i], scale[i], noise_var[i], resid[i], *layout)
+        if not np.isfinite(logp):
+            raise FloatingPointError(f"parameter set {i}: the indicators' covariance is not positive definite")
+        out[i] = -grads[-1]
+    return out
 
 
 class KalmanEvidence(Op):

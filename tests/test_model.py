@@ -231,6 +231,25 @@ def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
     assert np.all(np.isfinite(grad))
 
 
+def test_the_backward_recursion_is_the_transpose_of_the_history_jacobian() -> None:
+    """history.drivers_adjoint(w) = J^T w for weights on every deviation, J from
+    dynamics.observation_jacobian, for a batch of parameter sets."""
+    from forecast.dynamics import transition_matrices
+    from forecast.history import drivers_adjoint
+
+    rng, graph, *_ = _evidence_case()
+    T, n, init_sd = 7, graph.n_nodes, rng.uniform(0.3, 2, 4)
+    p = _random_params(rng, graph, (3,))
+    weight = rng.normal(size=(3, T, n))
+    F, G = transition_matrices(p, graph)
+    got = drivers_adjoint(weight, F @ G, G, p.sigma, init_sd)
+    year, node = np.repeat(np.arange(T), n), np.tile(np.arange(n), T)
+    for i in range(3):
+        one = Params(p.phi[i], p.sigma[i], p.beta[i])
+        J = observation_jacobian(one, graph, init_sd, year, node, T, np.concatenate).reshape(T * n, T * n)
+        np.testing.assert_allclose(got[i].ravel(), J.T @ weight[i].ravel(), rtol=1e-10, atol=1e-12)
+
+
 def test_restored_history_is_the_exact_conditional_given_the_parameters(tmp_path) -> None:
     """For one fixed parameter draw, the restored levels have the Gaussian conditional's mean
     and covariance given the evidence (computed here by direct conditioning)."""
