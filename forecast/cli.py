@@ -74,6 +74,10 @@ def validate(scenario: Path) -> None:
 @click.option("--target-accept", default=None, type=click.FloatRange(0.5, 0.999),
               help="NUTS target acceptance rate; higher means smaller steps [default: 0.8, or 0.95 for "
                    "large scenarios whose history is sampled].")
+@click.option("--history", type=click.Choice(["auto", "integrated", "sampled"]), default="auto", show_default=True,
+              help="The latent history: integrated out exactly by a Kalman filter (NUTS explores the parameters "
+                   "only; the default unless the scenario is too large) or sampled with the parameters (cheaper "
+                   "per step, harder geometry).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
 @click.option("--keep-draws", type=click.IntRange(1), default=None,
@@ -82,8 +86,8 @@ def validate(scenario: Path) -> None:
 @click.option("--strict", is_flag=True, help="Exit 3 when sampling diagnostics are not clean.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chains: int, seed: int | None,
-        sampler: str, target_accept: float | None, out: Path | None, keep_draws: int | None, no_report: bool,
-        strict: bool, quiet: bool) -> None:
+        sampler: str, target_accept: float | None, history: str, out: Path | None, keep_draws: int | None,
+        no_report: bool, strict: bool, quiet: bool) -> None:
     """Sample SCENARIO's posterior, forecast its strategies, write a run directory.
 
     Prints a table of each question's probability under each strategy (with its Monte
@@ -98,7 +102,7 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     progress = None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}"))
     try:
         settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
-                                   target_accept=target_accept, progress=interactive)
+                                   target_accept=target_accept, progress=interactive, history=history)
         result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,
                               keep_draws=keep_draws, report=not no_report, command=["forecast", *sys.argv[1:]],
                               progress=progress)

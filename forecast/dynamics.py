@@ -149,9 +149,9 @@ def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None)
 
 def state_dynamics(p: Params, graph: Graph) -> tuple[Any, Any]:
     """``A = F G``, the yearly transition (``d_t = d_{t-1} @ A + shock_t``), and ``Q``, the
-    covariance of a year's shocks ``G^T diag(sigma^2) G``. One parameter set."""
+    covariance of a year's shocks ``G^T diag(sigma^2) G``; leading axes are batch axes."""
     F, G = transition_matrices(p, graph)
-    return F @ G, G.T @ ((p.sigma ** 2)[:, None] * G)
+    return F @ G, G.mT @ ((p.sigma ** 2)[..., :, None] * G)
 
 
 def transition_support(graph: Graph) -> np.ndarray:

@@ -14,6 +14,10 @@ import numpy as np
 
 Sampler = Literal["nutpie", "pymc"]
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
+#: How the latent history is handled: "integrated" out exactly (Kalman filter; NUTS explores
+#: the parameters only), "sampled" with the parameters, or "auto": integrated out when its
+#: cost per evaluation is within :data:`forecast.model.MARGINAL_BUDGET`.
+History = Literal["auto", "integrated", "sampled"]
 
 #: Thresholds of the diagnostics verdict (Vehtari et al. 2021 for R-hat and ESS).
 RHAT_OK, RHAT_WARN = 1.01, 1.05
@@ -35,6 +39,7 @@ class SamplerSettings:
     sampler: Sampler = "nutpie"
     target_accept: float | None = None  # None: TARGET_ACCEPT for the model's kind
     progress: bool = True
+    history: History = "auto"
 
     def for_model(self, marginal: bool) -> "SamplerSettings":
         """These settings with the default target acceptance for the model's kind filled in."""

@@ -20,9 +20,10 @@ inverse)::
               log p += -(log 2 pi + log S + v^2 / S) / 2
               m <- m + (c v / S) p,   P <- P - (c^2 / S) p p^T
 
-for an observation of node ``k`` with scale ``c`` and noise variance ``r``. This costs
-``years x state^3 + observations x state^2``, linear in years, where the dense multivariate
-normal it replaces cost ``observations^3``. The reverse pass (latest observation first)
+for an observation of node ``k`` with scale ``c`` and noise variance ``r``. With ``A``
+sparse (persistence and claims: products with it run over its support only) this costs
+``years x state x support + observations x state^2``, linear in years, where the dense
+multivariate normal it replaced cost ``observations^3``. The reverse pass (latest observation first)
 needs only each update's column ``p`` and scalars, and each year's filtered moments.
 """
 
@@ -42,14 +43,13 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any, Q: Any,
-                  year: np.ndarray, node: np.ndarray, n_years: int, support: np.ndarray | None = None) -> Any:
+                  year: np.ndarray, node: np.ndarray, n_years: int, support: np.ndarray) -> Any:
     """Log density of the observations ``z`` (a scalar tensor); see the module docstring.
-    ``support``: where ``A`` can be non-zero (:func:`forecast.dynamics.transition_support`;
-    default everywhere). ``A`` must be zero elsewhere."""
-    n = int(np.shape(s0)[-1]) if support is None else support.shape[0]
-    where = np.ones((n, n), dtype=bool) if support is None else np.asarray(support, dtype=bool)
-    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(n) for n in node), int(n_years),
-                        tuple(int(i) for i in np.flatnonzero(where)), n)
+    ``support`` (state x state, boolean): where ``A`` can be non-zero
+    (:func:`forecast.dynamics.transition_support`); ``A`` must be zero elsewhere."""
+    support = np.asarray(support, dtype=bool)
+    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(k) for k in node), int(n_years),
+                        tuple(int(i) for i in np.flatnonzero(support)), support.shape[0])
     return op(A, s0, Q, scale, noise_var, z - mean)[0]
 
 
@@ -217,17 +217,17 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
     return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
 
 
-def _static(op: KalmanEvidence) -> tuple:
-    """``A``'s support in compressed rows, the observations' order by year, their years and
-    nodes, as the kernel takes them."""
-    return _layout(np.array(op.support, dtype=np.int64), op.n_state, op.year, op.node, op.n_years)
-
-
 def _layout(support: np.ndarray, n_state: int, year, node, n_years: int) -> tuple:
+    """``A``'s support (flat indices) in compressed rows, the observations' order by year,
+    their years and nodes, as the kernel takes them."""
     row, col = np.divmod(support, n_state)
     start = np.searchsorted(row, np.arange(n_state + 1)).astype(np.int64)
     year = np.array(year, dtype=np.int64)
     return start, col, np.argsort(year, kind="stable"), year, np.array(node, dtype=np.int64), int(n_years)
+
+
+def _static(op: KalmanEvidence) -> tuple:
+    return _layout(np.array(op.support, dtype=np.int64), op.n_state, op.year, op.node, op.n_years)
 
 
 def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarray, noise_var: np.ndarray,

@@ -20,10 +20,10 @@ The latent history ``level[year, node]`` is linear-Gaussian given the parameters
 default (:func:`marginalises`) it is integrated out: ``evidence`` is one multivariate normal
 whose covariance follows from the parameters (its density by a Kalman filter), NUTS explores
 only the parameters, and the history is drawn exactly afterwards (:mod:`forecast.history`).
-Large scenarios, where the filter is too costly, sample the history instead: unmeasured nodes non-centred
-(``shock[year, free_node] ~ Normal(0, 1)`` drives their equations), measured nodes centred
-(``state[year, measured_node]`` are their deviations, and their equations enter as the
-density of the implied shocks, the ``centred_states`` potential).
+Large scenarios, where the filter is too costly, sample the history instead: unmeasured
+nodes non-centred (``shock[year, free_node] ~ Normal(0, 1)`` drives their equations),
+measured nodes centred (``state[year, measured_node]`` are their deviations, and their
+equations enter as the density of the implied shocks, the ``centred_states`` potential).
 """
 
 from __future__ import annotations

@@ -101,9 +101,10 @@ def run_scenario(
     timings = timings or Timings()
     with timings.timed("validate", progress):
         scenario = select_strategies(load_scenario(path), strategies)
-    marginal = marginalises(scenario)
     settings = replace(settings or SamplerSettings(), seed=scenario.seed if settings is None or settings.seed is None
-                       else settings.seed).for_model(marginal)
+                       else settings.seed)
+    marginal = marginalises(scenario) if settings.history == "auto" else settings.history == "integrated"
+    settings = settings.for_model(marginal)
     target = Path(out) if out else R.default_run_dir(scenario, Path(reports_root))
     R.check_target(target)
     with timings.timed("build", progress):
@@ -157,6 +158,11 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
         idata = with_group(idata, "posterior", post)
     draws = Draws.from_posterior(post)
     diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds)
+    if "level" in explored and diagnostics.verdict != "ok":
+        diagnostics.messages.append(
+            "The history was sampled with the parameters (a large scenario, or --history sampled). "
+            "--history integrated integrates it out exactly: NUTS then explores the parameters only, "
+            "an easier geometry, at more cost per step.")
     with timings.timed("forecast", None):
         tree = results_tree(scenario, idata, draws, settings.seed)
     summary = {

@@ -162,13 +162,12 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
 def test_the_transition_support_holds_every_non_zero_of_the_transition() -> None:
     """The filter skips A outside its support, so no parameters (effects of either sign) may
     put a non-zero there; inside it, random parameters leave no zero."""
-    from forecast.dynamics import transition_matrices
+    from forecast.dynamics import state_dynamics
 
     rng, graph, *_ = _evidence_case()
     support = transition_support(graph)
     assert 0 < support.sum() < support.size
-    F, G = transition_matrices(_random_params(rng, graph, (200,)), graph)
-    A = F @ G  # as state_dynamics, for 200 parameter sets at once
+    A, _ = state_dynamics(_random_params(rng, graph, (200,)), graph)
     assert np.all(A[:, ~support] == 0.0)
     assert np.all(A[:, support] != 0.0)
 
@@ -225,7 +224,8 @@ def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
     _, graph, p, year, node, x = _evidence_case()
     A, Q = state_dynamics(p, graph)
     mean = pt.vector("mean")
-    logp = evidence_logp(x["z"], mean, x["scale"], -np.ones(11), A, x["s0"], Q, year, node, 7)
+    logp = evidence_logp(x["z"], mean, x["scale"], -np.ones(11), A, x["s0"], Q, year, node, 7,
+                         transition_support(graph))
     value, grad = pytensor.function([mean], [logp, pytensor.grad(logp, mean)], mode="NUMBA")(x["mean"])
     assert value == -np.inf
     assert np.all(np.isfinite(grad))
