@@ -424,6 +424,41 @@ def trajectories_context(s: dict, strategies: list[dict], node_ids: list[str], r
                    reference=reference, ncols=2 if grid else 1) for name, g in zip(names, groups)]
 
 
+#: Trajectory panels on a strategy page at most. A grid of a hundred panels is no reading aid
+#: (and seconds of drawing per page); :func:`panel_nodes` picks what the page shows.
+MAX_PANELS = 24
+
+
+def panel_nodes(s: dict, sid: str, baseline_id: str | None) -> tuple[list[str], list[str]]:
+    """The nodes a strategy page draws, in scenario order, and those it leaves out.
+
+    Every node when they fit in :data:`MAX_PANELS`. Otherwise first the strategy's levers,
+    the questions' subjects and the outcomes, then the nodes the strategy moves most from the
+    baseline: the final-year difference of medians, in units of the baseline's 90% interval
+    (none moves on the baseline's own page, which keeps scenario order)."""
+    order = list(s["nodes"])
+    if len(order) <= MAX_PANELS:
+        return order, []
+    strategy = next(x for x in s["strategies"] if x["id"] == sid)
+    first = [*strategy["interventions"], *(q["subject"] for q in s["questions"]),
+             *(n for n, v in s["nodes"].items() if v["role"] == "outcome")]
+
+    def moved(nid: str) -> float:
+        by = s["trajectories"][nid]["by_strategy"]
+        if baseline_id is None or baseline_id == sid:
+            return 0.0
+        base = by[baseline_id]
+        spread = max(base["q95"][-1] - base["q05"][-1], 1e-12)
+        return abs(by[sid]["median"][-1] - base["median"][-1]) / spread
+
+    ranked = sorted(order, key=moved, reverse=True)  # stable: ties keep scenario order
+    chosen: list[str] = []
+    for nid in (*first, *ranked):
+        if nid in s["nodes"] and nid not in chosen and len(chosen) < MAX_PANELS:
+            chosen.append(nid)
+    return [n for n in order if n in chosen], [n for n in order if n not in chosen]
+
+
 def graph_context(s: dict, page: str, strategy: dict | None = None) -> dict[str, Any]:
     """The causal graph; on a strategy page the levers it sets are highlighted."""
     nodes = {nid: {"label": n["label"], "role": n["role"]} for nid, n in s["nodes"].items()}
@@ -573,6 +608,7 @@ def strategy_context(run: Run, shared: dict, sid: str) -> dict[str, Any]:
     base = shared["baseline"]
     columns = [strategy] + ([base] if base and base["id"] != sid else [])
     reference = base if base and base["id"] != sid else None
+    shown, left_out = panel_nodes(s, sid, base["id"] if base else None)
     return {
         **shared,
         "page": "strategy",
@@ -582,6 +618,7 @@ def strategy_context(run: Run, shared: dict, sid: str) -> dict[str, Any]:
         "sections": SECTIONS,
         "headline": headline_context(s, columns, base, read=[sid]),
         "contrasts": contrasts_context(s, shared["strategies"], sid, only=sid),
-        "trajectories": trajectories_context(s, [strategy], list(s["nodes"]), reference, sid, grid=True),
+        "trajectories": trajectories_context(s, [strategy], shown, reference, sid, grid=True),
+        "left_out": [s["nodes"][n]["label"] for n in left_out], "node_count": len(s["nodes"]),
         "graph": graph_context(s, sid, strategy),
     }

@@ -375,6 +375,33 @@ def test_svg_ids_do_not_collide_within_a_page(rendered):
 # --- Writing ----------------------------------------------------------------------------------------
 
 
+def test_a_strategy_page_with_many_nodes_draws_those_that_matter_and_names_the_rest(runs, tmp_path, monkeypatch):
+    """Over MAX_PANELS nodes, a strategy page draws its levers, the questions' subjects and the
+    outcomes first, and lists the nodes it leaves out; under it, every node."""
+    s = runs["full"].summary
+    assert report.panel_nodes(s, "press", "status_quo") == (["pressure", "trade", "alliance"], [])
+    monkeypatch.setattr(report, "MAX_PANELS", 2)
+    assert report.panel_nodes(s, "press", "status_quo") == (["pressure", "alliance"], ["trade"])
+    out = report.render_report(runs["full"], tmp_path / "r").parent
+    page = Page((out / "strategy-press.html").read_text(encoding="utf-8"))
+    assert "Not drawn here (1 of 3 nodes): Trade ties." in " ".join(page.text)
+
+
+def test_beyond_the_must_show_nodes_a_strategy_page_draws_those_it_moves_most(monkeypatch):
+    """Ranked by the final-year shift of the median from the baseline's, in units of the
+    baseline's 90% interval; shown in scenario order; the baseline's page keeps that order."""
+    def band(median: float, width: float) -> dict:
+        return {"median": [0.0, median], "q05": [0.0, median - width / 2], "q95": [0.0, median + width / 2]}
+
+    shifts = {"a": (1.0, 10.0), "b": (3.0, 1.0), "c": (0.5, 0.1), "d": (2.0, 100.0)}  # b: 3, c: 5, a: 0.1, d: 0.02
+    s = {"nodes": {n: {"role": "factor"} for n in shifts}, "questions": [],
+         "strategies": [{"id": "base", "interventions": {}}, {"id": "act", "interventions": {}}],
+         "trajectories": {n: {"by_strategy": {"base": band(0.0, w), "act": band(m, w)}} for n, (m, w) in shifts.items()}}
+    monkeypatch.setattr(report, "MAX_PANELS", 2)
+    assert report.panel_nodes(s, "act", "base") == (["b", "c"], ["a", "d"])
+    assert report.panel_nodes(s, "base", "base") == (["a", "b"], ["c", "d"])
+
+
 def test_render_twice_needs_replace(runs, tmp_path):
     out = tmp_path / "report"
     index = report.render_report(runs["full"], out)
