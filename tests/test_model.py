@@ -172,7 +172,7 @@ def test_the_transition_support_holds_every_non_zero_of_the_transition() -> None
     assert np.all(A[:, support] != 0.0)
 
 
-def test_the_filter_needs_no_observation_order_and_no_observed_year() -> None:
+def test_the_filter_takes_observations_in_any_order_and_years_without_any() -> None:
     """The Kalman filter takes the observations in any order, several of one node in one year,
     and years without any (before, between and after the observed ones): its density is
     still the Gaussian of the reference covariance."""
