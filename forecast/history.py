@@ -71,8 +71,7 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
             simulated = (intercept[c] + scale * (draws.mu[c][:, node] + d[:, year, node])
                          + noise[c] * rng.standard_normal(scale.shape))
             s0 = np.broadcast_to(init_sd ** 2, (A.shape[0], n_nodes))
-            w = scale * solve_evidence(A, s0, Q, scale, noise[c] ** 2, evidence.z - simulated, year, node,
-                                       n_years, support)
+            w = scale * solve_evidence(A, s0, Q, scale, noise[c] ** 2, evidence.z - simulated, year, node, support)
             weight = np.zeros((A.shape[0], n_years, n_nodes))
             np.add.at(weight, (slice(None), year, node), w)
             eta[c] += drivers_adjoint(weight, A, G, part.sigma, init_sd)

@@ -43,12 +43,12 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any, Q: Any,
-                  year: np.ndarray, node: np.ndarray, n_years: int, support: np.ndarray) -> Any:
+                  year: np.ndarray, node: np.ndarray, support: np.ndarray) -> Any:
     """Log density of the observations ``z`` (a scalar tensor); see the module docstring.
     ``support`` (state x state, boolean): where ``A`` can be non-zero
     (:func:`forecast.dynamics.transition_support`); ``A`` must be zero elsewhere."""
     support = np.asarray(support, dtype=bool)
-    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(k) for k in node), int(n_years),
+    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(k) for k in node),
                         tuple(int(i) for i in np.flatnonzero(support)), support.shape[0])
     return op(A, s0, Q, scale, noise_var, z - mean)[0]
 
@@ -118,7 +118,7 @@ def no_density(A, s0, Q, scale, noise_var, resid):
 
 
 @_jit
-def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, node, n_years):
+def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, node):
     """The log density and its gradient with respect to each input, in one pass (the sampler
     always asks for both). ``start, col``: ``A``'s support (the gradient of ``A`` is given
     there, zero elsewhere); ``order``: the observations sorted by year."""
@@ -217,27 +217,34 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
     return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
 
 
-def _layout(support: np.ndarray, n_state: int, year, node, n_years: int) -> tuple:
+def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
     """``A``'s support (flat indices) in compressed rows, the observations' order by year,
-    their years and nodes, as the kernel takes them."""
+    their years and nodes, as the kernel takes them: read-only, as numba types the Op's
+    constants, so that a call from NumPy (:func:`solve_evidence`) finds the kernel the model
+    compiled in the same process instead of compiling it again."""
     row, col = np.divmod(support, n_state)
-    start = np.searchsorted(row, np.arange(n_state + 1)).astype(np.int64)
-    year = np.array(year, dtype=np.int64)
-    return start, col, np.argsort(year, kind="stable"), year, np.array(node, dtype=np.int64), int(n_years)
+    start = np.searchsorted(row, np.arange(n_state + 1))
+    year = np.asarray(year)
+    arrays = start, col, np.argsort(year, kind="stable"), year, np.asarray(node)
+    out = tuple(np.array(a, dtype=np.int64) for a in arrays)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def _static(op: KalmanEvidence) -> tuple:
-    return _layout(np.array(op.support, dtype=np.int64), op.n_state, op.year, op.node, op.n_years)
+    return _layout(np.array(op.support, dtype=np.int64), op.n_state, op.year, op.node)
 
 
 def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarray, noise_var: np.ndarray,
-                   resid: np.ndarray, year: np.ndarray, node: np.ndarray, n_years: int,
-                   support: np.ndarray) -> np.ndarray:
+                   resid: np.ndarray, year: np.ndarray, node: np.ndarray, support: np.ndarray) -> np.ndarray:
     """``S^-1 resid`` for each parameter set (leading axis of every argument), ``S`` the
     indicators' covariance: minus the gradient of the log density with respect to the
     residuals, which the filter's reverse pass gives at the cost of one evaluation (no
     ``observations^3`` solve). :mod:`forecast.history` conditions the history with it."""
-    layout = _layout(np.flatnonzero(support), support.shape[0], year, node, n_years)
+    layout = _layout(np.flatnonzero(support), support.shape[0], year, node)
+    A, s0, Q, scale, noise_var, resid = (np.ascontiguousarray(x, dtype=float)
+                                         for x in (A, s0, Q, scale, noise_var, resid))
     out = np.empty_like(resid)
     for i in range(resid.shape[0]):
         logp, *grads = kalman_kernel(A[i], s0[i], Q[i], scale[i], noise_var[i], resid[i], *layout)
@@ -257,12 +264,10 @@ class KalmanEvidence(Op):
     derivatives are not available.
     """
 
-    __props__ = ("year", "node", "n_years", "support", "n_state")
+    __props__ = ("year", "node", "support", "n_state")
 
-    def __init__(self, year: tuple[int, ...], node: tuple[int, ...], n_years: int, support: tuple[int, ...],
-                 n_state: int):
-        self.year, self.node, self.n_years = year, node, n_years
-        self.support, self.n_state = support, n_state
+    def __init__(self, year: tuple[int, ...], node: tuple[int, ...], support: tuple[int, ...], n_state: int):
+        self.year, self.node, self.support, self.n_state = year, node, support, n_state
 
     def make_node(self, *inputs) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
@@ -294,12 +299,12 @@ class KalmanEvidence(Op):
 def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
     from pytensor.link.numba.dispatch.basic import numba_njit
 
-    start, col, order, year, where, n_years = _static(op)
+    start, col, order, year, where = _static(op)
 
     @numba_njit
     def kalman_evidence(A, s0, Q, scale, noise_var, resid):
         logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
-            A, s0, Q, scale, noise_var, resid, start, col, order, year, where, n_years)
+            A, s0, Q, scale, noise_var, resid, start, col, order, year, where)
         out = np.empty(())
         out[()] = logp
         return out, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar

@@ -170,7 +170,7 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
 
                 def logp(z, mean, scale, noise_var, A, s0, Q):
                     return evidence_logp(z, mean, scale, noise_var, A, s0, Q, evidence.year_index,
-                                         evidence.node, len(coords["year"]), transition_support(graph))
+                                         evidence.node, transition_support(graph))
 
                 pm.CustomDist("evidence", intercept[k] + scale * mu[evidence.node], scale, noise[k] ** 2,
                               A, init_sd ** 2, Q, logp=logp, signature="(o),(o),(o),(n,n),(n),(n,n)->(o)",

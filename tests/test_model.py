@@ -153,7 +153,7 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
     C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 7, np.concatenate)
     S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
     expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
-    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 7,
+    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node,
                          transition_support(graph))
     for mode in ("NUMBA", "FAST_COMPILE"):
         assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
@@ -187,7 +187,7 @@ def test_the_filter_takes_observations_in_any_order_and_years_without_any() -> N
     C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 9, np.concatenate)
     S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
     expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
-    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node, 9,
+    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node,
                          transition_support(graph))
     assert pytensor.function([], logp, mode="NUMBA")() == pytest.approx(expected, rel=1e-10)
 
@@ -204,7 +204,7 @@ def test_the_hand_written_gradient_of_the_evidence_matches_finite_differences() 
     support = transition_support(graph)  # the gradient of A is given there (zero elsewhere)
 
     def logp(A, s0, B, scale, noise_var, mean):  # Q = B B^T: a covariance, as in the model
-        return evidence_logp(pt.as_tensor(x["z"]), mean, scale, noise_var, A * support, s0, B @ B.T, year, node, 7,
+        return evidence_logp(pt.as_tensor(x["z"]), mean, scale, noise_var, A * support, s0, B @ B.T, year, node,
                              support)
 
     point = [A, x["s0"], np.linalg.cholesky(Q), x["scale"], x["noise_var"], x["mean"]]
@@ -224,7 +224,7 @@ def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
     _, graph, p, year, node, x = _evidence_case()
     A, Q = state_dynamics(p, graph)
     mean = pt.vector("mean")
-    logp = evidence_logp(x["z"], mean, x["scale"], -np.ones(11), A, x["s0"], Q, year, node, 7,
+    logp = evidence_logp(x["z"], mean, x["scale"], -np.ones(11), A, x["s0"], Q, year, node,
                          transition_support(graph))
     value, grad = pytensor.function([mean], [logp, pytensor.grad(logp, mean)], mode="NUMBA")(x["mean"])
     assert value == -np.inf
