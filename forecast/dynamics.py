@@ -151,7 +151,13 @@ def state_dynamics(p: Params, graph: Graph) -> tuple[Any, Any]:
     """``A = F G``, the yearly transition (``d_t = d_{t-1} @ A + shock_t``), and ``Q``, the
     covariance of a year's shocks ``G^T diag(sigma^2) G``; leading axes are batch axes."""
     F, G = transition_matrices(p, graph)
-    return F @ G, G.mT @ ((p.sigma ** 2)[..., :, None] * G)
+    return F @ G, shock_covariance(G, p.sigma)
+
+
+def shock_covariance(G: Any, sigma: Any) -> Any:
+    """``Q = G^T diag(sigma^2) G``: the covariance of a year's shocks once the same-year
+    effects ``G`` have spread them; leading axes are batch axes."""
+    return G.mT @ ((sigma ** 2)[..., :, None] * G)
 
 
 def transition_support(graph: Graph) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.config import Scenario
-from forecast.dynamics import Params, state_dynamics, transition_matrices, transition_support
+from forecast.dynamics import Params, shock_covariance, transition_matrices, transition_support
 from forecast.kalman import solve_evidence
 from forecast.model import Evidence, graph_of
 from forecast.strategies import Draws, history_from_drivers
@@ -64,8 +64,8 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
         for start in range(0, size, CHUNK):
             c = slice(start, min(start + CHUNK, size))
             part = Params(params.phi[c], params.sigma[c], params.beta[c])
-            A, Q = state_dynamics(part, graph)
-            _, G = transition_matrices(part, graph)
+            F, G = transition_matrices(part, graph)
+            A, Q = F @ G, shock_covariance(G, part.sigma)  # as dynamics.state_dynamics
             d = history_from_drivers(scenario, part, eta[c, 0], eta[c, 1:].transpose(1, 0, 2))
             scale = direction * loading[c]
             simulated = (intercept[c] + scale * (draws.mu[c][:, node] + d[:, year, node])

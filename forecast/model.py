@@ -167,10 +167,11 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
             scale = np.array([i.direction for i in inds])[k] * loading[k]
             if marginal:
                 A, Q = state_dynamics(params, graph)
+                support = transition_support(graph)
 
                 def logp(z, mean, scale, noise_var, A, s0, Q):
                     return evidence_logp(z, mean, scale, noise_var, A, s0, Q, evidence.year_index,
-                                         evidence.node, transition_support(graph))
+                                         evidence.node, support)
 
                 pm.CustomDist("evidence", intercept[k] + scale * mu[evidence.node], scale, noise[k] ** 2,
                               A, init_sd ** 2, Q, logp=logp, signature="(o),(o),(o),(n,n),(n),(n,n)->(o)",

@@ -445,13 +445,12 @@ def panel_nodes(s: dict, sid: str, baseline_id: str | None) -> tuple[list[str], 
 
     def moved(nid: str) -> float:
         by = s["trajectories"][nid]["by_strategy"]
-        if baseline_id is None or baseline_id == sid:
-            return 0.0
         base = by[baseline_id]
         spread = max(base["q95"][-1] - base["q05"][-1], 1e-12)
         return abs(by[sid]["median"][-1] - base["median"][-1]) / spread
 
-    ranked = sorted(order, key=moved, reverse=True)  # stable: ties keep scenario order
+    # stable sort: ties keep scenario order
+    ranked = order if baseline_id in (None, sid) else sorted(order, key=moved, reverse=True)
     chosen: list[str] = []
     for nid in (*first, *ranked):
         if nid in s["nodes"] and nid not in chosen and len(chosen) < MAX_PANELS:

@@ -140,21 +140,28 @@ def _evidence_case(seed: int = 3):
     return rng, graph, p, year, node, inputs
 
 
+def _filter_and_reference(graph: Graph, p: Params, x: dict, year: np.ndarray, node: np.ndarray, n_years: int):
+    """The filter's log density of ``x["z"]`` (a tensor) and SciPy's multivariate normal one
+    with the covariance that dynamics.observation_covariance spells out."""
+    from forecast.dynamics import state_dynamics
+    from forecast.kalman import evidence_logp
+
+    A, Q = state_dynamics(p, graph)
+    C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, n_years, np.concatenate)
+    S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
+    expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
+    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node,
+                         transition_support(graph))
+    return logp, expected
+
+
 def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covariance() -> None:
     """The Op the model samples (numba kernel, and the Python fallback) gives the multivariate
     normal log density with the covariance that dynamics.observation_covariance spells out."""
     import pytensor
 
-    from forecast.kalman import evidence_logp
-    from forecast.dynamics import state_dynamics
-
     _, graph, p, year, node, x = _evidence_case()
-    A, Q = state_dynamics(p, graph)
-    C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 7, np.concatenate)
-    S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
-    expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
-    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node,
-                         transition_support(graph))
+    logp, expected = _filter_and_reference(graph, p, x, year, node, 7)
     for mode in ("NUMBA", "FAST_COMPILE"):
         assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
 
@@ -178,17 +185,9 @@ def test_the_filter_takes_observations_in_any_order_and_years_without_any() -> N
     still the Gaussian of the reference covariance."""
     import pytensor
 
-    from forecast.dynamics import state_dynamics
-    from forecast.kalman import evidence_logp
-
     _, graph, p, _, _, x = _evidence_case()
     year, node = np.array([5, 2, 5, 2, 5, 2, 5, 2, 5, 2, 5]), np.array([1, 3, 1, 0, 2, 3, 1, 2, 0, 3, 3])
-    A, Q = state_dynamics(p, graph)
-    C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, 9, np.concatenate)
-    S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
-    expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
-    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node,
-                         transition_support(graph))
+    logp, expected = _filter_and_reference(graph, p, x, year, node, 9)
     assert pytensor.function([], logp, mode="NUMBA")() == pytest.approx(expected, rel=1e-10)
 
 
