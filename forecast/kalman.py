@@ -63,14 +63,18 @@ def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any
 def predict(A, start, col, P, Q, out, AP):
     """``out = A^T P A + Q`` (``AP``: work space)."""
     n = A.shape[0]
-    AP[:] = 0.0  # A^T P
+    for i in range(n):  # AP = A^T P
+        for j in range(n):
+            AP[i, j] = 0.0
     for k in range(n):
         for e in range(start[k], start[k + 1]):
             i = col[e]
             a = A[k, i]
             for j in range(n):
                 AP[i, j] += a * P[k, j]
-    out[:] = Q
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = Q[i, j]
     for i in range(n):
         for k in range(n):
             x = AP[i, k]
@@ -84,8 +88,10 @@ def predict_grad(A, start, col, P, G, A_bar, out, PA, AG):
     ``A_bar += 2 P A G`` on ``A``'s support and ``out = A G A^T``, the cotangent of ``P``
     (``PA``, ``AG``: work space)."""
     n = A.shape[0]
-    PA[:] = 0.0
-    AG[:] = 0.0
+    for i in range(n):
+        for j in range(n):
+            PA[i, j] = 0.0
+            AG[i, j] = 0.0
     for i in range(n):
         for k in range(n):
             x = P[i, k]
@@ -139,22 +145,26 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
     j = 0
     for t in range(last):
         if t > 0:
-            m_next[:] = 0.0
+            for i in range(n):
+                m_next[i] = 0.0
             for k in range(n):
                 for e in range(start[k], start[k + 1]):
                     m_next[col[e]] += A[k, col[e]] * m[k]
-            m[:] = m_next
+            for i in range(n):
+                m[i] = m_next[i]
             predict(A, start, col, filtered_P[t - 1], Q, P, work)
         while j < n_obs and year[order[j]] == t:
             a = order[j]
             k, c = node[a], scale[a]
-            p = P[:, k].copy()
+            p = column[j]  # P[:, k], kept for the reverse pass
+            for i in range(n):
+                p[i] = P[i, k]
             S = c * c * p[k] + noise_var[a]
             if not S > 0.0:
                 return no_density(A, s0, Q, scale, noise_var, resid)
             v = resid[a] - c * m[k]
             logp -= 0.5 * (LOG_2PI + np.log(S) + v * v / S)
-            column[j], S_of[j], v_of[j], mk_of[j] = p, S, v, m[k]
+            S_of[j], v_of[j], mk_of[j] = S, v, m[k]
             g, h = c * v / S, c * c / S
             for i in range(n):
                 m[i] += g * p[i]
@@ -162,8 +172,10 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
                 for l in range(n):
                     P[i, l] -= hp * p[l]
             j += 1
-        filtered_P[t] = P
-        filtered_m[t] = m
+        for i in range(n):
+            filtered_m[t, i] = m[i]
+            for l in range(n):
+                filtered_P[t, i, l] = P[i, l]
     if not np.isfinite(logp):
         return no_density(A, s0, Q, scale, noise_var, resid)
 
@@ -202,15 +214,18 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
         if t > 0:  # m = A^T m_prev, P = A^T P_prev A + Q
             Q_bar += P_bar
             m_prev = filtered_m[t - 1]
-            m_next[:] = 0.0  # m_bar of the previous year
+            for i in range(n):  # m_next: m_bar of the previous year
+                m_next[i] = 0.0
             for i in range(n):
                 for e in range(start[i], start[i + 1]):
                     l = col[e]
                     A_bar[i, l] += m_prev[i] * m_bar[l]
                     m_next[i] += A[i, l] * m_bar[l]
-            m_bar[:] = m_next
             predict_grad(A, start, col, filtered_P[t - 1], P_bar, A_bar, work, work2, work3)
-            P_bar[:] = work
+            for i in range(n):
+                m_bar[i] = m_next[i]
+                for l in range(n):
+                    P_bar[i, l] = work[i, l]
     s0_bar = np.empty(n)
     for i in range(n):
         s0_bar[i] = P_bar[i, i]
