@@ -25,10 +25,19 @@ sparse (persistence and claims: products with it run over its support only) this
 ``years x state x support + observations x state^2``, linear in years, where the dense
 multivariate normal it replaced cost ``observations^3``. The reverse pass (latest observation first)
 needs only each update's column ``p`` and scalars, and each year's filtered moments.
+
+The Op starts from the model's parameters, not from ``A`` and ``Q``: it builds the transition
+from the claims (:func:`transition`, the equations of :mod:`forecast.dynamics`) and each
+observation's mean, scale and noise from its indicator, and pulls the gradient back through
+both by hand. The whole likelihood is then one node of the model's graph, where building it
+from PyTensor operations took about a hundred (matrix products, the same-year series, the
+indicators' gathers and their scatters in the gradient), each compiled by numba on a cold
+start and each adding per-call overhead to every gradient the sampler asks for.
 """
 
 from __future__ import annotations
 
+from graphlib import TopologicalSorter
 from typing import Any
 
 import numpy as np
@@ -36,21 +45,21 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+from forecast.dynamics import Graph, transition_support
 from forecast.kernels import jit as _jit
 from forecast.kernels import register_numba
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def evidence_logp(z: Any, mean: Any, scale: Any, noise_var: Any, A: Any, s0: Any, Q: Any,
-                  year: np.ndarray, node: np.ndarray, support: np.ndarray) -> Any:
-    """Log density of the observations ``z`` (a scalar tensor); see the module docstring.
-    ``support`` (state x state, boolean): where ``A`` can be non-zero
-    (:func:`forecast.dynamics.transition_support`); ``A`` must be zero elsewhere."""
-    support = np.asarray(support, dtype=bool)
-    op = KalmanEvidence(tuple(int(y) for y in year), tuple(int(k) for k in node),
-                        tuple(int(i) for i in np.flatnonzero(support)), support.shape[0])
-    return op(A, s0, Q, scale, noise_var, z - mean)[0]
+def evidence_logp(op: "KalmanEvidence", z: Any, phi: Any, sigma: Any, beta: Any, s0: Any, mu: Any,
+                  intercept: Any, loading: Any, noise: Any) -> Any:
+    """Log density of the observations ``z`` (a scalar tensor) given the parameters: per node
+    persistence ``phi``, volatility ``sigma``, initial variance ``s0`` and baseline ``mu``,
+    per claim its effect ``beta``, per indicator ``intercept``, ``loading`` and ``noise`` (sd).
+    ``op`` (:meth:`KalmanEvidence.of`) holds the structure: the claims, which indicator and
+    node each observation measures, and in which year."""
+    return op(phi, sigma, beta, s0, mu, intercept, loading, noise, z)[0]
 
 
 # The kernels are module-level (see forecast.kernels) and use plain loops: for the state sizes
@@ -232,6 +241,126 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
     return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
 
 
+@_jit
+def transition(phi, sigma, beta, cause, effect, lag, order, G, A, Q):
+    """``G``, ``A = F G`` and ``Q = G^T diag(sigma^2) G`` into the given arrays, as
+    :func:`forecast.dynamics.transition_matrices` and :func:`forecast.dynamics.state_dynamics`
+    define them, built claim by claim: ``G = I + M G`` row by row with each same-year claim's
+    effect before its cause (``order``), so no matrix product or inverse."""
+    n, n_claims = phi.shape[0], beta.shape[0]
+    for i in range(n):
+        for l in range(n):
+            G[i, l] = 0.0
+            Q[i, l] = 0.0
+    for c in order:
+        G[c, c] = 1.0
+        for j in range(n_claims):
+            if lag[j] == 0 and cause[j] == c:
+                e = effect[j]
+                w = beta[j] * (1.0 - phi[e])
+                for l in range(n):
+                    G[c, l] += w * G[e, l]
+    for i in range(n):
+        for l in range(n):
+            A[i, l] = phi[i] * G[i, l]
+    for j in range(n_claims):
+        if lag[j] == 1:
+            c, e = cause[j], effect[j]
+            w = beta[j] * (1.0 - phi[e])
+            for l in range(n):
+                A[c, l] += w * G[e, l]
+    for k in range(n):
+        s2 = sigma[k] * sigma[k]
+        for i in range(n):
+            x = s2 * G[k, i]
+            if x != 0.0:
+                for l in range(n):
+                    Q[i, l] += x * G[k, l]
+
+
+@_jit
+def transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_bar, sigma_bar, beta_bar):
+    """Pull the cotangents of ``A`` and ``Q`` (symmetric) back onto the parameters, adding to
+    ``phi_bar``, ``sigma_bar`` and ``beta_bar``: ``Q = G^T D G`` gives ``G_bar = 2 D G Q_bar``
+    and ``D_bar = diag(G Q_bar G^T)``; ``A = F G`` gives ``F_bar = A_bar G^T`` and
+    ``G_bar += F^T A_bar``; ``G = (I - M)^-1`` gives ``M_bar = G^T G_bar G^T``, needed only
+    where a same-year claim puts ``beta (1 - phi[effect])`` into ``M``."""
+    n, n_claims = phi.shape[0], beta.shape[0]
+    G_bar, Y, u = np.empty((n, n)), np.zeros((n, n)), np.empty(n)
+    for k in range(n):
+        for l in range(n):
+            u[l] = 0.0
+        for i in range(n):
+            g = G[k, i]
+            if g != 0.0:
+                for l in range(n):
+                    u[l] += g * Q_bar[i, l]
+        s, acc = sigma[k], 0.0
+        for l in range(n):
+            acc += u[l] * G[k, l]
+            G_bar[k, l] = 2.0 * s * s * u[l] + phi[k] * A_bar[k, l]
+        sigma_bar[k] += 2.0 * s * acc
+    for i in range(n):  # F's diagonal
+        acc = 0.0
+        for l in range(n):
+            acc += A_bar[i, l] * G[i, l]
+        phi_bar[i] += acc
+    for j in range(n_claims):  # F's lagged claims
+        if lag[j] == 1:
+            c, e = cause[j], effect[j]
+            w, acc = beta[j] * (1.0 - phi[e]), 0.0
+            for l in range(n):
+                acc += A_bar[c, l] * G[e, l]
+                G_bar[e, l] += w * A_bar[c, l]
+            beta_bar[j] += acc * (1.0 - phi[e])
+            phi_bar[e] -= acc * beta[j]
+    for a in range(n):  # Y = G^T G_bar
+        for c in range(n):
+            g = G[a, c]
+            if g != 0.0:
+                for l in range(n):
+                    Y[c, l] += g * G_bar[a, l]
+    for j in range(n_claims):  # M's same-year claims: M_bar[c, e] = Y[c] . G[e]
+        if lag[j] == 0:
+            c, e = cause[j], effect[j]
+            acc = 0.0
+            for l in range(n):
+                acc += Y[c, l] * G[e, l]
+            beta_bar[j] += acc * (1.0 - phi[e])
+            phi_bar[e] -= acc * beta[j]
+
+
+@_jit
+def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
+                    indicator, direction, start, col, obs_order, year, node):
+    """The log density of the observations given the parameters, and its gradient with respect
+    to each input: the transition (:func:`transition`), each observation's mean, scale and
+    noise variance from its indicator, the filter (:func:`kalman_kernel`), then the reverse."""
+    n, n_obs = phi.shape[0], z.shape[0]
+    G, A, Q = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+    transition(phi, sigma, beta, cause, effect, lag, order, G, A, Q)
+    scale, noise_var, resid = np.empty(n_obs), np.empty(n_obs), np.empty(n_obs)
+    for a in range(n_obs):
+        k = indicator[a]
+        c = direction[k] * loading[k]
+        scale[a] = c
+        noise_var[a] = noise[k] * noise[k]
+        resid[a] = z[a] - intercept[k] - c * mu[node[a]]
+    logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
+        A, s0, Q, scale, noise_var, resid, start, col, obs_order, year, node)
+    phi_bar, sigma_bar, beta_bar, mu_bar = np.zeros(n), np.zeros(n), np.zeros_like(beta), np.zeros(n)
+    intercept_bar, loading_bar, noise_bar = np.zeros_like(intercept), np.zeros_like(loading), np.zeros_like(noise)
+    if np.isfinite(logp):  # otherwise every cotangent is zero: no direction to follow
+        transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_bar, sigma_bar, beta_bar)
+        for a in range(n_obs):
+            k, r = indicator[a], resid_bar[a]
+            intercept_bar[k] -= r
+            mu_bar[node[a]] -= r * scale[a]
+            loading_bar[k] += direction[k] * (scale_bar[a] - r * mu[node[a]])
+            noise_bar[k] += 2.0 * noise[k] * noise_var_bar[a]
+    return logp, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
+
+
 def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
     """``A``'s support (flat indices) in compressed rows, the observations' order by year,
     their years and nodes, as the kernel takes them: read-only, as numba types the Op's
@@ -245,10 +374,6 @@ def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
     for a in out:
         a.flags.writeable = False
     return out
-
-
-def _static(op: KalmanEvidence) -> tuple:
-    return _layout(np.array(op.support, dtype=np.int64), op.n_state, op.year, op.node)
 
 
 def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarray, noise_var: np.ndarray,
@@ -269,20 +394,66 @@ def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarr
     return out
 
 
+def _read_only(*arrays) -> tuple:
+    """The kernel's constant arrays, read-only as numba types the Op's constants (see
+    :func:`_layout`)."""
+    out = tuple(np.array(a) for a in arrays)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+def effects_first(graph: Graph) -> np.ndarray:
+    """The nodes with each same-year claim's effect before its cause (the order in which
+    :func:`transition` solves ``G = I + M G``)."""
+    effects = {i: set() for i in range(graph.n_nodes)}
+    for c, e in zip(graph.cause[0], graph.effect[0]):
+        effects[int(c)].add(int(e))
+    return np.array(list(TopologicalSorter(effects).static_order()), dtype=np.int64)
+
+
 class KalmanEvidence(Op):
-    """``(A, s0, Q, scale, noise_var, resid) -> (log density, its gradient by input)`` for the
-    residuals ``z - mean``, at fixed observation years and nodes and a fixed support of ``A``
-    (flat indices into the ``n_state x n_state`` matrix): the Op's props.
+    """``(phi, sigma, beta, s0, mu, intercept, loading, noise, z) -> (log density, its gradient
+    by input)`` (see :func:`evidence_logp`). The props are the structure, fixed by the
+    scenario's claims and indicators: the claims' causes, effects and lags, the order that
+    solves the same-year claims, the transition's support (flat indices into the
+    ``n_state x n_state`` matrix), and each observation's indicator, year and node, with each
+    indicator's direction. The numbers (priors) are inputs, so editing them changes no
+    compiled code.
 
     The gradient is an output, not a second Op, so that one kernel call serves the sampler's
     request for both; the pullback scales it by the cotangent of the log density. Second
     derivatives are not available.
     """
 
-    __props__ = ("year", "node", "support", "n_state")
+    __props__ = ("n_state", "cause", "effect", "lag", "order", "support", "indicator", "direction", "year", "node")
 
-    def __init__(self, year: tuple[int, ...], node: tuple[int, ...], support: tuple[int, ...], n_state: int):
-        self.year, self.node, self.support, self.n_state = year, node, support, n_state
+    def __init__(self, n_state: int, cause: tuple[int, ...], effect: tuple[int, ...], lag: tuple[int, ...],
+                 order: tuple[int, ...], support: tuple[int, ...], indicator: tuple[int, ...],
+                 direction: tuple[float, ...], year: tuple[int, ...], node: tuple[int, ...]):
+        self.n_state, self.cause, self.effect, self.lag, self.order = n_state, cause, effect, lag, order
+        self.support, self.indicator, self.direction, self.year, self.node = support, indicator, direction, year, node
+
+    @classmethod
+    def of(cls, graph: Graph, indicator: np.ndarray, direction: np.ndarray, year: np.ndarray,
+           node: np.ndarray) -> "KalmanEvidence":
+        """The Op for the claims of ``graph`` and observations of ``indicator`` (index into
+        ``direction``, +1 or -1 per indicator) in history year ``year`` of node ``node``."""
+        n_claims = sum(len(s) for s in graph.slot)
+        cause, effect, lag = (np.zeros(n_claims, dtype=int) for _ in range(3))
+        for k in (0, 1):
+            cause[graph.slot[k]], effect[graph.slot[k]], lag[graph.slot[k]] = graph.cause[k], graph.effect[k], k
+        ints = lambda a: tuple(int(x) for x in a)  # noqa: E731
+        return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)),
+                   ints(np.flatnonzero(transition_support(graph))), ints(indicator),
+                   tuple(float(x) for x in direction), ints(year), ints(node))
+
+    def constants(self) -> tuple:
+        """The structure as the kernel takes it, after its inputs."""
+        claims = _read_only(*(np.array(a, dtype=np.int64) for a in (self.cause, self.effect, self.lag, self.order,
+                                                                     self.indicator)),
+                            np.array(self.direction, dtype=np.float64))
+        return claims + _layout(np.array(self.support, dtype=np.int64), self.n_state, self.year, self.node)
 
     def make_node(self, *inputs) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
@@ -290,7 +461,7 @@ class KalmanEvidence(Op):
 
     def perform(self, node, inputs, output_storage) -> None:
         args = (np.asarray(v, dtype=float) for v in inputs)
-        logp, *grads = kalman_kernel(*args, *_static(self))
+        logp, *grads = evidence_kernel(*args, *self.constants())
         output_storage[0][0] = np.asarray(logp)
         for storage, value in zip(output_storage[1:], grads):
             storage[0] = value
@@ -314,15 +485,16 @@ class KalmanEvidence(Op):
 def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
     from pytensor.link.numba.dispatch.basic import numba_njit
 
-    start, col, order, year, where = _static(op)
+    cause, effect, lag, order, indicator, direction, start, col, obs_order, year, where = op.constants()
 
     @numba_njit
-    def kalman_evidence(A, s0, Q, scale, noise_var, resid):
-        logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
-            A, s0, Q, scale, noise_var, resid, start, col, order, year, where)
+    def kalman_evidence(phi, sigma, beta, s0, mu, intercept, loading, noise, z):
+        logp, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, z_bar = (
+            evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
+                            indicator, direction, start, col, obs_order, year, where))
         out = np.empty(())
         out[()] = logp
-        return out, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
+        return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, z_bar
 
     return kalman_evidence
 

@@ -13,13 +13,14 @@ Variables (all with named dims):
   ``z = intercept + direction * loading * level[node] + noise * e`` where ``z`` is the
   indicator's transformed value standardised over its observed years; each node's first
   indicator anchors its scale (intercept 0, loading 1);
-* ``evidence[observation]``: the observed ``z`` values (absent when there is no indicator,
-  and then the posterior is the prior).
+* ``evidence``: the observed ``z`` values, one per (indicator, year) with data (absent when
+  there is no indicator, and then the posterior is the prior).
 
 The latent history ``level[year, node]`` is linear-Gaussian given the parameters, so by
-default (:func:`marginalises`) it is integrated out: ``evidence`` is one multivariate normal
-whose covariance follows from the parameters (its density by a Kalman filter), NUTS explores
-only the parameters, and the history is drawn exactly afterwards (:mod:`forecast.history`).
+default (:func:`marginalises`) it is integrated out: the observations are one multivariate
+normal whose covariance follows from the parameters, and ``evidence`` is its log density (a
+potential: one Op, a Kalman filter, from the parameters to the density), NUTS explores only
+the parameters, and the history is drawn exactly afterwards (:mod:`forecast.history`).
 Large scenarios, where the filter is too costly, sample the history instead: unmeasured
 nodes non-centred (``shock[year, free_node] ~ Normal(0, 1)`` drives their equations),
 measured nodes centred (``state[year, measured_node]`` are their deviations, and their
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, state_dynamics, transition_support
+from forecast.dynamics import Graph, Params, transition_support
 from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
 
 
@@ -121,8 +122,8 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
 
     ``marginal`` (default: :func:`marginalises`) integrates the latent history out: the
     evidence is one multivariate normal whose covariance comes from the parameters, with its
-    log density a Kalman filter compiled as one Op (:mod:`forecast.kalman`), and ``level`` is not a
-    model variable.
+    log density a Kalman filter compiled as one Op that starts from the parameters
+    (:mod:`forecast.kalman`), and ``level`` is not a model variable.
 
     Otherwise latent levels are non-centred (the shocks are sampled) except for ``centred``
     nodes, by default those an indicator measures: the data pin their levels down, and
@@ -140,7 +141,7 @@ def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: 
 def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None):
     import pymc as pm
 
-    from forecast.kalman import evidence_logp
+    from forecast.kalman import KalmanEvidence, evidence_logp
 
     marginal = marginalises(scenario) if marginal is None else marginal
     coords = coords_of(scenario)
@@ -164,20 +165,15 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
             intercept, loading = _measurement_scale(inds)
             noise = vector_prior("noise", [i.noise for i in inds], "indicator")
             k = evidence.indicator
-            scale = np.array([i.direction for i in inds])[k] * loading[k]
+            direction = np.array([i.direction for i in inds])
             if marginal:
-                A, Q = state_dynamics(params, graph)
-                support = transition_support(graph)
-
-                def logp(z, mean, scale, noise_var, A, s0, Q):
-                    return evidence_logp(z, mean, scale, noise_var, A, s0, Q, evidence.year_index,
-                                         evidence.node, support)
-
-                pm.CustomDist("evidence", intercept[k] + scale * mu[evidence.node], scale, noise[k] ** 2,
-                              A, init_sd ** 2, Q, logp=logp, signature="(o),(o),(o),(n,n),(n),(n,n)->(o)",
-                              observed=evidence.z, dims="observation")
+                # One multivariate normal over every observation, as one Op: a potential, since
+                # PyMC would need the observations' count from the parameters' shapes.
+                op = KalmanEvidence.of(graph, k, direction, evidence.year_index, evidence.node)
+                pm.Potential("evidence", evidence_logp(op, evidence.z, params.phi, params.sigma, params.beta,
+                                                       init_sd ** 2, mu, intercept, loading, noise))
             else:
-                mean = intercept[k] + scale * level[evidence.year_index, evidence.node]
+                mean = intercept[k] + direction[k] * loading[k] * level[evidence.year_index, evidence.node]
                 pm.Normal("evidence", mu=mean, sigma=noise[k], observed=evidence.z, dims="observation")
     return model
 

@@ -130,29 +130,45 @@ def test_the_history_is_linear_in_its_drivers_with_the_jacobian_the_model_uses()
 
 
 def _evidence_case(seed: int = 3):
-    """A small graph with lagged and same-year claims and 11 observations over 7 years."""
+    """A small graph with lagged and same-year claims (one chain two deep, listed effect
+    first) and 11 observations over 7 years of three indicators, one of them reversed."""
     rng = np.random.default_rng(seed)
-    graph = Graph.from_edges(4, [(0, 1, 0), (1, 2, 1), (0, 3, 0), (3, 2, 0), (2, 0, 1)])
+    graph = Graph.from_edges(4, [(3, 2, 0), (1, 2, 1), (0, 3, 0), (0, 1, 0), (2, 0, 1)])
     p = _random_params(rng, graph)
     year, node = rng.integers(0, 7, 11), rng.integers(0, 4, 11)
-    inputs = {"scale": rng.uniform(0.5, 2, 11), "noise_var": rng.uniform(0.05, 0.3, 11),
-              "mean": rng.normal(size=11), "z": rng.normal(size=11), "s0": rng.uniform(0.3, 2, 4)}
+    inputs = {"indicator": rng.integers(0, 3, 11), "direction": np.array([1.0, -1.0, 1.0]),
+              "intercept": rng.normal(size=3), "loading": rng.uniform(0.5, 2, 3), "noise": rng.uniform(0.2, 0.6, 3),
+              "mu": rng.normal(size=4), "z": rng.normal(size=11), "s0": rng.uniform(0.3, 2, 4)}
     return rng, graph, p, year, node, inputs
 
 
-def _filter_and_reference(graph: Graph, p: Params, x: dict, year: np.ndarray, node: np.ndarray, n_years: int):
-    """The filter's log density of ``x["z"]`` (a tensor) and SciPy's multivariate normal one
-    with the covariance that dynamics.observation_covariance spells out."""
-    from forecast.dynamics import state_dynamics
-    from forecast.kalman import evidence_logp
+#: The Op's inputs after persistence, volatility and effects, as _evidence_case names them.
+MEASUREMENT = ("s0", "mu", "intercept", "loading", "noise")
 
-    A, Q = state_dynamics(p, graph)
+
+def _evidence(graph: Graph, x: dict, year: np.ndarray, node: np.ndarray):
+    """The log density of ``x["z"]`` by the model's Op, as a function of the parameters."""
+    from forecast.kalman import KalmanEvidence, evidence_logp
+
+    op = KalmanEvidence.of(graph, x["indicator"], x["direction"], year, node)
+
+    def logp(phi, sigma, beta, s0, mu, intercept, loading, noise):
+        return evidence_logp(op, x["z"], phi, sigma, beta, s0, mu, intercept, loading, noise)
+
+    return logp
+
+
+def _filter_and_reference(graph: Graph, p: Params, x: dict, year: np.ndarray, node: np.ndarray, n_years: int):
+    """The filter's log density (a tensor) and SciPy's multivariate normal one with the
+    covariance that dynamics.observation_covariance spells out and the measurement model's
+    mean, scale and noise: z = intercept + direction * loading * (mu + d) + noise * e."""
+    logp = _evidence(graph, x, year, node)
+    k = x["indicator"]
+    scale = x["direction"][k] * x["loading"][k]
     C = observation_covariance(p, graph, np.sqrt(x["s0"]), year, node, n_years, np.concatenate)
-    S = x["scale"][:, None] * C * x["scale"][None, :] + np.diag(x["noise_var"])
-    expected = stats.multivariate_normal(x["mean"], S).logpdf(x["z"])
-    logp = evidence_logp(x["z"], x["mean"], x["scale"], x["noise_var"], A, x["s0"], Q, year, node,
-                         transition_support(graph))
-    return logp, expected
+    S = scale[:, None] * C * scale[None, :] + np.diag(x["noise"][k] ** 2)
+    expected = stats.multivariate_normal(x["intercept"][k] + scale * x["mu"][node], S).logpdf(x["z"])
+    return logp(p.phi, p.sigma, p.beta, *(x[n] for n in MEASUREMENT)), expected
 
 
 def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covariance() -> None:
@@ -164,6 +180,25 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
     logp, expected = _filter_and_reference(graph, p, x, year, node, 7)
     for mode in ("NUMBA", "FAST_COMPILE"):
         assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
+
+
+def test_the_op_builds_the_transition_of_the_equations() -> None:
+    """The kernel builds A and Q from the claims (same-year chains solved effect first) as
+    dynamics.state_dynamics does from its matrices, for effects of either sign."""
+    from forecast.dynamics import state_dynamics
+    from forecast.kalman import KalmanEvidence, transition
+
+    rng, graph, *_ = _recurrence_case()
+    op = KalmanEvidence.of(graph, np.zeros(1, int), np.ones(1), np.zeros(1, int), np.zeros(1, int))
+    cause, effect, lag, order, *_ = op.constants()
+    n = graph.n_nodes
+    for _ in range(20):
+        p = _random_params(rng, graph)
+        G, A, Q = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+        transition(p.phi, p.sigma, p.beta, cause, effect, lag, order, G, A, Q)
+        A_ref, Q_ref = state_dynamics(p, graph)
+        np.testing.assert_allclose(A, A_ref, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(Q, Q_ref, rtol=1e-12, atol=1e-14)
 
 
 def test_the_transition_support_holds_every_non_zero_of_the_transition() -> None:
@@ -192,41 +227,31 @@ def test_the_filter_takes_observations_in_any_order_and_years_without_any() -> N
 
 
 def test_the_hand_written_gradient_of_the_evidence_matches_finite_differences() -> None:
-    import pytensor.tensor as pt
+    """With respect to every parameter: persistence, volatility and effects through the
+    transition, initial spreads, baselines, and each indicator's intercept, loading and noise
+    (scattered over its observations)."""
     from pytensor.gradient import verify_grad
 
-    from forecast.kalman import evidence_logp
-    from forecast.dynamics import state_dynamics
-
     rng, graph, p, year, node, x = _evidence_case()
-    A, Q = state_dynamics(p, graph)
-    support = transition_support(graph)  # the gradient of A is given there (zero elsewhere)
-
-    def logp(A, s0, B, scale, noise_var, mean):  # Q = B B^T: a covariance, as in the model
-        return evidence_logp(pt.as_tensor(x["z"]), mean, scale, noise_var, A * support, s0, B @ B.T, year, node,
-                             support)
-
-    point = [A, x["s0"], np.linalg.cholesky(Q), x["scale"], x["noise_var"], x["mean"]]
+    logp = _evidence(graph, x, year, node)
+    point = [p.phi, p.sigma, p.beta, *(x[n] for n in MEASUREMENT)]
     for mode in ("NUMBA", "FAST_COMPILE"):
         verify_grad(logp, point, rng=rng, mode=mode)
 
 
 def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
-    """Negative noise variance makes the covariance indefinite: the sampler must see -inf (a
-    rejected proposal) and a finite gradient, never an exception inside the compiled callback."""
+    """A negative initial variance makes the covariance indefinite: the sampler must see -inf
+    (a rejected proposal) and a finite gradient, never an exception inside the compiled
+    callback."""
     import pytensor
     import pytensor.tensor as pt
 
-    from forecast.kalman import evidence_logp
-    from forecast.dynamics import state_dynamics
-
     _, graph, p, year, node, x = _evidence_case()
-    A, Q = state_dynamics(p, graph)
-    mean = pt.vector("mean")
-    logp = evidence_logp(x["z"], mean, x["scale"], -np.ones(11), A, x["s0"], Q, year, node,
-                         transition_support(graph))
-    value, grad = pytensor.function([mean], [logp, pytensor.grad(logp, mean)], mode="NUMBA")(x["mean"])
-    assert value == -np.inf
+    logp = _evidence(graph, x, year, node)
+    mu = pt.vector("mu")
+    value = logp(p.phi, p.sigma, p.beta, -10.0 * x["s0"], mu, x["intercept"], x["loading"], x["noise"])
+    got, grad = pytensor.function([mu], [value, pytensor.grad(value, mu)], mode="NUMBA")(x["mu"])
+    assert got == -np.inf
     assert np.all(np.isfinite(grad))
 
 
@@ -474,7 +499,7 @@ def test_editing_a_prior_changes_the_inputs_not_the_compiled_graph(tmp_path) -> 
               for name, data in (("original", tight_chain()), ("edited", edited))]
     graphs = [pytensor.printing.debugprint(m.logp(), file="str", id_type="", print_type=True) for m in models]
     assert graphs[0] == graphs[1]
-    numbers = [next(v for v in pytensor.graph.basic.ancestors([m.logp()]) if v.name == "scenario_numbers").get_value()
+    numbers = [next(v for v in pytensor.graph.traversal.ancestors([m.logp()]) if v.name == "scenario_numbers").get_value()
                for m in models]
     assert numbers[0].shape == numbers[1].shape and not np.array_equal(numbers[0], numbers[1])
     assert -0.3 in numbers[1] and 7.0 in numbers[1]
