@@ -232,10 +232,10 @@ class Claim:
     hypotheses: tuple[Hypothesis, ...]
 
     def prior_distribution(self):
-        """The effect's prior in PreliZ: the claim's prior, or the mixture of its hypotheses."""
+        """The effect's prior (frozen SciPy): the claim's prior, or the mixture of its hypotheses."""
         from forecast.priors import mixture
 
-        return mixture(list(self.hypotheses)) if self.hypotheses else self.prior.preliz()
+        return mixture(list(self.hypotheses)) if self.hypotheses else self.prior.scipy()
 
     @property
     def sign(self) -> float:

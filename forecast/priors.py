@@ -9,8 +9,8 @@ A scenario file never names code. A prior is one of:
   PreliZ's maximum-entropy fit) or ``{quartiles = [-0.5, -0.3, -0.1]}``.
 
 Each resolves to a :class:`Distribution` (a registry name and numeric parameters), which
-builds the PyMC random variable and, through PreliZ, the exact prior summaries the
-report shows next to the posterior.
+builds the PyMC random variable and, through SciPy, the prior draws and the exact prior
+summaries the report shows next to the posterior.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import math
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
@@ -108,10 +109,17 @@ class Distribution:
         return cls(name, **params, **kwargs)
 
     def preliz(self):
-        """The same distribution in PreliZ, for exact moments and quantiles."""
+        """The same distribution in PreliZ (elicitation, and the tests' reference)."""
         import preliz as pz
 
         return getattr(pz, self.name)(**self.params)
+
+    def scipy(self):
+        """The same distribution as a frozen SciPy one: exact draws, moments, quantiles and
+        densities for the prior summaries and the prior draws. PreliZ would give the same
+        numbers (a test holds every family to it) but compiles a PyTensor function for each
+        method of each family on first use: about 8 s of a run with an empty compile cache."""
+        return _scipy_families()[self.name](**self.params)
 
 
 class GraphInputs:
@@ -349,17 +357,96 @@ def require_support(dist: Distribution, support: Support, what: str) -> None:
         raise PriorError(f"{what} needs {hint}; {dist.describe()} is not")
 
 
-# --- Summaries of priors (exact, from PreliZ) ------------------------------------------------
+# --- Each family in SciPy's parametrisation (PyMC's and PreliZ's are the same) --------------
 
 
-def mixture(hypotheses: list[Hypothesis]):
-    import preliz as pz
+def _half_student_t():
+    from scipy import stats
 
-    return pz.Mixture([h.prior.preliz() for h in hypotheses], weights=[h.weight for h in hypotheses])
+    class HalfStudentT(stats.rv_continuous):
+        """``|T|`` for ``T ~ StudentT(nu)``, which SciPy does not have."""
+
+        def _pdf(self, x, nu):
+            return 2.0 * stats.t.pdf(x, nu)
+
+        def _logpdf(self, x, nu):
+            return np.log(2.0) + stats.t.logpdf(x, nu)
+
+        def _cdf(self, x, nu):
+            return 2.0 * stats.t.cdf(x, nu) - 1.0
+
+        def _ppf(self, q, nu):
+            return stats.t.ppf((q + 1.0) / 2.0, nu)
+
+    return HalfStudentT(a=0.0, name="halfstudentt")
+
+
+@cache
+def _scipy_families() -> dict[str, Any]:
+    """Each registry family's frozen SciPy distribution from its parameters (built on first use)."""
+    from scipy import stats
+
+    half_t = _half_student_t()
+    inf = math.inf
+    return {
+        "Normal": lambda mu, sigma: stats.norm(mu, sigma),
+        "StudentT": lambda nu, mu, sigma: stats.t(nu, mu, sigma),
+        "Laplace": lambda mu, b: stats.laplace(mu, b),
+        "Logistic": lambda mu, s: stats.logistic(mu, s),
+        "SkewNormal": lambda mu, sigma, alpha: stats.skewnorm(alpha, mu, sigma),
+        "Uniform": lambda lower, upper: stats.uniform(lower, upper - lower),
+        "TruncatedNormal": lambda mu, sigma, lower=-inf, upper=inf: stats.truncnorm(
+            (lower - mu) / sigma, (upper - mu) / sigma, mu, sigma),
+        "HalfNormal": lambda sigma: stats.halfnorm(0.0, sigma),
+        "HalfStudentT": lambda nu, sigma: half_t(nu, 0.0, sigma),
+        "Exponential": lambda lam: stats.expon(0.0, 1.0 / lam),
+        "Gamma": lambda alpha, beta: stats.gamma(alpha, 0.0, 1.0 / beta),
+        "InverseGamma": lambda alpha, beta: stats.invgamma(alpha, 0.0, beta),
+        "LogNormal": lambda mu, sigma: stats.lognorm(sigma, 0.0, math.exp(mu)),
+        "Beta": lambda alpha, beta: stats.beta(alpha, beta),
+    }
+
+
+# --- Summaries of priors (exact) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """A claim's prior under competing hypotheses: the hypotheses' priors (frozen SciPy
+    distributions) mixed with their weights."""
+
+    weights: tuple[float, ...]
+    components: tuple[Any, ...]
+
+    def mean(self) -> float:
+        return float(sum(w * c.mean() for w, c in zip(self.weights, self.components)))
+
+    def std(self) -> float:
+        second = sum(w * (c.var() + c.mean() ** 2) for w, c in zip(self.weights, self.components))
+        return float(math.sqrt(max(second - self.mean() ** 2, 0.0)))
+
+    def cdf(self, x: Any) -> Any:
+        return sum(w * c.cdf(x) for w, c in zip(self.weights, self.components))
+
+    def ppf(self, q: Any) -> np.ndarray:
+        """Each quantile by root finding: it lies between the components' quantiles."""
+        from scipy.optimize import brentq
+
+        def one(p: float) -> float:
+            ends = [float(c.ppf(p)) for c in self.components]
+            lo, hi = min(ends), max(ends)
+            return lo if lo == hi else brentq(lambda x: float(self.cdf(x)) - p, lo, hi, xtol=1e-12)
+
+        return np.array([one(float(p)) for p in np.atleast_1d(q)])
+
+
+def mixture(hypotheses: list[Hypothesis]) -> Mixture:
+    return Mixture(tuple(h.weight for h in hypotheses), tuple(h.prior.scipy() for h in hypotheses))
 
 
 def summarize(dist: Any, sign: float | None = None) -> dict[str, float]:
-    """Mean, sd, 5/50/95% quantiles of a PreliZ distribution, and P(sign) if asked."""
+    """Mean, sd, 5/50/95% quantiles of a distribution (frozen SciPy, or a :class:`Mixture`),
+    and P(sign) if asked."""
     q05, q50, q95 = (float(x) for x in np.atleast_1d(dist.ppf([0.05, 0.5, 0.95])))
     out = {"mean": float(dist.mean()), "sd": float(dist.std()), "q05": q05, "q50": q50, "q95": q95}
     if sign is not None:
@@ -376,7 +463,7 @@ def hypothesis_responsibilities(values: np.ndarray, hypotheses: list[Hypothesis]
     """
     values = np.asarray(values, dtype=float)
     logs = np.stack(
-        [np.log(h.weight) + np.asarray(h.prior.preliz().logpdf(values)) for h in hypotheses], axis=-1
+        [np.log(h.weight) + np.asarray(h.prior.scipy().logpdf(values)) for h in hypotheses], axis=-1
     )
     logs -= logs.max(axis=-1, keepdims=True)
     w = np.exp(logs)

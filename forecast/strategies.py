@@ -118,7 +118,7 @@ def to_display(scenario: Scenario, level: np.ndarray) -> np.ndarray:
 
 
 def _rvs(dist: Distribution, n: int, rng: np.random.Generator) -> np.ndarray:
-    return np.asarray(dist.preliz().rvs(n, random_state=rng), dtype=float)
+    return np.asarray(dist.scipy().rvs(n, random_state=rng), dtype=float)
 
 
 def prior_draws(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
