@@ -333,8 +333,8 @@ def transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_b
 @_jit
 def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
                     indicator, direction, start, col, obs_order, year, node):
-    """The log density of the observations given the parameters, and its gradient with respect
-    to each input: the transition (:func:`transition`), each observation's mean, scale and
+    """The log density of the observations given the parameters (a 0-d array), and its gradient
+    with respect to each input: the transition (:func:`transition`), each observation's mean, scale and
     noise variance from its indicator, the filter (:func:`kalman_kernel`), then the reverse."""
     n, n_obs = phi.shape[0], z.shape[0]
     G, A, Q = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
@@ -358,7 +358,9 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, caus
             mu_bar[node[a]] -= r * scale[a]
             loading_bar[k] += direction[k] * (scale_bar[a] - r * mu[node[a]])
             noise_bar[k] += 2.0 * noise[k] * noise_var_bar[a]
-    return logp, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
+    out = np.empty(())  # a 0-d array, as PyTensor holds a scalar
+    out[()] = logp
+    return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
 
 
 def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
@@ -436,13 +438,17 @@ class KalmanEvidence(Op):
 
     @classmethod
     def of(cls, graph: Graph, indicator: np.ndarray, direction: np.ndarray, year: np.ndarray,
-           node: np.ndarray) -> "KalmanEvidence":
+           node: np.ndarray, claim_of: np.ndarray | None = None) -> "KalmanEvidence":
         """The Op for the claims of ``graph`` and observations of ``indicator`` (index into
-        ``direction``, +1 or -1 per indicator) in history year ``year`` of node ``node``."""
+        ``direction``, +1 or -1 per indicator) in history year ``year`` of node ``node``.
+        ``claim_of``: the claim of each element of the Op's effects input (default: claim
+        order)."""
         n_claims = sum(len(s) for s in graph.slot)
         cause, effect, lag = (np.zeros(n_claims, dtype=int) for _ in range(3))
         for k in (0, 1):
             cause[graph.slot[k]], effect[graph.slot[k]], lag[graph.slot[k]] = graph.cause[k], graph.effect[k], k
+        if claim_of is not None:
+            cause, effect, lag = cause[claim_of], effect[claim_of], lag[claim_of]
         ints = lambda a: tuple(int(x) for x in a)  # noqa: E731
         return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)),
                    ints(np.flatnonzero(transition_support(graph))), ints(indicator),
@@ -461,9 +467,7 @@ class KalmanEvidence(Op):
 
     def perform(self, node, inputs, output_storage) -> None:
         args = (np.asarray(v, dtype=float) for v in inputs)
-        logp, *grads = evidence_kernel(*args, *self.constants())
-        output_storage[0][0] = np.asarray(logp)
-        for storage, value in zip(output_storage[1:], grads):
+        for storage, value in zip(output_storage, evidence_kernel(*args, *self.constants())):
             storage[0] = value
 
     def infer_shape(self, node, shapes):
@@ -489,12 +493,8 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
 
     @numba_njit
     def kalman_evidence(phi, sigma, beta, s0, mu, intercept, loading, noise, z):
-        logp, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, z_bar = (
-            evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
-                            indicator, direction, start, col, obs_order, year, where))
-        out = np.empty(())
-        out[()] = logp
-        return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, z_bar
+        return evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
+                               indicator, direction, start, col, obs_order, year, where)
 
     return kalman_evidence
 

@@ -151,11 +151,15 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
     if evidence.z.size:
         coords["observation"] = evidence.labels
 
-    with pm.Model(coords=coords) as model:
+    # Prior parameters are validated when the scenario loads (config, priors), and enter the
+    # graph as inputs, so PyMC could not fold its checks on them away: without them the
+    # log density has a dozen fewer operations to compile and run.
+    with pm.Model(coords=coords, check_bounds=False) as model:
         mu = vector_prior("baseline", [n.baseline for n in nodes], "node")
         phi = vector_prior("persistence", [n.persistence for n in nodes], "node")
         sigma = vector_prior("volatility", [n.volatility for n in nodes], "node")
-        params = Params(phi=phi, sigma=sigma, beta=_effects(scenario))
+        effect, effect_as_drawn, claim_of = _effects(scenario)
+        params = Params(phi=phi, sigma=sigma, beta=effect)
         init_sd = graph_input([n.initial_sd for n in nodes])
         if not marginal:
             level = _sampled_history(scenario, graph, params, mu, init_sd, centred)
@@ -169,8 +173,8 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
             if marginal:
                 # One multivariate normal over every observation, as one Op: a potential, since
                 # PyMC would need the observations' count from the parameters' shapes.
-                op = KalmanEvidence.of(graph, k, direction, evidence.year_index, evidence.node)
-                pm.Potential("evidence", evidence_logp(op, evidence.z, params.phi, params.sigma, params.beta,
+                op = KalmanEvidence.of(graph, k, direction, evidence.year_index, evidence.node, claim_of)
+                pm.Potential("evidence", evidence_logp(op, evidence.z, params.phi, params.sigma, effect_as_drawn,
                                                        init_sd ** 2, mu, intercept, loading, noise))
             else:
                 mean = intercept[k] + direction[k] * loading[k] * level[evidence.year_index, evidence.node]
@@ -242,19 +246,24 @@ def _scatter(values, names: list[str], ids: list[str]):
     return values @ onto
 
 
-def _effects(scenario: Scenario):
-    """``effect[claim]``: one vector from the claims' priors; hypotheses become mixtures."""
+def _effects(scenario: Scenario) -> tuple:
+    """``effect[claim]``: one vector from the claims' priors; hypotheses become mixtures.
+
+    Also returns the same effects before they are put in claim order, and the claim of each
+    (the order in which the priors' variables come): the likelihood takes them so, which
+    keeps a permutation and its scatter out of the gradient the sampler evaluates."""
     import pymc as pm
     import pytensor.tensor as pt
 
     claims = list(scenario.claims)
     if not claims:
-        return pm.Deterministic("effect", pt.zeros((0,)), dims="claim")
+        return pm.Deterministic("effect", pt.zeros((0,)), dims="claim"), pt.zeros((0,)), np.zeros(0, dtype=int)
     simple = [i for i, c in enumerate(claims) if not c.hypotheses]
     parts, order = [], []
     if simple:
-        parts.append(_grouped("_effect", [claims[i].prior for i in simple]))
-        order += simple
+        values, within = _grouped("_effect", [claims[i].prior for i in simple], ordered=False)
+        parts.append(values)
+        order += [simple[i] for i in within]
     for i, c in enumerate(claims):
         if c.hypotheses:
             weights = graph_input([h.weight for h in c.hypotheses])
@@ -262,7 +271,8 @@ def _effects(scenario: Scenario):
             parts.append(pm.Mixture(f"_effect_{c.id}", w=weights, comp_dists=comps).reshape((1,)))
             order.append(i)
     joined = pt.concatenate(parts) if len(parts) > 1 else parts[0]
-    return pm.Deterministic("effect", joined[np.argsort(order)], dims="claim")
+    order = np.array(order)
+    return pm.Deterministic("effect", joined[np.argsort(order)], dims="claim"), joined, order
 
 
 def vector_prior(name: str, dists: list[Distribution], dim: str):
@@ -280,7 +290,9 @@ def vector_prior(name: str, dists: list[Distribution], dim: str):
     return pm.Deterministic(name, _grouped(f"_{name}", dists), dims=dim)
 
 
-def _grouped(prefix: str, dists: list[Distribution]):
+def _grouped(prefix: str, dists: list[Distribution], ordered: bool = True):
+    """One variable per family (and parameter names) among ``dists``, joined: in the order of
+    ``dists``, or (``ordered=False``) as they come, with the index into ``dists`` of each."""
     import pytensor.tensor as pt
 
     groups: dict[tuple, list[int]] = {}
@@ -294,4 +306,6 @@ def _grouped(prefix: str, dists: list[Distribution]):
         parts.append(rv)
         order += idx
     joined = pt.concatenate(parts) if len(parts) > 1 else parts[0]
-    return joined[np.argsort(order)]
+    if not ordered:
+        return joined, order
+    return joined[np.argsort(order)] if order != sorted(order) else joined
