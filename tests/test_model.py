@@ -306,6 +306,32 @@ def test_restored_history_is_the_exact_conditional_given_the_parameters(tmp_path
     assert np.all(sd < 0.5 * np.sqrt(np.diag(L @ L.T)))
 
 
+def test_the_models_evidence_is_the_gaussian_of_the_reference_covariance() -> None:
+    """On the default scenario (a claim with competing hypotheses among simple ones, so the
+    effects are drawn out of claim order; several indicators per node), the model's evidence
+    term at a random parameter point is SciPy's multivariate normal with the covariance of
+    dynamics.observation_covariance and the measurement model's mean, scale and noise."""
+    scenario = load_scenario("priors/article.toml")
+    model = build_model(scenario, marginal=True)
+    names = ("baseline", "persistence", "volatility", "effect", "intercept", "loading", "noise")
+    values = model.compile_fn([model.potentials[0], *(model[n] for n in names)], inputs=model.value_vars,
+                              on_unused_input="ignore", point_fn=True)
+    rng = np.random.default_rng(2)
+    point = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in model.initial_point().items()}
+    got, mu, phi, sigma, beta, intercept, loading, noise = values(point)
+
+    graph, ev = graph_of(scenario), Evidence.from_scenario(scenario)
+    assert any(c.hypotheses for c in scenario.claims[:-1])
+    init_sd = np.array([n.initial_sd for n in scenario.nodes.values()])
+    C = observation_covariance(Params(phi, sigma, beta), graph, init_sd, ev.year_index, ev.node,
+                               len(scenario.history_years), np.concatenate)
+    k = ev.indicator
+    scale = np.array([i.direction for i in scenario.indicators.values()])[k] * loading[k]
+    S = scale[:, None] * C * scale[None, :] + np.diag(noise[k] ** 2)
+    expected = stats.multivariate_normal(intercept[k] + scale * mu[ev.node], S).logpdf(ev.z)
+    assert float(got) == pytest.approx(expected, rel=1e-10)
+
+
 def test_the_default_scenario_integrates_its_history_out() -> None:
     assert marginalises(load_scenario("priors/article.toml"))
 
