@@ -30,7 +30,7 @@ The Op starts from the model's parameters, not from ``A`` and ``Q``: it builds t
 from the claims (:func:`transition`, the equations of :mod:`forecast.dynamics`) and each
 observation's mean, scale and noise from its indicator, and pulls the gradient back through
 both by hand. The whole likelihood is then one node of the model's graph, where building it
-from PyTensor operations took about a hundred (matrix products, the same-year series, the
+from PyTensor operations took about fifty more (matrix products, the same-year series, the
 indicators' gathers and their scatters in the gradient), each compiled by numba on a cold
 start and each adding per-call overhead to every gradient the sampler asks for.
 """
@@ -363,6 +363,15 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, caus
     return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
 
 
+def _read_only(*arrays) -> tuple:
+    """Copies of the kernel's constant arrays, read-only as numba types the Op's constants
+    (see :func:`_layout`)."""
+    out = tuple(np.array(a) for a in arrays)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
 def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
     """``A``'s support (flat indices) in compressed rows, the observations' order by year,
     their years and nodes, as the kernel takes them: read-only, as numba types the Op's
@@ -372,10 +381,7 @@ def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
     start = np.searchsorted(row, np.arange(n_state + 1))
     year = np.asarray(year)
     arrays = start, col, np.argsort(year, kind="stable"), year, np.asarray(node)
-    out = tuple(np.array(a, dtype=np.int64) for a in arrays)
-    for a in out:
-        a.flags.writeable = False
-    return out
+    return _read_only(*(np.array(a, dtype=np.int64) for a in arrays))
 
 
 def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarray, noise_var: np.ndarray,
@@ -393,15 +399,6 @@ def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarr
         if not np.isfinite(logp):
             raise FloatingPointError(f"parameter set {i}: the indicators' covariance is not positive definite")
         out[i] = -grads[-1]
-    return out
-
-
-def _read_only(*arrays) -> tuple:
-    """The kernel's constant arrays, read-only as numba types the Op's constants (see
-    :func:`_layout`)."""
-    out = tuple(np.array(a) for a in arrays)
-    for a in out:
-        a.flags.writeable = False
     return out
 
 
