@@ -30,8 +30,9 @@ from hashlib import sha256
 
 import numba
 import numpy as np
-from numba.core import cgutils, types
-from numba.extending import intrinsic
+from numba.core import types
+
+from forecast.kernels import address_as_void_pointer
 
 #: nutpie versions (major.minor) whose ``_make_c_logp_func``/``_make_c_expand_func`` these
 #: functions replace with the same signature and the same return codes.
@@ -63,16 +64,6 @@ def lean_callbacks() -> Iterator[dict]:
     finally:
         for name, fn in original.items():
             setattr(compile_pymc, name, fn)
-
-
-@intrinsic
-def address_as_void_pointer(typingctx, address):
-    """An integer address as a ``void*`` (for ``numba.carray``)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return types.voidptr(address), codegen
 
 
 _LOGP = """

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 import numba
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 #: numba's fast-math flags without "no NaN / no inf": a density that is not finite (say, a
 #: covariance that is not positive definite) must give -inf, which the sampler then rejects.
@@ -21,13 +23,28 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
 
+def source_version(source: str) -> int:
+    """A number that changes with the file ``source`` (the kernels' module)."""
+    return int(sha256(Path(source).read_bytes()).hexdigest()[:15], 16)
+
+
+@intrinsic
+def address_as_void_pointer(typingctx, address):
+    """An integer address as a ``void*`` (for ``numba.carray``)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(address), codegen
+
+
 def register_numba(op_class: type, source: str, build: Callable) -> None:
     """Compile instances of ``op_class`` in PyTensor's numba backend (nutpie's and PyMC's
     default) with ``build(op, node)``, which returns a numba function of the Op's inputs
     returning its outputs. ``source``: the file holding the kernels (its hash keys the cache)."""
     from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-    version = int(sha256(Path(source).read_bytes()).hexdigest()[:15], 16)
+    version = source_version(source)
 
     @register_funcify_default_op_cache_key(op_class)
     def _funcify(op, node, **kwargs):
