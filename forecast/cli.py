@@ -93,6 +93,9 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     Prints a table of each question's probability under each strategy (with its Monte
     Carlo standard error), the diagnostics verdict, and the path of the report.
     """
+    from forecast import precompile
+
+    precompile.start()  # first: it overlaps the imports below and the scenario's validation
     from forecast.config import ScenarioError
     from forecast.inference import SamplerSettings
     from forecast.pipeline import run_scenario

@@ -87,7 +87,8 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
 
     from threadpoolctl import threadpool_limits
 
-    settings = settings.for_model("level" not in model.named_vars)
+    marginal = "level" not in model.named_vars
+    settings = settings.for_model(marginal)
 
     if settings.sampler == "nutpie":
         import nutpie
@@ -97,6 +98,8 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
         t0 = time.perf_counter()
         with lean_callbacks() as options:
             compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
+        if marginal:  # its code calls the Kalman kernel at an address, filled in here
+            _register_kernel()
         t1 = time.perf_counter()
         # One BLAS thread per chain: chains already fill the cores, and a multithreaded BLAS
         # under each of them oversubscribes the machine (seen: sampling 10x slower).
@@ -119,6 +122,8 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
     import pymc as pm
 
     t0 = time.perf_counter()
+    if marginal:
+        _register_kernel()
     with threadpool_limits(limits=1):
         tree = pm.sample(
             draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
@@ -130,6 +135,12 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
     if sampling is None:
         return Sampled(tree, None, total)
     return Sampled(tree, total - float(sampling), float(sampling))
+
+
+def _register_kernel() -> None:
+    from forecast.kalman import register_kernel
+
+    register_kernel()
 
 
 def _sampler_done(sampler, poll: float = 0.001) -> float:

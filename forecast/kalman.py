@@ -40,14 +40,21 @@ from __future__ import annotations
 from graphlib import TopologicalSorter
 from typing import Any
 
+import ctypes
+
+import llvmlite.binding as llvm_binding
+import numba
 import numpy as np
 import pytensor.tensor as pt
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from forecast.dynamics import Graph, transition_support
+from forecast.kernels import address_as_void_pointer, register_numba, source_version
 from forecast.kernels import jit as _jit
-from forecast.kernels import register_numba
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -367,25 +374,16 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, caus
     return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
 
 
-def _read_only(*arrays) -> tuple:
-    """Copies of the kernel's constant arrays, read-only as numba types the Op's constants
-    (see :func:`_layout`)."""
-    out = tuple(np.array(a) for a in arrays)
-    for a in out:
-        a.flags.writeable = False
-    return out
-
-
 def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
     """``A``'s support (flat indices) in compressed rows, the observations' order by year,
-    their years and nodes, as the kernel takes them: read-only, as numba types the Op's
-    constants, so that a call from NumPy (:func:`solve_evidence`) finds the kernel the model
-    compiled in the same process instead of compiling it again."""
+    their years and nodes, as the kernel takes them: writable C arrays, the types of the C
+    entry's (:func:`register_kernel`), so that a call from NumPy (:func:`solve_evidence`)
+    finds the specialisation compiled with it, in this process or in numba's disk cache."""
     row, col = np.divmod(support, n_state)
     start = np.searchsorted(row, np.arange(n_state + 1))
     year = np.asarray(year)
     arrays = start, col, np.argsort(year, kind="stable"), year, np.asarray(node)
-    return _read_only(*(np.array(a, dtype=np.int64) for a in arrays))
+    return tuple(np.array(a, dtype=np.int64) for a in arrays)
 
 
 def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarray, noise_var: np.ndarray,
@@ -457,9 +455,9 @@ class KalmanEvidence(Op):
 
     def constants(self) -> tuple:
         """The structure as the kernel takes it, after its inputs."""
-        claims = _read_only(*(np.array(a, dtype=np.int64) for a in (self.cause, self.effect, self.lag, self.order,
-                                                                     self.indicator)),
-                            np.array(self.direction, dtype=np.float64))
+        claims = tuple(np.array(a, dtype=np.int64) for a in (self.cause, self.effect, self.lag, self.order,
+                                                               self.indicator))
+        claims += (np.array(self.direction, dtype=np.float64),)
         return claims + _layout(np.array(self.support, dtype=np.int64), self.n_state, self.year, self.node)
 
     def make_node(self, *inputs) -> Apply:
@@ -487,15 +485,167 @@ class KalmanEvidence(Op):
         return [[True] * len(node.outputs) for _ in node.inputs]
 
 
+# --- The compiled model calls the kernel through an address ---------------------------------------
+#
+# numba links a function's callees into it and optimises the result again, so code called
+# from the model's graph is optimised once per level above it: for this kernel, the Op's
+# function, PyTensor's wrapper, the graph's two functions and nutpie's callback (~10 s of a
+# cold compile). Instead the kernel is compiled once as a C function (a ``cfunc``, in numba's
+# disk cache) whose address goes into a slot; the graph's code loads the address from the
+# slot and calls it, so each level above links two instructions, not the kernel. The slot is
+# a symbol LLVM resolves when compiled code is linked or loaded from a cache, named after this
+# file's contents (a changed kernel never meets code compiled for the old one), and filled
+# by :func:`register_kernel` before sampling. That lets ``forecast run`` compile the kernel in
+# a child process (:mod:`forecast.precompile`) while this one compiles the rest of the graph.
+# Arrays cross as two tables, of addresses and of lengths (every array here is a vector).
+
+N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 11, 10
+N_ARRAYS = N_INPUTS + N_STRUCTURE + N_OUTPUTS
+SLOT = f"forecast_kalman_evidence_{source_version(__file__):x}"
+_slot = ctypes.c_uint64(0)
+llvm_binding.add_symbol(SLOT, ctypes.addressof(_slot))
+_entry: list = []  # the compiled C entry, kept alive while its address is in the slot
+
+
+@_jit
+def _floats(addresses, lengths, i):
+    return numba.carray(address_as_void_pointer(addresses[i]), lengths[i], np.float64)
+
+
+@_jit
+def _ints(addresses, lengths, i):
+    return numba.carray(address_as_void_pointer(addresses[i]), lengths[i], np.int64)
+
+
+@_jit
+def _copy(src, dst):
+    for i in range(src.size):
+        dst[i] = src[i]
+
+
+def _evidence_entry(addresses_, lengths_):
+    """The C entry: the kernel's arrays from the tables (inputs, then structure, then outputs,
+    in :func:`evidence_kernel`'s order), its outputs copied into the caller's."""
+    a = numba.carray(addresses_, (N_ARRAYS,), np.int64)
+    n = numba.carray(lengths_, (N_ARRAYS,), np.int64)
+    out = evidence_kernel(
+        _floats(a, n, 0), _floats(a, n, 1), _floats(a, n, 2), _floats(a, n, 3), _floats(a, n, 4),
+        _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8),
+        _ints(a, n, 9), _ints(a, n, 10), _ints(a, n, 11), _ints(a, n, 12), _ints(a, n, 13), _floats(a, n, 14),
+        _ints(a, n, 15), _ints(a, n, 16), _ints(a, n, 17), _ints(a, n, 18), _ints(a, n, 19))
+    _floats(a, n, 20)[0] = out[0][()]
+    _copy(out[1], _floats(a, n, 21))
+    _copy(out[2], _floats(a, n, 22))
+    _copy(out[3], _floats(a, n, 23))
+    _copy(out[4], _floats(a, n, 24))
+    _copy(out[5], _floats(a, n, 25))
+    _copy(out[6], _floats(a, n, 26))
+    _copy(out[7], _floats(a, n, 27))
+    _copy(out[8], _floats(a, n, 28))
+    _copy(out[9], _floats(a, n, 29))
+    return 0
+
+
+def register_kernel() -> None:
+    """Compile the kernel's C entry, or load it from numba's cache (after the child compiling
+    it, if one runs), and put its address in the slot. Call before the compiled model runs."""
+    from forecast import precompile
+    from forecast.kernels import FASTMATH
+
+    if _entry:
+        return
+    precompile.wait()
+    entry = numba.cfunc(types.int64(types.voidptr, types.voidptr), cache=True, fastmath=FASTMATH)(_evidence_entry)
+    _entry.append(entry)
+    _slot.value = entry.address
+    precompile.registered()
+
+
+@intrinsic
+def _kernel_address(typingctx):
+    """The address in the slot (0 until :func:`register_kernel`)."""
+
+    def codegen(context, builder, signature, args):
+        slot = builder.module.globals.get(SLOT)
+        if slot is None:
+            slot = ir.GlobalVariable(builder.module, ir.IntType(64), name=SLOT)
+        return builder.load(slot)
+
+    return types.int64(), codegen
+
+
+@intrinsic
+def _call_kernel(typingctx, address, addresses, lengths):
+    """Call the C entry at ``address`` with the two tables' data."""
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [cgutils.voidptr_t, cgutils.voidptr_t])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        data = [builder.bitcast(context.make_array(t)(context, builder, v).data, cgutils.voidptr_t)
+                for t, v in zip(signature.args[1:], args[1:])]
+        return builder.call(fn, data)
+
+    return types.int64(address, addresses, lengths), codegen
+
+
 def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
     from pytensor.link.numba.dispatch.basic import numba_njit
 
+    from forecast import precompile
+
+    if not precompile.pending():  # otherwise the sampler registers it, after the child
+        register_kernel()
     cause, effect, lag, order, indicator, direction, start, col, obs_order, year, where = op.constants()
+    n = N_ARRAYS
 
     @numba_njit
     def kalman_evidence(phi, sigma, beta, s0, mu, intercept, loading, noise, z):
-        return evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
-                               indicator, direction, start, col, obs_order, year, where)
+        inputs = (np.ascontiguousarray(phi), np.ascontiguousarray(sigma), np.ascontiguousarray(beta),
+                  np.ascontiguousarray(s0), np.ascontiguousarray(mu), np.ascontiguousarray(intercept),
+                  np.ascontiguousarray(loading), np.ascontiguousarray(noise), np.ascontiguousarray(z))
+        logp = np.empty(1)
+        grads = (np.empty(phi.size), np.empty(sigma.size), np.empty(beta.size), np.empty(s0.size),
+                 np.empty(mu.size), np.empty(intercept.size), np.empty(loading.size), np.empty(noise.size),
+                 np.empty(z.size))
+        addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
+        addresses[0], lengths[0] = inputs[0].ctypes.data, inputs[0].size
+        addresses[1], lengths[1] = inputs[1].ctypes.data, inputs[1].size
+        addresses[2], lengths[2] = inputs[2].ctypes.data, inputs[2].size
+        addresses[3], lengths[3] = inputs[3].ctypes.data, inputs[3].size
+        addresses[4], lengths[4] = inputs[4].ctypes.data, inputs[4].size
+        addresses[5], lengths[5] = inputs[5].ctypes.data, inputs[5].size
+        addresses[6], lengths[6] = inputs[6].ctypes.data, inputs[6].size
+        addresses[7], lengths[7] = inputs[7].ctypes.data, inputs[7].size
+        addresses[8], lengths[8] = inputs[8].ctypes.data, inputs[8].size
+        addresses[9], lengths[9] = cause.ctypes.data, cause.size
+        addresses[10], lengths[10] = effect.ctypes.data, effect.size
+        addresses[11], lengths[11] = lag.ctypes.data, lag.size
+        addresses[12], lengths[12] = order.ctypes.data, order.size
+        addresses[13], lengths[13] = indicator.ctypes.data, indicator.size
+        addresses[14], lengths[14] = direction.ctypes.data, direction.size
+        addresses[15], lengths[15] = start.ctypes.data, start.size
+        addresses[16], lengths[16] = col.ctypes.data, col.size
+        addresses[17], lengths[17] = obs_order.ctypes.data, obs_order.size
+        addresses[18], lengths[18] = year.ctypes.data, year.size
+        addresses[19], lengths[19] = where.ctypes.data, where.size
+        addresses[20], lengths[20] = logp.ctypes.data, logp.size
+        addresses[21], lengths[21] = grads[0].ctypes.data, grads[0].size
+        addresses[22], lengths[22] = grads[1].ctypes.data, grads[1].size
+        addresses[23], lengths[23] = grads[2].ctypes.data, grads[2].size
+        addresses[24], lengths[24] = grads[3].ctypes.data, grads[3].size
+        addresses[25], lengths[25] = grads[4].ctypes.data, grads[4].size
+        addresses[26], lengths[26] = grads[5].ctypes.data, grads[5].size
+        addresses[27], lengths[27] = grads[6].ctypes.data, grads[6].size
+        addresses[28], lengths[28] = grads[7].ctypes.data, grads[7].size
+        addresses[29], lengths[29] = grads[8].ctypes.data, grads[8].size
+        address = _kernel_address()
+        if address == 0:  # not registered: no density rather than a call to nowhere
+            logp[0] = np.nan
+        else:
+            _call_kernel(address, addresses, lengths)
+        out = np.empty(())
+        out[()] = logp[0]
+        return (out, grads[0], grads[1], grads[2], grads[3], grads[4], grads[5], grads[6], grads[7], grads[8])
 
     return kalman_evidence
 

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 
+from forecast import precompile
 from forecast import results as R
 from forecast.config import Scenario, load_scenario
 from forecast.history import restore_history
@@ -98,6 +99,7 @@ def run_scenario(
     timings: Timings | None = None,
 ) -> R.Run:
     """Validate, sample once, forecast every strategy, write the run directory (and report)."""
+    precompile.start()  # the likelihood's kernel, in a child process, while this one goes on
     timings = timings or Timings()
     with timings.timed("validate", progress):
         scenario = select_strategies(load_scenario(path), strategies)

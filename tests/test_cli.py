@@ -56,6 +56,8 @@ def test_default_scenario_runs_end_to_end(default_run) -> None:
     assert f"results: {out}" in output
     assert (out / "report" / "index.html").is_file()
     assert set(summary["questions"][0]["by_strategy"]) == {s["id"] for s in summary["strategies"]}
+    # the likelihood the command compiled (its kernel in a child process) is sound
+    assert summary["diagnostics"]["divergences"] == 0
 
 
 @pytest.mark.slow

@@ -1,0 +1,48 @@
+"""The likelihood's kernel is compiled once, apart from the model's graph, whose code calls it
+through an address (forecast.kalman, forecast.precompile): a run can compile the kernel in a
+child process while it compiles the rest, and must then give the same density as ever."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+# In a fresh interpreter, so that this test process's kernel (registered by earlier tests) is
+# not the one found. A sleeping process stands for a child still compiling the kernel.
+_SCRIPT = """
+import json, subprocess, sys
+import numpy as np
+import pytensor, pytensor.tensor as pt
+from forecast import precompile
+from forecast.dynamics import Graph
+from forecast.kalman import KalmanEvidence, evidence_logp, register_kernel
+
+precompile._child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+rng = np.random.default_rng(3)
+graph = Graph.from_edges(4, [(3, 2, 0), (1, 2, 1), (0, 3, 0), (0, 1, 0), (2, 0, 1)])
+year, node = rng.integers(0, 7, 11), rng.integers(0, 4, 11)
+op = KalmanEvidence.of(graph, rng.integers(0, 3, 11), np.array([1.0, -1.0, 1.0]), year, node)
+v = [pt.vector(n) for n in ("phi", "sigma", "beta", "s0", "mu", "intercept", "loading", "noise")]
+logp = evidence_logp(op, rng.normal(size=11), *v)
+vals = [rng.uniform(0.2, 0.9, 4), rng.uniform(0.1, 1, 4), rng.normal(0, 0.7, 5), rng.uniform(0.3, 2, 4),
+        rng.normal(size=4), rng.normal(size=3), rng.uniform(0.5, 2, 3), rng.uniform(0.2, 0.6, 3)]
+compiled = pytensor.function(v, logp, mode="NUMBA")
+before = float(compiled(*vals))
+precompile._child.kill()
+register_kernel()
+after = float(compiled(*vals))
+python = float(pytensor.function(v, logp, mode="FAST_COMPILE")(*vals))
+print(json.dumps([before, after, python]))
+"""
+
+
+def test_a_graph_compiled_before_its_kernel_has_no_density_until_the_kernel_is_registered() -> None:
+    done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    before, after, python = json.loads(done.stdout.splitlines()[-1])
+    assert np.isnan(before), "a call before the kernel is registered must not reach an empty address"
+    assert after == pytest.approx(python, rel=1e-12)
