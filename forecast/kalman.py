@@ -76,33 +76,33 @@ def evidence_logp(op: "KalmanEvidence", z: Any, phi: Any, sigma: Any, beta: Any,
 # ``nodes x support`` instead of ``nodes^3``.
 
 @_jit
-def predict(A, start, col, P, Q, out, AP):
-    """``out = A^T P A + Q`` (``AP``: work space), by rows: ``A^T P`` adds a row of ``P``
-    per nonzero of ``A``, and ``A^T P A = A^T (A^T P)^T`` (``P`` symmetric) again. Whole
-    contiguous rows vectorise where the scatter into ``A``'s columns they replaced did not:
-    this and :func:`predict_grad` made the likelihood 1.4x faster at 8 nodes, 2.4x at 100."""
+def add_transposed_product(A, start, col, X, out):
+    """``out += A^T X``, by rows: row ``k`` of ``X`` times ``A[k, i]`` into row ``i``, for
+    each nonzero. Whole contiguous rows vectorise where a scatter into ``A``'s columns did
+    not: with it, :func:`predict` and :func:`predict_grad` made the likelihood 1.4x faster
+    at 8 nodes and 2.4x at 100."""
     n = A.shape[0]
-    for i in range(n):
-        for j in range(n):
-            out[i, j] = 0.0
-    for k in range(n):  # out = A^T P
-        for e in range(start[k], start[k + 1]):
-            i = col[e]
-            a = A[k, i]
-            for j in range(n):
-                out[i, j] += a * P[k, j]
-    for i in range(n):  # AP = (A^T P)^T
-        for j in range(n):
-            AP[j, i] = out[i, j]
-    for i in range(n):
-        for j in range(n):
-            out[i, j] = Q[i, j]
     for k in range(n):
         for e in range(start[k], start[k + 1]):
             i = col[e]
             a = A[k, i]
             for j in range(n):
-                out[i, j] += a * AP[k, j]
+                out[i, j] += a * X[k, j]
+
+
+@_jit
+def predict(A, start, col, P, Q, out, AP):
+    """``out = A^T P A + Q`` (``AP``: work space) as ``A^T (A^T P)^T`` (``P`` symmetric)."""
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = 0.0
+    add_transposed_product(A, start, col, P, out)
+    for i in range(n):
+        for j in range(n):
+            AP[j, i] = out[i, j]
+            out[i, j] = Q[i, j]
+    add_transposed_product(A, start, col, AP, out)
 
 
 @_jit
