@@ -561,6 +561,13 @@ def register_kernel() -> None:
     precompile.registered()
 
 
+@_jit
+def _table(addresses, lengths, first, arrays):
+    """Each array's address and length into the tables, from position ``first`` on."""
+    for k in range(len(arrays)):
+        addresses[first + k], lengths[first + k] = arrays[k].ctypes.data, arrays[k].size
+
+
 @intrinsic
 def _kernel_address(typingctx):
     """The address in the slot (0 until :func:`register_kernel`)."""
@@ -608,36 +615,12 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
                  np.empty(mu.size), np.empty(intercept.size), np.empty(loading.size), np.empty(noise.size),
                  np.empty(z.size))
         addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
-        addresses[0], lengths[0] = inputs[0].ctypes.data, inputs[0].size
-        addresses[1], lengths[1] = inputs[1].ctypes.data, inputs[1].size
-        addresses[2], lengths[2] = inputs[2].ctypes.data, inputs[2].size
-        addresses[3], lengths[3] = inputs[3].ctypes.data, inputs[3].size
-        addresses[4], lengths[4] = inputs[4].ctypes.data, inputs[4].size
-        addresses[5], lengths[5] = inputs[5].ctypes.data, inputs[5].size
-        addresses[6], lengths[6] = inputs[6].ctypes.data, inputs[6].size
-        addresses[7], lengths[7] = inputs[7].ctypes.data, inputs[7].size
-        addresses[8], lengths[8] = inputs[8].ctypes.data, inputs[8].size
-        addresses[9], lengths[9] = cause.ctypes.data, cause.size
-        addresses[10], lengths[10] = effect.ctypes.data, effect.size
-        addresses[11], lengths[11] = lag.ctypes.data, lag.size
-        addresses[12], lengths[12] = order.ctypes.data, order.size
-        addresses[13], lengths[13] = indicator.ctypes.data, indicator.size
-        addresses[14], lengths[14] = direction.ctypes.data, direction.size
-        addresses[15], lengths[15] = start.ctypes.data, start.size
-        addresses[16], lengths[16] = col.ctypes.data, col.size
-        addresses[17], lengths[17] = obs_order.ctypes.data, obs_order.size
-        addresses[18], lengths[18] = year.ctypes.data, year.size
-        addresses[19], lengths[19] = where.ctypes.data, where.size
-        addresses[20], lengths[20] = logp.ctypes.data, logp.size
-        addresses[21], lengths[21] = grads[0].ctypes.data, grads[0].size
-        addresses[22], lengths[22] = grads[1].ctypes.data, grads[1].size
-        addresses[23], lengths[23] = grads[2].ctypes.data, grads[2].size
-        addresses[24], lengths[24] = grads[3].ctypes.data, grads[3].size
-        addresses[25], lengths[25] = grads[4].ctypes.data, grads[4].size
-        addresses[26], lengths[26] = grads[5].ctypes.data, grads[5].size
-        addresses[27], lengths[27] = grads[6].ctypes.data, grads[6].size
-        addresses[28], lengths[28] = grads[7].ctypes.data, grads[7].size
-        addresses[29], lengths[29] = grads[8].ctypes.data, grads[8].size
+        _table(addresses, lengths, 0, inputs)
+        _table(addresses, lengths, 9, (cause, effect, lag, order, indicator))
+        _table(addresses, lengths, 14, (direction,))
+        _table(addresses, lengths, 15, (start, col, obs_order, year, where))
+        _table(addresses, lengths, 20, (logp,))
+        _table(addresses, lengths, 21, grads)
         address = _kernel_address()
         if address == 0:  # not registered: no density rather than a call to nowhere
             logp[0] = np.nan
