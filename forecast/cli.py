@@ -95,7 +95,7 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     """
     from forecast import precompile
 
-    precompile.start()  # first: it overlaps the imports below and the scenario's validation
+    precompile.start()  # first, so that the child's compile overlaps the imports below too
     from forecast.config import ScenarioError
     from forecast.inference import SamplerSettings
     from forecast.pipeline import run_scenario

@@ -495,8 +495,8 @@ class KalmanEvidence(Op):
 # slot and calls it, so each level above links two instructions, not the kernel. The slot is
 # a symbol LLVM resolves when compiled code is linked or loaded from a cache, named after this
 # file's contents (a changed kernel never meets code compiled for the old one), and filled
-# by :func:`register_kernel` before sampling. That lets ``forecast run`` compile the kernel in
-# a child process (:mod:`forecast.precompile`) while this one compiles the rest of the graph.
+# by :func:`register_kernel` before sampling. That lets a run compile the kernel in a child
+# process (:mod:`forecast.precompile`) while it compiles the rest of the graph.
 # Arrays cross as two tables, of addresses and of lengths (every array here is a vector).
 
 N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 11, 10
