@@ -95,8 +95,10 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
 
         from forecast.callbacks import lean_callbacks
 
+        from forecast import precompile
+
         t0 = time.perf_counter()
-        with lean_callbacks() as options:
+        with lean_callbacks() as options, precompile.deferring():
             compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
         if marginal:  # its code calls the Kalman kernel at an address, filled in here
             _register_kernel()

@@ -600,7 +600,7 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
 
     from forecast import precompile
 
-    if not precompile.pending():  # otherwise the sampler registers it, after the child
+    if not precompile.may_defer():  # otherwise the sampler registers it, after the child
         register_kernel()
     cause, effect, lag, order, indicator, direction, start, col, obs_order, year, where = op.constants()
     n = N_ARRAYS
@@ -624,6 +624,8 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
         address = _kernel_address()
         if address == 0:  # not registered: no density rather than a call to nowhere
             logp[0] = np.nan
+            for g in grads:
+                g[:] = 0.0
         else:
             _call_kernel(address, addresses, lengths)
         out = np.empty(())

@@ -15,10 +15,13 @@ from __future__ import annotations
 import atexit
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _CODE = "from forecast.kalman import register_kernel; register_kernel()"
 _child: subprocess.Popen | None = None
 _registered = False  # this process has the kernel (forecast.kalman.register_kernel)
+_deferring = False
 
 
 def start() -> None:
@@ -33,6 +36,25 @@ def start() -> None:
 def pending() -> bool:
     """Whether a child is still compiling."""
     return _child is not None and _child.poll() is None
+
+
+@contextmanager
+def deferring() -> Iterator[None]:
+    """While active, a model compiled while the child still runs leaves the kernel's address
+    empty: the caller (:func:`forecast.inference.sample_posterior`) registers the kernel
+    before the model runs. Anywhere else a compile registers it first (waiting for the
+    child), so no compiled model is ever called with the address empty."""
+    global _deferring
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+
+
+def may_defer() -> bool:
+    """Whether a compile now may leave the kernel for later (see :func:`deferring`)."""
+    return _deferring and pending()
 
 
 def wait() -> None:

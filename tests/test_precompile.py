@@ -15,13 +15,15 @@ import pytest
 # not the one found. A sleeping process stands for a child still compiling the kernel.
 _SCRIPT = """
 import json, subprocess, sys
+from contextlib import nullcontext
 import numpy as np
 import pytensor, pytensor.tensor as pt
 from forecast import precompile
 from forecast.dynamics import Graph
 from forecast.kalman import KalmanEvidence, evidence_logp, register_kernel
 
-precompile._child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+deferring, child_seconds = sys.argv[1] == "deferring", float(sys.argv[2])
+precompile._child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({child_seconds})"])
 rng = np.random.default_rng(3)
 graph = Graph.from_edges(4, [(3, 2, 0), (1, 2, 1), (0, 3, 0), (0, 1, 0), (2, 0, 1)])
 year, node = rng.integers(0, 7, 11), rng.integers(0, 4, 11)
@@ -30,7 +32,8 @@ v = [pt.vector(n) for n in ("phi", "sigma", "beta", "s0", "mu", "intercept", "lo
 logp = evidence_logp(op, rng.normal(size=11), *v)
 vals = [rng.uniform(0.2, 0.9, 4), rng.uniform(0.1, 1, 4), rng.normal(0, 0.7, 5), rng.uniform(0.3, 2, 4),
         rng.normal(size=4), rng.normal(size=3), rng.uniform(0.5, 2, 3), rng.uniform(0.2, 0.6, 3)]
-compiled = pytensor.function(v, logp, mode="NUMBA")
+with precompile.deferring() if deferring else nullcontext():
+    compiled = pytensor.function(v, logp, mode="NUMBA")
 before = float(compiled(*vals))
 precompile._child.kill()
 register_kernel()
@@ -40,9 +43,19 @@ print(json.dumps([before, after, python]))
 """
 
 
-def test_a_graph_compiled_before_its_kernel_has_no_density_until_the_kernel_is_registered() -> None:
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=600)
+def _run(mode: str, child_seconds: float) -> tuple[float, float, float]:
+    done = subprocess.run([sys.executable, "-c", _SCRIPT, mode, str(child_seconds)], capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    before, after, python = json.loads(done.stdout.splitlines()[-1])
+    return tuple(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_a_graph_the_sampler_compiles_before_its_kernel_has_no_density_until_it_is_registered() -> None:
+    before, after, python = _run("deferring", 120)
     assert np.isnan(before), "a call before the kernel is registered must not reach an empty address"
     assert after == pytest.approx(python, rel=1e-12)
+
+
+def test_any_other_compile_waits_for_the_child_and_registers_the_kernel_first() -> None:
+    before, after, python = _run("plain", 2)
+    assert before == after == pytest.approx(python, rel=1e-12)
