@@ -158,6 +158,9 @@ def main() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: let Python do it
         code = exc.code or 0
+    from forecast import precompile
+
+    precompile.stop()  # os._exit skips the atexit hook that would
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -118,7 +118,7 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
                 sampler.cancel()
                 raise
         # The sampler's clock stops when its chains do, as PyMC's does: turning the draws into
-        # a DataTree (about 0.15 s) is counted with the compile, the rest of the call.
+        # a DataTree (0.15-0.4 s) is counted with the compile, the rest of the call.
         return Sampled(tree, t1 - t0 + time.perf_counter() - t2, t2 - t1)
 
     import pymc as pm

@@ -30,7 +30,7 @@ def start() -> None:
     if _child is None and not _registered:
         _child = subprocess.Popen([sys.executable, "-c", _CODE], stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        atexit.register(_stop)
+        atexit.register(stop)
 
 
 def pending() -> bool:
@@ -69,8 +69,9 @@ def registered() -> None:
     _registered = True
 
 
-def _stop() -> None:
-    """At exit (a bad scenario, say), a child still compiling is not needed any more."""
+def stop() -> None:
+    """At exit (a bad scenario, a run whose history is sampled), a child still compiling is
+    not needed any more. numba writes its cache files whole, so stopping it is safe."""
     if _child is not None and _child.poll() is None:
         _child.terminate()
         _child.wait()

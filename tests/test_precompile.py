@@ -59,3 +59,31 @@ def test_a_graph_the_sampler_compiles_before_its_kernel_has_no_density_until_it_
 def test_any_other_compile_waits_for_the_child_and_registers_the_kernel_first() -> None:
     before, after, python = _run("plain", 2)
     assert before == after == pytest.approx(python, rel=1e-12)
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Processes whose environment holds ``marker`` (Linux: /proc/<pid>/environ)."""
+    from pathlib import Path
+
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_command_that_fails_leaves_no_child_compiling_behind(tmp_path) -> None:
+    """With an empty cache the child would compile for ~20 s; the command stops it on exit."""
+    import os
+
+    cache = tmp_path / "empty-cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache / "numba"),
+               PYTENSOR_FLAGS=f"base_compiledir={cache / 'pytensor'}")
+    done = subprocess.run([sys.executable, "-m", "forecast.cli", "run", str(tmp_path / "missing.toml")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and "missing.toml" in done.stderr
+    assert _processes_with(str(cache)) == []
