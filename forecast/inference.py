@@ -93,9 +93,8 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
     if settings.sampler == "nutpie":
         import nutpie
 
-        from forecast.callbacks import lean_callbacks
-
         from forecast import precompile
+        from forecast.callbacks import lean_callbacks
 
         t0 = time.perf_counter()
         with lean_callbacks() as options, precompile.deferring():

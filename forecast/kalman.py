@@ -37,10 +37,9 @@ start and each adding per-call overhead to every gradient the sampler asks for.
 
 from __future__ import annotations
 
+import ctypes
 from graphlib import TopologicalSorter
 from typing import Any
-
-import ctypes
 
 import llvmlite.binding as llvm_binding
 import numba

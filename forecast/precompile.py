@@ -59,8 +59,8 @@ def may_defer() -> bool:
 
 def wait() -> None:
     """Wait for the child, if one was started, so that the kernel is in the cache."""
-    if _child is not None and _child.returncode is None:
-        _child.wait()
+    if _child is not None:
+        _child.wait()  # at once when it has finished
 
 
 def registered() -> None:
