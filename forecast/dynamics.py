@@ -170,6 +170,24 @@ def transition_support(graph: Graph) -> np.ndarray:
     return A != 0.0
 
 
+def upstream_of(graph: Graph, nodes: Any) -> np.ndarray:
+    """``nodes`` and every node from which a chain of claims (of any lag) leads to one of
+    them, in index order. Their deviations evolve on their own: a node outside the set has no
+    claim into it, so the indicators of ``nodes`` say nothing of the others' paths, and
+    :mod:`forecast.kalman` filters only this set."""
+    into: dict[int, list[int]] = {i: [] for i in range(graph.n_nodes)}
+    for lag in (0, 1):
+        for c, e in zip(graph.cause[lag], graph.effect[lag]):
+            into[int(e)].append(int(c))
+    found, todo = set(), [int(i) for i in np.ravel(nodes)]
+    while todo:
+        i = todo.pop()
+        if i not in found:
+            found.add(i)
+            todo.extend(into[i])
+    return np.array(sorted(found), dtype=np.int64)
+
+
 def matrix_powers(A: Any, n: int, size: int, concat) -> Any:
     """``A^0 .. A^(n-1)`` (``A``: size x size) stacked on axis -3, in ``ceil(log2(n))``
     batched products."""

@@ -51,7 +51,7 @@ from numba.extending import intrinsic
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from forecast.dynamics import Graph, transition_support
+from forecast.dynamics import Graph, transition_support, upstream_of
 from forecast.kernels import address_as_void_pointer, register_numba, source_version
 from forecast.kernels import jit as _jit
 
@@ -342,31 +342,48 @@ def transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_b
 
 @_jit
 def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
-                    indicator, direction, start, col, obs_order, year, node):
+                    indicator, kept, direction, start, col, obs_order, year, node):
     """The log density of the observations given the parameters (a 0-d array), and its gradient
     with respect to each input: the transition (:func:`transition`), each observation's mean, scale and
-    noise variance from its indicator, the filter (:func:`kalman_kernel`), then the reverse."""
-    n, n_obs = phi.shape[0], z.shape[0]
+    noise variance from its indicator, the filter (:func:`kalman_kernel`), then the reverse.
+
+    The filter runs over the ``kept`` nodes only, those upstream of an indicator
+    (:func:`forecast.dynamics.upstream_of`): they evolve on their own, so their block of
+    ``A``, ``Q`` and ``s0`` is their exact dynamics, and the other nodes' parameters get no
+    gradient from the evidence. ``start, col`` (the block's support) and ``node`` index into
+    ``kept``."""
+    n, n_obs, n_kept = phi.shape[0], z.shape[0], kept.shape[0]
     G, A, Q = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
     transition(phi, sigma, beta, cause, effect, lag, order, G, A, Q)
+    A_kept, Q_kept, s0_kept = np.empty((n_kept, n_kept)), np.empty((n_kept, n_kept)), np.empty(n_kept)
+    for i in range(n_kept):
+        s0_kept[i] = s0[kept[i]]
+        for l in range(n_kept):
+            A_kept[i, l], Q_kept[i, l] = A[kept[i], kept[l]], Q[kept[i], kept[l]]
     scale, noise_var, resid = np.empty(n_obs), np.empty(n_obs), np.empty(n_obs)
     for a in range(n_obs):
         k = indicator[a]
         c = direction[k] * loading[k]
         scale[a] = c
         noise_var[a] = noise[k] * noise[k]
-        resid[a] = z[a] - intercept[k] - c * mu[node[a]]
-    logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
-        A, s0, Q, scale, noise_var, resid, start, col, obs_order, year, node)
+        resid[a] = z[a] - intercept[k] - c * mu[kept[node[a]]]
+    logp, A_bar_kept, s0_bar_kept, Q_bar_kept, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
+        A_kept, s0_kept, Q_kept, scale, noise_var, resid, start, col, obs_order, year, node)
     phi_bar, sigma_bar, beta_bar, mu_bar = np.zeros(n), np.zeros(n), np.zeros_like(beta), np.zeros(n)
     intercept_bar, loading_bar, noise_bar = np.zeros_like(intercept), np.zeros_like(loading), np.zeros_like(noise)
+    s0_bar = np.zeros(n)
     if np.isfinite(logp):  # otherwise every cotangent is zero: no direction to follow
+        A_bar, Q_bar = np.zeros((n, n)), np.zeros((n, n))
+        for i in range(n_kept):
+            s0_bar[kept[i]] = s0_bar_kept[i]
+            for l in range(n_kept):
+                A_bar[kept[i], kept[l]], Q_bar[kept[i], kept[l]] = A_bar_kept[i, l], Q_bar_kept[i, l]
         transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_bar, sigma_bar, beta_bar)
         for a in range(n_obs):
-            k, r = indicator[a], resid_bar[a]
+            k, r, i = indicator[a], resid_bar[a], kept[node[a]]
             intercept_bar[k] -= r
-            mu_bar[node[a]] -= r * scale[a]
-            loading_bar[k] += direction[k] * (scale_bar[a] - r * mu[node[a]])
+            mu_bar[i] -= r * scale[a]
+            loading_bar[k] += direction[k] * (scale_bar[a] - r * mu[i])
             noise_bar[k] += 2.0 * noise[k] * noise_var_bar[a]
     out = np.empty(())  # a 0-d array, as PyTensor holds a scalar
     out[()] = logp
@@ -416,23 +433,26 @@ class KalmanEvidence(Op):
     """``(phi, sigma, beta, s0, mu, intercept, loading, noise, z) -> (log density, its gradient
     by input)`` (see :func:`evidence_logp`). The props are the structure, fixed by the
     scenario's claims and indicators: the claims' causes, effects and lags, the order that
-    solves the same-year claims, the transition's support (flat indices into the
-    ``n_state x n_state`` matrix), and each observation's indicator, year and node, with each
-    indicator's direction. The numbers (priors) are inputs, so editing them changes no
-    compiled code.
+    solves the same-year claims, the nodes the filter keeps (those upstream of an indicator)
+    and the transition's support among them (flat indices into the ``kept x kept`` block),
+    and each observation's indicator, year and node, with each indicator's direction. The
+    numbers (priors) are inputs, so editing them changes no compiled code.
 
     The gradient is an output, not a second Op, so that one kernel call serves the sampler's
     request for both; the pullback scales it by the cotangent of the log density. Second
     derivatives are not available.
     """
 
-    __props__ = ("n_state", "cause", "effect", "lag", "order", "support", "indicator", "direction", "year", "node")
+    __props__ = ("n_state", "cause", "effect", "lag", "order", "kept", "support", "indicator", "direction", "year",
+                 "node")
 
     def __init__(self, n_state: int, cause: tuple[int, ...], effect: tuple[int, ...], lag: tuple[int, ...],
-                 order: tuple[int, ...], support: tuple[int, ...], indicator: tuple[int, ...],
+                 order: tuple[int, ...], kept: tuple[int, ...], support: tuple[int, ...], indicator: tuple[int, ...],
                  direction: tuple[float, ...], year: tuple[int, ...], node: tuple[int, ...]):
         self.n_state, self.cause, self.effect, self.lag, self.order = n_state, cause, effect, lag, order
-        self.support, self.indicator, self.direction, self.year, self.node = support, indicator, direction, year, node
+        self.kept, self.support = kept, support
+        self.indicator, self.direction, self.year, self.node = indicator, direction, year, node
+        self._constants: tuple | None = None
 
     @classmethod
     def of(cls, graph: Graph, indicator: np.ndarray, direction: np.ndarray, year: np.ndarray,
@@ -448,23 +468,30 @@ class KalmanEvidence(Op):
         if claim_of is not None:
             cause, effect, lag = cause[claim_of], effect[claim_of], lag[claim_of]
         ints = lambda a: tuple(int(x) for x in a)  # noqa: E731
-        return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)),
-                   ints(np.flatnonzero(transition_support(graph))), ints(indicator),
-                   tuple(float(x) for x in direction), ints(year), ints(node))
+        kept = upstream_of(graph, node)
+        support = transition_support(graph)[np.ix_(kept, kept)]
+        return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)), ints(kept),
+                   ints(np.flatnonzero(support)), ints(indicator), tuple(float(x) for x in direction), ints(year),
+                   ints(node))
 
     def constants(self) -> tuple:
-        """The structure as the kernel takes it, after its inputs."""
-        claims = tuple(np.array(a, dtype=np.int64) for a in (self.cause, self.effect, self.lag, self.order,
-                                                               self.indicator))
-        claims += (np.array(self.direction, dtype=np.float64),)
-        return claims + _layout(np.array(self.support, dtype=np.int64), self.n_state, self.year, self.node)
+        """The structure as the kernel takes it, after its inputs (built once: the Python-mode
+        :meth:`perform` needs it at every call)."""
+        if self._constants is None:
+            kept = np.array(self.kept, dtype=np.int64)
+            claims = tuple(np.array(a, dtype=np.int64) for a in (self.cause, self.effect, self.lag, self.order,
+                                                                   self.indicator))
+            claims += (kept, np.array(self.direction, dtype=np.float64))
+            node = np.searchsorted(kept, self.node)  # the filter's index of each observation's node
+            self._constants = claims + _layout(np.array(self.support, dtype=np.int64), kept.size, self.year, node)
+        return self._constants
 
     def make_node(self, *inputs) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
         return Apply(self, inputs, [pt.scalar(dtype="float64"), *(v.type() for v in inputs)])
 
     def perform(self, node, inputs, output_storage) -> None:
-        args = (np.asarray(v, dtype=float) for v in inputs)
+        args = (np.ascontiguousarray(v, dtype=float) for v in inputs)
         for storage, value in zip(output_storage, evidence_kernel(*args, *self.constants())):
             storage[0] = value
 
@@ -498,7 +525,7 @@ class KalmanEvidence(Op):
 # process (:mod:`forecast.precompile`) while it compiles the rest of the graph.
 # Arrays cross as two tables, of addresses and of lengths (every array here is a vector).
 
-N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 11, 10
+N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 12, 10
 N_ARRAYS = N_INPUTS + N_STRUCTURE + N_OUTPUTS
 SLOT = f"forecast_kalman_evidence_{source_version(__file__):x}"
 _slot = ctypes.c_uint64(0)
@@ -530,18 +557,18 @@ def _evidence_entry(addresses_, lengths_):
     out = evidence_kernel(
         _floats(a, n, 0), _floats(a, n, 1), _floats(a, n, 2), _floats(a, n, 3), _floats(a, n, 4),
         _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8),
-        _ints(a, n, 9), _ints(a, n, 10), _ints(a, n, 11), _ints(a, n, 12), _ints(a, n, 13), _floats(a, n, 14),
-        _ints(a, n, 15), _ints(a, n, 16), _ints(a, n, 17), _ints(a, n, 18), _ints(a, n, 19))
-    _floats(a, n, 20)[0] = out[0][()]
-    _copy(out[1], _floats(a, n, 21))
-    _copy(out[2], _floats(a, n, 22))
-    _copy(out[3], _floats(a, n, 23))
-    _copy(out[4], _floats(a, n, 24))
-    _copy(out[5], _floats(a, n, 25))
-    _copy(out[6], _floats(a, n, 26))
-    _copy(out[7], _floats(a, n, 27))
-    _copy(out[8], _floats(a, n, 28))
-    _copy(out[9], _floats(a, n, 29))
+        _ints(a, n, 9), _ints(a, n, 10), _ints(a, n, 11), _ints(a, n, 12), _ints(a, n, 13), _ints(a, n, 14),
+        _floats(a, n, 15), _ints(a, n, 16), _ints(a, n, 17), _ints(a, n, 18), _ints(a, n, 19), _ints(a, n, 20))
+    _floats(a, n, 21)[0] = out[0][()]
+    _copy(out[1], _floats(a, n, 22))
+    _copy(out[2], _floats(a, n, 23))
+    _copy(out[3], _floats(a, n, 24))
+    _copy(out[4], _floats(a, n, 25))
+    _copy(out[5], _floats(a, n, 26))
+    _copy(out[6], _floats(a, n, 27))
+    _copy(out[7], _floats(a, n, 28))
+    _copy(out[8], _floats(a, n, 29))
+    _copy(out[9], _floats(a, n, 30))
     return 0
 
 
@@ -601,7 +628,7 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
 
     if not precompile.may_defer():  # otherwise the sampler registers it, after the child
         register_kernel()
-    cause, effect, lag, order, indicator, direction, start, col, obs_order, year, where = op.constants()
+    cause, effect, lag, order, indicator, kept, direction, start, col, obs_order, year, where = op.constants()
     n = N_ARRAYS
 
     @numba_njit
@@ -615,11 +642,11 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
                  np.empty(z.size))
         addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
         _table(addresses, lengths, 0, inputs)
-        _table(addresses, lengths, 9, (cause, effect, lag, order, indicator))
-        _table(addresses, lengths, 14, (direction,))
-        _table(addresses, lengths, 15, (start, col, obs_order, year, where))
-        _table(addresses, lengths, 20, (logp,))
-        _table(addresses, lengths, 21, grads)
+        _table(addresses, lengths, 9, (cause, effect, lag, order, indicator, kept))
+        _table(addresses, lengths, 15, (direction,))
+        _table(addresses, lengths, 16, (start, col, obs_order, year, where))
+        _table(addresses, lengths, 21, (logp,))
+        _table(addresses, lengths, 22, grads)
         address = _kernel_address()
         if address == 0:  # not registered: no density rather than a call to nowhere
             logp[0] = np.nan

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, transition_support
+from forecast.dynamics import Graph, Params, transition_support, upstream_of
 from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
 
 
@@ -93,11 +93,14 @@ MARGINAL_BUDGET = 3e6
 
 def marginal_cost(scenario: Scenario) -> float:
     """Leading multiply-adds of one evaluation of the integrated-out density (the Kalman filter
-    of :mod:`forecast.kalman`): each year's covariance prediction (nodes x the transition's
-    non-zeros) and each observation's update (nodes^2). Its gradient costs a small multiple."""
-    n_obs = Evidence.from_scenario(scenario).z.size
-    n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
-    return n_years * n_nodes * int(transition_support(graph_of(scenario)).sum()) + n_obs * n_nodes ** 2
+    of :mod:`forecast.kalman`, over the nodes upstream of an indicator): each year's covariance
+    prediction (nodes x the transition's non-zeros) and each observation's update (nodes^2).
+    Its gradient costs a small multiple."""
+    evidence, graph = Evidence.from_scenario(scenario), graph_of(scenario)
+    kept = upstream_of(graph, evidence.node)
+    n_years, n_kept = len(scenario.history_years), kept.size
+    support = int(transition_support(graph)[np.ix_(kept, kept)].sum())
+    return n_years * n_kept * support + evidence.z.size * n_kept ** 2
 
 
 def marginalises(scenario: Scenario) -> bool:

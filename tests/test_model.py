@@ -129,16 +129,29 @@ def test_the_history_is_linear_in_its_drivers_with_the_jacobian_the_model_uses()
                                    flat @ flat.T, atol=1e-12)
 
 
-def _evidence_case(seed: int = 3):
+#: The claims of _evidence_case, and two more onto nodes downstream of the measured ones, with
+#: no indicator: one a same-year effect, one lagged.
+EVIDENCE_EDGES = [(3, 2, 0), (1, 2, 1), (0, 3, 0), (0, 1, 0), (2, 0, 1)]
+DOWNSTREAM = [(2, 4, 0), (4, 5, 1), (1, 5, 0)]
+#: Where _evidence_case puts nodes 0-5 with ``downstream``: the unmeasured ones (4, 5) between
+#: the others, so that the filter's nodes are not the first ones.
+RELABEL = np.array([0, 2, 3, 5, 1, 4])
+
+
+def _evidence_case(seed: int = 3, downstream: bool = False):
     """A small graph with lagged and same-year claims (one chain two deep, listed effect
-    first) and 11 observations over 7 years of three indicators, one of them reversed."""
+    first) and 11 observations over 7 years of three indicators, one of them reversed, on
+    nodes 0-3; with ``downstream``, two more nodes that only those nodes drive, and the six
+    relabelled by RELABEL."""
     rng = np.random.default_rng(seed)
-    graph = Graph.from_edges(4, [(3, 2, 0), (1, 2, 1), (0, 3, 0), (0, 1, 0), (2, 0, 1)])
+    edges, relabel = (EVIDENCE_EDGES + DOWNSTREAM, RELABEL) if downstream else (EVIDENCE_EDGES, np.arange(4))
+    graph = Graph.from_edges(relabel.size, [(int(relabel[c]), int(relabel[e]), lag) for c, e, lag in edges])
     p = _random_params(rng, graph)
-    year, node = rng.integers(0, 7, 11), rng.integers(0, 4, 11)
+    year, node = rng.integers(0, 7, 11), relabel[rng.integers(0, 4, 11)]
+    n = graph.n_nodes
     inputs = {"indicator": rng.integers(0, 3, 11), "direction": np.array([1.0, -1.0, 1.0]),
               "intercept": rng.normal(size=3), "loading": rng.uniform(0.5, 2, 3), "noise": rng.uniform(0.2, 0.6, 3),
-              "mu": rng.normal(size=4), "z": rng.normal(size=11), "s0": rng.uniform(0.3, 2, 4)}
+              "mu": rng.normal(size=n), "z": rng.normal(size=11), "s0": rng.uniform(0.3, 2, n)}
     return rng, graph, p, year, node, inputs
 
 
@@ -171,12 +184,14 @@ def _filter_and_reference(graph: Graph, p: Params, x: dict, year: np.ndarray, no
     return logp(p.phi, p.sigma, p.beta, *(x[n] for n in MEASUREMENT)), expected
 
 
-def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covariance() -> None:
+@pytest.mark.parametrize("downstream", [False, True], ids=["all measured or upstream", "unmeasured downstream"])
+def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covariance(downstream: bool) -> None:
     """The Op the model samples (numba kernel, and the Python fallback) gives the multivariate
-    normal log density with the covariance that dynamics.observation_covariance spells out."""
+    normal log density with the covariance that dynamics.observation_covariance spells out,
+    also when it filters only the nodes upstream of an indicator."""
     import pytensor
 
-    _, graph, p, year, node, x = _evidence_case()
+    _, graph, p, year, node, x = _evidence_case(downstream=downstream)
     logp, expected = _filter_and_reference(graph, p, x, year, node, 7)
     for mode in ("NUMBA", "FAST_COMPILE"):
         assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
@@ -226,17 +241,47 @@ def test_the_filter_takes_observations_in_any_order_and_years_without_any() -> N
     assert pytensor.function([], logp, mode="NUMBA")() == pytest.approx(expected, rel=1e-10)
 
 
-def test_the_hand_written_gradient_of_the_evidence_matches_finite_differences() -> None:
+@pytest.mark.parametrize("downstream", [False, True], ids=["all measured or upstream", "unmeasured downstream"])
+def test_the_hand_written_gradient_of_the_evidence_matches_finite_differences(downstream: bool) -> None:
     """With respect to every parameter: persistence, volatility and effects through the
     transition, initial spreads, baselines, and each indicator's intercept, loading and noise
-    (scattered over its observations)."""
+    (scattered over its observations); zero for the nodes downstream of every indicator."""
     from pytensor.gradient import verify_grad
 
-    rng, graph, p, year, node, x = _evidence_case()
+    rng, graph, p, year, node, x = _evidence_case(downstream=downstream)
     logp = _evidence(graph, x, year, node)
     point = [p.phi, p.sigma, p.beta, *(x[n] for n in MEASUREMENT)]
     for mode in ("NUMBA", "FAST_COMPILE"):
         verify_grad(logp, point, rng=rng, mode=mode)
+
+
+def test_the_filter_keeps_only_the_nodes_upstream_of_an_indicator() -> None:
+    """Nodes that no chain of claims leads from to a measured node cannot move an indicator:
+    the filter leaves them out (its cost is nodes^2 per observation), and the evidence gives
+    their persistence, volatility, effects, spread and baseline no gradient."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from forecast.dynamics import upstream_of
+    from forecast.kalman import KalmanEvidence
+
+    _, graph, p, year, node, x = _evidence_case(downstream=True)
+    measured, downstream = RELABEL[:4], RELABEL[4:]  # nodes 0, 2, 3, 5 and 1, 4
+    assert set(node) == set(measured)
+    assert upstream_of(graph, node).tolist() == [0, 2, 3, 5]
+    assert upstream_of(graph, [1]).tolist() == [0, 1, 2, 3, 5]  # not 4, which 1 drives
+    assert KalmanEvidence.of(graph, x["indicator"], x["direction"], year, node).kept == (0, 2, 3, 5)
+
+    args = [pt.vector(n) for n in ("phi", "sigma", "beta", *MEASUREMENT)]
+    value = _evidence(graph, x, year, node)(*args)
+    grads = pytensor.function(args, pytensor.grad(value, args), mode="NUMBA")(
+        p.phi, p.sigma, p.beta, *(x[n] for n in MEASUREMENT))
+    phi, sigma, beta, s0, mu = grads[:5]
+    into_downstream = [k for k, (_, e, _) in enumerate(EVIDENCE_EDGES + DOWNSTREAM) if e >= 4]
+    for g in (phi, sigma, s0, mu):
+        assert np.all(g[downstream] == 0.0) and np.all(g[measured] != 0.0)
+    assert np.all(beta[into_downstream] == 0.0)
+    assert np.all(np.delete(beta, into_downstream) != 0.0)
 
 
 def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
