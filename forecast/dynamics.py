@@ -170,22 +170,20 @@ def transition_support(graph: Graph) -> np.ndarray:
     return A != 0.0
 
 
-def upstream_of(graph: Graph, nodes: Any) -> np.ndarray:
-    """``nodes`` and every node from which a chain of claims (of any lag) leads to one of
-    them, in index order. Their deviations evolve on their own: a node outside the set has no
-    claim into it, so the indicators of ``nodes`` say nothing of the others' paths, and
-    :mod:`forecast.kalman` filters only this set."""
-    into: dict[int, list[int]] = {i: [] for i in range(graph.n_nodes)}
-    for lag in (0, 1):
-        for c, e in zip(graph.cause[lag], graph.effect[lag]):
-            into[int(e)].append(int(c))
-    found, todo = set(), [int(i) for i in np.ravel(nodes)]
-    while todo:
-        i = todo.pop()
-        if i not in found:
-            found.add(i)
-            todo.extend(into[i])
-    return np.array(sorted(found), dtype=np.int64)
+def upstream_of(support: np.ndarray, nodes: Any) -> np.ndarray:
+    """``nodes`` and every node that moves one of them in some year, in index order: the
+    closure of ``nodes`` under the transition's ``support`` (:func:`transition_support`;
+    ``support[i, j]``: node ``i``'s deviation reaches node ``j``'s a year later, through a
+    lagged claim or a same-year chain). These nodes evolve on their own, with their block of
+    the transition and of the shocks' covariance, so the indicators of ``nodes`` say nothing
+    of the others: :mod:`forecast.kalman` filters only this set."""
+    keep = np.zeros(support.shape[0], dtype=bool)
+    keep[np.asarray(nodes, dtype=np.int64)] = True
+    while True:
+        grown = keep | support[:, keep].any(axis=1)
+        if np.array_equal(grown, keep):
+            return np.flatnonzero(keep).astype(np.int64)
+        keep = grown
 
 
 def matrix_powers(A: Any, n: int, size: int, concat) -> Any:

@@ -407,10 +407,13 @@ def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarr
     """``S^-1 resid`` for each parameter set (leading axis of every argument), ``S`` the
     indicators' covariance: minus the gradient of the log density with respect to the
     residuals, which the filter's reverse pass gives at the cost of one evaluation (no
-    ``observations^3`` solve). :mod:`forecast.history` conditions the history with it."""
-    layout = _layout(np.flatnonzero(support), support.shape[0], year, node)
+    ``observations^3`` solve). :mod:`forecast.history` conditions the history with it. As in
+    the model, the filter keeps only the nodes upstream of an observation."""
+    kept = upstream_of(support, node)
+    layout = _layout(np.flatnonzero(support[np.ix_(kept, kept)]), kept.size, year, np.searchsorted(kept, node))
+    block = np.ix_(np.arange(A.shape[0]), kept, kept)
     A, s0, Q, scale, noise_var, resid = (np.ascontiguousarray(x, dtype=float)
-                                         for x in (A, s0, Q, scale, noise_var, resid))
+                                         for x in (A[block], s0[:, kept], Q[block], scale, noise_var, resid))
     out = np.empty_like(resid)
     for i in range(resid.shape[0]):
         logp, *grads = kalman_kernel(A[i], s0[i], Q[i], scale[i], noise_var[i], resid[i], *layout)
@@ -468,8 +471,9 @@ class KalmanEvidence(Op):
         if claim_of is not None:
             cause, effect, lag = cause[claim_of], effect[claim_of], lag[claim_of]
         ints = lambda a: tuple(int(x) for x in a)  # noqa: E731
-        kept = upstream_of(graph, node)
-        support = transition_support(graph)[np.ix_(kept, kept)]
+        support = transition_support(graph)
+        kept = upstream_of(support, node)
+        support = support[np.ix_(kept, kept)]
         return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)), ints(kept),
                    ints(np.flatnonzero(support)), ints(indicator), tuple(float(x) for x in direction), ints(year),
                    ints(node))

@@ -268,8 +268,9 @@ def test_the_filter_keeps_only_the_nodes_upstream_of_an_indicator() -> None:
     _, graph, p, year, node, x = _evidence_case(downstream=True)
     measured, downstream = RELABEL[:4], RELABEL[4:]  # nodes 0, 2, 3, 5 and 1, 4
     assert set(node) == set(measured)
-    assert upstream_of(graph, node).tolist() == [0, 2, 3, 5]
-    assert upstream_of(graph, [1]).tolist() == [0, 1, 2, 3, 5]  # not 4, which 1 drives
+    support = transition_support(graph)
+    assert upstream_of(support, node).tolist() == [0, 2, 3, 5]
+    assert upstream_of(support, [1]).tolist() == [0, 1, 2, 3, 5]  # not 4, which 1 drives
     assert KalmanEvidence.of(graph, x["indicator"], x["direction"], year, node).kept == (0, 2, 3, 5)
 
     args = [pt.vector(n) for n in ("phi", "sigma", "beta", *MEASUREMENT)]
@@ -298,6 +299,30 @@ def test_an_impossible_covariance_gives_minus_infinity_not_an_error() -> None:
     got, grad = pytensor.function([mu], [value, pytensor.grad(value, mu)], mode="NUMBA")(x["mu"])
     assert got == -np.inf
     assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("downstream", [False, True], ids=["all measured or upstream", "unmeasured downstream"])
+def test_the_filter_solves_the_indicators_covariance_for_the_history(downstream: bool) -> None:
+    """kalman.solve_evidence (what restore_history conditions on) is ``S^-1 r`` with the
+    reference covariance, for a batch of parameter sets, when nodes downstream of every
+    indicator are left out of the filter too."""
+    from forecast.dynamics import state_dynamics
+    from forecast.kalman import solve_evidence
+
+    rng, graph, _, year, node, x = _evidence_case(downstream=downstream)
+    p = _random_params(rng, graph, (3,))
+    A, Q = state_dynamics(p, graph)
+    s0 = np.broadcast_to(x["s0"], (3, graph.n_nodes))
+    scale = x["direction"][x["indicator"]] * x["loading"][x["indicator"]]
+    noise_var = x["noise"][x["indicator"]] ** 2
+    resid = rng.normal(size=(3, year.size))
+    got = solve_evidence(A, s0, Q, np.broadcast_to(scale, resid.shape), np.broadcast_to(noise_var, resid.shape),
+                         resid, year, node, transition_support(graph))
+    for b in range(3):
+        one = Params(p.phi[b], p.sigma[b], p.beta[b])
+        C = observation_covariance(one, graph, np.sqrt(x["s0"]), year, node, 7, np.concatenate)
+        S = scale[:, None] * C * scale[None, :] + np.diag(noise_var)
+        np.testing.assert_allclose(got[b], np.linalg.solve(S, resid[b]), rtol=1e-9)
 
 
 def test_the_backward_recursion_is_the_transpose_of_the_history_jacobian() -> None:
