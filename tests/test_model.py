@@ -278,7 +278,7 @@ def test_the_filter_keeps_only_the_nodes_upstream_of_an_indicator() -> None:
     grads = pytensor.function(args, pytensor.grad(value, args), mode="NUMBA")(
         p.phi, p.sigma, p.beta, *(x[n] for n in MEASUREMENT))
     phi, sigma, beta, s0, mu = grads[:5]
-    into_downstream = [k for k, (_, e, _) in enumerate(EVIDENCE_EDGES + DOWNSTREAM) if e >= 4]
+    into_downstream = [k for k, (_, e, _) in enumerate(EVIDENCE_EDGES + DOWNSTREAM) if e >= 4]  # labels before RELABEL
     for g in (phi, sigma, s0, mu):
         assert np.all(g[downstream] == 0.0) and np.all(g[measured] != 0.0)
     assert np.all(beta[into_downstream] == 0.0)
