@@ -186,6 +186,14 @@ def upstream_of(support: np.ndarray, nodes: Any) -> np.ndarray:
         keep = grown
 
 
+def filtered_block(support: np.ndarray, nodes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes the Kalman filter keeps for indicators of ``nodes`` (:func:`upstream_of`) and
+    the transition's support among them: what the model's likelihood, its cost estimate and
+    the history's conditioning all filter over."""
+    kept = upstream_of(support, nodes)
+    return kept, support[np.ix_(kept, kept)]
+
+
 def matrix_powers(A: Any, n: int, size: int, concat) -> Any:
     """``A^0 .. A^(n-1)`` (``A``: size x size) stacked on axis -3, in ``ceil(log2(n))``
     batched products."""

@@ -51,7 +51,7 @@ from numba.extending import intrinsic
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from forecast.dynamics import Graph, transition_support, upstream_of
+from forecast.dynamics import Graph, filtered_block, transition_support
 from forecast.kernels import address_as_void_pointer, register_numba, source_version
 from forecast.kernels import jit as _jit
 
@@ -390,15 +390,17 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, caus
     return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
 
 
-def _layout(support: np.ndarray, n_state: int, year, node) -> tuple:
-    """``A``'s support (flat indices) in compressed rows, the observations' order by year,
-    their years and nodes, as the kernel takes them: writable C arrays, the types of the C
-    entry's (:func:`register_kernel`), so that a call from NumPy (:func:`solve_evidence`)
-    finds the specialisation compiled with it, in this process or in numba's disk cache."""
+def _layout(support: np.ndarray, kept: np.ndarray, year, node) -> tuple:
+    """The support of ``A``'s block over the ``kept`` nodes (flat indices into it) in
+    compressed rows, the observations' order by year, their years and their nodes' places
+    among ``kept``, as the kernel takes them: writable C arrays, the types of the C entry's
+    (:func:`register_kernel`), so that a call from NumPy (:func:`solve_evidence`) finds the
+    specialisation compiled with it, in this process or in numba's disk cache."""
+    n_state = kept.size
     row, col = np.divmod(support, n_state)
     start = np.searchsorted(row, np.arange(n_state + 1))
     year = np.asarray(year)
-    arrays = start, col, np.argsort(year, kind="stable"), year, np.asarray(node)
+    arrays = start, col, np.argsort(year, kind="stable"), year, np.searchsorted(kept, node)
     return tuple(np.array(a, dtype=np.int64) for a in arrays)
 
 
@@ -409,8 +411,8 @@ def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarr
     residuals, which the filter's reverse pass gives at the cost of one evaluation (no
     ``observations^3`` solve). :mod:`forecast.history` conditions the history with it. As in
     the model, the filter keeps only the nodes upstream of an observation."""
-    kept = upstream_of(support, node)
-    layout = _layout(np.flatnonzero(support[np.ix_(kept, kept)]), kept.size, year, np.searchsorted(kept, node))
+    kept, block_support = filtered_block(support, node)
+    layout = _layout(np.flatnonzero(block_support), kept, year, node)
     block = np.ix_(np.arange(A.shape[0]), kept, kept)
     A, s0, Q, scale, noise_var, resid = (np.ascontiguousarray(x, dtype=float)
                                          for x in (A[block], s0[:, kept], Q[block], scale, noise_var, resid))
@@ -471,9 +473,7 @@ class KalmanEvidence(Op):
         if claim_of is not None:
             cause, effect, lag = cause[claim_of], effect[claim_of], lag[claim_of]
         ints = lambda a: tuple(int(x) for x in a)  # noqa: E731
-        support = transition_support(graph)
-        kept = upstream_of(support, node)
-        support = support[np.ix_(kept, kept)]
+        kept, support = filtered_block(transition_support(graph), node)
         return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)), ints(kept),
                    ints(np.flatnonzero(support)), ints(indicator), tuple(float(x) for x in direction), ints(year),
                    ints(node))
@@ -486,8 +486,7 @@ class KalmanEvidence(Op):
             claims = tuple(np.array(a, dtype=np.int64) for a in (self.cause, self.effect, self.lag, self.order,
                                                                    self.indicator))
             claims += (kept, np.array(self.direction, dtype=np.float64))
-            node = np.searchsorted(kept, self.node)  # the filter's index of each observation's node
-            self._constants = claims + _layout(np.array(self.support, dtype=np.int64), kept.size, self.year, node)
+            self._constants = claims + _layout(np.array(self.support, dtype=np.int64), kept, self.year, self.node)
         return self._constants
 
     def make_node(self, *inputs) -> Apply:

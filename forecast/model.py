@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, transition_support, upstream_of
+from forecast.dynamics import Graph, Params, filtered_block, transition_support
 from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
 
 
@@ -97,10 +97,10 @@ def marginal_cost(scenario: Scenario) -> float:
     of :mod:`forecast.kalman`, over the nodes upstream of an indicator): each year's covariance
     prediction (nodes x the transition's non-zeros) and each observation's update (nodes^2).
     Its gradient costs a small multiple."""
-    evidence, support = Evidence.from_scenario(scenario), transition_support(graph_of(scenario))
-    kept = upstream_of(support, evidence.node)
+    evidence = Evidence.from_scenario(scenario)
+    kept, support = filtered_block(transition_support(graph_of(scenario)), evidence.node)
     n_years, n_kept = len(scenario.history_years), kept.size
-    return n_years * n_kept * int(support[np.ix_(kept, kept)].sum()) + evidence.z.size * n_kept ** 2
+    return n_years * n_kept * int(support.sum()) + evidence.z.size * n_kept ** 2
 
 
 def marginalises(scenario: Scenario) -> bool:
