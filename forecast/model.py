@@ -258,6 +258,8 @@ def _effects(scenario: Scenario) -> tuple:
     import pymc as pm
     import pytensor.tensor as pt
 
+    from forecast.join import join_vectors
+
     claims = list(scenario.claims)
     if not claims:
         return pm.Deterministic("effect", pt.zeros((0,)), dims="claim"), pt.zeros((0,)), np.zeros(0, dtype=int)
@@ -273,7 +275,7 @@ def _effects(scenario: Scenario) -> tuple:
             comps = [h.prior.pymc() for h in c.hypotheses]
             parts.append(pm.Mixture(f"_effect_{c.id}", w=weights, comp_dists=comps).reshape((1,)))
             order.append(i)
-    joined = pt.concatenate(parts) if len(parts) > 1 else parts[0]
+    joined = join_vectors(parts)
     order = np.array(order)
     return pm.Deterministic("effect", joined[np.argsort(order)], dims="claim"), joined, order
 
@@ -296,7 +298,7 @@ def vector_prior(name: str, dists: list[Distribution], dim: str):
 def _grouped(prefix: str, dists: list[Distribution], ordered: bool = True):
     """One variable per family (and parameter names) among ``dists``, joined: in the order of
     ``dists``, or (``ordered=False``) as they come, with the index into ``dists`` of each."""
-    import pytensor.tensor as pt
+    from forecast.join import join_vectors
 
     groups: dict[tuple, list[int]] = {}
     for i, d in enumerate(dists):
@@ -308,7 +310,7 @@ def _grouped(prefix: str, dists: list[Distribution], ordered: bool = True):
         rv = Distribution(family, params).pymc(name, shape=len(idx))  # type: ignore[arg-type]
         parts.append(rv)
         order += idx
-    joined = pt.concatenate(parts) if len(parts) > 1 else parts[0]
+    joined = join_vectors(parts)
     if not ordered:
         return joined, order
     return joined[np.argsort(order)] if order != sorted(order) else joined
