@@ -526,7 +526,10 @@ class KalmanEvidence(Op):
 # file's contents (a changed kernel never meets code compiled for the old one), and filled
 # by :func:`register_kernel` before sampling. That lets a run compile the kernel in a child
 # process (:mod:`forecast.precompile`) while it compiles the rest of the graph.
-# Arrays cross as two tables, of addresses and of lengths (every array here is a vector).
+# Arrays cross as two tables, of addresses and of lengths (every array here is a vector), in
+# three groups of one array type each, so that filling them compiles three small loops: the
+# float arrays the Op passes and gets back (inputs, log density, gradients), then the
+# structure's integer arrays, then its direction per indicator.
 
 N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 12, 10
 N_ARRAYS = N_INPUTS + N_STRUCTURE + N_OUTPUTS
@@ -553,25 +556,26 @@ def _copy(src, dst):
 
 
 def _evidence_entry(addresses_, lengths_):
-    """The C entry: the kernel's arrays from the tables (inputs, then structure, then outputs,
-    in :func:`evidence_kernel`'s order), its outputs copied into the caller's."""
+    """The C entry: the kernel's arrays from the tables (the inputs, the log density and the
+    gradients, then the structure's integer arrays, then the direction, each group in
+    :func:`evidence_kernel`'s order), its outputs copied into the caller's."""
     a = numba.carray(addresses_, (N_ARRAYS,), np.int64)
     n = numba.carray(lengths_, (N_ARRAYS,), np.int64)
     out = evidence_kernel(
         _floats(a, n, 0), _floats(a, n, 1), _floats(a, n, 2), _floats(a, n, 3), _floats(a, n, 4),
         _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8),
-        _ints(a, n, 9), _ints(a, n, 10), _ints(a, n, 11), _ints(a, n, 12), _ints(a, n, 13), _ints(a, n, 14),
-        _floats(a, n, 15), _ints(a, n, 16), _ints(a, n, 17), _ints(a, n, 18), _ints(a, n, 19), _ints(a, n, 20))
-    _floats(a, n, 21)[0] = out[0][()]
-    _copy(out[1], _floats(a, n, 22))
-    _copy(out[2], _floats(a, n, 23))
-    _copy(out[3], _floats(a, n, 24))
-    _copy(out[4], _floats(a, n, 25))
-    _copy(out[5], _floats(a, n, 26))
-    _copy(out[6], _floats(a, n, 27))
-    _copy(out[7], _floats(a, n, 28))
-    _copy(out[8], _floats(a, n, 29))
-    _copy(out[9], _floats(a, n, 30))
+        _ints(a, n, 19), _ints(a, n, 20), _ints(a, n, 21), _ints(a, n, 22), _ints(a, n, 23), _ints(a, n, 24),
+        _floats(a, n, 30), _ints(a, n, 25), _ints(a, n, 26), _ints(a, n, 27), _ints(a, n, 28), _ints(a, n, 29))
+    _floats(a, n, 9)[0] = out[0][()]
+    _copy(out[1], _floats(a, n, 10))
+    _copy(out[2], _floats(a, n, 11))
+    _copy(out[3], _floats(a, n, 12))
+    _copy(out[4], _floats(a, n, 13))
+    _copy(out[5], _floats(a, n, 14))
+    _copy(out[6], _floats(a, n, 15))
+    _copy(out[7], _floats(a, n, 16))
+    _copy(out[8], _floats(a, n, 17))
+    _copy(out[9], _floats(a, n, 18))
     return 0
 
 
@@ -644,12 +648,9 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
                  np.empty(mu.size), np.empty(intercept.size), np.empty(loading.size), np.empty(noise.size),
                  np.empty(z.size))
         addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
-        _table(addresses, lengths, 0, inputs)
-        _table(addresses, lengths, 9, (cause, effect, lag, order, indicator, kept))
-        _table(addresses, lengths, 15, (direction,))
-        _table(addresses, lengths, 16, (start, col, obs_order, year, where))
-        _table(addresses, lengths, 21, (logp,))
-        _table(addresses, lengths, 22, grads)
+        _table(addresses, lengths, 0, inputs + (logp,) + grads)
+        _table(addresses, lengths, 19, (cause, effect, lag, order, indicator, kept, start, col, obs_order, year, where))
+        _table(addresses, lengths, 30, (direction,))
         address = _kernel_address()
         if address == 0:  # not registered: no density rather than a call to nowhere
             logp[0] = np.nan
