@@ -175,8 +175,10 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
         while j < n_obs and year[order[j]] == t:
             a = order[j]
             k, c = node[a], scale[a]
-            p = column[j]  # P[:, k], kept for the reverse pass
-            for i in range(n):
+            p = column[j]  # P[:, k], kept for the reverse pass, from P's lower triangle
+            for i in range(k):
+                p[i] = P[k, i]
+            for i in range(k, n):
                 p[i] = P[i, k]
             S = c * c * p[k] + noise_var[a]
             if not S > 0.0:
@@ -185,16 +187,16 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
             logp -= 0.5 * (LOG_2PI + np.log(S) + v * v / S)
             S_of[j], v_of[j], mk_of[j] = S, v, m[k]
             g, h = c * v / S, c * c / S
-            for i in range(n):
+            for i in range(n):  # P is symmetric: the updates keep its lower triangle only
                 m[i] += g * p[i]
                 hp = h * p[i]
-                for l in range(n):
+                for l in range(i + 1):
                     P[i, l] -= hp * p[l]
             j += 1
-        for i in range(n):
+        for i in range(n):  # the whole of P, which the predictions take
             filtered_m[t, i] = m[i]
-            for l in range(n):
-                filtered_P[t, i, l] = P[i, l]
+            for l in range(i + 1):
+                filtered_P[t, i, l] = filtered_P[t, l, i] = P[i, l]
     if not np.isfinite(logp):
         return no_density(A, s0, Q, scale, noise_var, resid)
 
