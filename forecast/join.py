@@ -2,10 +2,10 @@
 
 The priors' variables are joined into one vector per kind (the claims' effects, or a node
 parameter whose priors differ in family). With ``pt.concatenate`` the gradient of the join
-is a ``Split``, whose numba implementation formats an error message and alone took ~3.7 s
-of the default scenario's 27 s cold compile. :func:`join_vectors` gives the same values,
-and as gradient a slice of the cotangent per part: ``Subtensor``, which the graph already
-compiles many times over and costs next to nothing.
+is a ``Split``, whose numba implementation formats an error message: compiling it took
+~3.7 s, and without it the default scenario's graph compiles cold in ~19.5 s instead of ~26.
+:func:`join_vectors` gives the same values, and as gradient a slice of the cotangent per
+part: ``Subtensor``, which the graph already compiles many times over at next to no cost.
 """
 
 from __future__ import annotations
