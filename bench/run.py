@@ -9,7 +9,8 @@ wall time of each stage (import, validate, build, compile, sample, forecast, sum
 writing, report), cold vs warm compile cache, min bulk/tail ESS and ESS per second of
 sampling and of the whole run, divergences, max R-hat, peak RSS and results size on disk,
 and the default scenario under each sampler (nutpie, PyMC's NUTS) side by side (one run each,
-then one model over :data:`COMPARISON_SEEDS`), and the wall clock of the README's main command. Generated scenarios run in child processes with a time limit.
+then one model over :data:`COMPARISON_SEEDS`), and the wall clock of the README's main
+command. Generated scenarios run in child processes with a time limit.
 Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``).
 
 Generated scenarios use simulated indicator data, written to a temporary directory and

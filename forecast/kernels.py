@@ -1,4 +1,5 @@
-"""What the compiled Ops (:mod:`forecast.kalman`, :mod:`forecast.recurrence`) share.
+"""What the compiled Ops (:mod:`forecast.kalman`, :mod:`forecast.recurrence`, :mod:`forecast.join`)
+share.
 
 Their kernels are module-level ``numba.njit(cache=True)`` functions, so numba's disk cache
 finds them again in the next process (nested ones recompile every time), and each Op is
