@@ -258,20 +258,33 @@ def transition(phi, sigma, beta, cause, effect, lag, order, G, A, Q):
     """``G``, ``A = F G`` and ``Q = G^T diag(sigma^2) G`` into the given arrays, as
     :func:`forecast.dynamics.transition_matrices` and :func:`forecast.dynamics.state_dynamics`
     define them, built claim by claim: ``G = I + M G`` row by row with each same-year claim's
-    effect before its cause (``order``), so no matrix product or inverse."""
+    effect before its cause (``order``), so no matrix product or inverse. The same-year claims
+    are first grouped by cause: scanning every claim for every node took ~80 µs of a ~700 µs
+    gradient at 100 nodes."""
     n, n_claims = phi.shape[0], beta.shape[0]
     for i in range(n):
         for l in range(n):
             G[i, l] = 0.0
             Q[i, l] = 0.0
+    first = np.zeros(n + 1, np.int64)  # the same-year claims by cause (compressed rows)
+    for j in range(n_claims):
+        if lag[j] == 0:
+            first[cause[j] + 1] += 1
+    for i in range(n):
+        first[i + 1] += first[i]
+    by_cause, fill = np.empty(first[n], np.int64), first[:n].copy()
+    for j in range(n_claims):
+        if lag[j] == 0:
+            by_cause[fill[cause[j]]] = j
+            fill[cause[j]] += 1
     for c in order:
         G[c, c] = 1.0
-        for j in range(n_claims):
-            if lag[j] == 0 and cause[j] == c:
-                e = effect[j]
-                w = beta[j] * (1.0 - phi[e])
-                for l in range(n):
-                    G[c, l] += w * G[e, l]
+        for q in range(first[c], first[c + 1]):
+            j = by_cause[q]
+            e = effect[j]
+            w = beta[j] * (1.0 - phi[e])
+            for l in range(n):
+                G[c, l] += w * G[e, l]
     for i in range(n):
         for l in range(n):
             A[i, l] = phi[i] * G[i, l]

@@ -197,13 +197,20 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
         assert pytensor.function([], logp, mode=mode)() == pytest.approx(expected, rel=1e-10)
 
 
-def test_the_op_builds_the_transition_of_the_equations() -> None:
+#: Two same-year claims out of node 0 and two into node 2, listed apart, with lagged feedback.
+FAN_EDGES = [(0, 1, 0), (2, 3, 1), (0, 2, 0), (3, 0, 1), (1, 2, 0), (3, 3, 1)]
+
+
+@pytest.mark.parametrize("fan", [False, True], ids=["recurrence case", "claims sharing a cause"])
+def test_the_op_builds_the_transition_of_the_equations(fan: bool) -> None:
     """The kernel builds A and Q from the claims (same-year chains solved effect first) as
     dynamics.state_dynamics does from its matrices, for effects of either sign."""
     from forecast.dynamics import state_dynamics
     from forecast.kalman import KalmanEvidence, transition
 
     rng, graph, *_ = _recurrence_case()
+    if fan:
+        graph = Graph.from_edges(4, FAN_EDGES)
     op = KalmanEvidence.of(graph, np.zeros(1, int), np.ones(1), np.zeros(1, int), np.zeros(1, int))
     cause, effect, lag, order, *_ = op.constants()
     n = graph.n_nodes
