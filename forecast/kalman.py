@@ -548,6 +548,9 @@ class KalmanEvidence(Op):
 
 N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 12, 10
 N_ARRAYS = N_INPUTS + N_STRUCTURE + N_OUTPUTS
+#: Where the groups start in the tables: the inputs at 0 and the outputs after them, then the
+#: structure's integer arrays, then the direction (the last array).
+OUTPUTS_AT, INTS_AT, DIRECTION_AT = N_INPUTS, N_INPUTS + N_OUTPUTS, N_ARRAYS - 1
 SLOT = f"forecast_kalman_evidence_{source_version(__file__):x}"
 _slot = ctypes.c_uint64(0)
 llvm_binding.add_symbol(SLOT, ctypes.addressof(_slot))
@@ -578,21 +581,23 @@ def _evidence_entry(addresses_, lengths_):
     :func:`evidence_kernel`'s order), its outputs copied into the caller's."""
     a = numba.carray(addresses_, (N_ARRAYS,), np.int64)
     n = numba.carray(lengths_, (N_ARRAYS,), np.int64)
+    s, o = INTS_AT, OUTPUTS_AT
     out = evidence_kernel(
         _floats(a, n, 0), _floats(a, n, 1), _floats(a, n, 2), _floats(a, n, 3), _floats(a, n, 4),
         _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8),
-        _ints(a, n, 19), _ints(a, n, 20), _ints(a, n, 21), _ints(a, n, 22), _ints(a, n, 23), _ints(a, n, 24),
-        _floats(a, n, 30), _ints(a, n, 25), _ints(a, n, 26), _ints(a, n, 27), _ints(a, n, 28), _ints(a, n, 29))
-    _floats(a, n, 9)[0] = out[0][()]
-    _copy(out[1], _floats(a, n, 10))
-    _copy(out[2], _floats(a, n, 11))
-    _copy(out[3], _floats(a, n, 12))
-    _copy(out[4], _floats(a, n, 13))
-    _copy(out[5], _floats(a, n, 14))
-    _copy(out[6], _floats(a, n, 15))
-    _copy(out[7], _floats(a, n, 16))
-    _copy(out[8], _floats(a, n, 17))
-    _copy(out[9], _floats(a, n, 18))
+        _ints(a, n, s), _ints(a, n, s + 1), _ints(a, n, s + 2), _ints(a, n, s + 3), _ints(a, n, s + 4),
+        _ints(a, n, s + 5), _floats(a, n, DIRECTION_AT), _ints(a, n, s + 6), _ints(a, n, s + 7),
+        _ints(a, n, s + 8), _ints(a, n, s + 9), _ints(a, n, s + 10))
+    _floats(a, n, o)[0] = out[0][()]
+    _copy(out[1], _floats(a, n, o + 1))
+    _copy(out[2], _floats(a, n, o + 2))
+    _copy(out[3], _floats(a, n, o + 3))
+    _copy(out[4], _floats(a, n, o + 4))
+    _copy(out[5], _floats(a, n, o + 5))
+    _copy(out[6], _floats(a, n, o + 6))
+    _copy(out[7], _floats(a, n, o + 7))
+    _copy(out[8], _floats(a, n, o + 8))
+    _copy(out[9], _floats(a, n, o + 9))
     return 0
 
 
@@ -666,8 +671,9 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
                  np.empty(z.size))
         addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
         _table(addresses, lengths, 0, inputs + (logp,) + grads)
-        _table(addresses, lengths, 19, (cause, effect, lag, order, indicator, kept, start, col, obs_order, year, where))
-        _table(addresses, lengths, 30, (direction,))
+        _table(addresses, lengths, INTS_AT,
+               (cause, effect, lag, order, indicator, kept, start, col, obs_order, year, where))
+        _table(addresses, lengths, DIRECTION_AT, (direction,))
         address = _kernel_address()
         if address == 0:  # not registered: no density rather than a call to nowhere
             logp[0] = np.nan
