@@ -63,6 +63,9 @@ class Diagnostics:
     min_ess_tail: float
     worst: dict[str, str]
     sampling_seconds: float
+    #: Leapfrog steps of all chains, tuning included: one gradient of the log density each, so
+    #: sampling seconds per step is the cost of a gradient (None: the sampler did not say).
+    leapfrog_steps: int | None = None
     verdict: str = "ok"
     messages: list[str] = field(default_factory=list)
 
@@ -74,11 +77,13 @@ class Diagnostics:
 class Sampled:
     """A posterior sample and what it cost: sampling seconds (tuning and draws, by the clock
     that stops when the chains do) and the rest of the call, mostly compilation, then the
-    draws' conversion to a DataTree (``None`` when the sampler does not report its own time)."""
+    draws' conversion to a DataTree (``None`` when the sampler does not report its own time);
+    and the leapfrog steps of all chains, tuning included (``None`` when not reported)."""
 
     tree: object  # xarray.DataTree with posterior and sample_stats
     compile_seconds: float | None
     sampling_seconds: float
+    leapfrog_steps: int | None = None
 
 
 def sample_posterior(model, settings: SamplerSettings) -> Sampled:
@@ -102,6 +107,9 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
         if marginal:  # its code calls the Kalman kernel at an address, filled in here
             _register_kernel()
         t1 = time.perf_counter()
+        # The chains' last progress report counts their leapfrog steps, tuning included,
+        # whose draws are not kept.
+        chains: list = []
         # One BLAS thread per chain: chains already fill the cores, and a multithreaded BLAS
         # under each of them oversubscribes the machine (seen: sampling 10x slower).
         with threadpool_limits(limits=1):
@@ -109,6 +117,7 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
                 compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                 cores=settings.chains, seed=settings.seed, progress_bar=settings.progress,
                 target_accept=settings.target_accept, save_warmup=False, blocking=False,
+                progress_callback=lambda progress: chains.__setitem__(slice(None), progress),
             )
             try:
                 t2 = _sampler_done(sampler)
@@ -118,9 +127,10 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
                 raise
         # The sampler's clock stops when its chains do, as PyMC's does: turning the draws into
         # a DataTree (0.15-0.4 s) is counted with the compile, the rest of the call.
-        return Sampled(tree, t1 - t0 + time.perf_counter() - t2, t2 - t1)
+        return Sampled(tree, t1 - t0 + time.perf_counter() - t2, t2 - t1, _nutpie_steps(chains, settings))
 
     import pymc as pm
+    import xarray as xr
 
     t0 = time.perf_counter()
     if marginal:
@@ -129,19 +139,38 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
         tree = pm.sample(
             draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
             progressbar=settings.progress, target_accept=settings.target_accept, model=model,
-            nuts_sampler="pymc", cores=min(settings.chains, 2), compute_convergence_checks=False,
+            nuts_sampler="pymc", cores=parallel_chains(settings), compute_convergence_checks=False,
+            discard_tuned_samples=False,  # for the tuning's leapfrog steps; its draws are dropped here
         )
     total = time.perf_counter() - t0
+    steps = sum(int(tree[group].dataset["n_steps"].sum()) for group in ("warmup_sample_stats", "sample_stats")
+                if group in tree.children)
+    tree = xr.DataTree.from_dict({name: tree[name] for name in tree.children if not name.startswith("warmup_")})
     sampling = tree["sample_stats"].attrs.get("sampling_time")  # PyMC's own clock: tuning + draws
     if sampling is None:
-        return Sampled(tree, None, total)
-    return Sampled(tree, total - float(sampling), float(sampling))
+        return Sampled(tree, None, total, steps)
+    return Sampled(tree, total - float(sampling), float(sampling), steps)
+
+
+def parallel_chains(settings: SamplerSettings) -> int:
+    """How many chains sample at once: one per core (nutpie runs a thread per chain, PyMC a
+    process per core). Sampling seconds x this / leapfrog steps is a step's cost on one core."""
+    import os
+
+    return min(settings.chains, os.cpu_count() or 1)
 
 
 def _register_kernel() -> None:
     from forecast.kalman import register_kernel
 
     register_kernel()
+
+
+def _nutpie_steps(chains: list, settings: SamplerSettings) -> int | None:
+    """Leapfrog steps over tuning and draws from nutpie's last report of each chain, if that
+    report came after every chain's last draw."""
+    done = len(chains) == settings.chains and all(c.finished_draws == c.total_draws for c in chains)
+    return sum(int(c.total_num_steps) for c in chains) if done else None
 
 
 def _sampler_done(sampler, poll: float = 0.001) -> float:
@@ -158,8 +187,9 @@ def _sampler_done(sampler, poll: float = 0.001) -> float:
 
 
 def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSettings,
-             seconds: float) -> Diagnostics:
-    """R-hat, bulk/tail ESS and divergences over ``var_names``, with a verdict and advice."""
+             seconds: float, leapfrog_steps: int | None = None) -> Diagnostics:
+    """R-hat, bulk/tail ESS and divergences over ``var_names``, with a verdict and advice;
+    the sampling seconds and leapfrog steps are recorded with them."""
     import arviz as az
 
     ds = posterior[var_names]
@@ -191,7 +221,7 @@ def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSet
         divergences=int(div.sum()), divergences_per_chain=per_chain, max_rhat=max_rhat,
         min_ess_bulk=min_bulk, min_ess_tail=min_tail,
         worst={"rhat": at_rhat, "ess_bulk": at_bulk, "ess_tail": at_tail},
-        sampling_seconds=seconds,
+        sampling_seconds=seconds, leapfrog_steps=leapfrog_steps,
     )
     d.verdict, d.messages = _verdict(d)
     return d

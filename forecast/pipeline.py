@@ -122,7 +122,7 @@ def run_scenario(
     with frozen_heap():
         with timings.timed("forecast+summarise", progress):
             tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
-                                    timings=timings)
+                                    timings=timings, leapfrog_steps=sampled.leapfrog_steps)
         manifest = {
             "forecast_run": 1,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -147,7 +147,8 @@ def run_scenario(
 
 
 def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, sampling_seconds: float,
-            *, keep_draws: int | None = None, timings: Timings | None = None) -> tuple[xr.DataTree, dict]:
+            *, keep_draws: int | None = None, timings: Timings | None = None,
+            leapfrog_steps: int | None = None) -> tuple[xr.DataTree, dict]:
     """From the sampled posterior to the results tree and the summary."""
     timings = timings or Timings()
     post = idata["posterior"].dataset
@@ -159,7 +160,7 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
             post = restore_history(scenario, post, settings.seed)
         idata = with_group(idata, "posterior", post)
     draws = Draws.from_posterior(post)
-    diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds)
+    diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds, leapfrog_steps)
     if "level" in explored and diagnostics.verdict != "ok":
         diagnostics.messages.append(
             "The history was sampled with the parameters (a large scenario, or --history sampled). "

@@ -552,9 +552,18 @@ def diagnostics_context(d: dict) -> dict[str, Any]:
         ("Sampler", str(d.get("sampler", "n/a"))),
         ("Chains \u00d7 draws (tuning steps)", f"{d.get('chains')} \u00d7 {d.get('draws')} ({d.get('tune')})"),
         ("Sampling time", f"{fmt(d.get('sampling_seconds'), 1)} s"),
+        ("Leapfrog steps, tuning included (one gradient each)", _steps(d)),
     ]
     return {"verdict": verdict, "label": label, "meaning": meaning, "rows": rows,
             "messages": list(d.get("messages") or []), "advice": list(ADVICE) if verdict != "ok" else []}
+
+
+def _steps(d: dict) -> str:
+    """The leapfrog steps and their mean per iteration (what a draw cost in gradients)."""
+    steps, chains, draws, tune = (d.get(k) for k in ("leapfrog_steps", "chains", "draws", "tune"))
+    if not steps or not chains or draws is None or tune is None:
+        return "n/a"
+    return f"{steps:,} ({steps / (chains * (draws + tune)):.1f} per iteration)"
 
 
 def provenance_context(run: Run) -> dict[str, Any]:

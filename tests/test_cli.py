@@ -192,6 +192,9 @@ def test_pymc_sampler_is_selectable(chain_file, tmp_path) -> None:
     assert run.summary["diagnostics"]["sampler"] == "pymc"
     assert run.manifest["settings"]["sampler"] == "pymc"
     assert run.tree["posterior"].dataset.sizes["draw"] == 100
+    assert not [g for g in run.tree.children if g.startswith("warmup")], "tuning draws are not kept"
+    drawn = int(run.tree["sample_stats"].dataset["n_steps"].sum())
+    assert run.summary["diagnostics"]["leapfrog_steps"] >= drawn + 2 * 100, "the tuning's steps are counted"
 
 
 def test_the_executable_exits_with_the_commands_code(tmp_path) -> None:

@@ -1,11 +1,16 @@
 """How a run is timed: each sampler's clock covers its tuning and draws, nothing else, so that
-effective samples per second compare the samplers and not what surrounds them."""
+effective samples per second compare the samplers and not what surrounds them; and its
+leapfrog steps, which turn that time into a cost per gradient."""
 
 from __future__ import annotations
 
 import time
 
-from forecast.inference import _sampler_done
+import pytest
+
+from forecast.config import load_scenario
+from forecast.inference import SamplerSettings, _sampler_done, sample_posterior
+from forecast.model import build_model
 
 
 class _Chains:
@@ -28,3 +33,17 @@ def test_the_nutpie_clock_stops_when_the_chains_finish_not_before() -> None:
     done = _sampler_done(chains)
     assert chains.until <= done < chains.until + 0.05
     assert done - start >= 0.05
+
+
+def test_nutpie_counts_every_leapfrog_step_of_tuning_and_draws(chain_file, monkeypatch) -> None:
+    """A run keeps no tuning draws, yet its count includes their steps: here the tuning draws
+    are kept, to hold the count to the steps nutpie recorded."""
+    import nutpie
+
+    sample = nutpie.sample
+    monkeypatch.setattr(nutpie, "sample", lambda *args, **kwargs: sample(*args, **{**kwargs, "save_warmup": True}))
+    model = build_model(load_scenario(chain_file))
+    sampled = sample_posterior(model, SamplerSettings(draws=40, tune=30, chains=2, seed=1, progress=False))
+    recorded = [int(sampled.tree[group]["n_steps"].sum()) for group in ("warmup_sample_stats", "sample_stats")]
+    assert recorded[0] >= 2 * 30, "each tuning iteration takes a step"
+    assert sampled.leapfrog_steps == sum(recorded)

@@ -301,6 +301,16 @@ def test_diagnostics_badge_has_a_word_not_only_a_colour(rendered, runs):
     assert report.VERDICTS[d["verdict"]][0] in "".join(page.text)
 
 
+def test_diagnostics_give_the_leapfrog_steps_per_iteration(rendered, runs):
+    d = runs["full"].summary["diagnostics"]
+    iterations = d["chains"] * (d["draws"] + d["tune"])
+    assert d["leapfrog_steps"] >= iterations, "every iteration, tuning included, takes a step"
+    text = " ".join(Page((rendered["full"] / "index.html").read_text(encoding="utf-8")).text)
+    assert f"{d['leapfrog_steps']:,} ({d['leapfrog_steps'] / iterations:.1f} per iteration)" in text
+    older = {k: v for k, v in d.items() if k != "leapfrog_steps"}  # a run from before the count
+    assert dict(report.diagnostics_context(older)["rows"])["Leapfrog steps, tuning included (one gradient each)"] == "n/a"
+
+
 def test_provenance_shows_the_scenario_file_seed_and_versions(rendered, runs):
     run = runs["full"]
     html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
