@@ -36,7 +36,7 @@ T_IMPORT0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
 import forecast  # noqa: E402,F401  (sets the compile cache before PyTensor loads)
-from forecast.inference import SamplerSettings  # noqa: E402
+from forecast.inference import SamplerSettings, parallel_chains  # noqa: E402
 from forecast.pipeline import Timings, run_scenario  # noqa: E402
 
 import pymc  # noqa: E402,F401
@@ -135,16 +135,21 @@ def measure(label: str, path: Path, settings: SamplerSettings, out_root: Path, *
     d = run.summary["diagnostics"]
     stages = {k: round(v, 3) for k, v in timings.stages.items() if v is not None}
     n_strategies = len(run.summary["strategies"])
-    sampling = d["sampling_seconds"]
+    sampling, steps = d["sampling_seconds"], d.get("leapfrog_steps")
+    scenario = run.summary["scenario"]
     row = {
         "label": label, "sampler": settings.sampler, "chains": settings.chains, "draws": settings.draws,
         "tune": settings.tune, "nodes": len(run.summary["nodes"]), "claims": len(run.summary["claims"]),
         "strategies": n_strategies, "years": len(next(iter(run.summary["trajectories"].values()))["years"]),
+        "history_years": scenario["start_year"] - scenario["history_start"],
         "stages": stages, "total_seconds": round(total, 2),
         "forecast_seconds_per_strategy": round(stages.get("forecast", float("nan")) / n_strategies, 4),
         "min_ess_bulk": d["min_ess_bulk"], "min_ess_tail": d["min_ess_tail"],
         "ess_bulk_per_sampling_second": round(d["min_ess_bulk"] / sampling, 1) if sampling else None,
         "ess_bulk_per_run_second": round(d["min_ess_bulk"] / total, 1),
+        "leapfrog_steps": steps,
+        "steps_per_iteration": round(steps / (settings.chains * (settings.draws + settings.tune)), 2) if steps else None,
+        "us_per_step": round(sampling * parallel_chains(settings) / steps * 1e6, 1) if steps else None,
         "divergences": d["divergences"], "max_rhat": d["max_rhat"], "verdict": d["verdict"],
         "peak_rss_mb": round(peak_rss_mb(), 1), "results_mb": round(dir_size_mb(run.path), 2),
         "history": run.manifest["settings"].get("history"),
@@ -227,14 +232,22 @@ def sampler_comparison(seeds: tuple[int, ...] = COMPARISON_SEEDS) -> dict:
             post = sampled.tree["posterior"].dataset
             d = diagnose(post, sampled.tree["sample_stats"].dataset, [v for v in PARAMETERS if v in post],
                          settings, sampled.sampling_seconds)
+            steps = sampled.leapfrog_steps
             runs.setdefault(sampler, []).append({
                 "seed": seed, "min_ess_bulk": round(d.min_ess_bulk, 1), "sampling_seconds": round(d.sampling_seconds, 3),
                 "ess_bulk_per_sampling_second": round(d.min_ess_bulk / d.sampling_seconds, 1),
+                "leapfrog_steps": steps,
+                "us_per_step": round(d.sampling_seconds * parallel_chains(settings) / steps * 1e6, 1) if steps else None,
                 "divergences": d.divergences})
-    median = {s: float(np.median([r["ess_bulk_per_sampling_second"] for r in rs])) for s, rs in runs.items()}
-    print(f"  sampler comparison over seeds {list(seeds)}: {median}", file=sys.stderr)
+
+    def median(key: str) -> dict[str, float | None]:
+        return {s: float(np.median(v)) if (v := [r[key] for r in rs if r[key] is not None]) else None
+                for s, rs in runs.items()}
+
+    ess = median("ess_bulk_per_sampling_second")
+    print(f"  sampler comparison over seeds {list(seeds)}: {ess}", file=sys.stderr)
     return {"label": "default, sampler comparison", "seeds": list(seeds), "runs": runs,
-            "median_ess_bulk_per_sampling_second": median}
+            "median_ess_bulk_per_sampling_second": ess, "median_us_per_step": median("us_per_step")}
 
 
 def child(out: Path, job: dict) -> None:
@@ -256,6 +269,7 @@ COLUMNS = [
     ("min ESS bulk/tail", lambda r: f"{_f(r['min_ess_bulk'], 0)}/{_f(r['min_ess_tail'], 0)}"),
     ("ESS/s sampling", lambda r: _f(r["ess_bulk_per_sampling_second"])),
     ("ESS/s run", lambda r: _f(r["ess_bulk_per_run_second"])),
+    ("steps/iter.", lambda r: _f(r["steps_per_iteration"])), ("µs/step", lambda r: _f(r["us_per_step"])),
     ("diverg.", lambda r: r["divergences"]), ("max R-hat", lambda r: _f(r["max_rhat"], 3)),
     ("peak RSS MB", lambda r: _f(r["peak_rss_mb"], 0)), ("results MB", lambda r: _f(r["results_mb"], 1)),
 ]
@@ -303,7 +317,58 @@ def table(rows: list[dict]) -> str:
             notes.append(f"- default, min bulk ESS/s of sampling over seeds {', '.join(map(str, r['seeds']))}, "
                          f"medians: nutpie {m['nutpie']:.0f} ({spread['nutpie']}), PyMC NUTS {m['pymc']:.0f} "
                          f"({spread['pymc']}): {m['nutpie'] / m['pymc']:.1f}x")
+            step = r.get("median_us_per_step") or {}
+            if step.get("nutpie") and step.get("pymc"):
+                notes.append(f"- default, µs per leapfrog step on one core, medians over the same seeds: nutpie "
+                             f"{step['nutpie']:.1f}, PyMC NUTS {step['pymc']:.1f} ({step['pymc'] / step['nutpie']:.1f}x)")
     return "\n".join([head, sep, *body, "", *notes])
+
+
+def scaling_figure(rows: list[dict], path: Path) -> bool:
+    """The cost curve: each generated size's µs per leapfrog step (the cost of a gradient) and
+    its sampling seconds against nodes x history years, on log-log axes, with a line of slope 1
+    (cost proportional to nodes x years) through the smallest size. Sampling time is the step's
+    cost times the steps, so the two panels separate the model's cost from the sampler's path.
+    Written atomically as SVG; False when fewer than two sizes have both numbers."""
+    sizes: dict[tuple[int, int], dict] = {}
+    for r in rows:
+        if str(r.get("label", "")).startswith("generated") and r.get("us_per_step") and r.get("history_years"):
+            key = (r["nodes"], r["history_years"])
+            if key not in sizes or r["strategies"] < sizes[key]["strategies"]:  # strategies do not sample
+                sizes[key] = r
+    if len(sizes) < 2:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x0 = min(n * y for n, y in sizes)
+    series = [("nodes grow, 10 years", lambda n, y: y == 10, "o-"), ("years grow, 25 nodes", lambda n, y: n == 25, "s-"),
+              ("other sizes", lambda n, y: y != 10 and n != 25, "^")]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    panels = [("µs per leapfrog step (one core)", lambda r: r["us_per_step"]),
+              ("sampling seconds (tuning and draws)", lambda r: r["stages"]["sample"])]
+    for ax, (title, value) in zip(axes, panels):
+        for label, member, style in series:
+            keys = sorted((k for k in sizes if member(*k)), key=lambda k: k[0] * k[1])
+            if keys:
+                ax.plot([n * y for n, y in keys], [value(sizes[k]) for k in keys], style, label=label)
+        for n, y in sizes:
+            ax.annotate(f"{n}×{y}", (n * y, value(sizes[(n, y)])), textcoords="offset points", xytext=(4, -10),
+                        fontsize=8)
+        first = sizes[min(sizes, key=lambda k: k[0] * k[1])]
+        xs = np.array([x0, max(n * y for n, y in sizes)], dtype=float)
+        ax.plot(xs, value(first) * xs / x0, "k--", lw=0.8, label="linear in nodes × years")
+        ax.set(xscale="log", yscale="log", xlabel="nodes × history years", title=title)
+        ax.grid(True, which="both", lw=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Generated scenarios: cost against size (bench/run.py)", fontsize=10)
+    tmp = path.with_suffix(".svg.partial")
+    fig.savefig(tmp, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    tmp.replace(path)
+    return True
 
 
 def machine() -> dict:
@@ -343,6 +408,7 @@ def main() -> None:
         (results / f"{stamp}.json").write_text(text)
         (results / "latest.json").write_text(text)
         (results / "latest.md").write_text(table(rows) + "\n")
+        scaling_figure(rows, results / "scaling.svg")
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
