@@ -7,11 +7,13 @@
 It measures, for the default scenario and for generated scenarios of growing size:
 wall time of each stage (import, validate, build, compile, sample, forecast, summaries,
 writing, report), cold vs warm compile cache, min bulk/tail ESS and ESS per second of
-sampling and of the whole run, divergences, max R-hat, peak RSS and results size on disk,
-and the default scenario under each sampler (nutpie, PyMC's NUTS) side by side (one run each,
-then one model over :data:`COMPARISON_SEEDS`), and the wall clock of the README's main
-command. Generated scenarios run in child processes with a time limit.
-Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``).
+sampling and of the whole run, leapfrog steps per iteration and µs per step (a gradient's
+cost), divergences, max R-hat, peak RSS and results size on disk, and the default scenario
+under each sampler (nutpie, PyMC's NUTS) side by side (one run each, then one model over
+:data:`COMPARISON_SEEDS`), and the wall clock of the README's main command. Generated
+scenarios run in child processes with a time limit.
+Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``,
+``latest.md``, and the cost curve of the generated sizes, ``scaling.svg``).
 
 Generated scenarios use simulated indicator data, written to a temporary directory and
 labelled as such in their ``source`` column; they are benchmark fixtures, not evidence.
@@ -143,6 +145,7 @@ def measure(label: str, path: Path, settings: SamplerSettings, out_root: Path, *
         "strategies": n_strategies, "years": len(next(iter(run.summary["trajectories"].values()))["years"]),
         "history_years": scenario["start_year"] - scenario["history_start"],
         "stages": stages, "total_seconds": round(total, 2),
+        "import_seconds": round(IMPORT_SECONDS, 2),  # this process's (shared by the rows it runs)
         "forecast_seconds_per_strategy": round(stages.get("forecast", float("nan")) / n_strategies, 4),
         "min_ess_bulk": d["min_ess_bulk"], "min_ess_tail": d["min_ess_tail"],
         "ess_bulk_per_sampling_second": round(d["min_ess_bulk"] / sampling, 1) if sampling else None,
@@ -254,7 +257,6 @@ def child(out: Path, job: dict) -> None:
     settings = SamplerSettings(**{"seed": 20250302, "progress": False, **job["settings"]})
     with tempfile.TemporaryDirectory() as tmp:
         row = measure(job["label"], Path(job["path"]), settings, Path(tmp), report=job["report"])
-    row["import_seconds"] = round(IMPORT_SECONDS, 2)
     out.write_text(json.dumps(row))
 
 
@@ -263,7 +265,8 @@ def child(out: Path, job: dict) -> None:
 COLUMNS = [
     ("run", lambda r: r["label"]), ("sampler", lambda r: r["sampler"]), ("history", lambda r: r["history"]),
     ("nodes", lambda r: r["nodes"]), ("strat.", lambda r: r["strategies"]), ("years", lambda r: r["years"]),
-    ("compile s", lambda r: _f(r["stages"].get("compile"))), ("sample s", lambda r: _f(r["stages"].get("sample"))),
+    ("import s", lambda r: _f(r["import_seconds"])), ("validate s", lambda r: _f(r["stages"].get("validate"))),
+    ("build s", lambda r: _f(r["stages"].get("build"))), ("compile s", lambda r: _f(r["stages"].get("compile"))), ("sample s", lambda r: _f(r["stages"].get("sample"))),
     ("forecast s", lambda r: _f(r["stages"].get("forecast"))), ("write s", lambda r: _f(r["stages"].get("write"))),
     ("report s", lambda r: _f(r["stages"].get("report"))), ("total s", lambda r: _f(r["total_seconds"])),
     ("min ESS bulk/tail", lambda r: f"{_f(r['min_ess_bulk'], 0)}/{_f(r['min_ess_tail'], 0)}"),
