@@ -150,15 +150,23 @@ def measure(label: str, path: Path, settings: SamplerSettings, out_root: Path, *
         "min_ess_bulk": d["min_ess_bulk"], "min_ess_tail": d["min_ess_tail"],
         "ess_bulk_per_sampling_second": round(d["min_ess_bulk"] / sampling, 1) if sampling else None,
         "ess_bulk_per_run_second": round(d["min_ess_bulk"] / total, 1),
-        "leapfrog_steps": steps,
-        "steps_per_iteration": round(steps / (settings.chains * (settings.draws + settings.tune)), 2) if steps else None,
-        "us_per_step": round(sampling * parallel_chains(settings) / steps * 1e6, 1) if steps else None,
+        **step_costs(sampling, steps, settings),
         "divergences": d["divergences"], "max_rhat": d["max_rhat"], "verdict": d["verdict"],
         "peak_rss_mb": round(peak_rss_mb(), 1), "results_mb": round(dir_size_mb(run.path), 2),
         "history": run.manifest["settings"].get("history"),
     }
     print(f"  {label}: {total:.1f}s, ESS {d['min_ess_bulk']:.0f}, divergences {d['divergences']}", file=sys.stderr)
     return row
+
+
+def step_costs(sampling_seconds: float, steps: int | None, settings: SamplerSettings) -> dict:
+    """Leapfrog steps, their mean per iteration, and a step's cost on one core in µs (None when
+    the sampler did not count its steps)."""
+    if not steps:
+        return {"leapfrog_steps": None, "steps_per_iteration": None, "us_per_step": None}
+    return {"leapfrog_steps": steps,
+            "steps_per_iteration": round(steps / (settings.chains * (settings.draws + settings.tune)), 2),
+            "us_per_step": round(sampling_seconds * parallel_chains(settings) / steps * 1e6, 1)}
 
 
 def in_child(label: str, path: Path, out_root: Path, *, settings: dict | None = None, env: dict | None = None,
@@ -235,13 +243,10 @@ def sampler_comparison(seeds: tuple[int, ...] = COMPARISON_SEEDS) -> dict:
             post = sampled.tree["posterior"].dataset
             d = diagnose(post, sampled.tree["sample_stats"].dataset, [v for v in PARAMETERS if v in post],
                          settings, sampled.sampling_seconds)
-            steps = sampled.leapfrog_steps
             runs.setdefault(sampler, []).append({
                 "seed": seed, "min_ess_bulk": round(d.min_ess_bulk, 1), "sampling_seconds": round(d.sampling_seconds, 3),
                 "ess_bulk_per_sampling_second": round(d.min_ess_bulk / d.sampling_seconds, 1),
-                "leapfrog_steps": steps,
-                "us_per_step": round(d.sampling_seconds * parallel_chains(settings) / steps * 1e6, 1) if steps else None,
-                "divergences": d.divergences})
+                **step_costs(d.sampling_seconds, sampled.leapfrog_steps, settings), "divergences": d.divergences})
 
     def median(key: str) -> dict[str, float | None]:
         return {s: float(np.median(v)) if (v := [r[key] for r in rs if r[key] is not None]) else None
@@ -266,7 +271,8 @@ COLUMNS = [
     ("run", lambda r: r["label"]), ("sampler", lambda r: r["sampler"]), ("history", lambda r: r["history"]),
     ("nodes", lambda r: r["nodes"]), ("strat.", lambda r: r["strategies"]), ("years", lambda r: r["years"]),
     ("import s", lambda r: _f(r["import_seconds"])), ("validate s", lambda r: _f(r["stages"].get("validate"))),
-    ("build s", lambda r: _f(r["stages"].get("build"))), ("compile s", lambda r: _f(r["stages"].get("compile"))), ("sample s", lambda r: _f(r["stages"].get("sample"))),
+    ("build s", lambda r: _f(r["stages"].get("build"))), ("compile s", lambda r: _f(r["stages"].get("compile"))),
+    ("sample s", lambda r: _f(r["stages"].get("sample"))),
     ("forecast s", lambda r: _f(r["stages"].get("forecast"))), ("write s", lambda r: _f(r["stages"].get("write"))),
     ("report s", lambda r: _f(r["stages"].get("report"))), ("total s", lambda r: _f(r["total_seconds"])),
     ("min ESS bulk/tail", lambda r: f"{_f(r['min_ess_bulk'], 0)}/{_f(r['min_ess_tail'], 0)}"),

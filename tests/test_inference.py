@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from forecast.config import load_scenario
 from forecast.inference import SamplerSettings, _sampler_done, sample_posterior
 from forecast.model import build_model
