@@ -1,0 +1,60 @@
+"""The benchmark's arithmetic and outputs (not its timings: those are measured, never asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from forecast.inference import SamplerSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _generated(nodes: int, years: int, us: float, seconds: float) -> dict:
+    return {"label": f"generated {nodes}n/3s/{years}y", "nodes": nodes, "history_years": years, "strategies": 3,
+            "us_per_step": us, "stages": {"sample": seconds}}
+
+
+def test_a_step_costs_the_sampling_time_of_the_chains_running_at_once(bench, monkeypatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    settings = SamplerSettings(chains=4, draws=1000, tune=500)
+    costs = bench.step_costs(1.5, 60_000, settings)
+    assert costs == {"leapfrog_steps": 60_000, "steps_per_iteration": 10.0, "us_per_step": 50.0}
+    assert bench.step_costs(1.5, None, settings)["us_per_step"] is None, "uncounted steps are not guessed"
+
+
+def test_the_cost_curve_needs_two_sizes_and_is_written_whole(bench, tmp_path) -> None:
+    path = tmp_path / "scaling.svg"
+    assert not bench.scaling_figure([_generated(10, 10, 40.0, 1.0)], path)
+    assert not path.exists()
+    rows = [_generated(10, 10, 40.0, 1.0), _generated(25, 10, 100.0, 4.0), _generated(25, 30, 200.0, 9.0),
+            {"label": "default", "nodes": 8, "us_per_step": 30.0, "stages": {"sample": 0.5}}]
+    assert bench.scaling_figure(rows, path)
+    svg = path.read_text()
+    assert svg.startswith("<?xml") and svg.rstrip().endswith("</svg>")
+    assert "25×30" in svg and "8×" not in svg, "generated sizes only, each labelled"
+    assert [p.name for p in tmp_path.iterdir()] == ["scaling.svg"]
+
+
+def test_rows_from_before_a_column_existed_show_it_as_na(bench) -> None:
+    old = {"label": "default", "sampler": "nutpie", "history": "integrated out", "nodes": 8, "strategies": 4,
+           "years": 18, "stages": {"sample": 0.5}, "total_seconds": 9.0, "min_ess_bulk": 2500.0,
+           "min_ess_tail": 1600.0, "ess_bulk_per_sampling_second": 5000.0, "ess_bulk_per_run_second": 270.0,
+           "divergences": 0, "max_rhat": 1.005, "peak_rss_mb": 500.0, "results_mb": 21.0}
+    line = bench.table([old]).splitlines()[2]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    header = [c.strip() for c in bench.table([old]).splitlines()[0].strip("|").split("|")]
+    row = dict(zip(header, cells))
+    assert row["µs/step"] == "n/a" and row["import s"] == "n/a" and row["sample s"] == "0.5"
