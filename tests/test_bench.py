@@ -58,3 +58,12 @@ def test_rows_from_before_a_column_existed_show_it_as_na(bench) -> None:
     header = [c.strip() for c in bench.table([old]).splitlines()[0].strip("|").split("|")]
     row = dict(zip(header, cells))
     assert row["µs/step"] == "n/a" and row["import s"] == "n/a" and row["sample s"] == "0.5"
+
+
+def test_a_cold_run_gets_new_empty_compile_caches_removed_after(bench) -> None:
+    with bench.empty_compile_cache() as env:
+        numba_dir, pytensor_dir = Path(env["NUMBA_CACHE_DIR"]), Path(env["PYTENSOR_FLAGS"].split("=", 1)[1])
+        assert numba_dir.parent == pytensor_dir.parent and not any(numba_dir.parent.iterdir())
+    with bench.empty_compile_cache() as again:
+        assert again["NUMBA_CACHE_DIR"] != env["NUMBA_CACHE_DIR"]
+    assert not numba_dir.parent.exists()
