@@ -1,6 +1,6 @@
 """The benchmark: stage timings, sampling efficiency, memory and disk, in one invocation.
 
-    .venv/bin/python bench/run.py                # everything (about 13-15 minutes on 2 cores)
+    .venv/bin/python bench/run.py                # everything (about 17 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick        # default scenario only, warm cache
     .venv/bin/python bench/run.py --limit 300    # seconds allowed per generated scenario
 
