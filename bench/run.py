@@ -41,7 +41,7 @@ T_IMPORT0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
 import forecast  # noqa: E402,F401  (sets the compile cache before PyTensor loads)
-from forecast.inference import SamplerSettings, parallel_chains  # noqa: E402
+from forecast.inference import SamplerSettings, parallel_chains, steps_per_iteration  # noqa: E402
 from forecast.pipeline import Timings, run_scenario  # noqa: E402
 
 import pymc  # noqa: E402,F401
@@ -168,7 +168,7 @@ def step_costs(sampling_seconds: float, steps: int | None, settings: SamplerSett
     if not steps:
         return {"leapfrog_steps": None, "steps_per_iteration": None, "us_per_step": None}
     return {"leapfrog_steps": steps,
-            "steps_per_iteration": round(steps / (settings.chains * (settings.draws + settings.tune)), 2),
+            "steps_per_iteration": round(steps_per_iteration(steps, settings.chains, settings.draws, settings.tune), 2),
             "us_per_step": round(sampling_seconds * parallel_chains(settings) / steps * 1e6, 1)}
 
 

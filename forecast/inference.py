@@ -160,6 +160,11 @@ def parallel_chains(settings: SamplerSettings) -> int:
     return min(settings.chains, os.cpu_count() or 1)
 
 
+def steps_per_iteration(leapfrog_steps: int, chains: int, draws: int, tune: int) -> float:
+    """Leapfrog steps per iteration, tuning included: what a draw cost in gradients."""
+    return leapfrog_steps / (chains * (draws + tune))
+
+
 def _register_kernel() -> None:
     from forecast.kalman import register_kernel
 

@@ -28,6 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from forecast import plots
+from forecast.inference import steps_per_iteration
 from forecast.results import Run, RunError, sibling_dir
 
 INDEX = "index.html"
@@ -563,7 +564,7 @@ def _steps(d: dict) -> str:
     steps, chains, draws, tune = (d.get(k) for k in ("leapfrog_steps", "chains", "draws", "tune"))
     if not steps or not chains or draws is None or tune is None:
         return "n/a"
-    return f"{steps:,} ({steps / (chains * (draws + tune)):.1f} per iteration)"
+    return f"{steps:,} ({steps_per_iteration(steps, chains, draws, tune):.1f} per iteration)"
 
 
 def provenance_context(run: Run) -> dict[str, Any]:

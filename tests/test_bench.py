@@ -53,10 +53,8 @@ def test_rows_from_before_a_column_existed_show_it_as_na(bench) -> None:
            "years": 18, "stages": {"sample": 0.5}, "total_seconds": 9.0, "min_ess_bulk": 2500.0,
            "min_ess_tail": 1600.0, "ess_bulk_per_sampling_second": 5000.0, "ess_bulk_per_run_second": 270.0,
            "divergences": 0, "max_rhat": 1.005, "peak_rss_mb": 500.0, "results_mb": 21.0}
-    line = bench.table([old]).splitlines()[2]
-    cells = [c.strip() for c in line.strip("|").split("|")]
-    header = [c.strip() for c in bench.table([old]).splitlines()[0].strip("|").split("|")]
-    row = dict(zip(header, cells))
+    header, _, line = ([c.strip() for c in text.strip("|").split("|")] for text in bench.table([old]).splitlines()[:3])
+    row = dict(zip(header, line))
     assert row["µs/step"] == "n/a" and row["import s"] == "n/a" and row["sample s"] == "0.5"
 
 
