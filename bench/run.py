@@ -15,7 +15,8 @@ a cold cache. Generated scenarios run in child processes with a time limit.
 Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``,
 ``latest.md``, and the cost curve of the generated sizes, ``scaling.svg``).
 
-Generated scenarios use simulated indicator data, written to a temporary directory and
+Generated scenarios use indicator data simulated from their own model (the history by its
+equations, parameters drawn from their priors), written to a temporary directory and
 labelled as such in their ``source`` column; they are benchmark fixtures, not evidence.
 The cold-cache runs have an empty compile directory (a process cannot forget what it has
 compiled): the default scenario in a child process of this one, for its stages, and the
@@ -79,7 +80,8 @@ def dir_size_mb(path: Path) -> float:
 
 
 def generate_scenario(directory: Path, n_nodes: int, n_strategies: int, n_years: int, seed: int = 0) -> Path:
-    """A random causal scenario of the given size, with simulated indicators on a quarter of the nodes."""
+    """A random causal scenario of the given size, with indicators on a quarter of the nodes
+    simulated from the scenario's own model (:func:`simulated_indicators`)."""
     import tomli_w
 
     rng = np.random.default_rng(seed)
@@ -97,34 +99,53 @@ def generate_scenario(directory: Path, n_nodes: int, n_strategies: int, n_years:
                            "quote": "generated", "prior": {"direction": "+" if rng.random() < 0.6 else "-",
                                                           "strength": str(rng.choice(["weak", "moderate", "strong"])),
                                                           "confidence": str(rng.choice(["low", "medium", "high"]))}})
-    start = 2025
-    years = np.arange(start - n_years, start)
-    measured = rng.choice(n_nodes, size=max(2, n_nodes // 4), replace=False)
-    (directory / "data").mkdir(parents=True, exist_ok=True)
-    indicators = {}
-    walk = np.cumsum(rng.normal(0, 0.4, size=(len(years), n_nodes)), axis=0)
-    for k, i in enumerate(sorted(measured)):
-        values = walk[:, i] + rng.normal(0, 0.2, size=len(years))
-        keep = rng.random(len(years)) > 0.2
-        keep[:2] = True
-        rows = ["year,value,source"] + [f"{y},{v:.4f},simulated by bench/run.py (seed {seed})"
-                                        for y, v, ok in zip(years, values, keep) if ok]
-        (directory / "data" / f"ind{k:03d}.csv").write_text("\n".join(rows) + "\n")
-        indicators[f"ind{k:03d}"] = {"label": f"Indicator {k}", "node": ids[i], "file": f"data/ind{k:03d}.csv",
-                                     "column": "value", "source": "simulated (benchmark fixture)"}
     levers = ids[:n_levers]
     strategies = [{"id": "baseline", "baseline": True}]
     for s in range(n_strategies - 1):
         strategies.append({"id": f"s{s:02d}", "set": {lv: float(rng.uniform(20, 80)) for lv in levers[: 1 + s % n_levers]}})
+    start = 2025
     outcomes = [nid for nid, r in zip(ids, roles) if r == "outcome"]
     questions = [{"id": f"q{i}", "text": f"Is {o} in {start + 4} above its {start - 1} level?", "subject": o,
                   "year": start + 4, "comparison": "above", "reference_year": start - 1} for i, o in enumerate(outcomes[:5])]
-    data = {"scenario": {"name": f"generated {n_nodes} nodes", "history_start": int(years[0]), "start_year": start,
+    data = {"scenario": {"name": f"generated {n_nodes} nodes", "history_start": start - n_years, "start_year": start,
                          "horizon": start + 4, "seed": seed},
-            "nodes": nodes, "claims": claims, "indicators": indicators, "strategies": strategies, "questions": questions}
+            "nodes": nodes, "claims": claims, "strategies": strategies, "questions": questions}
     path = directory / f"generated_{n_nodes}n_{n_strategies}s_{n_years}y.toml"
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tomli_w.dumps(data).encode())
+    measured = sorted(rng.choice(n_nodes, size=max(2, n_nodes // 4), replace=False))
+    data["indicators"] = simulated_indicators(path, [ids[i] for i in measured], rng, seed)
     path.write_bytes(tomli_w.dumps(data).encode())
     return path
+
+
+def simulated_indicators(path: Path, measured: list[str], rng: np.random.Generator, seed: int) -> dict:
+    """One indicator per ``measured`` node of the scenario at ``path`` (written without
+    indicators), simulated from its model: the history by its equations with the parameters
+    drawn from their priors (:func:`forecast.strategies.prior_draws`, the prior predictive
+    check's draws), measured with noise of a third of each series' spread, a fifth of the
+    years missing. Data the model could have produced, so that the benchmark measures the
+    sampler on a posterior of the kind the model describes: independent random walks, which
+    the claims contradict, made the 100-node posterior bimodal."""
+    from forecast.config import load_scenario
+    from forecast.strategies import prior_draws
+
+    scenario = load_scenario(path)
+    level = prior_draws(scenario, 1, seed)["level"][0]  # (years, nodes)
+    years = scenario.history_years
+    (path.parent / "data").mkdir(exist_ok=True)
+    indicators = {}
+    for k, node in enumerate(measured):
+        truth = level[:, scenario.node_ids.index(node)]
+        values = truth + rng.normal(0.0, truth.std() / 3, size=truth.size)
+        keep = rng.random(truth.size) > 0.2
+        keep[:2] = True
+        rows = ["year,value,source"] + [f"{y},{v:.6g},simulated from the scenario's prior by bench/run.py (seed {seed})"
+                                        for y, v, ok in zip(years, values, keep) if ok]
+        (path.parent / "data" / f"ind{k:03d}.csv").write_text("\n".join(rows) + "\n")
+        indicators[f"ind{k:03d}"] = {"label": f"Indicator {k}", "node": node, "file": f"data/ind{k:03d}.csv",
+                                     "column": "value", "source": "simulated (benchmark fixture)"}
+    return indicators
 
 
 # --- One measured run ----------------------------------------------------------------------------

@@ -65,3 +65,25 @@ def test_a_cold_run_gets_new_empty_compile_caches_removed_after(bench) -> None:
     with bench.empty_compile_cache() as again:
         assert again["NUMBA_CACHE_DIR"] != env["NUMBA_CACHE_DIR"]
     assert not numba_dir.parent.exists()
+
+
+def test_generated_indicators_are_simulated_from_the_scenarios_own_prior(bench, tmp_path) -> None:
+    """The benchmark's fixtures are data its model could have produced: each indicator tracks
+    the history that the scenario's equations give with parameters drawn from its priors."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from forecast.config import load_scenario
+    from forecast.strategies import prior_draws
+
+    scenario = load_scenario(bench.generate_scenario(tmp_path, 12, 2, 15, seed=3))
+    assert len(scenario.indicators) == 3, "a quarter of the nodes are measured"
+    # the draw the generator made, from the scenario before it had indicators (their own
+    # priors' draws come first)
+    level = prior_draws(replace(scenario, indicators={}), 1, 3)["level"][0]
+    for indicator in scenario.indicators.values():
+        rows = (tmp_path / "data" / Path(indicator.file).name).read_text().splitlines()[1:]
+        assert all(row.endswith("simulated from the scenario's prior by bench/run.py (seed 3)") for row in rows)
+        truth = level[np.asarray(indicator.years) - scenario.history_start, scenario.node_ids.index(indicator.node)]
+        assert np.corrcoef(truth, indicator.values)[0, 1] > 0.8
