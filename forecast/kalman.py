@@ -254,29 +254,18 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
 
 
 @_jit
-def transition(phi, sigma, beta, cause, effect, lag, order, G, A, Q):
+def transition(phi, sigma, beta, cause, effect, lag, order, first, by_cause, G, A, Q):
     """``G``, ``A = F G`` and ``Q = G^T diag(sigma^2) G`` into the given arrays, as
     :func:`forecast.dynamics.transition_matrices` and :func:`forecast.dynamics.state_dynamics`
     define them, built claim by claim: ``G = I + M G`` row by row with each same-year claim's
-    effect before its cause (``order``), so no matrix product or inverse. The same-year claims
-    are first grouped by cause: scanning every claim for every node took ~80 µs of a ~700 µs
-    gradient at 100 nodes."""
+    effect before its cause (``order``), so no matrix product or inverse. ``first, by_cause``:
+    the same-year claims grouped by cause (:func:`same_year_by_cause`), as scanning every
+    claim for every node took ~80 µs of a ~700 µs gradient at 100 nodes."""
     n, n_claims = phi.shape[0], beta.shape[0]
     for i in range(n):
         for l in range(n):
             G[i, l] = 0.0
             Q[i, l] = 0.0
-    first = np.zeros(n + 1, np.int64)  # the same-year claims by cause (compressed rows)
-    for j in range(n_claims):
-        if lag[j] == 0:
-            first[cause[j] + 1] += 1
-    for i in range(n):
-        first[i + 1] += first[i]
-    by_cause, fill = np.empty(first[n], np.int64), first[:n].copy()
-    for j in range(n_claims):
-        if lag[j] == 0:
-            by_cause[fill[cause[j]]] = j
-            fill[cause[j]] += 1
     for c in order:
         G[c, c] = 1.0
         for q in range(first[c], first[c + 1]):
@@ -356,25 +345,27 @@ def transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_b
 
 
 @_jit
-def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, cause, effect, lag, order,
-                    indicator, kept, direction, start, col, obs_order, year, node):
+def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, claim, cause, effect, lag, order,
+                    first, by_cause, indicator, kept, direction, start, col, obs_order, year, node):
     """The log density of the observations given the parameters (a 0-d array), and its gradient
     with respect to each input: the transition (:func:`transition`), each observation's mean, scale and
     noise variance from its indicator, the filter (:func:`kalman_kernel`), then the reverse.
 
-    The filter runs over the ``kept`` nodes only, those upstream of an indicator
-    (:func:`forecast.dynamics.upstream_of`): they evolve on their own, so their block of
-    ``A``, ``Q`` and ``s0`` is their exact dynamics, and the other nodes' parameters get no
-    gradient from the evidence. ``start, col`` (the block's support) and ``node`` index into
-    ``kept``."""
-    n, n_obs, n_kept = phi.shape[0], z.shape[0], kept.shape[0]
-    G, A, Q = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
-    transition(phi, sigma, beta, cause, effect, lag, order, G, A, Q)
-    A_kept, Q_kept, s0_kept = np.empty((n_kept, n_kept)), np.empty((n_kept, n_kept)), np.empty(n_kept)
+    Everything runs over the ``kept`` nodes only, those upstream of an indicator
+    (:func:`forecast.dynamics.upstream_of`), and the ``claim``s into them: these nodes evolve
+    on their own, so the transition their claims give is their block of ``A`` and ``Q``, and
+    the other nodes' and claims' parameters get no gradient from the evidence. The claims'
+    ``cause, effect, lag``, the solving ``order``, ``first, by_cause`` (:func:`transition`),
+    ``start, col`` (the block's support) and ``node`` index into ``kept`` and ``claim``
+    (:meth:`KalmanEvidence.constants`)."""
+    n, n_obs, n_kept, n_in = phi.shape[0], z.shape[0], kept.shape[0], claim.shape[0]
+    phi_kept, sigma_kept, s0_kept, beta_kept = np.empty(n_kept), np.empty(n_kept), np.empty(n_kept), np.empty(n_in)
     for i in range(n_kept):
-        s0_kept[i] = s0[kept[i]]
-        for l in range(n_kept):
-            A_kept[i, l], Q_kept[i, l] = A[kept[i], kept[l]], Q[kept[i], kept[l]]
+        phi_kept[i], sigma_kept[i], s0_kept[i] = phi[kept[i]], sigma[kept[i]], s0[kept[i]]
+    for q in range(n_in):
+        beta_kept[q] = beta[claim[q]]
+    G, A, Q = np.empty((n_kept, n_kept)), np.empty((n_kept, n_kept)), np.empty((n_kept, n_kept))
+    transition(phi_kept, sigma_kept, beta_kept, cause, effect, lag, order, first, by_cause, G, A, Q)
     scale, noise_var, resid = np.empty(n_obs), np.empty(n_obs), np.empty(n_obs)
     for a in range(n_obs):
         k = indicator[a]
@@ -382,18 +373,19 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, caus
         scale[a] = c
         noise_var[a] = noise[k] * noise[k]
         resid[a] = z[a] - intercept[k] - c * mu[kept[node[a]]]
-    logp, A_bar_kept, s0_bar_kept, Q_bar_kept, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
-        A_kept, s0_kept, Q_kept, scale, noise_var, resid, start, col, obs_order, year, node)
+    logp, A_bar, s0_bar_kept, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
+        A, s0_kept, Q, scale, noise_var, resid, start, col, obs_order, year, node)
     phi_bar, sigma_bar, beta_bar, mu_bar = np.zeros(n), np.zeros(n), np.zeros_like(beta), np.zeros(n)
     intercept_bar, loading_bar, noise_bar = np.zeros_like(intercept), np.zeros_like(loading), np.zeros_like(noise)
     s0_bar = np.zeros(n)
     if np.isfinite(logp):  # otherwise every cotangent is zero: no direction to follow
-        A_bar, Q_bar = np.zeros((n, n)), np.zeros((n, n))
+        phi_bar_kept, sigma_bar_kept, beta_bar_kept = np.zeros(n_kept), np.zeros(n_kept), np.zeros(n_in)
+        transition_grad(phi_kept, sigma_kept, beta_kept, cause, effect, lag, G, A_bar, Q_bar,
+                        phi_bar_kept, sigma_bar_kept, beta_bar_kept)
         for i in range(n_kept):
-            s0_bar[kept[i]] = s0_bar_kept[i]
-            for l in range(n_kept):
-                A_bar[kept[i], kept[l]], Q_bar[kept[i], kept[l]] = A_bar_kept[i, l], Q_bar_kept[i, l]
-        transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_bar, sigma_bar, beta_bar)
+            phi_bar[kept[i]], sigma_bar[kept[i]], s0_bar[kept[i]] = phi_bar_kept[i], sigma_bar_kept[i], s0_bar_kept[i]
+        for q in range(n_in):
+            beta_bar[claim[q]] = beta_bar_kept[q]
         for a in range(n_obs):
             k, r, i = indicator[a], resid_bar[a], kept[node[a]]
             intercept_bar[k] -= r
@@ -403,6 +395,30 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, caus
     out = np.empty(())  # a 0-d array, as PyTensor holds a scalar
     out[()] = logp
     return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
+
+
+def claims_into(n_state: int, kept: np.ndarray, cause: np.ndarray, effect: np.ndarray, lag: np.ndarray,
+                order: np.ndarray) -> tuple:
+    """The claims into the ``kept`` nodes, as :func:`evidence_kernel` takes them: their indices,
+    then their causes, effects and lags, the solving ``order`` restricted to ``kept``, all
+    as places among ``kept``, and the same-year ones by cause (:func:`same_year_by_cause`).
+    A claim from a kept node to one not kept moves nothing kept (``kept`` holds everything
+    upstream of its nodes), and a claim into a kept node comes from one."""
+    place = np.full(n_state, -1)
+    place[kept] = np.arange(kept.size)
+    claim = np.flatnonzero(place[effect] >= 0)
+    cause, effect, lag = place[cause[claim]], place[effect[claim]], lag[claim]
+    assert np.all(cause >= 0), "kept is not closed upstream"
+    order = place[order][place[order] >= 0]
+    return (claim, cause, effect, lag, order, *same_year_by_cause(cause, lag, kept.size))
+
+
+def same_year_by_cause(cause: np.ndarray, lag: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same-year claims grouped by cause, as compressed rows: node ``c``'s are
+    ``by_cause[first[c]:first[c + 1]]`` (claim indices, in their order)."""
+    same_year = np.flatnonzero(lag == 0)
+    by_cause = same_year[np.argsort(cause[same_year], kind="stable")]
+    return np.searchsorted(cause[by_cause], np.arange(n + 1)), by_cause
 
 
 def _layout(support: np.ndarray, kept: np.ndarray, year, node) -> tuple:
@@ -494,14 +510,18 @@ class KalmanEvidence(Op):
                    ints(node))
 
     def constants(self) -> tuple:
-        """The structure as the kernel takes it, after its inputs (built once: the Python-mode
-        :meth:`perform` needs it at every call)."""
+        """The structure as :func:`evidence_kernel` takes it, after its inputs: the claims into
+        the kept nodes (:func:`claims_into`), each observation's indicator, the kept nodes, each
+        indicator's direction, then the filter's layout (:func:`_layout`). Built once: the
+        Python-mode :meth:`perform` needs it at every call."""
         if self._constants is None:
             kept = np.array(self.kept, dtype=np.int64)
-            claims = tuple(np.array(a, dtype=np.int64) for a in (self.cause, self.effect, self.lag, self.order,
-                                                                   self.indicator))
-            claims += (kept, np.array(self.direction, dtype=np.float64))
-            self._constants = claims + _layout(np.array(self.support, dtype=np.int64), kept, self.year, self.node)
+            claims = claims_into(self.n_state, kept, *(np.array(a, dtype=np.int64)
+                                                       for a in (self.cause, self.effect, self.lag, self.order)))
+            claims = tuple(np.array(a, dtype=np.int64) for a in claims)
+            observed = (np.array(self.indicator, dtype=np.int64), kept, np.array(self.direction, dtype=np.float64))
+            self._constants = claims + observed + _layout(np.array(self.support, dtype=np.int64), kept, self.year,
+                                                          self.node)
         return self._constants
 
     def make_node(self, *inputs) -> Apply:
@@ -546,7 +566,7 @@ class KalmanEvidence(Op):
 # float arrays the Op passes and gets back (inputs, log density, gradients), then the
 # structure's integer arrays, then its direction per indicator.
 
-N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 12, 10
+N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 15, 10
 N_ARRAYS = N_INPUTS + N_STRUCTURE + N_OUTPUTS
 #: Where the groups start in the tables: the inputs at 0 and the outputs after them, then the
 #: structure's integer arrays, then the direction (the last array).
@@ -586,8 +606,9 @@ def _evidence_entry(addresses_, lengths_):
         _floats(a, n, 0), _floats(a, n, 1), _floats(a, n, 2), _floats(a, n, 3), _floats(a, n, 4),
         _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8),
         _ints(a, n, s), _ints(a, n, s + 1), _ints(a, n, s + 2), _ints(a, n, s + 3), _ints(a, n, s + 4),
-        _ints(a, n, s + 5), _floats(a, n, DIRECTION_AT), _ints(a, n, s + 6), _ints(a, n, s + 7),
-        _ints(a, n, s + 8), _ints(a, n, s + 9), _ints(a, n, s + 10))
+        _ints(a, n, s + 5), _ints(a, n, s + 6), _ints(a, n, s + 7), _ints(a, n, s + 8),
+        _floats(a, n, DIRECTION_AT), _ints(a, n, s + 9), _ints(a, n, s + 10), _ints(a, n, s + 11),
+        _ints(a, n, s + 12), _ints(a, n, s + 13))
     _floats(a, n, o)[0] = out[0][()]
     _copy(out[1], _floats(a, n, o + 1))
     _copy(out[2], _floats(a, n, o + 2))
@@ -657,7 +678,8 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
 
     if not precompile.may_defer():  # otherwise the sampler registers it, after the child
         register_kernel()
-    cause, effect, lag, order, indicator, kept, direction, start, col, obs_order, year, where = op.constants()
+    claim, cause, effect, lag, order, first, by_cause, indicator, kept, direction, start, col, obs_order, year, where = (
+        op.constants())
     n = N_ARRAYS
 
     @numba_njit
@@ -671,8 +693,8 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
                  np.empty(z.size))
         addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
         _table(addresses, lengths, 0, inputs + (logp,) + grads)
-        _table(addresses, lengths, INTS_AT,
-               (cause, effect, lag, order, indicator, kept, start, col, obs_order, year, where))
+        _table(addresses, lengths, INTS_AT, (claim, cause, effect, lag, order, first, by_cause, indicator, kept,
+                                             start, col, obs_order, year, where))
         _table(addresses, lengths, DIRECTION_AT, (direction,))
         address = _kernel_address()
         if address == 0:  # not registered: no density rather than a call to nowhere

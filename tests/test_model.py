@@ -201,26 +201,34 @@ def test_the_compiled_evidence_density_is_the_gaussian_of_the_reference_covarian
 FAN_EDGES = [(0, 1, 0), (2, 3, 1), (0, 2, 0), (3, 0, 1), (1, 2, 0), (3, 3, 1)]
 
 
-@pytest.mark.parametrize("fan", [False, True], ids=["recurrence case", "claims sharing a cause"])
-def test_the_op_builds_the_transition_of_the_equations(fan: bool) -> None:
+@pytest.mark.parametrize("case", ["recurrence", "fan", "downstream"],
+                         ids=["recurrence case", "claims sharing a cause", "unmeasured downstream"])
+def test_the_op_builds_the_transition_of_the_equations(case: str) -> None:
     """The kernel builds A and Q from the claims (same-year chains solved effect first) as
-    dynamics.state_dynamics does from its matrices, for effects of either sign."""
+    dynamics.state_dynamics does from its matrices, for effects of either sign: over the
+    nodes upstream of an indicator, from the claims into them alone, their block exactly."""
     from forecast.dynamics import state_dynamics
     from forecast.kalman import KalmanEvidence, transition
 
     rng, graph, *_ = _recurrence_case()
-    if fan:
+    node = np.zeros(1, int)
+    if case == "fan":
         graph = Graph.from_edges(4, FAN_EDGES)
-    op = KalmanEvidence.of(graph, np.zeros(1, int), np.ones(1), np.zeros(1, int), np.zeros(1, int))
-    cause, effect, lag, order, *_ = op.constants()
-    n = graph.n_nodes
+    elif case == "downstream":
+        *_, node, _ = _evidence_case(downstream=True)
+        graph = _evidence_case(downstream=True)[1]
+    op = KalmanEvidence.of(graph, np.zeros(node.size, int), np.ones(1), np.zeros(node.size, int), node)
+    claim, cause, effect, lag, order, first, by_cause, _, kept, *_ = op.constants()
+    assert (case == "downstream") == (kept.size < graph.n_nodes)
+    n = kept.size
     for _ in range(20):
         p = _random_params(rng, graph)
         G, A, Q = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
-        transition(p.phi, p.sigma, p.beta, cause, effect, lag, order, G, A, Q)
+        transition(p.phi[kept], p.sigma[kept], p.beta[claim], cause, effect, lag, order, first, by_cause, G, A, Q)
         A_ref, Q_ref = state_dynamics(p, graph)
-        np.testing.assert_allclose(A, A_ref, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(Q, Q_ref, rtol=1e-12, atol=1e-14)
+        block = np.ix_(kept, kept)
+        np.testing.assert_allclose(A, A_ref[block], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(Q, Q_ref[block], rtol=1e-12, atol=1e-14)
 
 
 def test_the_transition_support_holds_every_non_zero_of_the_transition() -> None:
