@@ -99,6 +99,7 @@ def generate_scenario(directory: Path, n_nodes: int, n_strategies: int, n_years:
                            "quote": "generated", "prior": {"direction": "+" if rng.random() < 0.6 else "-",
                                                           "strength": str(rng.choice(["weak", "moderate", "strong"])),
                                                           "confidence": str(rng.choice(["low", "medium", "high"]))}})
+    measured = sorted(rng.choice(n_nodes, size=max(2, n_nodes // 4), replace=False))
     levers = ids[:n_levers]
     strategies = [{"id": "baseline", "baseline": True}]
     for s in range(n_strategies - 1):
@@ -113,25 +114,27 @@ def generate_scenario(directory: Path, n_nodes: int, n_strategies: int, n_years:
     path = directory / f"generated_{n_nodes}n_{n_strategies}s_{n_years}y.toml"
     directory.mkdir(parents=True, exist_ok=True)
     path.write_bytes(tomli_w.dumps(data).encode())
-    measured = sorted(rng.choice(n_nodes, size=max(2, n_nodes // 4), replace=False))
-    data["indicators"] = simulated_indicators(path, [ids[i] for i in measured], rng, seed)
+    data["indicators"] = simulated_indicators(path, [ids[i] for i in measured], seed)
     path.write_bytes(tomli_w.dumps(data).encode())
     return path
 
 
-def simulated_indicators(path: Path, measured: list[str], rng: np.random.Generator, seed: int) -> dict:
+def simulated_indicators(path: Path, measured: list[str], seed: int) -> dict:
     """One indicator per ``measured`` node of the scenario at ``path`` (written without
     indicators), simulated from its model: the history by its equations with the parameters
     drawn from their priors (:func:`forecast.strategies.prior_draws`, the prior predictive
     check's draws), measured with noise of a third of each series' spread, a fifth of the
     years missing. Data the model could have produced, so that the benchmark measures the
     sampler on a posterior of the kind the model describes: independent random walks, which
-    the claims contradict, made the 100-node posterior bimodal."""
+    the claims contradict, made the 100-node posterior bimodal. The draws depend on the
+    nodes, claims, years and ``seed`` only, so scenarios that differ in their strategies
+    alone have the same data."""
     from forecast.config import load_scenario
     from forecast.strategies import prior_draws
 
     scenario = load_scenario(path)
     level = prior_draws(scenario, 1, seed)["level"][0]  # (years, nodes)
+    rng = np.random.default_rng([seed, 2])  # not prior_draws' stream
     years = scenario.history_years
     (path.parent / "data").mkdir(exist_ok=True)
     indicators = {}

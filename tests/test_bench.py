@@ -87,3 +87,10 @@ def test_generated_indicators_are_simulated_from_the_scenarios_own_prior(bench, 
         assert all(row.endswith("simulated from the scenario's prior by bench/run.py (seed 3)") for row in rows)
         truth = level[np.asarray(indicator.years) - scenario.history_start, scenario.node_ids.index(indicator.node)]
         assert np.corrcoef(truth, indicator.values)[0, 1] > 0.8
+
+
+def test_generated_scenarios_that_differ_in_strategies_alone_have_the_same_data(bench, tmp_path) -> None:
+    """So that the benchmark's rows with more strategies measure the strategies' cost alone."""
+    few, many = (bench.generate_scenario(tmp_path / str(s), 12, s, 15) for s in (3, 10))
+    for data in sorted((few.parent / "data").iterdir()):
+        assert data.read_text() == (many.parent / "data" / data.name).read_text()
