@@ -215,8 +215,7 @@ def test_the_op_builds_the_transition_of_the_equations(case: str) -> None:
     if case == "fan":
         graph = Graph.from_edges(4, FAN_EDGES)
     elif case == "downstream":
-        *_, node, _ = _evidence_case(downstream=True)
-        graph = _evidence_case(downstream=True)[1]
+        _, graph, _, _, node, _ = _evidence_case(downstream=True)
     op = KalmanEvidence.of(graph, np.zeros(node.size, int), np.ones(1), np.zeros(node.size, int), node)
     claim, cause, effect, lag, order, first, by_cause, _, kept, *_ = op.constants()
     assert (case == "downstream") == (kept.size < graph.n_nodes)
