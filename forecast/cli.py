@@ -101,8 +101,10 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     from forecast.pipeline import run_scenario
     from forecast.results import RunError
 
+    from forecast.progress import StageProgress
+
     interactive = sys.stderr.isatty() and not quiet
-    progress = None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}"))
+    progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
     try:
         settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                    target_accept=target_accept, progress=interactive, history=history)

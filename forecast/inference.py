@@ -12,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from forecast.progress import StageProgress, shown
+
 Sampler = Literal["nutpie", "pymc"]
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 #: How the latent history is handled: "integrated" out exactly (Kalman filter; NUTS explores
@@ -86,14 +88,18 @@ class Sampled:
     leapfrog_steps: int | None = None
 
 
-def sample_posterior(model, settings: SamplerSettings) -> Sampled:
-    """Sample the model's posterior once (compiling its log density first)."""
+def sample_posterior(model, settings: SamplerSettings, progress: StageProgress | None = None) -> Sampled:
+    """Sample the model's posterior once (compiling its log density first); ``progress`` shows
+    the compile and the sampling as stages (the sampler draws its own bars when
+    ``settings.progress``)."""
+    import sys
     import time
 
     from threadpoolctl import threadpool_limits
 
     marginal = "level" not in model.named_vars
     settings = settings.for_model(marginal)
+    draws = f"{settings.chains} chains x {settings.draws} draws after {settings.tune} tuning"
 
     if settings.sampler == "nutpie":
         import nutpie
@@ -102,17 +108,17 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
         from forecast.callbacks import lean_callbacks
 
         t0 = time.perf_counter()
-        with lean_callbacks() as options, precompile.deferring():
+        with shown(progress, "compile"), lean_callbacks() as options, precompile.deferring():
             compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
-        if marginal:  # its code calls the Kalman kernel at an address, filled in here
-            _register_kernel()
+            if marginal:  # its code calls the Kalman kernel at an address, filled in here
+                _register_kernel()
         t1 = time.perf_counter()
         # The chains' last progress report counts their leapfrog steps, tuning included,
         # whose draws are not kept.
         chains: list = []
         # One BLAS thread per chain: chains already fill the cores, and a multithreaded BLAS
         # under each of them oversubscribes the machine (seen: sampling 10x slower).
-        with threadpool_limits(limits=1):
+        with shown(progress, f"sample ({draws})", live=False), threadpool_limits(limits=1):
             sampler = nutpie.sample(
                 compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                 cores=settings.chains, seed=settings.seed, progress_bar=settings.progress,
@@ -125,6 +131,8 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
             except BaseException:
                 sampler.cancel()
                 raise
+            if settings.progress and sys.stderr.isatty():  # its terminal bars end mid-line
+                sys.stderr.write("\n")
         # The sampler's clock stops when its chains do, as PyMC's does: turning the draws into
         # a DataTree (0.15-0.4 s) is counted with the compile, the rest of the call.
         return Sampled(tree, t1 - t0 + time.perf_counter() - t2, t2 - t1, _nutpie_steps(chains, settings))
@@ -135,7 +143,7 @@ def sample_posterior(model, settings: SamplerSettings) -> Sampled:
     t0 = time.perf_counter()
     if marginal:
         _register_kernel()
-    with threadpool_limits(limits=1):
+    with shown(progress, f"compile+sample ({draws})", live=False), threadpool_limits(limits=1):
         tree = pm.sample(
             draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
             progressbar=settings.progress, target_accept=settings.target_accept, model=model,

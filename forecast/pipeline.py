@@ -13,11 +13,11 @@ from __future__ import annotations
 import gc
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import xarray as xr
@@ -26,12 +26,12 @@ from forecast import precompile
 from forecast import results as R
 from forecast.config import Scenario, load_scenario
 from forecast.history import restore_history
-from forecast.inference import SamplerSettings, diagnose, sample_posterior
+from forecast.inference import Diagnostics, SamplerSettings, diagnose, sample_posterior
 from forecast.model import Evidence, build_model, coords_of, marginalises
+from forecast.progress import Advance, StageProgress, no_advance, shown
 from forecast.questions import answer
 from forecast.strategies import Draws, forecast_levels, measure, prior_draws, shocks, to_display
 
-Progress = Callable[[str], None]
 #: Sampled parameters judged by the diagnostics (anchored intercepts and loadings are constants).
 PARAMETERS = ("baseline", "persistence", "volatility", "effect", "_intercept", "_loading", "noise")
 
@@ -43,14 +43,13 @@ class Timings:
     stages: dict[str, float | None] = field(default_factory=dict)
 
     @contextmanager
-    def timed(self, name: str, progress: Progress | None):
-        if progress:
-            progress(f"{name} ...")
+    def timed(self, name: str, progress: StageProgress | None, total: int | None = None) -> Iterator[Advance]:
+        """Time the block as stage ``name``, shown by ``progress`` if given (a bar of ``total``
+        steps, which the block moves on with the ``advance`` it gets)."""
         start = time.perf_counter()
-        yield
+        with shown(progress, name, total) as advance:
+            yield advance
         self.stages[name] = time.perf_counter() - start
-        if progress:
-            progress(f"{name} done in {self.stages[name]:.1f}s")
 
 
 @contextmanager
@@ -95,10 +94,11 @@ def run_scenario(
     keep_draws: int | None = None,
     report: bool = True,
     command: list[str] | None = None,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     timings: Timings | None = None,
 ) -> R.Run:
-    """Validate, sample once, forecast every strategy, write the run directory (and report)."""
+    """Validate, sample once, forecast every strategy, write the run directory (and report);
+    ``progress`` shows each stage (:mod:`forecast.progress`)."""
     precompile.start()  # the likelihood's kernel, in a child process, while this one goes on
     timings = timings or Timings()
     with timings.timed("validate", progress):
@@ -111,18 +111,12 @@ def run_scenario(
     R.check_target(target)
     with timings.timed("build", progress):
         model = build_model(scenario, marginal=marginal)
-    with timings.timed("compile+sample", progress):
-        sampled = sample_posterior(model, settings)
+    sampled = sample_posterior(model, settings, progress)
     timings.stages["compile"] = sampled.compile_seconds
     timings.stages["sample"] = sampled.sampling_seconds
-    if progress:
-        compiled = f"compile {sampled.compile_seconds:.1f}s, " if sampled.compile_seconds is not None else ""
-        progress(f"{settings.sampler}: {compiled}sampling {sampled.sampling_seconds:.1f}s "
-                 f"({settings.chains} chains x {settings.draws} draws)")
     with frozen_heap():
-        with timings.timed("forecast+summarise", progress):
-            tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
-                                    timings=timings, leapfrog_steps=sampled.leapfrog_steps)
+        tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
+                                timings=timings, leapfrog_steps=sampled.leapfrog_steps, progress=progress)
         manifest = {
             "forecast_run": 1,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -148,31 +142,43 @@ def run_scenario(
 
 def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, sampling_seconds: float,
             *, keep_draws: int | None = None, timings: Timings | None = None,
-            leapfrog_steps: int | None = None) -> tuple[xr.DataTree, dict]:
-    """From the sampled posterior to the results tree and the summary."""
+            leapfrog_steps: int | None = None, progress: StageProgress | None = None) -> tuple[xr.DataTree, dict]:
+    """From the sampled posterior to the results tree and the summary, in stages: the history
+    (when integrated out), the forecasts (a bar over the strategies), the summaries."""
     timings = timings or Timings()
     post = idata["posterior"].dataset
     # What MCMC explored: the parameters, and the history when it was sampled with them. A
     # history integrated out is drawn afterwards, exactly, given each draw (no chain of its own).
     explored = [v for v in (*PARAMETERS, "level") if v in post]
     if "level" not in post:
-        with timings.timed("history", None):
+        with timings.timed("history", progress):
             post = restore_history(scenario, post, settings.seed)
         idata = with_group(idata, "posterior", post)
     draws = Draws.from_posterior(post)
-    diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds, leapfrog_steps)
-    if "level" in explored and diagnostics.verdict != "ok":
-        diagnostics.messages.append(
-            "The history was sampled with the parameters (a large scenario, or --history sampled). "
-            "--history integrated integrates it out exactly: NUTS then explores the parameters only, "
-            "an easier geometry, at more cost per step.")
-    with timings.timed("forecast", None):
-        tree = results_tree(scenario, idata, draws, settings.seed)
-    summary = {
+    with timings.timed("forecast", progress, total=len(scenario.strategies)) as advance:
+        tree = results_tree(scenario, idata, draws, settings.seed, advance)
+    with timings.timed("summarise", progress):
+        diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds,
+                               leapfrog_steps)
+        if "level" in explored and diagnostics.verdict != "ok":
+            diagnostics.messages.append(
+                "The history was sampled with the parameters (a large scenario, or --history sampled). "
+                "--history integrated integrates it out exactly: NUTS then explores the parameters only, "
+                "an easier geometry, at more cost per step.")
+        summary = _summary(scenario, tree, diagnostics, settings.seed)
+    if keep_draws:
+        tree = thin_forecasts(tree, keep_draws)
+    return tree, summary
+
+
+def _summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostics, seed: int) -> dict:
+    """What the report and the command line show: the scenario, each question's answer by
+    strategy, trajectories, contrasts, claims, the indicators' fit and the diagnostics."""
+    return {
         "scenario": {
             "name": scenario.name, "description": scenario.description, "source": scenario.source,
             "source_url": scenario.source_url, "history_start": scenario.history_start,
-            "start_year": scenario.start_year, "horizon": scenario.horizon, "seed": settings.seed,
+            "start_year": scenario.start_year, "horizon": scenario.horizon, "seed": seed,
         },
         "nodes": {nid: {"label": n.label, "role": n.role, "unit": n.unit, "desirable": n.desirable,
                         "description": n.description} for nid, n in scenario.nodes.items()},
@@ -191,13 +197,12 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
         "indicators": R.indicator_fit(scenario, tree),
         "diagnostics": R.jsonable(diagnostics.to_dict()),
     }
-    if keep_draws:
-        tree = thin_forecasts(tree, keep_draws)
-    return tree, summary
 
 
-def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int) -> xr.DataTree:
-    """posterior, prior, sample_stats, observed_data, posterior_predictive and forecast groups."""
+def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int,
+                 advance: Advance = no_advance) -> xr.DataTree:
+    """posterior, prior, sample_stats, observed_data, posterior_predictive and forecast groups
+    (``advance`` is called once per strategy forecast)."""
     post = idata["posterior"].dataset
     keep = [v for v in post.data_vars if v != "shock"]  # raw shocks: internal, large
     posterior = post[keep]
@@ -209,7 +214,7 @@ def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int
     fyears = [int(y) for y in scenario.forecast_years]
     sids = [s.id for s in scenario.strategies]
 
-    levels = forecast_levels(scenario, draws, seed)  # (S, H, D, N)
+    levels = forecast_levels(scenario, draws, seed, advance)  # (S, H, D, N)
     _, ind_noise = shocks(scenario, D, seed)
     ind_future = measure(scenario, draws, levels, np.broadcast_to(ind_noise, levels.shape[:3] + ind_noise.shape[2:]))
 

@@ -14,6 +14,7 @@ as under any other strategy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,10 @@ def intervention(scenario: Scenario, strategy, mu: np.ndarray) -> tuple[np.ndarr
     return held, target
 
 
-def forecast_levels(scenario: Scenario, draws: Draws, seed: int) -> np.ndarray:
-    """Latent levels for every strategy: (strategies, forecast years, D, nodes)."""
+def forecast_levels(scenario: Scenario, draws: Draws, seed: int,
+                    advance: Callable[[int], None] | None = None) -> np.ndarray:
+    """Latent levels for every strategy: (strategies, forecast years, D, nodes); ``advance(1)``
+    after each strategy (a progress bar's)."""
     graph = graph_of(scenario)
     node_shocks, _ = shocks(scenario, draws.mu.shape[0], seed)
     d_last = draws.level[:, -1, :] - draws.mu
@@ -90,6 +93,8 @@ def forecast_levels(scenario: Scenario, draws: Draws, seed: int) -> np.ndarray:
     for s, strategy in enumerate(scenario.strategies):
         held, target = intervention(scenario, strategy, draws.mu)
         out[s] = draws.mu[None] + simulate(d_last, node_shocks, draws.params, graph, held, target)
+        if advance:
+            advance(1)
     return out
 
 

@@ -105,15 +105,27 @@ def test_a_run_never_overwrites_an_earlier_one(default_run) -> None:
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".partial")]
 
 
-def test_same_seed_same_numbers(chain_file, tmp_path) -> None:
-    args = ["run", str(chain_file), "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "5", "-q", "--no-report"]
+def test_same_seed_same_numbers_with_or_without_progress(chain_file, tmp_path) -> None:
+    """The same seed gives the same numbers. Off a terminal, progress is a line per stage
+    at its start and end, in the run's order, with nothing redrawn; --quiet shows none."""
+    args = ["run", str(chain_file), "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "5", "--no-report"]
     a = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
-    b = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b")])
+    b = CliRunner().invoke(cli, [*args, "-q", "--out", str(tmp_path / "b")])
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
     sa = json.loads((tmp_path / "a" / "summary.json").read_text())
     sb = json.loads((tmp_path / "b" / "summary.json").read_text())
     sa["diagnostics"].pop("sampling_seconds"), sb["diagnostics"].pop("sampling_seconds")
     assert sa == sb
+
+    started = [line.removeprefix("[forecast] ").removesuffix(" ...") for line in a.stderr.splitlines()
+               if line.endswith(" ...")]
+    assert [stage.split(" (")[0] for stage in started] == [
+        "validate", "build", "compile", "sample", "history", "forecast", "summarise", "write"]
+    assert started[3] == "sample (2 chains x 100 draws after 100 tuning)"
+    for stage in started:
+        assert f"[forecast] {stage} done in " in a.stderr
+    assert "\r" not in a.stderr and "\x1b" not in a.stderr, "no bar is redrawn off a terminal"
+    assert "[forecast]" not in b.stderr
 
 
 def test_strict_turns_bad_diagnostics_into_exit_3(chain_file, tmp_path) -> None:

@@ -510,6 +510,15 @@ def test_an_intervention_changes_only_descendants_of_its_levers(chain_run) -> No
     np.testing.assert_allclose(hi.sel(node="L").values, 1.0, rtol=1e-6)
 
 
+def test_forecasting_moves_the_progress_bar_once_per_strategy(chain_run) -> None:
+    from forecast.strategies import Draws, forecast_levels
+
+    scenario, tree, _ = chain_run
+    steps: list[int] = []
+    levels = forecast_levels(scenario, Draws.from_posterior(tree["posterior"].dataset), 3, steps.append)
+    assert steps == [1] * len(scenario.strategies) == [1] * levels.shape[0]
+
+
 def test_a_chain_of_known_effects_reproduces_the_analytic_intervention_effect(chain_run) -> None:
     """do(L=+1) vs do(L=-1): A moves by (1-phi) * 0.5 * 2 per year toward 0.5 * 2, B follows."""
     _, tree, _ = chain_run
