@@ -99,9 +99,8 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     from forecast.config import ScenarioError
     from forecast.inference import SamplerSettings
     from forecast.pipeline import run_scenario
-    from forecast.results import RunError
-
     from forecast.progress import StageProgress
+    from forecast.results import RunError
 
     interactive = sys.stderr.isatty() and not quiet
     progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
