@@ -14,7 +14,6 @@ as under any other strategy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +23,7 @@ from forecast.config import Scenario
 from forecast.dynamics import Graph, Params, simulate
 from forecast.model import graph_of
 from forecast.priors import Distribution
+from forecast.progress import Advance, no_advance
 
 
 @dataclass
@@ -82,8 +82,7 @@ def intervention(scenario: Scenario, strategy, mu: np.ndarray) -> tuple[np.ndarr
     return held, target
 
 
-def forecast_levels(scenario: Scenario, draws: Draws, seed: int,
-                    advance: Callable[[int], None] | None = None) -> np.ndarray:
+def forecast_levels(scenario: Scenario, draws: Draws, seed: int, advance: Advance = no_advance) -> np.ndarray:
     """Latent levels for every strategy: (strategies, forecast years, D, nodes); ``advance(1)``
     after each strategy (a progress bar's)."""
     graph = graph_of(scenario)
@@ -93,8 +92,7 @@ def forecast_levels(scenario: Scenario, draws: Draws, seed: int,
     for s, strategy in enumerate(scenario.strategies):
         held, target = intervention(scenario, strategy, draws.mu)
         out[s] = draws.mu[None] + simulate(d_last, node_shocks, draws.params, graph, held, target)
-        if advance:
-            advance(1)
+        advance(1)
     return out
 
 
