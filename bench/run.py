@@ -265,7 +265,7 @@ def sampler_comparison(seeds: tuple[int, ...] = COMPARISON_SEEDS) -> dict:
     """Min bulk ESS per second of sampling of each sampler on the default scenario's model
     (built once, each sampler compiling it as a run does), for each seed: their medians."""
     from forecast.config import load_scenario
-    from forecast.inference import SAMPLERS, diagnose, sample_posterior
+    from forecast.inference import SAMPLERS, compile_for_nutpie, diagnose, sample_posterior
     from forecast.model import build_model
     from forecast.pipeline import PARAMETERS
 
@@ -288,9 +288,42 @@ def sampler_comparison(seeds: tuple[int, ...] = COMPARISON_SEEDS) -> dict:
                 for s, rs in runs.items()}
 
     ess = median("ess_bulk_per_sampling_second")
-    print(f"  sampler comparison over seeds {list(seeds)}: {ess}", file=sys.stderr)
+    gradient = gradient_cost(compile_for_nutpie(model))["us_per_gradient"]
+    print(f"  sampler comparison over seeds {list(seeds)}: {ess}; a gradient alone {gradient} µs", file=sys.stderr)
     return {"label": "default, sampler comparison", "seeds": list(seeds), "runs": runs,
-            "median_ess_bulk_per_sampling_second": ess, "median_us_per_step": median("us_per_step")}
+            "median_ess_bulk_per_sampling_second": ess, "median_us_per_step": median("us_per_step"),
+            "us_per_gradient": gradient}
+
+
+def gradient_cost(compiled, evaluations: int = 20_000, repeats: int = 3, seed: int = 1) -> dict:
+    """µs per evaluation of the log density and its gradient alone: nutpie's own callback for
+    ``compiled`` (what each leapfrog step calls, :func:`forecast.inference.compile_for_nutpie`),
+    at nutpie's initial point for ``seed``, called ``evaluations`` times in a compiled loop on
+    one core, without the sampler; the median of ``repeats`` loops. A sampler's µs per step
+    minus this is what the sampler itself costs per step. (nutpie's own ``benchmark_logp``
+    calls a method its 0.16 compiled model lacks.)"""
+    import numba
+
+    callback = compiled.compiled_logp_func
+    x = np.ascontiguousarray(compiled.initial_point_func(seed), dtype=np.float64)
+    grad, logp, user_data = np.empty_like(x), np.empty(1), compiled.user_data
+
+    @numba.njit
+    def evaluate(x, grad, logp, user_data, n):
+        failed = 0
+        for _ in range(n):
+            failed += callback(np.uint64(x.size), x.ctypes, grad.ctypes, logp.ctypes, user_data.ctypes) != 0
+        return failed
+
+    if evaluate(x, grad, logp, user_data, 1) or not np.isfinite(logp[0]):
+        raise RuntimeError(f"the log density is not finite at the initial point (seed {seed})")
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        evaluate(x, grad, logp, user_data, evaluations)
+        seconds.append(time.perf_counter() - t0)
+    return {"us_per_gradient": round(float(np.median(seconds)) / evaluations * 1e6, 2), "logp": float(logp[0]),
+            "gradient": grad.copy()}
 
 
 def child(out: Path, job: dict) -> None:
@@ -365,7 +398,21 @@ def table(rows: list[dict]) -> str:
             if step.get("nutpie") and step.get("pymc"):
                 notes.append(f"- default, µs per leapfrog step on one core, medians over the same seeds: nutpie "
                              f"{step['nutpie']:.1f}, PyMC NUTS {step['pymc']:.1f} ({step['pymc'] / step['nutpie']:.1f}x)")
+                if r.get("us_per_gradient"):
+                    notes.append(gradient_note(r["us_per_gradient"], step["nutpie"], m["nutpie"] / m["pymc"]))
     return "\n".join([head, sep, *body, "", *notes])
+
+
+def gradient_note(us_per_gradient: float, us_per_nutpie_step: float, ratio: float) -> str:
+    """The gradient alone against a nutpie step, and the ESS/s ratio over PyMC's NUTS nutpie
+    would reach if its steps cost the gradient alone (the same steps per iteration and ESS per
+    draw; sampling time is proportional to a step's cost): a bound on what a cheaper sampler
+    could give on this model."""
+    bound = ratio * us_per_nutpie_step / us_per_gradient
+    return (f"- default, µs per gradient of the log density alone (nutpie's callback in a compiled loop, one core): "
+            f"{us_per_gradient:.1f}, so nutpie's own work is {us_per_nutpie_step - us_per_gradient:.1f} µs of its "
+            f"{us_per_nutpie_step:.1f} µs step; with steps that cost the gradient alone, the ratio above would be "
+            f"{bound:.1f}x")
 
 
 def scaling_figure(rows: list[dict], path: Path) -> bool:

@@ -97,21 +97,15 @@ def sample_posterior(model, settings: SamplerSettings, progress: StageProgress |
 
     from threadpoolctl import threadpool_limits
 
-    marginal = "level" not in model.named_vars
+    marginal = integrates_history(model)
     settings = settings.for_model(marginal)
     draws = f"{settings.chains} chains x {settings.draws} draws after {settings.tune} tuning"
 
     if settings.sampler == "nutpie":
         import nutpie
 
-        from forecast import precompile
-        from forecast.callbacks import lean_callbacks
-
         t0 = time.perf_counter()
-        with shown(progress, "compile"), lean_callbacks() as options, precompile.deferring():
-            compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
-            if marginal:  # its code calls the Kalman kernel at an address, filled in here
-                _register_kernel()
+        compiled = compile_for_nutpie(model, progress)
         t1 = time.perf_counter()
         # The chains' last progress report counts their leapfrog steps, tuning included,
         # whose draws are not kept.
@@ -158,6 +152,29 @@ def sample_posterior(model, settings: SamplerSettings, progress: StageProgress |
     if sampling is None:
         return Sampled(tree, None, total, steps)
     return Sampled(tree, total - float(sampling), float(sampling), steps)
+
+
+def compile_for_nutpie(model, progress: StageProgress | None = None):
+    """The model's log density and gradient compiled for nutpie (numba), as a run compiles it:
+    with the lean callbacks (:mod:`forecast.callbacks`), and, when the history is integrated
+    out, the Kalman kernel registered (its code calls the kernel at an address filled in
+    here, after the child compiling it, :mod:`forecast.precompile`)."""
+    import nutpie
+
+    from forecast import precompile
+    from forecast.callbacks import lean_callbacks
+
+    with shown(progress, "compile"), lean_callbacks() as options, precompile.deferring():
+        compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
+        if integrates_history(model):
+            _register_kernel()
+    return compiled
+
+
+def integrates_history(model) -> bool:
+    """Whether the model integrates the history out (no ``level`` variable; the evidence is the
+    Kalman filter's density, :func:`forecast.model.build_model`)."""
+    return "level" not in model.named_vars
 
 
 def parallel_chains(settings: SamplerSettings) -> int:

@@ -94,3 +94,38 @@ def test_generated_scenarios_that_differ_in_strategies_alone_have_the_same_data(
     few, many = (bench.generate_scenario(tmp_path / str(s), 12, s, 15) for s in (3, 10))
     for data in sorted((few.parent / "data").iterdir()):
         assert data.read_text() == (many.parent / "data" / data.name).read_text()
+
+
+def test_the_gradient_it_times_is_the_models_own_log_density(bench, chain_file) -> None:
+    """The benchmark's cost of a gradient alone times nutpie's callback: the model's log
+    density (PyMC's, at the same point) and its gradient, and refuses a point where they fail."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from forecast.config import load_scenario
+    from forecast.inference import compile_for_nutpie
+    from forecast.model import build_model
+
+    model = build_model(load_scenario(chain_file))
+    compiled = compile_for_nutpie(model)
+    cost = bench.gradient_cost(compiled, evaluations=50, repeats=1)
+    x = compiled.initial_point_func(1)
+    names, slices, shapes = compiled.shape_info  # the sampled values first, then deterministics
+    free = {n: (where, tuple(shape)) for n, where, shape in zip(names, slices, shapes) if where.stop <= compiled.n_dim}
+    point = {n: x[where].reshape(shape) for n, (where, shape) in free.items()}
+    assert set(point) == {v.name for v in model.value_vars}
+    assert cost["logp"] == pytest.approx(float(model.compile_logp()(point)), rel=1e-9)
+    expected = model.compile_dlogp()(point)  # in the order of model.value_vars
+    got = np.concatenate([cost["gradient"][free[v.name][0]] for v in model.value_vars])
+    assert np.allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert 0 < cost["us_per_gradient"] < float("inf")
+    broken = replace(compiled, initial_point_func=lambda seed: np.full(compiled.n_dim, np.nan))
+    with pytest.raises(RuntimeError, match="not finite"):
+        bench.gradient_cost(broken, evaluations=1, repeats=1)
+
+
+def test_the_gradient_note_bounds_the_ratio_by_a_step_that_costs_the_gradient_alone(bench) -> None:
+    note = bench.gradient_note(20.0, 30.0, 6.0)
+    assert "20.0, so nutpie's own work is 10.0 µs of its 30.0 µs step" in note
+    assert note.endswith("the ratio above would be 9.0x")
