@@ -8,6 +8,7 @@ baseline and competing hypotheses, one with no indicators and no baseline.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -254,6 +255,13 @@ def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
                 f"probability {p:.2f}")
     assert sentence in html
     assert f"(baseline Status quo: {base:.2f})" in html
+
+
+def test_the_overview_lists_each_strategy_with_what_it_sets(rendered):
+    html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
+    listed = re.search(r'<ul class="strategies">(.*?)</ul>', html, re.S)[1]
+    text = " ".join(re.sub(r"<[^>]+>", "", listed).split())  # as a browser shows it
+    assert "Press hard: Raise the pressure. (sets Pressure to 80)" in text
 
 
 def test_statement_reads_thresholds_with_units():
