@@ -1,6 +1,6 @@
 """The benchmark: stage timings, sampling efficiency, memory and disk, in one invocation.
 
-    .venv/bin/python bench/run.py                # everything (about 17 minutes on 2 cores)
+    .venv/bin/python bench/run.py                # everything (12-17 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick        # default scenario only, warm cache
     .venv/bin/python bench/run.py --limit 300    # seconds allowed per generated scenario
 
@@ -323,7 +323,7 @@ def gradient_cost(compiled, evaluations: int = 20_000, repeats: int = 3, seed: i
         evaluate(x, grad, logp, user_data, evaluations)
         seconds.append(time.perf_counter() - t0)
     return {"us_per_gradient": round(float(np.median(seconds)) / evaluations * 1e6, 2), "logp": float(logp[0]),
-            "gradient": grad.copy()}
+            "gradient": grad}
 
 
 def child(out: Path, job: dict) -> None:
