@@ -39,15 +39,16 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 T_IMPORT0 = time.perf_counter()
+import arviz  # noqa: E402,F401
 import numpy as np  # noqa: E402
+import nutpie  # noqa: E402,F401
+import pymc  # noqa: E402,F401
 
 import forecast  # noqa: E402,F401  (sets the compile cache before PyTensor loads)
-from forecast.inference import SamplerSettings, parallel_chains, steps_per_iteration  # noqa: E402
 from forecast.pipeline import Timings, run_scenario  # noqa: E402
-
-import pymc  # noqa: E402,F401
-import nutpie  # noqa: E402,F401
-import arviz  # noqa: E402,F401
+from forecast.posterior.diagnostics import steps_per_iteration  # noqa: E402
+from forecast.posterior.sampling import parallel_chains  # noqa: E402
+from forecast.settings import SamplerSettings  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T_IMPORT0
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,8 +130,8 @@ def simulated_indicators(path: Path, measured: list[str], seed: int) -> dict:
     the claims contradict, made the 100-node posterior bimodal. The draws depend on the
     nodes, claims, years and ``seed`` only, so scenarios that differ in their strategies
     alone have the same data."""
-    from forecast.config import load_scenario
-    from forecast.strategies import prior_draws
+    from forecast.model.prior import prior_draws
+    from forecast.scenario import load_scenario
 
     scenario = load_scenario(path)
     level = prior_draws(scenario, 1, seed)["level"][0]  # (years, nodes)
@@ -264,10 +265,12 @@ COMPARISON_SEEDS = (1, 2, 3, 4, 5)
 def sampler_comparison(seeds: tuple[int, ...] = COMPARISON_SEEDS) -> dict:
     """Min bulk ESS per second of sampling of each sampler on the default scenario's model
     (built once, each sampler compiling it as a run does), for each seed: their medians."""
-    from forecast.config import load_scenario
-    from forecast.inference import SAMPLERS, compile_for_nutpie, diagnose, sample_posterior
-    from forecast.model import build_model
-    from forecast.pipeline import PARAMETERS
+    from forecast.compiled.runtime import compile_for_nutpie
+    from forecast.model.build import build_model
+    from forecast.posterior.diagnostics import PARAMETERS, diagnose
+    from forecast.posterior.sampling import sample_posterior
+    from forecast.scenario import load_scenario
+    from forecast.settings import SAMPLERS
 
     model = build_model(load_scenario(DEFAULT))
     runs: dict[str, list[dict]] = {}

@@ -1,10 +1,12 @@
 """forecast: Bayesian scenario forecasting from causal claims.
 
-The flow, one module per step: :mod:`forecast.config` (scenario file -> validated
-scenario) -> :mod:`forecast.model` (PyMC model of the history) -> :mod:`forecast.inference`
-(sampling, diagnostics) -> :mod:`forecast.strategies` (counterfactual forecasts) and
-:mod:`forecast.questions` -> :mod:`forecast.results` (run directory) ->
-:mod:`forecast.report` (HTML) -> :mod:`forecast.cli` (the command line).
+The flow, one package per stage: :mod:`forecast.scenario` (scenario file -> validated
+scenario) -> :mod:`forecast.model` (PyMC model of the history; its Ops and kernels in
+:mod:`forecast.compiled`) -> :mod:`forecast.posterior` (sampling, diagnostics, the history) ->
+:mod:`forecast.forecasts` (counterfactual forecasts per strategy, the questions' answers) ->
+:mod:`forecast.results` (run directory) -> :mod:`forecast.report` (HTML), orchestrated by
+:mod:`forecast.pipeline` and driven by :mod:`forecast.cli`. ``docs/architecture.md`` maps the
+modules.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from platformdirs import user_cache_dir
 
 def _compile_cache() -> None:
     """Share the compile caches across runs, in the user's cache dir: PyTensor's (its numba
-    kernels included) and numba's own (the kernels of :mod:`forecast.kalman` and :mod:`forecast.recurrence`).
+    kernels included) and numba's own (the kernels of :mod:`forecast.compiled`).
 
     Set before PyTensor or numba is imported; a user's own ``base_compiledir`` or
     ``NUMBA_CACHE_DIR`` wins.
@@ -30,8 +32,8 @@ def _compile_cache() -> None:
 
 _compile_cache()
 
-from forecast.config import Scenario, ScenarioError, load_scenario  # noqa: E402
-from forecast.inference import SamplerSettings  # noqa: E402
+from forecast.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from forecast.settings import SamplerSettings  # noqa: E402
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "SamplerSettings", "run_scenario", "load_run"]
 
@@ -43,7 +45,7 @@ def __getattr__(name: str):
 
         return run_scenario
     if name == "load_run":
-        from forecast.results import load_run
+        from forecast.results.store import load_run
 
         return load_run
     raise AttributeError(name)

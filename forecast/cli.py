@@ -13,6 +13,11 @@ from pathlib import Path
 
 import click
 
+# A light module (no PyMC): the settings' defaults and choices are written once, there.
+from forecast.settings import HISTORY_CHOICES, SAMPLERS, TARGET_ACCEPT, SamplerSettings
+
+DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "history")}
+
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
 
 EPILOG = """\b
@@ -50,8 +55,8 @@ def validate(scenario: Path) -> None:
     shown back), loads each indicator's data and checks every cross-reference. Exits 1 with
     all problems listed when the file cannot be used.
     """
-    from forecast.config import ScenarioError, load_scenario
     from forecast.describe import describe_scenario
+    from forecast.scenario import ScenarioError, load_scenario
 
     try:
         s = load_scenario(scenario)
@@ -65,16 +70,20 @@ def validate(scenario: Path) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strategy", "strategies", multiple=True, metavar="NAME",
               help="Forecast only this strategy (repeatable); the baseline is always kept.")
-@click.option("--draws", default=1000, show_default=True, type=click.IntRange(10), help="Posterior draws per chain.")
-@click.option("--tune", default=500, show_default=True, type=click.IntRange(10), help="Tuning steps per chain.")
-@click.option("--chains", default=4, show_default=True, type=click.IntRange(1), help="Independent chains.")
+@click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10),
+              help="Posterior draws per chain.")
+@click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10),
+              help="Tuning steps per chain.")
+@click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1),
+              help="Independent chains.")
 @click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's seed].")
-@click.option("--sampler", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
+@click.option("--sampler", type=click.Choice(SAMPLERS), default=DEFAULTS["sampler"], show_default=True,
               help="nutpie (fast, default) or PyMC's own NUTS.")
 @click.option("--target-accept", default=None, type=click.FloatRange(0.5, 0.999),
-              help="NUTS target acceptance rate; higher means smaller steps [default: 0.8, or 0.95 for "
-                   "large scenarios whose history is sampled].")
-@click.option("--history", type=click.Choice(["auto", "integrated", "sampled"]), default="auto", show_default=True,
+              help="NUTS target acceptance rate; higher means smaller steps [default: "
+                   f"{TARGET_ACCEPT['integrated']}, or {TARGET_ACCEPT['sampled']} for large scenarios whose "
+                   "history is sampled].")
+@click.option("--history", type=click.Choice(HISTORY_CHOICES), default=DEFAULTS["history"], show_default=True,
               help="The latent history: integrated out exactly by a Kalman filter (NUTS explores the parameters "
                    "only; the default unless the scenario is too large) or sampled with the parameters (cheaper "
                    "per step, harder geometry).")
@@ -93,14 +102,13 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     Prints a table of each question's probability under each strategy (with its Monte
     Carlo standard error), the diagnostics verdict, and the path of the report.
     """
-    from forecast import precompile
+    from forecast.compiled import runtime
 
-    precompile.start()  # first, so that the child's compile overlaps the imports below too
-    from forecast.config import ScenarioError
-    from forecast.inference import SamplerSettings
+    runtime.start_background_compile()  # first, so that it overlaps the imports below too
     from forecast.pipeline import run_scenario
     from forecast.progress import StageProgress
-    from forecast.results import RunError
+    from forecast.results.store import RunError
+    from forecast.scenario import ScenarioError
 
     interactive = sys.stderr.isatty() and not quiet
     progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
@@ -135,7 +143,7 @@ def report(run_dir: Path, out: Path | None) -> None:
     per strategy, each self-contained (opens from disk with no network).
     """
     from forecast.report import render_report
-    from forecast.results import RunError, load_run
+    from forecast.results.store import RunError, load_run
 
     try:
         r = load_run(run_dir)
@@ -159,9 +167,9 @@ def main() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: let Python do it
         code = exc.code or 0
-    from forecast import precompile
+    from forecast.compiled import runtime
 
-    precompile.stop()  # os._exit skips the atexit hook that would
+    runtime.stop_background_compile()  # os._exit skips the atexit hook that would
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forecast.config import Scenario
+from forecast.scenario.domain import Scenario
 
 
 def describe_scenario(s: Scenario) -> str:

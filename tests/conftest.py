@@ -69,6 +69,6 @@ def chain_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_settings():
-    from forecast.inference import SamplerSettings
+    from forecast.settings import SamplerSettings
 
     return SamplerSettings(draws=400, tune=400, chains=2, seed=11, progress=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast.inference import SamplerSettings
+from forecast.settings import SamplerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,8 +74,8 @@ def test_generated_indicators_are_simulated_from_the_scenarios_own_prior(bench, 
 
     import numpy as np
 
-    from forecast.config import load_scenario
-    from forecast.strategies import prior_draws
+    from forecast.model.prior import prior_draws
+    from forecast.scenario import load_scenario
 
     scenario = load_scenario(bench.generate_scenario(tmp_path, 12, 2, 15, seed=3))
     assert len(scenario.indicators) == 3, "a quarter of the nodes are measured"
@@ -103,9 +103,9 @@ def test_the_gradient_it_times_is_the_models_own_log_density(bench, chain_file) 
 
     import numpy as np
 
-    from forecast.config import load_scenario
-    from forecast.inference import compile_for_nutpie
-    from forecast.model import build_model
+    from forecast.compiled.runtime import compile_for_nutpie
+    from forecast.model.build import build_model
+    from forecast.scenario import load_scenario
 
     model = build_model(load_scenario(chain_file))
     compiled = compile_for_nutpie(model)

@@ -13,7 +13,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from forecast.cli import cli
-from forecast.results import RunError, load_run
+from forecast.results.store import RunError, load_run
 
 from .conftest import DEFAULT_SCENARIO
 
@@ -157,7 +157,7 @@ def test_history_option_chooses_how_the_history_is_handled(chain_file, tmp_path)
     assert sampled.exit_code == 0 and auto.exit_code == 0, sampled.output + auto.output
     s, a = load_run(tmp_path / "s"), load_run(tmp_path / "a")
     assert s.manifest["settings"]["history"] == "sampled"
-    assert a.manifest["settings"]["history"] == "integrated out"
+    assert a.manifest["settings"]["history"] == "integrated"
     assert "level" in s.tree["posterior"].dataset and "level" in a.tree["posterior"].dataset
     assert s.summary["diagnostics"]["verdict"] != "ok" != a.summary["diagnostics"]["verdict"]  # 20 draws
     assert any("--history integrated" in m for m in s.summary["diagnostics"]["messages"])
@@ -179,7 +179,7 @@ def test_keep_draws_thins_stored_forecasts_only(chain_file, tmp_path) -> None:
 
 def test_draws_over_years_are_stored_in_single_precision_and_large_results_compressed(
         chain_file, tmp_path, monkeypatch) -> None:
-    from forecast import results
+    from forecast.results import store as results
 
     monkeypatch.setattr(results, "COMPRESS_ABOVE_MB", 0)  # every run counts as large
     result = CliRunner().invoke(cli, ["run", str(chain_file), "--draws", "50", "--tune", "50", "--chains", "2",

@@ -11,9 +11,18 @@ import pytest
 from click.testing import CliRunner
 
 from forecast.cli import cli
-from forecast.config import ScenarioError, load_scenario
-from forecast.priors import (CONFIDENCE, REGISTRY, STRENGTH, Distribution, Hypothesis, PriorError, mixture,
-                             resolve, summarize)
+from forecast.scenario import ScenarioError, load_scenario
+from forecast.scenario.priors import (
+    CONFIDENCE,
+    REGISTRY,
+    STRENGTH,
+    Distribution,
+    Hypothesis,
+    PriorError,
+    mixture,
+    resolve,
+    summarize,
+)
 
 from .conftest import CHAIN, DEFAULT_SCENARIO, PRIORS, write_scenario
 
@@ -208,7 +217,7 @@ def test_words_are_only_for_claims() -> None:
     [("NodeSpec", ("baseline", "persistence", "volatility")), ("IndicatorSpec", ("intercept", "loading", "noise"))],
 )
 def test_documented_default_priors_are_the_code_defaults(spec: str, fields: tuple[str, ...]) -> None:
-    import forecast.config as config
+    import forecast.scenario.schema as config
 
     readme = (PRIORS / "README.md").read_text(encoding="utf-8")
     model = getattr(config, spec)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 
-from forecast.config import load_scenario
-from forecast.inference import SamplerSettings, _sampler_done, sample_posterior
-from forecast.model import build_model
+from forecast.model.build import build_model
+from forecast.posterior.sampling import _sampler_done, sample_posterior
+from forecast.scenario import load_scenario
+from forecast.settings import SamplerSettings
 
 
 class _Chains:

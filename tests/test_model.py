@@ -10,16 +10,18 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from forecast.config import load_scenario
-from forecast.dynamics import (Graph, Params, observation_covariance, observation_jacobian, simulate, step,
-                               transition_support)
-from forecast.inference import SamplerSettings, sample_posterior
-from forecast.history import restore_history
-from forecast.model import Evidence, build_model, graph_of, marginalises
+from forecast.model.build import Evidence, build_model, choose_history
+from forecast.model.dynamics import Params, simulate, step
+from forecast.model.prior import prior_draws
 from forecast.pipeline import analyse
-from forecast.strategies import prior_draws
+from forecast.posterior.history import restore_history
+from forecast.posterior.sampling import sample_posterior
+from forecast.scenario import load_scenario
+from forecast.scenario.graph import Graph, graph_of, transition_support
+from forecast.settings import SamplerSettings
 
-from .conftest import tight_chain, write_scenario
+from .conftest import DEFAULT_SCENARIO, tight_chain, write_scenario
+from .reference import observation_covariance, observation_jacobian
 
 
 def _recurrence_case():
@@ -41,8 +43,9 @@ def test_the_sampled_history_op_runs_the_same_equations_as_the_forecasts(held: n
     its second output is each node's pull from its causes, as dynamics.expected defines it."""
     import pytensor
 
-    from forecast.dynamics import expected
-    from forecast.recurrence import sampled_history
+    from forecast.compiled.recurrence import sampled_history
+
+    from .reference import expected
 
     _, graph, p, init_sd, drive = _recurrence_case()
     d0 = np.where(held > 0, drive[0], init_sd * drive[0])
@@ -61,7 +64,7 @@ def test_the_sampled_history_op_takes_a_graph_without_claims() -> None:
     """Nodes without causes follow their own persistence and shocks (nothing to sum)."""
     import pytensor
 
-    from forecast.recurrence import sampled_history
+    from forecast.compiled.recurrence import sampled_history
 
     graph = Graph.from_edges(3, [])
     p = Params(phi=np.array([0.5, 0.6, 0.7]), sigma=np.array([1.0, 0.5, 2.0]), beta=np.zeros(0))
@@ -76,7 +79,7 @@ def test_the_sampled_history_op_takes_a_graph_without_claims() -> None:
 def test_the_hand_written_gradient_of_the_sampled_history_matches_finite_differences(held: np.ndarray) -> None:
     from pytensor.gradient import verify_grad
 
-    from forecast.recurrence import sampled_history
+    from forecast.compiled.recurrence import sampled_history
 
     rng, graph, p, init_sd, drive = _recurrence_case()
     w = rng.normal(size=drive.shape)  # weights, so both outputs reach the checked scalar
@@ -161,7 +164,7 @@ MEASUREMENT = ("s0", "mu", "intercept", "loading", "noise")
 
 def _evidence(graph: Graph, x: dict, year: np.ndarray, node: np.ndarray):
     """The log density of ``x["z"]`` by the model's Op, as a function of the parameters."""
-    from forecast.kalman import KalmanEvidence, evidence_logp
+    from forecast.compiled.evidence_op import KalmanEvidence, evidence_logp
 
     op = KalmanEvidence.of(graph, x["indicator"], x["direction"], year, node)
 
@@ -207,8 +210,9 @@ def test_the_op_builds_the_transition_of_the_equations(case: str) -> None:
     """The kernel builds A and Q from the claims (same-year chains solved effect first) as
     dynamics.state_dynamics does from its matrices, for effects of either sign: over the
     nodes upstream of an indicator, from the claims into them alone, their block exactly."""
-    from forecast.dynamics import state_dynamics
-    from forecast.kalman import KalmanEvidence, transition
+    from forecast.compiled.evidence_op import KalmanEvidence
+    from forecast.compiled.kalman import transition
+    from forecast.model.dynamics import state_dynamics
 
     rng, graph, *_ = _recurrence_case()
     node = np.zeros(1, int)
@@ -233,7 +237,7 @@ def test_the_op_builds_the_transition_of_the_equations(case: str) -> None:
 def test_the_transition_support_holds_every_non_zero_of_the_transition() -> None:
     """The filter skips A outside its support, so no parameters (effects of either sign) may
     put a non-zero there; inside it, random parameters leave no zero."""
-    from forecast.dynamics import state_dynamics
+    from forecast.model.dynamics import state_dynamics
 
     rng, graph, *_ = _evidence_case()
     support = transition_support(graph)
@@ -276,8 +280,8 @@ def test_the_filter_keeps_only_the_nodes_upstream_of_an_indicator() -> None:
     import pytensor
     import pytensor.tensor as pt
 
-    from forecast.dynamics import upstream_of
-    from forecast.kalman import KalmanEvidence
+    from forecast.compiled.evidence_op import KalmanEvidence
+    from forecast.scenario.graph import upstream_of
 
     _, graph, p, year, node, x = _evidence_case(downstream=True)
     measured, downstream = RELABEL[:4], RELABEL[4:]  # nodes 0, 2, 3, 5 and 1, 4
@@ -320,8 +324,8 @@ def test_the_filter_solves_the_indicators_covariance_for_the_history(downstream:
     """kalman.solve_evidence (what restore_history conditions on) is ``S^-1 r`` with the
     reference covariance, for a batch of parameter sets, when nodes downstream of every
     indicator are left out of the filter too."""
-    from forecast.dynamics import state_dynamics
-    from forecast.kalman import solve_evidence
+    from forecast.compiled.kalman import solve_evidence
+    from forecast.model.dynamics import state_dynamics
 
     rng, graph, _, year, node, x = _evidence_case(downstream=downstream)
     p = _random_params(rng, graph, (3,))
@@ -342,8 +346,8 @@ def test_the_filter_solves_the_indicators_covariance_for_the_history(downstream:
 def test_the_backward_recursion_is_the_transpose_of_the_history_jacobian() -> None:
     """history.drivers_adjoint(w) = J^T w for weights on every deviation, J from
     dynamics.observation_jacobian, for a batch of parameter sets."""
-    from forecast.dynamics import transition_matrices
-    from forecast.history import drivers_adjoint
+    from forecast.model.dynamics import transition_matrices
+    from forecast.posterior.history import drivers_adjoint
 
     rng, graph, *_ = _evidence_case()
     T, n, init_sd = 7, graph.n_nodes, rng.uniform(0.3, 2, 4)
@@ -396,7 +400,7 @@ def test_the_models_evidence_is_the_gaussian_of_the_reference_covariance() -> No
     term at a random parameter point is SciPy's multivariate normal with the covariance of
     dynamics.observation_covariance and the measurement model's mean, scale and noise."""
     scenario = load_scenario("priors/article.toml")
-    model = build_model(scenario, marginal=True)
+    model = build_model(scenario, history="integrated")
     names = ("baseline", "persistence", "volatility", "effect", "intercept", "loading", "noise")
     values = model.compile_fn([model.potentials[0], *(model[n] for n in names)], inputs=model.value_vars,
                               on_unused_input="ignore", point_fn=True)
@@ -421,7 +425,7 @@ def test_joined_priors_are_concatenate_in_value_and_gradient() -> None:
     import pytensor.tensor as pt
     from pytensor.gradient import verify_grad
 
-    from forecast.join import join_vectors
+    from forecast.compiled.join import join_vectors
 
     rng = np.random.default_rng(0)
     parts = [rng.normal(size=k) for k in (3, 1, 2)]
@@ -447,7 +451,7 @@ def test_the_models_gradient_has_no_split() -> None:
 
 
 def test_the_default_scenario_integrates_its_history_out() -> None:
-    assert marginalises(load_scenario("priors/article.toml"))
+    assert choose_history(load_scenario(DEFAULT_SCENARIO)) == "integrated"
 
 
 @pytest.fixture(scope="module")
@@ -483,7 +487,7 @@ def test_centred_states_leave_the_prior_unchanged(tmp_path) -> None:
     a cautious sampler (target_accept 0.99) lets this test check the density, not the sampler."""
     scenario = load_scenario(write_scenario(tmp_path, tight_chain()))
     settings = SamplerSettings(draws=1000, tune=600, chains=2, seed=4, progress=False, target_accept=0.99)
-    idata = sample_posterior(build_model(scenario, centred=["A", "C"], marginal=False), settings).tree
+    idata = sample_posterior(build_model(scenario, centred=["A", "C"], history="sampled"), settings).tree
     post = idata["posterior"].dataset
     prior = prior_draws(scenario, 4000, seed=9)
     for node in ("A", "C", "B"):
@@ -511,7 +515,8 @@ def test_an_intervention_changes_only_descendants_of_its_levers(chain_run) -> No
 
 
 def test_forecasting_moves_the_progress_bar_once_per_strategy(chain_run) -> None:
-    from forecast.strategies import Draws, forecast_levels
+    from forecast.forecasts.strategies import forecast_levels
+    from forecast.posterior.draws import Draws
 
     scenario, tree, _ = chain_run
     steps: list[int] = []
@@ -555,7 +560,7 @@ def test_prior_forward_sampling_matches_the_model_graph() -> None:
     import pymc as pm
 
     scenario = load_scenario(write_scenario_tmp(tight_chain()))
-    model = build_model(scenario, marginal=False)
+    model = build_model(scenario, history="sampled")
     ours = prior_draws(scenario, 3000, seed=5)
     theirs = pm.draw([model["level"], model["effect"]], draws=3000, random_seed=5)
     for node in range(4):
@@ -616,7 +621,7 @@ def test_indicator_data_pull_the_latent_toward_the_data_and_recover_the_effect(t
     scenario = load_scenario(path)
     # standardisation of the data: compare on the standardised scale of each indicator
     settings = SamplerSettings(draws=400, tune=400, chains=2, seed=2, progress=False)
-    idata = sample_posterior(build_model(scenario, marginal=marginal), settings).tree
+    idata = sample_posterior(build_model(scenario, "integrated" if marginal else "sampled"), settings).tree
     tree, summary = analyse(scenario, idata, settings, 1.0)
     post, prior = tree["posterior"].dataset, tree["prior"].dataset
     level = post["level"].mean(("chain", "draw"))
@@ -661,7 +666,7 @@ def test_lean_nutpie_callbacks_load_from_the_cache_and_give_nutpies_own_posterio
     seed, same draws, same log densities) on the edited model."""
     import nutpie
 
-    from forecast.callbacks import lean_callbacks
+    from forecast.compiled.callbacks import lean_callbacks
 
     path, _ = _recovery_scenario(tmp_path, np.random.default_rng(2))
     data = tomllib.loads(path.read_text())

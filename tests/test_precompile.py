@@ -1,5 +1,5 @@
 """The likelihood's kernel is compiled once, apart from the model's graph, whose code calls it
-through an address (forecast.kalman, forecast.precompile): a run can compile the kernel in a
+through an address (forecast.compiled.c_entry, forecast.compiled.precompile): a run can compile the kernel in a
 child process while it compiles the rest, and must then give the same density as ever."""
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import json, subprocess, sys
 from contextlib import nullcontext
 import numpy as np
 import pytensor, pytensor.tensor as pt
-from forecast import precompile
-from forecast.dynamics import Graph
-from forecast.kalman import KalmanEvidence, evidence_logp, register_kernel
+from forecast.compiled.precompile import BACKGROUND
+from forecast.scenario.graph import Graph
+from forecast.compiled.c_entry import register_kernel
+from forecast.compiled.evidence_op import KalmanEvidence, evidence_logp
 
 deferring, child_seconds = sys.argv[1] == "deferring", float(sys.argv[2])
-precompile._child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({child_seconds})"])
+BACKGROUND._child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({child_seconds})"])
 rng = np.random.default_rng(3)
 graph = Graph.from_edges(4, [(3, 2, 0), (1, 2, 1), (0, 3, 0), (0, 1, 0), (2, 0, 1)])
 year, node = rng.integers(0, 7, 11), rng.integers(0, 4, 11)
@@ -32,10 +33,10 @@ v = [pt.vector(n) for n in ("phi", "sigma", "beta", "s0", "mu", "intercept", "lo
 logp = evidence_logp(op, rng.normal(size=11), *v)
 vals = [rng.uniform(0.2, 0.9, 4), rng.uniform(0.1, 1, 4), rng.normal(0, 0.7, 5), rng.uniform(0.3, 2, 4),
         rng.normal(size=4), rng.normal(size=3), rng.uniform(0.5, 2, 3), rng.uniform(0.2, 0.6, 3)]
-with precompile.deferring() if deferring else nullcontext():
+with BACKGROUND.deferring() if deferring else nullcontext():
     compiled = pytensor.function(v, logp, mode="NUMBA")
 before = float(compiled(*vals))
-precompile._child.kill()
+BACKGROUND._child.kill()
 register_kernel()
 after = float(compiled(*vals))
 python = float(pytensor.function(v, logp, mode="FAST_COMPILE")(*vals))

@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 
-from forecast import plots, report
+from forecast import report
 from forecast.cli import cli
-from forecast.inference import SamplerSettings
 from forecast.pipeline import run_scenario
-from forecast.results import RunError, load_run
+from forecast.report import context, drawing, render
+from forecast.report import figures as plots
+from forecast.results.store import RunError, load_run
+from forecast.settings import SamplerSettings
 
 SECTIONS = ("headline", "contrasts", "trajectories", "graph", "claims", "evidence", "diagnostics", "provenance")
 SCRIPT_QUOTE = "Sanctions <script>alert(1)</script> push them together."
@@ -272,10 +274,10 @@ def test_statement_reads_thresholds_with_units():
         return {"subject": subject, "year": year, "comparison": comparison, "threshold": threshold,
                 "reference_year": reference_year, "change": change}
 
-    assert report.statement(s, q("a", 2029, "above", 60)) == "Alliance in 2029 is above 60 (index 0-100)"
-    assert report.statement(s, q("t", 2026, "below", 240)) == "Trade in 2026 is below 240 USD bn"
-    assert report.statement(s, q("g", 2027, "above", 50)) == "Germans in 2027 is above 50%"
-    assert report.statement(s, q("a", 2029, "below", reference_year=2024, change=-5)) == \
+    assert context.statement(s, q("a", 2029, "above", 60)) == "Alliance in 2029 is above 60 (index 0-100)"
+    assert context.statement(s, q("t", 2026, "below", 240)) == "Trade in 2026 is below 240 USD bn"
+    assert context.statement(s, q("g", 2027, "above", 50)) == "Germans in 2027 is above 50%"
+    assert context.statement(s, q("a", 2029, "below", reference_year=2024, change=-5)) == \
         "Alliance in 2029 is below its 2024 level minus 5 (index 0-100)"
 
 
@@ -306,7 +308,7 @@ def test_diagnostics_badge_has_a_word_not_only_a_colour(rendered, runs):
     page = Page((rendered["full"] / "index.html").read_text(encoding="utf-8"))
     badges = [a for t, a in page.tags if "badge" in a.get("class", "").split()]
     assert badges and all(f"badge-{d['verdict']}" in a["class"] for a in badges)
-    assert report.VERDICTS[d["verdict"]][0] in "".join(page.text)
+    assert context.VERDICTS[d["verdict"]][0] in "".join(page.text)
 
 
 def test_diagnostics_give_the_leapfrog_steps_per_iteration(rendered, runs):
@@ -316,7 +318,7 @@ def test_diagnostics_give_the_leapfrog_steps_per_iteration(rendered, runs):
     text = " ".join(Page((rendered["full"] / "index.html").read_text(encoding="utf-8")).text)
     assert f"{d['leapfrog_steps']:,} ({d['leapfrog_steps'] / iterations:.1f} per iteration)" in text
     older = {k: v for k, v in d.items() if k != "leapfrog_steps"}  # a run from before the count
-    assert dict(report.diagnostics_context(older)["rows"])["Leapfrog steps, tuning included (one gradient each)"] == "n/a"
+    assert dict(context.diagnostics_context(older)["rows"])["Leapfrog steps, tuning included (one gradient each)"] == "n/a"
 
 
 def test_provenance_shows_the_scenario_file_seed_and_versions(rendered, runs):
@@ -397,9 +399,9 @@ def test_a_strategy_page_with_many_nodes_draws_those_that_matter_and_names_the_r
     """Over MAX_PANELS nodes, a strategy page draws its levers, the questions' subjects and the
     outcomes first, and lists the nodes it leaves out; under it, every node."""
     s = runs["full"].summary
-    assert report.panel_nodes(s, "press", "status_quo") == (["pressure", "trade", "alliance"], [])
-    monkeypatch.setattr(report, "MAX_PANELS", 2)
-    assert report.panel_nodes(s, "press", "status_quo") == (["pressure", "alliance"], ["trade"])
+    assert context.panel_nodes(s, "press", "status_quo") == (["pressure", "trade", "alliance"], [])
+    monkeypatch.setattr(context, "MAX_PANELS", 2)
+    assert context.panel_nodes(s, "press", "status_quo") == (["pressure", "alliance"], ["trade"])
     out = report.render_report(runs["full"], tmp_path / "r").parent
     page = Page((out / "strategy-press.html").read_text(encoding="utf-8"))
     assert "Not drawn here (1 of 3 nodes): Trade ties." in " ".join(page.text)
@@ -415,9 +417,9 @@ def test_beyond_the_must_show_nodes_a_strategy_page_draws_those_it_moves_most(mo
     s = {"nodes": {n: {"role": "factor"} for n in shifts}, "questions": [],
          "strategies": [{"id": "base", "interventions": {}}, {"id": "act", "interventions": {}}],
          "trajectories": {n: {"by_strategy": {"base": band(0.0, w), "act": band(m, w)}} for n, (m, w) in shifts.items()}}
-    monkeypatch.setattr(report, "MAX_PANELS", 2)
-    assert report.panel_nodes(s, "act", "base") == (["b", "c"], ["a", "d"])
-    assert report.panel_nodes(s, "base", "base") == (["a", "b"], ["c", "d"])
+    monkeypatch.setattr(context, "MAX_PANELS", 2)
+    assert context.panel_nodes(s, "act", "base") == (["b", "c"], ["a", "d"])
+    assert context.panel_nodes(s, "base", "base") == (["a", "b"], ["c", "d"])
 
 
 def test_render_twice_needs_replace(runs, tmp_path):
@@ -455,9 +457,9 @@ def test_a_failed_figure_shows_a_placeholder_and_warns(runs, tmp_path, monkeypat
 
 def test_figures_drawn_in_worker_processes_equal_those_drawn_in_order(runs, monkeypatch):
     """Parallel drawing is an optimisation only: the pages come out byte for byte the same."""
-    parallel = report.render_pages(runs["full"])
-    monkeypatch.setattr(report, "MAX_WORKERS", 1)
-    assert report.render_pages(runs["full"]) == parallel
+    parallel = render.render_pages(runs["full"])
+    monkeypatch.setattr(drawing, "MAX_WORKERS", 1)
+    assert render.render_pages(runs["full"]) == parallel
 
 
 def test_cli_report_renders_into_the_run(runs):
@@ -482,6 +484,6 @@ def test_cli_report_into_a_foreign_directory_exits_1(runs, tmp_path):
 def test_summary_is_the_only_source_of_numbers(runs, rendered):
     """The report never reads the draws: rendering from summary.json alone gives the same pages."""
     run = runs["full"]
-    again = report.render_pages(type(run)(path=run.path, tree=None, summary=json.loads(
+    again = render.render_pages(type(run)(path=run.path, tree=None, summary=json.loads(
         (run.path / "summary.json").read_text(encoding="utf-8")), manifest=run.manifest))
     assert again == pages(rendered["full"])

@@ -1,5 +1,5 @@
-"""What the compiled Ops (:mod:`forecast.kalman`, :mod:`forecast.recurrence`, :mod:`forecast.join`)
-share.
+"""What the compiled Ops (:mod:`forecast.compiled.evidence_op`, :mod:`forecast.compiled.recurrence`,
+:mod:`forecast.compiled.join`) share.
 
 Their kernels are module-level ``numba.njit(cache=True)`` functions, so numba's disk cache
 finds them again in the next process (nested ones recompile every time), and each Op is
@@ -39,13 +39,19 @@ def address_as_void_pointer(typingctx, address):
     return types.voidptr(address), codegen
 
 
-def register_numba(op_class: type, source: str, build: Callable) -> None:
+def register_numba(op_class: type, version: int | str, build: Callable) -> None:
     """Compile instances of ``op_class`` in PyTensor's numba backend (nutpie's and PyMC's
     default) with ``build(op, node)``, which returns a numba function of the Op's inputs
-    returning its outputs. ``source``: the file holding the kernels (its hash keys the cache)."""
-    from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+    returning its outputs. ``version``: a number, or the file holding the kernels (its hash),
+    that keys PyTensor's cache. Should PyTensor's numba dispatch have moved, nothing is
+    registered and PyTensor runs the Op's ``perform`` instead: slow, but correct."""
+    try:
+        from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+    except ImportError:
+        return
 
-    version = source_version(source)
+    if isinstance(version, str):
+        version = source_version(version)
 
     @register_funcify_default_op_cache_key(op_class)
     def _funcify(op, node, **kwargs):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from forecast.config import Question
+from forecast.scenario.domain import Question
 
 
 def subject_path(tree: xr.DataTree, subject: str, kind: str) -> xr.DataArray:

@@ -8,22 +8,21 @@ A scenario file never names code. A prior is one of:
 * what an expert would say: ``{between = [-0.6, -0.1], probability = 0.9}`` (solved by
   PreliZ's maximum-entropy fit) or ``{quartiles = [-0.5, -0.3, -0.1]}``.
 
-Each resolves to a :class:`Distribution` (a registry name and numeric parameters), which
-builds the PyMC random variable and, through SciPy, the prior draws and the exact prior
+Each resolves to a :class:`Distribution` (a registry name and numeric parameters), from which
+:mod:`forecast.model.inputs` builds the PyMC random variable and, through SciPy, the prior draws and the exact prior
 summaries the report shows next to the posterior.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
 import numpy as np
+
+from forecast.scenario.errors import did_you_mean
 
 Support = Literal["real", "positive", "unit"]
 
@@ -93,21 +92,6 @@ class Distribution:
         args = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
         return f"{self.name}({args})"
 
-    def pymc(self, name: str | None = None, **kwargs: Any):
-        """A PyMC variable (``name`` given, inside a model) or a ``.dist`` (no name).
-
-        The parameters enter the graph as inputs (:func:`graph_input`), not as constants, so
-        that editing a prior's numbers leaves the compiled model as it was and a re-run finds
-        it in the compile cache.
-        """
-        import pymc as pm
-
-        cls = getattr(pm, self.name)  # name checked against REGISTRY, never user code
-        params = {k: graph_input(v) for k, v in self.params.items()}
-        if name is None:
-            return cls.dist(**params, **kwargs)
-        return cls(name, **params, **kwargs)
-
     def preliz(self):
         """The same distribution in PreliZ (elicitation, and the tests' reference)."""
         import preliz as pz
@@ -120,66 +104,6 @@ class Distribution:
         numbers (a test holds every family to it) but compiles a PyTensor function for each
         method of each family on first use: about 8 s of a run with an empty compile cache."""
         return _scipy_families()[self.name](**self.params)
-
-
-class GraphInputs:
-    """The scenario's numbers that enter the model graph, packed into one shared vector.
-
-    Numbers written into the graph as constants are compiled into its kernels: every edit
-    of a prior would mean compiling anew (measured: 43 s instead of 19 s on the default
-    scenario). As inputs they leave the compiled graph unchanged, and packing them into one
-    vector keeps the sampler's per-input glue code small (one input instead of dozens).
-    :func:`forecast.model.build_model` builds twice: once recording the numbers in the order
-    they are used (``values=None``), then with the packed vector, slicing it in that order.
-    """
-
-    def __init__(self, values: np.ndarray | None = None):
-        import pytensor
-
-        self.recorded: list[np.ndarray] = []
-        self.vector = None if values is None else pytensor.shared(values, name="scenario_numbers",
-                                                                 shape=values.shape)
-        self._values, self._at = values, 0
-
-    def take(self, value: Any):
-        arr = np.asarray(value, dtype=float)
-        if self.vector is None:
-            self.recorded.append(arr.ravel())
-            return arr
-        end = self._at + arr.size
-        if not np.array_equal(self._values[self._at:end], arr.ravel()):  # a bug in the model code, not the input
-            raise RuntimeError("the model used the scenario's numbers in another order on its second build")
-        part = self.vector[self._at:end].reshape(arr.shape)
-        self._at = end
-        return part
-
-    def packed(self) -> np.ndarray:
-        return np.concatenate(self.recorded) if self.recorded else np.zeros(0)
-
-
-_INPUTS: ContextVar[GraphInputs | None] = ContextVar("forecast_graph_inputs", default=None)
-
-
-@contextmanager
-def graph_inputs(inputs: GraphInputs):
-    """Route :func:`graph_input` through ``inputs`` while building a model."""
-    token = _INPUTS.set(inputs)
-    try:
-        yield inputs
-    finally:
-        _INPUTS.reset(token)
-
-
-def graph_input(value: Any):
-    """A number or array from the scenario as an input of the PyTensor graph, not a constant
-    (see :class:`GraphInputs`); outside :func:`graph_inputs`, a shared variable of its own."""
-    inputs = _INPUTS.get()
-    if inputs is not None:
-        return inputs.take(value)
-    import pytensor
-
-    arr = np.asarray(value, dtype=float)
-    return pytensor.shared(arr, shape=arr.shape)
 
 
 @dataclass(frozen=True)
@@ -195,11 +119,6 @@ class Hypothesis:
 
 def _fmt(v: float) -> str:
     return f"{v:.3g}"
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def resolve(spec: dict[str, Any], *, signed: bool = False) -> Distribution:

@@ -1,8 +1,8 @@
-"""The likelihood of the indicators with the history integrated out: a Kalman filter, compiled
-as one PyTensor Op with its gradient written by hand.
+"""The likelihood of the indicators with the history integrated out: a Kalman filter, with its
+gradient written by hand: the numba kernels, and their NumPy entry for the history.
 
 Given the parameters, the latent deviations ``d[t]`` (a row vector over the state) follow the
-linear Gaussian recursion of :func:`forecast.dynamics.state_dynamics`, and each
+linear Gaussian recursion of :func:`forecast.model.dynamics.state_dynamics`, and each
 standardised indicator observes one of them with noise::
 
     d[0] ~ Normal(0, diag(s0))
@@ -10,7 +10,7 @@ standardised indicator observes one of them with noise::
     z[a] - mean[a] = scale[a] d[year[a], node[a]] + noise[a],   noise[a] ~ Normal(0, noise_var[a])
 
 so the indicators are jointly Gaussian, with the covariance that
-:func:`forecast.dynamics.observation_covariance` spells out (the readable reference the
+``observation_covariance`` in tests/reference.py spells out (the readable reference the
 tests hold this Op to). Their density is computed here by the prediction-error
 decomposition, year by year and one observation at a time (scalar updates, no matrix
 inverse)::
@@ -27,7 +27,7 @@ multivariate normal it replaced cost ``observations^3``. The reverse pass (lates
 needs only each update's column ``p`` and scalars, and each year's filtered moments.
 
 The Op starts from the model's parameters, not from ``A`` and ``Q``: it builds the transition
-from the claims (:func:`transition`, the equations of :mod:`forecast.dynamics`) and each
+from the claims (:func:`transition`, the equations of :mod:`forecast.model.dynamics`) and each
 observation's mean, scale and noise from its indicator, and pulls the gradient back through
 both by hand. The whole likelihood is then one node of the model's graph, where building it
 from PyTensor operations took about fifty more (matrix products, the same-year series, the
@@ -37,39 +37,16 @@ start and each adding per-call overhead to every gradient the sampler asks for.
 
 from __future__ import annotations
 
-import ctypes
-from graphlib import TopologicalSorter
-from typing import Any
-
-import llvmlite.binding as llvm_binding
-import numba
 import numpy as np
-import pytensor.tensor as pt
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic, register_jitable
-from pytensor.graph.basic import Apply
-from pytensor.graph.op import Op
 
-from forecast.dynamics import Graph, filtered_block, transition_support
-from forecast.kernels import address_as_void_pointer, register_numba, source_version
-from forecast.kernels import jit as _jit
+from forecast.compiled.numba_ops import jit as _jit
+from forecast.scenario.graph import filtered_block
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def evidence_logp(op: "KalmanEvidence", z: Any, phi: Any, sigma: Any, beta: Any, s0: Any, mu: Any,
-                  intercept: Any, loading: Any, noise: Any) -> Any:
-    """Log density of the observations ``z`` (a scalar tensor) given the parameters: per node
-    persistence ``phi``, volatility ``sigma``, initial variance ``s0`` and baseline ``mu``,
-    per claim its effect ``beta``, per indicator ``intercept``, ``loading`` and ``noise`` (sd).
-    ``op`` (:meth:`KalmanEvidence.of`) holds the structure: the claims, which indicator and
-    node each observation measures, and in which year."""
-    return op(phi, sigma, beta, s0, mu, intercept, loading, noise, z)[0]
-
-
-# The kernels are module-level (see forecast.kernels) and use plain loops: for the state sizes
-# the integrated-out model takes (model.MARGINAL_BUDGET) a BLAS call costs about as much, and
+# The kernels are module-level (see forecast.compiled.numba_ops) and use plain loops: for the state sizes
+# the integrated-out model takes (model.build.INTEGRATION_BUDGET) a BLAS call costs about as much, and
 # lengthens the cold compile. ``A`` is sparse (persistence and claims): its support comes in
 # compressed rows, ``A[k, col[start[k]:start[k + 1]]]``, and products with it cost
 # ``nodes x support`` instead of ``nodes^3``.
@@ -256,7 +233,7 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
 @_jit
 def transition(phi, sigma, beta, cause, effect, lag, order, first, by_cause, G, A, Q):
     """``G``, ``A = F G`` and ``Q = G^T diag(sigma^2) G`` into the given arrays, as
-    :func:`forecast.dynamics.transition_matrices` and :func:`forecast.dynamics.state_dynamics`
+    :func:`forecast.model.dynamics.transition_matrices` and :func:`forecast.model.dynamics.state_dynamics`
     define them, built claim by claim: ``G = I + M G`` row by row with each same-year claim's
     effect before its cause (``order``), so no matrix product or inverse. ``first, by_cause``:
     the same-year claims grouped by cause (:func:`same_year_by_cause`), as scanning every
@@ -352,7 +329,7 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, clai
     noise variance from its indicator, the filter (:func:`kalman_kernel`), then the reverse.
 
     Everything runs over the ``kept`` nodes only, those upstream of an indicator
-    (:func:`forecast.dynamics.upstream_of`), and the ``claim``s into them: these nodes evolve
+    (:func:`forecast.scenario.graph.upstream_of`), and the ``claim``s into them: these nodes evolve
     on their own, so the transition their claims give is their block of ``A`` and ``Q``, and
     the other nodes' and claims' parameters get no gradient from the evidence. The claims'
     ``cause, effect, lag``, the solving ``order``, ``first, by_cause`` (:func:`transition`),
@@ -425,7 +402,7 @@ def _layout(support: np.ndarray, kept: np.ndarray, year, node) -> tuple:
     """The support of ``A``'s block over the ``kept`` nodes (flat indices into it) in
     compressed rows, the observations' order by year, their years and their nodes' places
     among ``kept``, as the kernel takes them: writable C arrays, the types of the C entry's
-    (:func:`register_kernel`), so that a call from NumPy (:func:`solve_evidence`) finds the
+    (:func:`forecast.compiled.c_entry.register_kernel`), so that a call from NumPy (:func:`solve_evidence`) finds the
     specialisation compiled with it, in this process or in numba's disk cache."""
     n_state = kept.size
     row, col = np.divmod(support, n_state)
@@ -440,7 +417,7 @@ def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarr
     """``S^-1 resid`` for each parameter set (leading axis of every argument), ``S`` the
     indicators' covariance: minus the gradient of the log density with respect to the
     residuals, which the filter's reverse pass gives at the cost of one evaluation (no
-    ``observations^3`` solve). :mod:`forecast.history` conditions the history with it. As in
+    ``observations^3`` solve). :mod:`forecast.posterior.history` conditions the history with it. As in
     the model, the filter keeps only the nodes upstream of an observation."""
     kept, block_support = filtered_block(support, node)
     layout = _layout(np.flatnonzero(block_support), kept, year, node)
@@ -454,260 +431,3 @@ def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarr
             raise FloatingPointError(f"parameter set {i}: the indicators' covariance is not positive definite")
         out[i] = -grads[-1]
     return out
-
-
-def effects_first(graph: Graph) -> np.ndarray:
-    """The nodes with each same-year claim's effect before its cause (the order in which
-    :func:`transition` solves ``G = I + M G``)."""
-    effects = {i: set() for i in range(graph.n_nodes)}
-    for c, e in zip(graph.cause[0], graph.effect[0]):
-        effects[int(c)].add(int(e))
-    return np.array(list(TopologicalSorter(effects).static_order()), dtype=np.int64)
-
-
-class KalmanEvidence(Op):
-    """``(phi, sigma, beta, s0, mu, intercept, loading, noise, z) -> (log density, its gradient
-    by input)`` (see :func:`evidence_logp`). The props are the structure, fixed by the
-    scenario's claims and indicators: the claims' causes, effects and lags, the order that
-    solves the same-year claims, the nodes the filter keeps (those upstream of an indicator)
-    and the transition's support among them (flat indices into the ``kept x kept`` block),
-    and each observation's indicator, year and node, with each indicator's direction. The
-    numbers (priors) are inputs, so editing them changes no compiled code.
-
-    The gradient is an output, not a second Op, so that one kernel call serves the sampler's
-    request for both; the pullback scales it by the cotangent of the log density. Second
-    derivatives are not available.
-    """
-
-    __props__ = ("n_state", "cause", "effect", "lag", "order", "kept", "support", "indicator", "direction", "year",
-                 "node")
-
-    def __init__(self, n_state: int, cause: tuple[int, ...], effect: tuple[int, ...], lag: tuple[int, ...],
-                 order: tuple[int, ...], kept: tuple[int, ...], support: tuple[int, ...], indicator: tuple[int, ...],
-                 direction: tuple[float, ...], year: tuple[int, ...], node: tuple[int, ...]):
-        self.n_state, self.cause, self.effect, self.lag, self.order = n_state, cause, effect, lag, order
-        self.kept, self.support = kept, support
-        self.indicator, self.direction, self.year, self.node = indicator, direction, year, node
-        self._constants: tuple | None = None
-
-    @classmethod
-    def of(cls, graph: Graph, indicator: np.ndarray, direction: np.ndarray, year: np.ndarray,
-           node: np.ndarray, claim_of: np.ndarray | None = None) -> "KalmanEvidence":
-        """The Op for the claims of ``graph`` and observations of ``indicator`` (index into
-        ``direction``, +1 or -1 per indicator) in history year ``year`` of node ``node``.
-        ``claim_of``: the claim of each element of the Op's effects input (default: claim
-        order)."""
-        n_claims = sum(len(s) for s in graph.slot)
-        cause, effect, lag = (np.zeros(n_claims, dtype=int) for _ in range(3))
-        for k in (0, 1):
-            cause[graph.slot[k]], effect[graph.slot[k]], lag[graph.slot[k]] = graph.cause[k], graph.effect[k], k
-        if claim_of is not None:
-            cause, effect, lag = cause[claim_of], effect[claim_of], lag[claim_of]
-        ints = lambda a: tuple(int(x) for x in a)  # noqa: E731
-        kept, support = filtered_block(transition_support(graph), node)
-        return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)), ints(kept),
-                   ints(np.flatnonzero(support)), ints(indicator), tuple(float(x) for x in direction), ints(year),
-                   ints(node))
-
-    def constants(self) -> tuple:
-        """The structure as :func:`evidence_kernel` takes it, after its inputs: the claims into
-        the kept nodes (:func:`claims_into`), each observation's indicator, the kept nodes, each
-        indicator's direction, then the filter's layout (:func:`_layout`). Built once: the
-        Python-mode :meth:`perform` needs it at every call."""
-        if self._constants is None:
-            kept = np.array(self.kept, dtype=np.int64)
-            claims = claims_into(self.n_state, kept, *(np.array(a, dtype=np.int64)
-                                                       for a in (self.cause, self.effect, self.lag, self.order)))
-            claims = tuple(np.array(a, dtype=np.int64) for a in claims)
-            observed = (np.array(self.indicator, dtype=np.int64), kept, np.array(self.direction, dtype=np.float64))
-            self._constants = claims + observed + _layout(np.array(self.support, dtype=np.int64), kept, self.year,
-                                                          self.node)
-        return self._constants
-
-    def make_node(self, *inputs) -> Apply:
-        inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
-        return Apply(self, inputs, [pt.scalar(dtype="float64"), *(v.type() for v in inputs)])
-
-    def perform(self, node, inputs, output_storage) -> None:
-        args = (np.ascontiguousarray(v, dtype=float) for v in inputs)
-        for storage, value in zip(output_storage, evidence_kernel(*args, *self.constants())):
-            storage[0] = value
-
-    def infer_shape(self, node, shapes):
-        return [(), *shapes]
-
-    def pullback(self, inputs, outputs, cotangents):
-        from pytensor.gradient import DisconnectedType, grad_not_implemented
-
-        if any(not isinstance(c.type, DisconnectedType) for c in cotangents[1:]):
-            return [grad_not_implemented(self, i, v, "second derivatives") for i, v in enumerate(inputs)]
-        if isinstance(cotangents[0].type, DisconnectedType):
-            return [DisconnectedType()() for _ in inputs]
-        return [cotangents[0] * g for g in outputs[1:]]
-
-    def connection_pattern(self, node):
-        return [[True] * len(node.outputs) for _ in node.inputs]
-
-
-# --- The compiled model calls the kernel through an address ---------------------------------------
-#
-# numba links a function's callees into it and optimises the result again, so code called
-# from the model's graph is optimised once per level above it: for this kernel, the Op's
-# function, PyTensor's wrapper, the graph's two functions and nutpie's callback (~10 s of a
-# cold compile). Instead the kernel is compiled once as a C function (a ``cfunc``, in numba's
-# disk cache) whose address goes into a slot; the graph's code loads the address from the
-# slot and calls it, so each level above links two instructions, not the kernel. The slot is
-# a symbol LLVM resolves when compiled code is linked or loaded from a cache, named after this
-# file's contents (a changed kernel never meets code compiled for the old one), and filled
-# by :func:`register_kernel` before sampling. That lets a run compile the kernel in a child
-# process (:mod:`forecast.precompile`) while it compiles the rest of the graph.
-# Arrays cross as two tables, of addresses and of lengths (every array here is a vector), in
-# three groups of one array type each, so that filling them compiles three small loops: the
-# float arrays the Op passes and gets back (inputs, log density, gradients), then the
-# structure's integer arrays, then its direction per indicator.
-
-N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 15, 10
-N_ARRAYS = N_INPUTS + N_STRUCTURE + N_OUTPUTS
-#: Where the groups start in the tables: the inputs at 0 and the outputs after them, then the
-#: structure's integer arrays, then the direction (the last array).
-OUTPUTS_AT, INTS_AT, DIRECTION_AT = N_INPUTS, N_INPUTS + N_OUTPUTS, N_ARRAYS - 1
-SLOT = f"forecast_kalman_evidence_{source_version(__file__):x}"
-_slot = ctypes.c_uint64(0)
-llvm_binding.add_symbol(SLOT, ctypes.addressof(_slot))
-_entry: list = []  # the compiled C entry, kept alive while its address is in the slot
-
-
-# Inlined where called, typed with ``i`` an integer rather than each literal index: as jitted
-# functions they compiled once per index (31 times, ~4 s of the kernel's cold compile).
-@register_jitable
-def _floats(addresses, lengths, i):
-    return numba.carray(address_as_void_pointer(addresses[i]), lengths[i], np.float64)
-
-
-@register_jitable
-def _ints(addresses, lengths, i):
-    return numba.carray(address_as_void_pointer(addresses[i]), lengths[i], np.int64)
-
-
-@_jit
-def _copy(src, dst):
-    for i in range(src.size):
-        dst[i] = src[i]
-
-
-def _evidence_entry(addresses_, lengths_):
-    """The C entry: the kernel's arrays from the tables (the inputs, the log density and the
-    gradients, then the structure's integer arrays, then the direction, each group in
-    :func:`evidence_kernel`'s order), its outputs copied into the caller's."""
-    a = numba.carray(addresses_, (N_ARRAYS,), np.int64)
-    n = numba.carray(lengths_, (N_ARRAYS,), np.int64)
-    s, o = INTS_AT, OUTPUTS_AT
-    out = evidence_kernel(
-        _floats(a, n, 0), _floats(a, n, 1), _floats(a, n, 2), _floats(a, n, 3), _floats(a, n, 4),
-        _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8),
-        _ints(a, n, s), _ints(a, n, s + 1), _ints(a, n, s + 2), _ints(a, n, s + 3), _ints(a, n, s + 4),
-        _ints(a, n, s + 5), _ints(a, n, s + 6), _ints(a, n, s + 7), _ints(a, n, s + 8),
-        _floats(a, n, DIRECTION_AT), _ints(a, n, s + 9), _ints(a, n, s + 10), _ints(a, n, s + 11),
-        _ints(a, n, s + 12), _ints(a, n, s + 13))
-    _floats(a, n, o)[0] = out[0][()]
-    _copy(out[1], _floats(a, n, o + 1))
-    _copy(out[2], _floats(a, n, o + 2))
-    _copy(out[3], _floats(a, n, o + 3))
-    _copy(out[4], _floats(a, n, o + 4))
-    _copy(out[5], _floats(a, n, o + 5))
-    _copy(out[6], _floats(a, n, o + 6))
-    _copy(out[7], _floats(a, n, o + 7))
-    _copy(out[8], _floats(a, n, o + 8))
-    _copy(out[9], _floats(a, n, o + 9))
-    return 0
-
-
-def register_kernel() -> None:
-    """Compile the kernel's C entry, or load it from numba's cache (after the child compiling
-    it, if one runs), and put its address in the slot. Call before the compiled model runs."""
-    from forecast import precompile
-    from forecast.kernels import FASTMATH
-
-    if _entry:
-        return
-    precompile.wait()
-    entry = numba.cfunc(types.int64(types.voidptr, types.voidptr), cache=True, fastmath=FASTMATH)(_evidence_entry)
-    _entry.append(entry)
-    _slot.value = entry.address
-    precompile.registered()
-
-
-@_jit
-def _table(addresses, lengths, first, arrays):
-    """Each array's address and length into the tables, from position ``first`` on."""
-    for k in range(len(arrays)):
-        addresses[first + k], lengths[first + k] = arrays[k].ctypes.data, arrays[k].size
-
-
-@intrinsic
-def _kernel_address(typingctx):
-    """The address in the slot (0 until :func:`register_kernel`)."""
-
-    def codegen(context, builder, signature, args):
-        slot = builder.module.globals.get(SLOT)
-        if slot is None:
-            slot = ir.GlobalVariable(builder.module, ir.IntType(64), name=SLOT)
-        return builder.load(slot)
-
-    return types.int64(), codegen
-
-
-@intrinsic
-def _call_kernel(typingctx, address, addresses, lengths):
-    """Call the C entry at ``address`` with the two tables' data."""
-
-    def codegen(context, builder, signature, args):
-        fnty = ir.FunctionType(ir.IntType(64), [cgutils.voidptr_t, cgutils.voidptr_t])
-        fn = builder.inttoptr(args[0], fnty.as_pointer())
-        data = [builder.bitcast(context.make_array(t)(context, builder, v).data, cgutils.voidptr_t)
-                for t, v in zip(signature.args[1:], args[1:])]
-        return builder.call(fn, data)
-
-    return types.int64(address, addresses, lengths), codegen
-
-
-def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
-    from pytensor.link.numba.dispatch.basic import numba_njit
-
-    from forecast import precompile
-
-    if not precompile.may_defer():  # otherwise the sampler registers it, after the child
-        register_kernel()
-    claim, cause, effect, lag, order, first, by_cause, indicator, kept, direction, start, col, obs_order, year, where = (
-        op.constants())
-    n = N_ARRAYS
-
-    @numba_njit
-    def kalman_evidence(phi, sigma, beta, s0, mu, intercept, loading, noise, z):
-        inputs = (np.ascontiguousarray(phi), np.ascontiguousarray(sigma), np.ascontiguousarray(beta),
-                  np.ascontiguousarray(s0), np.ascontiguousarray(mu), np.ascontiguousarray(intercept),
-                  np.ascontiguousarray(loading), np.ascontiguousarray(noise), np.ascontiguousarray(z))
-        logp = np.empty(1)
-        grads = (np.empty(phi.size), np.empty(sigma.size), np.empty(beta.size), np.empty(s0.size),
-                 np.empty(mu.size), np.empty(intercept.size), np.empty(loading.size), np.empty(noise.size),
-                 np.empty(z.size))
-        addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
-        _table(addresses, lengths, 0, inputs + (logp,) + grads)
-        _table(addresses, lengths, INTS_AT, (claim, cause, effect, lag, order, first, by_cause, indicator, kept,
-                                             start, col, obs_order, year, where))
-        _table(addresses, lengths, DIRECTION_AT, (direction,))
-        address = _kernel_address()
-        if address == 0:  # not registered: no density rather than a call to nowhere
-            logp[0] = np.nan
-            for g in grads:
-                g[:] = 0.0
-        else:
-            _call_kernel(address, addresses, lengths)
-        out = np.empty(())
-        out[()] = logp[0]
-        return (out, grads[0], grads[1], grads[2], grads[3], grads[4], grads[5], grads[6], grads[7], grads[8])
-
-    return kalman_evidence
-
-
-register_numba(KalmanEvidence, __file__, _numba_kalman_evidence)

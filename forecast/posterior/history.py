@@ -1,9 +1,9 @@
 """The latent history, restored after sampling a model that integrated it out.
 
-When the model marginalises the history (:func:`forecast.model.marginalises`), NUTS samples
+When the history is integrated out (:func:`forecast.model.build.choose_history`), NUTS samples
 the parameters only. Given one draw of the parameters, the history's standard-normal
 drivers ``eta`` and the standardised indicators ``z`` are jointly Gaussian
-(``z = mean + J eta + noise``, :func:`forecast.dynamics.observation_jacobian`), so the
+(``z = mean + J eta + noise``, ``tests/reference.py``'s ``observation_jacobian``), so the
 history can be drawn *exactly* from its conditional distribution by pathwise conditioning
 (Matheron's rule): draw ``eta`` and the noise from their priors, simulate ``z``, and move
 ``eta`` by ``J^T S^{-1} (z_observed - z_simulated)`` with ``S = J J^T + diag(noise^2)``.
@@ -11,7 +11,7 @@ Paired with the parameters' draws this is a draw from the joint posterior, as if
 history had been sampled along with them, and it costs no extra MCMC.
 
 Neither ``J`` nor ``S`` is formed: ``S^{-1} r`` comes from the model's Kalman filter
-(:func:`forecast.kalman.solve_evidence`) and ``J^T`` is the history's recursion run
+(:func:`forecast.compiled.kalman.solve_evidence`) and ``J^T`` is the history's recursion run
 backwards (:func:`drivers_adjoint`), so a draw costs what one gradient of the model does,
 linear in years.
 """
@@ -21,11 +21,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from forecast.config import Scenario
-from forecast.dynamics import Params, shock_covariance, transition_matrices, transition_support
-from forecast.kalman import solve_evidence
-from forecast.model import Evidence, graph_of
-from forecast.strategies import Draws, history_from_drivers
+from forecast.compiled.kalman import solve_evidence
+from forecast.model.build import Evidence
+from forecast.model.dynamics import Params, history_from_drivers, shock_covariance, transition_matrices
+from forecast.posterior.draws import Draws
+from forecast.scenario.domain import Scenario
+from forecast.scenario.graph import graph_of, transition_support
+from forecast.streams import RandomStreams
 
 #: Draws conditioned per batch: bounds memory at about chunk x nodes^2 x 3 floats.
 CHUNK = 256
@@ -50,9 +52,9 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
     size = draws.mu.shape[0]
     graph = graph_of(scenario)
     n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
-    init_sd = np.array([n.initial_sd for n in scenario.nodes.values()])
+    init_sd = scenario.initial_sd
     params = draws.params
-    rng = np.random.default_rng([seed, 4])
+    rng = RandomStreams(seed).history()
     eta = rng.standard_normal((size, n_years, n_nodes))
 
     evidence = Evidence.from_scenario(scenario)
@@ -66,7 +68,7 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
             part = Params(params.phi[c], params.sigma[c], params.beta[c])
             F, G = transition_matrices(part, graph)
             A, Q = F @ G, shock_covariance(G, part.sigma)  # as dynamics.state_dynamics
-            d = history_from_drivers(scenario, part, eta[c, 0], eta[c, 1:].transpose(1, 0, 2))
+            d = history_from_drivers(graph, part, init_sd, eta[c, 0], eta[c, 1:].transpose(1, 0, 2))
             scale = direction * loading[c]
             simulated = (intercept[c] + scale * (draws.mu[c][:, node] + d[:, year, node])
                          + noise[c] * rng.standard_normal(scale.shape))
@@ -76,7 +78,7 @@ def restore_history(scenario: Scenario, posterior: xr.Dataset, seed: int) -> xr.
             np.add.at(weight, (slice(None), year, node), w)
             eta[c] += drivers_adjoint(weight, A, G, part.sigma, init_sd)
 
-    level = draws.mu[:, None, :] + history_from_drivers(scenario, params, eta[:, 0], eta[:, 1:].transpose(1, 0, 2))
+    level = draws.mu[:, None, :] + history_from_drivers(graph, params, init_sd, eta[:, 0], eta[:, 1:].transpose(1, 0, 2))
     return posterior.assign(level=xr.DataArray(
         level.reshape(draws.chains, draws.draws, n_years, n_nodes), dims=("chain", "draw", "year", "node"),
         coords={"chain": posterior["chain"], "draw": posterior["draw"],

@@ -1,35 +1,23 @@
-"""The HTML report of a run: an overview comparing the strategies, and one page per strategy.
+"""What each page of the report shows: plain dicts from ``summary.json`` and the manifest.
 
-Python prepares plain dicts from ``summary.json`` (every number shown comes from there,
-formatted here, never recomputed); the Jinja templates in ``forecast/templates`` only loop
-and branch. Figures are inline SVG (:mod:`forecast.plots`) and the stylesheet is inlined, so
-each page opens from disk with no network and can be mailed as one file.
-
-The pages are written to a temporary sibling directory and renamed into place in one step:
-a failed render leaves the previous report untouched.
+Every number shown comes from the summary, formatted here, never recomputed; the templates
+only loop and branch. Figures are listed with :func:`forecast.report.drawing.figure` and
+drawn together later.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
-import sys
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
-from forecast import plots
-from forecast.inference import steps_per_iteration
-from forecast.results import Run, RunError, sibling_dir
+from forecast.report import figures as plots
+from forecast.report.drawing import figure
+from forecast.results.store import Run
 
 INDEX = "index.html"
 GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
@@ -56,104 +44,9 @@ ADVICE = (
 )
 
 
-# --- Entry point ------------------------------------------------------------------------------
-
-
-def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
-    """Render the report of ``run`` into the directory ``out``; returns the path of index.html.
-
-    ``out`` must not exist (or be empty) unless ``replace`` is true, in which case an earlier
-    report there is swapped out in one step. A directory that is not a report is never
-    replaced, so a mistyped ``--out`` cannot delete anything else.
-    """
-    out = Path(out)
-    _check_target(out, replace=replace)
-    pages = render_pages(run)
-    _write_pages(out, pages)
-    return out / INDEX
-
-
-def render_pages(run: Run) -> dict[str, str]:
-    """File name -> HTML of every page (the overview, then one page per strategy).
-
-    The pages' contexts are built first, with their figures only listed; the figures are
-    then drawn together (:func:`draw_figures`, in parallel where the machine allows) and the
-    templates rendered last.
-    """
-    env = environment()
-    with deferred_figures() as pending:
-        shared = shared_context(run)
-        contexts = {INDEX: ("index.html", overview_context(run, shared))}
-        for s in shared["strategies"]:
-            contexts[s["href"]] = ("strategy.html", strategy_context(run, shared, s["id"]))
-    draw_figures(pending)
-    return {name: env.get_template(template).render(**context) for name, (template, context) in contexts.items()}
-
-
-@cache
-def environment() -> jinja2.Environment:
-    """Jinja with autoescaping on for everything: scenario text is data, never markup."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("forecast", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def stylesheet() -> Markup:
     """The CSS, inlined into each page (our own file, so it is trusted markup)."""
-    return Markup(resources.files("forecast").joinpath("templates", "report.css").read_text(encoding="utf-8"))
-
-
-# --- Writing ----------------------------------------------------------------------------------
-
-
-def _is_report(path: Path) -> bool:
-    index = path / INDEX
-    if not index.is_file():
-        return False
-    with index.open(encoding="utf-8", errors="replace") as fh:
-        return f'<meta name="generator" content="{GENERATOR}">' in fh.read(4096)
-
-
-def _check_target(out: Path, *, replace: bool) -> None:
-    """Refuse before any work: an existing report without ``replace``, or anything else there."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise RunError(f"{out} exists and is not a directory; choose another output directory for the report")
-    if not any(out.iterdir()):
-        return
-    if not replace:
-        raise RunError(f"{out} already exists; a report is not overwritten unless asked: remove it, choose "
-                       "another directory, or re-render with `forecast report RUN_DIR` (which replaces it)")
-    if not _is_report(out):
-        raise RunError(f"{out} is not empty and is not a report written by forecast; refusing to replace it. "
-                       "Choose a new or empty directory for --out")
-
-
-def _write_pages(out: Path, pages: dict[str, str]) -> None:
-    """Write into a temporary sibling, then swap it in; the old report is removed last."""
-    tmp = sibling_dir(out)
-    try:
-        for name, html in pages.items():
-            (tmp / name).write_text(html, encoding="utf-8")
-        if not out.exists():
-            os.replace(tmp, out)
-            return
-        old = sibling_dir(out, ".old")
-        os.replace(out, old)  # rename onto the empty placeholder
-        try:
-            os.replace(tmp, out)
-        except BaseException:
-            os.replace(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return Markup(resources.files("forecast.report").joinpath("templates", "report.css").read_text(encoding="utf-8"))
 
 
 # --- Formatting (numbers are formatted here, never in templates) ---------------------------
@@ -179,78 +72,6 @@ def safe_url(url: str | None) -> str | None:
 
 def lever_values(values: list[float]) -> str:
     return f"{values[0]:g}" if len(set(values)) == 1 else "\u2013".join(f"{v:g}" for v in (min(values), max(values)))
-
-
-#: Figures listed while :func:`deferred_figures` is active: (entry, draw, kwargs).
-_PENDING: list[tuple[dict[str, Any], Callable[..., Markup], dict[str, Any]]] | None = None
-#: The figures being drawn by :func:`draw_figures` (forked workers inherit them).
-_DRAWING: list = []
-#: Worker processes for drawing figures at most (the machines this runs on have 2 cores).
-MAX_WORKERS = 4
-
-
-def figure(name: str, draw: Callable[..., Markup], **kwargs: Any) -> dict[str, Any]:
-    """The page entry of one figure: drawn now, or later by :func:`draw_figures` when
-    figures are deferred. A figure that fails becomes a visible placeholder and a warning,
-    never a silent gap."""
-    entry: dict[str, Any] = {"name": name, "svg": None, "error": None}
-    if _PENDING is not None:
-        _PENDING.append((entry, draw, kwargs))
-    else:
-        draw_figures([(entry, draw, kwargs)])
-    return entry
-
-
-@contextmanager
-def deferred_figures() -> Iterator[list]:
-    """While active, :func:`figure` lists figures instead of drawing them."""
-    global _PENDING
-    _PENDING = pending = []
-    try:
-        yield pending
-    finally:
-        _PENDING = None
-
-
-def _draw_one(index: int) -> tuple[str | None, str | None]:
-    """Draw the index-th figure of ``_DRAWING``: (svg, None) or (None, error)."""
-    entry, draw, kwargs = _DRAWING[index]
-    try:
-        return str(draw(salt=entry["name"], **kwargs)), None
-    except Exception as exc:  # noqa: BLE001  (a broken plot must not cost the whole report)
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def draw_figures(pending: list) -> None:
-    """Fill each entry's ``svg`` (or ``error``).
-
-    Matplotlib draws on one core; a report has some 25 figures. On Linux with more than one
-    core they are drawn by worker processes forked from this one, which already holds every
-    module and the run's data, so nothing is imported or pickled but the figures' index and
-    their SVG text (measured: the default report in 2.7 s instead of 4.2 s on 2 cores).
-    """
-    global _DRAWING
-    _DRAWING = pending
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(cores, len(pending), MAX_WORKERS)
-    try:
-        if workers > 1 and sys.platform.startswith("linux"):
-            import multiprocessing
-
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
-                                        category=DeprecationWarning)
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    results = pool.map(_draw_one, range(len(pending)), chunksize=1)
-        else:
-            results = [_draw_one(i) for i in range(len(pending))]
-    finally:
-        _DRAWING = []
-    for (entry, _, _), (svg, error) in zip(pending, results):
-        entry["svg"], entry["error"] = (Markup(svg) if svg is not None else None), error
-        if error:
-            warnings.warn(f"report: the figure {entry['name']!r} could not be drawn ({error}); "
-                          "the page shows a placeholder", RuntimeWarning, stacklevel=3)
 
 
 # --- Context shared by all pages -------------------------------------------------------------
@@ -561,10 +382,10 @@ def diagnostics_context(d: dict) -> dict[str, Any]:
 
 def _steps(d: dict) -> str:
     """The leapfrog steps and their mean per iteration (what a draw cost in gradients)."""
-    steps, chains, draws, tune = (d.get(k) for k in ("leapfrog_steps", "chains", "draws", "tune"))
-    if not steps or not chains or draws is None or tune is None:
+    steps, per = d.get("leapfrog_steps"), d.get("steps_per_iteration")
+    if not steps or per is None:
         return "n/a"
-    return f"{steps:,} ({steps_per_iteration(steps, chains, draws, tune):.1f} per iteration)"
+    return f"{steps:,} ({per:.1f} per iteration)"
 
 
 def provenance_context(run: Run) -> dict[str, Any]:

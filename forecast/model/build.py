@@ -2,7 +2,7 @@
 
 The sampled model covers the history years only (``history_start .. start_year - 1``):
 that is where the evidence is. Forecasts under each strategy are simulated afterwards from
-the posterior with the same equations (:mod:`forecast.dynamics`, :mod:`forecast.strategies`),
+the posterior with the same equations (:mod:`forecast.model.dynamics`, :mod:`forecast.forecasts.strategies`),
 so one sampled posterior and no recompilation serve every strategy.
 
 Variables (all with named dims):
@@ -17,10 +17,10 @@ Variables (all with named dims):
   there is no indicator, and then the posterior is the prior).
 
 The latent history ``level[year, node]`` is linear-Gaussian given the parameters, so by
-default (:func:`marginalises`) it is integrated out: the observations are one multivariate
+default (:func:`choose_history`) it is integrated out: the observations are one multivariate
 normal whose covariance follows from the parameters, and ``evidence`` is its log density (a
 potential: one Op, a Kalman filter, from the parameters to the density), NUTS explores only
-the parameters, and the history is drawn exactly afterwards (:mod:`forecast.history`).
+the parameters, and the history is drawn exactly afterwards (:mod:`forecast.posterior.history`).
 Large scenarios, where the filter is too costly, sample the history instead: unmeasured
 nodes non-centred (``shock[year, free_node] ~ Normal(0, 1)`` drives their equations),
 measured nodes centred (``state[year, measured_node]`` are their deviations, and their
@@ -33,9 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.config import Scenario
-from forecast.dynamics import Graph, Params, filtered_block, transition_support
-from forecast.priors import Distribution, GraphInputs, graph_input, graph_inputs
+from forecast.model.dynamics import Params
+from forecast.model.inputs import GraphInputs, graph_input, graph_inputs, pymc_variable
+from forecast.scenario.domain import Scenario
+from forecast.scenario.graph import Graph, filtered_block, graph_of, transition_support
+from forecast.scenario.priors import Distribution
+from forecast.settings import HISTORY_CHOICES, HistoryMode
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,6 @@ class Evidence:
         return cls(as_int(ind), as_int(ti), as_int(nd), np.array(z, dtype=float), as_int(yrs), labels)
 
 
-def graph_of(scenario: Scenario) -> Graph:
-    index = {n: i for i, n in enumerate(scenario.node_ids)}
-    return Graph.from_edges(len(index), [(index[c.cause], index[c.effect], c.lag) for c in scenario.claims])
-
-
 def coords_of(scenario: Scenario) -> dict[str, list]:
     return {
         "node": scenario.node_ids,
@@ -83,70 +81,79 @@ def measured_nodes(scenario: Scenario) -> list[str]:
     return [n for n in scenario.node_ids if any(i.node == n for i in scenario.indicators.values())]
 
 
-#: Multiply-adds per evaluation of the integrated-out density (see :func:`marginal_cost`) up to
+#: Multiply-adds per evaluation of the integrated density (see :func:`integration_cost`) up to
 #: which the history is integrated out rather than sampled. Near the budget (a generated
 #: 100-node, 30-year scenario costs 3.5 million) sampling takes about 2.5 minutes on these
 #: machines, with 0 divergences and R-hat 1.02 where sampling its history gave 10 divergences
 #: and R-hat 1.07; above it, sampling the history is cheaper per step, at the price of a
 #: harder geometry.
-MARGINAL_BUDGET = 4e6
+INTEGRATION_BUDGET = 4e6
 
 
-def marginal_cost(scenario: Scenario) -> float:
-    """Leading multiply-adds of one evaluation of the integrated-out density (the Kalman filter
-    of :mod:`forecast.kalman`, over the nodes upstream of an indicator): each year's covariance
-    prediction (nodes x the transition's non-zeros) and each observation's update (nodes^2).
-    Its gradient costs a small multiple."""
+def integration_cost(scenario: Scenario) -> float:
+    """Leading multiply-adds of one evaluation of the integrated density (the Kalman filter of
+    :mod:`forecast.compiled.kalman`, over the nodes upstream of an indicator): each year's
+    covariance prediction (nodes x the transition's non-zeros) and each observation's update
+    (nodes^2). Its gradient costs a small multiple."""
     evidence = Evidence.from_scenario(scenario)
     kept, support = filtered_block(transition_support(graph_of(scenario)), evidence.node)
     n_years, n_kept = len(scenario.history_years), kept.size
     return n_years * n_kept * int(support.sum()) + evidence.z.size * n_kept ** 2
 
 
-def marginalises(scenario: Scenario) -> bool:
-    """Whether the model integrates the latent history out (the default when affordable).
+def choose_history(scenario: Scenario, requested: str = "auto") -> HistoryMode:
+    """How the model handles the latent history: as ``requested``, or for "auto" integrated
+    out when affordable.
 
     Given the parameters the history and the indicators are jointly Gaussian, so the
-    evidence has a closed-form marginal likelihood and NUTS need only explore the few dozen
-    parameters, whose geometry is benign; the history is then drawn exactly from its
-    conditional distribution, draw by draw (:mod:`forecast.history`). The marginal density
-    costs :func:`marginal_cost` per evaluation, so large scenarios sample the history
-    instead (cheap per step, harder geometry).
+    evidence has a closed-form density and NUTS need only explore the few dozen parameters,
+    whose geometry is benign; the history is then drawn exactly from its conditional
+    distribution, draw by draw (:mod:`forecast.posterior.history`). That density costs
+    :func:`integration_cost` per evaluation, so large scenarios sample the history instead
+    (cheap per step, harder geometry).
     """
-    return marginal_cost(scenario) <= MARGINAL_BUDGET
+    if requested not in HISTORY_CHOICES:
+        raise ValueError(f"history must be one of {', '.join(HISTORY_CHOICES)}, got {requested!r}")
+    if requested != "auto":
+        return requested  # type: ignore[return-value]
+    return "integrated" if integration_cost(scenario) <= INTEGRATION_BUDGET else "sampled"
 
 
-def build_model(scenario: Scenario, centred: list[str] | None = None, marginal: bool | None = None):
+def history_of(model) -> HistoryMode:
+    """How a built model handles the history: sampled models have the ``level`` variable."""
+    return "sampled" if "level" in model.named_vars else "integrated"
+
+
+def build_model(scenario: Scenario, history: HistoryMode | None = None, centred: list[str] | None = None):
     """The PyMC model of the scenario's history, conditioned on its indicators.
 
     The scenario's numbers (prior parameters, initial spreads, hypothesis weights) are graph
-    inputs packed into one vector (:class:`forecast.priors.GraphInputs`): editing them keeps
+    inputs packed into one vector (:class:`forecast.model.inputs.GraphInputs`): editing them keeps
     the compiled model in the cache.
 
-    ``marginal`` (default: :func:`marginalises`) integrates the latent history out: the
+    ``history`` (default: :func:`choose_history`) "integrated" integrates the latent history out: the
     evidence is one multivariate normal whose covariance comes from the parameters, with its
     log density a Kalman filter compiled as one Op that starts from the parameters
-    (:mod:`forecast.kalman`), and ``level`` is not a model variable.
+    (:mod:`forecast.compiled.kalman`), and ``level`` is not a model variable.
 
     Otherwise latent levels are non-centred (the shocks are sampled) except for ``centred``
     nodes, by default those an indicator measures: the data pin their levels down, and
     sampling the levels themselves avoids the funnel that non-centring makes in that case.
     A centred node's equation then enters as the density of its implied shocks (its levels
     are fed to the rest of the graph like an intervention's values, so the history stays
-    one recurrence, compiled as one Op: :mod:`forecast.recurrence`).
+    one recurrence, compiled as one Op: :mod:`forecast.compiled.recurrence`).
     """
     with graph_inputs(GraphInputs()) as first:
-        _build(scenario, centred, marginal)
+        _build(scenario, history or choose_history(scenario), centred)
     with graph_inputs(GraphInputs(first.packed())):
-        return _build(scenario, centred, marginal)
+        return _build(scenario, history or choose_history(scenario), centred)
 
 
-def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None):
+def _build(scenario: Scenario, history: HistoryMode, centred: list[str] | None):
     import pymc as pm
 
-    from forecast.kalman import KalmanEvidence, evidence_logp
+    from forecast.compiled.evidence_op import KalmanEvidence, evidence_logp
 
-    marginal = marginalises(scenario) if marginal is None else marginal
     coords = coords_of(scenario)
     nodes = [scenario.nodes[n] for n in scenario.node_ids]
     graph = graph_of(scenario)
@@ -164,7 +171,7 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
         effect, effect_as_drawn, claim_of = _effects(scenario)
         params = Params(phi=phi, sigma=sigma, beta=effect)
         init_sd = graph_input([n.initial_sd for n in nodes])
-        if not marginal:
+        if history == "sampled":
             level = _sampled_history(scenario, graph, params, mu, init_sd, centred)
 
         if scenario.indicators:
@@ -173,7 +180,7 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
             noise = vector_prior("noise", [i.noise for i in inds], "indicator")
             k = evidence.indicator
             direction = np.array([i.direction for i in inds])
-            if marginal:
+            if history == "integrated":
                 # One multivariate normal over every observation, as one Op: a potential, since
                 # PyMC would need the observations' count from the parameters' shapes.
                 op = KalmanEvidence.of(graph, k, direction, evidence.year_index, evidence.node, claim_of)
@@ -187,11 +194,11 @@ def _build(scenario: Scenario, centred: list[str] | None, marginal: bool | None)
 
 def _sampled_history(scenario: Scenario, graph: Graph, params: Params, mu, init_sd, centred: list[str] | None):
     """``level[year, node]`` as model variables (the history is sampled, not integrated out),
-    computed claim by claim by one compiled Op (:mod:`forecast.recurrence`)."""
+    computed claim by claim by one compiled Op (:mod:`forecast.compiled.recurrence`)."""
     import pymc as pm
     import pytensor.tensor as pt
 
-    from forecast.recurrence import sampled_history
+    from forecast.compiled.recurrence import sampled_history
 
     model = pm.modelcontext(None)
     ids = scenario.node_ids
@@ -258,7 +265,7 @@ def _effects(scenario: Scenario) -> tuple:
     import pymc as pm
     import pytensor.tensor as pt
 
-    from forecast.join import join_vectors
+    from forecast.compiled.join import join_vectors
 
     claims = list(scenario.claims)
     if not claims:
@@ -272,7 +279,7 @@ def _effects(scenario: Scenario) -> tuple:
     for i, c in enumerate(claims):
         if c.hypotheses:
             weights = graph_input([h.weight for h in c.hypotheses])
-            comps = [h.prior.pymc() for h in c.hypotheses]
+            comps = [pymc_variable(h.prior) for h in c.hypotheses]
             parts.append(pm.Mixture(f"_effect_{c.id}", w=weights, comp_dists=comps).reshape((1,)))
             order.append(i)
     joined = join_vectors(parts)
@@ -291,14 +298,14 @@ def vector_prior(name: str, dists: list[Distribution], dim: str):
     families = {d.name for d in dists}
     if len(families) == 1 and all(d.params.keys() == dists[0].params.keys() for d in dists):
         params = {k: np.array([d.params[k] for d in dists]) for k in dists[0].params}
-        return Distribution(dists[0].name, params).pymc(name, dims=dim)  # type: ignore[arg-type]
+        return pymc_variable(Distribution(dists[0].name, params), name, dims=dim)  # type: ignore[arg-type]
     return pm.Deterministic(name, _grouped(f"_{name}", dists), dims=dim)
 
 
 def _grouped(prefix: str, dists: list[Distribution], ordered: bool = True):
     """One variable per family (and parameter names) among ``dists``, joined: in the order of
     ``dists``, or (``ordered=False``) as they come, with the index into ``dists`` of each."""
-    from forecast.join import join_vectors
+    from forecast.compiled.join import join_vectors
 
     groups: dict[tuple, list[int]] = {}
     for i, d in enumerate(dists):
@@ -307,7 +314,7 @@ def _grouped(prefix: str, dists: list[Distribution], ordered: bool = True):
     for j, ((family, keys), idx) in enumerate(groups.items()):
         params = {k: np.array([dists[i].params[k] for i in idx]) for k in keys}
         name = prefix if len(groups) == 1 else f"{prefix}_{j}_{family}"
-        rv = Distribution(family, params).pymc(name, shape=len(idx))  # type: ignore[arg-type]
+        rv = pymc_variable(Distribution(family, params), name, shape=len(idx))  # type: ignore[arg-type]
         parts.append(rv)
         order += idx
     joined = join_vectors(parts)

@@ -1,8 +1,8 @@
 """The sampled history as one compiled PyTensor Op, claim by claim.
 
 When the history is sampled rather than integrated out (large scenarios, see
-:func:`forecast.model.marginalises`), every gradient runs the equations of
-:mod:`forecast.dynamics` over all years. Written with tensor operations they are dense
+:func:`forecast.model.build.choose_history`), every gradient runs the equations of
+:mod:`forecast.model.dynamics` over all years. Written with tensor operations they are dense
 ``nodes x nodes`` products (about 2 ms per gradient at 100 nodes and 30 years), although
 each node has only a few causes. Here they run claim by claim in a numba kernel
 (``years x (nodes + claims)`` multiply-adds), with the gradient written by hand in reverse
@@ -22,7 +22,6 @@ model needs it for the density of the held nodes' implied shocks.
 
 from __future__ import annotations
 
-from graphlib import TopologicalSorter
 from typing import Any
 
 import numpy as np
@@ -30,8 +29,8 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from forecast.dynamics import Graph
-from forecast.kernels import jit, register_numba
+from forecast.compiled.numba_ops import jit, register_numba
+from forecast.scenario.graph import Graph, causal_order
 
 
 @jit
@@ -126,14 +125,6 @@ class _Claims(Op):
         """The props as the kernels take them."""
         return (np.array(self.held, dtype=np.bool_), *(np.array(v, dtype=np.int64) for v in
                 (self.order, self.start, self.claim, self.cause, self.lag)))
-
-
-def causal_order(graph: Graph) -> list[int]:
-    """Nodes with every same-year cause before its effects (the graph is acyclic: validated)."""
-    sorter = TopologicalSorter({i: set() for i in range(graph.n_nodes)})
-    for cause, effect in zip(graph.cause[0], graph.effect[0]):
-        sorter.add(int(effect), int(cause))
-    return list(sorter.static_order())
 
 
 class HistoryRecurrence(_Claims):

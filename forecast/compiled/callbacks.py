@@ -9,7 +9,7 @@ a record of pointers and copy arrays with broadcasting assignments, both of whic
 numba's error formatting (another ~4 s before this module existed).
 
 A forecast model has one shared variable, the scenario's numbers
-(:class:`forecast.priors.GraphInputs`). The callbacks here are generated as source with the
+(:class:`forecast.model.inputs.GraphInputs`). The callbacks here are generated as source with the
 model's sizes written in, read the numbers through nutpie's user data (where nutpie keeps
 their address, so editing a prior changes no compiled code), copy results element by
 element and return nutpie's status codes. They are registered with PyTensor's numba cache
@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba.core import types
 
-from forecast.kernels import address_as_void_pointer
+from forecast.compiled.numba_ops import address_as_void_pointer
 
 #: nutpie versions (major.minor) whose ``_make_c_logp_func``/``_make_c_expand_func`` these
 #: functions replace with the same signature and the same return codes.
@@ -137,7 +137,7 @@ def _compile(template: str, name: str, inner, numbers: str, **sizes):
     if inner_key is None:
         return None
     src = template.format(numbers=numbers, **sizes)
-    key = sha256(f"forecast.callbacks\n{src}\n{inner_key}".encode()).hexdigest()
+    key = sha256(f"{__name__}\n{src}\n{inner_key}".encode()).hexdigest()  # the module keys it: the cache imports it
     env = {"__name__": __name__, "numba": numba, "np": np, "inner": inner,
            "address_as_void_pointer": address_as_void_pointer}
     return compile_numba_function_src(src, name, global_env=env, cache_key=f"forecast-callback-{key}")

@@ -17,7 +17,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from forecast.kernels import register_numba
+from forecast.compiled.numba_ops import register_numba
 
 
 def join_vectors(parts: list[Any]) -> Any:

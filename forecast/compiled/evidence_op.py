@@ -1,0 +1,144 @@
+"""The likelihood of the indicators with the history integrated out, as one PyTensor Op.
+
+``(parameters, observations) -> (log density, its gradient by input)``: the kernel of
+:mod:`forecast.compiled.kalman` from the model's parameters to the density, with its
+gradient as further outputs so that one kernel call serves the sampler's request for both.
+In PyTensor's numba backend the Op's code calls the kernel directly (the plain path), or
+through the address of its C entry (the fast path, :mod:`forecast.compiled.c_entry`), as
+:mod:`forecast.compiled.runtime` decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from forecast.compiled import runtime
+from forecast.compiled.kalman import _layout, claims_into, evidence_kernel
+from forecast.compiled.numba_ops import register_numba, source_version
+from forecast.scenario.graph import Graph, effects_first, filtered_block, transition_support
+
+
+def evidence_logp(op: "KalmanEvidence", z: Any, phi: Any, sigma: Any, beta: Any, s0: Any, mu: Any,
+                  intercept: Any, loading: Any, noise: Any) -> Any:
+    """Log density of the observations ``z`` (a scalar tensor) given the parameters: per node
+    persistence ``phi``, volatility ``sigma``, initial variance ``s0`` and baseline ``mu``,
+    per claim its effect ``beta``, per indicator ``intercept``, ``loading`` and ``noise`` (sd).
+    ``op`` (:meth:`KalmanEvidence.of`) holds the structure: the claims, which indicator and
+    node each observation measures, and in which year."""
+    return op(phi, sigma, beta, s0, mu, intercept, loading, noise, z)[0]
+
+
+
+class KalmanEvidence(Op):
+    """``(phi, sigma, beta, s0, mu, intercept, loading, noise, z) -> (log density, its gradient
+    by input)`` (see :func:`evidence_logp`). The props are the structure, fixed by the
+    scenario's claims and indicators: the claims' causes, effects and lags, the order that
+    solves the same-year claims, the nodes the filter keeps (those upstream of an indicator)
+    and the transition's support among them (flat indices into the ``kept x kept`` block),
+    and each observation's indicator, year and node, with each indicator's direction. The
+    numbers (priors) are inputs, so editing them changes no compiled code.
+
+    The gradient is an output, not a second Op, so that one kernel call serves the sampler's
+    request for both; the pullback scales it by the cotangent of the log density. Second
+    derivatives are not available.
+    """
+
+    __props__ = ("n_state", "cause", "effect", "lag", "order", "kept", "support", "indicator", "direction", "year",
+                 "node")
+
+    def __init__(self, n_state: int, cause: tuple[int, ...], effect: tuple[int, ...], lag: tuple[int, ...],
+                 order: tuple[int, ...], kept: tuple[int, ...], support: tuple[int, ...], indicator: tuple[int, ...],
+                 direction: tuple[float, ...], year: tuple[int, ...], node: tuple[int, ...]):
+        self.n_state, self.cause, self.effect, self.lag, self.order = n_state, cause, effect, lag, order
+        self.kept, self.support = kept, support
+        self.indicator, self.direction, self.year, self.node = indicator, direction, year, node
+        self._constants: tuple | None = None
+
+    @classmethod
+    def of(cls, graph: Graph, indicator: np.ndarray, direction: np.ndarray, year: np.ndarray,
+           node: np.ndarray, claim_of: np.ndarray | None = None) -> "KalmanEvidence":
+        """The Op for the claims of ``graph`` and observations of ``indicator`` (index into
+        ``direction``, +1 or -1 per indicator) in history year ``year`` of node ``node``.
+        ``claim_of``: the claim of each element of the Op's effects input (default: claim
+        order)."""
+        n_claims = sum(len(s) for s in graph.slot)
+        cause, effect, lag = (np.zeros(n_claims, dtype=int) for _ in range(3))
+        for k in (0, 1):
+            cause[graph.slot[k]], effect[graph.slot[k]], lag[graph.slot[k]] = graph.cause[k], graph.effect[k], k
+        if claim_of is not None:
+            cause, effect, lag = cause[claim_of], effect[claim_of], lag[claim_of]
+        ints = lambda a: tuple(int(x) for x in a)  # noqa: E731
+        kept, support = filtered_block(transition_support(graph), node)
+        return cls(graph.n_nodes, ints(cause), ints(effect), ints(lag), ints(effects_first(graph)), ints(kept),
+                   ints(np.flatnonzero(support)), ints(indicator), tuple(float(x) for x in direction), ints(year),
+                   ints(node))
+
+    def constants(self) -> tuple:
+        """The structure as :func:`evidence_kernel` takes it, after its inputs: the claims into
+        the kept nodes (:func:`claims_into`), each observation's indicator, the kept nodes, each
+        indicator's direction, then the filter's layout (:func:`_layout`). Built once: the
+        Python-mode :meth:`perform` needs it at every call."""
+        if self._constants is None:
+            kept = np.array(self.kept, dtype=np.int64)
+            claims = claims_into(self.n_state, kept, *(np.array(a, dtype=np.int64)
+                                                       for a in (self.cause, self.effect, self.lag, self.order)))
+            claims = tuple(np.array(a, dtype=np.int64) for a in claims)
+            observed = (np.array(self.indicator, dtype=np.int64), kept, np.array(self.direction, dtype=np.float64))
+            self._constants = claims + observed + _layout(np.array(self.support, dtype=np.int64), kept, self.year,
+                                                          self.node)
+        return self._constants
+
+    def make_node(self, *inputs) -> Apply:
+        inputs = [pt.as_tensor_variable(v).astype("float64") for v in inputs]
+        return Apply(self, inputs, [pt.scalar(dtype="float64"), *(v.type() for v in inputs)])
+
+    def perform(self, node, inputs, output_storage) -> None:
+        args = (np.ascontiguousarray(v, dtype=float) for v in inputs)
+        for storage, value in zip(output_storage, evidence_kernel(*args, *self.constants())):
+            storage[0] = value
+
+    def infer_shape(self, node, shapes):
+        return [(), *shapes]
+
+    def pullback(self, inputs, outputs, cotangents):
+        from pytensor.gradient import DisconnectedType, grad_not_implemented
+
+        if any(not isinstance(c.type, DisconnectedType) for c in cotangents[1:]):
+            return [grad_not_implemented(self, i, v, "second derivatives") for i, v in enumerate(inputs)]
+        if isinstance(cotangents[0].type, DisconnectedType):
+            return [DisconnectedType()() for _ in inputs]
+        return [cotangents[0] * g for g in outputs[1:]]
+
+    def connection_pattern(self, node):
+        return [[True] * len(node.outputs) for _ in node.inputs]
+
+
+def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
+    """The Op's numba code: through the C entry's address on the fast path, else a direct call."""
+    if runtime.path().fast:
+        from forecast.compiled.c_entry import slot_caller
+
+        return slot_caller(op)
+    from pytensor.link.numba.dispatch.basic import numba_njit
+
+    structure = op.constants()
+
+    @numba_njit
+    def kalman_evidence(phi, sigma, beta, s0, mu, intercept, loading, noise, z):
+        return evidence_kernel(np.ascontiguousarray(phi), np.ascontiguousarray(sigma), np.ascontiguousarray(beta),
+                               np.ascontiguousarray(s0), np.ascontiguousarray(mu),
+                               np.ascontiguousarray(intercept), np.ascontiguousarray(loading),
+                               np.ascontiguousarray(noise), np.ascontiguousarray(z), *structure)
+
+    return kalman_evidence
+
+
+#: The compiled code differs by path, and with the kernels: both key PyTensor's cache.
+_VERSION = source_version(__file__) ^ source_version(evidence_kernel.py_func.__code__.co_filename) ^ int(
+    runtime.path().fast)
+register_numba(KalmanEvidence, _VERSION, _numba_kalman_evidence)

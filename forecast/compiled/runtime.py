@@ -1,0 +1,142 @@
+"""The one door to the compiled machinery: what the rest of the package calls to compile and
+run a model, and the choice between the fast path and the plain one.
+
+The fast path leans on other libraries' internals, each checked for the versions in
+:data:`TESTED`:
+
+* the likelihood's kernel is a C entry called through an address that an LLVM symbol holds
+  (:mod:`forecast.compiled.kalman`), compiled in a child process while the run goes on
+  (:mod:`forecast.compiled.precompile`);
+* nutpie's C callbacks are replaced by lean ones cached on disk, built with nutpie's private
+  ``_make_c_*`` functions, its user-data layout and PyTensor's numba cache
+  (:mod:`forecast.compiled.callbacks`).
+
+The plain path uses public interfaces only: the same numba kernels, called directly from the
+Ops' numba code, and nutpie's own callbacks. It computes the same density and gradient (tests
+hold both paths to each other), with a slower cold compile. A run takes it, and says so once,
+when an installed version is outside :data:`TESTED`, or when ``FORECAST_COMPILED=plain`` asks
+for it. Should PyTensor's numba dispatch itself be missing, the Ops fall back to their Python
+``perform`` (slow, but a run still works).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+
+#: Library versions (major.minor) whose internals the fast path was checked against. The
+#: upper bounds in pyproject.toml match.
+TESTED: dict[str, tuple[str, ...]] = {
+    "nutpie": ("0.16",),
+    "pytensor": ("3.3",),
+    "numba": ("0.68",),
+    "llvmlite": ("0.50",),
+}
+
+#: Set to "plain" to take the plain path whatever the versions (for comparison or debugging).
+ENVIRONMENT = "FORECAST_COMPILED"
+
+
+@dataclass(frozen=True)
+class Path:
+    """Which path this process takes, and why."""
+
+    fast: bool
+    reason: str
+
+
+def _minor(package: str) -> str | None:
+    try:
+        return ".".join(metadata.version(package).split(".")[:2])
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@cache
+def path() -> Path:
+    """The path this process takes (decided once)."""
+    if os.environ.get(ENVIRONMENT, "").strip().lower() == "plain":
+        return Path(False, f"{ENVIRONMENT}=plain")
+    untested = [f"{p} {v}" for p, tested in TESTED.items() if (v := _minor(p)) not in tested]
+    if untested:
+        return Path(False, f"{', '.join(untested)} outside the tested versions "
+                           f"({', '.join(f'{p} {t[-1]}' for p, t in TESTED.items())})")
+    return Path(True, "")
+
+
+_told = False
+
+
+def tell_once() -> None:
+    """Say once per process that the plain path is taken, and why (a warning: the numbers are
+    the same, only the compile is slower)."""
+    global _told
+    if not path().fast and not _told:
+        _told = True
+        warnings.warn(f"forecast: compiled fast path off ({path().reason}); using the plain path: "
+                      "same results, slower compile", RuntimeWarning, stacklevel=2)
+
+
+def start_background_compile() -> None:
+    """On the fast path, start compiling the likelihood's kernel in a child process now, so
+    that it overlaps imports, validation and the rest of the model's compile."""
+    if path().fast:
+        from forecast.compiled.precompile import BACKGROUND
+
+        BACKGROUND.start()
+
+
+def stop_background_compile() -> None:
+    """Stop a child still compiling (the command is done; numba writes whole cache files)."""
+    if path().fast:
+        from forecast.compiled.precompile import BACKGROUND
+
+        BACKGROUND.stop()
+
+
+def compile_for_nutpie(model, progress=None):
+    """The model's log density and gradient compiled for nutpie (numba), as a run compiles it:
+    on the fast path with the lean callbacks, and, when the history is integrated out, the
+    likelihood's kernel registered (its code calls the kernel at an address filled in here,
+    after the child compiling it)."""
+    import nutpie
+
+    from forecast.progress import shown
+
+    tell_once()
+    with shown(progress, "compile"):
+        if not path().fast:
+            return nutpie.compile_pymc_model(model, backend="numba")
+        from forecast.compiled.callbacks import lean_callbacks
+        from forecast.compiled.precompile import BACKGROUND
+
+        with lean_callbacks() as options, BACKGROUND.deferring():
+            compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
+            _register_kernel_if_used(model)
+    return compiled
+
+
+def prepare_for_pymc(model) -> None:
+    """Before PyMC's own sampler compiles and runs ``model``: the kernel's address in place."""
+    tell_once()
+    _register_kernel_if_used(model)
+
+
+def _register_kernel_if_used(model) -> None:
+    if path().fast and uses_kalman_evidence(model):
+        from forecast.compiled.c_entry import register_kernel
+
+        register_kernel()
+
+
+def uses_kalman_evidence(model) -> bool:
+    """Whether the model's density calls the likelihood's kernel (its history integrated out)."""
+    from pytensor.graph.traversal import ancestors
+
+    from forecast.compiled.evidence_op import KalmanEvidence
+
+    outputs = list(model.potentials) + list(model.observed_RVs)
+    return any(v.owner is not None and isinstance(v.owner.op, KalmanEvidence) for v in ancestors(outputs))

@@ -1,0 +1,148 @@
+"""Whether the sampler can be trusted: R-hat, effective sample sizes and divergences over the
+sampled parameters, with a verdict (``ok``, ``warn``, ``fail``) and what to do about it.
+
+The verdict is about the sampler only; whether the forecasts themselves hold up is what a
+backtest measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from forecast.settings import SamplerSettings
+
+#: Sampled parameters judged by the diagnostics (anchored intercepts and loadings are constants),
+#: and the history when it was sampled with them.
+PARAMETERS = ("baseline", "persistence", "volatility", "effect", "_intercept", "_loading", "noise", "level")
+
+#: Thresholds of the diagnostics verdict (Vehtari et al. 2021 for R-hat and ESS).
+RHAT_OK, RHAT_WARN = 1.01, 1.05
+ESS_PER_CHAIN_OK, ESS_WARN = 100, 100
+
+
+
+@dataclass
+class Diagnostics:
+    """What the sampler did and whether to trust it: ``ok``, ``warn`` or ``fail``."""
+
+    sampler: str
+    chains: int
+    draws: int
+    tune: int
+    divergences: int
+    divergences_per_chain: list[int]
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    worst: dict[str, str]
+    sampling_seconds: float
+    #: Leapfrog steps of all chains, tuning included: one gradient of the log density each, so
+    #: sampling seconds per step is the cost of a gradient (None: the sampler did not say).
+    leapfrog_steps: int | None = None
+    #: Leapfrog steps per iteration, tuning included: what a draw cost in gradients.
+    steps_per_iteration: float | None = None
+    verdict: str = "ok"
+    messages: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def steps_per_iteration(leapfrog_steps: int, chains: int, draws: int, tune: int) -> float:
+    """Leapfrog steps per iteration, tuning included: what a draw cost in gradients."""
+    return leapfrog_steps / (chains * (draws + tune))
+
+
+def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSettings,
+             seconds: float, leapfrog_steps: int | None = None) -> Diagnostics:
+    """R-hat, bulk/tail ESS and divergences over ``var_names``, with a verdict and advice;
+    the sampling seconds and leapfrog steps are recorded with them."""
+    import arviz as az
+
+    ds = posterior[var_names]
+    rhat = az.rhat(ds)
+    ess_bulk = az.ess(ds, method="bulk")
+    ess_tail = az.ess(ds, method="tail")
+
+    def extreme(tree, largest: bool) -> tuple[float, str]:
+        """The largest (or smallest) value over all variables, NaN ignored, and where it is."""
+        sign = 1.0 if largest else -1.0
+        best, where = float("nan"), ""
+        for name in var_names:
+            arr = np.asarray(tree[name], dtype=float)
+            if np.isnan(arr).all():
+                continue
+            i = int(np.argmax(np.where(np.isnan(arr), -np.inf, sign * arr)))
+            val = float(arr.flat[i])
+            if np.isnan(best) or sign * val > sign * best:
+                best, where = val, _label(tree[name], i, name)
+        return best, where
+
+    max_rhat, at_rhat = extreme(rhat, largest=True)
+    min_bulk, at_bulk = extreme(ess_bulk, largest=False)
+    min_tail, at_tail = extreme(ess_tail, largest=False)
+    div = np.asarray(sample_stats["diverging"]).astype(bool)
+    per_chain = [int(x) for x in div.sum(axis=1)]
+    d = Diagnostics(
+        sampler=settings.sampler, chains=settings.chains, draws=settings.draws, tune=settings.tune,
+        divergences=int(div.sum()), divergences_per_chain=per_chain, max_rhat=max_rhat,
+        min_ess_bulk=min_bulk, min_ess_tail=min_tail,
+        worst={"rhat": at_rhat, "ess_bulk": at_bulk, "ess_tail": at_tail},
+        sampling_seconds=seconds, leapfrog_steps=leapfrog_steps,
+        steps_per_iteration=(None if not leapfrog_steps
+                             else steps_per_iteration(leapfrog_steps, settings.chains, settings.draws, settings.tune)),
+    )
+    d.verdict, d.messages = _verdict(d)
+    return d
+
+
+def _label(da, flat_index: int, name: str) -> str:
+    if not da.dims:
+        return name
+    idx = np.unravel_index(flat_index, da.shape)
+    parts = [str(da[dim].values[i]) if dim in da.coords else str(i) for dim, i in zip(da.dims, idx)]
+    return f"{name}[{', '.join(parts)}]"
+
+
+def _verdict(d: Diagnostics) -> tuple[str, list[str]]:
+    """Green/amber/red with what to do. Thresholds: R-hat <= 1.01, ESS >= 100 per chain, no divergences."""
+    messages: list[str] = []
+    verdict = "ok"
+
+    def worse(level: str) -> None:
+        nonlocal verdict
+        order = ["ok", "warn", "fail"]
+        verdict = max(verdict, level, key=order.index)
+
+    total = d.chains * d.draws
+    if d.divergences:
+        share = d.divergences / max(total, 1)
+        worse("fail" if share > 0.01 else "warn")
+        messages.append(
+            f"{d.divergences} divergent transitions ({share:.1%} of draws; per chain {d.divergences_per_chain}): "
+            "the sampler missed part of the posterior. Results may be biased. Check for priors that conflict "
+            "with the data (an indicator the model cannot fit), or tighten weakly identified priors."
+        )
+    if not np.isfinite(d.max_rhat) or d.max_rhat > RHAT_WARN:
+        worse("fail")
+        messages.append(f"R-hat {d.max_rhat:.3f} at {d.worst['rhat']}: chains disagree. Run longer "
+                        "(--tune, --draws) and check for competing hypotheses with separated modes.")
+    elif d.max_rhat > RHAT_OK:
+        worse("warn")
+        messages.append(f"R-hat {d.max_rhat:.3f} at {d.worst['rhat']} is above {RHAT_OK}: run more draws.")
+    need = ESS_PER_CHAIN_OK * d.chains
+    low = min(d.min_ess_bulk, d.min_ess_tail)
+    if not np.isfinite(low) or low < ESS_WARN:
+        worse("fail")
+        messages.append(f"effective sample size {low:.0f} is too low for stable intervals: increase --draws.")
+    elif low < need:
+        worse("warn")
+        messages.append(f"effective sample size {low:.0f} < {need} ({ESS_PER_CHAIN_OK} per chain): "
+                        "tail probabilities are imprecise; increase --draws.")
+    if verdict == "ok":
+        messages.append("R-hat, effective sample sizes and divergences are all within the usual thresholds.")
+    return verdict, messages

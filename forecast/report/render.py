@@ -1,0 +1,115 @@
+"""The HTML report of a run: an overview comparing the strategies, and one page per strategy.
+
+The pages' contexts come from :mod:`forecast.report.context`; the Jinja templates in
+``forecast/report/templates`` only loop and branch. Figures are inline SVG
+(:mod:`forecast.report.figures`) and the stylesheet is inlined, so each page opens from disk
+with no network and can be mailed as one file.
+
+The pages are written to a temporary sibling directory and renamed into place in one step:
+a failed render leaves the previous report untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from forecast.report.context import GENERATOR, INDEX, overview_context, shared_context, strategy_context
+from forecast.report.drawing import deferred_figures, draw_figures
+from forecast.results.store import Run, RunError, sibling_dir
+
+
+def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
+    """Render the report of ``run`` into the directory ``out``; returns the path of index.html.
+
+    ``out`` must not exist (or be empty) unless ``replace`` is true, in which case an earlier
+    report there is swapped out in one step. A directory that is not a report is never
+    replaced, so a mistyped ``--out`` cannot delete anything else.
+    """
+    out = Path(out)
+    _check_target(out, replace=replace)
+    pages = render_pages(run)
+    _write_pages(out, pages)
+    return out / INDEX
+
+
+def render_pages(run: Run) -> dict[str, str]:
+    """File name -> HTML of every page (the overview, then one page per strategy).
+
+    The pages' contexts are built first, with their figures only listed; the figures are
+    then drawn together (:func:`draw_figures`, in parallel where the machine allows) and the
+    templates rendered last.
+    """
+    env = environment()
+    with deferred_figures() as pending:
+        shared = shared_context(run)
+        contexts = {INDEX: ("index.html", overview_context(run, shared))}
+        for s in shared["strategies"]:
+            contexts[s["href"]] = ("strategy.html", strategy_context(run, shared, s["id"]))
+    draw_figures(pending)
+    return {name: env.get_template(template).render(**context) for name, (template, context) in contexts.items()}
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Jinja with autoescaping on for everything: scenario text is data, never markup."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("forecast.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def _is_report(path: Path) -> bool:
+    index = path / INDEX
+    if not index.is_file():
+        return False
+    with index.open(encoding="utf-8", errors="replace") as fh:
+        return f'<meta name="generator" content="{GENERATOR}">' in fh.read(4096)
+
+
+def _check_target(out: Path, *, replace: bool) -> None:
+    """Refuse before any work: an existing report without ``replace``, or anything else there."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise RunError(f"{out} exists and is not a directory; choose another output directory for the report")
+    if not any(out.iterdir()):
+        return
+    if not replace:
+        raise RunError(f"{out} already exists; a report is not overwritten unless asked: remove it, choose "
+                       "another directory, or re-render with `forecast report RUN_DIR` (which replaces it)")
+    if not _is_report(out):
+        raise RunError(f"{out} is not empty and is not a report written by forecast; refusing to replace it. "
+                       "Choose a new or empty directory for --out")
+
+
+def _write_pages(out: Path, pages: dict[str, str]) -> None:
+    """Write into a temporary sibling, then swap it in; the old report is removed last."""
+    tmp = sibling_dir(out)
+    try:
+        for name, html in pages.items():
+            (tmp / name).write_text(html, encoding="utf-8")
+        if not out.exists():
+            os.replace(tmp, out)
+            return
+        old = sibling_dir(out, ".old")
+        os.replace(out, old)  # rename onto the empty placeholder
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            os.replace(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,173 @@
+"""``summary.json``: the numbers a reader needs, from the results tree.
+
+Each question's probability per strategy, every node's trajectory, the contrasts against the
+baseline, each claim's prior against its posterior, the indicators' fit and the sampler's
+diagnostics, all JSON-ready. The report and the command line show these numbers and no other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from forecast.forecasts.questions import answer
+from forecast.posterior.diagnostics import Diagnostics
+from forecast.scenario.domain import Scenario
+from forecast.scenario.priors import hypothesis_responsibilities, summarize
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostics, seed: int) -> dict:
+    """What the report and the command line show: the scenario, each question's answer by
+    strategy, trajectories, contrasts, claims, the indicators' fit and the diagnostics."""
+    return {
+        "scenario": {
+            "name": scenario.name, "description": scenario.description, "source": scenario.source,
+            "source_url": scenario.source_url, "history_start": scenario.history_start,
+            "start_year": scenario.start_year, "horizon": scenario.horizon, "seed": seed,
+        },
+        "nodes": {nid: {"label": n.label, "role": n.role, "unit": n.unit, "desirable": n.desirable,
+                        "description": n.description} for nid, n in scenario.nodes.items()},
+        "strategies": [{"id": s.id, "label": s.label, "description": s.description, "baseline": s.baseline,
+                        "interventions": {k: list(v) for k, v in s.interventions.items()}}
+                       for s in scenario.strategies],
+        "questions": [
+            {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
+             "comparison": q.comparison, "threshold": q.threshold, "reference_year": q.reference_year,
+             "change": q.change, "rule": q.describe_rule(), "by_strategy": jsonable(answer(tree, q))}
+            for q in scenario.questions
+        ],
+        "trajectories": trajectories(scenario, tree),
+        "contrasts": contrasts(scenario, tree),
+        "claims": claim_summaries(scenario, tree),
+        "indicators": indicator_fit(scenario, tree),
+        "diagnostics": jsonable(diagnostics.to_dict()),
+    }
+
+
+def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:
+    """mean, median and the 5/25/50/75/95% quantiles along ``axis`` (draws), JSON-ready."""
+    return {k: jsonable(v) for k, v in _quantile_arrays(np.moveaxis(x, axis, 0)).items()}
+
+
+def _quantile_arrays(x: np.ndarray) -> dict[str, np.ndarray]:
+    """mean, median and quantiles over axis 0 (draws), as arrays."""
+    qs = np.quantile(x, QUANTILES, axis=0)
+    out = {"mean": np.mean(x, axis=0), "median": qs[2]}
+    out.update({f"q{int(q * 100):02d}": qs[i] for i, q in enumerate(QUANTILES)})
+    return out
+
+
+def jsonable(v):
+    """JSON-ready: numpy to Python, non-finite floats to None (JSON has no NaN)."""
+    if isinstance(v, dict):
+        return {k: jsonable(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return [jsonable(x) for x in v.tolist()] if v.ndim else jsonable(v.item())
+    if isinstance(v, list):
+        return [jsonable(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return None if not np.isfinite(v) else round(float(v), 6)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    return v
+
+
+def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per node and strategy, over all years: mean, median and quantiles on the display scale.
+
+    Quantiles are taken for all nodes at once, the history's once for every strategy (it is
+    the same posterior): a 100-node, 20-strategy scenario took 16 s node by node."""
+    past = tree["posterior"].dataset["node_value"].transpose("chain", "draw", "year", "node")
+    future = tree["forecast"].dataset["node_value"].transpose("chain", "draw", "strategy", "year", "node")
+    years = [int(y) for y in scenario.years]
+    flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731  (chain, draw) -> draws
+    history = _quantile_arrays(flat(past.values.astype(float)))
+    per = {}
+    for k, sid in enumerate(future["strategy"].values):
+        ahead = _quantile_arrays(flat(future.values[:, :, k].astype(float)))
+        per[str(sid)] = {name: np.concatenate([history[name], ahead[name]], axis=0) for name in history}
+    out = {}
+    for i, (nid, node) in enumerate(scenario.nodes.items()):
+        out[nid] = {"label": node.label, "role": node.role, "unit": node.unit, "desirable": node.desirable,
+                    "years": years,
+                    "by_strategy": {sid: {name: jsonable(v[:, i]) for name, v in stats.items()}
+                                    for sid, stats in per.items()}}
+    return out
+
+
+def indicator_fit(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per indicator: observations, posterior predictive over history, forecasts per strategy."""
+    rep = tree["posterior_predictive"].dataset["indicator_value"]
+    fc = tree["forecast"].dataset["indicator_value"]
+    out = {}
+    for iid, ind in scenario.indicators.items():
+        r = rep.sel(indicator=iid).values.reshape(-1, rep.sizes["year"])
+        per = {}
+        for sid in fc["strategy"].values:
+            f = fc.sel(indicator=iid, strategy=sid).values.reshape(-1, fc.sizes["year"]).astype(float)
+            per[str(sid)] = quantile_summary(f)
+        out[iid] = {
+            "label": ind.label, "node": ind.node, "unit": ind.unit, "source": ind.source, "url": ind.url,
+            "transform": ind.transform, "direction": "+" if ind.direction > 0 else "-",
+            "file": ind.file.name, "column": ind.column,
+            "observed": {"years": [int(y) for y in ind.years], "values": jsonable(ind.values),
+                         "sources": list(ind.sources)},
+            "history": {"years": [int(y) for y in scenario.history_years], **quantile_summary(r)},
+            "forecast": {"years": [int(y) for y in scenario.forecast_years], "by_strategy": per},
+        }
+    return out
+
+
+def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per claim: exact prior summary vs posterior draws, P(sign as claimed), hypothesis weights."""
+    post = tree["posterior"].dataset
+    out = {}
+    for c in scenario.claims:
+        draws = post["effect"].sel(claim=c.id).values.ravel()
+        prior = c.prior_distribution()
+        sign = c.sign
+        entry = {
+            "cause": c.cause, "effect": c.effect, "lag": c.lag, "label": c.label or c.id, "quote": c.quote,
+            "sign": "+" if sign > 0 else "-",
+            "prior": {"dist": None if c.hypotheses else c.prior.describe(), **jsonable(summarize(prior, sign))},
+            "posterior": {**quantile_summary(draws), "sd": jsonable(float(np.std(draws))),
+                          "p_sign": jsonable(float(np.mean(np.sign(draws) == sign)))},
+        }
+        entry["prior"]["p_sign"] = entry["prior"].pop("p_sign")
+        if c.hypotheses:
+            weights = hypothesis_responsibilities(draws, list(c.hypotheses)).mean(axis=0)
+            entry["hypotheses"] = {
+                h.id: {"label": h.label, "quote": h.quote, "prior": h.prior.describe(),
+                       "prior_weight": jsonable(h.weight), "posterior_weight": jsonable(float(w))}
+                for h, w in zip(c.hypotheses, weights)
+            }
+        out[c.id] = entry
+    return out
+
+
+def contrasts(scenario: Scenario, tree: xr.DataTree) -> dict:
+    """Per outcome and strategy: strategy minus baseline, draw for draw, in each forecast year,
+    and P(better than baseline) in the direction the scenario marks desirable."""
+    base = scenario.baseline_strategy
+    if base is None:
+        return {}
+    fc = tree["forecast"].dataset["node_value"]
+    out = {}
+    for nid in scenario.outcomes:
+        node = scenario.nodes[nid]
+        b = fc.sel(node=nid, strategy=base.id).values.astype(float)
+        per = {}
+        for s in scenario.strategies:
+            if s.id == base.id:
+                continue
+            diff = (fc.sel(node=nid, strategy=s.id).values.astype(float) - b).reshape(-1, fc.sizes["year"])
+            entry = quantile_summary(diff)
+            if node.desirable != "neither":
+                better = diff > 0 if node.desirable == "higher" else diff < 0
+                entry["p_better"] = jsonable(better.mean(axis=0))
+            per[s.id] = entry
+        out[nid] = {"label": node.label, "unit": node.unit, "desirable": node.desirable,
+                    "baseline": base.id, "years": [int(y) for y in scenario.forecast_years], "by_strategy": per}
+    return out

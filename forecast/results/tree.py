@@ -1,0 +1,123 @@
+"""The results tree: an ArviZ-readable ``xarray.DataTree`` of a run.
+
+Groups: ``posterior`` (parameters and the history, also on each node's display scale),
+``prior`` (exact forward draws), ``sample_stats``, ``observed_data``, ``posterior_predictive``
+(the indicators replicated over the history) and ``forecast`` (every strategy's forecast,
+dims ``chain, draw, strategy, year, node|indicator``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from forecast.forecasts.strategies import forecast_levels, shocks
+from forecast.model.build import Evidence, coords_of
+from forecast.model.measurement import measure, to_display
+from forecast.model.prior import prior_draws
+from forecast.posterior.draws import Draws
+from forecast.progress import Advance, no_advance
+from forecast.scenario.domain import Scenario
+from forecast.streams import RandomStreams
+
+
+def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int,
+                 advance: Advance = no_advance) -> xr.DataTree:
+    """posterior, prior, sample_stats, observed_data, posterior_predictive and forecast groups
+    (``advance`` is called once per strategy forecast)."""
+    post = idata["posterior"].dataset
+    keep = [v for v in post.data_vars if v != "shock"]  # raw shocks: internal, large
+    posterior = post[keep]
+    posterior["node_value"] = xr.DataArray(to_display(scenario, post["level"].values), dims=post["level"].dims,
+                                           coords=post["level"].coords)
+    chains, n = draws.chains, draws.draws
+    D = chains * n
+    coords = coords_of(scenario)
+    fyears = [int(y) for y in scenario.forecast_years]
+    sids = [s.id for s in scenario.strategies]
+
+    levels = forecast_levels(scenario, draws, seed, advance)  # (S, H, D, N)
+    _, ind_noise = shocks(scenario, D, seed)
+    ind_future = measure(scenario, draws.intercept, draws.loading, draws.noise, levels,
+                         np.broadcast_to(ind_noise, levels.shape[:3] + ind_noise.shape[2:]))
+
+    def cd(arr: np.ndarray) -> np.ndarray:  # (S, H, D, X) -> (chain, draw, S, H, X)
+        arr = np.moveaxis(arr, 2, 0)
+        return arr.reshape((chains, n) + arr.shape[1:]).astype(np.float32)
+
+    base_coords = {"chain": post["chain"].values, "draw": post["draw"].values, "strategy": sids, "year": fyears}
+    forecast = xr.Dataset(
+        {
+            "level": (("chain", "draw", "strategy", "year", "node"), cd(levels)),
+            "node_value": (("chain", "draw", "strategy", "year", "node"), cd(to_display(scenario, levels))),
+            "indicator_value": (("chain", "draw", "strategy", "year", "indicator"), cd(ind_future)),
+        },
+        coords={**base_coords, "node": coords["node"], "indicator": coords["indicator"]},
+        attrs={"description": "Forecasts per strategy (do-interventions from the start year), common random numbers",
+               "start_year": scenario.start_year},
+    )
+
+    rng = RandomStreams(seed).replicated()
+    hist_noise = rng.standard_normal((len(coords["year"]), D, len(coords["indicator"])))
+    rep = np.moveaxis(measure(scenario, draws.intercept, draws.loading, draws.noise, np.moveaxis(draws.level, 1, 0),
+                              hist_noise), 0, 1)
+    ppc = xr.Dataset(
+        {"indicator_value": (("chain", "draw", "year", "indicator"), rep.reshape((chains, n) + rep.shape[1:]))},
+        coords={"chain": post["chain"].values, "draw": post["draw"].values, "year": coords["year"],
+                "indicator": coords["indicator"]},
+    )
+
+    observed = np.full((len(coords["year"]), len(coords["indicator"])), np.nan)
+    for k, ind in enumerate(scenario.indicators.values()):
+        observed[ind.years - scenario.history_start, k] = ind.values
+    evidence = Evidence.from_scenario(scenario)
+    obs = xr.Dataset({"indicator_value": (("year", "indicator"), observed)},
+                     coords={"year": coords["year"], "indicator": coords["indicator"]})
+    if evidence.z.size:
+        obs["evidence"] = xr.DataArray(evidence.z, dims="observation", coords={"observation": evidence.labels})
+
+    prior = prior_draws(scenario, min(D, 4000), seed)
+    prior_ds = xr.Dataset(
+        {name: (_prior_dims(name), v[None]) for name, v in prior.items()},
+        coords={"chain": [0], "draw": np.arange(len(prior["baseline"])), **coords},
+    )
+    prior_ds["node_value"] = (("chain", "draw", "year", "node"), to_display(scenario, prior["level"])[None])
+
+    return xr.DataTree.from_dict({
+        "posterior": posterior,
+        "prior": prior_ds,
+        "sample_stats": idata["sample_stats"].dataset,
+        "observed_data": obs,
+        "posterior_predictive": ppc,
+        "forecast": forecast,
+    })
+
+
+def _prior_dims(name: str) -> tuple[str, ...]:
+    return {
+        "baseline": ("chain", "draw", "node"), "persistence": ("chain", "draw", "node"),
+        "volatility": ("chain", "draw", "node"), "effect": ("chain", "draw", "claim"),
+        "intercept": ("chain", "draw", "indicator"), "loading": ("chain", "draw", "indicator"),
+        "noise": ("chain", "draw", "indicator"), "level": ("chain", "draw", "year", "node"),
+    }[name]
+
+
+def thin_forecasts(tree: xr.DataTree, keep: int) -> xr.DataTree:
+    """Store at most ``keep`` forecast draws, evenly spaced within chains (asked for with
+    --keep-draws; summaries were computed from every draw before this)."""
+    fc = tree["forecast"].dataset
+    chains, draws = fc.sizes["chain"], fc.sizes["draw"]
+    if keep >= chains * draws:
+        return tree
+    n_chains = min(chains, keep)
+    per_chain = max(1, keep // n_chains)
+    index = np.unique(np.linspace(0, draws - 1, per_chain).round().astype(int))
+    thinned = fc.isel(chain=slice(0, n_chains), draw=index)
+    thinned.attrs["thinned"] = (f"{thinned.sizes['chain'] * thinned.sizes['draw']} of {chains * draws} "
+                                "draws kept (--keep-draws)")
+    return with_group(tree, "forecast", thinned)
+
+
+def with_group(tree: xr.DataTree, name: str, dataset: xr.Dataset) -> xr.DataTree:
+    """A copy of ``tree`` whose group ``name`` is ``dataset`` (the other groups as they are)."""
+    return xr.DataTree.from_dict({**{k: tree[k].dataset for k in tree.children}, name: dataset})

@@ -1,0 +1,330 @@
+"""The scenario file: its schema, loading, and every check that runs before sampling.
+
+One pydantic model describes a scenario file; :func:`load_scenario` reads the TOML, checks
+the schema (unknown keys are errors, with a "did you mean"), resolves every prior, loads the
+indicator data, and checks the cross-references (claims name known nodes, same-year effects
+form no cycle, strategies set only levers, questions ask about known nodes and years).
+Everything that can be wrong with a file is found here, so that a run never fails after
+minutes of sampling for a typo. Problems come back together, each with the file, the key
+path and the fix, as a :class:`ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from forecast.scenario.data import outside_domain, read_series
+from forecast.scenario.domain import Claim, Indicator, Node, Question, Scenario, Strategy
+from forecast.scenario.errors import Problem, ScenarioError, did_you_mean, keypath
+from forecast.scenario.graph import find_cycle
+from forecast.scenario.priors import Distribution, Hypothesis, PriorError, require_support, resolve
+from forecast.scenario.schema import FIELDS, ID_PATTERN, PriorSpec, ScenarioFile
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, validate and resolve a scenario file. Raises :class:`ScenarioError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(path, [Problem("", "no such file; give the path of a scenario .toml file (see priors/)")])
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, [Problem("", f"not valid TOML: {exc}; fix the syntax at that line")]) from None
+    try:
+        spec = ScenarioFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(path, [_problem_from_pydantic(e, raw) for e in exc.errors()]) from None
+    problems: list[Problem] = []
+    scenario = _resolve(path, text, spec, problems)
+    if problems:
+        raise ScenarioError(path, problems)
+    return scenario
+
+
+def _problem_from_pydantic(err: dict, raw: dict) -> Problem:
+    loc = tuple(err["loc"])
+    path = keypath(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = _allowed_keys(loc[:-1])
+        hint = did_you_mean(key, allowed) if allowed else ""
+        listing = f" Allowed here: {', '.join(sorted(allowed))}." if allowed else ""
+        return Problem(path, f"unknown key {key!r}.{hint}{listing}")
+    if kind == "missing":
+        return Problem(path, "required key is missing; add it")
+    if kind == "string_pattern_mismatch":
+        return Problem(path, "an id must start with a letter and use only letters, digits and _")
+    if kind == "literal_error":
+        return Problem(path, f"{err['msg']}; got {err.get('input')!r}")
+    return Problem(path, f"{err['msg']}; got {err.get('input')!r}")
+
+
+def _allowed_keys(loc: tuple) -> set[str]:
+    """Keys allowed at a location, for the "did you mean" hint."""
+    if not loc:
+        return set(ScenarioFile.model_fields)
+    for part in reversed(loc):
+        if isinstance(part, str) and part in FIELDS:
+            return set(FIELDS[part].model_fields)
+    return set()
+
+
+def _prior(problems: list[Problem], path: str, spec: PriorSpec, *, signed=False, support=None) -> Distribution | None:
+    try:
+        dist = resolve(spec, signed=signed)
+        if support:
+            require_support(dist, support, path.rsplit(".", 1)[-1])
+        return dist
+    except PriorError as exc:
+        problems.append(Problem(path, str(exc)))
+        return None
+
+
+def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem]) -> Scenario:
+    info = spec.scenario
+    if not info.history_start < info.start_year <= info.horizon:
+        problems.append(
+            Problem("scenario", "years must satisfy history_start < start_year <= horizon "
+                    f"(got {info.history_start}, {info.start_year}, {info.horizon})")
+        )
+    if info.start_year - info.history_start < 2:
+        problems.append(Problem("scenario.history_start", "give at least two years of history before start_year"))
+
+    nodes: dict[str, Node] = {}
+    for nid, n in spec.nodes.items():
+        p = f"nodes.{nid}"
+        if not re.match(ID_PATTERN, nid):
+            problems.append(Problem(p, "a node id must start with a letter and use only letters, digits and _"))
+        nodes[nid] = Node(
+            id=nid, label=n.label, role=n.role, description=n.description, display=n.display,
+            desirable=n.desirable,
+            baseline=_prior(problems, f"{p}.baseline", n.baseline),
+            persistence=_prior(problems, f"{p}.persistence", n.persistence, support="unit"),
+            volatility=_prior(problems, f"{p}.volatility", n.volatility, support="positive"),
+            initial_sd=n.initial_sd,
+        )
+    if not nodes:
+        problems.append(Problem("nodes", "declare at least one node"))
+
+    claims = _claims(spec, nodes, problems)
+    indicators = _indicators(path, spec, nodes, problems)
+    strategies = _strategies(spec, nodes, problems)
+    questions = _questions(spec, nodes, indicators, problems)
+
+    files = {"scenario.toml": path}
+    for ind in indicators.values():
+        files[f"data/{ind.file.name}"] = ind.file
+    return Scenario(
+        path=path, name=info.name, description=info.description, source=info.source,
+        source_url=info.source_url, history_start=info.history_start, start_year=info.start_year,
+        horizon=info.horizon, seed=info.seed, nodes=nodes, claims=tuple(claims),
+        indicators=indicators, strategies=tuple(strategies), questions=tuple(questions),
+        text=text, files=files,
+    )
+
+
+def _duplicate_ids(items: list, key: str, what: str, problems: list[Problem]) -> None:
+    """One problem per repeated id in a list of tables (claims, strategies, questions, ...)."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.id in seen:
+            problems.append(Problem(f"{key}[{i}].id", f"duplicate {what} id {item.id!r}; ids must be unique"))
+        seen.add(item.id)
+
+
+def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> list[Claim]:
+    out: list[Claim] = []
+    _duplicate_ids(spec.claims, "claims", "claim", problems)
+    for i, c in enumerate(spec.claims):
+        p = f"claims[{i}]"
+        for end in ("cause", "effect"):
+            name = getattr(c, end)
+            if name not in nodes:
+                problems.append(Problem(f"{p}.{end}", f"unknown node {name!r}.{did_you_mean(name, nodes)} "
+                                        "Declare it under [nodes] or fix the name"))
+        if c.cause == c.effect:
+            problems.append(Problem(p, "a claim cannot link a node to itself; persistence models that"))
+        prior = None
+        hyps: list[Hypothesis] = []
+        if c.hypotheses and c.prior is not None:
+            problems.append(Problem(p, "give either prior or hypotheses, not both"))
+        elif c.hypotheses:
+            if len(c.hypotheses) < 2:
+                problems.append(Problem(f"{p}.hypotheses", "competing hypotheses need at least two entries"))
+            total = sum(h.weight for h in c.hypotheses)
+            _duplicate_ids(c.hypotheses, f"{p}.hypotheses", "hypothesis", problems)
+            for j, h in enumerate(c.hypotheses):
+                d = _prior(problems, f"{p}.hypotheses[{j}].prior", h.prior, signed=True)
+                if d is not None:
+                    hyps.append(Hypothesis(h.id, h.weight / total, d, h.quote, h.label or h.id))
+        elif c.prior is not None:
+            prior = _prior(problems, f"{p}.prior", c.prior, signed=True)
+        else:
+            problems.append(Problem(p, "a claim needs a prior (words, a distribution or quantiles) or hypotheses"))
+        if prior is None and len(hyps) < 2:
+            continue
+        out.append(Claim(c.id, c.cause, c.effect, c.lag, c.label, c.quote, prior, tuple(hyps)))
+    cycle = find_cycle([(c.cause, c.effect) for c in spec.claims if c.lag == 0])
+    if cycle:
+        problems.append(Problem("claims", "same-year (lag = 0) effects form a cycle "
+                                f"{' -> '.join(cycle)}; give one of these claims lag = 1"))
+    return out
+
+
+def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> dict[str, Indicator]:
+    out: dict[str, Indicator] = {}
+    info = spec.scenario
+    for iid, ind in spec.indicators.items():
+        p = f"indicators.{iid}"
+        if iid in nodes:
+            problems.append(Problem(p, f"id {iid!r} is also a node id; questions need them distinct"))
+        if ind.node not in nodes:
+            problems.append(Problem(f"{p}.node", f"unknown node {ind.node!r}.{did_you_mean(ind.node, nodes)}"))
+        file = (path.parent / ind.file).resolve()
+        priors = {
+            "intercept": _prior(problems, f"{p}.intercept", ind.intercept),
+            "loading": _prior(problems, f"{p}.loading", ind.loading, support="positive"),
+            "noise": _prior(problems, f"{p}.noise", ind.noise, support="positive"),
+        }
+        data = read_series(file, ind, f"{p}.file", problems)
+        if data is None or None in priors.values():
+            continue
+        years, values, sources = data
+        keep = years >= info.history_start
+        if np.any(years >= info.start_year):
+            late = sorted(set(int(y) for y in years[years >= info.start_year]))
+            problems.append(Problem(p, f"{file.name} has data for {late}, at or after start_year "
+                                    f"{info.start_year}; evidence must predate the strategies: raise "
+                                    "start_year or leave those rows out with a separate file"))
+            continue
+        years, values, sources = years[keep], values[keep], [s for s, k in zip(sources, keep) if k]
+        if len(years) < 2:
+            problems.append(Problem(p, f"{file.name} column {ind.column!r} has fewer than two values "
+                                    f"from {info.history_start} on; an indicator needs at least two"))
+            continue
+        bad = outside_domain(values, ind.transform)
+        if bad is not None:
+            problems.append(Problem(f"{p}.transform", f"transform {ind.transform!r} cannot take the value "
+                                    f"{bad:g} in column {ind.column!r}; choose another transform"))
+            continue
+        proto = Indicator(
+            id=iid, label=ind.label, node=ind.node, transform=ind.transform,
+            direction=1.0 if ind.direction == "+" else -1.0, unit=ind.unit, source=ind.source, url=ind.url,
+            file=file, column=ind.column, years=years, values=values, sources=tuple(sources),
+            **priors,
+        )
+        anchor = not any(o.node == ind.node for o in out.values())
+        if anchor and {"intercept", "loading"} & ind.model_fields_set:
+            problems.append(Problem(p, f"{iid} is the first indicator of {ind.node!r} and anchors its scale "
+                                    "(intercept 0, loading 1); remove its intercept/loading priors or list "
+                                    "another indicator of that node first"))
+            continue
+        t = proto.transformed(values)
+        spread = float(np.std(t, ddof=1)) if len(t) > 1 else 1.0
+        out[iid] = replace(proto, center=float(np.mean(t)), spread=spread or 1.0, anchor=anchor)
+    return out
+
+
+def _strategies(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> list[Strategy]:
+    info = spec.scenario
+    n_years = info.horizon - info.start_year + 1
+    out: list[Strategy] = []
+    _duplicate_ids(spec.strategies, "strategies", "strategy", problems)
+    for i, s in enumerate(spec.strategies):
+        p = f"strategies[{i}]"
+        interventions: dict[str, tuple[float, ...]] = {}
+        for lever, value in s.set.items():
+            q = f"{p}.set.{lever}"
+            node = nodes.get(lever)
+            if node is None:
+                problems.append(Problem(q, f"unknown node {lever!r}.{did_you_mean(lever, nodes)}"))
+                continue
+            if node.role != "lever":
+                article = "an" if node.role[0] in "aeiou" else "a"
+                problems.append(Problem(q, f"{lever!r} is {article} {node.role}, not a lever; strategies set levers only "
+                                        f"(levers: {', '.join(n for n, v in nodes.items() if v.role == 'lever') or 'none'})"))
+                continue
+            values = value if isinstance(value, list) else [value] * n_years
+            if len(values) != n_years:
+                problems.append(Problem(q, f"give one value, or one per forecast year ({n_years} for "
+                                        f"{info.start_year}-{info.horizon}); got {len(values)}"))
+                continue
+            if node.display.kind == "index" and not all(0 < v < 100 for v in values):
+                problems.append(Problem(q, "values are on the node's index scale and must lie strictly "
+                                        "between 0 and 100"))
+                continue
+            interventions[lever] = tuple(float(v) for v in values)
+        out.append(Strategy(s.id, s.label or s.id, s.description, s.baseline, interventions))
+    if not spec.strategies:
+        problems.append(Problem("strategies", "declare at least one strategy (a baseline may set nothing)"))
+    if sum(s.baseline for s in spec.strategies) > 1:
+        problems.append(Problem("strategies", "at most one strategy can have baseline = true"))
+    return out
+
+
+def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str, Indicator],
+               problems: list[Problem]) -> list[Question]:
+    info = spec.scenario
+    out: list[Question] = []
+    names = set(nodes) | set(spec.indicators)
+    _duplicate_ids(spec.questions, "questions", "question", problems)
+    for i, q in enumerate(spec.questions):
+        p = f"questions[{i}]"
+        if q.subject in nodes:
+            kind = "node"
+        elif q.subject in spec.indicators:
+            kind = "indicator"
+        else:
+            problems.append(Problem(f"{p}.subject", f"unknown node or indicator {q.subject!r}."
+                                    f"{did_you_mean(q.subject, names)}"))
+            continue
+        if not info.start_year <= q.year <= info.horizon:
+            problems.append(Problem(f"{p}.year", f"{q.year} is not a forecast year; questions ask about "
+                                    f"{info.start_year}-{info.horizon}"))
+            continue
+        if (q.threshold is None) == (q.reference_year is None):
+            problems.append(Problem(p, "give exactly one of threshold (a value in the subject's units) "
+                                    "or reference_year (compare with its own level that year)"))
+            continue
+        if q.reference_year is not None:
+            if not info.history_start <= q.reference_year <= info.horizon:
+                problems.append(Problem(f"{p}.reference_year", f"{q.reference_year} is outside "
+                                        f"{info.history_start}-{info.horizon}"))
+                continue
+            if kind == "indicator" and q.reference_year < info.start_year:
+                ind = indicators.get(q.subject)
+                if ind is not None and q.reference_year not in set(ind.years.tolist()):
+                    problems.append(Problem(f"{p}.reference_year", f"{q.subject} has no observation in "
+                                            f"{q.reference_year}; pick a year with data or a threshold"))
+                    continue
+        if q.change and q.reference_year is None:
+            problems.append(Problem(f"{p}.change", "change goes with reference_year"))
+            continue
+        if kind == "node" and q.threshold is not None and nodes[q.subject].display.kind == "index" \
+                and not 0 < q.threshold < 100:
+            problems.append(Problem(f"{p}.threshold", "an index threshold lies between 0 and 100"))
+            continue
+        out.append(Question(q.id, q.text, q.subject, kind, q.year, q.comparison, q.threshold,
+                            q.reference_year, q.change))
+    return out
+
+
+def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
+    """Keep the named strategies (and the baseline, which contrasts need)."""
+    if not names:
+        return scenario
+    known = {s.id for s in scenario.strategies}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ScenarioError(scenario.path, [Problem("strategies", f"no strategy {u!r}; known: {', '.join(sorted(known))}")
+                                            for u in unknown])
+    keep = tuple(s for s in scenario.strategies if s.id in names or s.baseline)
+    return replace(scenario, strategies=keep)
