@@ -16,21 +16,28 @@ import os
 from platformdirs import user_cache_dir
 
 
-def _compile_cache() -> None:
-    """Share the compile caches across runs, in the user's cache dir: PyTensor's (its numba
-    kernels included) and numba's own (the kernels of :mod:`forecast.compiled`).
+def _compile_settings() -> None:
+    """How PyTensor and numba compile, set before either is imported (a user's own setting of
+    each wins):
 
-    Set before PyTensor or numba is imported; a user's own ``base_compiledir`` or
-    ``NUMBA_CACHE_DIR`` wins.
+    * the compile caches are shared across runs, in the user's cache dir: PyTensor's (its
+      numba kernels included) and numba's own (the kernels of :mod:`forecast.compiled`);
+    * PyTensor's numba code is compiled without fast-math. With it, a graph compiled anew and
+      the same graph loaded from the cache could differ in the last bit of the log density
+      (LLVM may reassociate sums differently across inlined and cached functions), enough for
+      a chain to take another path: the same seed then gave other numbers with a cold cache
+      than with a warm one. Without it they agree exactly, at no measured cost (the
+      likelihood's kernel, compiled on its own, keeps its flags).
     """
     root = user_cache_dir("forecast")
     flags = os.environ.get("PYTENSOR_FLAGS", "")
-    if "base_compiledir" not in flags:
-        os.environ["PYTENSOR_FLAGS"] = ",".join(x for x in (flags, f"base_compiledir={root}/pytensor") if x)
+    ours = [f"base_compiledir={root}/pytensor" if "base_compiledir" not in flags else "",
+            "numba__fastmath=False" if "numba__fastmath" not in flags else ""]
+    os.environ["PYTENSOR_FLAGS"] = ",".join(x for x in (flags, *ours) if x)
     os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(root, "numba"))
 
 
-_compile_cache()
+_compile_settings()
 
 from forecast.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from forecast.settings import SamplerSettings  # noqa: E402

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -154,12 +155,18 @@ def report(run_dir: Path, out: Path | None) -> None:
     click.echo(f"report: {index}")
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as the command line shows it: one line, without the source line it came from."""
+    return f"warning: {message}\n"
+
+
 def main() -> None:
     """The ``forecast`` executable. Once the command is done the process exits at once
     (``os._exit`` after flushing), skipping the interpreter's teardown: finalising the
     compiled model's graphs and LLVM objects took ~1.5 s of every run, and there is nothing
     left to write (a run directory is complete and renamed into place before the command
     returns). Errors that escape a command still end in Python's normal traceback exit."""
+    warnings.formatwarning = _warning_line
     try:
         cli(prog_name="forecast")
         code = 0

@@ -79,3 +79,7 @@ def observation_covariance(p: Params, graph: Graph, init_sd: Any, year: np.ndarr
     return later * X + (1.0 - later) * X.T
 
 
+def random_params(rng, graph: Graph, batch: tuple = ()) -> Params:
+    n, k = graph.n_nodes, sum(len(s) for s in graph.slot)
+    return Params(phi=rng.uniform(0.2, 0.95, batch + (n,)), sigma=rng.uniform(0.1, 1, batch + (n,)),
+                  beta=rng.normal(0, 0.7, batch + (k,)))

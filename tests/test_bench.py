@@ -96,6 +96,7 @@ def test_generated_scenarios_that_differ_in_strategies_alone_have_the_same_data(
         assert data.read_text() == (many.parent / "data" / data.name).read_text()
 
 
+@pytest.mark.slow
 def test_the_gradient_it_times_is_the_models_own_log_density(bench, chain_file) -> None:
     """The benchmark's cost of a gradient alone times nutpie's callback: the model's log
     density (PyMC's, at the same point) and its gradient, and refuses a point where they fail."""

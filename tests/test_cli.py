@@ -15,7 +15,9 @@ from click.testing import CliRunner
 from forecast.cli import cli
 from forecast.results.store import RunError, load_run
 
-from .conftest import DEFAULT_SCENARIO
+from .conftest import DEFAULT_SCENARIO, ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
 
 
 def test_help_reads_like_a_manual_page() -> None:
@@ -58,6 +60,35 @@ def test_default_scenario_runs_end_to_end(default_run) -> None:
     assert set(summary["questions"][0]["by_strategy"]) == {s["id"] for s in summary["strategies"]}
     # the likelihood the command compiled (its kernel in a child process) is sound
     assert summary["diagnostics"]["divergences"] == 0
+
+
+#: Not numbers of the posterior: how long sampling took on this machine.
+TIMINGS = {"sampling_seconds"}
+
+
+def _numbers(value, path: str = ""):
+    """Every number of a summary with its key path, timings left out."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k not in TIMINGS:
+                yield from _numbers(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+@pytest.mark.slow
+def test_the_default_scenario_gives_the_golden_numbers(default_run) -> None:
+    """The same seed gives the same summary.json as tests/golden/article_summary.json, number for
+    number, whether the compile cache was cold or warm (see tests/golden/README.md)."""
+    out, _ = default_run
+    golden = dict(_numbers(json.loads((GOLDEN / "article_summary.json").read_text(encoding="utf-8"))))
+    now = dict(_numbers(json.loads((out / "summary.json").read_text(encoding="utf-8"))))
+    assert now.keys() == golden.keys()
+    moved = {k: (golden[k], now[k]) for k in golden if golden[k] != now[k]}
+    assert not moved, f"{len(moved)} numbers moved, e.g. {dict(list(moved.items())[:5])}"
 
 
 @pytest.mark.slow
@@ -105,6 +136,7 @@ def test_a_run_never_overwrites_an_earlier_one(default_run) -> None:
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_with_or_without_progress(chain_file, tmp_path) -> None:
     """The same seed gives the same numbers. Off a terminal, progress is a line per stage
     at its start and end, in the run's order, with nothing redrawn; --quiet shows none."""
@@ -128,6 +160,7 @@ def test_same_seed_same_numbers_with_or_without_progress(chain_file, tmp_path) -
     assert "[forecast]" not in b.stderr
 
 
+@pytest.mark.slow
 def test_strict_turns_bad_diagnostics_into_exit_3(chain_file, tmp_path) -> None:
     # 12 draws per chain cannot give 100 effective draws per chain: the verdict is not "ok"
     result = CliRunner().invoke(cli, ["run", str(chain_file), "--draws", "12", "--tune", "50", "--chains", "2",
@@ -137,6 +170,7 @@ def test_strict_turns_bad_diagnostics_into_exit_3(chain_file, tmp_path) -> None:
     assert (tmp_path / "r" / "summary.json").is_file(), "results are still written"
 
 
+@pytest.mark.slow
 def test_strategy_option_keeps_the_named_and_the_baseline(chain_file, tmp_path) -> None:
     result = CliRunner().invoke(cli, ["run", str(chain_file), "--strategy", "natural", "--draws", "50", "--tune", "50",
                                       "--chains", "1", "-q", "--no-report", "--out", str(tmp_path / "r")])
@@ -147,6 +181,7 @@ def test_strategy_option_keeps_the_named_and_the_baseline(chain_file, tmp_path) 
     assert bad.exit_code == 1 and "no strategy 'nope'" in bad.output
 
 
+@pytest.mark.slow
 def test_history_option_chooses_how_the_history_is_handled(chain_file, tmp_path) -> None:
     """--history sampled samples the levels with the parameters, and a verdict other than ok
     then points to --history integrated; the default integrates the small scenario's history
@@ -166,6 +201,7 @@ def test_history_option_chooses_how_the_history_is_handled(chain_file, tmp_path)
     assert bad.exit_code == 2 and "--history" in bad.output
 
 
+@pytest.mark.slow
 def test_keep_draws_thins_stored_forecasts_only(chain_file, tmp_path) -> None:
     result = CliRunner().invoke(cli, ["run", str(chain_file), "--draws", "100", "--tune", "50", "--chains", "2",
                                       "--keep-draws", "50", "-q", "--no-report", "--out", str(tmp_path / "r")])
@@ -177,6 +213,7 @@ def test_keep_draws_thins_stored_forecasts_only(chain_file, tmp_path) -> None:
     assert "50 of 200" in fc.attrs["thinned"]
 
 
+@pytest.mark.slow
 def test_draws_over_years_are_stored_in_single_precision_and_large_results_compressed(
         chain_file, tmp_path, monkeypatch) -> None:
     from forecast.results import store as results
@@ -209,6 +246,7 @@ def test_pymc_sampler_is_selectable(chain_file, tmp_path) -> None:
     assert run.summary["diagnostics"]["leapfrog_steps"] >= drawn + 2 * 100, "the tuning's steps are counted"
 
 
+@pytest.mark.slow
 def test_the_executable_exits_with_the_commands_code(tmp_path) -> None:
     """The installed entry point (forecast.cli:main) skips interpreter teardown: its output
     must still arrive in full and its exit code must be the command's."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from forecast.model.build import build_model
 from forecast.posterior.sampling import _sampler_done, sample_posterior
 from forecast.scenario import load_scenario
@@ -34,6 +36,7 @@ def test_the_nutpie_clock_stops_when_the_chains_finish_not_before() -> None:
     assert done - start >= 0.05
 
 
+@pytest.mark.slow
 def test_nutpie_counts_every_leapfrog_step_of_tuning_and_draws(chain_file, monkeypatch) -> None:
     """A run keeps no tuning draws, yet its count includes their steps: here the tuning draws
     are kept, to hold the count to the steps nutpie recorded."""

@@ -51,12 +51,14 @@ def _run(mode: str, child_seconds: float) -> tuple[float, float, float]:
     return tuple(json.loads(done.stdout.splitlines()[-1]))
 
 
+@pytest.mark.slow
 def test_a_graph_the_sampler_compiles_before_its_kernel_has_no_density_until_it_is_registered() -> None:
     before, after, python = _run("deferring", 120)
     assert np.isnan(before), "a call before the kernel is registered must not reach an empty address"
     assert after == pytest.approx(python, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_any_other_compile_waits_for_the_child_and_registers_the_kernel_first() -> None:
     before, after, python = _run("plain", 2)
     assert before == after == pytest.approx(python, rel=1e-12)
@@ -76,6 +78,7 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_command_that_fails_leaves_no_child_compiling_behind(tmp_path) -> None:
     """With an empty cache the child would compile for ~20 s; the command stops it on exit."""

@@ -25,6 +25,7 @@ BROWSER_HOSTS = re.compile(r"^https?://([^/]+\.)?(google\.com|googleapis\.com|gs
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)"),
 ]
 

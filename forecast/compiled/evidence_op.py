@@ -138,7 +138,19 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
     return kalman_evidence
 
 
-#: The compiled code differs by path, and with the kernels: both key PyTensor's cache.
-_VERSION = source_version(__file__) ^ source_version(evidence_kernel.py_func.__code__.co_filename) ^ int(
-    runtime.path().fast)
-register_numba(KalmanEvidence, _VERSION, _numba_kalman_evidence)
+def _register() -> None:
+    """Register the Op with PyTensor's numba backend, keyed by the path and the kernels'
+    sources (the compiled code differs by both). On the fast path this includes making the
+    kernel's slot known to LLVM: PyTensor may load a whole compiled graph that calls through
+    the slot from its cache without asking this module again, and such a graph can only exist
+    once this module, which defines the Op, is imported."""
+    fast = runtime.path().fast
+    version = source_version(__file__) ^ source_version(evidence_kernel.py_func.__code__.co_filename) ^ int(fast)
+    if fast:
+        from forecast.compiled.c_entry import SLOT
+
+        SLOT.add_symbol()
+    register_numba(KalmanEvidence, version, _numba_kalman_evidence)
+
+
+_register()

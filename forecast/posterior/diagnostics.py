@@ -96,7 +96,7 @@ def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSet
         steps_per_iteration=(None if not leapfrog_steps
                              else steps_per_iteration(leapfrog_steps, settings.chains, settings.draws, settings.tune)),
     )
-    d.verdict, d.messages = _verdict(d)
+    d.verdict, d.messages = judge(d)
     return d
 
 
@@ -108,7 +108,7 @@ def _label(da, flat_index: int, name: str) -> str:
     return f"{name}[{', '.join(parts)}]"
 
 
-def _verdict(d: Diagnostics) -> tuple[str, list[str]]:
+def judge(d: Diagnostics) -> tuple[str, list[str]]:
     """Green/amber/red with what to do. Thresholds: R-hat <= 1.01, ESS >= 100 per chain, no divergences."""
     messages: list[str] = []
     verdict = "ok"
@@ -135,7 +135,8 @@ def _verdict(d: Diagnostics) -> tuple[str, list[str]]:
         worse("warn")
         messages.append(f"R-hat {d.max_rhat:.3f} at {d.worst['rhat']} is above {RHAT_OK}: run more draws.")
     need = ESS_PER_CHAIN_OK * d.chains
-    low = min(d.min_ess_bulk, d.min_ess_tail)
+    ess = (d.min_ess_bulk, d.min_ess_tail)
+    low = float(min(ess)) if all(np.isfinite(ess)) else float("nan")  # min() would skip a NaN second
     if not np.isfinite(low) or low < ESS_WARN:
         worse("fail")
         messages.append(f"effective sample size {low:.0f} is too low for stable intervals: increase --draws.")

@@ -1,0 +1,58 @@
+"""The diagnostics verdict, threshold by threshold (Vehtari et al. 2021): R-hat above 1.01
+warns and above 1.05 fails; bulk or tail ESS under 100 per chain warns and under 100 in all
+fails; divergences warn, and fail above 1% of the draws."""
+
+from __future__ import annotations
+
+import pytest
+
+from forecast.posterior.diagnostics import ESS_PER_CHAIN_OK, ESS_WARN, RHAT_OK, RHAT_WARN, Diagnostics, judge
+
+
+def diagnostics(**changes) -> Diagnostics:
+    """A clean run of 4 chains x 1000 draws, with ``changes``."""
+    base = dict(sampler="nutpie", chains=4, draws=1000, tune=500, divergences=0, divergences_per_chain=[0, 0, 0, 0],
+                max_rhat=1.002, min_ess_bulk=3000.0, min_ess_tail=2500.0,
+                worst={"rhat": "effect[a]", "ess_bulk": "effect[a]", "ess_tail": "effect[b]"}, sampling_seconds=1.0)
+    return Diagnostics(**{**base, **changes})
+
+
+def verdict(**changes) -> str:
+    return judge(diagnostics(**changes))[0]
+
+
+def test_the_thresholds_are_the_published_ones() -> None:
+    assert (RHAT_OK, RHAT_WARN, ESS_PER_CHAIN_OK, ESS_WARN) == (1.01, 1.05, 100, 100)
+
+
+def test_a_clean_run_is_ok_and_says_so() -> None:
+    label, messages = judge(diagnostics())
+    assert label == "ok" and "within the usual thresholds" in messages[0]
+
+
+@pytest.mark.parametrize(("rhat", "expected"), [(1.01, "ok"), (1.011, "warn"), (1.05, "warn"), (1.051, "fail"),
+                                                (float("nan"), "fail")])
+def test_r_hat(rhat: float, expected: str) -> None:
+    assert verdict(max_rhat=rhat) == expected
+
+
+@pytest.mark.parametrize(("ess", "expected"), [(400, "ok"), (399, "warn"), (100, "warn"), (99, "fail"),
+                                               (float("nan"), "fail")])
+@pytest.mark.parametrize("kind", ["min_ess_bulk", "min_ess_tail"])
+def test_effective_sample_size_per_chain(kind: str, ess: float, expected: str) -> None:
+    assert verdict(**{kind: ess}) == expected
+
+
+@pytest.mark.parametrize(("divergences", "expected"), [(1, "warn"), (40, "warn"), (41, "fail")])
+def test_divergences_warn_and_fail_above_one_percent_of_draws(divergences: int, expected: str) -> None:
+    label, messages = judge(diagnostics(divergences=divergences, divergences_per_chain=[divergences, 0, 0, 0]))
+    assert label == expected
+    assert any(f"{divergences} divergent" in m for m in messages)
+
+
+def test_the_worst_problem_sets_thejudge_and_every_problem_is_named() -> None:
+    label, messages = judge(diagnostics(max_rhat=1.02, min_ess_tail=50.0, divergences=2,
+                                           divergences_per_chain=[2, 0, 0, 0]))
+    assert label == "fail"
+    assert len(messages) == 3
+    assert any("R-hat 1.020 at effect[a]" in m for m in messages)
