@@ -31,7 +31,8 @@ def describe_scenario(s: Scenario) -> str:
                          f"{len(ind.years)} years {ind.years.min()}-{ind.years.max()})")
     lines += ["", "strategies"]
     for st in s.strategies:
-        sets = ", ".join(f"{k}={v[0]:g}" if len(set(v)) == 1 else f"{k}={list(v)}" for k, v in st.interventions.items())
+        sets = ", ".join(f"{k} {v.describe(s.nodes[k].unit, s.start_year - 1, s.start_year)}"
+                         for k, v in st.interventions.items())
         lines.append(f"  {st.id}{' (baseline)' if st.baseline else ''}: {sets or 'no intervention'}")
     lines += ["", "questions"]
     for q in s.questions:

@@ -19,7 +19,7 @@ import numpy as np
 from forecast.model.dynamics import simulate
 from forecast.posterior.draws import Draws
 from forecast.progress import Advance, no_advance
-from forecast.scenario.domain import Scenario, Strategy
+from forecast.scenario.domain import INDEX_BOUNDS, LeverSetting, Node, Scenario, Strategy
 from forecast.scenario.graph import graph_of
 from forecast.streams import RandomStreams
 
@@ -35,19 +35,39 @@ def shocks(scenario: Scenario, n_draws: int, seed: int) -> tuple[np.ndarray, np.
             rng.standard_normal((h, n_draws, len(scenario.indicators))))
 
 
-def intervention(scenario: Scenario, strategy: Strategy, mu: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The do-operator's inputs: which nodes are held (0/1) and their target deviations."""
+def intervention(scenario: Scenario, strategy: Strategy, draws: Draws) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The do-operator's inputs: which nodes are held (0/1), and their target deviations from
+    baseline in each forecast year, draw by draw (years, D, nodes)."""
     if not strategy.interventions:
         return None, None
     ids = scenario.node_ids
     held = np.zeros(len(ids))
-    target = np.zeros((len(scenario.forecast_years),) + mu.shape)
-    for lever, values in strategy.interventions.items():
+    target = np.zeros((len(scenario.forecast_years),) + draws.mu.shape)
+    for lever, setting in strategy.interventions.items():
         i = ids.index(lever)
         held[i] = 1.0
-        latent = np.array([scenario.nodes[lever].to_latent(v) for v in values])
-        target[:, :, i] = latent[:, None] - mu[None, :, i]
+        target[:, :, i] = lever_path(scenario.nodes[lever], setting, draws.level[:, -1, i]) - draws.mu[None, :, i]
     return held, target
+
+
+def lever_path(node: Node, setting: LeverSetting, last: np.ndarray) -> np.ndarray:
+    """A lever's latent level in each forecast year under ``setting``, for each draw's last
+    history level ``last`` (D,): (years, D). Relative settings move on the display scale (an
+    index stays within :data:`~forecast.scenario.domain.INDEX_BOUNDS`), or in latent units."""
+    if setting.kind == "values":
+        latent = np.array([node.to_latent(v) for v in setting.values])
+        return np.broadcast_to(latent[:, None], (latent.size, last.size)).copy()
+    if setting.kind == "hold":
+        return np.broadcast_to(last, (len(setting.steps), last.size)).copy()
+    steps = np.asarray(setting.steps)[:, None]
+    if setting.kind == "by_sd":
+        return last[None, :] + setting.amount * steps
+    shown = node.to_display(last)[None, :]
+    goal = setting.amount if setting.kind == "to" else shown + setting.amount
+    path = shown + (goal - shown) * steps
+    if node.display.kind == "index":
+        path = np.clip(path, *INDEX_BOUNDS)
+    return node.to_latent(path)
 
 
 def forecast_levels(scenario: Scenario, draws: Draws, seed: int, advance: Advance = no_advance) -> np.ndarray:
@@ -58,7 +78,7 @@ def forecast_levels(scenario: Scenario, draws: Draws, seed: int, advance: Advanc
     d_last = draws.level[:, -1, :] - draws.mu
     out = np.empty((len(scenario.strategies),) + node_shocks.shape)
     for s, strategy in enumerate(scenario.strategies):
-        held, target = intervention(scenario, strategy, draws.mu)
+        held, target = intervention(scenario, strategy, draws)
         out[s] = draws.mu[None] + simulate(d_last, node_shocks, draws.params, graph, held, target)
         advance(1)
     return out

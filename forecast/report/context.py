@@ -70,8 +70,15 @@ def safe_url(url: str | None) -> str | None:
     return url if url and re.match(r"^https?://", url.strip(), re.I) else None
 
 
-def lever_values(values: list[float]) -> str:
-    return f"{values[0]:g}" if len(set(values)) == 1 else "\u2013".join(f"{v:g}" for v in (min(values), max(values)))
+def last_level(s: dict, node: str) -> str:
+    """A node's posterior median in the last history year, with its 90% interval (the level a
+    strategy's setting starts from)."""
+    traj = s["trajectories"].get(node)
+    if not traj:
+        return "n/a"
+    stats = next(iter(traj["by_strategy"].values()))
+    i = traj["years"].index(s["scenario"]["start_year"] - 1)
+    return f"{fmt(stats['median'][i], 0)} {fmt_interval(stats['q05'][i], stats['q95'][i], 0)}"
 
 
 # --- Context shared by all pages -------------------------------------------------------------
@@ -110,8 +117,9 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
     nodes = s["nodes"]
     out = []
     for i, st in enumerate(s["strategies"]):
-        sets = [{"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": lever_values(v),
-                 "unit": nodes.get(lever, {}).get("unit", "")} for lever, v in st["interventions"].items()]
+        sets = [{"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": v["setting"],
+                 "unit": nodes.get(lever, {}).get("unit", ""), "last": last_level(s, lever)}
+                for lever, v in st["interventions"].items()]
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
                     "baseline": bool(st.get("baseline")), "index": i, "href": f"strategy-{st['id']}.html",
                     "interventions": sets})
@@ -285,7 +293,7 @@ def graph_context(s: dict, page: str, strategy: dict | None = None) -> dict[str,
     nodes = {nid: {"label": n["label"], "role": n["role"]} for nid, n in s["nodes"].items()}
     claims = [{"cause": c["cause"], "effect": c["effect"], "median": c["posterior"]["median"]}
               for c in s["claims"].values()]
-    highlight = {i["lever"]: f"set to {i['value']}" for i in strategy["interventions"]} if strategy else {}
+    highlight = {i["lever"]: f"set {i['value']}" for i in strategy["interventions"]} if strategy else {}
     roles = {role: [n["label"] for n in nodes.values() if n["role"] == role] for role in ("lever", "factor", "outcome")}
     return {"figure": figure(f"graph-{page}", plots.causal_graph, nodes=nodes, claims=claims, highlight=highlight),
             "roles": roles, "highlight": [s["nodes"][k]["label"] for k in highlight if k in s["nodes"]]}

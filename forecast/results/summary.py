@@ -12,7 +12,7 @@ import xarray as xr
 
 from forecast.forecasts.questions import answer
 from forecast.posterior.diagnostics import Diagnostics
-from forecast.scenario.domain import Scenario
+from forecast.scenario.domain import LeverSetting, Scenario
 from forecast.scenario.priors import hypothesis_responsibilities, summarize
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -30,7 +30,7 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
         "nodes": {nid: {"label": n.label, "role": n.role, "unit": n.unit, "desirable": n.desirable,
                         "description": n.description} for nid, n in scenario.nodes.items()},
         "strategies": [{"id": s.id, "label": s.label, "description": s.description, "baseline": s.baseline,
-                        "interventions": {k: list(v) for k, v in s.interventions.items()}}
+                        "interventions": {k: _setting(scenario, k, v) for k, v in s.interventions.items()}}
                        for s in scenario.strategies],
         "questions": [
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
@@ -171,3 +171,13 @@ def contrasts(scenario: Scenario, tree: xr.DataTree) -> dict:
         out[nid] = {"label": node.label, "unit": node.unit, "desirable": node.desirable,
                     "baseline": base.id, "years": [int(y) for y in scenario.forecast_years], "by_strategy": per}
     return out
+
+
+def _setting(scenario: Scenario, lever: str, setting: LeverSetting) -> dict:
+    """A lever's setting as the report and other tools read it: in words, and as data."""
+    node = scenario.nodes[lever]
+    return {"kind": setting.kind,
+            "setting": setting.describe(node.unit, scenario.start_year - 1, scenario.start_year),
+            "values": list(setting.values) if setting.kind == "values" else None,
+            "amount": setting.amount if setting.kind in ("to", "by", "by_sd") else None,
+            "steps": list(setting.steps) if setting.kind != "values" else None}

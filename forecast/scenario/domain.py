@@ -8,7 +8,6 @@ loaded and standardised, strategies hold a value per forecast year.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -38,10 +37,14 @@ class Node:
             return 100.0 / (1.0 + np.exp(-np.asarray(latent)))
         return self.display.offset + self.display.scale * np.asarray(latent)
 
-    def to_latent(self, shown: float) -> float:
+    def to_latent(self, shown):
+        """The node's display scale -> latent level (a number, or an array of them)."""
+        shown = np.asarray(shown, dtype=float)
         if self.display.kind == "index":
-            return float(math.log(shown / (100.0 - shown)))
-        return float((shown - self.display.offset) / self.display.scale)
+            out = np.log(shown / (100.0 - shown))
+        else:
+            out = (shown - self.display.offset) / self.display.scale
+        return float(out) if out.ndim == 0 else out
 
     @property
     def unit(self) -> str:
@@ -118,13 +121,56 @@ class Indicator:
         return self.untransformed(self.center + self.spread * np.asarray(z))
 
 
+#: How far an index setting may go: relative settings that would leave the index are kept
+#: within these bounds, draw by draw (an index of exactly 0 or 100 is infinitely far away).
+INDEX_BOUNDS = (1.0, 99.0)
+
+
+@dataclass(frozen=True)
+class LeverSetting:
+    """What a strategy does to one lever in each forecast year (the do-operator's value).
+
+    ``kind`` is one of:
+
+    * ``"values"``: the display value in each year (``values``), the same for every draw;
+    * ``"hold"``: the lever's own last history level, draw by draw (``steps`` all 1);
+    * ``"to"``: from the last level to the display value ``amount``;
+    * ``"by"``: from the last level by ``amount`` on the display scale (index points);
+    * ``"by_sd"``: from the last level by ``amount`` latent standard units;
+
+    the last three with ``steps``, the share of the way reached in each year (all 1: at once).
+    Relative settings are draw by draw: each posterior draw moves its own last level.
+    """
+
+    kind: Literal["values", "hold", "to", "by", "by_sd"]
+    values: tuple[float, ...] = ()
+    amount: float = 0.0
+    steps: tuple[float, ...] = ()
+
+    def describe(self, unit: str, last_year: int, start_year: int) -> str:
+        """The setting in words, e.g. "to 30 by 2027 (in equal steps)", "held at its 2024 level"."""
+        if self.kind == "values":
+            v = self.values
+            return f"to {v[0]:g}" if len(set(v)) == 1 else f"to {v[0]:g} in {start_year}, ..., {v[-1]:g} in " \
+                f"{start_year + len(v) - 1}"
+        if self.kind == "hold":
+            return f"held at its {last_year} level"
+        reached = next(i for i, s in enumerate(self.steps) if s >= 1.0) if self.steps else 0
+        when = f" by {start_year + reached} in equal steps" if reached else ""
+        if self.kind == "to":
+            return f"from its {last_year} level to {self.amount:g}{when}"
+        size = "sd" if self.kind == "by_sd" else ("points" if unit.startswith("index") else unit)
+        direction = "up" if self.amount > 0 else "down"
+        return f"{direction} {abs(self.amount):g} {size} from its {last_year} level{when}".replace("  ", " ")
+
+
 @dataclass(frozen=True)
 class Strategy:
     id: str
     label: str
     description: str
     baseline: bool
-    interventions: dict[str, tuple[float, ...]]  # lever -> display value per forecast year
+    interventions: dict[str, LeverSetting]  # lever -> its setting from start_year on
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ path and the fix, as a :class:`ScenarioError`.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import replace
@@ -20,11 +21,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from forecast.scenario.data import outside_domain, read_series
-from forecast.scenario.domain import Claim, Indicator, Node, Question, Scenario, Strategy
+from forecast.scenario.domain import Claim, Indicator, LeverSetting, Node, Question, Scenario, Strategy
 from forecast.scenario.errors import Problem, ScenarioError, did_you_mean, keypath
 from forecast.scenario.graph import find_cycle
 from forecast.scenario.priors import Distribution, Hypothesis, PriorError, require_support, resolve
-from forecast.scenario.schema import FIELDS, ID_PATTERN, PriorSpec, ScenarioFile
+from forecast.scenario.schema import FIELDS, ID_PATTERN, LeverSettingSpec, PriorSpec, ScenarioFile
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -240,7 +241,7 @@ def _strategies(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Probl
     _duplicate_ids(spec.strategies, "strategies", "strategy", problems)
     for i, s in enumerate(spec.strategies):
         p = f"strategies[{i}]"
-        interventions: dict[str, tuple[float, ...]] = {}
+        interventions: dict[str, LeverSetting] = {}
         for lever, value in s.set.items():
             q = f"{p}.set.{lever}"
             node = nodes.get(lever)
@@ -252,22 +253,92 @@ def _strategies(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Probl
                 problems.append(Problem(q, f"{lever!r} is {article} {node.role}, not a lever; strategies set levers only "
                                         f"(levers: {', '.join(n for n, v in nodes.items() if v.role == 'lever') or 'none'})"))
                 continue
-            values = value if isinstance(value, list) else [value] * n_years
-            if len(values) != n_years:
-                problems.append(Problem(q, f"give one value, or one per forecast year ({n_years} for "
-                                        f"{info.start_year}-{info.horizon}); got {len(values)}"))
-                continue
-            if node.display.kind == "index" and not all(0 < v < 100 for v in values):
-                problems.append(Problem(q, "values are on the node's index scale and must lie strictly "
-                                        "between 0 and 100"))
-                continue
-            interventions[lever] = tuple(float(v) for v in values)
+            setting = _lever_setting(value, node, n_years, info, q, problems)
+            if setting is not None:
+                interventions[lever] = setting
         out.append(Strategy(s.id, s.label or s.id, s.description, s.baseline, interventions))
     if not spec.strategies:
         problems.append(Problem("strategies", "declare at least one strategy (a baseline may set nothing)"))
     if sum(s.baseline for s in spec.strategies) > 1:
         problems.append(Problem("strategies", "at most one strategy can have baseline = true"))
     return out
+
+
+SETTING_FORMS = ("a number on the lever's display scale (75), one per forecast year ([60, 70, 75]), "
+                 '"hold" (its last history level), or a table: { to = 30 }, { by = -10 } (display units from '
+                 "its last level), { by_sd = -0.5 } (latent standard units from it), each with over = YEARS to "
+                 "get there in equal steps")
+
+
+def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list[Problem]) -> LeverSetting | None:
+    """A lever's setting from the file's value, or a problem saying which forms there are."""
+    index = node.display.kind == "index"
+
+    def on_scale(values: list[float]) -> bool:
+        if index and not all(0 < v < 100 for v in values):
+            problems.append(Problem(q, "values are on the node's index scale and must lie strictly between 0 and 100"))
+            return False
+        return True
+
+    if _is_number(value):
+        return LeverSetting("values", values=(float(value),) * n_years) if on_scale([value]) else None
+    if isinstance(value, list):
+        if not all(_is_number(v) for v in value):
+            problems.append(Problem(q, f"{value!r}: every value of a list must be a number; give {SETTING_FORMS}"))
+            return None
+        if len(value) != n_years:
+            problems.append(Problem(q, f"give one value, or one per forecast year ({n_years} for "
+                                    f"{info.start_year}-{info.horizon}); got {len(value)}"))
+            return None
+        return LeverSetting("values", values=tuple(float(v) for v in value)) if on_scale(value) else None
+    if value == "hold":
+        return LeverSetting("hold", steps=(1.0,) * n_years)
+    if isinstance(value, dict):
+        try:
+            spec = LeverSettingSpec.model_validate(value)
+        except ValidationError as exc:
+            keys = list(LeverSettingSpec.model_fields)
+            for e in exc.errors():
+                where = keypath(tuple(e["loc"]))
+                if e["type"] == "extra_forbidden":
+                    message = (f"unknown key {where!r}.{did_you_mean(where, keys)} A setting table takes "
+                               f"{', '.join(keys)}")
+                else:
+                    message = f"{e['msg']}; got {e.get('input')!r}"
+                problems.append(Problem(f"{q}.{where}" if where else q, message))
+            return None
+        chosen = [k for k in ("to", "by", "by_sd") if getattr(spec, k) is not None] + (["hold"] if spec.hold else [])
+        if len(chosen) != 1:
+            problems.append(Problem(q, f"give exactly one of hold, to, by or by_sd (got {', '.join(chosen) or 'none'})"))
+            return None
+        if spec.hold:
+            if spec.over is not None:
+                problems.append(Problem(f"{q}.over", "over goes with to, by or by_sd; a held lever stays where it was"))
+                return None
+            return LeverSetting("hold", steps=(1.0,) * n_years)
+        kind = chosen[0]
+        amount = float(getattr(spec, kind))
+        if kind == "to" and not on_scale([amount]):
+            return None
+        over = spec.over or 1
+        steps = tuple(min(1.0, (t + 1) / over) for t in range(n_years))
+        return LeverSetting(kind, amount=amount, steps=steps)
+    if isinstance(value, str):
+        shown = f"{value!r} is text"
+        try:
+            number = float(value)
+            shown += (f" (a change from its last level is written {{ by = {number:g} }}, a level {number:g} "
+                      "without quotes)")
+        except ValueError:
+            pass
+    else:
+        shown = f"{value!r} is not a setting"
+    problems.append(Problem(q, f"{shown}; give {SETTING_FORMS}"))
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str, Indicator],

@@ -103,6 +103,20 @@ class IndicatorSpec(_Strict):
     noise: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 10.0, "beta": 25.0})
 
 
+class LeverSettingSpec(_Strict):
+    """A lever set from its own last history level: ``{ hold = true }``, ``{ to = 30 }``,
+    ``{ by = -10 }`` (display units, e.g. index points), ``{ by_sd = -0.5 }`` (latent standard
+    units), the last three optionally reached in equal steps ``over`` so many years."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    hold: bool = False
+    to: float | None = None
+    by: float | None = None
+    by_sd: float | None = None
+    over: int | None = Field(default=None, ge=1)
+
+
 class StrategySpec(_Strict):
     """``[[strategies]]``: do-interventions on levers, from the start year on."""
 
@@ -110,7 +124,10 @@ class StrategySpec(_Strict):
     label: str = ""
     description: str = ""
     baseline: bool = False
-    set: dict[str, float | list[float]] = Field(default_factory=dict)
+    #: lever -> a number or one per forecast year (display scale), "hold", or a
+    #: :class:`LeverSettingSpec` table; checked one lever at a time by the loader, which says
+    #: what each form means when a value is none of them.
+    set: dict[str, Any] = Field(default_factory=dict)
 
 
 class QuestionSpec(_Strict):
@@ -148,4 +165,5 @@ FIELDS: dict[str, type[BaseModel]] = {
     "questions": QuestionSpec,
     "hypotheses": HypothesisSpec,
     "display": DisplaySpec,
+    "set": LeverSettingSpec,
 }
