@@ -23,10 +23,10 @@ import xarray as xr
 
 from forecast.compiled import runtime
 from forecast.model.build import build_model, choose_history
-from forecast.posterior.diagnostics import PARAMETERS, diagnose
 from forecast.posterior.draws import Draws
+from forecast.posterior.explore import Explored, explore
 from forecast.posterior.history import restore_history
-from forecast.posterior.sampling import sample_posterior
+from forecast.posterior.sampling import CompiledModel
 from forecast.progress import Advance, StageProgress, shown
 from forecast.results import store
 from forecast.results.summary import build_summary
@@ -95,12 +95,13 @@ def run_scenario(
     store.check_target(target)
     with timings.timed("build", progress):
         model = build_model(scenario, history)
-    sampled = sample_posterior(model, settings, progress)
-    timings.stages["compile"] = sampled.compile_seconds
-    timings.stages["sample"] = sampled.sampling_seconds
+    compiled = CompiledModel.compile(model, settings.sampler, progress)
+    timings.stages["compile"] = compiled.compile_seconds
+    explored = explore(scenario, compiled, settings, progress)
+    timings.stages["sample"] = explored.sampling_seconds
     with frozen_heap():
-        tree, summary = analyse(scenario, sampled.tree, settings, sampled.sampling_seconds, keep_draws=keep_draws,
-                                timings=timings, leapfrog_steps=sampled.leapfrog_steps, progress=progress)
+        tree, summary = analyse(scenario, explored, settings, keep_draws=keep_draws, timings=timings,
+                                progress=progress)
         manifest = store.manifest(scenario, settings, history=history, keep_draws=keep_draws,
                                   strategies=strategies, command=command)
         with store.staging(target) as tmp:
@@ -114,16 +115,14 @@ def run_scenario(
     return store.load_run(target)
 
 
-def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, sampling_seconds: float,
-            *, keep_draws: int | None = None, timings: Timings | None = None,
-            leapfrog_steps: int | None = None, progress: StageProgress | None = None) -> tuple[xr.DataTree, dict]:
-    """From the sampled posterior to the results tree and the summary, in stages: the history
+def analyse(scenario: Scenario, explored: Explored, settings: SamplerSettings, *, keep_draws: int | None = None,
+            timings: Timings | None = None, progress: StageProgress | None = None) -> tuple[xr.DataTree, dict]:
+    """From the explored posterior to the results tree and the summary, in stages: the history
     (when integrated out), the forecasts (a bar over the strategies), the summaries."""
     timings = timings or Timings()
+    idata = explored.tree
     post = idata["posterior"].dataset
-    # What MCMC explored: the parameters, and the history when it was sampled with them. A
-    # history integrated out is drawn afterwards, exactly, given each draw (no chain of its own).
-    explored = [v for v in PARAMETERS if v in post]
+    # A history integrated out is drawn afterwards, exactly, given each draw (no chain of its own).
     if "level" not in post:
         with timings.timed("history", progress):
             post = restore_history(scenario, post, settings.seed)
@@ -132,14 +131,7 @@ def analyse(scenario: Scenario, idata: xr.DataTree, settings: SamplerSettings, s
     with timings.timed("forecast", progress, total=len(scenario.strategies)) as advance:
         tree = results_tree(scenario, idata, draws, settings.seed, advance)
     with timings.timed("summarise", progress):
-        diagnostics = diagnose(post, idata["sample_stats"].dataset, explored, settings, sampling_seconds,
-                               leapfrog_steps)
-        if "level" in explored and diagnostics.verdict != "ok":
-            diagnostics.messages.append(
-                "The history was sampled with the parameters (a large scenario, or --history sampled). "
-                "--history integrated integrates it out exactly: NUTS then explores the parameters only, "
-                "an easier geometry, at more cost per step.")
-        summary = build_summary(scenario, tree, diagnostics, settings.seed)
+        summary = build_summary(scenario, tree, explored.diagnostics, settings.seed)
     if keep_draws:
         tree = thin_forecasts(tree, keep_draws)
     return tree, summary

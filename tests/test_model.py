@@ -14,8 +14,9 @@ from forecast.model.build import Evidence, build_model, choose_history
 from forecast.model.dynamics import Params, simulate, step
 from forecast.model.prior import prior_draws
 from forecast.pipeline import analyse
+from forecast.posterior.explore import explore
 from forecast.posterior.history import restore_history
-from forecast.posterior.sampling import sample_posterior
+from forecast.posterior.sampling import CompiledModel, sample_posterior
 from forecast.scenario import load_scenario
 from forecast.scenario.graph import Graph, graph_of
 from forecast.settings import SamplerSettings
@@ -129,8 +130,8 @@ def chain_run(tmp_path_factory):
     path = write_scenario(tmp_path_factory.mktemp("chain"), tight_chain())
     scenario = load_scenario(path)
     settings = SamplerSettings(draws=500, tune=500, chains=2, seed=3, progress=False)
-    idata = sample_posterior(build_model(scenario), settings).tree
-    tree, summary = analyse(scenario, idata, settings, 1.0)
+    explored = explore(scenario, CompiledModel.compile(build_model(scenario)), settings)
+    tree, summary = analyse(scenario, explored, settings)
     return scenario, tree, summary
 
 
@@ -298,8 +299,8 @@ def test_indicator_data_pull_the_latent_toward_the_data_and_recover_the_effect(t
     scenario = load_scenario(path)
     # standardisation of the data: compare on the standardised scale of each indicator
     settings = SamplerSettings(draws=400, tune=400, chains=2, seed=2, progress=False)
-    idata = sample_posterior(build_model(scenario, "integrated" if marginal else "sampled"), settings).tree
-    tree, summary = analyse(scenario, idata, settings, 1.0)
+    model = build_model(scenario, "integrated" if marginal else "sampled")
+    tree, summary = analyse(scenario, explore(scenario, CompiledModel.compile(model), settings), settings)
     post, prior = tree["posterior"].dataset, tree["prior"].dataset
     level = post["level"].mean(("chain", "draw"))
     for node in ("X", "Y"):

@@ -300,7 +300,7 @@ def test_diagnostics_badge_has_a_word_not_only_a_colour(rendered, runs):
 
 def test_diagnostics_give_the_leapfrog_steps_per_iteration(rendered, runs):
     d = runs["full"].summary["diagnostics"]
-    iterations = d["chains"] * (d["draws"] + d["tune"])
+    iterations = d["fits"] * d["chains"] * (d["draws"] + d["tune"])  # one fit per combination of hypotheses
     assert d["leapfrog_steps"] >= iterations, "every iteration, tuning included, takes a step"
     text = " ".join(Page((rendered["full"] / "index.html").read_text(encoding="utf-8")).text)
     assert f"{d['leapfrog_steps']:,} ({d['leapfrog_steps'] / iterations:.1f} per iteration)" in text

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -140,3 +141,34 @@ def uses_kalman_evidence(model) -> bool:
 
     outputs = list(model.potentials) + list(model.observed_RVs)
     return any(v.owner is not None and isinstance(v.owner.op, KalmanEvidence) for v in ancestors(outputs))
+
+
+def log_density(compiled) -> Callable:
+    """The sampler's log density on its unconstrained space (Jacobians of the transforms
+    included) for rows of points, with ``compiled``'s scenario numbers: nutpie's own C
+    callback, called through ctypes at its address with the model's user data (what each
+    leapfrog step calls; no compile). A point where the callback fails or the value is not
+    finite gets -inf. nutpie's compiled model keeps the callback and the user data on both
+    paths (its versions are bounded, :data:`TESTED`)."""
+    import ctypes
+
+    import numpy as np
+
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                          ctypes.c_void_p)(compiled.compiled_logp_func.address)
+    dim = int(compiled.n_dim)
+
+    def evaluate(points: np.ndarray) -> np.ndarray:
+        points = np.ascontiguousarray(np.atleast_2d(points), dtype=np.float64)
+        if points.shape[1] != dim:
+            raise ValueError(f"points of dimension {points.shape[1]}, the model has {dim}")
+        grad, value = np.empty(dim), np.empty(1)
+        base, step = points.ctypes.data, 8 * dim
+        g, v, user = grad.ctypes.data, value.ctypes.data, compiled.user_data.ctypes.data
+        out = np.empty(len(points))
+        for i in range(len(points)):
+            ok = fn(dim, base + step * i, g, v, user) == 0
+            out[i] = value[0] if ok and np.isfinite(value[0]) else -np.inf
+        return out
+
+    return evaluate

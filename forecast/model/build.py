@@ -278,13 +278,18 @@ def _effects(scenario: Scenario) -> tuple:
         order += [simple[i] for i in within]
     for i, c in enumerate(claims):
         if c.hypotheses:
-            weights = graph_input([h.weight for h in c.hypotheses])
+            weights = graph_input([h.weight for h in c.hypotheses], label=weights_label(c.id))
             comps = [pymc_variable(h.prior) for h in c.hypotheses]
             parts.append(pm.Mixture(f"_effect_{c.id}", w=weights, comp_dists=comps).reshape((1,)))
             order.append(i)
     joined = join_vectors(parts)
     order = np.array(order)
     return pm.Deterministic("effect", joined[np.argsort(order)], dims="claim"), joined, order
+
+
+def weights_label(claim: str) -> str:
+    """The label of a claim's hypothesis weights among the scenario numbers."""
+    return f"weights:{claim}"
 
 
 def vector_prior(name: str, dists: list[Distribution], dim: str):

@@ -45,6 +45,9 @@ class Diagnostics:
     leapfrog_steps: int | None = None
     #: Leapfrog steps per iteration, tuning included: what a draw cost in gradients.
     steps_per_iteration: float | None = None
+    #: Sampling runs behind these numbers: one, or one per combination of competing hypotheses
+    #: (each with these chains, draws and tuning steps).
+    fits: int = 1
     verdict: str = "ok"
     messages: list[str] = field(default_factory=list)
 

@@ -1,17 +1,31 @@
-"""Sampling the posterior once.
+"""Sampling the posterior: a model compiled once, sampled as often as a run needs.
 
 nutpie (Rust NUTS over a numba-compiled PyTensor graph) is the default: on models of this
 kind it gives many times the effective samples per second of PyMC's own NUTS. PyMC's
 sampler stays available (``sampler="pymc"``) as a cross-check. The settings
 (:class:`forecast.settings.SamplerSettings`) say how.
+
+A :class:`CompiledModel` keeps the compiled log density and can sample it again with other
+scenario numbers (:mod:`forecast.model.inputs`): each competing hypothesis on its own
+(:mod:`forecast.posterior.hypotheses`), the evidence as of a past year (a backtest), an
+edited prior. Nothing is built or compiled again for those: the sampler is pointed at the new
+vector of numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
 
 from forecast.compiled import runtime
 from forecast.model.build import history_of
+from forecast.model.inputs import ScenarioNumbers, scenario_numbers
 from forecast.progress import StageProgress, shown
 from forecast.settings import SamplerSettings
 
@@ -29,52 +43,106 @@ class Sampled:
     leapfrog_steps: int | None = None
 
 
-def sample_posterior(model, settings: SamplerSettings, progress: StageProgress | None = None) -> Sampled:
-    """Sample the model's posterior once (compiling its log density first); ``progress`` shows
-    the compile and the sampling as stages (the sampler draws its own bars when
-    ``settings.progress``)."""
-    import sys
-    import time
+@dataclass
+class CompiledModel:
+    """A model ready to sample: nutpie's compiled log density (``None`` for PyMC's sampler,
+    which compiles inside ``pm.sample``), and the model's scenario numbers."""
 
+    model: Any
+    sampler: str
+    nutpie_model: Any
+    numbers: ScenarioNumbers
+    compile_seconds: float
+
+    @classmethod
+    def compile(cls, model, sampler: str = "nutpie", progress: StageProgress | None = None) -> "CompiledModel":
+        t0 = time.perf_counter()
+        compiled = runtime.compile_for_nutpie(model, progress) if sampler == "nutpie" else None
+        return cls(model, sampler, compiled, scenario_numbers(model), time.perf_counter() - t0)
+
+    @contextmanager
+    def numbers_set(self, values: np.ndarray | None) -> Iterator[Any]:
+        """While active, the model runs with ``values`` as its scenario numbers (``None``: its
+        own); yields nutpie's compiled model pointed at them. The PyTensor variable is set too,
+        because the chains' initial points come from PyMC's function, which reads it."""
+        if values is None:
+            yield self.nutpie_model
+            return
+        values = np.asarray(values, dtype=float)
+        if values.shape != self.numbers.values.shape:
+            raise ValueError(f"{values.size} scenario numbers for a model compiled with {self.numbers.values.size}")
+        self.numbers.variable.set_value(values)
+        try:
+            yield None if self.nutpie_model is None else self.nutpie_model.with_data(scenario_numbers=values)
+        finally:
+            self.numbers.variable.set_value(self.numbers.values)
+
+    def sample(self, settings: SamplerSettings, *, numbers: np.ndarray | None = None,
+               progress: StageProgress | None = None, unconstrained: bool = False) -> Sampled:
+        """Sample once with ``numbers`` (default: the model's own); ``unconstrained`` keeps the
+        sampler's own coordinates of every draw (``sample_stats.unconstrained_draw``, nutpie)."""
+        settings = settings.for_history(history_of(self.model))
+        with self.numbers_set(numbers) as compiled:
+            if self.sampler == "nutpie":
+                return _sample_nutpie(compiled, settings, progress, unconstrained, self.compile_seconds)
+            return _sample_pymc(self.model, settings, progress)
+
+    def log_density(self, numbers: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+        """The log density on the sampler's unconstrained space (Jacobians included), for rows
+        of points, with ``numbers``: the sampler's own compiled function (nutpie only)."""
+        if self.nutpie_model is None:
+            raise RuntimeError("the log density is read from nutpie's compiled model; sample with nutpie")
+        compiled = self.nutpie_model if numbers is None else self.nutpie_model.with_data(
+            scenario_numbers=np.asarray(numbers, dtype=float))
+        return runtime.log_density(compiled)
+
+
+def sample_posterior(model, settings: SamplerSettings, progress: StageProgress | None = None) -> Sampled:
+    """Compile the model's log density and sample its posterior once; ``progress`` shows the
+    compile and the sampling as stages (the sampler draws its own bars when
+    ``settings.progress``)."""
+    return CompiledModel.compile(model, settings.sampler, progress).sample(settings, progress=progress)
+
+
+def _sample_nutpie(compiled, settings: SamplerSettings, progress: StageProgress | None, unconstrained: bool,
+                   compile_seconds: float) -> Sampled:
+    import nutpie
     from threadpoolctl import threadpool_limits
 
-    mode = history_of(model)
-    settings = settings.for_history(mode)
     draws = f"{settings.chains} chains x {settings.draws} draws after {settings.tune} tuning"
+    # The chains' last progress report counts their leapfrog steps, tuning included, whose
+    # draws are not kept.
+    chains: list = []
+    t1 = time.perf_counter()
+    # One BLAS thread per chain: chains already fill the cores, and a multithreaded BLAS
+    # under each of them oversubscribes the machine (seen: sampling 10x slower).
+    with shown(progress, f"sample ({draws})", live=False), threadpool_limits(limits=1):
+        sampler = nutpie.sample(
+            compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+            cores=settings.chains, seed=settings.seed, progress_bar=settings.progress,
+            target_accept=settings.target_accept, save_warmup=False, blocking=False,
+            store_unconstrained=unconstrained,
+            progress_callback=lambda progress: chains.__setitem__(slice(None), progress),
+        )
+        try:
+            t2 = _sampler_done(sampler)
+            tree = sampler.wait()
+        except BaseException:
+            sampler.cancel()
+            raise
+        if settings.progress and sys.stderr.isatty():  # its terminal bars end mid-line
+            sys.stderr.write("\n")
+    # The sampler's clock stops when its chains do, as PyMC's does: turning the draws into a
+    # DataTree (0.15-0.4 s) is counted with the compile, the rest of the call.
+    return Sampled(tree, compile_seconds + time.perf_counter() - t2, t2 - t1, _nutpie_steps(chains, settings))
 
-    if settings.sampler == "nutpie":
-        import nutpie
 
-        t0 = time.perf_counter()
-        compiled = runtime.compile_for_nutpie(model, progress)
-        t1 = time.perf_counter()
-        # The chains' last progress report counts their leapfrog steps, tuning included,
-        # whose draws are not kept.
-        chains: list = []
-        # One BLAS thread per chain: chains already fill the cores, and a multithreaded BLAS
-        # under each of them oversubscribes the machine (seen: sampling 10x slower).
-        with shown(progress, f"sample ({draws})", live=False), threadpool_limits(limits=1):
-            sampler = nutpie.sample(
-                compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                cores=settings.chains, seed=settings.seed, progress_bar=settings.progress,
-                target_accept=settings.target_accept, save_warmup=False, blocking=False,
-                progress_callback=lambda progress: chains.__setitem__(slice(None), progress),
-            )
-            try:
-                t2 = _sampler_done(sampler)
-                tree = sampler.wait()
-            except BaseException:
-                sampler.cancel()
-                raise
-            if settings.progress and sys.stderr.isatty():  # its terminal bars end mid-line
-                sys.stderr.write("\n")
-        # The sampler's clock stops when its chains do, as PyMC's does: turning the draws into
-        # a DataTree (0.15-0.4 s) is counted with the compile, the rest of the call.
-        return Sampled(tree, t1 - t0 + time.perf_counter() - t2, t2 - t1, _nutpie_steps(chains, settings))
-
+def _sample_pymc(model, settings: SamplerSettings, progress: StageProgress | None) -> Sampled:
     import pymc as pm
     import xarray as xr
+    from threadpoolctl import threadpool_limits
 
+    draws = f"{settings.chains} chains x {settings.draws} draws after {settings.tune} tuning"
     t0 = time.perf_counter()
     runtime.prepare_for_pymc(model)
     with shown(progress, f"compile+sample ({draws})", live=False), threadpool_limits(limits=1):
@@ -111,8 +179,6 @@ def _nutpie_steps(chains: list, settings: SamplerSettings) -> int | None:
 
 def _sampler_done(sampler, poll: float = 0.001) -> float:
     """Wait for nutpie's background sampler to finish its chains; the time it did."""
-    import time
-
     while True:
         try:
             if sampler.is_finished:
@@ -122,3 +188,8 @@ def _sampler_done(sampler, poll: float = 0.001) -> float:
         time.sleep(poll)
 
 
+def reseed(settings: SamplerSettings, *keys: int) -> SamplerSettings:
+    """The settings with a seed of their own for one of several related samplings (each
+    conditional fit, each backtest origin): derived from the run's seed and ``keys``."""
+    seed = int(np.random.SeedSequence([settings.seed or 0, *keys]).generate_state(1)[0])
+    return replace(settings, seed=seed)

@@ -380,7 +380,9 @@ def diagnostics_context(d: dict) -> dict[str, Any]:
         ("Divergent transitions", f"{d.get('divergences', 'n/a')}"
                                   + (f" (per chain: {', '.join(str(x) for x in per_chain)})" if per_chain else "")),
         ("Sampler", str(d.get("sampler", "n/a"))),
-        ("Chains \u00d7 draws (tuning steps)", f"{d.get('chains')} \u00d7 {d.get('draws')} ({d.get('tune')})"),
+        ("Chains \u00d7 draws (tuning steps)", f"{d.get('chains')} \u00d7 {d.get('draws')} ({d.get('tune')})"
+         + (f", in each of {d['fits']} fits (one per combination of competing hypotheses)" if d.get("fits", 1) > 1
+            else "")),
         ("Sampling time", f"{fmt(d.get('sampling_seconds'), 1)} s"),
         ("Leapfrog steps, tuning included (one gradient each)", _steps(d)),
     ]

@@ -13,7 +13,7 @@ import xarray as xr
 from forecast.forecasts.questions import answer
 from forecast.posterior.diagnostics import Diagnostics
 from forecast.scenario.domain import LeverSetting, Scenario
-from forecast.scenario.priors import hypothesis_responsibilities, summarize
+from forecast.scenario.priors import summarize
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -137,14 +137,26 @@ def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
         }
         entry["prior"]["p_sign"] = entry["prior"].pop("p_sign")
         if c.hypotheses:
-            weights = hypothesis_responsibilities(draws, list(c.hypotheses)).mean(axis=0)
+            weighed = hypothesis_weights(post)
             entry["hypotheses"] = {
                 h.id: {"label": h.label, "quote": h.quote, "prior": h.prior.describe(),
-                       "prior_weight": jsonable(h.weight), "posterior_weight": jsonable(float(w))}
-                for h, w in zip(c.hypotheses, weights)
+                       "prior_weight": jsonable(h.weight),
+                       "posterior_weight": jsonable(weighed[f"{c.id}/{h.id}"][0]),
+                       "posterior_weight_mcse": jsonable(weighed[f"{c.id}/{h.id}"][1])}
+                for h in c.hypotheses
             }
         out[c.id] = entry
     return out
+
+
+def hypothesis_weights(posterior: xr.Dataset) -> dict[str, tuple[float, float]]:
+    """``"claim/hypothesis" -> (posterior weight, its Monte Carlo error)``, as the weighing of
+    the hypotheses recorded them with the posterior (:mod:`forecast.posterior.hypotheses`)."""
+    attrs = posterior.attrs
+    labels = list(np.atleast_1d(attrs.get("hypothesis_labels", [])))
+    weights = np.atleast_1d(attrs.get("hypothesis_weights", []))
+    mcse = np.atleast_1d(attrs.get("hypothesis_weights_mcse", []))
+    return {str(k): (float(w), float(m)) for k, w, m in zip(labels, weights, mcse)}
 
 
 def contrasts(scenario: Scenario, tree: xr.DataTree) -> dict:

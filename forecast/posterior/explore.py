@@ -1,0 +1,57 @@
+"""Exploring a scenario's posterior: one fit, or one per combination of competing hypotheses.
+
+A scenario without competing hypotheses is sampled once. With them, sampling the mixture
+prior as such would leave each chain in the mode it starts in, so each combination of
+hypotheses is fitted on its own and weighed by its evidence
+(:mod:`forecast.posterior.hypotheses`); the forecasts then draw from each fit in proportion
+to its weight. Either way the run gets one posterior sample and one verdict on the sampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forecast.posterior.diagnostics import PARAMETERS, Diagnostics, diagnose
+from forecast.posterior.hypotheses import Weighing, weigh_hypotheses
+from forecast.posterior.sampling import CompiledModel
+from forecast.progress import StageProgress
+from forecast.scenario import Scenario, ScenarioError
+from forecast.scenario.errors import Problem
+from forecast.settings import SamplerSettings
+
+#: Said when a sampled history (large scenarios) did not sample cleanly.
+SAMPLED_HISTORY_ADVICE = (
+    "The history was sampled with the parameters (a large scenario, or --history sampled). "
+    "--history integrated integrates it out exactly: NUTS then explores the parameters only, "
+    "an easier geometry, at more cost per step.")
+
+
+@dataclass
+class Explored:
+    """The posterior sample a run analyses, and what the sampling cost and how it went."""
+
+    tree: object  # xarray.DataTree: posterior, sample_stats
+    diagnostics: Diagnostics
+    sampling_seconds: float
+    weighing: Weighing | None = None  # competing hypotheses: their fits and weights
+
+
+def explore(scenario: Scenario, compiled: CompiledModel, settings: SamplerSettings,
+            progress: StageProgress | None = None) -> Explored:
+    """Sample ``scenario``'s posterior with the compiled model (``settings`` as run)."""
+    if any(c.hypotheses for c in scenario.claims):
+        if compiled.sampler != "nutpie":
+            raise ScenarioError(scenario.path, [Problem(
+                "claims", "competing hypotheses are weighed by bridge sampling, which reads nutpie's compiled "
+                "density: run with --sampler nutpie (the default)")])
+        weighing = weigh_hypotheses(scenario, compiled, settings, progress=progress)
+        tree = weighing.assemble(settings.chains, settings.draws, settings.seed)
+        diagnostics = weighing.combined_diagnostics()
+        return Explored(tree, diagnostics, diagnostics.sampling_seconds, weighing)
+    sampled = compiled.sample(settings, progress=progress)
+    post, stats = sampled.tree["posterior"].dataset, sampled.tree["sample_stats"].dataset
+    explored = [v for v in PARAMETERS if v in post]
+    diagnostics = diagnose(post, stats, explored, settings, sampled.sampling_seconds, sampled.leapfrog_steps)
+    if "level" in explored and diagnostics.verdict != "ok":
+        diagnostics.messages.append(SAMPLED_HISTORY_ADVICE)
+    return Explored(sampled.tree, diagnostics, sampled.sampling_seconds)
