@@ -37,6 +37,8 @@ def describe_scenario(s: Scenario) -> str:
     lines += ["", "questions"]
     for q in s.questions:
         lines.append(f"  {q.id}: {q.describe_rule()}")
+        if q.resolution:
+            lines.append(f"      resolution: {q.resolution}")
     return "\n".join(lines)
 
 
