@@ -16,7 +16,8 @@ _WHERE = {
     "ScoringError": "errors", "Scored": "score", "default_ledger": "score", "score_run": "score",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = ["Ledger", "LedgerError", "ResolutionError", "RowProblem", "Scored", "ScoringError", "default_ledger",
+           "score_run"]
 
 
 def __getattr__(name: str):

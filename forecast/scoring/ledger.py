@@ -38,6 +38,7 @@ class Ledger:
 
     path: Path
     entries: list[dict] = field(default_factory=list)
+    raw: bytes = b""  # the file as read: an append checks that nobody changed it since
 
     @classmethod
     def read(cls, path: str | Path, *, missing_ok: bool = True) -> Ledger:
@@ -49,7 +50,8 @@ class Ledger:
                 return cls(path)
             raise LedgerError(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one")
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise LedgerError(f"{path}: cannot be read as a ledger ({exc})") from None
         entries = []
@@ -68,7 +70,7 @@ class Ledger:
                 raise LedgerError(f"{path}, line {n}: ledger version {entry['ledger']!r}; this forecast "
                                   f"reads version {VERSION}")
             entries.append(entry | {"line": n})
-        return cls(path, entries)
+        return cls(path, entries, raw)
 
     def scored_for(self, manifest_sha256: str) -> dict[str, str]:
         """The questions already scored for one run (its manifest's sha256): id -> where."""
@@ -105,7 +107,9 @@ class Ledger:
 
 def _is_entry(entry) -> bool:
     """The keys and kinds the ledger's views rely on."""
-    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
     return (isinstance(entry, dict) and all(k in entry for k in REQUIRED)
             and isinstance(entry["run"], dict) and isinstance(entry["question"], dict)
             and isinstance(entry["question"].get("id"), str) and isinstance(entry["outcome"], bool)
@@ -113,14 +117,19 @@ def _is_entry(entry) -> bool:
             and isinstance(entry["scored"], str))
 
 
-def append(path: str | Path, entries: list[dict]) -> Ledger:
+def append(path: str | Path, entries: list[dict], *, expected: bytes | None = None) -> Ledger:
     """Add ``entries`` to the ledger at ``path`` in one step: the old lines and the new ones are
     written to a new file beside it, which is renamed over the old. Returns the ledger as it
-    now is. The ledger's folder must exist (a mistyped --ledger makes no directories)."""
+    now is. With ``expected`` (the file as it was read when the entries were checked against
+    it), a ledger changed since is refused. The ledger's folder must exist (a mistyped
+    --ledger makes no directories)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise LedgerError(f"{path}: the folder {path.parent} does not exist; create it or give another --ledger")
     before = path.read_bytes() if path.exists() else b""
+    if expected is not None and before != expected:
+        raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
+                          "run the command again")
     lines = "".join(json.dumps(e, ensure_ascii=False, allow_nan=False) + "\n" for e in entries).encode("utf-8")
     joint = b"" if not before or before.endswith(b"\n") else b"\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)

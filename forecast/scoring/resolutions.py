@@ -23,13 +23,13 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Mapping
 
 from forecast.scenario.errors import did_you_mean
-from forecast.scoring.errors import ResolutionError, RowProblem
+from forecast.scoring.errors import ResolutionError, RowProblem, ScoringError
 
 COLUMNS = ("question", "value", "date", "source")
 YES, NO = "yes", "no"
@@ -163,11 +163,11 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[RowProblem
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ResolutionError(path, [RowProblem(1, "no such file")]) from None
+        raise ScoringError(f"{path}: no such resolutions file") from None
     except UnicodeDecodeError:
-        raise ResolutionError(path, [RowProblem(1, "not UTF-8 text: save the CSV as UTF-8")]) from None
+        raise ScoringError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
     except OSError as exc:
-        raise ResolutionError(path, [RowProblem(1, f"cannot be read ({exc.strerror})")]) from None
+        raise ScoringError(f"{path}: cannot be read ({exc.strerror})") from None
     reader = csv.reader(text.splitlines(keepends=True))
     try:
         header = [h.strip() for h in next(reader)]

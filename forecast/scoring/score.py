@@ -138,4 +138,5 @@ def score_run(run: str | Path | Run, resolutions: str | Path, *, enacted: str | 
         outcome = question_rule(q, observed).outcome(r.value)
         entries.append(ledger_entry(run, q, strategy, r, outcome, draws=draws, manifest_sha256=manifest_sha256,
                                     resolutions_file=Path(resolutions), scored_at=scored_at))
-    return Scored(run=run, strategy=strategy["id"], entries=entries, ledger=ledgers.append(ledger_path, entries))
+    appended = ledgers.append(ledger_path, entries, expected=book.raw)
+    return Scored(run=run, strategy=strategy["id"], entries=entries, ledger=appended)

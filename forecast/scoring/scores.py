@@ -17,8 +17,8 @@ everywhere, takes the probability as it is.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 #: The reliability table is shown once the ledger holds this many scored forecasts: with
 #: fewer, most bins hold one forecast or none and the observed frequencies say nothing.
@@ -74,7 +74,7 @@ class Reliability:
 def bin_index(probability: float, bins: int = RELIABILITY_BINS) -> int:
     """Which bin a probability falls in. A probability on a boundary (0.3) belongs to the bin
     it opens ([0.3, 0.4)), also when floating point puts it a hair below; 1 is in the last."""
-    return min(int(math.floor(probability * bins + 1e-9)), bins - 1)
+    return min(math.floor(probability * bins + 1e-9), bins - 1)
 
 
 def reliability(probabilities: Sequence[float], outcomes: Sequence[bool], log_scores: Sequence[float],
