@@ -3,6 +3,8 @@ scored questions with the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forecast.scenario.domain import Scenario
@@ -83,7 +85,7 @@ def scored_table(scored: Scored) -> str:
     base = " (the baseline)" if entries and entries[0]["baseline"] else ""
     lines = [f"run {run.path} (scenario {run.summary['scenario']['name']}, created {run.manifest.get('created')})",
              f"enacted strategy: {scored.strategy}{base}", ""]
-    lines += _forecast_rows(entries, first="question", key=lambda e: e["question"]["id"])
+    lines += _forecast_rows(entries, [("question", lambda e: e["question"]["id"])])
     lines += ["", f"{len(entries)} question{'s' if len(entries) != 1 else ''} scored; "
               f"ledger: {scored.ledger.path} ({len(scored.ledger.entries)} scored forecasts)"]
     return "\n".join(lines)
@@ -108,8 +110,9 @@ def ledger_view(ledger: Ledger) -> str:
             if said not in seen:
                 seen.append(said)
                 lines.append(f"  resolved    {_resolved(e)} on {said[1]} ({said[2]})")
-        lines += ["  " + row for row in _forecast_rows(entries, first="run created",
-                                                      key=lambda e: e["run"].get("created") or "?")]
+        runs = [("run created", lambda e: e["run"].get("created") or "?"),
+                ("run", lambda e: Path(e["run"].get("path") or "?").name)]
+        lines += ["  " + row for row in _forecast_rows(entries, runs)]
     lines += [""] + reliability_table(ledger)
     return "\n".join(lines)
 
@@ -131,18 +134,18 @@ def reliability_table(ledger: Ledger) -> list[str]:
     return lines
 
 
-def _forecast_rows(entries: list[dict], *, first: str, key) -> list[str]:
-    """A table of scored forecasts: the ``first`` column (``key`` of each), then the run's
-    scenario and strategy, probability ± MCSE, outcome, Brier and log scores."""
-    width = max([len(first)] + [len(key(e)) for e in entries])
-    sw = max([len("strategy")] + [len(e["strategy"]) for e in entries])
-    head = (f"{first:<{width}}  {'strategy':<{sw}}  {'forecast':>14}  {'outcome':<7}  {'Brier':>6}  "
-            f"{'log':>6}")
+def _forecast_rows(entries: list[dict], lead: list[tuple[str, Callable[[dict], str]]]) -> list[str]:
+    """A table of scored forecasts: the ``lead`` columns (a header and how to read each entry),
+    then the strategy, probability ± MCSE, outcome, Brier and log scores."""
+    columns = [*lead, ("strategy", lambda e: e["strategy"])]
+    widths = [max([len(h)] + [len(read(e)) for e in entries]) for h, read in columns]
+    head = "  ".join(f"{h:<{w}}" for (h, _), w in zip(columns, widths))
+    head += f"  {'forecast':>14}  {'outcome':<7}  {'Brier':>6}  {'log':>6}"
     rows = [head, "-" * len(head)]
     for e in entries:
         p = f"{e['probability']:.2f} ± {_num(e.get('mcse'), '.3f')}"
-        rows.append(f"{key(e):<{width}}  {e['strategy']:<{sw}}  {p:>14}  {'yes' if e['outcome'] else 'no':<7}  "
-                    f"{e['brier']:>6.3f}  {e['log_score']:>6.3f}")
+        rows.append("  ".join(f"{read(e):<{w}}" for (_, read), w in zip(columns, widths))
+                    + f"  {p:>14}  {'yes' if e['outcome'] else 'no':<7}  {e['brier']:>6.3f}  {e['log_score']:>6.3f}")
     return rows
 
 

@@ -368,6 +368,7 @@ def test_the_ledger_shows_the_reliability_table_from_ten_scored_forecasts(runs: 
     shown = CliRunner().invoke(cli, ["ledger", str(runs / "ledger.jsonl")])
     assert shown.exit_code == 0, shown.output
     assert "10 scored forecasts of 2 questions" in shown.output
+    assert "  2020-02-05T10:00:00+00:00  run-1  status_quo    0.50 ± 0.020  no " in shown.output  # each run's line
     assert "reliability (10 scored forecasts, binned by their probability)" in shown.output
     assert "  0.5-0.6        5           0.50                0.00" in shown.output  # alliance_down: 0.5, no
     assert "  0.7-0.8        5           0.70                1.00" in shown.output  # trade_low: 0.7, yes
