@@ -5,8 +5,9 @@ scenario) -> :mod:`forecast.model` (PyMC model of the history; its Ops and kerne
 :mod:`forecast.compiled`) -> :mod:`forecast.posterior` (sampling, diagnostics, the history) ->
 :mod:`forecast.forecasts` (counterfactual forecasts per strategy, the questions' answers) ->
 :mod:`forecast.results` (run directory) -> :mod:`forecast.report` (HTML), orchestrated by
-:mod:`forecast.pipeline` and driven by :mod:`forecast.cli`. ``docs/architecture.md`` maps the
-modules.
+:mod:`forecast.pipeline` and driven by :mod:`forecast.cli`. Once questions resolve,
+:mod:`forecast.scoring` scores a run against what happened and keeps a ledger.
+``docs/architecture.md`` maps the modules.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _compile_settings()
 from forecast.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from forecast.settings import SamplerSettings  # noqa: E402
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "SamplerSettings", "run_scenario", "load_run"]
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "SamplerSettings", "run_scenario", "load_run", "score_run"]
 
 
 def __getattr__(name: str):
@@ -55,4 +56,8 @@ def __getattr__(name: str):
         from forecast.results.store import load_run
 
         return load_run
+    if name == "score_run":
+        from forecast.scoring.score import score_run
+
+        return score_run
     raise AttributeError(name)

@@ -1,8 +1,9 @@
 """The ``forecast`` command: a thin click shell over :mod:`forecast.pipeline`.
 
-Exit codes: 0 success; 1 a bad scenario file or run directory (the message names the file,
-the key and the fix; nothing is written); 2 bad command-line usage; 3 the run finished but
-its sampling diagnostics are not clean and ``--strict`` was given (results are written).
+Exit codes: 0 success; 1 a bad scenario file, run directory, resolutions file or ledger (the
+message names the file, the key or row and the fix; nothing is written); 2 bad command-line
+usage; 3 the run finished but its sampling diagnostics are not clean and ``--strict`` was
+given (results are written).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import click
 
 # A light module (no PyMC): the settings' defaults and choices are written once, there.
+from forecast.scoring.scores import RELIABILITY_MIN
 from forecast.settings import HISTORY_CHOICES, SAMPLERS, TARGET_ACCEPT, SamplerSettings
 
 DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "history")}
@@ -24,7 +26,7 @@ EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
 EPILOG = """\b
 Exit codes:
   0  success
-  1  bad scenario file or run directory (nothing written)
+  1  bad scenario, run directory, resolutions or ledger (nothing written)
   2  bad command-line usage
   3  --strict and the sampling diagnostics are not clean (results written)
 """
@@ -153,6 +155,61 @@ def report(run_dir: Path, out: Path | None) -> None:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     click.echo(f"report: {index}")
+
+
+SCORE_HELP = f"""Score RUN_DIR's questions against what happened, from RESOLUTIONS (a CSV).
+
+RESOLUTIONS has the columns question,value,date,source: the question's id, yes/no or the
+number observed, the date it was published (YYYY-MM-DD) and where it comes from. Each
+resolved question gets its Brier and log scores under the enacted strategy, appended to the
+ledger (one JSON line each); then every question in the ledger is shown with its forecasts
+over time, and a reliability table once {RELIABILITY_MIN} forecasts are scored. A bad row
+exits 1 with its row number, and the ledger is left as it was. See docs/scoring.md.
+"""
+
+
+@cli.command(epilog=EPILOG, help=SCORE_HELP)
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("resolutions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--enacted", metavar="STRATEGY", default=None,
+              help="The strategy that was actually enacted [default: the run's baseline].")
+@click.option("--ledger", "ledger_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The ledger to append to [default: ledger.jsonl beside the run directory].")
+def score(run_dir: Path, resolutions: Path, enacted: str | None, ledger_file: Path | None) -> None:
+    from forecast.describe import ledger_view, scored_table
+    from forecast.results.store import RunError
+    from forecast.scoring import ScoringError, score_run
+
+    try:
+        scored = score_run(run_dir, resolutions, enacted=enacted, ledger=ledger_file)
+    except (RunError, ScoringError) as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(scored_table(scored))
+    click.echo("")
+    click.echo(ledger_view(scored.ledger))
+
+
+LEDGER_HELP = f"""Show a ledger of scored forecasts [default: reports/ledger.jsonl] without scoring.
+
+Every question with its forecasts over time (run, strategy, probability, outcome, Brier and
+log scores), then the reliability table once {RELIABILITY_MIN} forecasts are scored.
+"""
+
+
+@cli.command(epilog=EPILOG, help=LEDGER_HELP)
+@click.argument("ledger_file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False, path_type=Path),
+                default=Path("reports") / "ledger.jsonl")
+def ledger(ledger_file: Path) -> None:
+    from forecast.describe import ledger_view
+    from forecast.scoring import Ledger, ScoringError
+
+    try:
+        book = Ledger.read(ledger_file, missing_ok=False)
+    except ScoringError as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(ledger_view(book))
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:

@@ -24,9 +24,9 @@ def test_help_reads_like_a_manual_page() -> None:
     runner = CliRunner()
     top = runner.invoke(cli, ["--help"])
     assert top.exit_code == 0
-    for word in ("run", "validate", "report", "Exit codes"):
+    for word in ("run", "validate", "report", "score", "ledger", "Exit codes"):
         assert word in top.output
-    for sub in ("run", "validate", "report"):
+    for sub in ("run", "validate", "report", "score", "ledger"):
         page = runner.invoke(cli, [sub, "--help"])
         assert page.exit_code == 0 and "Exit codes" in page.output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import re
 from pathlib import Path
@@ -119,6 +120,17 @@ def test_validate_shows_the_graph_and_fitted_priors() -> None:
     assert "us_pressure_russia -> partnership" in result.output
     # "90% between -0.6 and -0.05" is shown back as the distribution PreliZ fitted
     assert "hypothesis breaks (weight 0.60): Normal(mu=-0.325" in result.output
+
+
+def test_a_question_carries_its_resolution_criteria(tmp_path: Path) -> None:
+    """``resolution`` is optional text, kept as written (trimmed), and `validate` shows it."""
+    data = copy.deepcopy(CHAIN)
+    data["questions"][1]["resolution"] = "  C's index in the 2008 annual report, first release  "
+    path = write_scenario(tmp_path, data)
+    s = load_scenario(path)
+    assert [q.resolution for q in s.questions] == ["", "C's index in the 2008 annual report, first release"]
+    shown = CliRunner().invoke(cli, ["validate", str(path)]).output
+    assert "      resolution: C's index in the 2008 annual report, first release" in shown
 
 
 # --- Priors ---------------------------------------------------------------------------------

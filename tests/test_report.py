@@ -110,6 +110,7 @@ subject = "alliance"
 year = 2023
 comparison = "above"
 threshold = 55
+resolution = "Alliance <b>depth</b> as the 2023 yearbook gives it"
 """
 
 INDICATOR = """

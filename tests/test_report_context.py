@@ -35,3 +35,22 @@ def test_beyond_the_must_show_nodes_a_strategy_page_draws_those_it_moves_most(mo
     assert context.panel_nodes(s, "base", "base") == (["a", "b"], ["c", "d"])
 
 
+
+
+def test_the_headline_shows_each_question_s_resolution_criteria_escaped():
+    """The criteria stand next to their question; text from the scenario is escaped."""
+    from forecast.report.render import environment
+
+    s = {"nodes": {"a": {"label": "A", "unit": ""}}, "questions": [
+        {"id": "q1", "text": "Is A above 1?", "subject": "a", "year": 2030, "comparison": "above", "threshold": 1.0,
+         "reference_year": None, "change": 0.0, "rule": "a[2030] > 1", "resolution": "Table <b>4</b> of the yearbook",
+         "by_strategy": {"base": {"probability": 0.25, "mcse": 0.01}}},
+        {"id": "q2", "text": "Is A below 1?", "subject": "a", "year": 2030, "comparison": "below", "threshold": 1.0,
+         "reference_year": None, "change": 0.0, "rule": "a[2030] < 1",
+         "by_strategy": {"base": {"probability": 0.75, "mcse": 0.01}}}]}
+    columns = [{"id": "base", "label": "Base", "href": "strategy-base.html", "baseline": True}]
+    h = context.headline_context(s, columns, columns[0])
+    assert [r["resolution"] for r in h["rows"]] == ["Table <b>4</b> of the yearbook", ""]  # q2: an older summary
+    html = environment().from_string('{% import "macros.html" as m %}{{ m.headline(h, b) }}').render(h=h, b=columns[0])
+    assert 'class="resolution" data-question="q1">Resolution: Table &lt;b&gt;4&lt;/b&gt; of the yearbook' in html
+    assert html.count('class="resolution"') == 1

@@ -194,7 +194,7 @@ def headline_context(s: dict, columns: list[dict], baseline: dict | None,
             if read is None or st["id"] in read:
                 readings.append(reading(text, st, r, baseline, base_cell))
         rows.append({"id": q["id"], "text": q["text"], "rule": q.get("rule", ""), "year": q["year"],
-                     "cells": cells, "readings": readings})
+                     "resolution": q.get("resolution") or "", "cells": cells, "readings": readings})
     return {"columns": columns, "rows": rows, "open": read is not None}
 
 

@@ -184,6 +184,7 @@ class Question:
     threshold: float | None
     reference_year: int | None
     change: float
+    resolution: str = ""  # how the answer will be settled: the source and reading that decide it
 
     def describe_rule(self) -> str:
         op = "<" if self.comparison == "below" else ">"

@@ -384,7 +384,7 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
             problems.append(Problem(f"{p}.threshold", "an index threshold lies between 0 and 100"))
             continue
         out.append(Question(q.id, q.text, q.subject, kind, q.year, q.comparison, q.threshold,
-                            q.reference_year, q.change))
+                            q.reference_year, q.change, q.resolution.strip()))
     return out
 
 

@@ -141,6 +141,7 @@ class QuestionSpec(_Strict):
     threshold: float | None = None
     reference_year: int | None = None
     change: float = 0.0
+    resolution: str = ""
 
 
 class ScenarioFile(_Strict):

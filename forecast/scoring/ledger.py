@@ -1,0 +1,157 @@
+"""The ledger: every scored forecast, one JSON object per line, kept across runs.
+
+``forecast score`` appends to it; nothing else writes it. An analyst follows each question
+over time in it (every run that forecast the question, under the strategy that was enacted,
+with the outcome and its scores) and, once enough forecasts are scored, reads the
+reliability table. It lives beside the runs by default (``reports/ledger.jsonl``).
+
+Each line is self-contained (see :func:`forecast.scoring.score.ledger_entry`)::
+
+    {"ledger": 1, "scored": "...", "run": {"path", "created", "scenario", "manifest_sha256",
+     "inputs", "draws"}, "question": {"id", "text", "resolution", "rule", "year"},
+     "strategy", "baseline", "probability", "mcse", "outcome", "resolved_value",
+     "resolution_date", "source", "brier", "log_score", "resolutions": {"file", "row"}}
+
+The ledger is rewritten atomically on each append (a new file renamed over the old), so a
+failure leaves it as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forecast.scoring.errors import LedgerError
+from forecast.scoring.scores import RELIABILITY_MIN, Reliability, reliability
+
+LEDGER = "ledger.jsonl"
+VERSION = 1
+REQUIRED = ("ledger", "scored", "run", "question", "strategy", "probability", "outcome", "brier", "log_score")
+
+
+@dataclass
+class Ledger:
+    """The entries of a ledger file, in the order they were scored."""
+
+    path: Path
+    entries: list[dict] = field(default_factory=list)
+    raw: bytes = b""  # the file as read: an append checks that nobody changed it since
+
+    @classmethod
+    def read(cls, path: str | Path, *, missing_ok: bool = True) -> Ledger:
+        """Every entry of the ledger at ``path``; a missing file is an empty ledger unless
+        ``missing_ok`` is false. A line that is not an entry is an error naming its line."""
+        path = Path(path)
+        if not path.exists():
+            if missing_ok:
+                return cls(path)
+            raise LedgerError(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one")
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LedgerError(f"{path}: cannot be read as a ledger ({exc})") from None
+        entries = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LedgerError(f"{path}, line {n}: not JSON ({exc.msg}); the ledger is written by "
+                                  "`forecast score` only: restore the line or remove it") from None
+            if not _is_entry(entry):
+                raise LedgerError(f"{path}, line {n}: not a ledger entry (it needs {', '.join(REQUIRED)}); "
+                                  "restore the line or remove it")
+            if entry["ledger"] != VERSION:
+                raise LedgerError(f"{path}, line {n}: ledger version {entry['ledger']!r}; this forecast "
+                                  f"reads version {VERSION}")
+            entries.append(entry | {"line": n})
+        return cls(path, entries, raw)
+
+    def scored_for(self, manifest_sha256: str) -> dict[str, str]:
+        """The questions already scored for one run (its manifest's sha256): id -> where."""
+        return {e["question"]["id"]: f"ledger line {e['line']}, scored {e['scored']}"
+                for e in self.entries if e["run"].get("manifest_sha256") == manifest_sha256}
+
+    def by_question(self) -> dict[str, list[dict]]:
+        """Each question's scored forecasts over time (by the run's creation, then scoring),
+        questions in the order they first entered the ledger."""
+        out: dict[str, list[dict]] = {}
+        for e in self.entries:
+            out.setdefault(e["question"]["id"], []).append(e)
+        return {q: sorted(es, key=lambda e: (e["run"].get("created") or "", e["scored"])) for q, es in out.items()}
+
+    def reliability(self, minimum: int = RELIABILITY_MIN) -> Reliability | None:
+        """The reliability table over every scored forecast, or None below ``minimum`` of them."""
+        if len(self.entries) < minimum:
+            return None
+        return reliability([e["probability"] for e in self.entries], [e["outcome"] for e in self.entries],
+                           [e["log_score"] for e in self.entries])
+
+    def frame(self):
+        """One row per scored forecast, as a pandas DataFrame (for a notebook)."""
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "question": e["question"]["id"], "text": e["question"].get("text"),
+            "run": e["run"].get("path"), "run_created": e["run"].get("created"),
+            "scenario": e["run"].get("scenario"), "strategy": e["strategy"], "probability": e["probability"],
+            "mcse": e.get("mcse"), "outcome": e["outcome"], "resolved_value": e.get("resolved_value"),
+            "resolution_date": e.get("resolution_date"), "source": e.get("source"), "brier": e["brier"],
+            "log_score": e["log_score"], "scored": e["scored"]} for e in self.entries])
+
+
+def _is_entry(entry) -> bool:
+    """The keys and kinds the ledger's views rely on."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    return (isinstance(entry, dict) and all(k in entry for k in REQUIRED)
+            and isinstance(entry["run"], dict) and isinstance(entry["question"], dict)
+            and isinstance(entry["question"].get("id"), str) and isinstance(entry["outcome"], bool)
+            and all(number(entry[k]) for k in ("probability", "brier", "log_score"))
+            and isinstance(entry["scored"], str))
+
+
+def append(path: str | Path, entries: list[dict], *, expected: bytes | None = None) -> Ledger:
+    """Add ``entries`` to the ledger at ``path`` in one step: the old lines and the new ones are
+    written to a new file beside it, which is renamed over the old. Returns the ledger as it
+    now is. With ``expected`` (the file as it was read when the entries were checked against
+    it), a ledger changed since is refused. The ledger's folder must exist (a mistyped
+    --ledger makes no directories)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise LedgerError(f"{path}: the folder {path.parent} does not exist; create it or give another --ledger")
+    before = path.read_bytes() if path.exists() else b""
+    if expected is not None and before != expected:
+        raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
+                          "run the command again")
+    lines = "".join(json.dumps(e, ensure_ascii=False, allow_nan=False) + "\n" for e in entries).encode("utf-8")
+    joint = b"" if not before or before.endswith(b"\n") else b"\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(before + joint + lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
+        now = path.read_bytes() if path.exists() else b""
+        if now != before:
+            raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
+                              "run the command again")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Ledger.read(path)
+
+
+def _default_mode() -> int:
+    """An ordinary file's mode under the user's umask (mkstemp makes files private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

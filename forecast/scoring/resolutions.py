@@ -1,0 +1,248 @@
+"""What happened: the resolutions file, read row by row, and each question's outcome under
+its own rule.
+
+A resolutions file is a CSV with one row per resolved question and exactly these columns
+(in any order)::
+
+    question,value,date,source
+    trade_below_240_2026,228.4,2027-01-13,https://english.customs.gov.cn/...
+    cohesion_above_60_2029,no,2030-03-02,Analyst panel minutes 2030-03
+
+* ``question``: the question's id in the run;
+* ``value``: ``yes`` or ``no``, or the number observed, in the subject's units (a node on
+  its display scale, an indicator in its own units);
+* ``date``: when the answer was known (published), as YYYY-MM-DD;
+* ``source``: where the value comes from (a URL or a publication); every row carries its
+  own, as the scenario's data rows do.
+
+Row numbers count the header as row 1, as a spreadsheet does.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from forecast.scenario.errors import did_you_mean
+from forecast.scoring.errors import ResolutionError, RowProblem, ScoringError
+
+COLUMNS = ("question", "value", "date", "source")
+YES, NO = "yes", "no"
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One row of a resolutions file, parsed: the value is ``True``/``False`` (yes/no) or a number."""
+
+    row: int
+    question: str
+    value: bool | float
+    date: date
+    source: str
+
+    @property
+    def value_text(self) -> str:
+        if isinstance(self.value, bool):
+            return YES if self.value else NO
+        return f"{self.value:g}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A question's rule as a resolution reads it: yes/no is taken as it is; a number is
+    compared with ``level`` (the threshold, or the observed reference level plus the change).
+    Without a level (``why_not`` says why) only yes/no resolves the question."""
+
+    question: str
+    comparison: str  # "below" | "above"
+    level: float | None
+    why_not: str = ""
+
+    def outcome(self, value: bool | float) -> bool:
+        """Did the question resolve yes? A number equal to the level is neither below nor
+        above it (the forecast's own comparison is strict too)."""
+        if isinstance(value, bool):
+            return value
+        if self.level is None:
+            raise ValueError(self.refusal())
+        return value < self.level if self.comparison == "below" else value > self.level
+
+    def refusal(self) -> str:
+        return f"question {self.question!r} cannot be resolved by a number: {self.why_not}; give yes or no"
+
+
+def question_rule(question: Mapping, observed: Mapping[tuple[str, int], float]) -> Rule:
+    """The rule of ``question`` (an entry of summary.json's ``questions``).
+
+    ``observed`` holds the run's observed indicator values by (indicator, year): a question
+    that compares an indicator with its own level in a year the run observed compares a
+    resolved number with that observation (plus ``change``). A node's level is latent, and a
+    level in a forecast year was not observed, so such questions take yes or no only.
+    """
+    qid, comparison = question["id"], question["comparison"]
+    if question.get("threshold") is not None:
+        return Rule(qid, comparison, float(question["threshold"]))
+    subject, year = question["subject"], int(question["reference_year"])
+    change = float(question.get("change") or 0.0)
+    if question.get("subject_kind") == "indicator":
+        value = observed.get((subject, year))
+        if value is not None and math.isfinite(value):
+            return Rule(qid, comparison, value + change)
+        why = f"it compares {subject} with its {year} level, which the run did not observe"
+    else:
+        why = f"it compares the node {subject} with its own {year} level, a latent level that was never observed"
+    return Rule(qid, comparison, None, why)
+
+
+def parse_value(text: str) -> bool | float:
+    """``yes``/``no`` (any case) or a finite number; ``ValueError`` with the fix otherwise."""
+    word = text.strip()
+    if not word:
+        raise ValueError("no value: give yes, no or the number observed")
+    if word.lower() in (YES, NO):
+        return word.lower() == YES
+    try:
+        number = float(word)
+    except ValueError:
+        raise ValueError(f"value {word!r} is neither yes/no nor a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"value {word!r} is not a finite number")
+    return number
+
+
+def parse_date(text: str) -> date:
+    word = text.strip()
+    try:
+        if not ISO_DATE.match(word):
+            raise ValueError
+        return date.fromisoformat(word)
+    except ValueError:
+        raise ValueError(f"date {word!r} is not a date as YYYY-MM-DD (e.g. 2027-01-15)") from None
+
+
+def read_resolutions(path: str | Path, questions: Mapping[str, Mapping],
+                     observed: Mapping[tuple[str, int], float], *, today: date | None = None,
+                     scored: Mapping[str, str] | None = None) -> list[Resolution]:
+    """Every row of the resolutions file at ``path``, checked against the run's
+    ``questions`` (summary.json's entries by id) and ``observed`` values.
+
+    Each row is checked in full and every problem is collected: an unknown question, a value
+    that is not yes/no or a number (or a number the question's rule cannot compare), a
+    question resolved twice, a date that is not a date (or before the question's year, or
+    after ``today``), a missing source, and a question already ``scored`` for this run
+    (question id -> where, e.g. "ledger line 4"). One problem or more raises
+    :class:`ResolutionError` with them all, so that nothing is scored from a bad file.
+    """
+    path = Path(path)
+    today = today or date.today()
+    scored = scored or {}
+    rows, problems = _rows(path)
+    out: list[Resolution] = []
+    first_row: dict[str, int] = {}
+    for row, cells in rows:
+        found = _check_row(row, cells, questions, observed, today, scored, first_row)
+        if isinstance(found, Resolution):
+            out.append(found)
+        else:
+            problems += found
+    if not problems and not out:
+        problems.append(RowProblem(1, "no resolutions below the header: add one row per resolved question"))
+    if problems:
+        raise ResolutionError(path, problems)
+    return out
+
+
+def _rows(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[RowProblem]]:
+    """The data rows as (row number, {column: cell}); header problems end the reading."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScoringError(f"{path}: no such resolutions file") from None
+    except UnicodeDecodeError:
+        raise ScoringError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
+    except OSError as exc:
+        raise ScoringError(f"{path}: cannot be read ({exc.strerror})") from None
+    reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ResolutionError(path, [RowProblem(1, f"the file is empty: the header is {','.join(COLUMNS)}")]) from None
+    problems = []
+    unknown = [h for h in header if h not in COLUMNS]
+    missing = [c for c in COLUMNS if c not in header]
+    for h in unknown:
+        problems.append(RowProblem(1, f"unknown column {h!r}.{did_you_mean(h, COLUMNS)} "
+                                      f"The columns are {','.join(COLUMNS)}"))
+    if missing:
+        problems.append(RowProblem(1, f"missing column{'s' if len(missing) > 1 else ''} "
+                                      f"{', '.join(map(repr, missing))}; the columns are {','.join(COLUMNS)}"))
+    if len(set(header)) < len(header):
+        problems.append(RowProblem(1, "a column is named twice"))
+    if problems:
+        raise ResolutionError(path, problems)
+    rows, line = [], reader.line_num
+    for cells in reader:
+        row, line = line + 1, reader.line_num
+        if not any(c.strip() for c in cells):
+            continue  # a blank line
+        if len(cells) > len(header):
+            problems.append(RowProblem(row, f"{len(cells)} cells for {len(header)} columns (a comma too many, "
+                                            "or a cell with a comma that needs quotes)"))
+            continue
+        rows.append((row, {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header)}))
+    return rows, problems
+
+
+def _check_row(row: int, cells: dict[str, str], questions: Mapping[str, Mapping],
+               observed: Mapping[tuple[str, int], float], today: date, scored: Mapping[str, str],
+               first_row: dict[str, int]) -> Resolution | list[RowProblem]:
+    """One row parsed, or every problem it has."""
+    problems: list[str] = []
+    qid = cells["question"].strip()
+    question = questions.get(qid)
+    if not qid:
+        problems.append("no question id")
+    elif question is None:
+        problems.append(f"unknown question {qid!r}.{did_you_mean(qid, list(questions))} "
+                        f"The run's questions: {', '.join(questions)}")
+    else:
+        if qid in first_row:
+            problems.append(f"question {qid!r} is already resolved in row {first_row[qid]}; "
+                            "give one row per question")
+        else:
+            first_row[qid] = row
+        if qid in scored:
+            problems.append(f"question {qid!r} was already scored for this run ({scored[qid]}); "
+                            "a run's forecast of a question is scored once")
+    value = when = None
+    try:
+        value = parse_value(cells["value"])
+    except ValueError as exc:
+        problems.append(str(exc))
+    if question is not None and value is not None and not isinstance(value, bool):
+        rule = question_rule(question, observed)
+        if rule.level is None:
+            problems.append(rule.refusal())
+    try:
+        when = parse_date(cells["date"])
+    except ValueError as exc:
+        problems.append(str(exc))
+    if when is not None:
+        if when > today:
+            problems.append(f"date {when.isoformat()} is after today ({today.isoformat()}): give the date "
+                            "the answer was published")
+        elif question is not None and when.year < int(question["year"]):
+            problems.append(f"date {when.isoformat()} is before {question['year']}, the year question {qid!r} "
+                            "asks about: its answer cannot be known yet")
+    source = cells["source"].strip()
+    if not source:
+        problems.append("no source: every row names where its value comes from (a URL or a publication)")
+    if problems:
+        return [RowProblem(row, m) for m in problems]
+    return Resolution(row=row, question=qid, value=value, date=when, source=source)
