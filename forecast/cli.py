@@ -212,6 +212,62 @@ def ledger(ledger_file: Path) -> None:
     click.echo(ledger_view(book))
 
 
+@cli.command(epilog=EPILOG)
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON (as summary.json holds it).")
+def sensitivity(run_dir: Path, as_json: bool) -> None:
+    """What each answer of RUN_DIR hinges on (no re-sampling).
+
+    For every question: the best strategy (the one most likely to give the question's
+    desirable answer) and what would flip it; each claim's influence (the answer with the
+    claim's effect at its posterior 5th and 95th percentiles, and its share of the answer's
+    variance); the value of knowing each claim's effect for the choice of strategy; the answers
+    before any evidence. For each claim: whether the data or the prior drive its posterior.
+    """
+    import json
+
+    from forecast.describe import sensitivity_view
+    from forecast.results.store import RunError, load_run
+    from forecast.sensitivity.analysis import analyse_sensitivity
+    from forecast.sensitivity.diff import run_scenario_of
+
+    try:
+        r = load_run(run_dir)
+        found = r.summary.get("sensitivity")
+        if found is None:  # a run from before the analysis existed
+            scenario = run_scenario_of(r)
+            found = analyse_sensitivity(scenario, r.tree, r.manifest.get("seed", scenario.seed))
+    except RunError as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(json.dumps(found, indent=2) if as_json else sensitivity_view(r.summary, found))
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff(run_a: Path, run_b: Path, as_json: bool) -> None:
+    """What changed from RUN_A to RUN_B, and what it did to the answers.
+
+    Lists the changes (claims, priors, data, strategies, questions, settings), the answers
+    that moved beyond their Monte Carlo error, and for each the changed claims that explain
+    it, most influential first.
+    """
+    import json
+
+    from forecast.describe import diff_view
+    from forecast.results.store import RunError, load_run
+    from forecast.sensitivity.diff import diff_runs
+
+    try:
+        found = diff_runs(load_run(run_a), load_run(run_b))
+    except RunError as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(json.dumps(found.to_dict(), indent=2, default=str) if as_json else diff_view(found))
+
+
 def _warning_line(message, category, filename, lineno, line=None) -> str:
     """A warning as the command line shows it: one line, without the source line it came from."""
     return f"warning: {message}\n"

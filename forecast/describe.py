@@ -11,6 +11,7 @@ from forecast.scenario.domain import Scenario
 
 if TYPE_CHECKING:  # the scoring package reads run directories (xarray): only for `forecast score`
     from forecast.scoring import Ledger, Scored
+    from forecast.sensitivity.diff import RunDiff
 
 
 def describe_scenario(s: Scenario) -> str:
@@ -153,3 +154,61 @@ def _resolved(entry: dict) -> str:
     value = entry.get("resolved_value")
     outcome = "yes" if entry["outcome"] else "no"
     return outcome if value in ("yes", "no") else f"{value:g} ({outcome})"
+
+
+def sensitivity_view(summary: dict, found: dict) -> str:
+    """``forecast sensitivity``: per question, the decision and the claims it hinges on; then
+    the claims most worth researching and what the data taught about each claim."""
+    labels = {c: v["label"] for c, v in summary["claims"].items()}
+    lines = []
+    for q in summary["questions"]:
+        entry = found["questions"].get(q["id"])
+        if entry is None:
+            continue
+        lines.append(f"{q['id']}: {q['text']}")
+        dec = entry.get("decision")
+        if dec:
+            lines.append(f"  best strategy: {dec['best']} (P({dec['desirable']}) {dec['utilities'][dec['best']]:.2f})")
+        else:
+            lines.append("  no desirable answer: no strategy is best for this question")
+        lines.append("  answers, posterior (prior only): " + ", ".join(
+            f"{s} {p:.2f} ({entry['prior_only'][s]:.2f})" for s, p in entry["posterior"].items()))
+        for cid in entry["ranking"][:5]:
+            c = entry["claims"][cid]
+            swing = max(abs(hi - lo) for lo, hi in c["tornado"].values())
+            share = max(c["variance_share"].values())
+            parts = [f"swing {swing:.2f}", f"variance share {share:.2f}"]
+            if c.get("evppi"):
+                parts.append(f"value of information {c['evppi']:.3f}")
+            flip = c.get("flip")
+            if flip:
+                parts.append(f"{flip['becomes_best']} becomes best at {flip['value']:+.2f}"
+                             + ("" if flip["within_posterior_90"] else " (outside its posterior 90%)"))
+            lines.append(f"    {cid} ({labels.get(cid, cid)}): " + "; ".join(parts))
+        for label, answers in (entry.get("by_hypothesis") or {}).items():
+            lines.append(f"  if {label}: " + ", ".join(f"{s} {p:.2f}" for s, p in answers.items()))
+        lines.append("")
+    worth = found.get("worth_researching") or []
+    if worth:
+        lines.append("most worth researching (expected value of perfect information on the choice of strategy):")
+        lines += [f"  {w['claim']} for {w['question']}: {w['evppi']:.3f}" for w in worth[:10]]
+        lines.append("")
+    lines.append("what the data taught (1 - posterior/prior variance; power-scaling prior sensitivity):")
+    for cid, c in found["claims"].items():
+        lines.append(f"  {cid}: contraction {c['contraction']:+.2f}, prior sensitivity {c['prior_sensitivity']:.3f}"
+                     f" -> {c['driven_by']}-driven")
+    return "\n".join(lines)
+
+
+def diff_view(found: "RunDiff") -> str:
+    """``forecast diff``: the changes, then the answers that moved and what explains them."""
+    lines = [f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:"]
+    lines += [f"  {c['kind']} {c['id']}: {c['what']}: {c['a']} -> {c['b']}" for c in found.changes] or ["  none"]
+    lines.append("")
+    lines.append(f"{len(found.moved)} answer{'s' if len(found.moved) != 1 else ''} moved beyond their Monte Carlo "
+                 f"error ({found.unchanged_answers} did not):")
+    for m in found.moved:
+        why = ", ".join(m["explained_by"]) or "no changed claim on its path (data or settings)"
+        lines.append(f"  {m['question']} under {m['strategy']}: {m['a']:.2f} -> {m['b']:.2f} ({m['z']:.1f} errors); "
+                     f"explained by: {why}")
+    return "\n".join(lines)

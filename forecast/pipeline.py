@@ -29,9 +29,10 @@ from forecast.posterior.history import restore_history
 from forecast.posterior.sampling import CompiledModel
 from forecast.progress import Advance, StageProgress, shown
 from forecast.results import store
-from forecast.results.summary import build_summary
+from forecast.results.summary import build_summary, jsonable
 from forecast.results.tree import results_tree, thin_forecasts, with_group
 from forecast.scenario import Scenario, load_scenario, select_strategies
+from forecast.sensitivity.analysis import analyse_sensitivity
 from forecast.settings import SamplerSettings
 
 
@@ -132,6 +133,8 @@ def analyse(scenario: Scenario, explored: Explored, settings: SamplerSettings, *
         tree = results_tree(scenario, idata, draws, settings.seed, advance)
     with timings.timed("summarise", progress):
         summary = build_summary(scenario, tree, explored.diagnostics, settings.seed)
+    with timings.timed("sensitivity", progress):
+        summary["sensitivity"] = jsonable(analyse_sensitivity(scenario, tree, settings.seed))
     if keep_draws:
         tree = thin_forecasts(tree, keep_draws)
     return tree, summary

@@ -152,7 +152,7 @@ def test_same_seed_same_numbers_with_or_without_progress(chain_file, tmp_path) -
     started = [line.removeprefix("[forecast] ").removesuffix(" ...") for line in a.stderr.splitlines()
                if line.endswith(" ...")]
     assert [stage.split(" (")[0] for stage in started] == [
-        "validate", "build", "compile", "sample", "history", "forecast", "summarise", "write"]
+        "validate", "build", "compile", "sample", "history", "forecast", "summarise", "sensitivity", "write"]
     assert started[3] == "sample (2 chains x 100 draws after 100 tuning)"
     for stage in started:
         assert f"[forecast] {stage} done in " in a.stderr

@@ -70,11 +70,14 @@ def lever_path(node: Node, setting: LeverSetting, last: np.ndarray) -> np.ndarra
     return node.to_latent(path)
 
 
-def forecast_levels(scenario: Scenario, draws: Draws, seed: int, advance: Advance = no_advance) -> np.ndarray:
+def forecast_levels(scenario: Scenario, draws: Draws, seed: int, advance: Advance = no_advance,
+                    node_shocks: np.ndarray | None = None) -> np.ndarray:
     """Latent levels for every strategy: (strategies, forecast years, D, nodes); ``advance(1)``
-    after each strategy (a progress bar's)."""
+    after each strategy (a progress bar's). ``node_shocks``: the future shocks of
+    :func:`shocks` when already drawn (the sensitivity analyses forecast many times)."""
     graph = graph_of(scenario)
-    node_shocks, _ = shocks(scenario, draws.mu.shape[0], seed)
+    if node_shocks is None:
+        node_shocks, _ = shocks(scenario, draws.mu.shape[0], seed)
     d_last = draws.level[:, -1, :] - draws.mu
     out = np.empty((len(scenario.strategies),) + node_shocks.shape)
     for s, strategy in enumerate(scenario.strategies):

@@ -35,7 +35,7 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
         "questions": [
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
              "comparison": q.comparison, "threshold": q.threshold, "reference_year": q.reference_year,
-             "change": q.change, "rule": q.describe_rule(), "resolution": q.resolution,
+             "change": q.change, "desirable_answer": q.desirable, "rule": q.describe_rule(), "resolution": q.resolution,
              "by_strategy": jsonable(answer(tree, q))}
             for q in scenario.questions
         ],

@@ -185,6 +185,9 @@ class Question:
     reference_year: int | None
     change: float
     resolution: str = ""  # how the answer will be settled: the source and reading that decide it
+    #: The answer a decision-maker hopes for ("yes" or "no"), or None: the question then ranks
+    #: no strategy (the "best strategy" and the value of information are about this answer).
+    desirable: str | None = None
 
     def describe_rule(self) -> str:
         op = "<" if self.comparison == "below" else ">"

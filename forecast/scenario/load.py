@@ -384,8 +384,25 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
             problems.append(Problem(f"{p}.threshold", "an index threshold lies between 0 and 100"))
             continue
         out.append(Question(q.id, q.text, q.subject, kind, q.year, q.comparison, q.threshold,
-                            q.reference_year, q.change, q.resolution.strip()))
+                            q.reference_year, q.change, q.resolution.strip(),
+                            _desirable_answer(q, kind, nodes, spec.indicators)))
     return out
+
+
+def _desirable_answer(q, kind: str, nodes: dict[str, Node], indicators: dict) -> str | None:
+    """The answer a decision-maker hopes for: as the question says, or "yes" when the question
+    asks whether its subject moves in its node's desirable direction ("above" for a node where
+    higher is better; an indicator measures its node in its ``direction``), "no" when it asks
+    the opposite, None when the node has no desirable direction."""
+    if q.desirable is not None:
+        return None if q.desirable == "neither" else q.desirable
+    node = nodes[q.subject] if kind == "node" else nodes.get(indicators[q.subject].node)
+    if node is None or node.desirable == "neither":
+        return None
+    rising = q.comparison == "above"
+    if kind == "indicator" and indicators[q.subject].direction == "-":
+        rising = not rising
+    return "yes" if rising == (node.desirable == "higher") else "no"
 
 
 def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:

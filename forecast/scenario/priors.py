@@ -347,6 +347,14 @@ class Mixture:
     def cdf(self, x: Any) -> Any:
         return sum(w * c.cdf(x) for w, c in zip(self.weights, self.components))
 
+    def logpdf(self, x: Any) -> Any:
+        """``log sum_k w_k f_k(x)``, by log-sum-exp (no underflow far in a component's tail)."""
+        from scipy.special import logsumexp
+
+        x = np.asarray(x, dtype=float)
+        parts = np.stack([np.log(w) + c.logpdf(x) for w, c in zip(self.weights, self.components)])
+        return logsumexp(parts, axis=0)
+
     def ppf(self, q: Any) -> np.ndarray:
         """Each quantile by root finding: it lies between the components' quantiles."""
         from scipy.optimize import brentq

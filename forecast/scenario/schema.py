@@ -142,6 +142,9 @@ class QuestionSpec(_Strict):
     reference_year: int | None = None
     change: float = 0.0
     resolution: str = ""
+    #: Which answer a decision-maker hopes for; by default the one that moves the subject in
+    #: its node's desirable direction ("neither": no strategy is better for this question).
+    desirable: Literal["yes", "no", "neither"] | None = None
 
 
 class ScenarioFile(_Strict):

@@ -1,0 +1,167 @@
+"""What changed between two runs, which answers moved beyond their Monte Carlo error, and which
+changed claims explain the moves.
+
+Two runs of a scenario differ in what the analyst changed (claims, priors, data, strategies,
+questions, sampler settings) and, through those, in their answers. An answer "moved" when the
+two probabilities differ by more than twice the Monte Carlo error of their difference
+(``sqrt(mcse_a^2 + mcse_b^2)``): less than that is what rerunning with another seed does. The
+changed claims are ranked, for each moved answer, by their influence on it in either run (its
+tornado swing, then its variance share, :mod:`forecast.sensitivity.analysis`); a changed claim
+on no path to the question's subject cannot explain it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from forecast.results.store import Run
+from forecast.scenario import Scenario, load_scenario
+
+#: An answer moved when the difference exceeds this many Monte Carlo errors of the difference.
+MOVED_AT = 2.0
+
+
+@dataclass
+class RunDiff:
+    """The changes from run A to run B and what they did to the answers."""
+
+    changes: list[dict] = field(default_factory=list)  # {"kind", "id", "what", "a", "b"}
+    moved: list[dict] = field(default_factory=list)  # {"question", "strategy", "a", "b", "z", "explained_by"}
+    unchanged_answers: int = 0
+
+    def to_dict(self) -> dict:
+        return {"changes": self.changes, "moved": self.moved, "unchanged_answers": self.unchanged_answers,
+                "moved_at": MOVED_AT}
+
+
+def run_scenario_of(run: Run) -> Scenario:
+    """The scenario exactly as the run read it (its copy in the run directory)."""
+    return load_scenario(run.scenario_file)
+
+
+def diff_runs(a: Run, b: Run) -> RunDiff:
+    """What changed from run ``a`` to run ``b``, and which answers moved (see the module)."""
+    sa, sb = run_scenario_of(a), run_scenario_of(b)
+    out = RunDiff(changes=scenario_changes(sa, sb) + setting_changes(a, b))
+    changed_claims = {c["id"] for c in out.changes if c["kind"] == "claim"}
+    answers_a = {q["id"]: q["by_strategy"] for q in a.summary["questions"]}
+    influence = [(run.summary.get("sensitivity") or {}).get("questions", {}) for run in (a, b)]
+    for q in b.summary["questions"]:
+        before = answers_a.get(q["id"])
+        if before is None:
+            continue
+        for sid, now in q["by_strategy"].items():
+            then = before.get(sid)
+            if then is None or now["probability"] is None or then["probability"] is None:
+                continue
+            error = math.hypot(now.get("mcse") or 0.0, then.get("mcse") or 0.0)
+            delta = now["probability"] - then["probability"]
+            z = abs(delta) / error if error > 0 else (math.inf if delta else 0.0)
+            if z <= MOVED_AT:
+                out.unchanged_answers += 1
+                continue
+            claims = [found.get(q["id"], {}).get("claims", {}) for found in influence]
+            out.moved.append({"question": q["id"], "strategy": sid, "a": then["probability"],
+                              "b": now["probability"], "z": z,
+                              "explained_by": _explaining(changed_claims, claims, sid)})
+    out.moved.sort(key=lambda m: -abs(m["b"] - m["a"]))
+    return out
+
+
+def _explaining(changed: set[str], runs: list[dict[str, dict]], strategy: str) -> list[str]:
+    """The changed claims on a path to the answer, by their influence on it in either run
+    (widest swing under the strategy first, then variance share): a change can pin an answer
+    in one run, where no claim moves it any more, so the run before counts too."""
+    def weight(cid: str) -> tuple[float, float]:
+        best = (0.0, 0.0)
+        for claims in runs:
+            e = claims.get(cid)
+            if e:
+                lo, hi = e["tornado"].get(strategy, [0.0, 0.0])
+                best = max(best, (abs(hi - lo), e["variance_share"].get(strategy, 0.0)))
+        return best
+
+    on_path = [c for c in changed if any(claims.get(c, {}).get("on_path") for claims in runs)]
+    unknown = sorted(c for c in changed if all(c not in claims for claims in runs))  # no influence measured
+    return sorted(on_path, key=weight, reverse=True) + unknown
+
+
+def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
+    """Every difference between two scenarios that can move an answer, one entry each."""
+    changes: list[dict] = []
+
+    def note(kind: str, ident: str, what: str, x, y) -> None:
+        if x != y:
+            changes.append({"kind": kind, "id": ident, "what": what, "a": x, "b": y})
+
+    note("scenario", "years", "history, start and horizon", (a.history_start, a.start_year, a.horizon),
+         (b.history_start, b.start_year, b.horizon))
+    for nid in sorted(set(a.nodes) | set(b.nodes)):
+        x, y = a.nodes.get(nid), b.nodes.get(nid)
+        if x is None or y is None:
+            note("node", nid, "added" if x is None else "removed", x is not None, y is not None)
+            continue
+        for part in ("baseline", "persistence", "volatility"):
+            note("node", nid, f"{part} prior", getattr(x, part).describe(), getattr(y, part).describe())
+        note("node", nid, "role", x.role, y.role)
+    claims_a, claims_b = {c.id: c for c in a.claims}, {c.id: c for c in b.claims}
+    for cid in sorted(set(claims_a) | set(claims_b)):
+        x, y = claims_a.get(cid), claims_b.get(cid)
+        if x is None or y is None:
+            note("claim", cid, "added" if x is None else "removed", x is not None, y is not None)
+            continue
+        note("claim", cid, "cause -> effect (lag)", f"{x.cause} -> {x.effect} ({x.lag})",
+             f"{y.cause} -> {y.effect} ({y.lag})")
+        note("claim", cid, "prior", _prior_text(x), _prior_text(y))
+    for iid in sorted(set(a.indicators) | set(b.indicators)):
+        x, y = a.indicators.get(iid), b.indicators.get(iid)
+        if x is None or y is None:
+            note("indicator", iid, "added" if x is None else "removed", x is not None, y is not None)
+            continue
+        note("indicator", iid, "node, transform, direction", (x.node, x.transform, x.direction),
+             (y.node, y.transform, y.direction))
+        data_x = dict(zip(x.years.tolist(), x.values.tolist()))
+        data_y = dict(zip(y.years.tolist(), y.values.tolist()))
+        differ = sorted(yr for yr in set(data_x) | set(data_y) if data_x.get(yr) != data_y.get(yr))
+        if differ:
+            changes.append({"kind": "data", "id": iid, "what": f"values in {_years(differ)}",
+                            "a": [data_x.get(yr) for yr in differ], "b": [data_y.get(yr) for yr in differ]})
+    strategies_a, strategies_b = {s.id: s for s in a.strategies}, {s.id: s for s in b.strategies}
+    for sid in sorted(set(strategies_a) | set(strategies_b)):
+        x, y = strategies_a.get(sid), strategies_b.get(sid)
+        if x is None or y is None:
+            note("strategy", sid, "added" if x is None else "removed", x is not None, y is not None)
+            continue
+        note("strategy", sid, "settings", {k: repr(v) for k, v in x.interventions.items()},
+             {k: repr(v) for k, v in y.interventions.items()})
+    questions_a, questions_b = {q.id: q for q in a.questions}, {q.id: q for q in b.questions}
+    for qid in sorted(set(questions_a) | set(questions_b)):
+        x, y = questions_a.get(qid), questions_b.get(qid)
+        if x is None or y is None:
+            note("question", qid, "added" if x is None else "removed", x is not None, y is not None)
+            continue
+        note("question", qid, "rule", x.describe_rule(), y.describe_rule())
+    return changes
+
+
+def setting_changes(a: Run, b: Run) -> list[dict]:
+    """The runs' own settings (seed, draws, sampler, history) and library versions."""
+    out = []
+    for kind, x, y in (("setting", a.manifest.get("settings", {}), b.manifest.get("settings", {})),
+                       ("version", a.manifest.get("versions", {}), b.manifest.get("versions", {}))):
+        for key in sorted(set(x) | set(y)):
+            if key == "progress" or x.get(key) == y.get(key):
+                continue
+            out.append({"kind": kind, "id": key, "what": key, "a": x.get(key), "b": y.get(key)})
+    return out
+
+
+def _prior_text(claim) -> str:
+    if claim.hypotheses:
+        return "; ".join(f"{h.id} ({h.weight:g}): {h.prior.describe()}" for h in claim.hypotheses)
+    return claim.prior.describe()
+
+
+def _years(years: list[int]) -> str:
+    return ", ".join(str(y) for y in years[:6]) + (f" and {len(years) - 6} more" if len(years) > 6 else "")

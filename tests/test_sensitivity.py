@@ -1,0 +1,153 @@
+"""What each answer hinges on: influence comes from the claims on the question's path and is
+exactly zero off it; the value of information is zero when a claim cannot change the best
+strategy; a run against itself moves nothing; a flipped claim is named first."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from forecast.cli import cli
+from forecast.pipeline import run_scenario
+from forecast.results.store import load_run
+from forecast.scenario import load_scenario
+from forecast.sensitivity.analysis import claims_upstream, evppi, regression_fit, variance_share
+from forecast.sensitivity.diff import diff_runs
+from forecast.settings import SamplerSettings
+
+from .conftest import CHAIN, write_scenario
+
+SETTINGS = SamplerSettings(draws=300, tune=300, chains=2, seed=5, progress=False)
+
+
+def hinge_scenario() -> dict:
+    """L (lever) -> A -> B in the same year, C -> B: l_to_a pinned near 0.5, a_to_b uncertain
+    around 0.8, c_to_b uncertain around 0; strategies hold L low or high. Every node nearly
+    still (tiny volatility, baselines and persistence pinned), so the question on B depends on
+    a_to_b (l_to_a is pinned, and C stays near 0 whatever c_to_b is)."""
+    s = copy.deepcopy(CHAIN)
+    still = {"baseline": {"dist": "Normal", "mu": 0.0, "sigma": 0.01},
+             "persistence": {"dist": "Beta", "alpha": 5000, "beta": 5000},
+             "volatility": {"dist": "Gamma", "alpha": 100, "beta": 2000}, "initial_sd": 0.01}
+    for node in s["nodes"].values():
+        node.update(still, display={"kind": "linear"})
+    s["claims"] = [
+        {"id": "l_to_a", "cause": "L", "effect": "A", "lag": 0, "prior": {"dist": "Normal", "mu": 0.5, "sigma": 0.001}},
+        {"id": "a_to_b", "cause": "A", "effect": "B", "lag": 0, "prior": {"dist": "Normal", "mu": 0.8, "sigma": 0.4}},
+        {"id": "c_to_b", "cause": "C", "effect": "B", "lag": 1, "prior": {"dist": "Normal", "mu": 0.0, "sigma": 0.3}},
+    ]
+    s["strategies"] = [{"id": "hold_low", "label": "Hold low", "baseline": True, "set": {"L": -2.0}},
+                       {"id": "hold_high", "label": "Hold high", "set": {"L": 2.0}}]
+    s["questions"] = [
+        {"id": "b_high", "text": "Is B in 2010 above 0.7?", "subject": "B", "year": 2010, "comparison": "above",
+         "threshold": 0.7},
+        {"id": "c_high", "text": "Is C in 2010 above 0?", "subject": "C", "year": 2010, "comparison": "above",
+         "threshold": 0.0, "desirable": "yes"},
+    ]
+    return s
+
+
+@pytest.fixture(scope="module")
+def hinge_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hinge")
+    return run_scenario(write_scenario(root, hinge_scenario()), SETTINGS, out=root / "run", report=False)
+
+
+def test_claims_on_no_path_to_a_subject_are_found_from_the_graph(tmp_path) -> None:
+    scenario = load_scenario(write_scenario(tmp_path, hinge_scenario()))
+    upstream = claims_upstream(scenario)
+    assert upstream == {"b_high": {0, 1, 2}, "c_high": set()}
+
+
+def test_regression_estimates_recover_a_known_first_order_index() -> None:
+    """y = x + e with Var(x) = Var(e): half the variance is x's."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=20000)
+    y = x + rng.normal(size=20000)
+    assert variance_share(x, y[None])[0] == pytest.approx(0.5, abs=0.02)
+    fitted = regression_fit(x, y[None])[0]
+    assert fitted.mean() == pytest.approx(y.mean(), abs=1e-12)
+
+
+def test_the_value_of_information_is_zero_when_the_best_choice_never_changes() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=4000)
+    always_better = np.stack([rng.uniform(0, 0.3, 4000), rng.uniform(0.7, 1.0, 4000) + 0.1 * x])
+    assert evppi(x, always_better) == pytest.approx(0.0, abs=1e-12)
+    crossing = np.stack([0.5 - 0.4 * x, 0.5 + 0.4 * x])  # which is better depends on the sign of x
+    assert evppi(x, crossing) > 0.2
+
+
+@pytest.mark.slow
+def test_a_question_that_depends_on_one_claim_gets_its_influence_from_it(hinge_run) -> None:
+    found = hinge_run.summary["sensitivity"]["questions"]["b_high"]
+    claims = found["claims"]
+    assert found["ranking"][0] == "a_to_b"
+    share = claims["a_to_b"]["variance_share"]["hold_high"]
+    assert share > 0.8
+    assert share > 20 * max(claims[c]["variance_share"]["hold_high"] for c in ("l_to_a", "c_to_b"))
+    assert claims["a_to_b"]["contrast_variance_share"]["hold_high"] > 0.8
+    low, high = claims["a_to_b"]["tornado"]["hold_high"]
+    assert low < 0.1 and high > 0.9  # a weak A -> B keeps B below 0.7, a strong one above
+
+
+@pytest.mark.slow
+def test_a_claim_on_no_path_has_exactly_no_influence(hinge_run) -> None:
+    found = hinge_run.summary["sensitivity"]["questions"]["c_high"]
+    for claim in found["claims"].values():
+        assert not claim["on_path"]
+        assert set(claim["variance_share"].values()) == {0.0}
+        assert claim["evppi"] == 0.0 and claim["flip"] is None
+    assert found["ranking"] == []
+
+
+@pytest.mark.slow
+def test_the_value_of_information_of_a_claim_that_cannot_change_the_decision_is_zero(hinge_run) -> None:
+    """Holding L high makes B above 0 far likelier whatever c_to_b is: knowing it is worth nothing."""
+    found = hinge_run.summary["sensitivity"]["questions"]["b_high"]
+    assert found["decision"]["best"] == "hold_high"
+    assert found["claims"]["c_to_b"]["evppi"] == pytest.approx(0.0, abs=1e-12)
+    assert found["claims"]["c_to_b"]["flip"] is None
+
+
+@pytest.mark.slow
+def test_prior_only_answers_stand_beside_the_posterior_ones(hinge_run) -> None:
+    """Without indicators the posterior is the prior: both answers agree within their error."""
+    found = hinge_run.summary["sensitivity"]["questions"]["b_high"]
+    for s, p in found["posterior"].items():
+        assert found["prior_only"][s] == pytest.approx(p, abs=0.06)
+
+
+@pytest.mark.slow
+def test_a_run_against_itself_moves_nothing(hinge_run) -> None:
+    found = diff_runs(hinge_run, hinge_run)
+    assert found.changes == [] and found.moved == []
+    result = CliRunner().invoke(cli, ["diff", str(hinge_run.path), str(hinge_run.path)])
+    assert result.exit_code == 0 and "0 answers moved" in result.output
+
+
+@pytest.mark.slow
+def test_after_a_claims_direction_is_flipped_that_claim_is_named_first(hinge_run, tmp_path) -> None:
+    flipped = hinge_scenario()
+    flipped["claims"][1]["prior"] = {"dist": "Normal", "mu": -0.8, "sigma": 0.4}
+    flipped["claims"][2]["prior"] = {"dist": "Normal", "mu": 0.05, "sigma": 0.3}  # a small change too
+    other = run_scenario(write_scenario(tmp_path, flipped), SETTINGS, out=tmp_path / "run", report=False)
+    found = diff_runs(hinge_run, other)
+    assert {c["id"] for c in found.changes if c["kind"] == "claim"} == {"a_to_b", "c_to_b"}
+    moved = [m for m in found.moved if m["question"] == "b_high" and m["strategy"] == "hold_high"]
+    assert moved and moved[0]["explained_by"][0] == "a_to_b"
+    result = CliRunner().invoke(cli, ["diff", str(hinge_run.path), str(other.path)])
+    assert result.exit_code == 0 and "explained by: a_to_b" in result.output
+
+
+@pytest.mark.slow
+def test_the_sensitivity_command_reads_the_run(hinge_run) -> None:
+    result = CliRunner().invoke(cli, ["sensitivity", str(hinge_run.path)])
+    assert result.exit_code == 0, result.output
+    assert "best strategy: hold_high" in result.output and "a_to_b" in result.output
+    as_json = CliRunner().invoke(cli, ["sensitivity", str(hinge_run.path), "--json"])
+    assert '"worth_researching"' in as_json.output
+    assert load_run(hinge_run.path).summary["sensitivity"]["questions"].keys() == {"b_high", "c_high"}
