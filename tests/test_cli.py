@@ -111,6 +111,11 @@ def test_run_directory_has_manifest_and_exact_inputs(default_run) -> None:
     assert (out / "scenario" / "scenario.toml").read_bytes() == DEFAULT_SCENARIO.read_bytes()
     assert run.manifest["inputs"]["scenario.toml"] == run.manifest["files"]["scenario/scenario.toml"]
     assert "pymc" in run.manifest["versions"]
+    # the code that ran: its version, and its commit when run from a git checkout (as here)
+    code = run.manifest["code"]
+    assert code["version"] == run.manifest["versions"]["forecast"]
+    if (ROOT / ".git").exists():
+        assert len(code["commit"]) == 40 and isinstance(code["modified"], bool)
 
 
 @pytest.mark.slow
