@@ -21,13 +21,22 @@ DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "c
 
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
 
-EPILOG = """\b
-Exit codes:
-  0  success
-  1  bad scenario file or run directory (nothing written)
-  2  bad command-line usage
-  3  --strict and the sampling diagnostics are not clean (results written)
-"""
+#: Each command's exit codes, listed in its --help (a command lists only those it can return).
+EXIT_CODES = {
+    0: "success",
+    1: "bad scenario file or run directory (nothing written)",
+    2: "bad command-line usage",
+    3: "--strict and the sampling diagnostics are not clean (results written)",
+}
+
+
+def epilog(*codes: int, what: dict[int, str] | None = None) -> str:
+    """The "Exit codes" section of a --help page, for the codes a command returns."""
+    what = {**EXIT_CODES, **(what or {})}
+    return "\b\nExit codes:\n" + "".join(f"  {c}  {what[c]}\n" for c in codes)
+
+
+EPILOG = epilog(0, 1, 2, 3)
 
 
 def _echo_err(msg: str) -> None:
@@ -47,7 +56,7 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog(0, 1, 2, what={1: "the scenario file cannot be used (every problem is listed)"}))
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO and print what it declares.
@@ -133,7 +142,8 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
         sys.exit(EXIT_DIAGNOSTICS)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory, a modified run, or --out is not a report's "
+                                             "directory (nothing written)"}))
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Directory for the HTML pages [default: RUN_DIR/report].")
