@@ -152,6 +152,8 @@ MEASURE = r"""
     out.text.push([svg.closest("figure").id, least]);
   }
   out.labels = [...document.querySelectorAll("figure svg text")].map(t => t.textContent);
+  out.summary_cells = [...document.querySelectorAll("table.summary td")].map(
+    td => td.getBoundingClientRect().width / td.closest("table").getBoundingClientRect().width);
   out.crossings = []; out.edges = 0;
   for (const svg of document.querySelectorAll('figure[id^="fig-graph"] svg')) {
     const boxes = [...svg.querySelectorAll('g[id*="-node--"]')].map(
@@ -231,6 +233,13 @@ def test_no_page_is_wider_than_the_window(measurements, width):
             assert m["viewport"] == width, m["viewport"]
             assert m["width"] <= width, (name, m["width"], m["sticking_out"][:5])
             assert m["sticking_out"] == [], (name, m["sticking_out"][:5])
+
+
+def test_on_a_phone_the_summary_is_one_card_per_question(measurements):
+    """At 390 px each summary cell spans its card (a label above each value), not a sliver of a column."""
+    cells = measurements[("index.html", 390)]["summary_cells"]
+    assert cells and min(cells) > 0.8, cells
+    assert max(measurements[("index.html", 1280)]["summary_cells"]) < 0.5  # a table on a desktop
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -167,7 +167,7 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
                          "last": with_interval, "last_median": median})
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
                     "baseline": bool(st.get("baseline")), "index": i, "href": f"strategy-{st['id']}.html",
-                    "interventions": sets})
+                    "color": plots.strategy_style(i)["color"], "interventions": sets})
     return out
 
 
