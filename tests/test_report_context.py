@@ -132,6 +132,12 @@ def test_the_spread_is_the_quantity_compared_not_the_monte_carlo_error():
     assert out["text"] == "value in 2029: 203 USD bn" and out["note"] == "90% interval 118 to 351; yes if below 240"
 
 
+def test_a_run_from_before_the_spread_was_kept_says_so():
+    q = {"subject": "a", "comparison": "below", "reference_year": 2024, "change": 0.0, "year": 2029, "threshold": None}
+    out = context.spread({"nodes": {"a": {"label": "A", "unit": "index 0-100"}}}, q, {"probability": 0.5})
+    assert out["text"] == "n/a" and "re-run" in out["note"]
+
+
 def test_the_index_scale_is_explained_with_numbers_from_its_definition():
     scale = context.index_scale(GOLDEN)
     assert scale == {"one_up": "73", "one_down": "27", "step_near_50": "0.41", "step_80_90": "0.81"}

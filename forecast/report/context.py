@@ -233,7 +233,9 @@ def spread(s: dict, question: dict, cell: dict) -> dict[str, str]:
     """The quantity a question compares, under one strategy: its median and 90% interval,
     and the line it is compared with (the uncertainty of the answer itself)."""
     _, unit = subject_info(s, question["subject"])
-    q = cell.get("quantity") or {}
+    q = cell.get("quantity")
+    if not q:  # a run from before the summary kept it
+        return {"text": "n/a", "note": "not in this run's summary.json; re-run the scenario to see it"}
     d = decimals(q.get("q05"), q.get("median"), q.get("q95"))
     op = "below" if question["comparison"] == "below" else "above"
     if question.get("reference_year") is not None:
