@@ -182,3 +182,17 @@ def test_csv_text_cannot_become_a_spreadsheet_formula():
     row = next(csv.DictReader(io.StringIO(downloads.answers_csv(s))))
     assert row["question_text"] == "'@SUM(A1)" and row["strategy_label"] == "'=HYPERLINK(1)"
     assert row["probability_yes"] == "0.5"
+
+
+def test_with_many_strategies_the_overview_draws_the_baseline_and_those_that_move_a_node_most(monkeypatch):
+    def band(median: float) -> dict:
+        return {"median": [0.0, median], "q05": [0.0, median - 1.0], "q95": [0.0, median + 1.0]}
+
+    moves = {"base": 0.0, "a": 0.1, "b": 3.0, "c": -5.0, "d": 0.2}
+    node = {"by_strategy": {k: band(v) for k, v in moves.items()}}
+    strategies = [{"id": k, "label": k.upper()} for k in moves]
+    monkeypatch.setattr(context, "MAX_STRATEGY_PANELS", 3)
+    shown = context.panel_strategies(node, strategies, strategies[0])
+    assert [x["id"] for x in shown] == ["base", "b", "c"]  # file order; the baseline always
+    monkeypatch.setattr(context, "MAX_STRATEGY_PANELS", 8)
+    assert context.panel_strategies(node, strategies, strategies[0]) == strategies

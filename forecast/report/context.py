@@ -364,6 +364,32 @@ def contrast_row(sid: str, e: dict, by_id: dict[str, dict]) -> dict[str, Any]:
 # --- Trajectories ---------------------------------------------------------------------------------
 
 
+#: Strategy panels per node on the overview at most: beyond it, the baseline and the strategies
+#: that move the node most (each strategy's own page shows every node under it).
+MAX_STRATEGY_PANELS = 8
+
+
+def panel_strategies(node: dict, strategies: list[dict], baseline: dict | None) -> list[dict]:
+    """The strategies the overview draws for one node, in file order: all of them when they fit
+    in :data:`MAX_STRATEGY_PANELS`, else the baseline and those whose final-year median moves
+    furthest from the baseline's, in units of its 90% interval."""
+    if len(strategies) <= MAX_STRATEGY_PANELS:
+        return strategies
+    by = node["by_strategy"]
+    ref = by[baseline["id"]] if baseline else None
+
+    def moved(st: dict) -> float:
+        if ref is None:
+            return 0.0
+        spread = max((ref["q95"][-1] or 0.0) - (ref["q05"][-1] or 0.0), 1e-12)
+        return abs((by[st["id"]]["median"][-1] or 0.0) - (ref["median"][-1] or 0.0)) / spread
+
+    first = [baseline] if baseline else []
+    ranked = sorted((x for x in strategies if x not in first), key=moved, reverse=True)  # stable: ties keep file order
+    chosen = {x["id"] for x in (first + ranked)[:MAX_STRATEGY_PANELS]}
+    return [x for x in strategies if x["id"] in chosen]
+
+
 def overview_trajectories(s: dict, strategies: list[dict], baseline: dict | None, node_ids: list[str]) -> list[dict]:
     """Small multiples: per node, one panel per strategy on a shared axis, each with the
     baseline's median dotted for comparison (bands of several strategies on one panel blur)."""
@@ -372,13 +398,14 @@ def overview_trajectories(s: dict, strategies: list[dict], baseline: dict | None
     groups = []
     for nid in node_ids:
         node = s["trajectories"][nid]
-        ylim = plots.value_range(node, [x["id"] for x in strategies])
+        shown = panel_strategies(node, strategies, baseline)
+        ylim = plots.value_range(node, [x["id"] for x in shown])
         panels = [{"caption": st["label"] + (" (baseline)" if st["baseline"] else ""), "strategy": st,
                    "figure": figure(f"traj-overview-{nid}-{st['id']}", plots.fan_panel, node=node, strategy=st,
                                     start_year=start, ylim=ylim, measured=nid in measured, reference=baseline)}
-                  for st in strategies]
+                  for st in shown]
         groups.append({"id": nid, "label": node["label"], "unit": node["unit"], "measured": nid in measured,
-                       "panels": panels})
+                       "panels": panels, "left_out": [x["label"] for x in strategies if x not in shown]})
     return groups
 
 
