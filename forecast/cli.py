@@ -23,13 +23,22 @@ DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "c
 
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
 
-EPILOG = """\b
-Exit codes:
-  0  success
-  1  bad scenario, run directory, resolutions or ledger (nothing written)
-  2  bad command-line usage
-  3  --strict and the sampling diagnostics are not clean (results written)
-"""
+#: Each command's exit codes, listed in its --help (a command lists only those it can return).
+EXIT_CODES = {
+    0: "success",
+    1: "bad scenario, run directory, resolutions or ledger (nothing written)",
+    2: "bad command-line usage",
+    3: "--strict and the sampling diagnostics are not clean (results written)",
+}
+
+
+def epilog(*codes: int, what: dict[int, str] | None = None) -> str:
+    """The "Exit codes" section of a --help page, for the codes a command returns."""
+    what = {**EXIT_CODES, **(what or {})}
+    return "\b\nExit codes:\n" + "".join(f"  {c}  {what[c]}\n" for c in codes)
+
+
+EPILOG = epilog(0, 1, 2, 3)
 
 
 def _echo_err(msg: str) -> None:
@@ -49,7 +58,7 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog(0, 1, 2, what={1: "the scenario file cannot be used (every problem is listed)"}))
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO and print what it declares.
@@ -135,7 +144,8 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
         sys.exit(EXIT_DIAGNOSTICS)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory, a modified run, or --out is not a report's "
+                                             "directory (nothing written)"}))
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Directory for the HTML pages [default: RUN_DIR/report].")
@@ -168,7 +178,7 @@ exits 1 with its row number, and the ledger is left as it was. See docs/scoring.
 """
 
 
-@cli.command(epilog=EPILOG, help=SCORE_HELP)
+@cli.command(epilog=epilog(0, 1, 2), help=SCORE_HELP)
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("resolutions", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--enacted", metavar="STRATEGY", default=None,
@@ -197,7 +207,7 @@ log scores), then the reliability table once {RELIABILITY_MIN} forecasts are sco
 """
 
 
-@cli.command(epilog=EPILOG, help=LEDGER_HELP)
+@cli.command(epilog=epilog(0, 1, 2), help=LEDGER_HELP)
 @click.argument("ledger_file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False, path_type=Path),
                 default=Path("reports") / "ledger.jsonl")
 def ledger(ledger_file: Path) -> None:
@@ -212,7 +222,7 @@ def ledger(ledger_file: Path) -> None:
     click.echo(ledger_view(book))
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog(0, 1, 2))
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON (as summary.json holds it).")
 def sensitivity(run_dir: Path, as_json: bool) -> None:
@@ -243,7 +253,7 @@ def sensitivity(run_dir: Path, as_json: bool) -> None:
     click.echo(json.dumps(found, indent=2) if as_json else sensitivity_view(r.summary, found))
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=epilog(0, 1, 2))
 @click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")

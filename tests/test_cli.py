@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import arviz as az
@@ -29,6 +30,9 @@ def test_help_reads_like_a_manual_page() -> None:
     for sub in ("run", "validate", "report", "score", "ledger"):
         page = runner.invoke(cli, [sub, "--help"])
         assert page.exit_code == 0 and "Exit codes" in page.output
+        codes = re.findall(r"^\s+(\d)  ", page.output.split("Exit codes:")[1], re.M)
+        # each command lists the codes it can return, and no other: only run has --strict's 3
+        assert codes == (["0", "1", "2", "3"] if sub == "run" else ["0", "1", "2"]), (sub, codes)
 
 
 def test_unknown_option_value_is_a_usage_error() -> None:
@@ -111,6 +115,11 @@ def test_run_directory_has_manifest_and_exact_inputs(default_run) -> None:
     assert (out / "scenario" / "scenario.toml").read_bytes() == DEFAULT_SCENARIO.read_bytes()
     assert run.manifest["inputs"]["scenario.toml"] == run.manifest["files"]["scenario/scenario.toml"]
     assert "pymc" in run.manifest["versions"]
+    # the code that ran: its version, and its commit when run from a git checkout (as here)
+    code = run.manifest["code"]
+    assert code["version"] == run.manifest["versions"]["forecast"]
+    if (ROOT / ".git").exists():
+        assert len(code["commit"]) == 40 and isinstance(code["modified"], bool)
 
 
 @pytest.mark.slow

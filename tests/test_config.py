@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from forecast.scenario.priors import (
     summarize,
 )
 
-from .conftest import CHAIN, DEFAULT_SCENARIO, PRIORS, write_scenario
+from .conftest import CHAIN, DEFAULT_SCENARIO, PRIORS, ROOT, write_scenario
+
+GOLDEN = ROOT / "tests" / "golden"
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.toml"))
 ARTICLE = PRIORS / "sources" / "turker-2025-trump-russia-strategy.txt"
@@ -148,6 +151,30 @@ def test_words_map_to_the_documented_table(strength: str, confidence: str) -> No
 def test_expert_interval_is_solved_to_a_distribution_with_that_mass() -> None:
     d = resolve({"between": [-0.6, -0.1], "probability": 0.9}).preliz()
     assert d.cdf(-0.1) - d.cdf(-0.6) == pytest.approx(0.9, abs=1e-3)
+
+
+@pytest.mark.parametrize(("spec", "stated"), [
+    ({"direction": "+", "strength": "weak", "confidence": "low"}, "raises it: weak strength, low confidence"),
+    ({"direction": "-"}, "lowers it: moderate strength (default), medium confidence (default)"),
+    ({"between": [-0.6, -0.05], "probability": 0.9}, "90% between -0.6 and -0.05"),
+    ({"between": [0.1, 0.5], "family": "LogNormal"}, "90% between 0.1 and 0.5 (fitted as a LogNormal)"),
+    ({"quartiles": [-0.5, -0.3, -0.1]}, "quartiles -0.5, -0.3 (median), -0.1"),
+    ({"dist": "Normal", "mu": 0.1, "sigma": 0.15}, "Normal(mu=0.1, sigma=0.15)"),
+])
+def test_a_prior_keeps_the_analysts_own_statement(spec: dict, stated: str) -> None:
+    """The report shows the prior as written next to the distribution fitted to it."""
+    d = resolve(spec, signed=True)
+    assert d.stated == stated
+    assert d == type(d)(d.name, d.params)  # the statement is a note: it does not change the distribution
+
+
+def test_the_default_scenarios_priors_reach_the_summary_as_stated() -> None:
+    golden = json.loads((GOLDEN / "article_summary.json").read_text(encoding="utf-8"))
+    hypotheses = golden["claims"]["engagement_and_partnership"]["hypotheses"]
+    assert hypotheses["breaks"]["stated"] == "90% between -0.6 and -0.05"
+    assert hypotheses["breaks"]["prior"].startswith("Normal(mu=-0.325")
+    assert golden["claims"]["antagonism_pushes_russia_to_china"]["prior"]["stated"] == \
+        "raises it: moderate strength, medium confidence"
 
 
 def test_expert_quartiles_are_matched() -> None:

@@ -229,6 +229,10 @@ def test_questions_get_a_probability_and_mcse_per_strategy(chain_run) -> None:
     fc = tree["forecast"].dataset["node_value"].sel(node="B", year=2010)
     past = tree["posterior"].dataset["node_value"].sel(node="B", year=2005)
     assert float((fc.sel(strategy="hold_high") > past).mean()) == pytest.approx(high["probability"])
+    # the spread of the answer itself: the change 2005 -> 2010, whose share above 0 is the probability
+    change = (fc.sel(strategy="hold_high") - past).values.ravel()
+    assert high["quantity"]["median"] == pytest.approx(np.median(change), abs=1e-6)
+    assert high["quantity"]["q05"] == pytest.approx(np.quantile(change, 0.05), abs=1e-6)
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,14 +21,18 @@ from click.testing import CliRunner
 from forecast import report
 from forecast.cli import cli
 from forecast.pipeline import run_scenario
-from forecast.report import context, drawing, render
+from forecast.report import answers, context, drawing, render
 from forecast.report import figures as plots
 from forecast.results.store import RunError, load_run
 from forecast.settings import SamplerSettings
 
 pytestmark = pytest.mark.slow  # every test here renders a sampled run
 
-SECTIONS = ("headline", "contrasts", "trajectories", "graph", "claims", "evidence", "diagnostics", "provenance")
+SECTIONS = ("summary", "strategies", "headline", "contrasts", "trajectories", "graph", "claims", "evidence", "diagnostics",
+            "provenance")
+#: What a strategy's page shows itself; it links to the overview for the rest.
+STRATEGY_SECTIONS = ("headline", "contrasts", "trajectories", "graph", "shared")
+SHARED = ("claims", "evidence", "diagnostics", "provenance")
 SCRIPT_QUOTE = "Sanctions <script>alert(1)</script> push them together."
 ASSET_TAGS = {"link", "script", "img", "iframe", "source", "video", "audio", "embed", "object", "use", "image",
               "track", "input", "frame"}
@@ -130,7 +135,7 @@ year,value,source
 2016,60,https://example.org/2016
 2017,64,https://example.org/2017
 2018,70,customs yearbook <script>x</script>
-2019,69,https://example.org/2019
+2019,69,https://example.org/2019a ; https://example.org/2019b
 2020,75,https://example.org/2020
 2021,82,https://example.org/2021
 """
@@ -218,6 +223,11 @@ class Cells(HTMLParser):
             self.cells[self._current]["text"] += data
 
 
+def shown(html: str) -> str:
+    """A page's text as a browser shows it: tags dropped, entities decoded, spaces collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
+
+
 def pages(directory: Path) -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.html"))}
 
@@ -226,15 +236,45 @@ def pages(directory: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("variant", ["full", "bare"])
-def test_every_page_has_every_section(rendered, runs, variant):
+def test_every_page_has_its_sections_and_strategy_pages_link_to_the_shared_ones(rendered, runs, variant):
     found = pages(rendered[variant])
     expected = {"index.html"} | {f"strategy-{s['id']}.html" for s in runs[variant].summary["strategies"]}
     assert set(found) == expected
     for name, html in found.items():
-        ids = Page(html).ids
-        missing = [s for s in SECTIONS if s not in ids]
+        page = Page(html)
+        wanted = SECTIONS if name == "index.html" else STRATEGY_SECTIONS
+        missing = [s for s in wanted if s not in page.ids]
         assert not missing, f"{name} lacks sections {missing}"
+        if name != "index.html":  # the shared sections are not repeated, but linked
+            assert not {"claims", "evidence", "diagnostics", "provenance"} & page.ids, name
+            hrefs = {a.get("href") for t, a in page.tags if t == "a"}
+            assert {f"index.html#{x}" for x in SHARED} <= hrefs, name
+            assert not any(i.startswith(("claim-", "indicator-")) for i in page.ids), name
+            assert '<pre class="scenario-file">' not in html, name
 
+
+def test_the_downloads_are_written_and_linked(rendered, runs):
+    directory, run = rendered["full"], runs["full"]
+    assert (directory / "summary.json").read_bytes() == (run.path / "summary.json").read_bytes()
+    rows = (directory / "answers.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + len(run.summary["questions"]) * len(run.summary["strategies"])
+    hrefs = [a.get("href") for t, a in Page((directory / "index.html").read_text(encoding="utf-8")).tags if t == "a"]
+    assert "answers.csv" in hrefs and "summary.json" in hrefs
+
+
+def test_the_summary_names_the_best_strategy_and_how_likely_in_words(rendered, runs):
+    summary = runs["full"].summary
+    page = Page((rendered["full"] / "index.html").read_text(encoding="utf-8"))
+    text = " ".join(" ".join(page.text).split())
+    for q in summary["questions"]:
+        want = "yes" if q["comparison"] == "below" else "no"  # alliance depth: lower is better
+        p = {sid: r["probability"] if want == "yes" else 1 - r["probability"] for sid, r in q["by_strategy"].items()}
+        best = max(p, key=p.get)
+        cells = [a for a in page.find("td") if a.get("data-label", "").startswith("How likely")]
+        assert any(float(a["data-chance"]) == p[best] for a in cells)
+        assert f"{answers.likelihood(p[best])} ({p[best]:.2f})" in text
+    assert "Monte Carlo error" in text and "likely 66\u2013100%" in text  # the scale, documented beside it
+    assert "\u00b1" not in text  # no bare "±" that reads as the answer's uncertainty
 
 @pytest.mark.parametrize("variant", ["full", "bare"])
 def test_headline_numbers_are_the_summary_numbers(rendered, runs, variant):
@@ -247,8 +287,9 @@ def test_headline_numbers_are_the_summary_numbers(rendered, runs, variant):
         cell = cells[key]
         assert float(cell["data-probability"]) == r["probability"]
         assert float(cell["data-mcse"]) == r["mcse"]
-        shown = cell["text"].split()
-        assert shown[0] == f"{r['probability']:.2f}" and shown[2] == f"{r['mcse']:.3f}", cell["text"]
+        shown = " ".join(cell["text"].split())
+        p, m = f"{r['probability']:.2f}", f"{r['mcse']:.3f}"
+        assert shown == f"{p} {answers.likelihood(r['probability'])} Monte Carlo error {m}", shown
 
 
 def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
@@ -256,17 +297,39 @@ def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
     html = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
     q = summary["questions"][0]
     p, base = q["by_strategy"]["press"]["probability"], q["by_strategy"]["status_quo"]["probability"]
-    sentence = (f"Under Press hard, Alliance &lt;b&gt;depth&lt;/b&gt; in 2024 is below its 2021 level with "
-                f"probability {p:.2f}")
+    sentence = (f"Under Press hard, that Alliance &lt;b&gt;depth&lt;/b&gt; in 2024 is below its 2021 level is "
+                f"{answers.likelihood(p)} ({p:.2f}), Monte Carlo error")
     assert sentence in html
     assert f"(baseline Status quo: {base:.2f})" in html
 
 
-def test_the_overview_lists_each_strategy_with_what_it_sets(rendered):
+def test_the_overview_lists_each_strategy_with_what_it_sets_beside_the_levers_last_level(rendered, runs):
     html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
     listed = re.search(r'<ul class="strategies">(.*?)</ul>', html, re.S)[1]
     text = " ".join(re.sub(r"<[^>]+>", "", listed).split())  # as a browser shows it
-    assert "Press hard: Raise the pressure. (sets Pressure to 80)" in text
+    traj = runs["full"].summary["trajectories"]["pressure"]
+    last = traj["by_strategy"]["status_quo"]["median"][traj["years"].index(2021)]
+    assert f"Press hard: Raise the pressure. (sets Pressure to 80, its 2021 level {last:.0f})" in text
+    page = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
+    assert f"<td>{last:.0f} [" in page  # the strategy's page: the setting beside that level, with its interval
+
+
+def test_scales_and_unmeasured_nodes_are_explained_where_they_are_used(rendered):
+    index = " ".join(Page((rendered["full"] / "index.html").read_text(encoding="utf-8")).text)
+    page = " ".join(Page((rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")).text)
+    for text in (index, page):
+        assert "50 is the node's reference level" in text
+        assert "a step of 10 points is 0.41 standard units" in " ".join(text.split())
+    # no indicator measures the pressure or the alliance: marked, their history prior only; trade ties are measured
+    assert "Pressure (no data: history is prior only)" in page
+    assert "Alliance <b>depth</b> (no data: history is prior only)" in page
+    assert "Trade ties (no data" not in page
+
+
+def test_each_prior_is_shown_as_the_analyst_stated_it(rendered):
+    text = shown((rendered["full"] / "index.html").read_text(encoding="utf-8"))
+    assert "Prior as stated: raises it: moderate strength, medium confidence; fitted: Normal(mu=0.3, sigma=0.3)" in text
+    assert "Normal(mu=0.3, sigma=0.1)" in text  # a hypothesis stated as a distribution shows it once
 
 
 def test_contrasts_show_the_final_year_and_p_better(rendered, runs):
@@ -309,13 +372,19 @@ def test_diagnostics_give_the_leapfrog_steps_per_iteration(rendered, runs):
     assert dict(context.diagnostics_context(older)["rows"])["Leapfrog steps, tuning included (one gradient each)"] == "n/a"
 
 
-def test_provenance_shows_the_scenario_file_seed_and_versions(rendered, runs):
+def test_provenance_shows_the_scenario_file_seed_versions_code_and_output_hashes(rendered, runs):
     run = runs["full"]
     html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
     assert "[indicators.trade_volume]" in html  # the scenario file, escaped into a <pre>
     assert f"<td>{run.manifest['seed']}</td>" in html
     assert run.manifest["versions"]["pymc"] in html
     assert "forecast run tiny.toml" in html
+    code = run.manifest["code"]
+    assert f"forecast {code['version']}" in html
+    if code["commit"]:
+        assert f"git commit {code['commit']}" in html
+    for name in ("results.nc", "summary.json"):
+        assert run.manifest["files"][name] in html
 
 
 # --- Safety and self-containment -------------------------------------------------------------------
@@ -325,15 +394,21 @@ def test_provenance_shows_the_scenario_file_seed_and_versions(rendered, runs):
 def test_scenario_text_is_escaped_everywhere(rendered, variant):
     for name, html in pages(rendered[variant]).items():
         assert "<script" not in html.lower(), name
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, name  # the quote, as text
         assert "<b>depth</b>" not in html and "<i>binds</i>" not in html, name  # labels, also inside SVG
+        assert "Alliance &lt;b&gt;depth&lt;/b&gt;" in html, name
+    index = (rendered[variant] / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index  # the quote, as text
 
 
-def test_only_http_urls_become_links(rendered):
+def test_only_http_urls_become_links_one_link_per_url(rendered):
     for name, html in pages(rendered["full"]).items():
         hrefs = [a.get("href", "") for _, a in Page(html).tags]
         assert not any(h.strip().lower().startswith("javascript:") for h in hrefs), name
-        assert "https://example.org/2016" in hrefs  # data sources stay clickable
+    hrefs = [a.get("href", "") for _, a in Page((rendered["full"] / "index.html").read_text(encoding="utf-8")).tags]
+    assert "https://example.org/2016" in hrefs  # data sources stay clickable
+    # a cell with two sources joined by " ; " is two links, not one broken one
+    assert "https://example.org/2019a" in hrefs and "https://example.org/2019b" in hrefs
+    assert not any(";" in h for h in hrefs)
 
 
 @pytest.mark.parametrize("variant", ["full", "bare"])

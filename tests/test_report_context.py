@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from forecast.report import context
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from forecast.report import answers, context, downloads
+from forecast.report.formatting import decimals, links, quantity
+
+from .conftest import ROOT
 
 
 def test_statement_reads_thresholds_with_units():
@@ -54,3 +64,154 @@ def test_the_headline_shows_each_question_s_resolution_criteria_escaped():
     html = environment().from_string('{% import "macros.html" as m %}{{ m.headline(h, b) }}').render(h=h, b=columns[0])
     assert 'class="resolution" data-question="q1">Resolution: Table &lt;b&gt;4&lt;/b&gt; of the yearbook' in html
     assert html.count('class="resolution"') == 1
+
+
+# --- The summary: words, the answer sought, the best strategy --------------------------------------
+
+GOLDEN = json.loads((ROOT / "tests" / "golden" / "article_summary.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("p", "word"), [
+    (0.995, "virtually certain"), (0.96, "extremely likely"), (0.9, "very likely"), (0.82, "likely"),
+    (0.66, "likely"), (0.65, "about as likely as not"), (0.34, "about as likely as not"), (0.33, "unlikely"),
+    (0.2, "unlikely"), (0.1, "very unlikely"), (0.04, "extremely unlikely"), (0.005, "exceptionally unlikely"),
+    (None, "not available"),
+])
+def test_probabilities_get_the_ipcc_likelihood_words(p, word):
+    assert answers.likelihood(p) == word
+
+
+def test_the_likelihood_scale_is_symmetric():
+    for p in np.linspace(0.0, 0.33, 67):
+        low, high = answers.likelihood(p), answers.likelihood(1 - p)
+        assert answers.MIRROR[high] == low, (p, high, low)
+
+
+def _question(subject, comparison, **kw):
+    return {"subject": subject, "comparison": comparison, "threshold": 50, "reference_year": None, **kw}
+
+
+def test_the_answer_sought_follows_the_desirable_direction():
+    s = {"nodes": {"good": {"label": "Good", "desirable": "higher"}, "bad": {"label": "Bad", "desirable": "lower"},
+                   "plain": {"label": "Plain", "desirable": "neither"}},
+         "indicators": {"bad_up": {"node": "bad", "direction": "+"}, "bad_down": {"node": "bad", "direction": "-"}}}
+    assert answers.sought(s, _question("good", "above"))["answer"] == "yes"
+    assert answers.sought(s, _question("good", "below"))["answer"] == "no"
+    assert answers.sought(s, _question("bad", "below"))["answer"] == "yes"
+    assert answers.sought(s, _question("bad_up", "below"))["answer"] == "yes"  # an indicator takes its node's
+    assert answers.sought(s, _question("bad_down", "below"))["answer"] == "no"  # reversed when it falls as it rises
+    plain = answers.sought(s, _question("plain", "below"))
+    assert plain["answer"] == "yes" and not plain["from_direction"] and "taken as the answer sought" in plain["why"]
+
+
+def test_the_best_strategy_makes_the_answer_sought_most_likely_and_ties_are_named():
+    q = {"by_strategy": {"a": {"probability": 0.30, "mcse": 0.01}, "b": {"probability": 0.60, "mcse": 0.01},
+                         "c": {"probability": 0.31, "mcse": 0.01}, "d": {"probability": 0.2, "mcse": 0.01}}}
+    ranked = answers.ranking(q, ["a", "b", "c", "d"], "no")  # "no" sought: 1 - p
+    assert [r["strategy"] for r in ranked] == ["d", "a", "c", "b"]
+    assert [r["tied"] for r in ranked] == [True, False, False, False]
+    q["by_strategy"]["a"]["probability"] = 0.21  # within two combined Monte Carlo errors of the best
+    assert [r["tied"] for r in answers.ranking(q, ["a", "b", "c", "d"], "no")][:2] == [True, True]
+
+
+def test_the_summary_of_the_default_scenario_reads_from_its_numbers():
+    strategies = context.strategy_list(GOLDEN)
+    base = next(x for x in strategies if x["baseline"])
+    sm = context.summary_context(GOLDEN, strategies, base)
+    assert [k for k, _ in sm["columns"]] == ["question", "sought", "best", "chance", "baseline", "spread"]
+    rows = {r["id"]: r["cells"] for r in sm["rows"]}
+    assert set(rows) == {q["id"] for q in GOLDEN["questions"]}
+    for q in GOLDEN["questions"]:
+        cells = rows[q["id"]]
+        want = answers.sought(GOLDEN, q)["answer"]
+        best = cells["best"]["data"]["strategy"]
+        p = {sid: answers.p_sought(r["probability"], want) for sid, r in q["by_strategy"].items()}
+        assert p[best] == max(p.values())
+        assert cells["chance"]["text"] == f"{answers.likelihood(p[best])} ({p[best]:.2f})"
+        assert cells["baseline"]["data"]["chance"] == p[base["id"]]
+        spread = q["by_strategy"][best]["quantity"]
+        d = decimals(spread["q05"], spread["median"], spread["q95"])  # the best strategy's, not another's
+        assert quantity(spread["median"], d, sign=q["reference_year"] is not None) in cells["spread"]["text"]
+        assert quantity(spread["q05"], d, sign=q["reference_year"] is not None) in cells["spread"]["note"]
+    # the partnership question seeks "below" (lower is better) and the cohesion one "no" to a fall
+    assert rows["partnership_weaker_2029"]["sought"]["text"] == "Yes"
+    assert rows["cohesion_falls_2029"]["sought"]["text"] == "No"
+
+
+def test_the_spread_is_the_quantity_compared_not_the_monte_carlo_error():
+    q = {"subject": "a", "comparison": "below", "reference_year": 2024, "change": 0.0, "year": 2029,
+         "threshold": None}
+    s = {"nodes": {"a": {"label": "A", "unit": "index 0-100"}}}
+    out = context.spread(s, q, {"quantity": {"median": -14.2, "q05": -51.0, "q95": 8.4}})
+    assert out == {"text": "change 2024\u21922029: \u221214 index points",
+                   "note": "90% interval \u221251 to +8; yes if below 0"}
+    q.update(reference_year=None, threshold=240, comparison="below")
+    s["nodes"]["a"]["unit"] = "USD bn"
+    out = context.spread(s, q, {"quantity": {"median": 203.4, "q05": 118.0, "q95": 351.0}})
+    assert out["text"] == "value in 2029: 203 USD bn" and out["note"] == "90% interval 118 to 351; yes if below 240"
+
+
+def test_a_run_from_before_the_spread_was_kept_says_so():
+    q = {"subject": "a", "comparison": "below", "reference_year": 2024, "change": 0.0, "year": 2029, "threshold": None}
+    out = context.spread({"nodes": {"a": {"label": "A", "unit": "index 0-100"}}}, q, {"probability": 0.5})
+    assert out["text"] == "n/a" and "re-run" in out["note"]
+
+
+def test_the_index_scale_is_explained_with_numbers_from_its_definition():
+    scale = context.index_scale(GOLDEN)
+    assert scale == {"one_up": "73", "one_down": "27", "step_near_50": "0.41", "step_80_90": "0.81"}
+    assert context.index_scale({"nodes": {"x": {"unit": "USD bn"}}}) is None
+
+
+# --- Sources and downloads ---------------------------------------------------------------------------
+
+
+def test_each_url_in_a_source_cell_is_its_own_link():
+    parts = links("https://a.example/x ; https://b.example/y (2024).")
+    assert [p["url"] for p in parts if p["url"]] == ["https://a.example/x", "https://b.example/y"]
+    assert "".join(p["text"] for p in parts) == "https://a.example/x ; https://b.example/y (2024)."
+    assert links("javascript:alert(1)") == [{"text": "javascript:alert(1)", "url": None}]
+    assert links("customs yearbook") == [{"text": "customs yearbook", "url": None}]
+
+
+def test_the_default_scenarios_joined_sources_become_separate_links():
+    cells = [src for ind in GOLDEN["indicators"].values() for src in ind["observed"]["sources"] if " ; " in src]
+    assert cells, "the default scenario has rows with two sources"
+    for src in cells:
+        urls = [p["url"] for p in links(src) if p["url"]]
+        assert len(urls) == src.count("http") and all(" " not in u and ";" not in u for u in urls)
+
+
+def test_the_answers_csv_has_a_row_per_question_and_strategy():
+    rows = list(csv.DictReader(io.StringIO(downloads.answers_csv(GOLDEN))))
+    assert len(rows) == len(GOLDEN["questions"]) * len(GOLDEN["strategies"])
+    q = GOLDEN["questions"][0]
+    row = next(r for r in rows if r["question"] == q["id"] and r["strategy"] == "status_quo")
+    r = q["by_strategy"]["status_quo"]
+    assert float(row["probability_yes"]) == r["probability"] and float(row["mcse"]) == r["mcse"]
+    assert float(row["quantity_median"]) == r["quantity"]["median"] and row["quantity"] == "change"
+    assert row["answer_sought"] == "yes" and row["likelihood_yes"] == answers.likelihood(r["probability"])
+
+
+def test_csv_text_cannot_become_a_spreadsheet_formula():
+    s = {"nodes": {"a": {"label": "A"}}, "strategies": [{"id": "s", "label": "=HYPERLINK(1)"}],
+         "questions": [{"id": "q", "text": "@SUM(A1)", "year": 2029, "subject": "a", "comparison": "above",
+                        "threshold": 1, "reference_year": None,
+                        "by_strategy": {"s": {"probability": 0.5, "mcse": 0.01}}}]}
+    row = next(csv.DictReader(io.StringIO(downloads.answers_csv(s))))
+    assert row["question_text"] == "'@SUM(A1)" and row["strategy_label"] == "'=HYPERLINK(1)"
+    assert row["probability_yes"] == "0.5"
+
+
+def test_with_many_strategies_the_overview_draws_the_baseline_and_those_that_move_a_node_most(monkeypatch):
+    def band(median: float) -> dict:
+        return {"median": [0.0, median], "q05": [0.0, median - 1.0], "q95": [0.0, median + 1.0]}
+
+    moves = {"base": 0.0, "a": 0.1, "b": 3.0, "c": -5.0, "d": 0.2}
+    node = {"by_strategy": {k: band(v) for k, v in moves.items()}}
+    strategies = [{"id": k, "label": k.upper()} for k in moves]
+    monkeypatch.setattr(context, "MAX_STRATEGY_PANELS", 3)
+    shown = context.panel_strategies(node, strategies, strategies[0])
+    assert [x["id"] for x in shown] == ["base", "b", "c"]  # file order; the baseline always
+    monkeypatch.setattr(context, "MAX_STRATEGY_PANELS", 8)
+    assert context.panel_strategies(node, strategies, strategies[0]) == strategies

@@ -44,15 +44,32 @@ def outcome(question: Question, path: xr.DataArray) -> xr.DataArray:
     return hit.astype(float)
 
 
-def answer(tree: xr.DataTree, question: Question) -> dict[str, dict[str, float]]:
-    """``{strategy: {"probability": p, "mcse": m}}`` for one question."""
+def quantity(question: Question, path: xr.DataArray) -> xr.DataArray:
+    """What the question compares, per draw and strategy: the subject's value in the year
+    (a threshold question) or its change since the reference year (the question's line is
+    then ``change``). Its spread is the uncertainty of the answer itself, which the
+    probability's Monte Carlo error is not."""
+    value = path.sel(year=question.year)
+    return value if question.threshold is not None else value - path.sel(year=question.reference_year)
+
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def answer(tree: xr.DataTree, question: Question) -> dict[str, dict]:
+    """``{strategy: {"probability": p, "mcse": m, "quantity": {"q05", "q25", "median", "q75",
+    "q95"}}}`` for one question (``quantity``: see :func:`quantity`)."""
     import arviz as az
 
-    hits = outcome(question, subject_path(tree, question.subject, question.subject_kind))
-    out: dict[str, dict[str, float]] = {}
+    path = subject_path(tree, question.subject, question.subject_kind)
+    hits = outcome(question, path)
+    compared = quantity(question, path)
+    out: dict[str, dict] = {}
     for sid in hits["strategy"].values:
         h = hits.sel(strategy=sid, drop=True)
         p = float(h.mean())
         mcse = float(az.mcse(h)) if 0.0 < p < 1.0 else 0.0
-        out[str(sid)] = {"probability": p, "mcse": mcse if np.isfinite(mcse) else float("nan")}
+        q = np.nanquantile(compared.sel(strategy=sid).values.astype(float).ravel(), QUANTILES)
+        out[str(sid)] = {"probability": p, "mcse": mcse if np.isfinite(mcse) else float("nan"),
+                         "quantity": {"q05": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4]}}
     return out

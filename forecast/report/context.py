@@ -3,11 +3,17 @@
 Every number shown comes from the summary, formatted here, never recomputed; the templates
 only loop and branch. Figures are listed with :func:`forecast.report.drawing.figure` and
 drawn together later.
+
+The overview (index.html) holds everything that is the same for every strategy: the
+summary, the answers side by side, the claims, the evidence, the diagnostics and the
+provenance. A strategy's page holds what is its own (its answers, its contrasts with the
+baseline, every node's trajectory under it, the graph with its levers marked) and links to
+the overview for the rest.
 """
 
 from __future__ import annotations
 
-import re
+import math
 import shlex
 import warnings
 from importlib import resources
@@ -15,13 +21,18 @@ from typing import Any
 
 from markupsafe import Markup
 
+from forecast.report import answers, graph
 from forecast.report import figures as plots
+from forecast.report.downloads import ANSWERS_CSV, SUMMARY_JSON
 from forecast.report.drawing import figure
-from forecast.results.store import Run
+from forecast.report.formatting import decimals, fmt, fmt_interval, links, quantity, safe_url, signed
+from forecast.results.store import Run, code_version
 
 INDEX = "index.html"
 GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
-SECTIONS = (
+OVERVIEW_SECTIONS = (
+    ("summary", "Summary"),
+    ("strategies", "Strategies"),
     ("headline", "Answers"),
     ("contrasts", "Strategy contrasts"),
     ("trajectories", "Trajectories"),
@@ -31,11 +42,23 @@ SECTIONS = (
     ("diagnostics", "Diagnostics"),
     ("provenance", "Provenance"),
 )
+STRATEGY_SECTIONS = (
+    ("headline", "Answers"),
+    ("contrasts", "Against the baseline"),
+    ("trajectories", "Trajectories"),
+    ("graph", "Causal graph"),
+)
+#: Sections that are the same for every strategy: on a strategy's page, links to the overview.
+SHARED_SECTIONS = (("claims", "Claims"), ("evidence", "Evidence fit"), ("diagnostics", "Diagnostics"),
+                   ("provenance", "Provenance"))
 VERDICTS = {
-    "ok": ("OK", "The sampler shows no sign of trouble; the numbers can be read as they are."),
+    "ok": ("OK", "The sampler explored the posterior reliably (R-hat, effective sample sizes and divergences "
+                 "are clean): the numbers are what the model implies, up to their Monte Carlo error."),
     "warn": ("Warning", "Read the numbers with care: they may move when the run is repeated with more draws."),
     "fail": ("Fail", "Do not rely on these numbers yet: the sampler did not explore the posterior reliably."),
 }
+#: What the sampler's verdict is not: shown beside it wherever it appears.
+SAMPLER_SCOPE = "It checks the computation, not how good the forecasts are."
 ADVICE = (
     "Re-run with more draws and tuning steps, e.g. forecast run SCENARIO --draws 2000 --tune 2000.",
     "For divergences, raise --target-accept (e.g. 0.95) and look for a prior that conflicts with an indicator.",
@@ -49,43 +72,64 @@ def stylesheet() -> Markup:
     return Markup(resources.files("forecast.report").joinpath("templates", "report.css").read_text(encoding="utf-8"))
 
 
-# --- Formatting (numbers are formatted here, never in templates) ---------------------------
+# --- Scales --------------------------------------------------------------------------------------
 
 
-def fmt(x: float | None, digits: int = 2) -> str:
-    """A number for display; missing values (NaN is stored as null) show as "n/a"."""
-    return "n/a" if x is None else f"{x:.{digits}f}"
+def is_index(unit: str) -> bool:
+    return (unit or "").startswith("index")
 
 
-def fmt_interval(lo: float | None, hi: float | None, digits: int = 2) -> str:
-    return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
+def index_scale(s: dict) -> dict[str, Any] | None:
+    """What the 0-100 index means, in numbers computed from its definition
+    (``100 / (1 + exp(-level))``, the level in latent standard units); None when no node
+    is shown on it."""
+    if not any(is_index(n.get("unit", "")) for n in s["nodes"].values()):
+        return None
+
+    def level(index: float) -> float:
+        return math.log(index / (100 - index))
+
+    return {"one_up": f"{100 / (1 + math.exp(-1)):.0f}", "one_down": f"{100 / (1 + math.exp(1)):.0f}",
+            "step_near_50": f"{level(60):.2f}", "step_80_90": f"{level(90) - level(80):.2f}"}
 
 
-def signed(x: float | None, digits: int = 1) -> str:
-    return "n/a" if x is None else f"{x:+.{digits}f}"
+def measured_nodes(s: dict) -> set[str]:
+    """Nodes an indicator measures; the others' history is the prior carried through the claims."""
+    return {ind["node"] for ind in (s.get("indicators") or {}).values()}
 
 
-def safe_url(url: str | None) -> str | None:
-    """Only http(s) links reach an href: a ``javascript:`` URL in a data file is shown as text."""
-    return url if url and re.match(r"^https?://", url.strip(), re.I) else None
+def change_unit(unit: str) -> str:
+    """The unit of a difference: index points, percentage points, or the unit itself."""
+    if is_index(unit):
+        return "index points"
+    return "percentage points" if unit == "%" else unit
 
 
-def last_level(s: dict, node: str) -> str:
-    """A node's posterior median in the last history year, with its 90% interval (the level a
-    strategy's setting starts from)."""
+def last_level(s: dict, node: str) -> tuple[str, str]:
+    """A node's posterior median in the last history year, alone and with its 90% interval
+    (the level a strategy's setting starts from)."""
     traj = s["trajectories"].get(node)
     if not traj:
-        return "n/a"
+        return "n/a", "n/a"
     stats = next(iter(traj["by_strategy"].values()))
     i = traj["years"].index(s["scenario"]["start_year"] - 1)
-    return f"{fmt(stats['median'][i], 0)} {fmt_interval(stats['q05'][i], stats['q95'][i], 0)}"
+    median = fmt(stats["median"][i], 0)
+    return median, f"{median} {fmt_interval(stats['q05'][i], stats['q95'][i], 0)}"
+
+
+def short_setting(v: dict) -> str:
+    """A lever's setting in a few words, for the graph's boxes: "set to 75", "held"."""
+    values = v.get("values") or []
+    if v.get("kind") == "values" and values and len(set(values)) == 1:
+        return f"set to {values[0]:g}"
+    return "held" if v.get("kind") == "hold" else "set (see its page)"
 
 
 # --- Context shared by all pages -------------------------------------------------------------
 
 
 def shared_context(run: Run) -> dict[str, Any]:
-    """What every page shows the same way: strategies, claims, diagnostics, provenance."""
+    """What every page shows the same way."""
     s = run.summary
     strategies = strategy_list(s)
     return {
@@ -93,12 +137,10 @@ def shared_context(run: Run) -> dict[str, Any]:
         "scenario": scenario_info(s),
         "strategies": strategies,
         "baseline": next((x for x in strategies if x["baseline"]), None),
-        "claims": claims_context(s),
         "diagnostics": diagnostics_context(s["diagnostics"]),
         "provenance": provenance_context(run),
-        "has_evidence": bool(s.get("indicators")),
-        # the fit is the same on every page: drawn once with every strategy's forecast
-        "evidence": evidence_context(s, strategies, "all"),
+        "index_scale": index_scale(s),
+        "downloads": {"csv": ANSWERS_CSV, "json": SUMMARY_JSON},
     }
 
 
@@ -117,12 +159,15 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
     nodes = s["nodes"]
     out = []
     for i, st in enumerate(s["strategies"]):
-        sets = [{"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": v["setting"],
-                 "unit": nodes.get(lever, {}).get("unit", ""), "last": last_level(s, lever)}
-                for lever, v in st["interventions"].items()]
+        sets = []
+        for lever, v in st["interventions"].items():
+            median, with_interval = last_level(s, lever)
+            sets.append({"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": v["setting"],
+                         "short": short_setting(v), "unit": nodes.get(lever, {}).get("unit", ""),
+                         "last": with_interval, "last_median": median})
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
                     "baseline": bool(st.get("baseline")), "index": i, "href": f"strategy-{st['id']}.html",
-                    "interventions": sets})
+                    "color": plots.strategy_style(i)["color"], "interventions": sets})
     return out
 
 
@@ -133,7 +178,16 @@ def nav(shared: dict, current: str) -> list[dict[str, Any]]:
     return pages
 
 
-# --- Headline: questions x strategies ----------------------------------------------------------
+def section_links(page: str) -> list[dict[str, Any]]:
+    """The page's table of contents; a strategy page's shared sections link to the overview."""
+    if page == "overview":
+        return [{"href": f"#{i}", "label": label, "away": False} for i, label in OVERVIEW_SECTIONS]
+    return ([{"href": f"#{i}", "label": label, "away": False} for i, label in STRATEGY_SECTIONS]
+            + [{"href": f"{INDEX}#{i}", "label": label, "away": True} for i, label in SHARED_SECTIONS])
+
+
+# --- Questions ---------------------------------------------------------------------------------
+
 
 def subject_info(s: dict, subject: str) -> tuple[str, str]:
     """Label and unit of a question's subject (a node or an indicator)."""
@@ -165,22 +219,57 @@ def statement(s: dict, question: dict) -> str:
     return f"{label} in {question['year']} is {question['comparison']} {target}"
 
 
+def cell(text: str, note: str | None = None, href: str | None = None, **data: Any) -> dict[str, Any]:
+    """One cell of the summary: its text, an optional second line and link, and data attributes."""
+    return {"text": text, "note": note, "href": href, "data": data}
+
+
+def chance(p: float | None) -> str:
+    """A probability with its word: "likely (0.82)"."""
+    return f"{answers.likelihood(p)} ({fmt(p)})"
+
+
+def spread(s: dict, question: dict, cell: dict) -> dict[str, str]:
+    """The quantity a question compares, under one strategy: its median and 90% interval,
+    and the line it is compared with (the uncertainty of the answer itself)."""
+    _, unit = subject_info(s, question["subject"])
+    q = cell.get("quantity")
+    if not q:  # a run from before the summary kept it
+        return {"text": "n/a", "note": "not in this run's summary.json; re-run the scenario to see it"}
+    d = decimals(q.get("q05"), q.get("median"), q.get("q95"))
+    op = "below" if question["comparison"] == "below" else "above"
+    if question.get("reference_year") is not None:
+        what = f"change {question['reference_year']}\u2192{question['year']}"
+        change = question.get("change") or 0.0
+        line = quantity(change, d, sign=True) if change else "0"
+        u = change_unit(unit)
+        values = [quantity(q.get(k), d, sign=True) for k in ("median", "q05", "q95")]
+    else:
+        what = f"value in {question['year']}"
+        line = quantity(question["threshold"], d)
+        u = unit
+        values = [quantity(q.get(k), d) for k in ("median", "q05", "q95")]
+    shown = with_unit(values[0], u) if question.get("reference_year") is None else f"{values[0]} {u}".strip()
+    return {"text": f"{what}: {shown}",
+            "note": f"90% interval {values[1]} to {values[2]}; yes if {op} {line}"}
+
+
 def reading(text: str, strategy: dict, cell: dict, base: dict | None, base_cell: dict | None) -> str:
     """One plain sentence per question and strategy, with the baseline's probability for scale."""
-    p = f"{fmt(cell['probability'])} \u00b1 {fmt(cell['mcse'], 3)}"
+    p = f"{chance(cell['probability'])}, Monte Carlo error {fmt(cell['mcse'], 3)}"
     if base is None:
         tail = ""
     elif strategy["id"] == base["id"]:
-        return f"Under {strategy['label']} (the baseline), {text} with probability {p}."
+        return f"Under {strategy['label']} (the baseline), that {text} is {p}."
     else:
         tail = f" (baseline {base['label']}: {fmt(base_cell['probability'])})"
-    return f"Under {strategy['label']}, {text} with probability {p}{tail}."
+    return f"Under {strategy['label']}, that {text} is {p}{tail}."
 
 
 def headline_context(s: dict, columns: list[dict], baseline: dict | None,
                      read: list[str] | None = None) -> dict[str, Any]:
-    """Rows of questions, one cell per strategy column, and a plain-language reading for each
-    strategy in ``read`` (default: every column)."""
+    """Rows of questions, one cell per strategy column (the probability of yes, its word and
+    its Monte Carlo error), and a sentence for each strategy in ``read`` (default: every column)."""
     rows = []
     for q in s["questions"]:
         text = statement(s, q)
@@ -190,68 +279,150 @@ def headline_context(s: dict, columns: list[dict], baseline: dict | None,
             r = q["by_strategy"][st["id"]]
             p = r["probability"]
             cells.append({"strategy": st["id"], "probability": p, "mcse": r["mcse"], "p": fmt(p),
-                          "mcse_text": fmt(r["mcse"], 3), "bar": 0 if p is None else round(100 * p, 1)})
+                          "words": answers.likelihood(p), "mcse_text": fmt(r["mcse"], 3),
+                          "bar": 0 if p is None else round(100 * p, 1)})
             if read is None or st["id"] in read:
                 readings.append(reading(text, st, r, baseline, base_cell))
         rows.append({"id": q["id"], "text": q["text"], "rule": q.get("rule", ""), "year": q["year"],
-                     "resolution": q.get("resolution") or "", "cells": cells, "readings": readings})
+                     "resolution": q.get("resolution") or "",
+                     "sought": answers.sought(s, q), "cells": cells, "readings": readings})
     return {"columns": columns, "rows": rows, "open": read is not None}
+
+
+def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> dict[str, Any]:
+    """Per question: the answer sought, the best strategy for it and how likely the answer is
+    under it (a word and the number), the baseline's, and the spread of the quantity behind it.
+
+    Columns are (key, heading) pairs and every row has a cell per key (``text``, optional
+    ``href``, ``note`` and ``data`` attributes), so a column is added in one place."""
+    by_id = {x["id"]: x for x in strategies}
+    columns = [("question", "Question"), ("sought", "Answer sought"), ("best", "Best strategy for it"),
+               ("chance", "How likely under it")]
+    if baseline:
+        columns.append(("baseline", f"Under {baseline['label']} (baseline)"))
+    columns.append(("spread", "The forecast behind it (best strategy)"))
+    rows = []
+    for q in s["questions"]:
+        want = answers.sought(s, q)
+        ranked = answers.ranking(q, [x["id"] for x in strategies], want["answer"])
+        if not ranked or ranked[0]["p"] is None:
+            continue
+        best = ranked[0]
+        tied = [by_id[x["strategy"]]["label"] for x in ranked[1:] if x.get("tied")]
+        top = by_id[best["strategy"]]
+        cells = {
+            "question": cell(q["text"]),
+            "sought": cell(want["answer"].capitalize(), want["why"]),
+            "best": cell(top["label"], ("tied within Monte Carlo error with " + ", ".join(tied)) if tied else None,
+                         top["href"], strategy=top["id"]),
+            "chance": cell(chance(best["p"]), f"Monte Carlo error {fmt(best['mcse'], 3)}", chance=best["p"]),
+            "spread": cell(**spread(s, q, q["by_strategy"][top["id"]])),
+        }
+        if baseline:
+            base = next(x for x in ranked if x["strategy"] == baseline["id"])
+            cells["baseline"] = cell(chance(base["p"]), f"Monte Carlo error {fmt(base['mcse'], 3)}",
+                                     chance=base["p"])
+        rows.append({"id": q["id"], "cells": cells})
+    return {"columns": columns, "rows": rows, "scale": answers.likelihood_key(),
+            "any_without_direction": any(not answers.sought(s, q)["from_direction"] for q in s["questions"])}
 
 
 # --- Contrasts ----------------------------------------------------------------------------------
 
 
 def contrasts_context(s: dict, strategies: list[dict], page: str, only: str | None = None) -> dict[str, Any]:
-    """Per outcome: strategy minus baseline in the final forecast year, as a table and plots.
-
-    The overview draws one figure per outcome (every strategy); a strategy page draws one
-    figure with a panel per outcome (that strategy only).
-    """
+    """Per outcome: strategy minus baseline in the final forecast year, as a table and one
+    figure per outcome (every strategy on the overview, ``only`` one on its page)."""
     by_id = {x["id"]: x for x in strategies}
     outcomes = []
     for nid, c in s.get("contrasts", {}).items():
         base = by_id.get(c["baseline"], {"label": c["baseline"]})
         rows = [contrast_row(sid, e, by_id) for sid, e in c["by_strategy"].items() if only is None or sid == only]
         if rows:
-            outcomes.append({"id": nid, "label": c["label"], "unit": c["unit"], "desirable": c["desirable"],
-                             "year": c["years"][-1], "baseline_label": base["label"], "rows": rows, "summary": c})
-    if not outcomes:
-        return {"outcomes": [], "figures": []}
-    base_label = outcomes[0]["baseline_label"]
-    groups = [[o] for o in outcomes] if only is None else [outcomes]
-    figures = [figure(f"contrast-{page}-{'-'.join(o['id'] for o in g) if only is None else 'all'}",
-                      plots.contrast_chart, panels=[{"contrast": o["summary"], "rows": o["rows"]} for o in g],
-                      baseline_label=base_label) for g in groups]
-    return {"outcomes": outcomes, "figures": figures}
+            outcomes.append({"id": nid, "label": c["label"], "unit": c["unit"], "change_unit": change_unit(c["unit"]),
+                             "desirable": c["desirable"], "year": c["years"][-1], "baseline_label": base["label"],
+                             "rows": rows,
+                             "figure": figure(f"contrast-{page}-{nid}", plots.contrast_chart, contrast=c, rows=rows,
+                                              baseline_label=base["label"])})
+    return {"outcomes": outcomes}
 
 
 def contrast_row(sid: str, e: dict, by_id: dict[str, dict]) -> dict[str, Any]:
     """One strategy's difference from the baseline in the final forecast year (the last entry)."""
     st = by_id.get(sid, {"label": sid, "index": 0, "href": ""})
     p_better = e.get("p_better")
+    pb = None if p_better is None else p_better[-1]
     return {
         "strategy": sid, "label": st["label"], "index": st["index"], "href": st["href"],
         "median": e["median"][-1], "q05": e["q05"][-1], "q25": e["q25"][-1], "q75": e["q75"][-1],
         "q95": e["q95"][-1], "median_text": signed(e["median"][-1]),
         "interval_text": f"[{signed(e['q05'][-1])}, {signed(e['q95'][-1])}]",
-        "p_better": None if p_better is None else p_better[-1],
-        "p_better_text": "n/a (no desirable direction)" if p_better is None else fmt(p_better[-1]),
+        "p_better": pb,
+        "p_better_text": "n/a (no desirable direction)" if pb is None else chance(pb),
     }
 
 
-# --- Trajectories, graph, evidence --------------------------------------------------------------
+# --- Trajectories ---------------------------------------------------------------------------------
 
 
-def trajectories_context(s: dict, strategies: list[dict], node_ids: list[str], reference: dict | None,
-                         page: str, *, grid: bool) -> list[dict[str, Any]]:
-    """Fan charts, the given strategies overlaid (history drawn once): one figure per node,
-    or with ``grid`` one figure of small multiples (far quicker to draw than many figures)."""
+#: Strategy panels per node on the overview at most: beyond it, the baseline and the strategies
+#: that move the node most (each strategy's own page shows every node under it).
+MAX_STRATEGY_PANELS = 8
+
+
+def panel_strategies(node: dict, strategies: list[dict], baseline: dict | None) -> list[dict]:
+    """The strategies the overview draws for one node, in file order: all of them when they fit
+    in :data:`MAX_STRATEGY_PANELS`, else the baseline and those whose final-year median moves
+    furthest from the baseline's, in units of its 90% interval."""
+    if len(strategies) <= MAX_STRATEGY_PANELS:
+        return strategies
+    by = node["by_strategy"]
+    ref = by[baseline["id"]] if baseline else None
+
+    def moved(st: dict) -> float:
+        if ref is None:
+            return 0.0
+        spread = max((ref["q95"][-1] or 0.0) - (ref["q05"][-1] or 0.0), 1e-12)
+        return abs((by[st["id"]]["median"][-1] or 0.0) - (ref["median"][-1] or 0.0)) / spread
+
+    first = [baseline] if baseline else []
+    ranked = sorted((x for x in strategies if x not in first), key=moved, reverse=True)  # stable: ties keep file order
+    chosen = {x["id"] for x in (first + ranked)[:MAX_STRATEGY_PANELS]}
+    return [x for x in strategies if x["id"] in chosen]
+
+
+def overview_trajectories(s: dict, strategies: list[dict], baseline: dict | None, node_ids: list[str]) -> list[dict]:
+    """Small multiples: per node, one panel per strategy on a shared axis, each with the
+    baseline's median dotted for comparison (bands of several strategies on one panel blur)."""
     start = s["scenario"]["start_year"]
-    nodes = [s["trajectories"][nid] for nid in node_ids]
-    groups = [nodes] if grid else [[n] for n in nodes]
-    names = [page] if grid else [f"{page}-{nid}" for nid in node_ids]
-    return [figure(f"traj-{name}", plots.fan_chart, nodes=g, strategies=strategies, start_year=start,
-                   reference=reference, ncols=2 if grid else 1) for name, g in zip(names, groups)]
+    measured = measured_nodes(s)
+    groups = []
+    for nid in node_ids:
+        node = s["trajectories"][nid]
+        shown = panel_strategies(node, strategies, baseline)
+        ylim = plots.value_range(node, [x["id"] for x in shown])
+        panels = [{"caption": st["label"] + (" (baseline)" if st["baseline"] else ""), "strategy": st,
+                   "figure": figure(f"traj-overview-{nid}-{st['id']}", plots.fan_panel, node=node, strategy=st,
+                                    start_year=start, ylim=ylim, measured=nid in measured, reference=baseline)}
+                  for st in shown]
+        groups.append({"id": nid, "label": node["label"], "unit": node["unit"], "measured": nid in measured,
+                       "panels": panels, "left_out": [x["label"] for x in strategies if x not in shown]})
+    return groups
+
+
+def strategy_trajectories(s: dict, strategy: dict, reference: dict | None, node_ids: list[str]) -> list[dict]:
+    """A strategy's page: one panel per node, the baseline's median dotted."""
+    start = s["scenario"]["start_year"]
+    measured = measured_nodes(s)
+    ids = [strategy["id"]] + ([reference["id"]] if reference else [])
+    out = []
+    for nid in node_ids:
+        node = s["trajectories"][nid]
+        out.append({"caption": node["label"], "unit": node["unit"], "measured": nid in measured,
+                    "figure": figure(f"traj-{strategy['id']}-{nid}", plots.fan_panel, node=node, strategy=strategy,
+                                     start_year=start, ylim=plots.value_range(node, ids), measured=nid in measured,
+                                     reference=reference)})
+    return out
 
 
 #: Trajectory panels on a strategy page at most. A grid of a hundred panels is no reading aid
@@ -288,33 +459,45 @@ def panel_nodes(s: dict, sid: str, baseline_id: str | None) -> tuple[list[str], 
     return [n for n in order if n in chosen], [n for n in order if n not in chosen]
 
 
+# --- Graph and evidence ---------------------------------------------------------------------------
+
+
 def graph_context(s: dict, page: str, strategy: dict | None = None) -> dict[str, Any]:
-    """The causal graph; on a strategy page the levers it sets are highlighted."""
-    nodes = {nid: {"label": n["label"], "role": n["role"]} for nid, n in s["nodes"].items()}
-    claims = [{"cause": c["cause"], "effect": c["effect"], "median": c["posterior"]["median"]}
-              for c in s["claims"].values()]
-    highlight = {i["lever"]: f"set {i['value']}" for i in strategy["interventions"]} if strategy else {}
+    """The causal graph; on a strategy page the levers it sets are outlined."""
+    measured = measured_nodes(s)
+    nodes = {nid: {"label": n["label"], "role": n["role"], "measured": nid in measured}
+             for nid, n in s["nodes"].items()}
+    claims = [{"cause": c["cause"], "effect": c["effect"], "label": c["label"], "median": c["posterior"]["median"],
+               "hypotheses": len(c.get("hypotheses") or {})}
+              for c in s["claims"].values() if c["cause"] in nodes and c["effect"] in nodes]
+    highlight = {i["lever"]: i["short"] for i in strategy["interventions"]} if strategy else {}
     roles = {role: [n["label"] for n in nodes.values() if n["role"] == role] for role in ("lever", "factor", "outcome")}
+    engine = "dot" if graph.dot_binary() else "layered"
     return {"figure": figure(f"graph-{page}", plots.causal_graph, nodes=nodes, claims=claims, highlight=highlight),
-            "roles": roles, "highlight": [s["nodes"][k]["label"] for k in highlight if k in s["nodes"]]}
+            "roles": roles, "highlight": [s["nodes"][k]["label"] for k in highlight if k in s["nodes"]],
+            "engine": engine, "note": graph.NO_ENGINE if engine == "layered" else "",
+            "numbered": [c["label"] for c in claims] if engine == "layered" else [],
+            "unmeasured": [n["label"] for nid, n in nodes.items() if not n["measured"]]}
 
 
-def evidence_context(s: dict, strategies: list[dict], page: str) -> list[dict[str, Any]]:
-    """Per indicator: where its data come from, each observation with its source, and the fit plot."""
+def evidence_context(s: dict, strategies: list[dict], baseline: dict | None) -> list[dict[str, Any]]:
+    """Per indicator: where its data come from, each observation with its source (one link
+    per URL), and the fit plot."""
     start = s["scenario"]["start_year"]
+    banded = baseline["id"] if baseline else (strategies[0]["id"] if strategies else None)
     out = []
     for iid, ind in s.get("indicators", {}).items():
         obs = ind["observed"]
-        rows = [{"year": y, "value": f"{v:g}", "source": src, "url": safe_url(src)}
+        rows = [{"year": y, "value": f"{v:g}", "source": links(src)}
                 for y, v, src in zip(obs["years"], obs["values"], obs.get("sources") or [""] * len(obs["years"]))]
         node = s["nodes"].get(ind["node"], {})
         out.append({
             "id": iid, "label": ind["label"], "node": ind["node"], "node_label": node.get("label", ind["node"]),
-            "unit": ind["unit"], "source": ind["source"], "url": safe_url(ind.get("url")),
+            "unit": ind["unit"], "source": links(ind["source"]), "url": safe_url(ind.get("url")),
             "transform": ind.get("transform", ""), "direction": ind.get("direction", "+"),
             "file": ind.get("file", ""), "column": ind.get("column", ""), "observations": rows,
-            "figure": figure(f"evidence-{page}-{iid}", plots.evidence_chart, indicator=ind, strategies=strategies,
-                             start_year=start),
+            "figure": figure(f"evidence-{iid}", plots.evidence_chart, indicator=ind, strategies=strategies,
+                             start_year=start, banded=banded),
         })
     return out
 
@@ -336,14 +519,16 @@ def claim_verdict(prior_p: float | None, post_p: float | None, has_evidence: boo
 
 
 def claims_context(s: dict) -> dict[str, Any]:
-    """Every claim with its quote, prior vs posterior, and competing hypotheses' weights."""
+    """Every claim with its quote, its prior as the analyst stated it and as fitted, the
+    posterior, and competing hypotheses' weights."""
     nodes = s["nodes"]
     has_evidence = bool(s.get("indicators"))
     items = []
     for cid, c in s["claims"].items():
         pr, po = c["prior"], c["posterior"]
         hyps = [{"id": hid, "label": h["label"] or hid, "quote": h.get("quote", ""), "prior": h["prior"],
-                 "prior_weight": fmt(h["prior_weight"]), "posterior_weight": fmt(h["posterior_weight"])}
+                 "stated": h.get("stated") or h["prior"], "prior_weight": fmt(h["prior_weight"]),
+                 "posterior_weight": fmt(h["posterior_weight"])}
                 for hid, h in (c.get("hypotheses") or {}).items()]
         items.append({
             "id": cid, "label": c["label"], "quote": c.get("quote", ""),
@@ -351,7 +536,8 @@ def claims_context(s: dict) -> dict[str, Any]:
             "effect": nodes.get(c["effect"], {}).get("label", c["effect"]),
             "lag": "the next year" if c["lag"] == 1 else "the same year",
             "sign": "raise" if c["sign"] == "+" else "lower",
-            "prior_dist": pr.get("dist") or "mixture of the competing hypotheses below",
+            "prior_dist": pr.get("dist") or "a mixture of the competing hypotheses below",
+            "prior_stated": pr.get("stated") or (pr.get("dist") or ""),
             "prior_median": fmt(pr["q50"]), "prior_interval": fmt_interval(pr["q05"], pr["q95"]),
             "posterior_median": fmt(po["median"]), "posterior_interval": fmt_interval(po["q05"], po["q95"]),
             "prior_p_sign": fmt(pr["p_sign"]), "posterior_p_sign": fmt(po["p_sign"]),
@@ -386,7 +572,7 @@ def diagnostics_context(d: dict) -> dict[str, Any]:
         ("Sampling time", f"{fmt(d.get('sampling_seconds'), 1)} s"),
         ("Leapfrog steps, tuning included (one gradient each)", _steps(d)),
     ]
-    return {"verdict": verdict, "label": label, "meaning": meaning, "rows": rows,
+    return {"verdict": verdict, "label": label, "meaning": meaning, "scope": SAMPLER_SCOPE, "rows": rows,
             "messages": list(d.get("messages") or []), "advice": list(ADVICE) if verdict != "ok" else []}
 
 
@@ -398,8 +584,19 @@ def _steps(d: dict) -> str:
     return f"{steps:,} ({per:.1f} per iteration)"
 
 
+def code_text(code: dict | None) -> str:
+    """forecast's version, with its git commit when it ran from a checkout."""
+    if not code:
+        return "n/a (not recorded by this run's version)"
+    text = f"forecast {code.get('version', 'n/a')}"
+    if code.get("commit"):
+        text += f", git commit {code['commit']}" + (" with uncommitted changes" if code.get("modified") else "")
+    return text
+
+
 def provenance_context(run: Run) -> dict[str, Any]:
-    """Where the numbers come from: the exact scenario file, seed, versions, command, date."""
+    """Where the numbers come from: the exact scenario file, seed, the code's version and
+    commit, the versions of the libraries, the command, the date, and every file's sha256."""
     m = run.manifest
     try:
         scenario_text = run.scenario_file.read_text(encoding="utf-8")
@@ -408,15 +605,21 @@ def provenance_context(run: Run) -> dict[str, Any]:
         scenario_text = f"(the scenario file could not be read: {exc})"
     command = m.get("command")
     settings = m.get("settings") or {}
+    files = m.get("files") or {}
     return {
         "scenario_path": m.get("scenario", ""),
         "scenario_text": scenario_text,
         "seed": m.get("seed", "n/a"),
         "created": m.get("created", "n/a"),
         "command": shlex.join(command) if isinstance(command, list) else str(command or "n/a"),
+        "code": code_text(m.get("code") or ({"version": m["versions"]["forecast"]} if "forecast" in
+                                            (m.get("versions") or {}) else None)),
+        "renderer": code_text(code_version()),
         "settings": [(k, str(v)) for k, v in settings.items()],
         "versions": list((m.get("versions") or {}).items()),
         "inputs": list((m.get("inputs") or {}).items()),
+        "outputs": [(name, digest) for name, digest in files.items()
+                    if not name.startswith(("report/", "scenario/"))],
     }
 
 
@@ -424,7 +627,7 @@ def provenance_context(run: Run) -> dict[str, Any]:
 
 
 def overview_context(run: Run, shared: dict) -> dict[str, Any]:
-    """index.html: every strategy side by side."""
+    """index.html: the summary, every strategy side by side, and the shared sections."""
     s = run.summary
     strategies = shared["strategies"]
     outcomes = [n for n, v in s["nodes"].items() if v["role"] == "outcome"] or list(s["nodes"])
@@ -433,11 +636,15 @@ def overview_context(run: Run, shared: dict) -> dict[str, Any]:
         "page": "overview",
         "title": "Overview",
         "nav": nav(shared, INDEX),
-        "sections": SECTIONS,
+        "sections": section_links("overview"),
+        "summary": summary_context(s, strategies, shared["baseline"]),
         "headline": headline_context(s, strategies, shared["baseline"]),
         "contrasts": contrasts_context(s, strategies, "overview"),
-        "trajectories": trajectories_context(s, strategies, outcomes, None, "overview", grid=False),
+        "trajectories": overview_trajectories(s, strategies, shared["baseline"], outcomes),
         "graph": graph_context(s, "overview"),
+        "claims": claims_context(s),
+        "has_evidence": bool(s.get("indicators")),
+        "evidence": evidence_context(s, strategies, shared["baseline"]),
     }
 
 
@@ -455,10 +662,11 @@ def strategy_context(run: Run, shared: dict, sid: str) -> dict[str, Any]:
         "title": strategy["label"],
         "strategy": strategy,
         "nav": nav(shared, strategy["href"]),
-        "sections": SECTIONS,
+        "sections": section_links("strategy"),
+        "shared_sections": SHARED_SECTIONS,
         "headline": headline_context(s, columns, base, read=[sid]),
         "contrasts": contrasts_context(s, shared["strategies"], sid, only=sid),
-        "trajectories": trajectories_context(s, [strategy], shown, reference, sid, grid=True),
+        "trajectories": strategy_trajectories(s, strategy, reference, shown),
         "left_out": [s["nodes"][n]["label"] for n in left_out], "node_count": len(s["nodes"]),
         "graph": graph_context(s, sid, strategy),
     }

@@ -7,6 +7,11 @@ through ``pyplot``: no GUI backend, no global figure registry to leak, and the u
 backend (in a notebook, say) is left alone. Style settings are applied with
 ``rc_context`` for the same reason.
 
+Figures are small (about 4 inches wide) with 9-point text or larger, so that shrunk to a
+phone's width their text stays at least 10 CSS pixels high; a figure that cannot be that
+small (the causal graph) carries a minimum width and scrolls inside its own box
+(:func:`to_svg`). Keys are written in the page's HTML, beside the figures.
+
 Colours are Okabe-Ito (safe for the common colour-vision deficiencies); each strategy also
 gets its own line style and marker, so the plots still read when printed in greyscale.
 """
@@ -14,6 +19,7 @@ gets its own line style and marker, so the plots still read when printed in grey
 from __future__ import annotations
 
 import io
+import math
 import re
 import textwrap
 from collections.abc import Callable, Sequence
@@ -23,19 +29,31 @@ import matplotlib
 import numpy as np
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.patches import FancyBboxPatch, PathPatch, Polygon
+from matplotlib.path import Path as MplPath
+from matplotlib.text import Text
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
+from forecast.report import graph
 
 #: Okabe-Ito, black first for the baseline-free case and dark colours before light ones.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)), (0, (3, 2, 1, 2)))
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HISTORY = "#595959"
-POSITIVE, NEGATIVE = "#0072B2", "#D55E00"
-HIGHLIGHT = "#E69F00"
-_INTERVALS = ("90% interval", "50% interval", "median")
-_PRIOR_POSTERIOR = ("prior: median, 90%", "posterior: median, 90%", "posterior 50%")
+#: The causal graph's two colours: the sign of a claim's effect, and nothing else.
+RAISES, LOWERS = "#0072B2", "#D55E00"
+PRIOR_GREY = "#777777"
+POSTERIOR = "#0072B2"
+REFERENCE = "#000000"
+#: Box fills by role: greys, so that colour in the graph means the sign of an effect only.
+ROLE_FILL = {"lever": "#E8E8E8", "factor": "#FFFFFF", "outcome": "#FFFFFF"}
+ROLE_EDGE_WIDTH = {"lever": 1.0, "factor": 1.0, "outcome": 2.0}
+
+#: Smallest text a figure should show on a page, in CSS pixels (see :func:`to_svg`).
+READABLE_PX = 10.0
+#: Points of text per CSS pixel when an SVG is shown at its own size (1 pt = 4/3 px).
+PX_PER_PT = 4 / 3
 
 RC = {
     "svg.fonttype": "none",  # text stays text: small files, selectable, escaped by matplotlib
@@ -44,15 +62,19 @@ RC = {
     "savefig.bbox": "standard",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
-    "font.size": 9,
+    "font.size": 9.5,
     "axes.titlesize": 10,
     "axes.titleweight": "bold",
+    "axes.labelsize": 9.5,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.color": "#dddddd",
     "grid.linewidth": 0.6,
     "legend.frameon": False,
+    "axes.formatter.useoffset": False,
 }
 
 _HEADER = re.compile(r"^.*?(?=<svg\b)", re.S)
@@ -75,6 +97,12 @@ def text(s: str, width: int | None = None) -> str:
     return "\n".join(textwrap.wrap(s, width)) if width else s
 
 
+def smallest_text(fig: Figure) -> float:
+    """The smallest font size (points) of any visible text in the figure."""
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=10.0)
+
+
 def to_svg(fig: Figure, *, salt: str, alt: str) -> Markup:
     """The figure as inline SVG markup.
 
@@ -83,6 +111,9 @@ def to_svg(fig: Figure, *, salt: str, alt: str) -> Markup:
     date, which would make pages differ run to run) are dropped. ``alt`` becomes the
     accessible name of the image. matplotlib escapes all text it writes, so user labels
     cannot inject markup; ``alt`` is escaped here.
+
+    The SVG gets a minimum width at which its smallest text is :data:`READABLE_PX` high:
+    it shrinks with the page down to that width, and below it scrolls in its box.
     """
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt}):
@@ -90,52 +121,10 @@ def to_svg(fig: Figure, *, salt: str, alt: str) -> Markup:
     svg = _METADATA.sub("", _HEADER.sub("", buf.getvalue(), count=1), count=1)
     prefix = re.sub(r"[^A-Za-z0-9_-]", "_", salt)
     svg = _IDS.sub(lambda m: f"{m[1]}{prefix}-{m[2]}{m[3]}", svg)  # "figure_1", "axes_1"... are per figure
-    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(alt)}" ', 1)
+    natural = fig.get_figwidth() * 72 * PX_PER_PT
+    least = natural * READABLE_PX / (smallest_text(fig) * PX_PER_PT)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(alt)}" style="min-width: {least:.0f}px" ', 1)
     return Markup(svg.strip())
-
-
-def frame(ncols: int, heights: Sequence[float], *, width: float = 4.7, left: float = 0.8, right: float = 0.25,
-          top: float = 0.45, bottom: float = 0.55, gap_w: float = 0.95, gap_h: float = 0.95,
-          legend: Sequence[str] = ()) -> tuple[Figure, list]:
-    """A figure of ``len(heights)`` rows x ``ncols`` panels, every margin fixed in inches.
-
-    Fixed margins instead of constrained layout: the layout engine drew each figure
-    several times and made the report take half a minute. Room is left below for a
-    figure legend with the labels ``legend`` (see :func:`legend_below`).
-    """
-    nrows = len(heights)
-    W = left + ncols * width + (ncols - 1) * gap_w + right
-    rows = legend_shape(legend, W)[1]
-    room = 0.2 * rows + 0.14 if rows else 0.0
-    H = top + sum(heights) + (nrows - 1) * gap_h + bottom + room
-    fig = Figure(figsize=(W, H))
-    mean_h = sum(heights) / nrows
-    gs = fig.add_gridspec(nrows, ncols, left=left / W, right=1 - right / W, top=1 - top / H,
-                          bottom=(bottom + room) / H, wspace=gap_w / width, hspace=gap_h / mean_h,
-                          height_ratios=list(heights))
-    axes = [fig.add_subplot(gs[r, c]) for r in range(nrows) for c in range(ncols)]
-    for ax in axes:  # a few round ticks: easier to read, and tick objects are most of the drawing time
-        ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
-        ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
-    return fig, axes
-
-
-def legend_shape(labels: Sequence[str], width: float) -> tuple[int, int]:
-    """Columns and rows of a legend of ``labels`` (8 pt) across a figure ``width`` inches wide."""
-    if not labels:
-        return 0, 0
-    entry = 0.55 + 0.064 * max(len(label) for label in labels)
-    ncol = max(1, min(len(labels), int((width - 0.3) // entry)))
-    return ncol, -(-len(labels) // ncol)
-
-
-def legend_below(fig: Figure, handles: list, labels: Sequence[str] | None = None) -> None:
-    """The legend under the panels, in the room :func:`frame` left for it."""
-    if not handles:
-        return
-    labels = list(labels) if labels is not None else [h.get_label() for h in handles]
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.06 / fig.get_figheight()),
-               ncol=legend_shape(labels, fig.get_figwidth())[0], fontsize=8)
 
 
 def styled(draw: Callable[..., Markup]) -> Callable[..., Markup]:
@@ -148,6 +137,83 @@ def styled(draw: Callable[..., Markup]) -> Callable[..., Markup]:
     wrapper.__name__ = draw.__name__
     wrapper.__doc__ = draw.__doc__
     return wrapper
+
+
+# --- Axes and ticks ----------------------------------------------------------------------------
+
+
+def plain(value: float, _pos: Any = None) -> str:
+    """A tick label as a plain number: 100, 1,500, 0.2 (never 10², 2×10² or an offset)."""
+    if value == 0:
+        return "0"
+    if abs(value - round(value)) < 1e-9 * max(1.0, abs(value)):
+        return f"{int(round(value)):,}".replace("-", "\u2212")
+    return f"{value:.6g}".replace("-", "\u2212")
+
+
+def year_ticks(first: int, last: int) -> list[int]:
+    """Round years through ``last``, which is always labelled (the horizon)."""
+    span = last - first
+    step = 1 if span <= 6 else 2 if span <= 12 else 5 if span <= 35 else 10
+    ticks = [y for y in range(first, last + 1) if y % step == 0]
+    if ticks and ticks[-1] != last:
+        if last - ticks[-1] < step / 2:
+            ticks[-1] = last
+        else:
+            ticks.append(last)
+    return ticks or [last]
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Three to seven plain values between ``lo`` and ``hi`` on a log axis: 1-2-5 steps,
+    finer where the range is narrow (60, 80, 100, 150, 200), round values where even those
+    are too coarse."""
+    lo, hi = max(lo, 1e-12), max(hi, lo * 1.0001)
+    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    ticks: list[float] = []
+    for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 4, 5, 6, 8), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = sorted(float(f"{m * 10.0 ** e:.6g}") for e in decades for m in mantissas if lo <= m * 10.0 ** e <= hi)
+        if len(ticks) >= 3:
+            break
+    else:  # a range too narrow for round ratios: round values, as on a linear axis
+        ticks = [float(t) for t in MaxNLocator(4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
+    while len(ticks) > 7:
+        ticks = ticks[::2]
+    return ticks
+
+
+def plain_axes(ax, *, years: tuple[int, int] | None = None, log: bool = False, y: bool = True) -> None:
+    """Plain tick labels on both axes (``y=False`` leaves a y axis of names alone); years
+    through the horizon on x; on a log y axis, 1-2-5 values written out (no powers of ten,
+    no unlabelled minor ticks)."""
+    if years is not None:
+        ax.xaxis.set_major_locator(FixedLocator(year_ticks(*years)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(round(v))}"))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(plain))
+    if log:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(FixedLocator(log_ticks(*ax.get_ylim())))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    if y:
+        ax.yaxis.set_major_formatter(FuncFormatter(plain))
+
+
+def frame(width: float, height: float, *, left: float = 0.62, right: float = 0.15, top: float = 0.12,
+          bottom: float = 0.42) -> tuple[Figure, Any]:
+    """One panel of ``width`` x ``height`` inches (axes and margins), margins fixed in inches.
+
+    Fixed margins instead of constrained layout: the layout engine drew each figure several
+    times and made the report take half a minute."""
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height))
+    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+    return fig, ax
+
+
+# --- Trajectories ------------------------------------------------------------------------------
 
 
 def _split(years: Sequence[int], start_year: int) -> tuple[list[int], list[int]]:
@@ -166,81 +232,76 @@ def _pick(stats: dict, key: str, idx: list[int]) -> np.ndarray:
     return np.array([np.nan if values[i] is None else values[i] for i in idx], dtype=float)
 
 
-def _fan(ax, years: Sequence[int], stats: dict, idx: list[int], *, color: str, linestyle: Any, marker: str | None,
-         label: str, bands: bool = True, alpha: float = 1.0, edges: bool = True) -> None:
-    """Median line with 50% (q25-q75) and 90% (q05-q95) bands over the years ``idx``; ``edges``
-    outlines the 90% band (left out when several strategies overlap, where it is clutter)."""
+def _fan(ax, years: Sequence[int], stats: dict, idx: list[int], *, color: str, linestyle: Any = "-",
+         marker: str | None = None, hatch: str | None = None) -> None:
+    """Median line with 50% (q25-q75) and 90% (q05-q95) bands over the years ``idx``;
+    ``hatch`` marks bands that the data did not inform (a history with no indicator)."""
     xs = np.array([years[i] for i in idx], dtype=float)
-    if bands:
-        ax.fill_between(xs, _pick(stats, "q05", idx), _pick(stats, "q95", idx), color=color, alpha=0.10 * alpha,
-                        linewidth=0)
-        ax.fill_between(xs, _pick(stats, "q25", idx), _pick(stats, "q75", idx), color=color, alpha=0.22 * alpha,
-                        linewidth=0)
-        for key in ("q05", "q95") if edges else ():
-            ax.plot(xs, _pick(stats, key, idx), color=color, linestyle=linestyle, linewidth=0.6, alpha=0.7 * alpha)
-    ax.plot(xs, _pick(stats, "median", idx), color=color, linestyle=linestyle, marker=marker, markersize=4,
-            linewidth=1.8, label=label)
+    extra = {"hatch": hatch, "edgecolor": color, "facecolor": "none"} if hatch else {"color": color}
+    ax.fill_between(xs, _pick(stats, "q05", idx), _pick(stats, "q95", idx), alpha=0.16 if not hatch else 0.45,
+                    linewidth=0, **extra)
+    ax.fill_between(xs, _pick(stats, "q25", idx), _pick(stats, "q75", idx), alpha=0.34 if not hatch else 0.7,
+                    linewidth=0, **extra)
+    ax.plot(xs, _pick(stats, "median", idx), color=color, linestyle=linestyle, marker=marker, markersize=3.5,
+            linewidth=1.8)
 
 
 def _mark_start(ax, start_year: int, first_year: int) -> None:
     """Shade the history and draw a line where strategies start acting."""
     ax.axvspan(first_year - 0.5, start_year - 0.5, color="#f2f2f2", zorder=0, linewidth=0)
     ax.axvline(start_year - 0.5, color="#444444", linewidth=0.9, linestyle=(0, (2, 2)))
-    ax.annotate(f"strategies act from {start_year}", xy=(start_year - 0.5, 1.0), xycoords=("data", "axes fraction"),
-                xytext=(3, -3), textcoords="offset points", ha="left", va="top", fontsize=7.5, color="#444444",
-                bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
-def _fan_panel(ax, node: dict, strategies: list[dict], start_year: int, reference: dict | None) -> None:
-    years = node["years"]
-    hist, fut = _split(years, start_year)
-    _mark_start(ax, start_year, years[0])
-    first = node["by_strategy"][strategies[0]["id"]]
-    if hist:
-        _fan(ax, years, first, hist, color=HISTORY, linestyle="-", marker=None, label="history (posterior)")
-    single = len(strategies) == 1
-    for s in strategies:
-        style = strategy_style(s["index"])
-        _fan(ax, years, node["by_strategy"][s["id"]], fut, label=s["label"], alpha=1.0 if single else 0.7,
-             edges=single, **style)
-    if reference is not None:
-        ref = node["by_strategy"][reference["id"]]
-        ax.plot([years[i] for i in fut], _pick(ref, "median", fut), color="black", linewidth=1.2,
-                linestyle=(0, (1, 1.5)), label=f"{reference['label']} (median)")
-    ax.set_title(text(node["label"], 60), loc="left")
-    ax.set_xlabel("year")
-    ax.set_ylabel(text(node["unit"] or "value", 30))
-    ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
+def value_range(node: dict, strategy_ids: Sequence[str]) -> tuple[float, float]:
+    """The y range that holds a node's history and the 90% bands of the given strategies, so
+    that small multiples of one node share their axis."""
+    values = [v for sid in strategy_ids for key in ("q05", "q95") for v in node["by_strategy"][sid][key] if v is not None]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = 0.05 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
 
 
 @styled
-def fan_chart(*, nodes: list[dict], strategies: list[dict], start_year: int, reference: dict | None = None,
-              salt: str, ncols: int = 1) -> Markup:
-    """Nodes through the horizon, one panel each: history once (it is shared by all
-    strategies), then each strategy's median with its 50% and 90% bands.
-
-    ``strategies`` are ``{"id", "label", "index"}`` dicts (the index fixes the style);
-    ``reference``, when given, is a strategy whose median is drawn as a dotted black line
-    for comparison (the baseline on a strategy page).
-    """
-    ncols = min(ncols, len(nodes))
-    nrows = -(-len(nodes) // ncols)
-    legend = ["history (posterior)"] + [s["label"] for s in strategies]
-    legend += [f"{reference['label']} (median)"] if reference is not None else []
-    fig, axes = frame(ncols, [2.3] * nrows, legend=legend)
-    for ax, node in zip(axes, nodes):
-        _fan_panel(ax, node, strategies, start_year, reference)
-    for ax in axes[len(nodes):]:
-        ax.set_visible(False)
-    legend_below(fig, *axes[0].get_legend_handles_labels())
-    names = ", ".join(f"{n['label']} ({n['unit']})" for n in nodes)
-    alt = f"Fan charts of {names}: median with 50% and 90% bands, history then " \
-          f"{', '.join(s['label'] for s in strategies)}"
+def fan_panel(*, node: dict, strategy: dict, start_year: int, ylim: tuple[float, float], measured: bool = True,
+              reference: dict | None = None, salt: str) -> Markup:
+    """One node under one strategy: the history (the model's reconstruction, the same under
+    every strategy; hatched when no indicator measures the node, so that it is the prior
+    carried through the claims), then the strategy's median with its 50% and 90% bands,
+    and ``reference``'s median (the baseline) as a dotted black line."""
+    years = node["years"]
+    hist, fut = _split(years, start_year)
+    fig, ax = frame(3.3, 2.3, left=0.58)
+    _mark_start(ax, start_year, years[0])
+    stats = node["by_strategy"][strategy["id"]]
+    if hist:
+        _fan(ax, years, stats, hist, color=HISTORY, hatch=None if measured else "////")
+    _fan(ax, years, stats, fut, **strategy_style(strategy["index"]))
+    if reference is not None and reference["id"] != strategy["id"]:
+        ref = node["by_strategy"][reference["id"]]
+        ax.plot([years[i] for i in fut], _pick(ref, "median", fut), color=REFERENCE, linewidth=1.3,
+                linestyle=(0, (1, 1.5)))
+    ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(text(node["unit"] or "value", 24))
+    plain_axes(ax, years=(years[0], years[-1]))
+    alt = (f"{node['label']} ({node['unit'] or 'value'}) under {strategy['label']}: median with 50% and 90% bands, "
+           f"history {years[0]}-{start_year - 1}{'' if measured else ' (no indicator: prior only)'}, forecast to "
+           f"{years[-1]}" + (f", {reference['label']}'s median dotted" if reference and reference['id'] != strategy['id'] else ""))
     return to_svg(fig, salt=salt, alt=alt)
 
 
-def _contrast_panel(ax, contrast: dict, rows: list[dict], baseline_label: str) -> None:
+# --- Contrasts ---------------------------------------------------------------------------------
+
+
+@styled
+def contrast_chart(*, contrast: dict, rows: list[dict], baseline_label: str, salt: str) -> Markup:
+    """Strategy minus baseline in the final forecast year for one outcome: one interval per
+    strategy (90% thin, 50% thick, the median a marker).
+
+    ``rows`` are ``{"label", "index", "q05", "q25", "median", "q75", "q95"}`` in the order shown.
+    """
     year = contrast["years"][-1]
+    fig, ax = frame(3.3, 0.45 * len(rows) + 1.05, left=1.2, right=0.15, top=0.3, bottom=0.72)
     ax.axvline(0, color="black", linewidth=0.9)
     for k, r in enumerate(rows):
         y = len(rows) - 1 - k
@@ -249,277 +310,161 @@ def _contrast_panel(ax, contrast: dict, rows: list[dict], baseline_label: str) -
         ax.plot([r["q25"], r["q75"]], [y, y], color=style["color"], linewidth=5, solid_capstyle="butt")
         ax.plot([r["median"]], [y], marker=style["marker"], color="white", markeredgecolor=style["color"],
                 markeredgewidth=1.6, markersize=7, linestyle="none")
-    ax.set_yticks(range(len(rows)), [text(r["label"], 26) for r in reversed(rows)])
+    ax.set_yticks(range(len(rows)), [text(r["label"], 14) for r in reversed(rows)])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
-    ax.set_title(text(contrast["label"], 60), loc="left")
-    ax.set_xlabel(text(f"difference from {baseline_label} in {year} ({contrast['unit'] or 'value'})", 70))
+    ax.set_xlabel(text(f"difference from {baseline_label} in {year}", 26))
+    plain_axes(ax, y=False)
     if contrast["desirable"] in ("higher", "lower"):
         note = "higher is better \u2192" if contrast["desirable"] == "higher" else "\u2190 lower is better"
         ax.annotate(note, xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 3), textcoords="offset points",
-                    ha="right", va="bottom", fontsize=8, color="#444444", fontweight="bold")
-
-
-@styled
-def contrast_chart(*, panels: list[dict], baseline_label: str, salt: str) -> Markup:
-    """Strategy minus baseline in the final forecast year: one panel per outcome (each in its
-    own units), one interval per strategy.
-
-    ``panels`` are ``{"contrast": <summary contrasts entry>, "rows": [...]}``; rows are
-    ``{"label", "index", "q05", "q25", "median", "q75", "q95"}`` in the order shown.
-    """
-    heights = [0.42 * len(p["rows"]) + 0.2 for p in panels]
-    fig, axes = frame(1, heights, width=3.6, left=1.85, gap_h=1.0, legend=_INTERVALS)
-    for ax, p in zip(axes, panels):
-        _contrast_panel(ax, p["contrast"], p["rows"], baseline_label)
-    handles = [Line2D([], [], color="#444444", linewidth=1.4), Line2D([], [], color="#444444", linewidth=5),
-               Line2D([], [], color="#444444", marker="o", markerfacecolor="white", linestyle="none")]
-    legend_below(fig, handles, _INTERVALS)
-    alt = f"Difference from {baseline_label} in the final year: " + ", ".join(p["contrast"]["label"] for p in panels)
+                    ha="right", va="bottom", fontsize=9, color="#444444", fontweight="bold")
+    alt = f"{contrast['label']}: difference from {baseline_label} in {year}, " + ", ".join(
+        f"{r['label']} median {r['median']:+.1f}" for r in rows)
     return to_svg(fig, salt=salt, alt=alt)
 
 
+# --- Evidence ----------------------------------------------------------------------------------
+
+
 @styled
-def evidence_chart(*, indicator: dict, strategies: list[dict], start_year: int, salt: str) -> Markup:
-    """Observed values against the posterior predictive band, then the forecast per strategy."""
+def evidence_chart(*, indicator: dict, strategies: list[dict], start_year: int, banded: str | None,
+                   salt: str) -> Markup:
+    """Observed values against the posterior predictive band, then the forecasts: the
+    ``banded`` strategy's (the baseline) with its bands, the others' medians as lines (bands
+    of several strategies on one panel blur into one)."""
     hist = indicator["history"]
     fc = indicator["forecast"]
     years = list(hist["years"]) + list(fc["years"])
-    fig, (ax,) = frame(1, [2.3], legend=["posterior predictive", *(s["label"] for s in strategies), "observed"])
+    fig, ax = frame(3.6, 2.5, left=0.62)
     _mark_start(ax, start_year, years[0])
     hidx = list(range(len(hist["years"])))
-    _fan(ax, hist["years"], hist, hidx, color=HISTORY, linestyle="-", marker=None, label="posterior predictive")
+    if hidx:
+        _fan(ax, hist["years"], hist, hidx, color=HISTORY)
     for s in strategies:
         per = fc["by_strategy"][s["id"]]
         keys = ("median", "q05", "q25", "q75", "q95")
         stats = {k: [hist[k][-1]] + list(per[k]) for k in keys} if hidx else per
         xs = ([hist["years"][-1]] if hidx else []) + list(fc["years"])
-        single = len(strategies) == 1
-        _fan(ax, xs, stats, list(range(len(xs))), label=s["label"], alpha=1.0 if single else 0.7, edges=single,
-             **strategy_style(s["index"]))
+        style = strategy_style(s["index"])
+        if s["id"] == banded:
+            _fan(ax, xs, stats, list(range(len(xs))), **style)
+        else:
+            ax.plot(np.asarray(xs, dtype=float), _pick(stats, "median", list(range(len(xs)))), linewidth=1.5,
+                    markersize=3.5, **style)
     obs = indicator["observed"]
     ax.plot(np.asarray(obs["years"], dtype=float), np.asarray(obs["values"], dtype=float), linestyle="none",
             marker="o", markersize=5, markerfacecolor="black", markeredgecolor="white", markeredgewidth=0.8,
-            color="black", label="observed", zorder=5)
-    ax.set_title(text(indicator["label"], 60), loc="left")
-    ax.set_xlabel("year")
-    unit = indicator["unit"] or "value"
-    if indicator.get("transform") == "log":  # the model's own scale: equal steps are equal ratios
-        ax.set_yscale("log")
-        unit += ", log scale"
-    ax.set_ylabel(text(unit, 30))
+            color="black", zorder=5)
     ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
-    legend_below(fig, *ax.get_legend_handles_labels())
+    unit = indicator["unit"] or "value"
+    log = indicator.get("transform") == "log"  # the model's own scale: equal steps are equal ratios
+    ax.set_ylabel(text(unit + (", log scale" if log else ""), 26))
+    plain_axes(ax, years=(years[0], years[-1]), log=log)
     alt = f"Observed {indicator['label']} ({indicator['unit']}) against the model's predictive band and forecasts"
     return to_svg(fig, salt=salt, alt=alt)
+
+
+# --- Claims ------------------------------------------------------------------------------------
 
 
 @styled
 def claims_chart(*, claims: list[dict], salt: str) -> Markup:
     """Prior vs posterior of every claim's effect: a forest plot, prior above posterior."""
     n = len(claims)
-    fig, (ax,) = frame(1, [0.5 * n], width=4.6, left=2.6, top=0.5, legend=_PRIOR_POSTERIOR)
+    fig, ax = frame(4.4, 0.5 * n + 0.75, left=2.05, right=0.15, top=0.1, bottom=0.62)
     ax.axvline(0, color="black", linewidth=0.9)
     for k, c in enumerate(claims):
         y = n - 1 - k
         pr, po = c["prior"], c["posterior"]
-        ax.plot([pr["q05"], pr["q95"]], [y + 0.17] * 2, color="#888888", linewidth=1.4)
-        ax.plot([pr["q50"]], [y + 0.17], marker="o", markerfacecolor="white", markeredgecolor="#666666",
+        ax.plot([pr["q05"], pr["q95"]], [y + 0.17] * 2, color=PRIOR_GREY, linewidth=1.4)
+        ax.plot([pr["q50"]], [y + 0.17], marker="o", markerfacecolor="white", markeredgecolor=PRIOR_GREY,
                 linestyle="none", markersize=5)
-        ax.plot([po["q05"], po["q95"]], [y - 0.17] * 2, color=POSITIVE, linewidth=1.4)
-        ax.plot([po["q25"], po["q75"]], [y - 0.17] * 2, color=POSITIVE, linewidth=4.5, solid_capstyle="butt")
-        ax.plot([po["median"]], [y - 0.17], marker="s", color=POSITIVE, linestyle="none", markersize=4.5)
-    ax.set_yticks(range(n), [text(c["label"], 40) for c in reversed(claims)], fontsize=8)
+        ax.plot([po["q05"], po["q95"]], [y - 0.17] * 2, color=POSTERIOR, linewidth=1.4)
+        ax.plot([po["q25"], po["q75"]], [y - 0.17] * 2, color=POSTERIOR, linewidth=4.5, solid_capstyle="butt")
+        ax.plot([po["median"]], [y - 0.17], marker="s", color=POSTERIOR, linestyle="none", markersize=4.5)
+    ax.set_yticks(range(n), [text(c["label"], 27) for c in reversed(claims)], fontsize=9)
     ax.set_ylim(-0.6, n - 0.4)
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel("effect (latent standard units, long run, per unit of the cause)")
-    ax.set_title("Prior (grey) and posterior (blue) of each effect", loc="left")
-    handles = [Line2D([], [], color="#888888", marker="o", markerfacecolor="white"),
-               Line2D([], [], color=POSITIVE, marker="s"), Line2D([], [], color=POSITIVE, linewidth=4.5)]
-    legend_below(fig, handles, _PRIOR_POSTERIOR)
+    ax.set_xlabel("long-run effect (latent standard units\nper standard unit of the cause)")
+    plain_axes(ax, y=False)
     return to_svg(fig, salt=salt, alt="Forest plot of each claim's effect, prior against posterior")
 
 
 # --- The causal graph --------------------------------------------------------------------------
 
-_ROLE_ORDER = ("lever", "factor", "outcome")
-_GRAPH_KEY = ("raises (posterior median > 0)", "lowers (posterior median < 0)", "thicker = larger |median|",
-              "lever (set by strategies)", "outcome", "lever this strategy sets")
-_ROLE_FILL = {"lever": "#FCE9C7", "factor": "#FFFFFF", "outcome": "#DCEAF6"}
 
-
-def graph_layout(nodes: dict[str, dict], edges: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
-    """Columns by role (levers, factors, outcomes), split further so that within a role an
-    effect sits right of its cause; rows ordered by the mean row of each node's causes.
-
-    Cycles (possible through lagged claims) are cut by bounding the relaxation.
-    """
-    depth = {n: 0 for n in nodes}
-    same_role = [(a, b) for a, b in edges if a in nodes and b in nodes and nodes[a]["role"] == nodes[b]["role"]]
-    for _ in range(len(nodes)):
-        changed = False
-        for a, b in same_role:
-            if depth[b] < depth[a] + 1 < len(nodes):
-                depth[b] = depth[a] + 1
-                changed = True
-        if not changed:
-            break
-    column: dict[str, int] = {}
-    base = 0
-    for role in _ROLE_ORDER:
-        members = [n for n in nodes if nodes[n]["role"] == role]
-        if not members:
-            continue
-        for n in members:
-            column[n] = base + depth[n]
-        base += max(depth[n] for n in members) + 1
-    pos: dict[str, tuple[float, float]] = {}
-    for col in sorted(set(column.values())):
-        members = [n for n in nodes if column[n] == col]
-
-        def barycentre(n: str) -> float:
-            ys = [pos[a][1] for a, b in edges if b == n and a in pos]
-            return sum(ys) / len(ys) if ys else 0.0
-
-        members.sort(key=barycentre, reverse=True)
-        k = len(members)
-        for i, n in enumerate(members):
-            pos[n] = (float(col), (k - 1) / 2 - i)
-    return pos
-
-
-def _box_edge(centre: tuple[float, float], towards: tuple[float, float], w: float, h: float) -> tuple[float, float]:
-    """Where the ray from a box's centre towards a point leaves the box (w x h).
-
-    Computed directly rather than by letting matplotlib clip arrows to patches, which
-    costs a bezier search per arrow and made the graph the slowest figure.
-    """
-    dx, dy = towards[0] - centre[0], towards[1] - centre[1]
-    if dx == 0 and dy == 0:
-        return centre
-    t = min((w / 2) / abs(dx) if dx else float("inf"), (h / 2) / abs(dy) if dy else float("inf"))
-    return centre[0] + t * dx, centre[1] + t * dy
-
-
-def _control(p: tuple[float, float], q: tuple[float, float], rad: float) -> tuple[float, float]:
-    """The control point matplotlib's ``arc3`` connection uses (in the same units as p, q)."""
-    dx, dy = q[0] - p[0], q[1] - p[1]
-    return (p[0] + q[0]) / 2 + rad * dy, (p[1] + q[1]) / 2 - rad * dx
-
-
-def _crossings(p: tuple[float, float], q: tuple[float, float], rad: float, others: list[tuple[float, float]],
-               half: tuple[float, float]) -> int:
-    """How many of the ``others`` boxes (centres, half sizes, in inches) the curve p -> q enters."""
-    c = _control(p, q, rad)
-    ts = np.linspace(0.05, 0.95, 37)[:, None]
-    pts = (1 - ts) ** 2 * np.array(p) + 2 * (1 - ts) * ts * np.array(c) + ts ** 2 * np.array(q)
-    if not others:
-        return 0
-    boxes = np.asarray(others, dtype=float)  # all boxes at once: (points, boxes) inside tests
-    inside = ((np.abs(pts[:, None, 0] - boxes[None, :, 0]) < half[0])
-              & (np.abs(pts[:, None, 1] - boxes[None, :, 1]) < half[1]))
-    return int(inside.any(axis=0).sum())
-
-
-def _route(a: str, b: str, inch: dict[str, tuple[float, float]], half: tuple[float, float],
-           taken: set[float]) -> tuple[float, int]:
-    """The arc3 curvature for the arrow a -> b: the straightest that crosses no other box
-    (or the fewest), and not one already used between the same two nodes; and how many
-    boxes it still crosses.
-
-    Candidates are bows of a fixed size in inches, so long arrows bend no more than short ones.
-    """
-    others = [v for n, v in inch.items() if n not in (a, b)]
-    length = float(np.hypot(inch[b][0] - inch[a][0], inch[b][1] - inch[a][1])) or 1.0
-    best: tuple[int, float] | None = None
-    for bow in (0.0, 0.22, -0.22, 0.4, -0.4, 0.6, -0.6, 0.85, -0.85, 1.1, -1.1, 1.4, -1.4, 1.8, -1.8, 2.3, -2.3):
-        rad = round(2 * bow / length, 4)
-        if rad in taken:
-            continue
-        hits = _crossings(inch[a], inch[b], rad, others, half)
-        if best is None or hits < best[0]:
-            best = (hits, rad)
-        if hits == 0:
-            break
-    return (best[1], best[0]) if best else (round(2.2 / length, 4), 0)
-
-
-def _curve(p: tuple[float, float], q: tuple[float, float], rad: float) -> np.ndarray:
-    """Points along the arc3 curve p -> q (inches), to size the figure around every arrow."""
-    c = np.array(_control(p, q, rad))
-    ts = np.linspace(0, 1, 21)[:, None]
-    return (1 - ts) ** 2 * np.array(p) + 2 * (1 - ts) * ts * c + ts ** 2 * np.array(q)
+def _arrowhead(ax, end: np.ndarray, tip: tuple[float, float], color: str, gid: str) -> None:
+    """A filled triangle from the end of an arrow's path to its tip."""
+    d = np.array(tip) - end
+    length = float(np.hypot(*d))
+    if length < 1e-6:
+        return
+    u = d / length
+    n = np.array([-u[1], u[0]])
+    half = max(3.2, 0.45 * length)
+    pts = [tip, end + n * half, end - n * half]
+    ax.add_patch(Polygon(pts, closed=True, facecolor=color, edgecolor=color, linewidth=0.5, zorder=3, gid=gid))
 
 
 @styled
 def causal_graph(*, nodes: dict[str, dict], claims: list[dict], highlight: dict[str, str] | None = None,
-                 salt: str) -> Markup:
-    """Nodes in layers (levers left, outcomes right), one arrow per claim.
+                 salt: str, engine: str = "auto") -> Markup:
+    """The claims as arrows between the nodes' boxes, laid out by :mod:`forecast.report.graph`.
 
-    Arrow colour and dash show the sign of the posterior median effect, width its size;
-    arrows bend around boxes they would otherwise cross. ``highlight`` maps the levers a
-    strategy sets to a short note ("set to 75").
+    Each arrow carries its claim's label; its colour is the sign of the posterior median
+    effect (blue raises, vermilion dashed lowers) and its width the effect's size; a claim
+    with competing hypotheses is a double line. Boxes are grey for levers, white for
+    factors, white with a heavy border for outcomes; a dashed border marks a node no
+    indicator measures; a black outline marks a lever the strategy sets.
+
+    ``nodes``: id -> {"label", "role", "measured"}; ``claims``: {"cause", "effect", "label",
+    "median", "hypotheses" (a count)}; ``highlight``: lever -> what the strategy sets.
+    SVG ids (``node--ID``, ``edge--CAUSE--EFFECT--K``) let a test check the geometry.
     """
     highlight = highlight or {}
     claims = [c for c in claims if c["cause"] in nodes and c["effect"] in nodes]
-    pos = graph_layout(nodes, [(c["cause"], c["effect"]) for c in claims])
-    sx, sy = 2.1, 1.15  # inches per column and per row
-    w, h = 0.8, 0.6  # box size in columns and rows
-    inch = {n: (x * sx, y * sy) for n, (x, y) in pos.items()}
-    half = (w / 2 * sx + 0.05, h / 2 * sy + 0.05)
-    taken: dict[frozenset, set[float]] = {}
-    routes = []
-    for c in claims:
-        used = taken.setdefault(frozenset((c["cause"], c["effect"])), set())
-        rad, hits = _route(c["cause"], c["effect"], inch, half, used)
-        used.add(rad)
-        routes.append((rad, hits))
-    # the drawing area holds every box and every curve
-    pts = np.vstack([np.array([[x - half[0], y - half[1]], [x + half[0], y + half[1]]]) for x, y in inch.values()]
-                    + [_curve(inch[c["cause"]], inch[c["effect"]], r) for c, (r, _) in zip(claims, routes)])
-    (x0, y0), (x1, y1) = pts.min(axis=0) - 0.25, pts.max(axis=0) + 0.25
-    width = max(6.0, x1 - x0)
-    x0, x1 = (x0 + x1) / 2 - width / 2, (x0 + x1) / 2 + width / 2
-    fig, (ax,) = frame(1, [y1 - y0], width=width, left=0.1, right=0.1, top=0.1, bottom=0.1,
-                       legend=_GRAPH_KEY[:6 if highlight else 5])
+    lay = graph.layout(nodes, claims, highlight, engine=engine)
+    margin = 6.0
+    W, H = lay.width + 2 * margin, lay.height + 2 * margin
+    fig = Figure(figsize=(W / 72, H / 72))
+    ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
-    ax.set_xlim(x0 / sx, x1 / sx)
-    ax.set_ylim(y0 / sy, y1 / sy)
-    for nid, (x, y) in pos.items():
+    ax.set_xlim(-margin, lay.width + margin)
+    ax.set_ylim(-margin, lay.height + margin)
+    for ar in lay.arrows:
+        c = claims[ar.index]
+        median = c.get("median") or 0.0
+        color = RAISES if median >= 0 else LOWERS
+        width = 1.0 + 3.0 * min(abs(median), 1.0)
+        codes = [MplPath.MOVETO] + [MplPath.CURVE4] * (len(ar.path) - 1)
+        gid = f"edge--{ar.cause}--{ar.effect}--{ar.index}"
+        style = "-" if median >= 0 else (0, (4, 2))
+        ax.add_patch(PathPatch(MplPath(ar.path, codes), fill=False, edgecolor=color, linewidth=width + (2.4 if c.get(
+            "hypotheses") else 0), linestyle=style, capstyle="butt", zorder=2, gid=gid))
+        if c.get("hypotheses"):  # a double line: the claim is a mixture of competing hypotheses
+            ax.add_patch(PathPatch(MplPath(ar.path, codes), fill=False, edgecolor="white", linewidth=max(1.2, width - 0.6),
+                                   capstyle="butt", zorder=2.1, gid=f"mixture--{ar.cause}--{ar.effect}--{ar.index}"))
+        _arrowhead(ax, ar.path[-1], ar.tip, color, f"head--{ar.cause}--{ar.effect}--{ar.index}")
+        lw, lh = lay.label_sizes.get(ar.index, (0, 0))
+        ax.text(*ar.label_at, text("\n".join(ar.lines)), ha="center", va="center", fontsize=graph.EDGE_SIZE,
+                color="#222222", linespacing=1.2, zorder=4,
+                bbox={"boxstyle": "round,pad=0.12,rounding_size=0.2", "facecolor": "white", "edgecolor": "none",
+                      "alpha": 0.9})
+    for nid, b in lay.boxes.items():
         node = nodes[nid]
         lit = nid in highlight
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.06",
-                                    facecolor=_ROLE_FILL.get(node["role"], "white"),
-                                    edgecolor=HIGHLIGHT if lit else "#333333", linewidth=3.2 if lit else 1.0,
-                                    linestyle="-" if node["role"] != "factor" else (0, (3, 1.5)), zorder=3))
-        tag = node["role"].upper() + (f" \u2013 {highlight[nid]}" if lit else "")
-        ax.text(x, y + h / 2 - 0.07, text(tag), ha="center", va="top", fontsize=6.5, color="#333333",
-                fontweight="bold", zorder=4)
-        ax.text(x, y - 0.06, text(node["label"], 22), ha="center", va="center", fontsize=8, zorder=4,
-                linespacing=1.1)
-    for c, (rad, hits) in zip(claims, routes):
-        a, b = c["cause"], c["effect"]
-        # arc3 bends in display space: its control point in inches, then back in data units
-        cx, cy = _control(inch[a], inch[b], rad)
-        ctrl = (cx / sx, cy / sy)
-        median = c.get("median") or 0.0
-        positive = median >= 0
-        ax.add_patch(FancyArrowPatch(
-            _box_edge(pos[a], ctrl, w, h), _box_edge(pos[b], ctrl, w, h), shrinkA=1, shrinkB=2,
-            connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>", mutation_scale=12,
-            color=POSITIVE if positive else NEGATIVE, linestyle="-" if positive else (0, (4, 2)),
-            linewidth=0.8 + 3.2 * min(abs(median), 1.0), alpha=0.9,
-            # an arrow that cannot avoid a box is drawn over it, never hidden behind it
-            zorder=5 if hits else 2, clip_on=False,
-        ))
-    handles = [Line2D([], [], color=POSITIVE, linewidth=2),
-               Line2D([], [], color=NEGATIVE, linewidth=2, linestyle=(0, (4, 2))),
-               Line2D([], [], color="#777777", linewidth=4),
-               Patch(facecolor=_ROLE_FILL["lever"], edgecolor="#333333"),
-               Patch(facecolor=_ROLE_FILL["outcome"], edgecolor="#333333")]
-    if highlight:
-        handles.append(Patch(facecolor="white", edgecolor=HIGHLIGHT, linewidth=3))
-    legend_below(fig, handles, _GRAPH_KEY[:len(handles)])
+        measured = node.get("measured", True)
+        ax.add_patch(FancyBboxPatch(
+            (b.x - b.w / 2, b.y - b.h / 2), b.w, b.h, boxstyle="round,pad=0,rounding_size=4",
+            facecolor=ROLE_FILL.get(node["role"], "white"), edgecolor="#000000" if lit else "#333333",
+            linewidth=3.2 if lit else ROLE_EDGE_WIDTH.get(node["role"], 1.0),
+            linestyle="-" if measured else (0, (3, 2)), zorder=5, gid=f"node--{nid}"))
+        top = b.y + b.h / 2 - graph.PAD
+        ax.text(b.x, top, text(b.tag), ha="center", va="top", fontsize=graph.TAG_SIZE, fontweight="bold",
+                color="#333333", zorder=6)
+        ax.text(b.x, top - graph.TAG_SIZE * 1.25, text("\n".join(b.lines)), ha="center", va="top",
+                fontsize=graph.LABEL_SIZE, linespacing=1.2, zorder=6)
     alt = "Causal graph of the scenario: " + "; ".join(
-        f"{nodes[c['cause']]['label']} to {nodes[c['effect']]['label']}" for c in claims)
+        f"{c['label']} ({nodes[c['cause']]['label']} to {nodes[c['effect']]['label']})" for c in claims)
     return to_svg(fig, salt=salt, alt=alt)

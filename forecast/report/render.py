@@ -1,4 +1,5 @@
-"""The HTML report of a run: an overview comparing the strategies, and one page per strategy.
+"""The HTML report of a run: an overview comparing the strategies, one page per strategy, and
+the answers as CSV with the run's summary.json beside them (:mod:`forecast.report.downloads`).
 
 The pages' contexts come from :mod:`forecast.report.context`; the Jinja templates in
 ``forecast/report/templates`` only loop and branch. Figures are inline SVG
@@ -19,6 +20,7 @@ from pathlib import Path
 import jinja2
 
 from forecast.report.context import GENERATOR, INDEX, overview_context, shared_context, strategy_context
+from forecast.report.downloads import downloads
 from forecast.report.drawing import deferred_figures, draw_figures
 from forecast.results.store import Run, RunError, sibling_dir
 
@@ -32,8 +34,8 @@ def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
     """
     out = Path(out)
     _check_target(out, replace=replace)
-    pages = render_pages(run)
-    _write_pages(out, pages)
+    files = {name: html.encode("utf-8") for name, html in render_pages(run).items()} | downloads(run)
+    _write_files(out, files)
     return out / INDEX
 
 
@@ -93,12 +95,12 @@ def _check_target(out: Path, *, replace: bool) -> None:
                        "Choose a new or empty directory for --out")
 
 
-def _write_pages(out: Path, pages: dict[str, str]) -> None:
+def _write_files(out: Path, files: dict[str, bytes]) -> None:
     """Write into a temporary sibling, then swap it in; the old report is removed last."""
     tmp = sibling_dir(out)
     try:
-        for name, html in pages.items():
-            (tmp / name).write_text(html, encoding="utf-8")
+        for name, content in files.items():
+            (tmp / name).write_bytes(content)
         if not out.exists():
             os.replace(tmp, out)
             return

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ def manifest(scenario: Scenario, settings, *, history: str, keep_draws: int | No
         "settings": asdict(settings) | {"keep_draws": keep_draws, "strategies": strategies or "all",
                                         "history": history},
         "versions": versions(),
+        "code": code_version(),
         "command": command if command is not None else list(sys.argv),
     }
 
@@ -82,6 +84,25 @@ def versions() -> dict[str, str]:
             out[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
             out[p] = "not installed"
+    return out
+
+
+def code_version() -> dict[str, str | bool | None]:
+    """The version of forecast that ran, and its git commit when it runs from a checkout
+    (``modified``: the checkout had uncommitted changes to tracked files). A run is then
+    traceable to the exact code, not only to a version number that many commits share."""
+    out: dict[str, str | bool | None] = {"version": versions()["forecast"], "commit": None, "modified": None}
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists() or not shutil.which("git"):
+        return out
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return out
+    out.update(commit=head or None, modified=bool(status.strip()))
     return out
 
 

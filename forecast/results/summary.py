@@ -1,8 +1,9 @@
 """``summary.json``: the numbers a reader needs, from the results tree.
 
-Each question's probability per strategy, every node's trajectory, the contrasts against the
-baseline, each claim's prior against its posterior, the indicators' fit and the sampler's
-diagnostics, all JSON-ready. The report and the command line show these numbers and no other.
+Each question's probability per strategy (with its Monte Carlo error, and the quantiles of the
+quantity it compares), every node's trajectory, the contrasts against the baseline, each
+claim's prior (as stated and as fitted) against its posterior, the indicators' fit and the
+sampler's diagnostics, all JSON-ready. The report and the command line show these numbers and no other.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
         entry = {
             "cause": c.cause, "effect": c.effect, "lag": c.lag, "label": c.label or c.id, "quote": c.quote,
             "sign": "+" if sign > 0 else "-",
-            "prior": {"dist": None if c.hypotheses else c.prior.describe(), **jsonable(summarize(prior, sign))},
+            "prior": {"dist": None if c.hypotheses else c.prior.describe(),
+                      "stated": None if c.hypotheses else c.prior.stated, **jsonable(summarize(prior, sign))},
             "posterior": {**quantile_summary(draws), "sd": jsonable(float(np.std(draws))),
                           "p_sign": jsonable(float(np.mean(np.sign(draws) == sign)))},
         }
@@ -140,7 +142,7 @@ def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
         if c.hypotheses:
             weighed = hypothesis_weights(post)
             entry["hypotheses"] = {
-                h.id: {"label": h.label, "quote": h.quote, "prior": h.prior.describe(),
+                h.id: {"label": h.label, "quote": h.quote, "prior": h.prior.describe(), "stated": h.prior.stated,
                        "prior_weight": jsonable(h.weight),
                        "posterior_weight": jsonable(weighed[f"{c.id}/{h.id}"][0]),
                        "posterior_weight_mcse": jsonable(weighed[f"{c.id}/{h.id}"][1])}

@@ -16,7 +16,7 @@ summaries the report shows next to the posterior.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal
 
@@ -68,10 +68,13 @@ class PriorError(ValueError):
 
 @dataclass(frozen=True)
 class Distribution:
-    """A resolved prior: a registry name and its numeric parameters."""
+    """A resolved prior: a registry name and its numeric parameters, and the prior as the
+    analyst wrote it (``stated``: the words, the "between" statement or the quartiles), so
+    that the report can show the statement next to the distribution fitted to it."""
 
     name: str
     params: dict[str, float]
+    stated: str = field(default="", compare=False)
 
     @property
     def family(self) -> Family:
@@ -133,16 +136,17 @@ def resolve(spec: dict[str, Any], *, signed: bool = False) -> Distribution:
         )
     keys = set(spec)
     if "dist" in keys:
-        return _explicit(spec)
+        dist = _explicit(spec)
+        return replace(dist, stated=dist.describe())
     if keys & {"direction", "strength", "confidence"}:
         if not signed:
             raise PriorError(
                 "direction/strength/confidence describe a claim's effect; here give a "
                 "distribution such as {dist = \"Normal\", mu = 0, sigma = 1}"
             )
-        return _words(spec)
+        return replace(_words(spec), stated=stated_words(spec))
     if keys & {"between", "quartiles"}:
-        return _elicited(spec)
+        return replace(_elicited(spec), stated=stated_elicited(spec))
     raise PriorError(
         "a prior needs one of: dist = NAME with its parameters; direction/strength/confidence; "
         "between = [low, high] with probability; or quartiles = [q1, q2, q3]. "
@@ -184,6 +188,26 @@ def _explicit(spec: dict[str, Any]) -> Distribution:
     if name == "TruncatedNormal" and params.get("lower", -math.inf) >= params.get("upper", math.inf):
         raise PriorError("TruncatedNormal needs lower < upper")
     return Distribution(name, {k: params[k] for k in fam.params if k in params})
+
+
+def stated_words(spec: dict[str, Any]) -> str:
+    """A words prior as the analyst wrote it, e.g. "raises it: moderate strength, low
+    confidence"; a word left out says which default it took."""
+    strength = spec.get("strength", "moderate")
+    confidence = spec.get("confidence", "medium")
+    verb = "raises" if spec.get("direction") == "+" else "lowers"
+    return (f"{verb} it: {strength} strength{'' if 'strength' in spec else ' (default)'}, "
+            f"{confidence} confidence{'' if 'confidence' in spec else ' (default)'}")
+
+
+def stated_elicited(spec: dict[str, Any]) -> str:
+    """An expert's statement as written: "90% between -0.6 and -0.05", "quartiles -0.5, -0.3, -0.1"."""
+    family = f" (fitted as a {spec['family']})" if spec.get("family", "Normal") != "Normal" else ""
+    if "between" in spec:
+        lo, hi = spec["between"]
+        return f"{spec.get('probability', 0.9):.0%} between {lo:g} and {hi:g}{family}"
+    q1, q2, q3 = spec["quartiles"]
+    return f"quartiles {q1:g}, {q2:g} (median), {q3:g}{family}"
 
 
 def _words(spec: dict[str, Any]) -> Distribution:

@@ -1,0 +1,62 @@
+"""Numbers and links as the report shows them (formatted here, never in templates)."""
+
+from __future__ import annotations
+
+import re
+
+MINUS = "\u2212"
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    """A number for display; missing values (NaN is stored as null) show as "n/a"."""
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_interval(lo: float | None, hi: float | None, digits: int = 2) -> str:
+    return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
+
+
+def signed(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{x:+.{digits}f}"
+
+
+def decimals(*values: float | None) -> int:
+    """Decimals that show a set of values to about three significant figures of the largest
+    (index points and USD bn need none, a change of 0.4 needs two)."""
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    return 0 if largest >= 10 else 1 if largest >= 1 else 2
+
+
+def quantity(x: float | None, digits: int, *, sign: bool = False) -> str:
+    """A forecast value (or change, with ``sign``) with a true minus sign."""
+    if x is None:
+        return "n/a"
+    text = f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("+-")  # no sign on a zero ("-0" would read as a fall)
+    return text.replace("-", MINUS)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links reach an href: a ``javascript:`` URL in a data file is shown as text."""
+    return url.strip() if url and re.match(r"^https?://", url.strip(), re.I) else None
+
+
+_URL = re.compile(r"https?://[^\s;,<>\"']+", re.I)
+
+
+def links(text: str | None) -> list[dict[str, str | None]]:
+    """A source cell as parts, each URL its own link: "https://a ; https://b" is two links
+    joined by " ; ", not one broken one. Parts are ``{"text", "url"}`` (url None for text)."""
+    text = text or ""
+    parts: list[dict[str, str | None]] = []
+    at = 0
+    for m in _URL.finditer(text):
+        url = m.group(0).rstrip(".)]")  # a sentence's full stop or a closing bracket is not part of it
+        if m.start() > at:
+            parts.append({"text": text[at:m.start()], "url": None})
+        parts.append({"text": url, "url": safe_url(url)})
+        at = m.start() + len(url)
+    if at < len(text):
+        parts.append({"text": text[at:], "url": None})
+    return parts

@@ -1,0 +1,216 @@
+"""The report's figures, drawn from the default scenario's golden summary (no sampling): the
+causal graph's geometry read back from its SVG, and tick labels a reader can read."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from forecast.report import context, graph
+from forecast.report import figures as plots
+
+from .conftest import ROOT
+
+GOLDEN = json.loads((ROOT / "tests" / "golden" / "article_summary.json").read_text(encoding="utf-8"))
+SVG = "{http://www.w3.org/2000/svg}"
+needs_dot = pytest.mark.skipif(graph.dot_binary() is None, reason="needs Graphviz's dot (apt-get install graphviz)")
+
+
+# --- Reading an SVG back ----------------------------------------------------------------------
+
+
+def path_points(d: str, samples: int = 24) -> np.ndarray:
+    """Points along an SVG path of absolute M, L, Q, C and Z commands (as matplotlib writes them)."""
+    tokens = re.findall(r"[MLQCZz]|-?\d+(?:\.\d+)?(?:e-?\d+)?", d)
+    points, cur, start, i = [], None, None, 0
+    ts = np.linspace(0, 1, samples)[:, None]
+    while i < len(tokens):
+        cmd = tokens[i]
+        i += 1
+        need = {"M": 1, "L": 1, "Q": 2, "C": 3}.get(cmd, 0)
+        pts = [np.array([float(tokens[i + 2 * k]), float(tokens[i + 2 * k + 1])]) for k in range(need)]
+        i += 2 * need
+        if cmd == "M":
+            cur = start = pts[0]
+            points.append(cur[None])
+        elif cmd == "L":
+            points.append(cur + ts * (pts[0] - cur))
+            cur = pts[0]
+        elif cmd == "Q":
+            c, e = pts
+            points.append((1 - ts) ** 2 * cur + 2 * (1 - ts) * ts * c + ts ** 2 * e)
+            cur = e
+        elif cmd == "C":
+            c1, c2, e = pts
+            points.append((1 - ts) ** 3 * cur + 3 * (1 - ts) ** 2 * ts * c1 + 3 * (1 - ts) * ts ** 2 * c2 + ts ** 3 * e)
+            cur = e
+        elif cmd in "Zz" and start is not None:
+            cur = start
+    return np.vstack(points)
+
+
+def shapes(svg: str, prefix: str) -> dict[str, np.ndarray]:
+    """Points of every path inside the groups whose id contains ``prefix--`` (id -> points)."""
+    root = ET.fromstring(str(svg))
+    out = {}
+    for g in root.iter(f"{SVG}g"):
+        gid = g.get("id", "")
+        if f"{prefix}--" in gid:
+            key = gid[gid.index(f"{prefix}--"):]
+            out[key] = np.vstack([path_points(p.get("d", "")) for p in g.iter(f"{SVG}path")])
+    return out
+
+
+def texts(svg: str) -> list[str]:
+    root = ET.fromstring(str(svg))
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+def crossings(svg: str) -> list[tuple[str, str]]:
+    """(edge, node) pairs where an edge's path enters a node box other than its own ends."""
+    boxes = {k.split("--", 1)[1]: (pts.min(axis=0) + 1.0, pts.max(axis=0) - 1.0) for k, pts in shapes(svg, "node").items()}
+    found = []
+    for key, pts in shapes(svg, "edge").items():
+        _, cause, effect, _ = key.split("--")
+        for nid, (lo, hi) in boxes.items():
+            if nid in (cause, effect):
+                continue
+            if np.any(np.all((pts > lo) & (pts < hi), axis=1)):
+                found.append((key, nid))
+    return found
+
+
+# --- The causal graph ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["overview", "strategy"])
+def graph_svg(request) -> str:
+    """The default scenario's graph as the overview draws it, and as a strategy's page does."""
+    strategy = context.strategy_list(GOLDEN)[-1] if request.param == "strategy" else None
+    fig = context.graph_context(GOLDEN, request.param, strategy)["figure"]
+    assert fig["error"] is None, fig["error"]
+    return str(fig["svg"])
+
+
+@needs_dot
+def test_no_arrow_runs_through_a_box_other_than_its_own_ends(graph_svg):
+    assert len(shapes(graph_svg, "edge")) == len(GOLDEN["claims"])
+    assert len(shapes(graph_svg, "node")) == len(GOLDEN["nodes"])
+    assert crossings(graph_svg) == []
+
+
+def test_the_crossing_check_can_fail():
+    """Control: a straight arrow drawn through a third box is caught."""
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><g id="x-node--a"><path d="M 0 0 L 10 0 L 10 10 L 0 10 Z"/></g>'
+           '<g id="x-node--b"><path d="M 40 0 L 50 0 L 50 10 L 40 10 Z"/></g>'
+           '<g id="x-node--c"><path d="M 80 0 L 90 0 L 90 10 L 80 10 Z"/></g>'
+           '<g id="x-edge--a--c--0"><path d="M 10 5 C 30 5 60 5 80 5"/></g></svg>')
+    assert crossings(svg) == [("edge--a--c--0", "b")]
+
+
+@needs_dot
+def test_parallel_claims_are_drawn_apart(graph_svg):
+    edges = shapes(graph_svg, "edge")
+    by_ends: dict[tuple[str, str], list[np.ndarray]] = {}
+    for key, pts in edges.items():
+        _, cause, effect, _ = key.split("--")
+        by_ends.setdefault((cause, effect), []).append(pts)
+    parallel = [v for v in by_ends.values() if len(v) > 1]
+    assert parallel, "the default scenario has two claims from the partnership to the US position"
+    for paths in parallel:
+        mids = [p[len(p) // 2] for p in paths]
+        gaps = [np.hypot(*(a - b)) for k, a in enumerate(mids) for b in mids[k + 1:]]
+        assert min(gaps) > 10, gaps
+
+
+@needs_dot
+def test_every_arrow_carries_its_claims_label_and_mixtures_are_double_lines(graph_svg):
+    shown = " ".join(texts(graph_svg))
+    for c in GOLDEN["claims"].values():
+        for line in textwrap.wrap(c["label"], graph.EDGE_WRAP):
+            assert line.replace("'", "&#x27;") in shown or line in shown, line
+    mixtures = {k.split("--")[1:3] and tuple(k.split("--")[1:3]) for k in shapes(graph_svg, "mixture")}
+    expected = {(c["cause"], c["effect"]) for c in GOLDEN["claims"].values() if c.get("hypotheses")}
+    assert mixtures == expected and expected
+
+
+def test_colour_in_the_graph_means_the_sign_of_an_effect_only(graph_svg):
+    """Boxes, their text and outlines are greys; the only hues are the two signs."""
+    colours = {c.upper() for c in re.findall(r"#[0-9a-fA-F]{6}\b", graph_svg)}
+    hues = {c for c in colours if len({c[1:3], c[3:5], c[5:7]}) > 1}
+    assert hues <= {plots.RAISES, plots.LOWERS}, hues
+    assert plots.LOWERS in hues and plots.RAISES in hues
+
+
+def test_without_graphviz_the_graph_is_still_drawn_and_says_so(monkeypatch):
+    monkeypatch.setattr(graph, "dot_binary", lambda: None)
+    ctx = context.graph_context(GOLDEN, "nodot")
+    assert ctx["engine"] == "layered" and "Graphviz" in ctx["note"]
+    assert ctx["figure"]["error"] is None and "<svg" in str(ctx["figure"]["svg"])
+    assert ctx["numbered"] == [c["label"] for c in GOLDEN["claims"].values()]  # the key to the numbered arrows
+
+
+def test_unmeasured_nodes_are_marked_in_the_graph(graph_svg):
+    measured = {i["node"] for i in GOLDEN["indicators"].values()}
+    shown = texts(graph_svg)
+    tags = [t for t in shown if t.isupper() or "no data" in t]
+    assert sum("no data" in t for t in tags) == len(set(GOLDEN["nodes"]) - measured)
+
+
+# --- Ticks -----------------------------------------------------------------------------------------
+
+
+def test_log_ticks_are_plain_numbers_several_per_axis():
+    assert plots.log_ticks(60, 250) == [60, 80, 100, 150, 200]
+    assert plots.log_ticks(1.5, 120) == [2, 5, 10, 20, 50, 100]
+    for lo, hi in ((0.02, 0.9), (3, 4), (80, 130), (1, 1e6)):
+        ticks = plots.log_ticks(lo, hi)
+        assert 3 <= len(ticks) <= 7 and all(lo <= t <= hi for t in ticks), (lo, hi, ticks)
+    assert [plots.plain(v) for v in (100, 1500, 0.2, -3, 2e6)] == ["100", "1,500", "0.2", "\u22123", "2,000,000"]
+
+
+def test_year_ticks_run_through_the_horizon():
+    assert plots.year_ticks(2012, 2029) == [2015, 2020, 2025, 2029]
+    assert plots.year_ticks(2016, 2024) == [2016, 2018, 2020, 2022, 2024]
+    assert plots.year_ticks(2012, 2026)[-1] == 2026
+    for first, last in ((2000, 2010), (1990, 2050), (2020, 2022)):
+        assert plots.year_ticks(first, last)[-1] == last
+
+
+@pytest.mark.parametrize("iid", list(GOLDEN["indicators"]))
+def test_evidence_charts_label_their_axes_in_plain_numbers(iid):
+    """The log axes read 50, 100, 200 (never 2×10², and no lone unlabelled minor ticks), and
+    the years run to the horizon."""
+    s = GOLDEN
+    svg = str(plots.evidence_chart(indicator=s["indicators"][iid], strategies=context.strategy_list(s),
+                                   start_year=s["scenario"]["start_year"], banded="status_quo", salt=iid))
+    labels = texts(svg)
+    assert not any("\u00d7" in t or "10^" in t for t in labels), labels
+    assert str(s["scenario"]["horizon"]) in labels
+    if s["indicators"][iid]["transform"] == "log":
+        numbers = [t for t in labels if re.fullmatch(r"[\d,.]+", t)]
+        assert len(numbers) >= 3 + 4  # at least three on the log axis, besides the four years
+
+
+@pytest.mark.parametrize("name", ["fan", "graph"])
+def test_figures_keep_their_text_readable_when_shrunk(name):
+    """A figure's minimum width keeps its smallest text at 10 CSS pixels (an SVG point is
+    4/3 pixel at its own size, so text of f points at width w shows at f * w / width_pt px)."""
+    s = GOLDEN
+    if name == "fan":
+        svg = str(plots.fan_panel(node=s["trajectories"]["partnership"], strategy=context.strategy_list(s)[1],
+                                  start_year=2025, ylim=(0, 100), salt="t"))
+    else:
+        svg = str(context.graph_context(s, "readable")["figure"]["svg"])
+    width_pt = float(re.search(r'width="([\d.]+)pt"', svg)[1])
+    least = float(re.search(r"min-width: (\d+)px", svg)[1])
+    smallest = min(float(x) for x in re.findall(r"font-size: ([\d.]+)px", svg))
+    assert smallest >= 8.5
+    assert smallest * least / width_pt >= 9.9
+    if name == "fan":  # small enough to fit a phone (390 px less the page's margins) at that size
+        assert least <= 360
