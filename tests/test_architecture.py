@@ -13,7 +13,7 @@ PACKAGE = ROOT / "forecast"
 
 #: docs/architecture.md's layers: a module may import from its own layer and those before it.
 LAYERS = {
-    "settings": 0, "streams": 0, "progress": 0,
+    "settings": 0, "streams": 0, "progress": 0, "files": 0, "interrupts": 0,
     "scenario": 1, "compiled": 2, "model": 3, "posterior": 4, "forecasts": 5, "results": 6, "report": 7,
     "pipeline": 8, "describe": 8, "cli": 9,
 }

@@ -95,6 +95,7 @@ class Indicator:
     center: float = 0.0  # mean of the transformed values (the standardisation)
     spread: float = 1.0  # sd of the transformed values
     anchor: bool = False  # the node's first indicator: intercept 0, loading 1 (sets the node's scale)
+    read_as: str = ""  # how its file is written when not comma-separated with decimal points
 
     def transformed(self, raw):
         raw = np.asarray(raw, dtype=float)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from forecast.scenario.errors import did_you_mean
+from forecast.scenario.errors import did_you_mean, shown
 
 Support = Literal["real", "positive", "unit"]
 
@@ -129,7 +129,7 @@ def resolve(spec: dict[str, Any], *, signed: bool = False) -> Distribution:
     """
     if not isinstance(spec, dict):
         raise PriorError(
-            f"a prior is a table such as {{dist = \"Normal\", mu = 0, sigma = 1}}, got {spec!r}"
+            f"a prior is a table such as {{dist = \"Normal\", mu = 0, sigma = 1}}, and {shown(spec)}"
         )
     keys = set(spec)
     if "dist" in keys:
@@ -173,8 +173,8 @@ def _explicit(spec: dict[str, Any]) -> Distribution:
         raise PriorError(f"{name} needs {', '.join(missing)} (it takes {', '.join(fam.params)})")
     params: dict[str, float] = {}
     for k, v in given.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise PriorError(f"{name} parameter {k} must be a finite number, got {v!r}")
+        if not _num(v):
+            raise PriorError(f"{name} parameter {k} must be a finite number, and {shown(v)}")
         params[k] = float(v)
     for k in fam.positive:
         if k in params and params[k] <= 0:
@@ -193,18 +193,16 @@ def _words(spec: dict[str, Any]) -> Distribution:
         k = sorted(extra)[0]
         raise PriorError(f"unknown key {k!r} in a words prior.{did_you_mean(k, allowed)}")
     direction = spec.get("direction")
-    if direction not in ("+", "-"):
-        raise PriorError(f"direction must be \"+\" or \"-\", got {direction!r}")
+    if not isinstance(direction, str) or direction not in ("+", "-"):
+        raise PriorError(f"direction must be \"+\" or \"-\", and {shown(direction) if 'direction' in spec else 'it is missing'}")
     strength = spec.get("strength", "moderate")
     confidence = spec.get("confidence", "medium")
-    if strength not in STRENGTH:
-        raise PriorError(
-            f"strength must be one of {', '.join(STRENGTH)}, got {strength!r}.{did_you_mean(str(strength), STRENGTH)}"
-        )
-    if confidence not in CONFIDENCE:
-        raise PriorError(
-            f"confidence must be one of {', '.join(CONFIDENCE)}, got {confidence!r}.{did_you_mean(str(confidence), CONFIDENCE)}"
-        )
+    if not isinstance(strength, str) or strength not in STRENGTH:
+        raise PriorError(f"strength must be one of {', '.join(STRENGTH)}, and {shown(strength)}."
+                         f"{did_you_mean(strength, STRENGTH) if isinstance(strength, str) else ''}".rstrip("."))
+    if not isinstance(confidence, str) or confidence not in CONFIDENCE:
+        raise PriorError(f"confidence must be one of {', '.join(CONFIDENCE)}, and {shown(confidence)}."
+                         f"{did_you_mean(confidence, CONFIDENCE) if isinstance(confidence, str) else ''}".rstrip("."))
     size = STRENGTH[strength]
     sign = 1.0 if direction == "+" else -1.0
     return Distribution("Normal", {"mu": sign * size, "sigma": size * CONFIDENCE[confidence]})
@@ -214,19 +212,20 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
     import preliz as pz
 
     family = spec.get("family", "Normal")
-    if family not in REGISTRY:
-        raise PriorError(f"unknown family {family!r}.{did_you_mean(str(family), REGISTRY)}")
+    if not isinstance(family, str) or family not in REGISTRY:
+        raise PriorError(f"unknown family: {shown(family)}.{did_you_mean(family, REGISTRY) if isinstance(family, str) else ''} "
+                         f"Known: {', '.join(REGISTRY)}")
     target = getattr(pz, family)()
     if "between" in spec:
         allowed = {"between", "probability", "family"}
         _no_extra(spec, allowed)
         lo_hi = spec["between"]
         if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(_num(x) for x in lo_hi)):
-            raise PriorError(f"between must be [low, high], two numbers, got {lo_hi!r}")
+            raise PriorError(f"between must be [low, high], two finite numbers, and {shown(lo_hi)}")
         lo, hi = (float(x) for x in lo_hi)
         mass = spec.get("probability", 0.9)
         if not _num(mass) or not 0.0 < mass < 1.0:
-            raise PriorError(f"probability must be a number between 0 and 1, got {mass!r}")
+            raise PriorError(f"probability must be a number between 0 and 1, and {shown(mass)}")
         if lo >= hi:
             raise PriorError(f"between needs low < high, got [{lo}, {hi}]")
         try:
@@ -237,7 +236,7 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
         _no_extra(spec, {"quartiles", "family"})
         q = spec["quartiles"]
         if not (isinstance(q, list) and len(q) == 3 and all(_num(x) for x in q) and q[0] < q[1] < q[2]):
-            raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], got {q!r}")
+            raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], and {shown(q)}")
         try:
             pz.quartile(target, *(float(x) for x in q), plot=False)
         except Exception as exc:
