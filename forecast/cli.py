@@ -1,8 +1,10 @@
 """The ``forecast`` command: a thin click shell over :mod:`forecast.pipeline`.
 
-Exit codes: 0 success; 1 a bad scenario file or run directory (the message names the file,
-the key and the fix; nothing is written); 2 bad command-line usage; 3 the run finished but
-its sampling diagnostics are not clean and ``--strict`` was given (results are written).
+Exit codes: 0 success; 1 a bad scenario file, data file or run directory, or an output that
+cannot be written (the message names the file, the key and the fix; nothing is written); 2
+bad command-line usage; 3 the run finished but its sampling diagnostics are not clean and
+``--strict`` was given (results are written); 130 and 143 (128 + the signal's number)
+stopped by SIGINT (Ctrl-C) or SIGTERM, with nothing written.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
 
 EPILOG = """\b
 Exit codes:
-  0  success
-  1  bad scenario file or run directory (nothing written)
-  2  bad command-line usage
-  3  --strict and the sampling diagnostics are not clean (results written)
+  0    success
+  1    bad scenario, data file or run directory, or an output that cannot be written (nothing written)
+  2    bad command-line usage
+  3    --strict and the sampling diagnostics are not clean (results written)
+  130  interrupted (Ctrl-C, SIGINT); 143: terminated (SIGTERM); nothing written
 """
 
 
@@ -161,25 +164,51 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
 
 
 def main() -> None:
-    """The ``forecast`` executable. Once the command is done the process exits at once
-    (``os._exit`` after flushing), skipping the interpreter's teardown: finalising the
-    compiled model's graphs and LLVM objects took ~1.5 s of every run, and there is nothing
-    left to write (a run directory is complete and renamed into place before the command
-    returns). Errors that escape a command still end in Python's normal traceback exit."""
+    """The ``forecast`` executable.
+
+    SIGINT and SIGTERM stop a command at any stage (:mod:`forecast.interrupts`): what it was
+    writing is removed on the way out, the background compile is stopped, and the exit code
+    is 130 or 143. Once the command is done the process exits at once (``os._exit`` after
+    flushing), skipping the interpreter's teardown: finalising the compiled model's graphs and
+    LLVM objects took ~1.5 s of every run, and there is nothing left to write (a run directory
+    is complete and renamed into place before the command returns). Errors that escape a
+    command still end in Python's normal traceback exit."""
+    from forecast import interrupts
+
     warnings.formatwarning = _warning_line
+    with interrupts.handled():
+        try:
+            code = _command()
+        except interrupts.Interrupted as exc:  # between the command and the line below
+            code = exc.exit_code
+        interrupts.record_only()  # the command is over: a signal now only sets the exit code
+        signum = interrupts.received()
+        if signum is not None:
+            code = 128 + signum  # even when a library swallowed the raise and the command went on
+        from forecast.compiled import runtime
+
+        runtime.stop_background_compile()  # os._exit skips the atexit hook that would
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _command() -> int:
+    """Run the command line's command; its exit code."""
+    import signal
+
+    from forecast import interrupts
+
     try:
         cli(prog_name="forecast")
-        code = 0
+        return 0
     except SystemExit as exc:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: let Python do it
-        code = exc.code or 0
-    from forecast.compiled import runtime
-
-    runtime.stop_background_compile()  # os._exit skips the atexit hook that would
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+        return exc.code or 0
+    except interrupts.Interrupted as exc:
+        _echo_err(f"interrupted ({signal.Signals(exc.signum).name}): stopped; nothing was written")
+        return exc.exit_code
 
 
 if __name__ == "__main__":

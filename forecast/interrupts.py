@@ -92,6 +92,20 @@ def handled() -> Iterator[None]:
         sys.unraisablehook = hook
 
 
+def _record(signum: int, frame) -> None:
+    global _received
+    if _received is None:
+        _received = signum
+
+
+def record_only() -> None:
+    """From now on (while :func:`handled` is active) a signal is only recorded: for a command
+    that has finished and is exiting anyway, with the signal's exit code."""
+    if threading.current_thread() is threading.main_thread():
+        for s in SIGNALS:
+            signal.signal(s, _record)
+
+
 def ignore_in_child() -> None:
     """For a worker process forked from a command: leave SIGINT to the parent (a Ctrl-C reaches
     the whole process group; the parent stops its workers itself) and take SIGTERM's default."""

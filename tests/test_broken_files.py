@@ -77,7 +77,8 @@ def test_validate_exits_1_without_a_traceback(path: Path) -> None:
 
 def test_missing_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "nope.toml")])
-    assert result.exit_code == 1 and "nope.toml: 1 problem\n  - no such file; give the path of a scenario" in result.output
+    assert result.exit_code == 1
+    assert "nope.toml: 1 problem\n  - no such file; give the path of a scenario" in result.output
 
 
 def test_bad_scenario_run_writes_nothing(tmp_path: Path) -> None:

@@ -127,9 +127,10 @@ def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem])
     if info.start_year - info.history_start < 2:
         problems.append(Problem("scenario.history_start", "give at least two years of history before start_year"))
     if info.horizon - info.history_start + 1 > LIMITS["years"]:
-        problems.append(Problem("scenario", f"{info.history_start}-{info.horizon} is {info.horizon - info.history_start + 1} "
-                                f"years, more than the limit of {LIMITS['years']} years from history_start to "
-                                "horizon; start the history later or end the horizon sooner"))
+        span = info.horizon - info.history_start + 1
+        problems.append(Problem("scenario", f"{info.history_start}-{info.horizon} is {span} years, more than the "
+                                f"limit of {LIMITS['years']} years from history_start to horizon; start the history "
+                                "later or end the horizon sooner"))
 
     nodes: dict[str, Node] = {}
     for nid, n in spec.nodes.items():

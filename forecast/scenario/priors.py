@@ -194,7 +194,8 @@ def _words(spec: dict[str, Any]) -> Distribution:
         raise PriorError(f"unknown key {k!r} in a words prior.{did_you_mean(k, allowed)}")
     direction = spec.get("direction")
     if not isinstance(direction, str) or direction not in ("+", "-"):
-        raise PriorError(f"direction must be \"+\" or \"-\", and {shown(direction) if 'direction' in spec else 'it is missing'}")
+        given = shown(direction) if "direction" in spec else "it is missing"
+        raise PriorError(f"direction must be \"+\" or \"-\", and {given}")
     strength = spec.get("strength", "moderate")
     confidence = spec.get("confidence", "medium")
     if not isinstance(strength, str) or strength not in STRENGTH:
@@ -213,8 +214,8 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
 
     family = spec.get("family", "Normal")
     if not isinstance(family, str) or family not in REGISTRY:
-        raise PriorError(f"unknown family: {shown(family)}.{did_you_mean(family, REGISTRY) if isinstance(family, str) else ''} "
-                         f"Known: {', '.join(REGISTRY)}")
+        hint = did_you_mean(family, REGISTRY) if isinstance(family, str) else ""
+        raise PriorError(f"unknown family: {shown(family)}.{hint} Known: {', '.join(REGISTRY)}")
     target = getattr(pz, family)()
     if "between" in spec:
         allowed = {"between", "probability", "family"}
