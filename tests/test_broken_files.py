@@ -23,6 +23,7 @@ from .conftest import CHAIN, ROOT, write_scenario
 
 BROKEN = ROOT / "tests" / "broken"
 SCENARIOS = sorted(BROKEN.glob("*.toml"))
+RUNS = BROKEN / "runs"
 
 #: Broken files whose first line cannot carry their expected message.
 NO_FIRST_LINE = {
@@ -52,7 +53,7 @@ def assert_says(message: str, expected: str) -> None:
 
 def test_the_broken_files_cover_every_class_of_problem() -> None:
     names = {p.stem for p in SCENARIOS}
-    assert len(SCENARIOS) >= 40
+    assert len(SCENARIOS) + len(list(RUNS.iterdir())) >= 40 and len(SCENARIOS) >= 40
     for kind in ("not_utf8", "binary", "utf16", "empty", "deep_nesting", "too_many_nodes", "nan_initial_sd",
                  "text_where_number", "boolean_where_lag", "csv_extra_field", "csv_not_utf8", "csv_nan_cell"):
         assert kind in names, kind
@@ -179,3 +180,88 @@ def test_the_documented_limits_are_the_code_limits() -> None:
     numbers = [*LIMITS.values(), data.MAX_ROWS, data.MAX_CELL, data.MAX_DATA_BYTES >> 20, load.MAX_SCENARIO_BYTES >> 20]
     for n in numbers:
         assert f"{n:,}" in section or str(n) in section, n
+
+
+# --- Run directories: `forecast report` and load_run refuse what is not a whole run --------
+
+#: Each broken run directory under tests/broken/runs/ and what it is told.
+RUN_MESSAGES = {
+    "no_manifest": "no_manifest is not a run directory (no manifest.json); give a directory written by "
+                   "`forecast run`",
+    "manifest_not_json": "manifest_not_json: manifest.json is not valid JSON (Expecting property name enclosed in "
+                         "double quotes at line 2, column 1); it was damaged: re-run the scenario",
+    "manifest_not_utf8": "manifest_not_utf8: manifest.json is not UTF-8 text: line 1, column 42 has the byte 0xe9 "
+                         "(another encoding, such as Latin-1 or Windows-1252?); it was damaged or is not a run's: "
+                         "re-run the scenario",
+    "manifest_binary": "manifest_binary: manifest.json is not a text file (line 3 holds a NUL byte: binary data?); "
+                       "it was damaged or is not a run's",
+    "manifest_not_an_object": "manifest_not_an_object: manifest.json holds a JSON list, not an object: it was not "
+                              "written by `forecast run`",
+    "manifest_with_nan": "manifest_with_nan: manifest.json is not a run's JSON (NaN is not a number JSON allows); "
+                         "it was damaged",
+    "manifest_of_another_tool": "manifest_of_another_tool: manifest.json is not a manifest written by `forecast "
+                                "run` (no forecast_run = 1 and files)",
+    "manifest_nested_deeply": "manifest_nested_deeply: manifest.json is not a run's JSON (nested too deeply)",
+    "manifest_names_a_file_outside": "manifest_names_a_file_outside: manifest.json names '../outside.txt', a file "
+                                     "outside the run; it was edited: re-run the scenario",
+    "manifest_without_results": "manifest_without_results: manifest.json does not list results.nc; the run is "
+                                "incomplete: re-run the scenario",
+    "listed_file_missing": "listed_file_missing: results.nc is missing; the run is incomplete. Re-run the scenario",
+    "file_modified_after_the_run": "file_modified_after_the_run: summary.json was modified after the run (sha256 "
+                                   "differs from manifest.json); re-run the scenario rather than editing results",
+    "summary_not_json": "summary_not_json: summary.json is not valid JSON (Expecting value at line 1, column 27); "
+                        "it was damaged: re-run the scenario",
+    "summary_of_another_version": "summary_of_another_version: summary.json lacks scenario, nodes, strategies, "
+                                  "trajectories, contrasts, claims, indicators, diagnostics: it was not written by "
+                                  "this version of forecast, or was edited; re-run the scenario",
+    "results_not_netcdf": "results_not_netcdf: results.nc cannot be read as results (OSError: Unable to "
+                          "synchronously open file (file signature not found)); it was damaged: re-run the scenario",
+}
+
+
+def test_every_broken_run_directory_has_its_message() -> None:
+    assert sorted(p.name for p in RUNS.iterdir()) == sorted(RUN_MESSAGES)
+
+
+@pytest.mark.parametrize("name", sorted(RUN_MESSAGES))
+def test_a_broken_run_directory_is_refused_with_its_message(name: str, tmp_path: Path) -> None:
+    from forecast.results.store import RunError, load_run
+
+    with pytest.raises(RunError) as info:
+        load_run(RUNS / name)
+    assert_says(str(info.value), RUN_MESSAGES[name])
+    copy = shutil.copytree(RUNS / name, tmp_path / name)  # the report is not written beside the original
+    result = CliRunner().invoke(cli, ["report", str(copy)])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1
+    assert "Traceback" not in result.output and result.output.startswith(f"error: {copy}")
+    assert sorted(os.listdir(copy)) == sorted(os.listdir(RUNS / name)), "nothing written into it"
+
+
+def test_an_empty_folder_is_not_a_run(tmp_path: Path) -> None:
+    from forecast.results.store import RunError, load_run
+
+    with pytest.raises(RunError, match=r"is an empty folder \(no manifest.json\); give a directory written by"):
+        load_run(tmp_path)
+
+
+def test_a_file_or_nothing_is_not_a_run(tmp_path: Path) -> None:
+    from forecast.results.store import RunError, load_run
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunError, match="is a file, not a run directory"):
+        load_run(tmp_path / "file")
+    with pytest.raises(RunError, match="no such directory; give a run directory written by `forecast run`"):
+        load_run(tmp_path / "nothing")
+
+
+def test_an_unreadable_run_file_says_so(tmp_path: Path, monkeypatch) -> None:
+    from forecast.results.store import RunError, load_run
+
+    run = shutil.copytree(RUNS / "results_not_netcdf", tmp_path / "run")
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(RunError, match="manifest.json cannot be read: permission denied; give yourself read access"):
+        load_run(run)

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 import xarray as xr
 
-from forecast.files import FileProblem, MiB, read_text
+from forecast.files import FileProblem, MiB, Unreadable, read_text
 from forecast.results.staging import RunError, check_target, claim, claimed, staging
 from forecast.scenario.domain import Scenario, file_sha256
 
@@ -194,8 +194,10 @@ def _read_json(path: Path, name: str) -> dict:
     """A JSON object from a run's file; NaN and infinity are refused (a run never writes them)."""
     try:
         text = read_text(path / name, what=f"a run's {name}", limit=MAX_JSON_BYTES).text
-    except FileProblem as exc:
+    except Unreadable as exc:
         raise RunError(f"{path}: {name} {exc}") from None
+    except FileProblem as exc:
+        raise RunError(f"{path}: {name} {exc.reason}; it was damaged or is not a run's: re-run the scenario") from None
 
     def no_constant(word: str):
         raise ValueError(f"{word} is not a number JSON allows")
