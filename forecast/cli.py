@@ -17,11 +17,13 @@ from pathlib import Path
 import click
 
 # A light module (no PyMC): the settings' defaults and choices are written once, there.
-from forecast.settings import HISTORY_CHOICES, SAMPLERS, TARGET_ACCEPT, SamplerSettings
+from forecast.settings import HISTORY_CHOICES, MAX_SEED, SAMPLERS, TARGET_ACCEPT, SamplerSettings
 
 DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "history")}
 
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
+#: Beyond reason for one run (draws are kept in memory: a million per chain is gigabytes).
+MAX_DRAWS, MAX_CHAINS = 1_000_000, 64
 
 EPILOG = """\b
 Exit codes:
@@ -74,13 +76,14 @@ def validate(scenario: Path) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strategy", "strategies", multiple=True, metavar="NAME",
               help="Forecast only this strategy (repeatable); the baseline is always kept.")
-@click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10),
+@click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
               help="Posterior draws per chain.")
-@click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10),
+@click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
               help="Tuning steps per chain.")
-@click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1),
+@click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),
               help="Independent chains.")
-@click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's seed].")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+              help="Random seed [default: the scenario's seed].")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=DEFAULTS["sampler"], show_default=True,
               help="nutpie (fast, default) or PyMC's own NUTS.")
 @click.option("--target-accept", default=None, type=click.FloatRange(0.5, 0.999),

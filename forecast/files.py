@@ -37,10 +37,12 @@ class Unreadable(FileProblem):
 
 @dataclass(frozen=True)
 class Text:
-    """A file's text, and whether it began with a UTF-8 byte-order mark (dropped here)."""
+    """A file's text, whether it began with a UTF-8 byte-order mark (dropped from the text), and
+    its bytes as read (what a run keeps a copy of: the very bytes its numbers come from)."""
 
     text: str
     bom: bool = False
+    data: bytes = b""
 
 
 def _size_words(n: int) -> str:
@@ -91,6 +93,7 @@ def decode(data: bytes, *, what: str) -> Text:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise FileProblem("is UTF-16 text", f'save it as UTF-8 (in a spreadsheet: "CSV UTF-8"; in an editor: '
                           f"encoding UTF-8) to use it as {what}")
+    raw = data
     bom = data.startswith(codecs.BOM_UTF8)
     if bom:
         data = data[len(codecs.BOM_UTF8):]
@@ -99,7 +102,7 @@ def decode(data: bytes, *, what: str) -> Text:
         line = data[:nul].count(b"\n") + 1
         raise FileProblem(f"is not a text file (line {line} holds a NUL byte: binary data?)", f"give the path of {what}")
     try:
-        return Text(data.decode("utf-8"), bom)
+        return Text(data.decode("utf-8"), bom, raw)
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         start = data.rfind(b"\n", 0, exc.start) + 1

@@ -76,6 +76,16 @@ def test_validate_exits_1_without_a_traceback(path: Path) -> None:
     assert result.output.startswith(f"error: {path}")
 
 
+def test_validate_on_every_file_in_the_broken_folder_prints_no_traceback() -> None:
+    """Data files and run files given to validate by mistake too: a clean refusal each."""
+    files = sorted(p for p in BROKEN.rglob("*") if p.is_file())
+    assert len(files) > len(SCENARIOS)
+    for path in files:
+        result = CliRunner().invoke(cli, ["validate", str(path)])
+        assert isinstance(result.exception, SystemExit) and result.exit_code == 1, (path, result.exception)
+        assert "Traceback" not in result.output and result.output.startswith(f"error: {path}"), path
+
+
 def test_missing_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "nope.toml")])
     assert result.exit_code == 1

@@ -248,3 +248,18 @@ def test_a_row_with_a_field_too_many_is_never_read_shifted(tmp_path) -> None:
     with pytest.raises(ScenarioError, match=r"poll.csv line 3 has 4 fields where the header has 3 \(year, share, "
                                             r"source\); a decimal comma splits a number in two"):
         load_scenario(_with_poll(tmp_path, b"year,share,source\n2001,40,a\n2002,9,4,b\n"))
+
+
+def test_a_run_keeps_the_bytes_its_numbers_come_from_even_if_a_file_changes_meanwhile(tmp_path) -> None:
+    """A data file edited while a run samples: the run's copy and its manifest's sha256 are of
+    the file as it was read, not as it is when the run writes."""
+    import hashlib
+
+    original = b"\xef\xbb\xbfyear;share;source\n2001;40,5;a\n2002;41;b\n"
+    scenario = load_scenario(_with_poll(tmp_path, original))
+    toml = (tmp_path / "scenario.toml").read_bytes()
+    (tmp_path / "poll.csv").write_bytes(b"year,share,source\n2001,99,edited\n2002,98,edited\n")
+    (tmp_path / "scenario.toml").write_bytes(b"# edited\n")
+    assert scenario.content("data/poll.csv") == original and scenario.content("scenario.toml") == toml
+    assert scenario.sha256() == {"scenario.toml": hashlib.sha256(toml).hexdigest(),
+                                 "data/poll.csv": hashlib.sha256(original).hexdigest()}

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -121,8 +120,8 @@ def write_files(directory: Path, scenario: Scenario, tree: xr.DataTree, summary:
     """Everything of a run into ``directory`` (a staging directory), manifest last."""
     inputs = directory / "scenario"
     (inputs / "data").mkdir(parents=True)
-    for name, src in scenario.files.items():
-        shutil.copyfile(src, inputs / name)
+    for name in scenario.files:
+        (inputs / name).write_bytes(scenario.content(name))  # the bytes the run's numbers come from
     tree.to_netcdf(directory / RESULTS, engine="h5netcdf", encoding=storage_encoding(tree))
     write_json(directory / SUMMARY, summary)
     manifest = dict(manifest)

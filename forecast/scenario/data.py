@@ -59,6 +59,7 @@ class Table:
     separator: str = ","
     decimal: str = "."
     bom: bool = False
+    data: bytes = b""  # the file's bytes as read
 
     def how_read(self) -> str:
         """How the file is written, when it is not the plain comma-and-point form ('' if it is)."""
@@ -116,8 +117,9 @@ def read_table(file: Path, *, what: str = "a CSV data file") -> Table:
     read = read_text(file, what=what, limit=MAX_DATA_BYTES)
     lines = read.text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    empty = "is empty; a data file has a header line (such as year,value,source) and a row per year"
     if first is None:
-        raise TableError("is empty; a data file has a header line (such as year,value,source) and a row per year")
+        raise TableError(empty)
     separator = _separator(lines[first])
     reader = csv.reader(io.StringIO(read.text, newline=""), delimiter=separator, strict=True)
     header: list[str] | None = None
@@ -142,8 +144,9 @@ def read_table(file: Path, *, what: str = "a CSV data file") -> Table:
     except csv.Error as exc:  # an unclosed quote, a quote inside an unquoted cell, a cell beyond csv's limit
         what = "a quote opened there is never closed" if "unexpected end of data" in str(exc) else str(exc)
         raise TableError(f"line {start}: {what}; check the quotes on that line") from None
-    assert header is not None
-    return Table(file, tuple(header), tuple(rows), separator, _decimal(rows, separator), read.bom)
+    if header is None:  # separators and spaces only
+        raise TableError(empty.replace("is empty", "has no header (its lines hold empty cells only)"))
+    return Table(file, tuple(header), tuple(rows), separator, _decimal(rows, separator), read.bom, read.data)
 
 
 def _separator(header: str) -> str:
@@ -204,8 +207,9 @@ def outside_domain(values: np.ndarray, transform: str) -> float | None:
 
 
 def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem]):
-    """Years, values and the source of each row, and how the file was read (``Table.how_read``);
-    gaps (empty cells) are skipped, never filled. ``None`` after adding a problem at ``p``."""
+    """Years, values and the source of each row, how the file was read (``Table.how_read``) and
+    its bytes; gaps (empty cells) are skipped, never filled. ``None`` after adding a problem at
+    ``p``."""
     try:
         table = read_table(file)
     except MissingFile as exc:
@@ -253,5 +257,5 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
     if not years:
         problems.append(Problem(p, f"{file.name} column {ind.column!r} has no values"))
         return None
-    return np.array(years, dtype=int), np.array(values, dtype=float), sources, table.how_read()
+    return np.array(years, dtype=int), np.array(values, dtype=float), sources, table.how_read(), table.data
 

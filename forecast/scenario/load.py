@@ -38,9 +38,10 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read, validate and resolve a scenario file. Raises :class:`ScenarioError`."""
     path = Path(path)
     try:
-        text = read_text(path, what=WHAT, limit=MAX_SCENARIO_BYTES).text
+        read = read_text(path, what=WHAT, limit=MAX_SCENARIO_BYTES)
     except FileProblem as exc:
         raise ScenarioError(path, [Problem("", str(exc))]) from None
+    text = read.text
     if not text.strip():
         raise ScenarioError(path, [Problem("", "the file is empty; a scenario declares [scenario], its [nodes.ID], "
                                            "[[claims]], [[strategies]] and [[questions]] (see priors/README.md)")])
@@ -52,12 +53,13 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(path, [Problem("", f"tables or lists nested thousands of levels deep, more than the "
                                            f"limit of {LIMITS['depth']} (a scenario needs 7 at most); check the "
                                            "brackets")]) from None
-    return scenario_from_document(document, path, text)
+    return scenario_from_document(document, path, text, read.data)
 
 
-def scenario_from_document(document: dict, path: Path, text: str = "") -> Scenario:
-    """Validate and resolve a scenario from its TOML document (``path`` locates its data files).
-    Raises :class:`ScenarioError` with every problem found."""
+def scenario_from_document(document: dict, path: Path, text: str = "", data: bytes | None = None) -> Scenario:
+    """Validate and resolve a scenario from its TOML document (``path`` locates its data files;
+    ``text`` and ``data`` are the file's text and bytes when it was read from one). Raises
+    :class:`ScenarioError` with every problem found."""
     if not document:
         raise ScenarioError(path, [Problem("", "the file declares nothing (only comments?); a scenario declares "
                                            "[scenario], its [nodes.ID], [[claims]], [[strategies]] and "
@@ -74,7 +76,7 @@ def scenario_from_document(document: dict, path: Path, text: str = "") -> Scenar
         raise ScenarioError(path, [problem_from_pydantic(e, _allowed_keys(tuple(e["loc"])[:-1]))
                                    for e in exc.errors()]) from None
     problems: list[Problem] = []
-    scenario = _resolve(path, text, spec, problems)
+    scenario = _resolve(path, text, data, spec, problems)
     if problems:
         raise ScenarioError(path, problems)
     return scenario
@@ -117,7 +119,7 @@ def _prior(problems: list[Problem], path: str, spec: PriorSpec, *, signed=False,
         return None
 
 
-def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem]) -> Scenario:
+def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, problems: list[Problem]) -> Scenario:
     info = spec.scenario
     if not info.history_start < info.start_year <= info.horizon:
         problems.append(
@@ -150,11 +152,13 @@ def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem])
         problems.append(Problem("nodes", "declare at least one node"))
 
     claims = _claims(spec, nodes, problems)
-    indicators = _indicators(path, spec, nodes, problems)
+    contents: dict[Path, bytes] = {}  # each data file's bytes as read
+    indicators = _indicators(path, spec, nodes, problems, contents)
     strategies = _strategies(spec, nodes, problems)
     questions = _questions(spec, nodes, indicators, problems)
 
     files = {"scenario.toml": path}
+    read = {"scenario.toml": data} if data is not None else {}
     for iid, ind in indicators.items():
         name = f"data/{ind.file.name}"
         if files.get(name, ind.file) != ind.file:  # a run keeps a copy of each input under data/NAME
@@ -162,12 +166,13 @@ def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem])
                                     f"{ind.file.name!r}; a run keeps a copy of each data file by its name: "
                                     "rename one of them"))
         files[name] = ind.file
+        read[name] = contents[ind.file]
     return Scenario(
         path=path, name=info.name, description=info.description, source=info.source,
         source_url=info.source_url, history_start=info.history_start, start_year=info.start_year,
         horizon=info.horizon, seed=info.seed, nodes=nodes, claims=tuple(claims),
         indicators=indicators, strategies=tuple(strategies), questions=tuple(questions),
-        text=text, files=files,
+        text=text, files=files, contents=read,
     )
 
 
@@ -219,7 +224,8 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
     return out
 
 
-def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> dict[str, Indicator]:
+def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem],
+                contents: dict[Path, bytes]) -> dict[str, Indicator]:
     out: dict[str, Indicator] = {}
     info = spec.scenario
     for iid, ind in spec.indicators.items():
@@ -242,7 +248,7 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
         data = read_series(file, ind, f"{p}.file", problems)
         if data is None or None in priors.values():
             continue
-        years, values, sources, read_as = data
+        years, values, sources, read_as, contents[file] = data
         keep = years >= info.history_start
         if np.any(years >= info.start_year):
             late = sorted(set(int(y) for y in years[years >= info.start_year]))

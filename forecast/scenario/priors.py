@@ -210,13 +210,10 @@ def _words(spec: dict[str, Any]) -> Distribution:
 
 
 def _elicited(spec: dict[str, Any]) -> Distribution:
-    import preliz as pz
-
     family = spec.get("family", "Normal")
     if not isinstance(family, str) or family not in REGISTRY:
         hint = did_you_mean(family, REGISTRY) if isinstance(family, str) else ""
         raise PriorError(f"unknown family: {shown(family)}.{hint} Known: {', '.join(REGISTRY)}")
-    target = getattr(pz, family)()
     if "between" in spec:
         allowed = {"between", "probability", "family"}
         _no_extra(spec, allowed)
@@ -230,23 +227,40 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
         if lo >= hi:
             raise PriorError(f"between needs low < high, got [{lo}, {hi}]")
         try:
-            pz.maxent(target, lo, hi, float(mass), plot=False)
+            params, converged = _fit(family, "between", (lo, hi, float(mass)))
         except Exception as exc:  # PreliZ raises plain errors for impossible fits
-            raise PriorError(f"cannot fit a {family} with {mass:.0%} between {lo} and {hi}: {exc}") from None
+            raise PriorError(f"cannot fit a {family} with {mass:.0%} between {lo:g} and {hi:g}: "
+                             f"{' '.join(str(exc).split())}") from None
     else:
         _no_extra(spec, {"quartiles", "family"})
         q = spec["quartiles"]
         if not (isinstance(q, list) and len(q) == 3 and all(_num(x) for x in q) and q[0] < q[1] < q[2]):
             raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], and {shown(q)}")
         try:
-            pz.quartile(target, *(float(x) for x in q), plot=False)
+            params, converged = _fit(family, "quartiles", tuple(float(x) for x in q))
         except Exception as exc:
-            raise PriorError(f"cannot fit a {family} to quartiles {q}: {exc}") from None
-    params = {k: float(v) for k, v in target.params_dict.items()}
-    fitted = _explicit({"dist": family, **{k: params[k] for k in REGISTRY[family].params if k in params}})
-    if not getattr(target, "opt", None) or getattr(target.opt, "success", True):
-        return fitted
-    raise PriorError(f"the {family} fit to {spec} did not converge; try another family")
+            raise PriorError(f"cannot fit a {family} to quartiles {q}: {' '.join(str(exc).split())}") from None
+    if not converged:
+        raise PriorError(f"the {family} fit to {spec} did not converge; try another family")
+    bounds = {"lower", "upper"} & set(REGISTRY[family].params)  # a truncation fitted as infinite is none
+    return _explicit({"dist": family, **{k: v for k, v in params if k in REGISTRY[family].params
+                                         and not (k in bounds and math.isinf(v))}})
+
+
+@cache
+def _fit(family: str, how: str, numbers: tuple[float, ...]) -> tuple[tuple[tuple[str, float], ...], bool]:
+    """PreliZ's fit of ``family`` to an expert's statement: its parameters, and whether the fit
+    converged. A fit is deterministic and takes up to a tenth of a second, so each is made once
+    per process (a run re-validates its scenario; a notebook loads one again and again)."""
+    import preliz as pz
+
+    target = getattr(pz, family)()
+    if how == "between":
+        pz.maxent(target, *numbers, plot=False)
+    else:
+        pz.quartile(target, *numbers, plot=False)
+    params = tuple((k, float(v)) for k, v in target.params_dict.items())
+    return params, bool(not getattr(target, "opt", None) or getattr(target.opt, "success", True))
 
 
 def _no_extra(spec: dict[str, Any], allowed: set[str]) -> None:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from forecast.settings import MAX_SEED
+
 SCHEMA_VERSION = 1
 #: Ids (of nodes, claims, indicators, strategies, questions, hypotheses): a letter, then
 #: letters, digits and _; at most 64 characters.
@@ -38,8 +40,6 @@ LIMITS: dict[str, int] = {
 }
 #: Calendar years a scenario and its data may name.
 YEARS = (1, 9999)
-#: The largest seed (nutpie and NumPy take 64-bit seeds; TOML's integers are 64-bit).
-MAX_SEED = 2**63 - 1
 
 
 class _Strict(BaseModel):
