@@ -10,7 +10,8 @@ What SQLite and git do for their files, done for folders:
 * **Staging** (:func:`staging`): the folder is written as a hidden sibling,
   ``.NAME.PID.RANDOM.partial``, on the same file system, and renamed into place in one step
   once complete (SQLite's journal, git's ``.lock`` files): a reader sees the whole folder or
-  none of it. A failure, SIGINT or SIGTERM removes the staging folder on the way out.
+  none of it. A failure, SIGINT or SIGTERM removes the staging folder on the way out; a
+  signal after the rename leaves the whole folder, as SQLite keeps a committed transaction.
 * **Stale folders** (:func:`remove_stale`): SIGKILL (or a power cut) leaves a staging folder
   behind. Before staging, a process removes the staging folders beside its target whose owner
   holds no claim (it is dead; a live owner always holds one), and only those: a live run's
