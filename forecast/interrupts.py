@@ -75,7 +75,8 @@ def _quiet_unraisable(previous):
 @contextmanager
 def handled() -> Iterator[None]:
     """Turn SIGINT and SIGTERM into :class:`Interrupted` while active (main thread only;
-    elsewhere a no-op). The previous handlers are put back on exit."""
+    elsewhere a no-op). On exit the previous handlers are put back and the record of a signal
+    is cleared (:func:`received` is read before)."""
     global _received
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -90,6 +91,7 @@ def handled() -> Iterator[None]:
         for s, h in before.items():
             signal.signal(s, h)
         sys.unraisablehook = hook
+        _received = None
 
 
 def _record(signum: int, frame) -> None:
