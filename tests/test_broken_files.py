@@ -166,9 +166,9 @@ def test_a_data_file_beyond_the_row_limit_is_refused(tmp_path: Path, monkeypatch
     _refused(write_scenario(tmp_path, data), "indicators.poll.file: poll.csv has more than the limit of 3 rows")
 
 
-def test_every_broken_file_is_refused_by_the_executable_without_a_traceback(tmp_path: Path) -> None:
-    """The installed command, in its own process, on a sample of the classes (the in-process
-    test above covers every file)."""
+def test_every_broken_file_is_refused_by_the_executable_without_a_traceback() -> None:
+    """The command in its own process (as installed: main() with its signal handlers and its
+    exit), on a sample of the classes; the in-process tests above cover every file."""
     import subprocess
     import sys
 
@@ -178,7 +178,6 @@ def test_every_broken_file_is_refused_by_the_executable_without_a_traceback(tmp_
                               capture_output=True, text=True, check=False, env=os.environ | {"PYTHONPATH": str(ROOT)})
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr and done.stderr.startswith("error: "), done.stderr
-    shutil.rmtree(tmp_path)
 
 
 def test_the_documented_limits_are_the_code_limits() -> None:
