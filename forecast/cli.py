@@ -210,7 +210,7 @@ def _command() -> int:
             raise  # a message to print: let Python do it
         return exc.code or 0
     except interrupts.Interrupted as exc:
-        _echo_err(f"interrupted ({signal.Signals(exc.signum).name}): stopped; nothing was written")
+        _echo_err(f"interrupted ({signal.Signals(exc.signum).name}): stopped; nothing half-written is left")
         return exc.exit_code
 
 

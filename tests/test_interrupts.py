@@ -60,7 +60,7 @@ def test_a_signal_at_any_stage_stops_the_run_and_leaves_nothing(tmp_path, stage,
     run.stdout.close()
     run.stderr.close()
     assert run.returncode == 128 + signum, "".join(seen) + stderr
-    assert f"interrupted ({signal.Signals(signum).name}): stopped; nothing was written" in stderr
+    assert f"interrupted ({signal.Signals(signum).name}): stopped; nothing half-written is left" in stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert not reports.exists() or os.listdir(reports) == [], os.listdir(reports)
     time.sleep(0.2)  # a child the kernel ended as its parent died is reaped by init
