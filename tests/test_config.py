@@ -263,3 +263,10 @@ def test_a_run_keeps_the_bytes_its_numbers_come_from_even_if_a_file_changes_mean
     assert scenario.content("data/poll.csv") == original and scenario.content("scenario.toml") == toml
     assert scenario.sha256() == {"scenario.toml": hashlib.sha256(toml).hexdigest(),
                                  "data/poll.csv": hashlib.sha256(original).hexdigest()}
+
+
+def test_a_separator_ending_every_line_is_read_as_none(tmp_path) -> None:
+    s = load_scenario(_with_poll(tmp_path, b"year;share;source;\n2001;40,5;a;\n2002;41;b;\n"))
+    assert s.indicators["poll"].values.tolist() == [40.5, 41.0]
+    with pytest.raises(ScenarioError, match=r"poll.csv line 3 has 4 fields where the header has 3"):
+        load_scenario(_with_poll(tmp_path / "other", b"year;share;source;\n2001;40,5;a;\n2002;41;b;x\n"))

@@ -9,8 +9,8 @@ Spreadsheets export CSV in two ways, and both are read:
   comma or a decimal point (``2010;9,4;IMF``). A file whose numbers use both marks is refused
   (``1.234`` could be a thousand or one point two), and so are thousands separators.
 
-The separator is the one the header line uses (tabs are read too). A UTF-8 byte-order mark
-is dropped. A row with more or fewer fields than the header is an error with its line
+The separator is the one the header line uses (tabs are read too); a separator ending every
+line (``2010;9,4;IMF;``) is read as none. A UTF-8 byte-order mark is dropped. A row with more or fewer fields than the header is an error with its line
 number, never a silent shift of the cells: a decimal comma in a comma-separated file
 (``2010,9,4``) would otherwise be read as 9 with "4" as its source. The same reader serves any
 table a user gives (:func:`read_table`); :func:`read_series` reads an indicator's series.
@@ -131,8 +131,11 @@ def read_table(file: Path, *, what: str = "a CSV data file") -> Table:
             if not any(c.strip() for c in cells):
                 continue  # a blank line, or a row of empty cells
             if header is None:
-                header = _header(cells, line)
+                trailing = len(cells) - len(_named(cells))  # a separator ending each line, as some exports write
+                header = _header(cells[:len(cells) - trailing], line)
                 continue
+            if trailing and len(cells) == len(header) + trailing and not any(c.strip() for c in cells[-trailing:]):
+                cells = cells[:-trailing]
             if len(cells) != len(header):
                 raise TableError(_field_count(line, cells, header, separator))
             if max(map(len, cells)) > MAX_CELL:
@@ -154,6 +157,14 @@ def _separator(header: str) -> str:
     counts = {s: header.count(s) for s in SEPARATORS}
     best = max(counts, key=lambda s: counts[s])
     return best if counts[best] else ","
+
+
+def _named(cells: list[str]) -> list[str]:
+    """The header's cells without the empty ones at its end."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
 
 
 def _header(cells: list[str], line: int) -> list[str]:
