@@ -1,9 +1,10 @@
 """The ``forecast`` command: a thin click shell over :mod:`forecast.pipeline`.
 
-Exit codes: 0 success; 1 a bad scenario file, run directory, resolutions file or ledger (the
-message names the file, the key or row and the fix; nothing is written); 2 bad command-line
-usage; 3 the run finished but its sampling diagnostics are not clean and ``--strict`` was
-given (results are written).
+Exit codes: 0 success; 1 a bad scenario file, data file, run directory, resolutions file or
+ledger, or an output that cannot be written (the message names the file, the key or row and the
+fix; nothing is written); 2 bad command-line usage; 3 the run finished but its sampling
+diagnostics are not clean and ``--strict`` was given (results are written); 130 and 143 (128 +
+the signal's number) stopped by SIGINT (Ctrl-C) or SIGTERM, with nothing written.
 """
 
 from __future__ import annotations
@@ -17,25 +18,32 @@ import click
 
 # A light module (no PyMC): the settings' defaults and choices are written once, there.
 from forecast.scoring.scores import RELIABILITY_MIN
-from forecast.settings import HISTORY_CHOICES, SAMPLERS, TARGET_ACCEPT, SamplerSettings
+from forecast.settings import HISTORY_CHOICES, MAX_SEED, SAMPLERS, TARGET_ACCEPT, SamplerSettings
 
 DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "history")}
 
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
+#: Beyond reason for one run (draws are kept in memory: a million per chain is gigabytes).
+MAX_DRAWS, MAX_CHAINS = 1_000_000, 64
 
 #: Each command's exit codes, listed in its --help (a command lists only those it can return).
 EXIT_CODES = {
     0: "success",
-    1: "bad scenario, run directory, resolutions or ledger (nothing written)",
+    1: "bad scenario, data file, run directory, resolutions or ledger, or an output that cannot be written "
+       "(nothing written)",
     2: "bad command-line usage",
     3: "--strict and the sampling diagnostics are not clean (results written)",
+    130: "interrupted (Ctrl-C, SIGINT); nothing written",
+    143: "terminated (SIGTERM); nothing written",
 }
 
 
 def epilog(*codes: int, what: dict[int, str] | None = None) -> str:
-    """The "Exit codes" section of a --help page, for the codes a command returns."""
+    """The "Exit codes" section of a --help page, for the codes a command returns (every
+    command can be interrupted: 130 and 143 are always listed)."""
     what = {**EXIT_CODES, **(what or {})}
-    return "\b\nExit codes:\n" + "".join(f"  {c}  {what[c]}\n" for c in codes)
+    codes = tuple(dict.fromkeys((*codes, 130, 143)))
+    return "\b\nExit codes:\n" + "".join(f"  {c:<4} {what[c]}\n" for c in codes)
 
 
 EPILOG = epilog(0, 1, 2, 3)
@@ -82,13 +90,14 @@ def validate(scenario: Path) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strategy", "strategies", multiple=True, metavar="NAME",
               help="Forecast only this strategy (repeatable); the baseline is always kept.")
-@click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10),
+@click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
               help="Posterior draws per chain.")
-@click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10),
+@click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
               help="Tuning steps per chain.")
-@click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1),
+@click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),
               help="Independent chains.")
-@click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's seed].")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+              help="Random seed [default: the scenario's seed].")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=DEFAULTS["sampler"], show_default=True,
               help="nutpie (fast, default) or PyMC's own NUTS.")
 @click.option("--target-accept", default=None, type=click.FloatRange(0.5, 0.999),
@@ -284,25 +293,51 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
 
 
 def main() -> None:
-    """The ``forecast`` executable. Once the command is done the process exits at once
-    (``os._exit`` after flushing), skipping the interpreter's teardown: finalising the
-    compiled model's graphs and LLVM objects took ~1.5 s of every run, and there is nothing
-    left to write (a run directory is complete and renamed into place before the command
-    returns). Errors that escape a command still end in Python's normal traceback exit."""
+    """The ``forecast`` executable.
+
+    SIGINT and SIGTERM stop a command at any stage (:mod:`forecast.interrupts`): what it was
+    writing is removed on the way out, the background compile is stopped, and the exit code
+    is 130 or 143. Once the command is done the process exits at once (``os._exit`` after
+    flushing), skipping the interpreter's teardown: finalising the compiled model's graphs and
+    LLVM objects took ~1.5 s of every run, and there is nothing left to write (a run directory
+    is complete and renamed into place before the command returns). Errors that escape a
+    command still end in Python's normal traceback exit."""
+    from forecast import interrupts
+
     warnings.formatwarning = _warning_line
+    with interrupts.handled():
+        try:
+            code = _command()
+        except interrupts.Interrupted as exc:  # between the command and the line below
+            code = exc.exit_code
+        interrupts.record_only()  # the command is over: a signal now only sets the exit code
+        signum = interrupts.received()
+        if signum is not None:
+            code = 128 + signum  # even when a library swallowed the raise and the command went on
+        from forecast.compiled import runtime
+
+        runtime.stop_background_compile()  # os._exit skips the atexit hook that would
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _command() -> int:
+    """Run the command line's command; its exit code."""
+    import signal
+
+    from forecast import interrupts
+
     try:
         cli(prog_name="forecast")
-        code = 0
+        return 0
     except SystemExit as exc:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: let Python do it
-        code = exc.code or 0
-    from forecast.compiled import runtime
-
-    runtime.stop_background_compile()  # os._exit skips the atexit hook that would
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+        return exc.code or 0
+    except interrupts.Interrupted as exc:
+        _echo_err(f"interrupted ({signal.Signals(exc.signum).name}): stopped; nothing half-written is left")
+        return exc.exit_code
 
 
 if __name__ == "__main__":

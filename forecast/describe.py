@@ -36,8 +36,11 @@ def describe_scenario(s: Scenario) -> str:
     if s.indicators:
         lines += ["", "indicators (node <- data)"]
         for iid, ind in s.indicators.items():
+            unit = f" {ind.unit}" if ind.unit else ""
+            read_as = f"; read as {ind.read_as}" if ind.read_as else ""
             lines.append(f"  {iid}: {ind.node} <- {ind.file.name}:{ind.column} ({ind.transform}, "
-                         f"{len(ind.years)} years {ind.years.min()}-{ind.years.max()})")
+                         f"{len(ind.years)} years {ind.years.min()}-{ind.years.max()}, values "
+                         f"{_exact(ind.values.min())} to {_exact(ind.values.max())}{unit}{read_as})")
     lines += ["", "strategies"]
     for st in s.strategies:
         sets = ", ".join(f"{k} {v.describe(s.nodes[k].unit, s.start_year - 1, s.start_year)}"
@@ -49,6 +52,12 @@ def describe_scenario(s: Scenario) -> str:
         if q.resolution:
             lines.append(f"      resolution: {q.resolution}")
     return "\n".join(lines)
+
+
+def _exact(value: float) -> str:
+    """A number exactly as the model has it (the shortest text that reads back as it)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
 
 
 def results_table(summary: dict) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from forecast import interrupts
 from forecast.compiled import runtime
 from forecast.model.build import build_model, choose_history
 from forecast.posterior.draws import Draws
@@ -46,10 +47,12 @@ class Timings:
     def timed(self, name: str, progress: StageProgress | None, total: int | None = None) -> Iterator[Advance]:
         """Time the block as stage ``name``, shown by ``progress`` if given (a bar of ``total``
         steps, which the block moves on with the ``advance`` it gets)."""
+        interrupts.check()
         start = time.perf_counter()
         with shown(progress, name, total) as advance:
             yield advance
         self.stages[name] = time.perf_counter() - start
+        interrupts.check()  # a signal whose raise was swallowed during the stage stops the run here
 
 
 @contextmanager
@@ -93,26 +96,27 @@ def run_scenario(
     history = choose_history(scenario, settings.history)
     settings = settings.for_history(history)
     target = Path(out) if out else store.default_run_dir(scenario, Path(reports_root))
-    store.check_target(target)
-    with timings.timed("build", progress):
-        model = build_model(scenario, history)
-    compiled = CompiledModel.compile(model, settings.sampler, progress)
-    timings.stages["compile"] = compiled.compile_seconds
-    explored = explore(scenario, compiled, settings, progress)
-    timings.stages["sample"] = explored.sampling_seconds
-    with frozen_heap():
-        tree, summary = analyse(scenario, explored, settings, keep_draws=keep_draws, timings=timings,
-                                progress=progress)
-        manifest = store.manifest(scenario, settings, history=history, keep_draws=keep_draws,
-                                  strategies=strategies, command=command)
-        with store.staging(target) as tmp:
-            with timings.timed("write", progress):
-                store.write_files(tmp, scenario, tree, summary, manifest)
-            if report:
-                from forecast.report import render_report
+    with store.claim(target):  # no other process writes it meanwhile; refused now, not after sampling
+        store.check_target(target)
+        with timings.timed("build", progress):
+            model = build_model(scenario, history)
+        compiled = CompiledModel.compile(model, settings.sampler, progress)
+        timings.stages["compile"] = compiled.compile_seconds
+        explored = explore(scenario, compiled, settings, progress)
+        timings.stages["sample"] = explored.sampling_seconds
+        with frozen_heap():
+            tree, summary = analyse(scenario, explored, settings, keep_draws=keep_draws, timings=timings,
+                                    progress=progress)
+            manifest = store.manifest(scenario, settings, history=history, keep_draws=keep_draws,
+                                      strategies=strategies, command=command)
+            with store.staging(target) as tmp:
+                with timings.timed("write", progress):
+                    store.write_files(tmp, scenario, tree, summary, manifest)
+                if report:
+                    from forecast.report import render_report
 
-                with timings.timed("report", progress):
-                    render_report(store.load_run(tmp), tmp / "report")
+                    with timings.timed("report", progress):
+                        render_report(store.load_run(tmp), tmp / "report")
     return store.load_run(target)
 
 

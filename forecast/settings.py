@@ -24,6 +24,8 @@ HISTORY_CHOICES: tuple[str, ...] = ("auto", "integrated", "sampled")
 #: default; a sampled history keeps latent levels with funnel-like corners and gets smaller
 #: steps.
 TARGET_ACCEPT: dict[str, float] = {"integrated": 0.8, "sampled": 0.95}
+#: The largest seed: nutpie and NumPy take 64-bit seeds, and TOML's integers are signed 64-bit.
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -38,6 +40,11 @@ class SamplerSettings:
     target_accept: float | None = None  # None: TARGET_ACCEPT for the model's history mode
     progress: bool = True
     history: History = "auto"
+
+    def __post_init__(self) -> None:
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed <= MAX_SEED):
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
 
     def for_history(self, mode: HistoryMode) -> "SamplerSettings":
         """These settings with the default target acceptance for ``mode`` filled in."""

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "forecast"
 
 #: docs/architecture.md's layers: a module may import from its own layer and those before it.
 LAYERS = {
-    "settings": 0, "streams": 0, "progress": 0,
+    "settings": 0, "streams": 0, "progress": 0, "files": 0, "interrupts": 0,
     "scenario": 1, "compiled": 2, "model": 3, "posterior": 4, "forecasts": 5, "results": 6, "scoring": 7,
     "sensitivity": 7, "backtest": 7,
     "report": 8, "pipeline": 9, "describe": 9, "cli": 10,

@@ -40,6 +40,14 @@ def test_unknown_option_value_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("option", [["--seed", "-1"], ["--seed", str(2**64)], ["--seed", "1.5"],
+                                    ["--draws", "10000000000"], ["--chains", "0"], ["--keep-draws", "x"]])
+def test_an_option_beyond_its_range_is_a_usage_error_not_a_traceback(option: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["run", str(DEFAULT_SCENARIO), *option])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert f"Invalid value for '{option[0]}'" in result.output
+
+
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("runs") / "article"

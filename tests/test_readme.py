@@ -54,3 +54,13 @@ def test_the_readme_is_for_users_and_short() -> None:
     assert len(lines) <= 150
     assert not re.search(r"\b[0-9a-f]{7,40}\b", README), "no commit hashes in the README"
     assert not re.search(r"\b\d{1,2}:\d{2}\b", README), "no times of day in the README"
+
+
+def test_the_readme_gives_every_exit_code_the_command_has() -> None:
+    from forecast.cli import EPILOG
+
+    codes = re.findall(r"^\s+(\d+)\s", EPILOG, flags=re.M) + re.findall(r"; (\d+):", EPILOG)
+    table = README[README.index("| exit | meaning |"):]
+    assert sorted(codes) == ["0", "1", "130", "143", "2", "3"]
+    for code in codes:
+        assert re.search(rf"^\| (?:\d+, )*{code}(?:, \d+)* \|", table, flags=re.M), code

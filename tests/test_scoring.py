@@ -82,6 +82,8 @@ def make_run(directory: Path, *, created: str = "2020-01-05T10:00:00+00:00", bas
         "strategies": [{"id": "status_quo", "label": "Status quo", "baseline": baseline},
                        {"id": "press", "label": "Press", "baseline": False}],
         "questions": questions if questions is not None else QUESTIONS,
+        # what load_run requires of every summary, which scoring does not read
+        "nodes": {}, "trajectories": {}, "contrasts": {}, "claims": {}, "indicators": {}, "diagnostics": {},
     }
     chains, draws = DRAWS
     tree = xr.DataTree.from_dict({

@@ -55,13 +55,15 @@ def test_each_form_of_a_setting_is_read(tmp_path, value, expected) -> None:
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("+1.5", "'+1.5' is text (a change from its last level is written { by = 1.5 }"),
+    ("+1.5", '"+1.5" is text (a change from its last level is written { by = 1.5 }'),
     ({"by": 1, "to": 2}, "give exactly one of hold, to, by or by_sd (got to, by)"),
     ({"hold": True, "over": 2}, "over goes with to, by or by_sd"),
-    ({"by": 1, "over": 0}, "set.L.over: Input should be greater than or equal to 1"),
+    ({"by": 1, "over": 0}, "set.L.over: must be at least 1; got 0"),
     ({"byy": 1}, "unknown key 'byy'. Did you mean 'by'?"),
-    ({"hold": "yes"}, "set.L.hold: Input should be a valid boolean"),
-    (True, "True is not a setting"),
+    ({"hold": "yes"}, 'set.L.hold: "yes" is text; give true or false (without quotes)'),
+    ({"to": "30"}, 'set.L.to: "30" is text; give a number'),
+    (True, "set.L: true is a boolean; give a number on the lever's display scale"),
+    (float("nan"), "set.L: nan is not a number; give a number on the lever's display scale"),
     ([1, 2], "give one value, or one per forecast year (5 for 2006-2010); got 2"),
 ])
 def test_a_bad_setting_says_what_the_forms_are(tmp_path, value, message) -> None:

@@ -14,12 +14,32 @@ compiles the kernel itself.
 from __future__ import annotations
 
 import atexit
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_CODE = "from forecast.compiled.c_entry import register_kernel; register_kernel()"
+_CODE = "from forecast.compiled.precompile import child; child({parent})"
+
+
+def child(parent: int) -> None:
+    """The child's work: compile the kernel into the cache. It ends with its parent: a Ctrl-C is
+    left to the parent, which stops the child itself, and on Linux the kernel ends the child
+    if the parent is killed outright (SIGKILL), instead of leaving it to compile for no one."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the line above
+        return
+    from forecast.compiled.c_entry import register_kernel
+
+    register_kernel()
 
 
 class BackgroundCompile:
@@ -33,7 +53,8 @@ class BackgroundCompile:
     def start(self) -> None:
         """Start the child, unless one was started or this process has the kernel already."""
         if self._child is None and not self._registered:
-            self._child = subprocess.Popen([sys.executable, "-c", _CODE], stdin=subprocess.DEVNULL,
+            self._child = subprocess.Popen([sys.executable, "-c", _CODE.format(parent=os.getpid())],
+                                           stdin=subprocess.DEVNULL,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             atexit.register(self.stop)
 

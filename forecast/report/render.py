@@ -6,23 +6,23 @@ The pages' contexts come from :mod:`forecast.report.context`; the Jinja template
 (:mod:`forecast.report.figures`) and the stylesheet is inlined, so each page opens from disk
 with no network and can be mailed as one file.
 
-The pages are written to a temporary sibling directory and renamed into place in one step:
-a failed render leaves the previous report untouched.
+The pages are written to a staging folder beside the report's and put in place in one step:
+a failed or interrupted render leaves the previous report untouched.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
+from forecast import interrupts
 from forecast.report.context import GENERATOR, INDEX, overview_context, shared_context, strategy_context
 from forecast.report.downloads import downloads
 from forecast.report.drawing import deferred_figures, draw_figures
-from forecast.results.store import Run, RunError, sibling_dir
+from forecast.results.staging import RunError, claim, discard, replace_folder, sibling_dir
+from forecast.results.store import Run
 
 
 def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
@@ -33,9 +33,10 @@ def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
     replaced, so a mistyped ``--out`` cannot delete anything else.
     """
     out = Path(out)
-    _check_target(out, replace=replace)
-    files = {name: html.encode("utf-8") for name, html in render_pages(run).items()} | downloads(run)
-    _write_files(out, files)
+    with claim(out):  # no other process renders into it meanwhile
+        _check_target(out, replace=replace)
+        files = {name: html.encode("utf-8") for name, html in render_pages(run).items()} | downloads(run)
+        _write_files(out, files)
     return out / INDEX
 
 
@@ -81,37 +82,37 @@ def _is_report(path: Path) -> bool:
 
 def _check_target(out: Path, *, replace: bool) -> None:
     """Refuse before any work: an existing report without ``replace``, or anything else there."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise RunError(f"{out} exists and is not a directory; choose another output directory for the report")
-    if not any(out.iterdir()):
-        return
+    try:
+        if not out.exists():
+            return
+        if not out.is_dir():
+            raise RunError(f"{out} exists and is not a directory; choose another output directory for the report")
+        if not any(out.iterdir()):
+            return
+        is_report = _is_report(out)
+    except OSError as exc:
+        raise RunError(f"{out} cannot be checked: {exc.strerror}; choose another output directory") from None
     if not replace:
         raise RunError(f"{out} already exists; a report is not overwritten unless asked: remove it, choose "
                        "another directory, or re-render with `forecast report RUN_DIR` (which replaces it)")
-    if not _is_report(out):
+    if not is_report:
         raise RunError(f"{out} is not empty and is not a report written by forecast; refusing to replace it. "
                        "Choose a new or empty directory for --out")
 
 
 def _write_files(out: Path, files: dict[str, bytes]) -> None:
-    """Write into a temporary sibling, then swap it in; the old report is removed last."""
+    """Write into a staging folder beside ``out``, then put it in place in one step; an earlier
+    report there is removed once the new one is in (:mod:`forecast.results.staging`)."""
     tmp = sibling_dir(out)
     try:
         for name, content in files.items():
             (tmp / name).write_bytes(content)
-        if not out.exists():
-            os.replace(tmp, out)
-            return
-        old = sibling_dir(out, ".old")
-        os.replace(out, old)  # rename onto the empty placeholder
-        try:
-            os.replace(tmp, out)
-        except BaseException:
-            os.replace(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+        interrupts.check()
+        replace_folder(tmp, out)
+    except OSError as exc:
+        discard(tmp)
+        raise RunError(f"writing the report to {out} failed: {exc.strerror or exc}; the earlier report, if any, "
+                       "is unchanged: check the disk and the permissions, and try again") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard(tmp)
         raise

@@ -12,36 +12,37 @@ report, later comparisons and scoring)::
       scenario/         exact copies of the scenario file and its data files
       report/           HTML (when rendered)
 
-A run is built in a temporary sibling directory and renamed into place in one step, so a
-failed run leaves nothing behind and never replaces an earlier run.
+A run is built in a staging folder beside it and renamed into place in one step
+(:mod:`forecast.results.staging`), so a failed or interrupted run leaves nothing behind and
+never replaces an earlier run. Reading one checks every file against the manifest, and a
+damaged or foreign folder is refused with what is wrong, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import xarray as xr
 
+from forecast.files import FileProblem, MiB, Unreadable, read_text
+from forecast.results.staging import RunError, check_target, claim, claimed, staging
 from forecast.scenario.domain import Scenario, file_sha256
+
+__all__ = ["MANIFEST", "RESULTS", "SUMMARY", "Run", "RunError", "check_target", "claim", "default_run_dir",
+           "load_run", "manifest", "staging", "write_files"]
 
 RESULTS = "results.nc"
 SUMMARY = "summary.json"
 MANIFEST = "manifest.json"
 PACKAGES = ("forecast", "pymc", "pytensor", "nutpie", "arviz", "xarray", "numpy", "preliz", "pydantic")
-
-
-class RunError(Exception):
-    """A run directory that cannot be used (missing, incomplete, or modified since written)."""
 
 
 @dataclass
@@ -106,40 +107,6 @@ def code_version() -> dict[str, str | bool | None]:
     return out
 
 
-def check_target(out: Path) -> None:
-    """Refuse an existing, non-empty run directory (before any expensive work)."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunError(f"{out} already exists and is not empty; runs are never overwritten: "
-                       "choose another --out or remove it")
-
-
-def sibling_dir(out: Path, suffix: str = ".partial") -> Path:
-    """A new hidden directory beside ``out`` (same file system, so renaming it is atomic)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; outputs are ordinary directories
-    return tmp
-
-
-@contextmanager
-def staging(out: Path):
-    """A temporary directory beside ``out``, renamed to ``out`` on success, removed on failure."""
-    out = Path(out)
-    check_target(out)
-    tmp = sibling_dir(out)
-    try:
-        yield tmp
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
@@ -175,8 +142,8 @@ def write_files(directory: Path, scenario: Scenario, tree: xr.DataTree, summary:
     """Everything of a run into ``directory`` (a staging directory), manifest last."""
     inputs = directory / "scenario"
     (inputs / "data").mkdir(parents=True)
-    for name, src in scenario.files.items():
-        shutil.copyfile(src, inputs / name)
+    for name in scenario.files:
+        (inputs / name).write_bytes(scenario.content(name))  # the bytes the run's numbers come from
     tree.to_netcdf(directory / RESULTS, engine="h5netcdf", encoding=storage_encoding(tree))
     write_json(directory / SUMMARY, summary)
     manifest = dict(manifest)
@@ -187,27 +154,106 @@ def write_files(directory: Path, scenario: Scenario, tree: xr.DataTree, summary:
     write_json(directory / MANIFEST, manifest)
 
 
+#: The largest JSON file of a run that is read (a 100-node, 20-strategy run's summary is ~20 MB).
+MAX_JSON_BYTES = 512 * MiB
+#: What a summary holds at its top level (the report reads each).
+SUMMARY_KEYS = ("scenario", "nodes", "strategies", "questions", "trajectories", "contrasts", "claims",
+                "indicators", "diagnostics")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def load_run(path: str | Path, *, verify: bool = True) -> Run:
-    """Open a run directory; with ``verify``, check every file against the manifest's sha256."""
+    """Open a run directory; with ``verify``, check every file against the manifest's sha256.
+    Raises :class:`RunError` saying what is wrong and what to do."""
     path = Path(path)
-    manifest_file = path / MANIFEST
-    if not manifest_file.is_file():
-        raise RunError(f"{path} is not a run directory (no {MANIFEST}); give a directory written by "
-                       "`forecast run`")
-    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    _check_folder(path)
+    manifest = _read_json(path, MANIFEST)
+    files = _listed_files(path, manifest)
     if verify:
-        for rel, digest in manifest.get("files", {}).items():
+        for rel, digest in files.items():
             f = path / rel
             if not f.is_file():
                 raise RunError(f"{path}: {rel} is missing; the run is incomplete. Re-run the scenario")
             if rel.startswith("report/"):
                 continue  # the report may be re-rendered in place
-            if file_sha256(f) != digest:
+            try:
+                same = file_sha256(f) == digest
+            except OSError as exc:
+                raise RunError(f"{path}: {rel} cannot be read ({exc.strerror}); check its permissions") from None
+            if not same:
                 raise RunError(f"{path}: {rel} was modified after the run (sha256 differs from "
                                f"{MANIFEST}); re-run the scenario rather than editing results")
-    summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
-    tree = xr.open_datatree(path / RESULTS, engine="h5netcdf")
+    summary = _read_json(path, SUMMARY)
+    missing = [k for k in SUMMARY_KEYS if k not in summary]
+    if missing:
+        raise RunError(f"{path}: {SUMMARY} lacks {', '.join(missing)}: it was not written by this version of "
+                       "forecast, or was edited; re-run the scenario")
+    try:
+        tree = xr.open_datatree(path / RESULTS, engine="h5netcdf")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"{path}: {RESULTS} cannot be read as results ({type(exc).__name__}: {exc}); it was "
+                       "damaged: re-run the scenario") from None
     return Run(path=path, tree=tree, summary=summary, manifest=manifest)
+
+
+def _check_folder(path: Path) -> None:
+    """A folder that could be a run directory: it exists, is a folder, and has a manifest."""
+    try:
+        if not path.exists():
+            raise RunError(f"{path}: no such directory; give a run directory written by `forecast run`")
+        if not path.is_dir():
+            raise RunError(f"{path} is a file, not a run directory; give the folder `forecast run` wrote")
+        if not (path / MANIFEST).exists():
+            empty = not any(path.iterdir())
+            raise RunError(f"{path} is {'an empty folder' if empty else 'not a run directory'} (no {MANIFEST}); "
+                           "give a directory written by `forecast run`")
+    except PermissionError:
+        raise RunError(f"{path} cannot be read: permission denied; check its permissions") from None
+
+
+def _read_json(path: Path, name: str) -> dict:
+    """A JSON object from a run's file; NaN and infinity are refused (a run never writes them)."""
+    try:
+        text = read_text(path / name, what=f"a run's {name}", limit=MAX_JSON_BYTES).text
+    except Unreadable as exc:
+        raise RunError(f"{path}: {name} {exc}") from None
+    except FileProblem as exc:
+        raise RunError(f"{path}: {name} {exc.reason}; it was damaged or is not a run's: re-run the scenario") from None
+
+    def no_constant(word: str):
+        raise ValueError(f"{word} is not a number JSON allows")
+
+    try:
+        data = json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: {name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+                       "it was damaged: re-run the scenario") from None
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise RunError(f"{path}: {name} is not a run's JSON ({reason}); it was damaged: re-run the scenario") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: {name} holds a JSON {type(data).__name__}, not an object: it was not written by "
+                       "`forecast run`; re-run the scenario")
+    return data
+
+
+def _listed_files(path: Path, manifest: dict) -> dict[str, str]:
+    """The manifest's files and their sha256, each a path inside the run."""
+    files = manifest.get("files")
+    if manifest.get("forecast_run") != 1 or not isinstance(files, dict):
+        raise RunError(f"{path}: {MANIFEST} is not a manifest written by `forecast run` (no forecast_run = 1 "
+                       "and files); give a run directory, or re-run the scenario")
+    for rel, digest in files.items():
+        parts = PurePosixPath(rel).parts
+        if not rel or PurePosixPath(rel).is_absolute() or ".." in parts or "\\" in rel:
+            raise RunError(f"{path}: {MANIFEST} names {rel!r}, a file outside the run; it was edited: re-run the "
+                           "scenario")
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise RunError(f"{path}: {MANIFEST} gives {rel} no sha256; it was edited: re-run the scenario")
+    for needed in (RESULTS, SUMMARY):
+        if needed not in files:
+            raise RunError(f"{path}: {MANIFEST} does not list {needed}; the run is incomplete: re-run the scenario")
+    return files
 
 
 def default_run_dir(scenario: Scenario, root: Path) -> Path:
@@ -215,7 +261,7 @@ def default_run_dir(scenario: Scenario, root: Path) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = root / f"{scenario.path.stem}-{stamp}"
     candidate, n = base, 1
-    while candidate.exists():
+    while candidate.exists() or claimed(candidate):
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate

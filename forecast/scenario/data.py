@@ -1,19 +1,212 @@
-"""Reading an indicator's data file: years, values and the source of every row.
+"""Reading data files (CSV) exactly: every row has the header's fields, every number is read
+as written or refused, and every value the model uses comes from a row that says where it
+comes from (a file without a ``source`` column is refused).
 
-Every value the model uses comes from a row that says where it comes from; a file without a
-``source`` column is refused.
+Spreadsheets export CSV in two ways, and both are read:
+
+* comma-separated, with a decimal point (``2010,9.4,IMF``);
+* semicolon-separated, as spreadsheets set to many European locales write it, with a decimal
+  comma or a decimal point (``2010;9,4;IMF``). A file whose numbers use both marks is refused
+  (``1.234`` could be a thousand or one point two), and so are thousands separators.
+
+The separator is the one the header line uses (tabs are read too); a separator ending every
+line (``2010;9,4;IMF;``) is read as none. A UTF-8 byte-order mark is dropped. A row with more or fewer fields than the header is an error with its line
+number, never a silent shift of the cells: a decimal comma in a comma-separated file
+(``2010,9,4``) would otherwise be read as 9 with "4" as its source. The same reader serves any
+table a user gives (:func:`read_table`); :func:`read_series` reads an indicator's series.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from forecast.files import FileProblem, MiB, MissingFile, read_text
 from forecast.scenario.errors import Problem, did_you_mean
-from forecast.scenario.schema import IndicatorSpec
+from forecast.scenario.schema import YEARS, IndicatorSpec
+
+#: The largest data file read (a yearly series takes a few kB).
+MAX_DATA_BYTES = 16 * MiB
+#: The most rows a data file may have, and the most characters in one cell.
+MAX_ROWS = 100_000
+MAX_CELL = 10_000
+
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+_DIGITS = r"(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
+_NUMBER = {d: re.compile(rf"[+-]?{_DIGITS.format(d=re.escape(d))}", re.ASCII) for d in ".,"}
+_YEAR = re.compile(r"[+-]?\d+", re.ASCII)
+
+
+class TableError(Exception):
+    """A data file that cannot be read; the message names the line and the fix (the caller
+    names the file and the key that gave it)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file read exactly: its columns, its rows (each with its line number in the file)
+    and how it is written (separator, decimal mark, byte-order mark)."""
+
+    file: Path
+    columns: tuple[str, ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...]
+    separator: str = ","
+    decimal: str = "."
+    bom: bool = False
+    data: bytes = b""  # the file's bytes as read
+
+    def how_read(self) -> str:
+        """How the file is written, when it is not the plain comma-and-point form ('' if it is)."""
+        notes = []
+        if self.separator != ",":
+            notes.append(f"{SEPARATORS[self.separator]}-separated")
+        if self.decimal != ".":
+            notes.append("decimal comma")
+        return ", ".join(notes)
+
+    def number(self, line: int, column: str, cell: str) -> float:
+        """A cell as the number written there (the file's decimal mark); :class:`TableError` if
+        it is not one, with the fix."""
+        text = cell.strip()
+        if _NUMBER[self.decimal].fullmatch(text):
+            value = float(text.replace(",", "."))
+            if not math.isfinite(value):
+                raise TableError(f"line {line}: {column} = {text} is too large for a number; check the cell")
+            return value
+        raise TableError(f"line {line}: {column} = {cell!r} is not a number; {self._number_fix(text)}")
+
+    def _number_fix(self, text: str) -> str:
+        lowered = text.lower()
+        if lowered in ("nan", "na", "n/a", "-", "--", "..", "null", "none", "missing"):
+            return "leave the cell empty for a year without a value (a gap)"
+        if lowered.lstrip("+-") in ("inf", "infinity"):
+            return "give a finite number, or leave the cell empty for a gap"
+        other = "," if self.decimal == "." else "."
+        if _NUMBER[other].fullmatch(text):
+            if self.separator == ",":
+                return (f"a decimal comma in a comma-separated file; write {text.replace(',', '.')}, or export "
+                        "the file with semicolons between fields")
+            return (f"this file's numbers use a decimal {'point' if self.decimal == '.' else 'comma'}; "
+                    f"write {text.replace(other, self.decimal)}")
+        if re.fullmatch(r"[+-]?\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+(?:[.,]\d+)?", text, re.ASCII):
+            return "write it without thousands separators"
+        return "fix the cell, or leave it empty for a gap"
+
+    def year(self, line: int, column: str, cell: str) -> int:
+        """A cell as a calendar year (a whole number from 1 to 9999)."""
+        text = cell.strip()
+        if not _YEAR.fullmatch(text):
+            raise TableError(f"line {line}: {column} = {cell!r} is not a year; write the year as a whole number "
+                             "such as 2024")
+        year = int(text)
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise TableError(f"line {line}: {column} = {text} is not a year from {YEARS[0]} to {YEARS[1]}; "
+                             "fix the cell")
+        return year
+
+
+def read_table(file: Path, *, what: str = "a CSV data file") -> Table:
+    """Read a CSV file exactly (see the module's docstring). :class:`TableError` says why not
+    with the line, :class:`~forecast.files.FileProblem` when the file itself cannot be read."""
+    read = read_text(file, what=what, limit=MAX_DATA_BYTES)
+    lines = read.text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    empty = "is empty; a data file has a header line (such as year,value,source) and a row per year"
+    if first is None:
+        raise TableError(empty)
+    separator = _separator(lines[first])
+    reader = csv.reader(io.StringIO(read.text, newline=""), delimiter=separator, strict=True)
+    header: list[str] | None = None
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    start = 1  # the line the next row starts on (a quoted cell may span lines)
+    try:
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue  # a blank line, or a row of empty cells
+            if header is None:
+                trailing = len(cells) - len(_named(cells))  # a separator ending each line, as some exports write
+                header = _header(cells[:len(cells) - trailing], line)
+                continue
+            if trailing and len(cells) == len(header) + trailing and not any(c.strip() for c in cells[-trailing:]):
+                cells = cells[:-trailing]
+            if len(cells) != len(header):
+                raise TableError(_field_count(line, cells, header, separator))
+            if max(map(len, cells)) > MAX_CELL:
+                raise TableError(f"line {line}: a cell of more than the limit of {MAX_CELL} characters (an unclosed "
+                                 "quote?); check the quotes")
+            rows.append((line, tuple(cells)))
+            if len(rows) > MAX_ROWS:
+                raise TableError(f"has more than the limit of {MAX_ROWS} rows; check that this is the file you meant")
+    except csv.Error as exc:  # an unclosed quote, a quote inside an unquoted cell, a cell beyond csv's limit
+        what = "a quote opened there is never closed" if "unexpected end of data" in str(exc) else str(exc)
+        raise TableError(f"line {start}: {what}; check the quotes on that line") from None
+    if header is None:  # separators and spaces only
+        raise TableError(empty.replace("is empty", "has no header (its lines hold empty cells only)"))
+    return Table(file, tuple(header), tuple(rows), separator, _decimal(rows, separator), read.bom, read.data)
+
+
+def _separator(header: str) -> str:
+    """The separator the header line uses most (a comma when none)."""
+    counts = {s: header.count(s) for s in SEPARATORS}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def _named(cells: list[str]) -> list[str]:
+    """The header's cells without the empty ones at its end."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _header(cells: list[str], line: int) -> list[str]:
+    names = [c.strip() for c in cells]
+    if "" in names:
+        raise TableError(f"line {line} (the header): column {names.index('') + 1} has no name; name every column")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise TableError(f"line {line} (the header): column {repeated[0]!r} appears twice; give each column its "
+                         "own name")
+    return names
+
+
+def _field_count(line: int, cells: list[str], header: list[str], separator: str) -> str:
+    word = SEPARATORS[separator]
+    counts = f"line {line} has {len(cells)} fields where the header has {len(header)} ({', '.join(header)})"
+    if len(cells) < len(header):
+        return f"{counts}; give every row each column, with an empty cell for a gap"
+    hint = "a text with a " + word + " needs quotes (\"a" + separator + " b\")"
+    if separator == ",":
+        hint = ("a decimal comma splits a number in two in a comma-separated file (write 9.4, not 9,4, or "
+                "export with semicolons between fields), and " + hint)
+    return f"{counts}; {hint}"
+
+
+def _decimal(rows: list[tuple[int, tuple[str, ...]]], separator: str) -> str:
+    """The decimal mark of a table's numbers: a point, or in a semicolon- or tab-separated file
+    a comma if its numbers use one. Both marks in one file are refused (ambiguous)."""
+    if separator == ",":
+        return "."
+    seen: dict[str, tuple[int, str]] = {}
+    for line, cells in rows:
+        for cell in cells:
+            text = cell.strip()
+            for mark in ".,":
+                if mark in text and mark not in seen and _NUMBER[mark].fullmatch(text):
+                    seen[mark] = (line, text)
+    if len(seen) == 2:
+        (lp, p), (lc, c) = seen["."], seen[","]
+        raise TableError(f"numbers use both a decimal point (line {lp}: {p}) and a decimal comma (line {lc}: {c}); "
+                         "use one mark throughout (1.234 could be a thousand or one point two)")
+    return "," if "," in seen else "."
 
 
 def outside_domain(values: np.ndarray, transform: str) -> float | None:
@@ -25,47 +218,55 @@ def outside_domain(values: np.ndarray, transform: str) -> float | None:
 
 
 def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem]):
-    """Years, values and the source of each row; gaps (empty cells) are skipped, never filled."""
-    if not file.is_file():
-        problems.append(Problem(p, f"data file {file} not found; put the CSV there (paths are relative "
-                                "to the scenario file) or fix the path"))
+    """Years, values and the source of each row, how the file was read (``Table.how_read``) and
+    its bytes; gaps (empty cells) are skipped, never filled. ``None`` after adding a problem at
+    ``p``."""
+    try:
+        table = read_table(file)
+    except MissingFile as exc:
+        problems.append(Problem(p, f"data file {file}: {exc} (paths are relative to the scenario file)"))
         return None
-    with file.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        for col in (ind.year_column, ind.column):
-            if col not in cols:
-                problems.append(Problem(p, f"{file.name} has no column {col!r}.{did_you_mean(col, cols)} "
-                                        f"Columns: {', '.join(cols)}"))
-                return None
-        has_source = "source" in cols
-        years, values, sources = [], [], []
-        for line, row in enumerate(reader, start=2):
-            cell = (row.get(ind.column) or "").strip()
-            if not cell:
-                continue
-            try:
-                year = int(row[ind.year_column])
-                value = float(cell)
-            except (TypeError, ValueError):
-                problems.append(Problem(p, f"{file.name} line {line}: {ind.column}={cell!r} "
-                                        f"(year {row.get(ind.year_column)!r}) is not a number; fix the cell "
-                                        "or choose a numeric column"))
-                return None
-            if not math.isfinite(value):
-                problems.append(Problem(p, f"{file.name} line {line}: {ind.column} is not finite"))
-                return None
-            if year in years:
-                problems.append(Problem(p, f"{file.name} line {line}: year {year} appears twice"))
-                return None
-            years.append(year)
-            values.append(value)
-            sources.append((row.get("source") or "").strip() if has_source else "")
-    if not has_source:
+    except FileProblem as exc:
+        problems.append(Problem(p, f"data file {file}: {exc}"))
+        return None
+    except TableError as exc:
+        problems.append(Problem(p, f"{file.name} {exc}"))
+        return None
+    cols = list(table.columns)
+    for col in (ind.year_column, ind.column):
+        if col not in cols:
+            problems.append(Problem(p, f"{file.name} has no column {col!r}.{did_you_mean(col, cols)} "
+                                    f"Columns: {', '.join(cols)}"))
+            return None
+    if "source" not in cols:
         problems.append(Problem(p, f"{file.name} has no 'source' column; every data row must say where it "
                                 "comes from"))
+        return None
+    y, v, s = cols.index(ind.year_column), cols.index(ind.column), cols.index("source")
+    years: list[int] = []
+    values: list[float] = []
+    sources: list[str] = []
+    first_line: dict[int, int] = {}
+    try:
+        for line, cells in table.rows:
+            if not cells[v].strip():
+                continue  # a gap
+            if not cells[y].strip():
+                raise TableError(f"line {line}: {ind.column} has a value but {ind.year_column} is empty; give its year")
+            year = table.year(line, ind.year_column, cells[y])
+            value = table.number(line, ind.column, cells[v])
+            if year in first_line:
+                raise TableError(f"line {line}: year {year} appears twice (also line {first_line[year]}); keep one row "
+                                 "per year")
+            first_line[year] = line
+            years.append(year)
+            values.append(value)
+            sources.append(cells[s].strip())
+    except TableError as exc:
+        problems.append(Problem(p, f"{file.name} {exc}"))
         return None
     if not years:
         problems.append(Problem(p, f"{file.name} column {ind.column!r} has no values"))
         return None
-    return np.array(years, dtype=int), np.array(values, dtype=float), sources
+    return np.array(years, dtype=int), np.array(values, dtype=float), sources, table.how_read(), table.data
+

@@ -95,6 +95,7 @@ class Indicator:
     center: float = 0.0  # mean of the transformed values (the standardisation)
     spread: float = 1.0  # sd of the transformed values
     anchor: bool = False  # the node's first indicator: intercept 0, loading 1 (sets the node's scale)
+    read_as: str = ""  # how its file is written when not comma-separated with decimal points
 
     def transformed(self, raw):
         raw = np.asarray(raw, dtype=float)
@@ -217,6 +218,9 @@ class Scenario:
     questions: tuple[Question, ...]
     text: str = ""
     files: dict[str, Path] = field(default_factory=dict)  # name in the run dir -> file read
+    #: name in the run dir -> the bytes read from it (a run keeps these, not the file as it may
+    #: be by the time the run writes its copy)
+    contents: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def history_years(self) -> np.ndarray:
@@ -263,8 +267,12 @@ class Scenario:
                     frontier.append(c.effect)
         return out
 
+    def content(self, name: str) -> bytes:
+        """The bytes of input ``name`` as the scenario read them (read now if it was not from a file)."""
+        return self.contents[name] if name in self.contents else Path(self.files[name]).read_bytes()
+
     def sha256(self) -> dict[str, str]:
-        return {name: file_sha256(p) for name, p in self.files.items()}
+        return {name: hashlib.sha256(self.content(name)).hexdigest() for name in self.files}
 
 
 def file_sha256(path: Path) -> str:

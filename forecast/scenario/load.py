@@ -20,52 +20,81 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from forecast.files import FileProblem, MiB, read_text
 from forecast.scenario.data import outside_domain, read_series
 from forecast.scenario.domain import Claim, Indicator, LeverSetting, Node, Question, Scenario, Strategy
-from forecast.scenario.errors import Problem, ScenarioError, did_you_mean, keypath
+from forecast.scenario.errors import Problem, ScenarioError, did_you_mean, keypath, problem_from_pydantic, shown
 from forecast.scenario.graph import find_cycle
 from forecast.scenario.priors import Distribution, Hypothesis, PriorError, require_support, resolve
-from forecast.scenario.schema import FIELDS, ID_PATTERN, LeverSettingSpec, PriorSpec, ScenarioFile
+from forecast.scenario.schema import FIELDS, ID_PATTERN, LIMITS, LeverSettingSpec, PriorSpec, ScenarioFile
+
+#: The largest scenario file read: a generated 500-node scenario takes about half of it.
+MAX_SCENARIO_BYTES = 4 * MiB
+WHAT = "a scenario .toml file (see priors/)"
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read, validate and resolve a scenario file. Raises :class:`ScenarioError`."""
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(path, [Problem("", "no such file; give the path of a scenario .toml file (see priors/)")])
-    text = path.read_text(encoding="utf-8")
     try:
-        raw = tomllib.loads(text)
+        read = read_text(path, what=WHAT, limit=MAX_SCENARIO_BYTES)
+    except FileProblem as exc:
+        raise ScenarioError(path, [Problem("", str(exc))]) from None
+    text = read.text
+    if not text.strip():
+        raise ScenarioError(path, [Problem("", "the file is empty; a scenario declares [scenario], its [nodes.ID], "
+                                           "[[claims]], [[strategies]] and [[questions]] (see priors/README.md)")])
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, [Problem("", f"not valid TOML: {exc}; fix the syntax at that line")]) from None
+    except RecursionError:
+        raise ScenarioError(path, [Problem("", f"tables or lists nested thousands of levels deep, more than the "
+                                           f"limit of {LIMITS['depth']} (a scenario needs 7 at most); check the "
+                                           "brackets")]) from None
+    return scenario_from_document(document, path, text, read.data)
+
+
+def scenario_from_document(document: dict, path: Path, text: str = "", data: bytes | None = None) -> Scenario:
+    """Validate and resolve a scenario from its TOML document (``path`` locates its data files;
+    ``text`` and ``data`` are the file's text and bytes when it was read from one). Raises
+    :class:`ScenarioError` with every problem found."""
+    if not document:
+        raise ScenarioError(path, [Problem("", "the file declares nothing (only comments?); a scenario declares "
+                                           "[scenario], its [nodes.ID], [[claims]], [[strategies]] and "
+                                           "[[questions]] (see priors/README.md)")])
+    depth, where = _deepest(document)
+    if depth > LIMITS["depth"]:
+        shown_at = keypath(where[: LIMITS["depth"] + 1])
+        raise ScenarioError(path, [Problem(shown_at, f"tables or lists nested {depth} levels deep, more than the "
+                                           f"limit of {LIMITS['depth']} (a scenario needs 7 at most); check the "
+                                           "brackets")])
     try:
-        spec = ScenarioFile.model_validate(raw)
+        spec = ScenarioFile.model_validate(document)
     except ValidationError as exc:
-        raise ScenarioError(path, [_problem_from_pydantic(e, raw) for e in exc.errors()]) from None
+        raise ScenarioError(path, [problem_from_pydantic(e, _allowed_keys(tuple(e["loc"])[:-1]))
+                                   for e in exc.errors()]) from None
     problems: list[Problem] = []
-    scenario = _resolve(path, text, spec, problems)
+    scenario = _resolve(path, text, data, spec, problems)
     if problems:
         raise ScenarioError(path, problems)
     return scenario
 
 
-def _problem_from_pydantic(err: dict, raw: dict) -> Problem:
-    loc = tuple(err["loc"])
-    path = keypath(loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        allowed = _allowed_keys(loc[:-1])
-        hint = did_you_mean(key, allowed) if allowed else ""
-        listing = f" Allowed here: {', '.join(sorted(allowed))}." if allowed else ""
-        return Problem(path, f"unknown key {key!r}.{hint}{listing}")
-    if kind == "missing":
-        return Problem(path, "required key is missing; add it")
-    if kind == "string_pattern_mismatch":
-        return Problem(path, "an id must start with a letter and use only letters, digits and _")
-    if kind == "literal_error":
-        return Problem(path, f"{err['msg']}; got {err.get('input')!r}")
-    return Problem(path, f"{err['msg']}; got {err.get('input')!r}")
+def _deepest(document: dict) -> tuple[int, tuple]:
+    """How deep tables and lists are nested, and the key path of the deepest value (without
+    recursion: the point is to refuse what recursion could not take)."""
+    best: tuple[int, tuple] = (0, ())
+    stack: list[tuple[object, tuple]] = [(document, ())]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) > best[0]:
+            best = (len(loc), loc)
+        if isinstance(value, dict):
+            stack.extend((v, (*loc, k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*loc, i)) for i, v in enumerate(value))
+    return best
 
 
 def _allowed_keys(loc: tuple) -> set[str]:
@@ -89,7 +118,7 @@ def _prior(problems: list[Problem], path: str, spec: PriorSpec, *, signed=False,
         return None
 
 
-def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem]) -> Scenario:
+def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, problems: list[Problem]) -> Scenario:
     info = spec.scenario
     if not info.history_start < info.start_year <= info.horizon:
         problems.append(
@@ -98,12 +127,18 @@ def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem])
         )
     if info.start_year - info.history_start < 2:
         problems.append(Problem("scenario.history_start", "give at least two years of history before start_year"))
+    if info.horizon - info.history_start + 1 > LIMITS["years"]:
+        span = info.horizon - info.history_start + 1
+        problems.append(Problem("scenario", f"{info.history_start}-{info.horizon} is {span} years, more than the "
+                                f"limit of {LIMITS['years']} years from history_start to horizon; start the history "
+                                "later or end the horizon sooner"))
 
     nodes: dict[str, Node] = {}
     for nid, n in spec.nodes.items():
         p = f"nodes.{nid}"
         if not re.match(ID_PATTERN, nid):
-            problems.append(Problem(p, "a node id must start with a letter and use only letters, digits and _"))
+            problems.append(Problem(p, f"{shown(nid)}; a node id starts with a letter and uses only letters, digits "
+                                    "and _ (at most 64 characters)"))
         nodes[nid] = Node(
             id=nid, label=n.label, role=n.role, description=n.description, display=n.display,
             desirable=n.desirable,
@@ -116,19 +151,27 @@ def _resolve(path: Path, text: str, spec: ScenarioFile, problems: list[Problem])
         problems.append(Problem("nodes", "declare at least one node"))
 
     claims = _claims(spec, nodes, problems)
-    indicators = _indicators(path, spec, nodes, problems)
+    contents: dict[Path, bytes] = {}  # each data file's bytes as read
+    indicators = _indicators(path, spec, nodes, problems, contents)
     strategies = _strategies(spec, nodes, problems)
     questions = _questions(spec, nodes, indicators, problems)
 
     files = {"scenario.toml": path}
-    for ind in indicators.values():
-        files[f"data/{ind.file.name}"] = ind.file
+    read = {"scenario.toml": data} if data is not None else {}
+    for iid, ind in indicators.items():
+        name = f"data/{ind.file.name}"
+        if files.get(name, ind.file) != ind.file:  # a run keeps a copy of each input under data/NAME
+            problems.append(Problem(f"indicators.{iid}.file", f"{ind.file} and {files[name]} are both named "
+                                    f"{ind.file.name!r}; a run keeps a copy of each data file by its name: "
+                                    "rename one of them"))
+        files[name] = ind.file
+        read[name] = contents[ind.file]
     return Scenario(
         path=path, name=info.name, description=info.description, source=info.source,
         source_url=info.source_url, history_start=info.history_start, start_year=info.start_year,
         horizon=info.horizon, seed=info.seed, nodes=nodes, claims=tuple(claims),
         indicators=indicators, strategies=tuple(strategies), questions=tuple(questions),
-        text=text, files=files,
+        text=text, files=files, contents=read,
     )
 
 
@@ -180,7 +223,8 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
     return out
 
 
-def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> dict[str, Indicator]:
+def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem],
+                contents: dict[Path, bytes]) -> dict[str, Indicator]:
     out: dict[str, Indicator] = {}
     info = spec.scenario
     for iid, ind in spec.indicators.items():
@@ -189,7 +233,12 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
             problems.append(Problem(p, f"id {iid!r} is also a node id; questions need them distinct"))
         if ind.node not in nodes:
             problems.append(Problem(f"{p}.node", f"unknown node {ind.node!r}.{did_you_mean(ind.node, nodes)}"))
-        file = (path.parent / ind.file).resolve()
+        try:
+            file = (path.parent / ind.file).resolve()
+        except (ValueError, OSError, RuntimeError) as exc:  # a NUL character; a symlink loop (RuntimeError)
+            problems.append(Problem(f"{p}.file", f"{ind.file!r} is not a usable path ({exc}); give the CSV's "
+                                    "path relative to the scenario file"))
+            continue
         priors = {
             "intercept": _prior(problems, f"{p}.intercept", ind.intercept),
             "loading": _prior(problems, f"{p}.loading", ind.loading, support="positive"),
@@ -198,7 +247,7 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
         data = read_series(file, ind, f"{p}.file", problems)
         if data is None or None in priors.values():
             continue
-        years, values, sources = data
+        years, values, sources, read_as, contents[file] = data
         keep = years >= info.history_start
         if np.any(years >= info.start_year):
             late = sorted(set(int(y) for y in years[years >= info.start_year]))
@@ -219,7 +268,7 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
         proto = Indicator(
             id=iid, label=ind.label, node=ind.node, transform=ind.transform,
             direction=1.0 if ind.direction == "+" else -1.0, unit=ind.unit, source=ind.source, url=ind.url,
-            file=file, column=ind.column, years=years, values=values, sources=tuple(sources),
+            file=file, column=ind.column, years=years, values=values, sources=tuple(sources), read_as=read_as,
             **priors,
         )
         anchor = not any(o.node == ind.node for o in out.values())
@@ -283,8 +332,10 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
     if _is_number(value):
         return LeverSetting("values", values=(float(value),) * n_years) if on_scale([value]) else None
     if isinstance(value, list):
-        if not all(_is_number(v) for v in value):
-            problems.append(Problem(q, f"{value!r}: every value of a list must be a number; give {SETTING_FORMS}"))
+        bad = next((v for v in value if not _is_number(v)), None)
+        if bad is not None or not value:
+            what = shown(bad) if bad is not None else "the list is empty"
+            problems.append(Problem(q, f"every value of a list must be a number, and {what}; give {SETTING_FORMS}"))
             return None
         if len(value) != n_years:
             problems.append(Problem(q, f"give one value, or one per forecast year ({n_years} for "
@@ -297,15 +348,10 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
         try:
             spec = LeverSettingSpec.model_validate(value)
         except ValidationError as exc:
-            keys = list(LeverSettingSpec.model_fields)
+            keys = set(LeverSettingSpec.model_fields)
             for e in exc.errors():
-                where = keypath(tuple(e["loc"]))
-                if e["type"] == "extra_forbidden":
-                    message = (f"unknown key {where!r}.{did_you_mean(where, keys)} A setting table takes "
-                               f"{', '.join(keys)}")
-                else:
-                    message = f"{e['msg']}; got {e.get('input')!r}"
-                problems.append(Problem(f"{q}.{where}" if where else q, message))
+                problem = problem_from_pydantic(e, keys)
+                problems.append(Problem(f"{q}.{problem.path}" if problem.path else q, problem.message))
             return None
         chosen = [k for k in ("to", "by", "by_sd") if getattr(spec, k) is not None] + (["hold"] if spec.hold else [])
         if len(chosen) != 1:
@@ -323,18 +369,23 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
         over = spec.over or 1
         steps = tuple(min(1.0, (t + 1) / over) for t in range(n_years))
         return LeverSetting(kind, amount=amount, steps=steps)
+    given = shown(value)
     if isinstance(value, str):
-        shown = f"{value!r} is text"
-        try:
-            number = float(value)
-            shown += (f" (a change from its last level is written {{ by = {number:g} }}, a level {number:g} "
+        number = _as_written_number(value)
+        if number is not None:
+            given += (f" (a change from its last level is written {{ by = {number:g} }}, a level {number:g} "
                       "without quotes)")
-        except ValueError:
-            pass
-    else:
-        shown = f"{value!r} is not a setting"
-    problems.append(Problem(q, f"{shown}; give {SETTING_FORMS}"))
+    problems.append(Problem(q, f"{given}; give {SETTING_FORMS}"))
     return None
+
+
+def _as_written_number(text: str) -> float | None:
+    """The number a text reads as, if it is one (for the hint that it should not be quoted)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _is_number(value) -> bool:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from forecast.scenario.errors import did_you_mean
+from forecast.scenario.errors import did_you_mean, shown
 
 Support = Literal["real", "positive", "unit"]
 
@@ -132,7 +132,7 @@ def resolve(spec: dict[str, Any], *, signed: bool = False) -> Distribution:
     """
     if not isinstance(spec, dict):
         raise PriorError(
-            f"a prior is a table such as {{dist = \"Normal\", mu = 0, sigma = 1}}, got {spec!r}"
+            f"a prior is a table such as {{dist = \"Normal\", mu = 0, sigma = 1}}, and {shown(spec)}"
         )
     keys = set(spec)
     if "dist" in keys:
@@ -177,8 +177,8 @@ def _explicit(spec: dict[str, Any]) -> Distribution:
         raise PriorError(f"{name} needs {', '.join(missing)} (it takes {', '.join(fam.params)})")
     params: dict[str, float] = {}
     for k, v in given.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise PriorError(f"{name} parameter {k} must be a finite number, got {v!r}")
+        if not _num(v):
+            raise PriorError(f"{name} parameter {k} must be a finite number, and {shown(v)}")
         params[k] = float(v)
     for k in fam.positive:
         if k in params and params[k] <= 0:
@@ -217,60 +217,74 @@ def _words(spec: dict[str, Any]) -> Distribution:
         k = sorted(extra)[0]
         raise PriorError(f"unknown key {k!r} in a words prior.{did_you_mean(k, allowed)}")
     direction = spec.get("direction")
-    if direction not in ("+", "-"):
-        raise PriorError(f"direction must be \"+\" or \"-\", got {direction!r}")
+    if not isinstance(direction, str) or direction not in ("+", "-"):
+        given = shown(direction) if "direction" in spec else "it is missing"
+        raise PriorError(f"direction must be \"+\" or \"-\", and {given}")
     strength = spec.get("strength", "moderate")
     confidence = spec.get("confidence", "medium")
-    if strength not in STRENGTH:
-        raise PriorError(
-            f"strength must be one of {', '.join(STRENGTH)}, got {strength!r}.{did_you_mean(str(strength), STRENGTH)}"
-        )
-    if confidence not in CONFIDENCE:
-        raise PriorError(
-            f"confidence must be one of {', '.join(CONFIDENCE)}, got {confidence!r}.{did_you_mean(str(confidence), CONFIDENCE)}"
-        )
+    if not isinstance(strength, str) or strength not in STRENGTH:
+        raise PriorError(f"strength must be one of {', '.join(STRENGTH)}, and {shown(strength)}."
+                         f"{did_you_mean(strength, STRENGTH) if isinstance(strength, str) else ''}".rstrip("."))
+    if not isinstance(confidence, str) or confidence not in CONFIDENCE:
+        raise PriorError(f"confidence must be one of {', '.join(CONFIDENCE)}, and {shown(confidence)}."
+                         f"{did_you_mean(confidence, CONFIDENCE) if isinstance(confidence, str) else ''}".rstrip("."))
     size = STRENGTH[strength]
     sign = 1.0 if direction == "+" else -1.0
     return Distribution("Normal", {"mu": sign * size, "sigma": size * CONFIDENCE[confidence]})
 
 
 def _elicited(spec: dict[str, Any]) -> Distribution:
-    import preliz as pz
-
     family = spec.get("family", "Normal")
-    if family not in REGISTRY:
-        raise PriorError(f"unknown family {family!r}.{did_you_mean(str(family), REGISTRY)}")
-    target = getattr(pz, family)()
+    if not isinstance(family, str) or family not in REGISTRY:
+        hint = did_you_mean(family, REGISTRY) if isinstance(family, str) else ""
+        raise PriorError(f"unknown family: {shown(family)}.{hint} Known: {', '.join(REGISTRY)}")
     if "between" in spec:
         allowed = {"between", "probability", "family"}
         _no_extra(spec, allowed)
         lo_hi = spec["between"]
         if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(_num(x) for x in lo_hi)):
-            raise PriorError(f"between must be [low, high], two numbers, got {lo_hi!r}")
+            raise PriorError(f"between must be [low, high], two finite numbers, and {shown(lo_hi)}")
         lo, hi = (float(x) for x in lo_hi)
         mass = spec.get("probability", 0.9)
         if not _num(mass) or not 0.0 < mass < 1.0:
-            raise PriorError(f"probability must be a number between 0 and 1, got {mass!r}")
+            raise PriorError(f"probability must be a number between 0 and 1, and {shown(mass)}")
         if lo >= hi:
             raise PriorError(f"between needs low < high, got [{lo}, {hi}]")
         try:
-            pz.maxent(target, lo, hi, float(mass), plot=False)
+            params, converged = _fit(family, "between", (lo, hi, float(mass)))
         except Exception as exc:  # PreliZ raises plain errors for impossible fits
-            raise PriorError(f"cannot fit a {family} with {mass:.0%} between {lo} and {hi}: {exc}") from None
+            raise PriorError(f"cannot fit a {family} with {mass:.0%} between {lo:g} and {hi:g}: "
+                             f"{' '.join(str(exc).split())}") from None
     else:
         _no_extra(spec, {"quartiles", "family"})
         q = spec["quartiles"]
         if not (isinstance(q, list) and len(q) == 3 and all(_num(x) for x in q) and q[0] < q[1] < q[2]):
-            raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], got {q!r}")
+            raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], and {shown(q)}")
         try:
-            pz.quartile(target, *(float(x) for x in q), plot=False)
+            params, converged = _fit(family, "quartiles", tuple(float(x) for x in q))
         except Exception as exc:
-            raise PriorError(f"cannot fit a {family} to quartiles {q}: {exc}") from None
-    params = {k: float(v) for k, v in target.params_dict.items()}
-    fitted = _explicit({"dist": family, **{k: params[k] for k in REGISTRY[family].params if k in params}})
-    if not getattr(target, "opt", None) or getattr(target.opt, "success", True):
-        return fitted
-    raise PriorError(f"the {family} fit to {spec} did not converge; try another family")
+            raise PriorError(f"cannot fit a {family} to quartiles {q}: {' '.join(str(exc).split())}") from None
+    if not converged:
+        raise PriorError(f"the {family} fit to {spec} did not converge; try another family")
+    bounds = {"lower", "upper"} & set(REGISTRY[family].params)  # a truncation fitted as infinite is none
+    return _explicit({"dist": family, **{k: v for k, v in params if k in REGISTRY[family].params
+                                         and not (k in bounds and math.isinf(v))}})
+
+
+@cache
+def _fit(family: str, how: str, numbers: tuple[float, ...]) -> tuple[tuple[tuple[str, float], ...], bool]:
+    """PreliZ's fit of ``family`` to an expert's statement: its parameters, and whether the fit
+    converged. A fit is deterministic and takes up to a tenth of a second, so each is made once
+    per process (a run re-validates its scenario; a notebook loads one again and again)."""
+    import preliz as pz
+
+    target = getattr(pz, family)()
+    if how == "between":
+        pz.maxent(target, *numbers, plot=False)
+    else:
+        pz.quartile(target, *numbers, plot=False)
+    params = tuple((k, float(v)) for k, v in target.params_dict.items())
+    return params, bool(not getattr(target, "opt", None) or getattr(target.opt, "success", True))
 
 
 def _no_extra(spec: dict[str, Any], allowed: set[str]) -> None:

@@ -1,7 +1,15 @@
-"""The scenario file's schema: one pydantic model per table, unknown keys refused.
+"""The scenario file's schema: one pydantic model per table, unknown keys refused, values
+taken as written.
 
 These models describe the file as written (priors still as the user's tables); resolving
 them into the scenario the model uses is :mod:`forecast.scenario.load`'s job.
+
+Validation is strict, as in pydantic's strict mode: text is never read as a number or a
+boolean, a boolean never as a number, a decimal never as a whole number, and NaN or infinity
+is no number at all (``"+1.5"`` is a typo to report, not the value 1.5). The limits below
+bound what a file may declare: far beyond any real scenario, low enough that a mistake (a
+generated file gone wrong, a year typed with an extra digit) is refused with its name
+instead of exhausting the machine.
 """
 
 from __future__ import annotations
@@ -10,12 +18,33 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from forecast.settings import MAX_SEED
+
 SCHEMA_VERSION = 1
-ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+#: Ids (of nodes, claims, indicators, strategies, questions, hypotheses): a letter, then
+#: letters, digits and _; at most 64 characters.
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
+
+#: What a scenario file may declare at most: each is named in the message that refuses it.
+LIMITS: dict[str, int] = {
+    "nodes": 500,
+    "claims": 5000,
+    "indicators": 1000,
+    "strategies": 200,
+    "questions": 1000,
+    "hypotheses": 20,  # per claim
+    "set": 500,  # levers a strategy sets
+    "text": 20_000,  # characters of any text (a label, a quote, a description)
+    "years": 500,  # from history_start to horizon
+    "depth": 12,  # tables and lists within each other (a scenario needs 5)
+}
+#: Calendar years a scenario and its data may name.
+YEARS = (1, 9999)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
+                              str_max_length=LIMITS["text"])
 
 
 PriorSpec = dict[str, Any]
@@ -28,10 +57,10 @@ class ScenarioInfo(_Strict):
     description: str = ""
     source: str = ""
     source_url: str = ""
-    history_start: int = Field(description="first year of the latent history")
-    start_year: int = Field(description="first year strategies act; evidence predates it")
-    horizon: int = Field(description="last forecast year")
-    seed: int = Field(default=20250302, ge=0)
+    history_start: int = Field(ge=YEARS[0], le=YEARS[1], description="first year of the latent history")
+    start_year: int = Field(ge=YEARS[0], le=YEARS[1], description="first year strategies act; evidence predates it")
+    horizon: int = Field(ge=YEARS[0], le=YEARS[1], description="last forecast year")
+    seed: int = Field(default=20250302, ge=0, le=MAX_SEED)
 
 
 class DisplaySpec(_Strict):
@@ -78,11 +107,11 @@ class ClaimSpec(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     cause: str
     effect: str
-    lag: Literal[0, 1] = 1
+    lag: int = Field(default=1, ge=0, le=1)  # an int, not Literal[0, 1]: a Literal takes false for 0
     label: str = ""
     quote: str = ""
     prior: PriorSpec | None = None
-    hypotheses: list[HypothesisSpec] = Field(default_factory=list)
+    hypotheses: list[HypothesisSpec] = Field(default_factory=list, max_length=LIMITS["hypotheses"])
 
 
 class IndicatorSpec(_Strict):
@@ -108,8 +137,6 @@ class LeverSettingSpec(_Strict):
     ``{ by = -10 }`` (display units, e.g. index points), ``{ by_sd = -0.5 }`` (latent standard
     units), the last three optionally reached in equal steps ``over`` so many years."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
     hold: bool = False
     to: float | None = None
     by: float | None = None
@@ -127,7 +154,7 @@ class StrategySpec(_Strict):
     #: lever -> a number or one per forecast year (display scale), "hold", or a
     #: :class:`LeverSettingSpec` table; checked one lever at a time by the loader, which says
     #: what each form means when a value is none of them.
-    set: dict[str, Any] = Field(default_factory=dict)
+    set: dict[str, Any] = Field(default_factory=dict, max_length=LIMITS["set"])
 
 
 class QuestionSpec(_Strict):
@@ -136,10 +163,10 @@ class QuestionSpec(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     text: str = Field(min_length=1)
     subject: str
-    year: int
+    year: int = Field(ge=YEARS[0], le=YEARS[1])
     comparison: Literal["below", "above"]
     threshold: float | None = None
-    reference_year: int | None = None
+    reference_year: int | None = Field(default=None, ge=YEARS[0], le=YEARS[1])
     change: float = 0.0
     resolution: str = ""
     #: Which answer a decision-maker hopes for; by default the one that moves the subject in
@@ -150,13 +177,13 @@ class QuestionSpec(_Strict):
 class ScenarioFile(_Strict):
     """The whole file."""
 
-    schema_version: Literal[1] = 1
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=SCHEMA_VERSION, le=SCHEMA_VERSION)
     scenario: ScenarioInfo
-    nodes: dict[str, NodeSpec]
-    claims: list[ClaimSpec] = Field(default_factory=list)
-    indicators: dict[str, IndicatorSpec] = Field(default_factory=dict)
-    strategies: list[StrategySpec] = Field(default_factory=list)
-    questions: list[QuestionSpec] = Field(default_factory=list)
+    nodes: dict[str, NodeSpec] = Field(max_length=LIMITS["nodes"])
+    claims: list[ClaimSpec] = Field(default_factory=list, max_length=LIMITS["claims"])
+    indicators: dict[str, IndicatorSpec] = Field(default_factory=dict, max_length=LIMITS["indicators"])
+    strategies: list[StrategySpec] = Field(default_factory=list, max_length=LIMITS["strategies"])
+    questions: list[QuestionSpec] = Field(default_factory=list, max_length=LIMITS["questions"])
 
 
 #: The table models by key, for the "did you mean" hint on an unknown key.

@@ -1,0 +1,116 @@
+"""Reading the files a user gives (scenario files, data files, a run's JSON): as bounded
+UTF-8 text, with every way of failing said plainly, with its fix.
+
+A file is read whole, so a size limit comes first: a mistyped path to a video, or to
+``/dev/zero``, is refused before anything is read. Text is UTF-8; a byte-order mark (which
+Windows tools write) is accepted and dropped; a UTF-16 file, a binary file or one stray
+byte of another encoding is refused with the line it is on. The callers put the file's name
+and the key or row in front of these messages.
+"""
+
+from __future__ import annotations
+
+import codecs
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+MiB = 1 << 20
+
+
+class FileProblem(Exception):
+    """A file that cannot be read as the caller needs: ``reason`` and ``fix``, which the message
+    joins (the caller names the file, and may give a fix of its own)."""
+
+    def __init__(self, reason: str, fix: str):
+        self.reason, self.fix = reason, fix
+        super().__init__(f"{reason}; {fix}")
+
+
+class MissingFile(FileProblem):
+    """There is no file at the path (callers add where such paths start from)."""
+
+
+class Unreadable(FileProblem):
+    """The file is there but this user cannot read it (permissions, I/O errors)."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A file's text, whether it began with a UTF-8 byte-order mark (dropped from the text), and
+    its bytes as read (what a run keeps a copy of: the very bytes its numbers come from)."""
+
+    text: str
+    bom: bool = False
+    data: bytes = b""
+
+
+def _size_words(n: int) -> str:
+    return f"{n / MiB:.0f} MiB" if n >= MiB else f"{n} bytes"
+
+
+def read_bytes(path: Path, *, what: str, limit: int) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes; ``what`` names what
+    it should be ("a scenario .toml file") for the messages."""
+    give = f"give the path of {what}"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise MissingFile("no such file", give) from None
+    except NotADirectoryError:
+        raise MissingFile("no such file (a folder on its path is a file)", give) from None
+    except PermissionError:
+        raise Unreadable("cannot be reached: permission denied on a folder of its path",
+                         "ask for access or copy the file somewhere you can read") from None
+    except ValueError:  # a NUL character in the path
+        raise FileProblem("is not a valid path", give) from None
+    except OSError as exc:
+        raise Unreadable(f"cannot be read ({exc.strerror})", give) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise FileProblem("is a folder, not a file", give)
+    if not stat.S_ISREG(info.st_mode):
+        raise FileProblem("is not a regular file (a device, pipe or socket)", give)
+    if info.st_size > limit:
+        raise FileProblem(f"is {_size_words(info.st_size)}, more than the limit of {_size_words(limit)} for {what}",
+                          "check that this is the file you meant")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except PermissionError:
+        raise Unreadable("cannot be read: permission denied",
+                         "give yourself read access (chmod u+r) or copy the file somewhere you can read") from None
+    except OSError as exc:
+        raise Unreadable(f"cannot be read ({exc.strerror})", "check the disk, or copy the file elsewhere") from None
+    if len(data) > limit:  # it grew while being read
+        raise FileProblem(f"is more than the limit of {_size_words(limit)} for {what}",
+                          "check that this is the file you meant")
+    return data
+
+
+def decode(data: bytes, *, what: str) -> Text:
+    """UTF-8 text from ``data``; a byte-order mark is dropped and noted. Refuses UTF-16, binary
+    data and bytes that are not UTF-8, with the line they are on and how to fix it."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileProblem("is UTF-16 text", f'save it as UTF-8 (in a spreadsheet: "CSV UTF-8"; in an editor: '
+                          f"encoding UTF-8) to use it as {what}")
+    raw = data
+    bom = data.startswith(codecs.BOM_UTF8)
+    if bom:
+        data = data[len(codecs.BOM_UTF8):]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        raise FileProblem(f"is not a text file (line {line} holds a NUL byte: binary data?)", f"give the path of {what}")
+    try:
+        return Text(data.decode("utf-8"), bom, raw)
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", errors="replace")) + 1
+        raise FileProblem(f"is not UTF-8 text: line {line}, column {column} has the byte 0x{data[exc.start]:02x} "
+                          "(another encoding, such as Latin-1 or Windows-1252?)", "save the file as UTF-8") from None
+
+
+def read_text(path: Path, *, what: str, limit: int) -> Text:
+    """:func:`read_bytes`, then :func:`decode`."""
+    return decode(read_bytes(path, what=what, limit=limit), what=what)
