@@ -18,9 +18,9 @@ import click
 
 # A light module (no PyMC): the settings' defaults and choices are written once, there.
 from forecast.scoring.scores import RELIABILITY_MIN
-from forecast.settings import HISTORY_CHOICES, MAX_SEED, SAMPLERS, TARGET_ACCEPT, SamplerSettings
+from forecast.settings import MAX_SEED, SAMPLERS, SamplerSettings
 
-DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "history")}
+DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "target_accept")}
 
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
 #: Beyond reason for one run (draws are kept in memory: a million per chain is gigabytes).
@@ -100,14 +100,8 @@ def validate(scenario: Path) -> None:
               help="Random seed [default: the scenario's seed].")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=DEFAULTS["sampler"], show_default=True,
               help="nutpie (fast, default) or PyMC's own NUTS.")
-@click.option("--target-accept", default=None, type=click.FloatRange(0.5, 0.999),
-              help="NUTS target acceptance rate; higher means smaller steps [default: "
-                   f"{TARGET_ACCEPT['integrated']}, or {TARGET_ACCEPT['sampled']} for large scenarios whose "
-                   "history is sampled].")
-@click.option("--history", type=click.Choice(HISTORY_CHOICES), default=DEFAULTS["history"], show_default=True,
-              help="The latent history: integrated out exactly by a Kalman filter (NUTS explores the parameters "
-                   "only; the default unless the scenario is too large) or sampled with the parameters (cheaper "
-                   "per step, harder geometry).")
+@click.option("--target-accept", default=DEFAULTS["target_accept"], show_default=True, type=click.FloatRange(0.5, 0.999),
+              help="NUTS target acceptance rate; higher means smaller steps.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
 @click.option("--keep-draws", type=click.IntRange(1), default=None,
@@ -116,7 +110,7 @@ def validate(scenario: Path) -> None:
 @click.option("--strict", is_flag=True, help="Exit 3 when sampling diagnostics are not clean.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chains: int, seed: int | None,
-        sampler: str, target_accept: float | None, history: str, out: Path | None, keep_draws: int | None,
+        sampler: str, target_accept: float, out: Path | None, keep_draws: int | None,
         no_report: bool, strict: bool, quiet: bool) -> None:
     """Sample SCENARIO's posterior, forecast its strategies, write a run directory.
 
@@ -135,7 +129,7 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
     try:
         settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
-                                   target_accept=target_accept, progress=interactive, history=history)
+                                   target_accept=target_accept, progress=interactive)
         result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,
                               keep_draws=keep_draws, report=not no_report, command=["forecast", *sys.argv[1:]],
                               progress=progress)

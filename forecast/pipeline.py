@@ -23,7 +23,7 @@ import xarray as xr
 
 from forecast import interrupts
 from forecast.compiled import runtime
-from forecast.model.build import build_model, choose_history
+from forecast.model.build import build_model
 from forecast.posterior.draws import Draws
 from forecast.posterior.explore import Explored, explore
 from forecast.posterior.history import restore_history
@@ -93,13 +93,11 @@ def run_scenario(
         scenario = select_strategies(load_scenario(path), strategies)
     settings = settings or SamplerSettings()
     settings = replace(settings, seed=scenario.seed if settings.seed is None else settings.seed)
-    history = choose_history(scenario, settings.history)
-    settings = settings.for_history(history)
     target = Path(out) if out else store.default_run_dir(scenario, Path(reports_root))
     with store.claim(target):  # no other process writes it meanwhile; refused now, not after sampling
         store.check_target(target)
         with timings.timed("build", progress):
-            model = build_model(scenario, history)
+            model = build_model(scenario)
         compiled = CompiledModel.compile(model, settings.sampler, progress)
         timings.stages["compile"] = compiled.compile_seconds
         explored = explore(scenario, compiled, settings, progress)
@@ -107,7 +105,7 @@ def run_scenario(
         with frozen_heap():
             tree, summary = analyse(scenario, explored, settings, keep_draws=keep_draws, timings=timings,
                                     progress=progress)
-            manifest = store.manifest(scenario, settings, history=history, keep_draws=keep_draws,
+            manifest = store.manifest(scenario, settings, keep_draws=keep_draws,
                                       strategies=strategies, command=command)
             with store.staging(target) as tmp:
                 with timings.timed("write", progress):

@@ -60,7 +60,14 @@ def _indicator(name: str, total: int | None, console: Any = None) -> Iterator[Ad
     and count when the stage has a ``total``, and the seconds so far. It is gone when the
     stage ends, so the terminal keeps only the stage's end line."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     columns = [SpinnerColumn(), TextColumn("[forecast] {task.description}", markup=False)]
     if total is not None:

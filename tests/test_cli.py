@@ -199,26 +199,6 @@ def test_strategy_option_keeps_the_named_and_the_baseline(chain_file, tmp_path) 
 
 
 @pytest.mark.slow
-def test_history_option_chooses_how_the_history_is_handled(chain_file, tmp_path) -> None:
-    """--history sampled samples the levels with the parameters, and a verdict other than ok
-    then points to --history integrated; the default integrates the small scenario's history
-    out and draws it afterwards. The manifest records which."""
-    args = ["run", str(chain_file), "--draws", "20", "--tune", "30", "--chains", "2", "-q", "--no-report"]
-    sampled = CliRunner().invoke(cli, [*args, "--history", "sampled", "--out", str(tmp_path / "s")])
-    auto = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
-    assert sampled.exit_code == 0 and auto.exit_code == 0, sampled.output + auto.output
-    s, a = load_run(tmp_path / "s"), load_run(tmp_path / "a")
-    assert s.manifest["settings"]["history"] == "sampled"
-    assert a.manifest["settings"]["history"] == "integrated"
-    assert "level" in s.tree["posterior"].dataset and "level" in a.tree["posterior"].dataset
-    assert s.summary["diagnostics"]["verdict"] != "ok" != a.summary["diagnostics"]["verdict"]  # 20 draws
-    assert any("--history integrated" in m for m in s.summary["diagnostics"]["messages"])
-    assert not any("--history integrated" in m for m in a.summary["diagnostics"]["messages"])
-    bad = CliRunner().invoke(cli, [*args, "--history", "both", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "--history" in bad.output
-
-
-@pytest.mark.slow
 def test_keep_draws_thins_stored_forecasts_only(chain_file, tmp_path) -> None:
     result = CliRunner().invoke(cli, ["run", str(chain_file), "--draws", "100", "--tune", "50", "--chains", "2",
                                       "--keep-draws", "50", "-q", "--no-report", "--out", str(tmp_path / "r")])

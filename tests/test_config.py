@@ -149,6 +149,28 @@ def test_expert_quartiles_are_matched() -> None:
     np.testing.assert_allclose(d.ppf([0.25, 0.5, 0.75]), [0.1, 0.3, 0.5], atol=1e-3)
 
 
+def test_an_experts_statement_is_fitted_once_and_then_read_from_the_users_cache(tmp_path, monkeypatch) -> None:
+    """Importing PreliZ takes seconds: a warm run reads the fit it made before (plain JSON in
+    the cache dir, keyed by the statement and PreliZ's version) and the numbers are the same."""
+    import sys
+
+    from forecast.scenario import priors
+
+    monkeypatch.setattr(priors, "_fits_file", lambda: tmp_path / "fits.json")
+    spec = {"between": [-0.7, 0.15], "probability": 0.8}
+    priors._fit.cache_clear()
+    fitted = resolve(spec)
+    assert (tmp_path / "fits.json").exists() and not list(tmp_path.glob(".elicited-*"))
+    priors._fit.cache_clear()
+    monkeypatch.setitem(sys.modules, "preliz", None)  # any import of PreliZ now fails
+    assert resolve(spec) == fitted
+    (tmp_path / "fits.json").write_text("{not json", encoding="utf-8")  # a damaged cache is no cache
+    priors._fit.cache_clear()
+    with pytest.raises(priors.PriorError, match="preliz"):  # so it fits again (here: without PreliZ)
+        resolve(spec)
+    priors._fit.cache_clear()
+
+
 #: One example of each registry family, parameters away from special cases.
 EXAMPLES = {
     "Normal": {"mu": -0.3, "sigma": 0.4}, "StudentT": {"nu": 5.0, "mu": 0.2, "sigma": 0.5},
@@ -220,7 +242,7 @@ def test_words_are_only_for_claims() -> None:
 
 @pytest.mark.parametrize(
     "spec, fields",
-    [("NodeSpec", ("baseline", "persistence", "volatility")), ("IndicatorSpec", ("intercept", "loading", "noise"))],
+    [("NodeSpec", ("baseline", "persistence", "volatility", "shift")), ("IndicatorSpec", ("intercept", "loading", "noise"))],
 )
 def test_documented_default_priors_are_the_code_defaults(spec: str, fields: tuple[str, ...]) -> None:
     import forecast.scenario.schema as config

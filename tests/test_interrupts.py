@@ -125,7 +125,7 @@ def test_an_interrupt_while_nutpie_samples_cancels_its_chains(chain_file) -> Non
     from forecast.scenario import load_scenario
     from forecast.settings import SamplerSettings
 
-    model = build_model(load_scenario(chain_file), "integrated")
+    model = build_model(load_scenario(chain_file))
     settings = SamplerSettings(draws=200_000, tune=1000, chains=2, seed=1, progress=False)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
 

@@ -21,7 +21,9 @@ import pytensor, pytensor.tensor as pt
 from forecast.compiled.precompile import BACKGROUND
 from forecast.scenario.graph import Graph
 from forecast.compiled.c_entry import register_kernel
-from forecast.compiled.evidence_op import KalmanEvidence, evidence_logp
+from forecast.compiled.evidence_op import INPUTS, KalmanEvidence, evidence_logp
+from forecast.compiled.kalman import filtered_block
+from forecast.scenario.graph import transition_support
 
 deferring, child_seconds = sys.argv[1] == "deferring", float(sys.argv[2])
 BACKGROUND._child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({child_seconds})"])
@@ -29,10 +31,15 @@ rng = np.random.default_rng(3)
 graph = Graph.from_edges(4, [(3, 2, 0), (1, 2, 1), (0, 3, 0), (0, 1, 0), (2, 0, 1)])
 year, node = rng.integers(0, 7, 11), rng.integers(0, 4, 11)
 op = KalmanEvidence.of(graph, rng.integers(0, 3, 11), np.array([1.0, -1.0, 1.0]), year, node)
-v = [pt.vector(n) for n in ("phi", "sigma", "beta", "s0", "mu", "intercept", "loading", "noise")]
-logp = evidence_logp(op, rng.normal(size=11), *v)
-vals = [rng.uniform(0.2, 0.9, 4), rng.uniform(0.1, 1, 4), rng.normal(0, 0.7, 5), rng.uniform(0.3, 2, 4),
-        rng.normal(size=4), rng.normal(size=3), rng.uniform(0.5, 2, 3), rng.uniform(0.2, 0.6, 3)]
+kept, _ = filtered_block(transition_support(graph), node)
+numbers = {"phi": rng.uniform(0.2, 0.9, 4), "sigma": rng.uniform(0.1, 1, 4), "omega": rng.uniform(0.05, 0.5, 4),
+           "beta": rng.normal(0, 0.7, 5), "s0": rng.uniform(0.3, 2, 4), "drift_var": rng.uniform(0.01, 0.2, 4),
+           "mu": rng.normal(size=4), "intercept": rng.normal(size=3), "loading": rng.uniform(0.5, 2, 3),
+           "noise": rng.uniform(0.2, 0.6, 3), "lam": rng.gamma(2.0, 0.5, 6 * 2 * len(kept)),
+           "z": rng.normal(size=11), "observed": np.ones(11)}
+v = [pt.vector(k) for k in INPUTS]
+logp = evidence_logp(op, **dict(zip(INPUTS, v)))
+vals = [numbers[k] for k in INPUTS]
 with BACKGROUND.deferring() if deferring else nullcontext():
     compiled = pytensor.function(v, logp, mode="NUMBA")
 before = float(compiled(*vals))

@@ -26,12 +26,15 @@ SETTINGS = SamplerSettings(draws=300, tune=300, chains=2, seed=5, progress=False
 def hinge_scenario() -> dict:
     """L (lever) -> A -> B in the same year, C -> B: l_to_a pinned near 0.5, a_to_b uncertain
     around 0.8, c_to_b uncertain around 0; strategies hold L low or high. Every node nearly
-    still (tiny volatility, baselines and persistence pinned), so the question on B depends on
-    a_to_b (l_to_a is pinned, and C stays near 0 whatever c_to_b is)."""
+    still (tiny volatility, level shifts and drift, Gaussian shocks, baselines and persistence pinned),
+    so the question on B depends on a_to_b (l_to_a is pinned, and C stays near 0 whatever c_to_b
+    is)."""
     s = copy.deepcopy(CHAIN)
+    s["scenario"]["shock_df"] = 1000.0
     still = {"baseline": {"dist": "Normal", "mu": 0.0, "sigma": 0.01},
              "persistence": {"dist": "Beta", "alpha": 5000, "beta": 5000},
-             "volatility": {"dist": "Gamma", "alpha": 100, "beta": 2000}, "initial_sd": 0.01}
+             "volatility": {"dist": "Gamma", "alpha": 100, "beta": 20000},
+             "shift": {"dist": "Gamma", "alpha": 100, "beta": 20000}, "drift_sd": 0.001, "initial_sd": 0.01}
     for node in s["nodes"].values():
         node.update(still, display={"kind": "linear"})
     s["claims"] = [

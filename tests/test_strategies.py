@@ -34,9 +34,10 @@ def draws_for(scenario, last_levels: np.ndarray) -> Draws:
     level[:, -1] = last_levels
     rng = np.random.default_rng(0)
     params = Params(phi=rng.uniform(0.3, 0.9, (n_draws, n_nodes)), sigma=rng.uniform(0.1, 0.5, (n_draws, n_nodes)),
-                    beta=rng.normal(0, 0.5, (n_draws, len(scenario.claims))))
+                    omega=rng.uniform(0.1, 0.5, (n_draws, n_nodes)), beta=rng.normal(0, 0.5, (n_draws, len(scenario.claims))))
     empty = np.zeros((n_draws, 0))
     return Draws(chains=1, draws=n_draws, mu=np.zeros((n_draws, n_nodes)), params=params, level=level,
+                 trend=rng.normal(0, 0.5, level.shape), drift=rng.normal(0, 0.3, (n_draws, n_nodes)),
                  intercept=empty, loading=empty, noise=empty)
 
 
@@ -88,7 +89,7 @@ def test_an_index_moved_from_its_level_stays_within_its_bounds() -> None:
     from forecast.scenario.domain import Node
     from forecast.scenario.schema import DisplaySpec
 
-    node = Node("x", "x", "lever", "", DisplaySpec(), "neither", None, None, None, 1.0)  # type: ignore[arg-type]
+    node = Node("x", "x", "lever", "", DisplaySpec(), "neither", None, None, None, None, 0.6, 1.0)  # type: ignore[arg-type]
     last = node.to_latent(np.array([5.0, 50.0, 97.0]))
     path = node.to_display(lever_path(node, LeverSetting("by", amount=-10.0, steps=(1.0,)), last))
     np.testing.assert_allclose(path[0], [INDEX_BOUNDS[0], 40.0, 87.0])

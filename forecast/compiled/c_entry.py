@@ -32,7 +32,7 @@ from forecast.compiled.kalman import evidence_kernel
 from forecast.compiled.numba_ops import address_as_void_pointer, source_version
 from forecast.compiled.numba_ops import jit as _jit
 
-N_INPUTS, N_STRUCTURE, N_OUTPUTS = 9, 15, 10
+N_INPUTS, N_STRUCTURE, N_OUTPUTS = 13, 17, 14
 N_ARRAYS = N_INPUTS + N_STRUCTURE + N_OUTPUTS
 #: Where the groups start in the tables: the inputs at 0 and the outputs after them, then the
 #: structure's integer arrays, then the direction (the last array).
@@ -100,11 +100,12 @@ def _evidence_entry(addresses_, lengths_):
     s, o = INTS_AT, OUTPUTS_AT
     out = evidence_kernel(
         _floats(a, n, 0), _floats(a, n, 1), _floats(a, n, 2), _floats(a, n, 3), _floats(a, n, 4),
-        _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8),
+        _floats(a, n, 5), _floats(a, n, 6), _floats(a, n, 7), _floats(a, n, 8), _floats(a, n, 9),
+        _floats(a, n, 10), _floats(a, n, 11), _floats(a, n, 12),
         _ints(a, n, s), _ints(a, n, s + 1), _ints(a, n, s + 2), _ints(a, n, s + 3), _ints(a, n, s + 4),
         _ints(a, n, s + 5), _ints(a, n, s + 6), _ints(a, n, s + 7), _ints(a, n, s + 8),
         _floats(a, n, DIRECTION_AT), _ints(a, n, s + 9), _ints(a, n, s + 10), _ints(a, n, s + 11),
-        _ints(a, n, s + 12), _ints(a, n, s + 13))
+        _ints(a, n, s + 12), _ints(a, n, s + 13), _ints(a, n, s + 14), _ints(a, n, s + 15))
     _floats(a, n, o)[0] = out[0][()]
     _copy(out[1], _floats(a, n, o + 1))
     _copy(out[2], _floats(a, n, o + 2))
@@ -115,6 +116,10 @@ def _evidence_entry(addresses_, lengths_):
     _copy(out[7], _floats(a, n, o + 7))
     _copy(out[8], _floats(a, n, o + 8))
     _copy(out[9], _floats(a, n, o + 9))
+    _copy(out[10], _floats(a, n, o + 10))
+    _copy(out[11], _floats(a, n, o + 11))
+    _copy(out[12], _floats(a, n, o + 12))
+    _copy(out[13], _floats(a, n, o + 13))
     return 0
 
 
@@ -177,23 +182,26 @@ def slot_caller(op) -> Any:
     SLOT.add_symbol()
     if not BACKGROUND.may_defer():  # otherwise the sampler registers it, after the child
         register_kernel()
-    claim, cause, effect, lag, order, first, by_cause, indicator, kept, direction, start, col, obs_order, year, where = (
-        op.constants())
+    (claim, cause, effect, lag, order, first, by_cause, indicator, kept, direction, start, col, vstart, vcol,
+     obs_order, year, where) = op.constants()
     n = N_ARRAYS
 
     @numba_njit
-    def kalman_evidence(phi, sigma, beta, s0, mu, intercept, loading, noise, z):
-        inputs = (np.ascontiguousarray(phi), np.ascontiguousarray(sigma), np.ascontiguousarray(beta),
-                  np.ascontiguousarray(s0), np.ascontiguousarray(mu), np.ascontiguousarray(intercept),
-                  np.ascontiguousarray(loading), np.ascontiguousarray(noise), np.ascontiguousarray(z))
+    def kalman_evidence(phi, sigma, omega, beta, s0, drift_var, mu, intercept, loading, noise, lam, z, observed):
+        inputs = (np.ascontiguousarray(phi), np.ascontiguousarray(sigma), np.ascontiguousarray(omega),
+                  np.ascontiguousarray(beta), np.ascontiguousarray(s0), np.ascontiguousarray(drift_var),
+                  np.ascontiguousarray(mu), np.ascontiguousarray(intercept), np.ascontiguousarray(loading),
+                  np.ascontiguousarray(noise), np.ascontiguousarray(lam), np.ascontiguousarray(z),
+                  np.ascontiguousarray(observed))
         logp = np.empty(1)
-        grads = (np.empty(phi.size), np.empty(sigma.size), np.empty(beta.size), np.empty(s0.size),
-                 np.empty(mu.size), np.empty(intercept.size), np.empty(loading.size), np.empty(noise.size),
-                 np.empty(z.size))
+        grads = (np.empty(phi.size), np.empty(sigma.size), np.empty(omega.size), np.empty(beta.size),
+                 np.empty(s0.size), np.empty(drift_var.size), np.empty(mu.size), np.empty(intercept.size),
+                 np.empty(loading.size), np.empty(noise.size), np.empty(lam.size), np.empty(z.size),
+                 np.empty(observed.size))
         addresses, lengths = np.empty(n, np.int64), np.empty(n, np.int64)
         _table(addresses, lengths, 0, inputs + (logp,) + grads)
         _table(addresses, lengths, INTS_AT, (claim, cause, effect, lag, order, first, by_cause, indicator, kept,
-                                             start, col, obs_order, year, where))
+                                             start, col, vstart, vcol, obs_order, year, where))
         _table(addresses, lengths, DIRECTION_AT, (direction,))
         address = _kernel_address()
         if address == 0:  # not registered: no density rather than a call to nowhere
@@ -204,6 +212,7 @@ def slot_caller(op) -> Any:
             _call_kernel(address, addresses, lengths)
         out = np.empty(())
         out[()] = logp[0]
-        return (out, grads[0], grads[1], grads[2], grads[3], grads[4], grads[5], grads[6], grads[7], grads[8])
+        return (out, grads[0], grads[1], grads[2], grads[3], grads[4], grads[5], grads[6], grads[7], grads[8],
+                grads[9], grads[10], grads[11], grads[12])
 
     return kalman_evidence

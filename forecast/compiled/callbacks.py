@@ -131,7 +131,10 @@ def _numbers_argument(user_data: np.ndarray, shared_keys: list, shared_data: dic
 def _compile(template: str, name: str, inner, numbers: str, **sizes):
     """The callback's Python function from its source, registered with PyTensor's numba cache
     under its source and the inner function's key (None when the inner one is not cached)."""
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+    from pytensor.link.numba.cache import (
+        CACHED_SRC_FUNCTIONS,
+        compile_numba_function_src,
+    )
 
     inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
     if inner_key is None:

@@ -1,38 +1,37 @@
-"""The likelihood of the indicators with the history integrated out: a Kalman filter, with its
-gradient written by hand: the numba kernels, and their NumPy entry for the history.
+"""The likelihood of the indicators with the history integrated out: a Kalman filter with its
+gradient written by hand. The numba kernels, and their NumPy entries for the history and the
+backtest's predictions.
 
-Given the parameters, the latent deviations ``d[t]`` (a row vector over the state) follow the
-linear Gaussian recursion of :func:`forecast.model.dynamics.state_dynamics`, and each
-standardised indicator observes one of them with noise::
+Given the parameters (and the yearly scale of every shock, see below), the latent state
+``x[t]`` (a row vector) follows the linear Gaussian recursion of
+:func:`forecast.model.dynamics.state_space`::
 
-    d[0] ~ Normal(0, diag(s0))
-    d[t] = d[t-1] A + shock[t],   shock[t] ~ Normal(0, Q)
-    z[a] - mean[a] = scale[a] d[year[a], node[a]] + noise[a],   noise[a] ~ Normal(0, noise_var[a])
+    x[0] ~ Normal(0, diag(s0))
+    x[t] = x[t-1] A + sum_k sqrt(lam[t, k]) e[t, k] v_k,    e ~ Normal(0, 1)
+    z[a] - mean[a] = scale[a] x[year[a], node[a]] + noise[a],   noise[a] ~ Normal(0, noise_var[a])
 
-so the indicators are jointly Gaussian, with the covariance that
-``observation_covariance`` in tests/reference.py spells out (the readable reference the
-tests hold this Op to). Their density is computed here by the prediction-error
-decomposition, year by year and one observation at a time (scalar updates, no matrix
-inverse)::
+each shock ``k`` loading the state along ``v_k`` with variance ``lam[t, k]`` that year, so the
+indicators are jointly Gaussian. Their density is the prediction-error decomposition, year by
+year and one observation at a time (scalar updates, no matrix inverse)::
 
-    predict:  m <- A^T m,   P <- A^T P A + Q
+    predict:  m <- A^T m,   P <- A^T P A + sum_k lam[t, k] v_k v_k^T
     update:   p = P[:, k],  S = c^2 p[k] + r,  v = z - c m[k]
               log p += -(log 2 pi + log S + v^2 / S) / 2
               m <- m + (c v / S) p,   P <- P - (c^2 / S) p p^T
 
-for an observation of node ``k`` with scale ``c`` and noise variance ``r``. With ``A``
-sparse (persistence and claims: products with it run over its support only) this costs
-``years x state x support + observations x state^2``, linear in years, where the dense
-multivariate normal it replaced cost ``observations^3``. The reverse pass (latest observation first)
-needs only each update's column ``p`` and scalars, and each year's filtered moments.
+for an observation of state ``k`` with scale ``c`` and noise variance ``r``. ``A`` and every
+``v_k`` are sparse (their supports come in compressed rows, fixed by the claims), so this costs
+``years x state x (support of A + support of the shocks) + observations x state^2``, linear in
+years. The reverse pass (latest observation first) needs only each update's column ``p`` and
+scalars, and each year's filtered moments. An observation whose ``observed`` flag is 0 is left
+out (the backtest's held-back data: one compiled model serves every origin).
 
-The Op starts from the model's parameters, not from ``A`` and ``Q``: it builds the transition
-from the claims (:func:`transition`, the equations of :mod:`forecast.model.dynamics`) and each
-observation's mean, scale and noise from its indicator, and pulls the gradient back through
-both by hand. The whole likelihood is then one node of the model's graph, where building it
-from PyTensor operations took about fifty more (matrix products, the same-year series, the
-indicators' gathers and their scatters in the gradient), each compiled by numba on a cold
-start and each adding per-call overhead to every gradient the sampler asks for.
+The Op starts from the model's parameters, not from ``A`` and the shocks: it builds them from
+the claims (:func:`structure`, :func:`state_space`) and each observation's mean, scale and noise
+from its indicator, and pulls the gradient back through both by hand. The whole likelihood is
+then one node of the model's graph, where building it from PyTensor operations took about fifty
+more, each compiled by numba on a cold start and each adding per-call overhead to every
+gradient the sampler asks for.
 """
 
 from __future__ import annotations
@@ -44,12 +43,16 @@ from forecast.scenario.graph import filtered_block
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
+#: Blocks of the state per kept node: its deviation ``d``, its moving level ``m``, its drift ``g``.
+BLOCKS = 3
+#: Shocks per kept node: a transitory one (``eps``, into ``d``) and a level shift (``xi``).
+SHOCKS = 2
 
-# The kernels are module-level (see forecast.compiled.numba_ops) and use plain loops: for the state sizes
-# the integrated-out model takes (model.build.INTEGRATION_BUDGET) a BLAS call costs about as much, and
-# lengthens the cold compile. ``A`` is sparse (persistence and claims): its support comes in
-# compressed rows, ``A[k, col[start[k]:start[k + 1]]]``, and products with it cost
-# ``nodes x support`` instead of ``nodes^3``.
+
+# The kernels are module-level (see forecast.compiled.numba_ops) and use plain loops: for the
+# state sizes of these models a BLAS call costs about as much, and lengthens the cold compile.
+# ``A`` is sparse: its support comes in compressed rows, ``A[k, col[start[k]:start[k + 1]]]``,
+# and products with it cost ``state x support`` instead of ``state^3``.
 
 @_jit
 def add_transposed_product(A, start, col, X, out):
@@ -67,8 +70,8 @@ def add_transposed_product(A, start, col, X, out):
 
 
 @_jit
-def predict(A, start, col, P, Q, out, AP):
-    """``out = A^T P A + Q`` (``AP``: work space) as ``A^T (A^T P)^T`` (``P`` symmetric)."""
+def predict(A, start, col, P, out, AP):
+    """``out = A^T P A`` (``AP``: work space) as ``A^T (A^T P)^T`` (``P`` symmetric)."""
     n = A.shape[0]
     for i in range(n):
         for j in range(n):
@@ -77,8 +80,23 @@ def predict(A, start, col, P, Q, out, AP):
     for i in range(n):
         for j in range(n):
             AP[j, i] = out[i, j]
-            out[i, j] = Q[i, j]
+            out[i, j] = 0.0
     add_transposed_product(A, start, col, AP, out)
+
+
+@_jit
+def add_shocks(V, vstart, vcol, lam, t, P):
+    """``P += sum_k lam[t-1, k] v_k v_k^T`` over each shock's support (``lam`` flat, one row
+    of shocks per year after the first)."""
+    K = V.shape[0]
+    for k in range(K):
+        c = lam[(t - 1) * K + k]
+        for e in range(vstart[k], vstart[k + 1]):
+            a = vcol[e]
+            ca = c * V[k, a]
+            for f in range(vstart[k], vstart[k + 1]):
+                b = vcol[f]
+                P[a, b] += ca * V[k, b]
 
 
 @_jit
@@ -112,29 +130,52 @@ def predict_grad(A, start, col, P, G, A_bar, out, AG, AGt):
 
 
 @_jit
-def no_density(A, s0, Q, scale, noise_var, resid):
-    """-inf and a zero gradient: where the covariance is not positive definite there is no
-    direction to follow, and the sampler rejects the point."""
-    return (-np.inf, np.zeros_like(A), np.zeros_like(s0), np.zeros_like(Q), np.zeros_like(scale),
-            np.zeros_like(noise_var), np.zeros_like(resid))
+def shocks_grad(V, vstart, vcol, lam, t, P_bar, V_bar, lam_bar):
+    """Pull the cotangent ``P_bar`` (symmetric) of ``sum_k lam[t-1, k] v_k v_k^T`` back:
+    ``lam_bar[t-1, k] = v_k^T P_bar v_k`` and ``V_bar[k] += 2 lam[t-1, k] P_bar v_k``."""
+    K = V.shape[0]
+    for k in range(K):
+        c = lam[(t - 1) * K + k]
+        quad = 0.0
+        for e in range(vstart[k], vstart[k + 1]):
+            a = vcol[e]
+            acc = 0.0
+            for f in range(vstart[k], vstart[k + 1]):
+                acc += P_bar[a, vcol[f]] * V[k, vcol[f]]
+            quad += V[k, a] * acc
+            V_bar[k, a] += 2.0 * c * acc
+        lam_bar[(t - 1) * K + k] += quad
 
 
 @_jit
-def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, node):
+def last_year(observed, year):
+    """One past the last year with an observation in use (years after it add nothing)."""
+    last = 1
+    for a in range(year.shape[0]):
+        if observed[a] > 0.0 and year[a] + 1 > last:
+            last = year[a] + 1
+    return last
+
+
+@_jit
+def filter_kernel(A, start, col, s0, V, vstart, vcol, lam, scale, noise_var, resid, observed, order, year, node):
     """The log density and its gradient with respect to each input, in one pass (the sampler
-    always asks for both). ``start, col``: ``A``'s support (the gradient of ``A`` is given
-    there, zero elsewhere); ``order``: the observations sorted by year."""
+    always asks for both): ``(logp, A_bar, s0_bar, V_bar, lam_bar, scale_bar, noise_var_bar,
+    resid_bar)``; ``logp`` is -inf with zero cotangents where a variance is not positive.
+    ``start, col`` and ``vstart, vcol``: the supports of ``A`` and of the shocks (gradients
+    are given there, zero elsewhere); ``order``: the observations sorted by year."""
     n, n_obs = A.shape[0], resid.shape[0]
-    last = year[order[n_obs - 1]] + 1 if n_obs else 1  # years after the last observation add nothing
+    last = last_year(observed, year)
     filtered_P = np.empty((last, n, n))  # moments after each year's updates, before the next predict
     filtered_m = np.empty((last, n))
     column = np.empty((n_obs, n))  # p of each update
-    S_of = np.empty(n_obs)
-    v_of = np.empty(n_obs)
-    mk_of = np.empty(n_obs)  # m[k] before the update
+    S_of, v_of, mk_of = np.empty(n_obs), np.empty(n_obs), np.empty(n_obs)  # mk: m[k] before the update
     P = np.zeros((n, n))
     m, m_next = np.zeros(n), np.empty(n)
     work, work2, work3 = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+    A_bar, V_bar, lam_bar = np.zeros((n, n)), np.zeros(V.shape), np.zeros(lam.shape)
+    s0_bar = np.zeros(n)
+    scale_bar, noise_var_bar, resid_bar = np.zeros(n_obs), np.zeros(n_obs), np.zeros(n_obs)
     for i in range(n):
         P[i, i] = s0[i]
     logp = 0.0
@@ -148,45 +189,46 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
                     m_next[col[e]] += A[k, col[e]] * m[k]
             for i in range(n):
                 m[i] = m_next[i]
-            predict(A, start, col, filtered_P[t - 1], Q, P, work)
+            predict(A, start, col, filtered_P[t - 1], P, work)
+            add_shocks(V, vstart, vcol, lam, t, P)
         while j < n_obs and year[order[j]] == t:
             a = order[j]
-            k, c = node[a], scale[a]
-            p = column[j]  # P[:, k], kept for the reverse pass, from P's lower triangle
-            for i in range(k):
-                p[i] = P[k, i]
-            for i in range(k, n):
-                p[i] = P[i, k]
-            S = c * c * p[k] + noise_var[a]
-            if not S > 0.0:
-                return no_density(A, s0, Q, scale, noise_var, resid)
-            v = resid[a] - c * m[k]
-            logp -= 0.5 * (LOG_2PI + np.log(S) + v * v / S)
-            S_of[j], v_of[j], mk_of[j] = S, v, m[k]
-            g, h = c * v / S, c * c / S
-            for i in range(n):  # P is symmetric: the updates keep its lower triangle only
-                m[i] += g * p[i]
-                hp = h * p[i]
-                for l in range(i + 1):
-                    P[i, l] -= hp * p[l]
+            if observed[a] > 0.0:
+                k, c = node[a], scale[a]
+                p = column[j]  # P[:, k], kept for the reverse pass, from P's lower triangle
+                for i in range(k):
+                    p[i] = P[k, i]
+                for i in range(k, n):
+                    p[i] = P[i, k]
+                S = c * c * p[k] + noise_var[a]
+                if not S > 0.0:
+                    return -np.inf, A_bar, s0_bar, V_bar, lam_bar, scale_bar, noise_var_bar, resid_bar
+                v = resid[a] - c * m[k]
+                logp -= 0.5 * (LOG_2PI + np.log(S) + v * v / S)
+                S_of[j], v_of[j], mk_of[j] = S, v, m[k]
+                g, h = c * v / S, c * c / S
+                for i in range(n):  # P is symmetric: the updates keep its lower triangle only
+                    m[i] += g * p[i]
+                    hp = h * p[i]
+                    for l in range(i + 1):
+                        P[i, l] -= hp * p[l]
             j += 1
         for i in range(n):  # the whole of P, which the predictions take
             filtered_m[t, i] = m[i]
             for l in range(i + 1):
                 filtered_P[t, i, l] = filtered_P[t, l, i] = P[i, l]
     if not np.isfinite(logp):
-        return no_density(A, s0, Q, scale, noise_var, resid)
+        return -np.inf, A_bar, s0_bar, V_bar, lam_bar, scale_bar, noise_var_bar, resid_bar
 
-    A_bar, Q_bar = np.zeros((n, n)), np.zeros((n, n))
-    scale_bar, noise_var_bar, resid_bar = np.zeros(n_obs), np.zeros(n_obs), np.zeros(n_obs)
-    # P's cotangent is kept symmetric (P is), so that its products run along rows; the
-    # gradient of Q is then its symmetric part, which is all a covariance needs.
+    # P's cotangent is kept symmetric (P is), so that its products run along rows.
     m_bar, P_bar = np.zeros(n), np.zeros((n, n))
     Pp = np.empty(n)  # P_bar p
     for t in range(last - 1, -1, -1):
         while j > 0 and year[order[j - 1]] == t:
             j -= 1
             a = order[j]
+            if observed[a] <= 0.0:
+                continue
             k, c = node[a], scale[a]
             p, S, v = column[j], S_of[j], v_of[j]
             g, h = c * v / S, c * c / S
@@ -209,8 +251,8 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
             P_bar[k, k] += S_bar * c * c
             m_bar[k] -= c * v_bar
             scale_bar[a], noise_var_bar[a], resid_bar[a] = c_bar, S_bar, v_bar
-        if t > 0:  # m = A^T m_prev, P = A^T P_prev A + Q
-            Q_bar += P_bar
+        if t > 0:  # m = A^T m_prev, P = A^T P_prev A + sum_k lam v_k v_k^T
+            shocks_grad(V, vstart, vcol, lam, t, P_bar, V_bar, lam_bar)
             m_prev = filtered_m[t - 1]
             for i in range(n):  # m_next: m_bar of the previous year
                 m_next[i] = 0.0
@@ -224,25 +266,81 @@ def kalman_kernel(A, s0, Q, scale, noise_var, resid, start, col, order, year, no
                 m_bar[i] = m_next[i]
                 for l in range(n):
                     P_bar[i, l] = work[i, l]
-    s0_bar = np.empty(n)
     for i in range(n):
         s0_bar[i] = P_bar[i, i]
-    return logp, A_bar, s0_bar, Q_bar, scale_bar, noise_var_bar, resid_bar
+    return logp, A_bar, s0_bar, V_bar, lam_bar, scale_bar, noise_var_bar, resid_bar
 
 
 @_jit
-def transition(phi, sigma, beta, cause, effect, lag, order, first, by_cause, G, A, Q):
-    """``G``, ``A = F G`` and ``Q = G^T diag(sigma^2) G`` into the given arrays, as
-    :func:`forecast.model.dynamics.transition_matrices` and :func:`forecast.model.dynamics.state_dynamics`
-    define them, built claim by claim: ``G = I + M G`` row by row with each same-year claim's
-    effect before its cause (``order``), so no matrix product or inverse. ``first, by_cause``:
-    the same-year claims grouped by cause (:func:`same_year_by_cause`), as scanning every
-    claim for every node took ~80 µs of a ~700 µs gradient at 100 nodes."""
+def filter_predictions(A, start, col, s0, V, vstart, vcol, lam, scale, noise_var, observed, resid, order, year,
+                       node, until):
+    """Each observation's prediction from the observations in use of strictly earlier years:
+    the mean and variance of its residual ``resid[a]`` (the scale times the state, plus noise),
+    for every observation, in use or not, through year ``until - 1`` (the backtest's held-back
+    years, and the one-step-ahead fit of the history)."""
+    n, n_obs = A.shape[0], resid.shape[0]
+    mean, var = np.full(n_obs, np.nan), np.full(n_obs, np.nan)
+    P, P_prev = np.zeros((n, n)), np.empty((n, n))
+    m, m_next = np.zeros(n), np.empty(n)
+    work = np.empty((n, n))
+    for i in range(n):
+        P[i, i] = s0[i]
+    j = 0
+    for t in range(until):
+        if t > 0:
+            for i in range(n):
+                m_next[i] = 0.0
+            for k in range(n):
+                for e in range(start[k], start[k + 1]):
+                    m_next[col[e]] += A[k, col[e]] * m[k]
+            for i in range(n):
+                m[i] = m_next[i]
+                for l in range(i + 1):
+                    P_prev[i, l] = P_prev[l, i] = P[i, l]
+            predict(A, start, col, P_prev, P, work)
+            add_shocks(V, vstart, vcol, lam, t, P)
+        first = j
+        while j < n_obs and year[order[j]] == t:  # predictions before any of this year's updates
+            a = order[j]
+            k, c = node[a], scale[a]
+            mean[a] = c * m[k]
+            var[a] = c * c * P[k, k] + noise_var[a]
+            j += 1
+        for q in range(first, j):
+            a = order[q]
+            if observed[a] <= 0.0:
+                continue
+            k, c = node[a], scale[a]
+            p = np.empty(n)
+            for i in range(k):
+                p[i] = P[k, i]
+            for i in range(k, n):
+                p[i] = P[i, k]
+            S = c * c * p[k] + noise_var[a]
+            v = resid[a] - c * m[k]
+            g, h = c * v / S, c * c / S
+            for i in range(n):
+                m[i] += g * p[i]
+                hp = h * p[i]
+                for l in range(i + 1):
+                    P[i, l] -= hp * p[l]
+    return mean, var
+
+
+# --- The model's structure: the claims, and the state space they make ---------------------------
+
+
+@_jit
+def structure(phi, beta, cause, effect, lag, order, first, by_cause, G, FG):
+    """``G = (I - M)^-1`` (the same-year claims ``M`` solved) and ``F G`` (``F``: persistence and
+    lagged claims), as :func:`forecast.model.dynamics.transition_matrices` defines them, built
+    claim by claim: ``G = I + M G`` row by row with each same-year claim's effect before its
+    cause (``order``), so no matrix product or inverse. ``first, by_cause``: the same-year
+    claims grouped by cause (:func:`same_year_by_cause`)."""
     n, n_claims = phi.shape[0], beta.shape[0]
     for i in range(n):
         for l in range(n):
             G[i, l] = 0.0
-            Q[i, l] = 0.0
     for c in order:
         G[c, c] = 1.0
         for q in range(first[c], first[c + 1]):
@@ -253,56 +351,36 @@ def transition(phi, sigma, beta, cause, effect, lag, order, first, by_cause, G, 
                 G[c, l] += w * G[e, l]
     for i in range(n):
         for l in range(n):
-            A[i, l] = phi[i] * G[i, l]
+            FG[i, l] = phi[i] * G[i, l]
     for j in range(n_claims):
         if lag[j] == 1:
             c, e = cause[j], effect[j]
             w = beta[j] * (1.0 - phi[e])
             for l in range(n):
-                A[c, l] += w * G[e, l]
-    for k in range(n):
-        s2 = sigma[k] * sigma[k]
-        for i in range(n):
-            x = s2 * G[k, i]
-            if x != 0.0:
-                for l in range(n):
-                    Q[i, l] += x * G[k, l]
+                FG[c, l] += w * G[e, l]
 
 
 @_jit
-def transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_bar, sigma_bar, beta_bar):
-    """Pull the cotangents of ``A`` and ``Q`` (symmetric) back onto the parameters, adding to
-    ``phi_bar``, ``sigma_bar`` and ``beta_bar``: ``Q = G^T D G`` gives ``G_bar = 2 D G Q_bar``
-    and ``D_bar = diag(G Q_bar G^T)``; ``A = F G`` gives ``F_bar = A_bar G^T`` and
-    ``G_bar += F^T A_bar``; ``G = (I - M)^-1`` gives ``M_bar = G^T G_bar G^T``, needed only
-    where a same-year claim puts ``beta (1 - phi[effect])`` into ``M``."""
+def structure_grad(phi, beta, cause, effect, lag, G, FG_bar, G_bar, phi_bar, beta_bar):
+    """Pull the cotangents of ``F G`` (``FG_bar``) and of ``G`` (``G_bar``, from the rest of the
+    state space; updated here) back onto ``phi`` and ``beta``: ``F G`` gives ``F_bar = FG_bar
+    G^T`` and ``G_bar += F^T FG_bar``; ``G = (I - M)^-1`` gives ``M_bar = G^T G_bar G^T``,
+    needed only where a same-year claim puts ``beta (1 - phi[effect])`` into ``M``."""
     n, n_claims = phi.shape[0], beta.shape[0]
-    G_bar, Y, u = np.empty((n, n)), np.zeros((n, n)), np.empty(n)
-    for k in range(n):
-        for l in range(n):
-            u[l] = 0.0
-        for i in range(n):
-            g = G[k, i]
-            if g != 0.0:
-                for l in range(n):
-                    u[l] += g * Q_bar[i, l]
-        s, acc = sigma[k], 0.0
-        for l in range(n):
-            acc += u[l] * G[k, l]
-            G_bar[k, l] = 2.0 * s * s * u[l] + phi[k] * A_bar[k, l]
-        sigma_bar[k] += 2.0 * s * acc
-    for i in range(n):  # F's diagonal
+    Y = np.zeros((n, n))
+    for i in range(n):  # F's diagonal, and its share of G_bar
         acc = 0.0
         for l in range(n):
-            acc += A_bar[i, l] * G[i, l]
+            acc += FG_bar[i, l] * G[i, l]
+            G_bar[i, l] += phi[i] * FG_bar[i, l]
         phi_bar[i] += acc
     for j in range(n_claims):  # F's lagged claims
         if lag[j] == 1:
             c, e = cause[j], effect[j]
             w, acc = beta[j] * (1.0 - phi[e]), 0.0
             for l in range(n):
-                acc += A_bar[c, l] * G[e, l]
-                G_bar[e, l] += w * A_bar[c, l]
+                acc += FG_bar[c, l] * G[e, l]
+                G_bar[e, l] += w * FG_bar[c, l]
             beta_bar[j] += acc * (1.0 - phi[e])
             phi_bar[e] -= acc * beta[j]
     for a in range(n):  # Y = G^T G_bar
@@ -322,27 +400,82 @@ def transition_grad(phi, sigma, beta, cause, effect, lag, G, A_bar, Q_bar, phi_b
 
 
 @_jit
-def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, claim, cause, effect, lag, order,
-                    first, by_cause, indicator, kept, direction, start, col, obs_order, year, node):
+def state_space(phi, sigma, omega, G, FG, A, V):
+    """The state space of :func:`forecast.model.dynamics.state_space` over ``n`` nodes into the
+    given arrays: ``A`` (3n x 3n, rows from ``[d, m, g]``, columns to them) and the shocks'
+    loadings ``V`` (2n x 3n: each node's transitory shock, then its level shift)::
+
+        A = | F G          0  0 |      V = | D_sigma G  0        0 |
+            | D_(1-phi) G  I  0 |          | D_omega G  D_omega  0 |
+            | G            I  I |
+
+    Entries off the structure are left as they were (zero, from the caller)."""
+    n = phi.shape[0]
+    for i in range(n):
+        for l in range(n):
+            g = G[i, l]
+            A[i, l] = FG[i, l]
+            A[n + i, l] = (1.0 - phi[i]) * g
+            A[2 * n + i, l] = g
+            V[i, l] = sigma[i] * g
+            V[n + i, l] = omega[i] * g
+        A[n + i, n + i] = 1.0
+        A[2 * n + i, n + i] = 1.0
+        A[2 * n + i, 2 * n + i] = 1.0
+        V[n + i, n + i] = omega[i]
+
+
+@_jit
+def state_space_grad(phi, sigma, omega, G, A_bar, V_bar, FG_bar, G_bar, phi_bar, sigma_bar, omega_bar):
+    """Pull the cotangents of :func:`state_space`'s ``A`` and ``V`` back: into ``FG_bar`` and
+    ``G_bar`` (for :func:`structure_grad`) and onto ``phi``, ``sigma`` and ``omega``."""
+    n = phi.shape[0]
+    for i in range(n):
+        s_acc, o_acc, p_acc = 0.0, 0.0, 0.0
+        for l in range(n):
+            g = G[i, l]
+            FG_bar[i, l] = A_bar[i, l]
+            G_bar[i, l] += ((1.0 - phi[i]) * A_bar[n + i, l] + A_bar[2 * n + i, l] + sigma[i] * V_bar[i, l]
+                            + omega[i] * V_bar[n + i, l])
+            p_acc -= A_bar[n + i, l] * g
+            s_acc += V_bar[i, l] * g
+            o_acc += V_bar[n + i, l] * g
+        phi_bar[i] += p_acc
+        sigma_bar[i] += s_acc
+        omega_bar[i] += o_acc + V_bar[n + i, n + i]
+
+
+@_jit
+def evidence_kernel(phi, sigma, omega, beta, s0, drift_var, mu, intercept, loading, noise, lam, z, observed,
+                    claim, cause, effect, lag, order, first, by_cause, indicator, kept, direction, start, col,
+                    vstart, vcol, obs_order, year, node):
     """The log density of the observations given the parameters (a 0-d array), and its gradient
-    with respect to each input: the transition (:func:`transition`), each observation's mean, scale and
-    noise variance from its indicator, the filter (:func:`kalman_kernel`), then the reverse.
+    with respect to each input: the structure (:func:`structure`) and state space
+    (:func:`state_space`), each observation's mean, scale and noise variance from its
+    indicator, the filter (:func:`filter_kernel`), then the reverse.
 
     Everything runs over the ``kept`` nodes only, those upstream of an indicator
-    (:func:`forecast.scenario.graph.upstream_of`), and the ``claim``s into them: these nodes evolve
-    on their own, so the transition their claims give is their block of ``A`` and ``Q``, and
-    the other nodes' and claims' parameters get no gradient from the evidence. The claims'
-    ``cause, effect, lag``, the solving ``order``, ``first, by_cause`` (:func:`transition`),
-    ``start, col`` (the block's support) and ``node`` index into ``kept`` and ``claim``
-    (:meth:`KalmanEvidence.constants`)."""
+    (:func:`forecast.scenario.graph.upstream_of`), and the ``claim``s into them: these nodes
+    evolve on their own, so the state space their claims give is their block of the whole, and
+    the other nodes' and claims' parameters get no gradient from the evidence. ``s0`` and
+    ``drift_var`` are each node's initial variance of its deviation and of its drift; ``lam``
+    (flat: years after the first x 2 kept nodes) the scales of the kept nodes' shocks; the
+    claims' ``cause, effect, lag``, the solving ``order``, ``first, by_cause``, the supports
+    ``start, col`` and ``vstart, vcol`` and ``node`` index into ``kept`` and ``claim``
+    (:meth:`forecast.compiled.evidence_op.KalmanEvidence.constants`)."""
     n, n_obs, n_kept, n_in = phi.shape[0], z.shape[0], kept.shape[0], claim.shape[0]
-    phi_kept, sigma_kept, s0_kept, beta_kept = np.empty(n_kept), np.empty(n_kept), np.empty(n_kept), np.empty(n_in)
+    size = BLOCKS * n_kept
+    phi_k, sigma_k, omega_k = np.empty(n_kept), np.empty(n_kept), np.empty(n_kept)
+    beta_k, x0 = np.empty(n_in), np.zeros(size)
     for i in range(n_kept):
-        phi_kept[i], sigma_kept[i], s0_kept[i] = phi[kept[i]], sigma[kept[i]], s0[kept[i]]
+        phi_k[i], sigma_k[i], omega_k[i] = phi[kept[i]], sigma[kept[i]], omega[kept[i]]
+        x0[i], x0[2 * n_kept + i] = s0[kept[i]], drift_var[kept[i]]
     for q in range(n_in):
-        beta_kept[q] = beta[claim[q]]
-    G, A, Q = np.empty((n_kept, n_kept)), np.empty((n_kept, n_kept)), np.empty((n_kept, n_kept))
-    transition(phi_kept, sigma_kept, beta_kept, cause, effect, lag, order, first, by_cause, G, A, Q)
+        beta_k[q] = beta[claim[q]]
+    G, FG = np.empty((n_kept, n_kept)), np.empty((n_kept, n_kept))
+    structure(phi_k, beta_k, cause, effect, lag, order, first, by_cause, G, FG)
+    A, V = np.zeros((size, size)), np.zeros((SHOCKS * n_kept, size))
+    state_space(phi_k, sigma_k, omega_k, G, FG, A, V)
     scale, noise_var, resid = np.empty(n_obs), np.empty(n_obs), np.empty(n_obs)
     for a in range(n_obs):
         k = indicator[a]
@@ -350,28 +483,36 @@ def evidence_kernel(phi, sigma, beta, s0, mu, intercept, loading, noise, z, clai
         scale[a] = c
         noise_var[a] = noise[k] * noise[k]
         resid[a] = z[a] - intercept[k] - c * mu[kept[node[a]]]
-    logp, A_bar, s0_bar_kept, Q_bar, scale_bar, noise_var_bar, resid_bar = kalman_kernel(
-        A, s0_kept, Q, scale, noise_var, resid, start, col, obs_order, year, node)
-    phi_bar, sigma_bar, beta_bar, mu_bar = np.zeros(n), np.zeros(n), np.zeros_like(beta), np.zeros(n)
+    logp, A_bar, x0_bar, V_bar, lam_bar, scale_bar, noise_var_bar, resid_bar = filter_kernel(
+        A, start, col, x0, V, vstart, vcol, lam, scale, noise_var, resid, observed, obs_order, year, node)
+    phi_bar, sigma_bar, omega_bar, beta_bar = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros_like(beta)
+    s0_bar, drift_var_bar, mu_bar = np.zeros(n), np.zeros(n), np.zeros(n)
     intercept_bar, loading_bar, noise_bar = np.zeros_like(intercept), np.zeros_like(loading), np.zeros_like(noise)
-    s0_bar = np.zeros(n)
+    z_bar, observed_bar = np.zeros(n_obs), np.zeros(n_obs)
     if np.isfinite(logp):  # otherwise every cotangent is zero: no direction to follow
-        phi_bar_kept, sigma_bar_kept, beta_bar_kept = np.zeros(n_kept), np.zeros(n_kept), np.zeros(n_in)
-        transition_grad(phi_kept, sigma_kept, beta_kept, cause, effect, lag, G, A_bar, Q_bar,
-                        phi_bar_kept, sigma_bar_kept, beta_bar_kept)
+        phi_bk, sigma_bk, omega_bk, beta_bk = np.zeros(n_kept), np.zeros(n_kept), np.zeros(n_kept), np.zeros(n_in)
+        FG_bar, G_bar = np.empty((n_kept, n_kept)), np.zeros((n_kept, n_kept))
+        state_space_grad(phi_k, sigma_k, omega_k, G, A_bar, V_bar, FG_bar, G_bar, phi_bk, sigma_bk, omega_bk)
+        structure_grad(phi_k, beta_k, cause, effect, lag, G, FG_bar, G_bar, phi_bk, beta_bk)
         for i in range(n_kept):
-            phi_bar[kept[i]], sigma_bar[kept[i]], s0_bar[kept[i]] = phi_bar_kept[i], sigma_bar_kept[i], s0_bar_kept[i]
+            phi_bar[kept[i]], sigma_bar[kept[i]], omega_bar[kept[i]] = phi_bk[i], sigma_bk[i], omega_bk[i]
+            s0_bar[kept[i]], drift_var_bar[kept[i]] = x0_bar[i], x0_bar[2 * n_kept + i]
         for q in range(n_in):
-            beta_bar[claim[q]] = beta_bar_kept[q]
+            beta_bar[claim[q]] = beta_bk[q]
         for a in range(n_obs):
             k, r, i = indicator[a], resid_bar[a], kept[node[a]]
             intercept_bar[k] -= r
             mu_bar[i] -= r * scale[a]
             loading_bar[k] += direction[k] * (scale_bar[a] - r * mu[i])
             noise_bar[k] += 2.0 * noise[k] * noise_var_bar[a]
+            z_bar[a] = r
     out = np.empty(())  # a 0-d array, as PyTensor holds a scalar
     out[()] = logp
-    return out, phi_bar, sigma_bar, beta_bar, s0_bar, mu_bar, intercept_bar, loading_bar, noise_bar, resid_bar
+    return (out, phi_bar, sigma_bar, omega_bar, beta_bar, s0_bar, drift_var_bar, mu_bar, intercept_bar, loading_bar,
+            noise_bar, lam_bar, z_bar, observed_bar)
+
+
+# --- The structure as the kernels take it --------------------------------------------------------
 
 
 def claims_into(n_state: int, kept: np.ndarray, cause: np.ndarray, effect: np.ndarray, lag: np.ndarray,
@@ -398,36 +539,89 @@ def same_year_by_cause(cause: np.ndarray, lag: np.ndarray, n: int) -> tuple[np.n
     return np.searchsorted(cause[by_cause], np.arange(n + 1)), by_cause
 
 
-def _layout(support: np.ndarray, kept: np.ndarray, year, node) -> tuple:
-    """The support of ``A``'s block over the ``kept`` nodes (flat indices into it) in
-    compressed rows, the observations' order by year, their years and their nodes' places
-    among ``kept``, as the kernel takes them: writable C arrays, the types of the C entry's
-    (:func:`forecast.compiled.c_entry.register_kernel`), so that a call from NumPy (:func:`solve_evidence`) finds the
+def state_supports(transition: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where :func:`state_space`'s ``A`` and ``V`` can be non-zero, whatever the parameters,
+    from the kept nodes' yearly ``transition`` support (``F G``) and same-year ``reach`` (``G``)."""
+    n = transition.shape[0]
+    eye, zero = np.eye(n, dtype=bool), np.zeros((n, n), dtype=bool)
+    A = np.block([[transition, zero, zero], [reach, eye, zero], [reach, eye, eye]])
+    V = np.block([[reach, zero, zero], [reach, eye, zero]])
+    return A, V
+
+
+def compressed(support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A boolean matrix's non-zeros as compressed rows ``start, col`` (int64)."""
+    rows, cols = np.nonzero(support)
+    start = np.searchsorted(rows, np.arange(support.shape[0] + 1))
+    return start.astype(np.int64), cols.astype(np.int64)
+
+
+def layout(transition: np.ndarray, reach: np.ndarray, kept: np.ndarray, year, node) -> tuple:
+    """The kernels' layout for the ``kept`` nodes: ``A``'s and ``V``'s supports in compressed
+    rows, the observations' order by year, their years and their nodes' places among ``kept``:
+    writable C arrays of int64, the types of the C entry's, so that a call from NumPy finds the
     specialisation compiled with it, in this process or in numba's disk cache."""
-    n_state = kept.size
-    row, col = np.divmod(support, n_state)
-    start = np.searchsorted(row, np.arange(n_state + 1))
+    A, V = state_supports(transition, reach)
     year = np.asarray(year)
-    arrays = start, col, np.argsort(year, kind="stable"), year, np.searchsorted(kept, node)
+    arrays = (*compressed(A), *compressed(V), np.argsort(year, kind="stable"), year, np.searchsorted(kept, node))
     return tuple(np.array(a, dtype=np.int64) for a in arrays)
 
 
-def solve_evidence(A: np.ndarray, s0: np.ndarray, Q: np.ndarray, scale: np.ndarray, noise_var: np.ndarray,
-                   resid: np.ndarray, year: np.ndarray, node: np.ndarray, support: np.ndarray) -> np.ndarray:
+# --- NumPy entries: the history's conditioning and the backtest's predictions -----------------------
+
+
+def _filter_layout(transition: np.ndarray, reach: np.ndarray, year: np.ndarray, node: np.ndarray) -> tuple:
+    """The kept nodes for observations of ``node``, and the kernels' layout over them."""
+    kept, block = filtered_block(transition, node)
+    return kept, layout(block, reach[np.ix_(kept, kept)], kept, year, node)
+
+
+def solve_evidence(A: np.ndarray, s0: np.ndarray, V: np.ndarray, lam: np.ndarray, scale: np.ndarray,
+                   noise_var: np.ndarray, resid: np.ndarray, year: np.ndarray, node: np.ndarray,
+                   transition: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``S^-1 resid`` for each parameter set (leading axis of every argument), ``S`` the
-    indicators' covariance: minus the gradient of the log density with respect to the
-    residuals, which the filter's reverse pass gives at the cost of one evaluation (no
-    ``observations^3`` solve). :mod:`forecast.posterior.history` conditions the history with it. As in
-    the model, the filter keeps only the nodes upstream of an observation."""
-    kept, block_support = filtered_block(support, node)
-    layout = _layout(np.flatnonzero(block_support), kept, year, node)
-    block = np.ix_(np.arange(A.shape[0]), kept, kept)
-    A, s0, Q, scale, noise_var, resid = (np.ascontiguousarray(x, dtype=float)
-                                         for x in (A[block], s0[:, kept], Q[block], scale, noise_var, resid))
-    out = np.empty_like(resid)
+    indicators' covariance, and the log density of ``resid``: minus the gradient of the log
+    density with respect to the residuals, which the filter's reverse pass gives at the cost
+    of one evaluation (no ``observations^3`` solve). :mod:`forecast.posterior.history`
+    conditions the history with it. ``A`` (size 3 x nodes), ``s0`` and ``V`` (2 x nodes shocks)
+    are the whole state space of :func:`forecast.model.dynamics.state_space`, ``lam`` (years - 1,
+    2 x nodes) the shocks' scales; as in the model, the filter keeps only the nodes upstream of
+    an observation."""
+    n = transition.shape[0]
+    kept, lay = _filter_layout(transition, reach, year, node)
+    states = np.concatenate([kept + b * n for b in range(BLOCKS)])
+    shocks = np.concatenate([kept + b * n for b in range(SHOCKS)])
+    out, logp = np.empty_like(resid), np.empty(resid.shape[0])
+    observed = np.ones(resid.shape[1])
     for i in range(resid.shape[0]):
-        logp, *grads = kalman_kernel(A[i], s0[i], Q[i], scale[i], noise_var[i], resid[i], *layout)
-        if not np.isfinite(logp):
+        Ai = np.ascontiguousarray(A[i][np.ix_(states, states)])
+        Vi = np.ascontiguousarray(V[i][np.ix_(shocks, states)])
+        lam_i = np.ascontiguousarray(lam[i][:, shocks]).ravel()
+        value, *grads = filter_kernel(Ai, lay[0], lay[1], np.ascontiguousarray(s0[i][states]), Vi, lay[2], lay[3],
+                                      lam_i, np.ascontiguousarray(scale[i]), np.ascontiguousarray(noise_var[i]),
+                                      np.ascontiguousarray(resid[i]), observed, lay[4], lay[5], lay[6])
+        if not np.isfinite(value):
             raise FloatingPointError(f"parameter set {i}: the indicators' covariance is not positive definite")
-        out[i] = -grads[-1]
-    return out
+        out[i], logp[i] = -grads[-1], value
+    return out, logp
+
+
+def predictions(A: np.ndarray, s0: np.ndarray, V: np.ndarray, lam: np.ndarray, scale: np.ndarray,
+                noise_var: np.ndarray, resid: np.ndarray, observed: np.ndarray, year: np.ndarray, node: np.ndarray,
+                transition: np.ndarray, reach: np.ndarray, until: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each parameter set and observation, the mean and variance of its residual predicted
+    from the observations in use of strictly earlier years (:func:`filter_predictions`), through
+    year ``until - 1``; arguments as :func:`solve_evidence`'s."""
+    n = transition.shape[0]
+    kept, lay = _filter_layout(transition, reach, year, node)
+    states = np.concatenate([kept + b * n for b in range(BLOCKS)])
+    shocks = np.concatenate([kept + b * n for b in range(SHOCKS)])
+    mean, var = np.empty(resid.shape), np.empty(resid.shape)
+    observed = np.ascontiguousarray(observed, dtype=float)
+    for i in range(resid.shape[0]):
+        mean[i], var[i] = filter_predictions(
+            np.ascontiguousarray(A[i][np.ix_(states, states)]), lay[0], lay[1], np.ascontiguousarray(s0[i][states]),
+            np.ascontiguousarray(V[i][np.ix_(shocks, states)]), lay[2], lay[3],
+            np.ascontiguousarray(lam[i][:, shocks]).ravel(), np.ascontiguousarray(scale[i]),
+            np.ascontiguousarray(noise_var[i]), observed, np.ascontiguousarray(resid[i]), lay[4], lay[5], lay[6], until)
+    return mean, var

@@ -46,7 +46,9 @@ def register_numba(op_class: type, version: int | str, build: Callable) -> None:
     that keys PyTensor's cache. Should PyTensor's numba dispatch have moved, nothing is
     registered and PyTensor runs the Op's ``perform`` instead: slow, but correct."""
     try:
-        from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+        from pytensor.link.numba.dispatch.basic import (
+            register_funcify_default_op_cache_key,
+        )
     except ImportError:
         return
 

@@ -14,25 +14,45 @@ as under any other strategy.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from forecast.model.dynamics import simulate
+from forecast.model.build import SHOCK_SCALE_CAP
+from forecast.model.dynamics import draw_shock_scales, simulate
 from forecast.posterior.draws import Draws
 from forecast.progress import Advance, no_advance
-from forecast.scenario.domain import INDEX_BOUNDS, LeverSetting, Node, Scenario, Strategy
+from forecast.scenario.domain import (
+    INDEX_BOUNDS,
+    LeverSetting,
+    Node,
+    Scenario,
+    Strategy,
+)
 from forecast.scenario.graph import graph_of
 from forecast.streams import RandomStreams
 
 
-def shocks(scenario: Scenario, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Future shocks to the nodes (years, D, nodes) and to the indicators (years, D, indicators).
+@dataclass(frozen=True)
+class FutureShocks:
+    """The forecast years' randomness, drawn once per run from its seed and shared by every
+    strategy (common random numbers): each node's transitory shocks and level shifts already
+    scaled by their heavy-tailed variances (years, D, nodes), and the indicators' noise
+    (years, D, indicators)."""
 
-    Drawn once per run from its seed and shared by all strategies (common random numbers).
-    """
+    eps: np.ndarray
+    xi: np.ndarray
+    indicator_noise: np.ndarray
+
+
+def shocks(scenario: Scenario, n_draws: int, seed: int) -> FutureShocks:
+    """The run's :class:`FutureShocks` for ``n_draws`` draws."""
     rng = RandomStreams(seed).future()
-    h = len(scenario.forecast_years)
-    return (rng.standard_normal((h, n_draws, len(scenario.nodes))),
-            rng.standard_normal((h, n_draws, len(scenario.indicators))))
+    h, n = len(scenario.forecast_years), len(scenario.nodes)
+    eps, xi = rng.standard_normal((h, n_draws, n)), rng.standard_normal((h, n_draws, n))
+    noise = rng.standard_normal((h, n_draws, len(scenario.indicators)))
+    root = np.sqrt(draw_shock_scales(rng, (h, n_draws, 2 * n), scenario.shock_df, SHOCK_SCALE_CAP))
+    return FutureShocks(root[..., :n] * eps, root[..., n:] * xi, noise)
 
 
 def intervention(scenario: Scenario, strategy: Strategy, draws: Draws) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -71,17 +91,16 @@ def lever_path(node: Node, setting: LeverSetting, last: np.ndarray) -> np.ndarra
 
 
 def forecast_levels(scenario: Scenario, draws: Draws, seed: int, advance: Advance = no_advance,
-                    node_shocks: np.ndarray | None = None) -> np.ndarray:
+                    future: FutureShocks | None = None) -> np.ndarray:
     """Latent levels for every strategy: (strategies, forecast years, D, nodes); ``advance(1)``
-    after each strategy (a progress bar's). ``node_shocks``: the future shocks of
-    :func:`shocks` when already drawn (the sensitivity analyses forecast many times)."""
+    after each strategy (a progress bar's). ``future``: the run's :func:`shocks` when already
+    drawn (the sensitivity analyses forecast many times)."""
     graph = graph_of(scenario)
-    if node_shocks is None:
-        node_shocks, _ = shocks(scenario, draws.mu.shape[0], seed)
-    d_last = draws.level[:, -1, :] - draws.mu
-    out = np.empty((len(scenario.strategies),) + node_shocks.shape)
+    future = future or shocks(scenario, draws.mu.shape[0], seed)
+    last = draws.last_state()
+    out = np.empty((len(scenario.strategies),) + future.eps.shape)
     for s, strategy in enumerate(scenario.strategies):
         held, target = intervention(scenario, strategy, draws)
-        out[s] = draws.mu[None] + simulate(d_last, node_shocks, draws.params, graph, held, target)
+        out[s] = draws.mu[None] + simulate(last, future.eps, future.xi, draws.params, graph, held, target)[0]
         advance(1)
     return out

@@ -2,48 +2,61 @@
 
 The sampled model covers the history years only (``history_start .. start_year - 1``):
 that is where the evidence is. Forecasts under each strategy are simulated afterwards from
-the posterior with the same equations (:mod:`forecast.model.dynamics`, :mod:`forecast.forecasts.strategies`),
-so one sampled posterior and no recompilation serve every strategy.
+the posterior with the same equations (:mod:`forecast.model.dynamics`,
+:mod:`forecast.forecasts.strategies`), so one sampled posterior and no recompilation serve
+every strategy.
 
 Variables (all with named dims):
 
-* ``baseline[node]``, ``persistence[node]``, ``volatility[node]``: each node's equation;
-* ``effect[claim]``: the long-run effect of each claim (a mixture for competing hypotheses);
+* ``baseline[node]``, ``persistence[node]``, ``volatility[node]``, ``shift[node]``: each node's
+  equation (its baseline, how fast its transitory part reverts, the sd of its transitory
+  shocks and of its level's shifts);
+* ``effect[claim]``: the long-run effect of each claim (one prior per fit: competing
+  hypotheses are fitted one combination at a time, :mod:`forecast.posterior.hypotheses`);
+* ``_shock_scale[shock_year, kept_shock]``: the variance multiplier of each shock of each node
+  the evidence can see, in each year after the first (a Student-t's scale mixture), through an
+  unconstrained ``_shock_scale_logit``;
 * ``intercept, loading, noise [indicator]``: the measurement model,
   ``z = intercept + direction * loading * level[node] + noise * e`` where ``z`` is the
   indicator's transformed value standardised over its observed years; each node's first
   indicator anchors its scale (intercept 0, loading 1);
-* ``evidence``: the observed ``z`` values, one per (indicator, year) with data (absent when
-  there is no indicator, and then the posterior is the prior).
+* ``evidence``: the log density of the observed ``z`` values (absent when there is no
+  indicator, and then the posterior is the prior).
 
-The latent history ``level[year, node]`` is linear-Gaussian given the parameters, so by
-default (:func:`choose_history`) it is integrated out: the observations are one multivariate
-normal whose covariance follows from the parameters, and ``evidence`` is its log density (a
-potential: one Op, a Kalman filter, from the parameters to the density), NUTS explores only
-the parameters, and the history is drawn exactly afterwards (:mod:`forecast.posterior.history`).
-Large scenarios, where the filter is too costly, sample the history instead: unmeasured
-nodes non-centred (``shock[year, free_node] ~ Normal(0, 1)`` drives their equations),
-measured nodes centred (``state[year, measured_node]`` are their deviations, and their
-equations enter as the density of the implied shocks, the ``centred_states`` potential).
+Given the parameters and shock scales the latent history is linear-Gaussian, so it is
+integrated out: the observations are one multivariate normal whose covariance follows from the
+parameters, and ``evidence`` is its log density (a potential: one Op, a Kalman filter, from the
+parameters to the density, :mod:`forecast.compiled.kalman`). NUTS explores only the parameters;
+the history is drawn exactly afterwards (:mod:`forecast.posterior.history`). Each drift is
+integrated out with the history (a state with its prior's spread).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from forecast.model.dynamics import Params
 from forecast.model.inputs import GraphInputs, graph_input, graph_inputs, pymc_variable
 from forecast.scenario.domain import Scenario
-from forecast.scenario.graph import Graph, filtered_block, graph_of, transition_support
-from forecast.scenario.priors import Distribution
-from forecast.settings import HISTORY_CHOICES, HistoryMode
+from forecast.scenario.graph import filtered_block, graph_of, transition_support
+from forecast.scenario.priors import Distribution, reference_prior
+
+#: The largest variance multiplier of one year's shock: a shock at most 10 times its usual
+#: size. The Student-t's scale mixture is truncated there, in the model and in the forecasts
+#: alike: with 2 degrees of freedom a draw now and then would otherwise be thousands of times
+#: the usual size, and a forecast level overflow.
+SHOCK_SCALE_CAP = 100.0
+#: Labels of the evidence among the scenario numbers (a backtest swaps them per origin).
+EVIDENCE_Z, EVIDENCE_OBSERVED = "evidence:z", "evidence:observed"
+#: The two shocks of each node, in the order the state space takes them.
+SHOCK_KINDS = ("transitory", "level")
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """Every indicator observation, flattened: one row per (indicator, year) with data."""
+    """Every indicator observation, flattened: one row per (indicator, year) with data, and
+    whether each is in use (``observed`` 1) or held back (0, a backtest's future)."""
 
     indicator: np.ndarray  # index into scenario.indicators
     year_index: np.ndarray  # index into history years
@@ -51,6 +64,11 @@ class Evidence:
     z: np.ndarray  # standardised transformed value
     years: np.ndarray
     labels: list[str]
+    observed: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.observed is None:
+            object.__setattr__(self, "observed", np.ones(self.z.size))
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "Evidence":
@@ -67,6 +85,14 @@ class Evidence:
         as_int = lambda v: np.array(v, dtype=int)  # noqa: E731
         return cls(as_int(ind), as_int(ti), as_int(nd), np.array(z, dtype=float), as_int(yrs), labels)
 
+    def with_values(self, z: np.ndarray, observed: np.ndarray) -> "Evidence":
+        """The same observations with other values and another choice of those in use."""
+        return replace(self, z=np.asarray(z, dtype=float), observed=np.asarray(observed, dtype=float))
+
+    @property
+    def used(self) -> np.ndarray:
+        return self.observed > 0
+
 
 def coords_of(scenario: Scenario) -> dict[str, list]:
     return {
@@ -81,75 +107,38 @@ def measured_nodes(scenario: Scenario) -> list[str]:
     return [n for n in scenario.node_ids if any(i.node == n for i in scenario.indicators.values())]
 
 
-#: Multiply-adds per evaluation of the integrated density (see :func:`integration_cost`) up to
-#: which the history is integrated out rather than sampled. Near the budget (a generated
-#: 100-node, 30-year scenario costs 3.5 million) sampling takes about 2.5 minutes on these
-#: machines, with 0 divergences and R-hat 1.02 where sampling its history gave 10 divergences
-#: and R-hat 1.07; above it, sampling the history is cheaper per step, at the price of a
-#: harder geometry.
-INTEGRATION_BUDGET = 4e6
+def kept_nodes(scenario: Scenario, evidence: Evidence | None = None) -> np.ndarray:
+    """The nodes the evidence can see (those upstream of an indicator), in index order: the
+    filter's, and those whose shock scales the model samples."""
+    evidence = evidence or Evidence.from_scenario(scenario)
+    if not evidence.z.size:
+        return np.zeros(0, dtype=np.int64)
+    return filtered_block(transition_support(graph_of(scenario)), evidence.node)[0]
 
 
-def integration_cost(scenario: Scenario) -> float:
-    """Leading multiply-adds of one evaluation of the integrated density (the Kalman filter of
-    :mod:`forecast.compiled.kalman`, over the nodes upstream of an indicator): each year's
-    covariance prediction (nodes x the transition's non-zeros) and each observation's update
-    (nodes^2). Its gradient costs a small multiple."""
-    evidence = Evidence.from_scenario(scenario)
-    kept, support = filtered_block(transition_support(graph_of(scenario)), evidence.node)
-    n_years, n_kept = len(scenario.history_years), kept.size
-    return n_years * n_kept * int(support.sum()) + evidence.z.size * n_kept ** 2
+def kept_shocks(scenario: Scenario, kept: np.ndarray) -> list[str]:
+    """The labels of the kept nodes' shocks, as the model's ``kept_shock`` dim orders them."""
+    ids = scenario.node_ids
+    return [f"{ids[i]}:{kind}" for kind in SHOCK_KINDS for i in kept]
 
 
-def choose_history(scenario: Scenario, requested: str = "auto") -> HistoryMode:
-    """How the model handles the latent history: as ``requested``, or for "auto" integrated
-    out when affordable.
+def build_model(scenario: Scenario, evidence: Evidence | None = None):
+    """The PyMC model of the scenario's history, conditioned on its indicators (``evidence``:
+    by default every observation; a backtest holds the later ones back).
 
-    Given the parameters the history and the indicators are jointly Gaussian, so the
-    evidence has a closed-form density and NUTS need only explore the few dozen parameters,
-    whose geometry is benign; the history is then drawn exactly from its conditional
-    distribution, draw by draw (:mod:`forecast.posterior.history`). That density costs
-    :func:`integration_cost` per evaluation, so large scenarios sample the history instead
-    (cheap per step, harder geometry).
+    The scenario's numbers (prior parameters, initial spreads, hypothesis weights, the
+    evidence itself) are graph inputs packed into one vector
+    (:class:`forecast.model.inputs.GraphInputs`): editing them keeps the compiled model in the
+    cache, and a backtest's origins share one compiled model.
     """
-    if requested not in HISTORY_CHOICES:
-        raise ValueError(f"history must be one of {', '.join(HISTORY_CHOICES)}, got {requested!r}")
-    if requested != "auto":
-        return requested  # type: ignore[return-value]
-    return "integrated" if integration_cost(scenario) <= INTEGRATION_BUDGET else "sampled"
-
-
-def history_of(model) -> HistoryMode:
-    """How a built model handles the history: sampled models have the ``level`` variable."""
-    return "sampled" if "level" in model.named_vars else "integrated"
-
-
-def build_model(scenario: Scenario, history: HistoryMode | None = None, centred: list[str] | None = None):
-    """The PyMC model of the scenario's history, conditioned on its indicators.
-
-    The scenario's numbers (prior parameters, initial spreads, hypothesis weights) are graph
-    inputs packed into one vector (:class:`forecast.model.inputs.GraphInputs`): editing them keeps
-    the compiled model in the cache.
-
-    ``history`` (default: :func:`choose_history`) "integrated" integrates the latent history out: the
-    evidence is one multivariate normal whose covariance comes from the parameters, with its
-    log density a Kalman filter compiled as one Op that starts from the parameters
-    (:mod:`forecast.compiled.kalman`), and ``level`` is not a model variable.
-
-    Otherwise latent levels are non-centred (the shocks are sampled) except for ``centred``
-    nodes, by default those an indicator measures: the data pin their levels down, and
-    sampling the levels themselves avoids the funnel that non-centring makes in that case.
-    A centred node's equation then enters as the density of its implied shocks (its levels
-    are fed to the rest of the graph like an intervention's values, so the history stays
-    one recurrence, compiled as one Op: :mod:`forecast.compiled.recurrence`).
-    """
+    evidence = evidence or Evidence.from_scenario(scenario)
     with graph_inputs(GraphInputs()) as first:
-        _build(scenario, history or choose_history(scenario), centred)
+        _build(scenario, evidence)
     with graph_inputs(GraphInputs(first.packed())):
-        return _build(scenario, history or choose_history(scenario), centred)
+        return _build(scenario, evidence)
 
 
-def _build(scenario: Scenario, history: HistoryMode, centred: list[str] | None):
+def _build(scenario: Scenario, evidence: Evidence):
     import pymc as pm
 
     from forecast.compiled.evidence_op import KalmanEvidence, evidence_logp
@@ -157,7 +146,6 @@ def _build(scenario: Scenario, history: HistoryMode, centred: list[str] | None):
     coords = coords_of(scenario)
     nodes = [scenario.nodes[n] for n in scenario.node_ids]
     graph = graph_of(scenario)
-    evidence = Evidence.from_scenario(scenario)
     if evidence.z.size:
         coords["observation"] = evidence.labels
 
@@ -168,62 +156,55 @@ def _build(scenario: Scenario, history: HistoryMode, centred: list[str] | None):
         mu = vector_prior("baseline", [n.baseline for n in nodes], "node")
         phi = vector_prior("persistence", [n.persistence for n in nodes], "node")
         sigma = vector_prior("volatility", [n.volatility for n in nodes], "node")
+        omega = vector_prior("shift", [n.shift for n in nodes], "node")
         effect, effect_as_drawn, claim_of = _effects(scenario)
-        params = Params(phi=phi, sigma=sigma, beta=effect)
         init_sd = graph_input([n.initial_sd for n in nodes])
-        if history == "sampled":
-            level = _sampled_history(scenario, graph, params, mu, init_sd, centred)
+        drift_sd = graph_input([n.drift_sd for n in nodes])
 
-        if scenario.indicators:
+        if scenario.indicators and evidence.z.size:
             inds = list(scenario.indicators.values())
             intercept, loading = _measurement_scale(inds)
             noise = vector_prior("noise", [i.noise for i in inds], "indicator")
-            k = evidence.indicator
+            kept = kept_nodes(scenario, evidence)
+            lam = _shock_scales(scenario, kept)
+            z = graph_input(evidence.z, label=EVIDENCE_Z)
+            observed = graph_input(evidence.observed, label=EVIDENCE_OBSERVED)
             direction = np.array([i.direction for i in inds])
-            if history == "integrated":
-                # One multivariate normal over every observation, as one Op: a potential, since
-                # PyMC would need the observations' count from the parameters' shapes.
-                op = KalmanEvidence.of(graph, k, direction, evidence.year_index, evidence.node, claim_of)
-                pm.Potential("evidence", evidence_logp(op, evidence.z, params.phi, params.sigma, effect_as_drawn,
-                                                       init_sd ** 2, mu, intercept, loading, noise))
-            else:
-                mean = intercept[k] + direction[k] * loading[k] * level[evidence.year_index, evidence.node]
-                pm.Normal("evidence", mu=mean, sigma=noise[k], observed=evidence.z, dims="observation")
+            # One multivariate normal over every observation, as one Op: a potential, since
+            # PyMC would need the observations' count from the parameters' shapes.
+            op = KalmanEvidence.of(graph, evidence.indicator, direction, evidence.year_index, evidence.node, claim_of)
+            pm.Potential("evidence", evidence_logp(
+                op, phi=phi, sigma=sigma, omega=omega, beta=effect_as_drawn, s0=init_sd ** 2,
+                drift_var=drift_sd ** 2, mu=mu, intercept=intercept, loading=loading, noise=noise,
+                lam=lam.ravel(), z=z, observed=observed))
     return model
 
 
-def _sampled_history(scenario: Scenario, graph: Graph, params: Params, mu, init_sd, centred: list[str] | None):
-    """``level[year, node]`` as model variables (the history is sampled, not integrated out),
-    computed claim by claim by one compiled Op (:mod:`forecast.compiled.recurrence`)."""
+def _shock_scales(scenario: Scenario, kept: np.ndarray):
+    """``_shock_scale[shock_year, kept_shock]``: each kept node's two shocks' variance
+    multipliers in each year after the first, InverseGamma(nu/2, nu/2) truncated at
+    :data:`SHOCK_SCALE_CAP` (a Student-t with ``nu`` degrees of freedom, marginally). Sampled
+    on the log-odds of their share of the cap, with the density written out (PyMC's own
+    truncation warns while it builds its draws, which this model never uses)."""
     import pymc as pm
     import pytensor.tensor as pt
-
-    from forecast.compiled.recurrence import sampled_history
+    from scipy import special, stats
 
     model = pm.modelcontext(None)
-    ids = scenario.node_ids
-    n_years = len(scenario.history_years)
-    centred = measured_nodes(scenario) if centred is None else centred
-    free, measured = [n for n in ids if n not in centred], [n for n in ids if n in centred]
-    model.add_coord("free_node", free)
-    model.add_coord("measured_node", measured)
-    held = np.array([1.0 if n in centred else 0.0 for n in ids])
-    phi, sigma = params.phi, params.sigma
-
-    shock = pm.Normal("shock", 0.0, 1.0, dims=("year", "free_node"))
-    parts = [shock]
-    if centred:
-        parts.append(pm.Flat("state", dims=("year", "measured_node")))
-    columns = np.argsort([ids.index(n) for n in free + measured])  # node order
-    drive = (pt.concatenate(parts, axis=1) if len(parts) > 1 else shock)[:, columns]
-    d, e = sampled_history(phi, sigma, params.beta, init_sd, drive, graph, held)
-    if centred:
-        c = np.flatnonzero(held)
-        implied = (d[1:, c] - phi[c] * d[:-1, c] - (1.0 - phi[c]) * e[1:, c]) / sigma[c]
-        pm.Potential("centred_states", pm.logp(pm.Normal.dist(0.0, init_sd[c]), d[0, c]).sum()
-                     + pm.logp(pm.Normal.dist(0.0, 1.0), implied).sum()
-                     - (n_years - 1) * pt.log(sigma[c]).sum())
-    return pm.Deterministic("level", mu + d, dims=("year", "node"))
+    model.add_coord("shock_year", [int(y) for y in scenario.history_years[1:]])
+    model.add_coord("kept_shock", kept_shocks(scenario, kept))
+    a = scenario.shock_df / 2.0
+    log_norm = float(stats.invgamma(a, scale=a).logcdf(SHOCK_SCALE_CAP))  # the truncation's mass
+    half_df, constant = graph_input(a), graph_input(a * np.log(a) - float(special.gammaln(a)) - log_norm)
+    shape = (len(scenario.history_years) - 1, 2 * kept.size)
+    start = np.full(shape, float(np.log(1.0 / (SHOCK_SCALE_CAP - 1.0))))  # a scale of 1
+    logit = pm.Flat("_shock_scale_logit", dims=("shock_year", "kept_shock"), initval=start)
+    share = pm.math.sigmoid(logit)
+    lam = SHOCK_SCALE_CAP * share
+    # InverseGamma(a, a) density at lam, times |d lam / d logit| = lam (1 - share).
+    log_density = constant - (half_df + 1.0) * pt.log(lam) - half_df / lam + pt.log(lam) + pt.log1p(-share)
+    pm.Potential("shock_scale_prior", log_density.sum())
+    return pm.Deterministic("_shock_scale", lam, dims=("shock_year", "kept_shock"))
 
 
 def _measurement_scale(inds: list) -> tuple:
@@ -278,8 +259,10 @@ def _effects(scenario: Scenario) -> tuple:
         order += [simple[i] for i in within]
     for i, c in enumerate(claims):
         if c.hypotheses:
-            weights = graph_input([h.weight for h in c.hypotheses], label=weights_label(c.id))
-            comps = [pymc_variable(h.prior) for h in c.hypotheses]
+            # The hypotheses, and their reference prior as one more component of weight 0: a
+            # fit under it measures each hypothesis's evidence (posterior.hypotheses).
+            weights = graph_input([h.weight for h in c.hypotheses] + [0.0], label=weights_label(c.id))
+            comps = [pymc_variable(h.prior) for h in c.hypotheses] + [pymc_variable(reference_prior(c.hypotheses))]
             parts.append(pm.Mixture(f"_effect_{c.id}", w=weights, comp_dists=comps).reshape((1,)))
             order.append(i)
     joined = join_vectors(parts)

@@ -1,24 +1,33 @@
-"""The structural equations, written once for both PyMC (symbolic) and NumPy (forecasts).
+"""The structural equations: how each node moves from year to year, in NumPy.
 
-Each node ``i`` has a latent level ``x[i, t]`` per year. With ``d = x - mu`` its deviation
-from its baseline level::
+Each node ``i`` has a latent level ``x[i, t] = mu[i] + d[i, t]`` per year: a baseline ``mu``
+and a deviation ``d``, made of a **moving level** ``m`` (where the node settles, which drifts
+and shifts) and a **transitory part** ``u = d - m`` that the claims pull on (an
+unobserved-components model)::
 
-    d[i, t] = phi[i] * d[i, t-1]
-              + (1 - phi[i]) * ( sum_{claims j->i, lag 0} beta * d[j, t]
-                                 + sum_{claims j->i, lag 1} beta * d[j, t-1] )
-              + sigma[i] * eps[i, t],          eps ~ Normal(0, 1)
+    m[i, t] = m[i, t-1] + g[i] + omega[i] xi[i, t]
+    d[i, t] = phi[i] d[i, t-1] + (1 - phi[i]) ( sum_{claims j->i, lag 0} beta d[j, t]
+                                              + sum_{claims j->i, lag 1} beta d[j, t-1] + m[i, t-1] )
+              + g[i] + omega[i] xi[i, t] + sigma[i] eps[i, t]
 
-so ``beta`` is the *long-run* effect: a cause held one unit above its baseline moves the
-effect by ``beta`` units once persistence has played out, and ``phi`` sets how fast.
+so that ``u[i, t] = phi u[i, t-1] + (1 - phi) (causes' pull) + sigma eps``: the transitory part
+reverts, at rate ``1 - phi``, towards what the claims say, while the level keeps any trend
+(``g``, the node's drift) and any lasting shift (``omega xi``). ``beta`` is the *long-run*
+effect: a cause held one unit above its baseline moves the effect ``beta`` units above its own
+moving level once persistence has played out.
 
-A do-intervention on lever ``i`` replaces its equation by ``x[i, t] = v[i, t]``: its row's
-persistence, causes and noise are cut, everything downstream sees ``v``.
+Shocks are heavy-tailed: ``eps[i, t]`` and ``xi[i, t]`` are Normal(0, lambda) with a variance
+``lambda`` of their own, drawn from InverseGamma(nu/2, nu/2): marginally Student-t with ``nu``
+degrees of freedom. A break (2014, 2022) is then a large ``lambda`` that year, not a wider
+spread every year, and the forecasts keep the chance of another.
 
-The functions here use only ``*``, ``+``, ``@`` and integer indexing, which mean the same on
-NumPy arrays and PyTensor tensors: the model that is sampled and the forecasts that are
-simulated from its posterior run the very same equations. The two compiled Ops the model
-uses (:mod:`forecast.compiled.kalman`, :mod:`forecast.compiled.recurrence`) are tested against them.
-Leading axes are batch axes (posterior draws) in NumPy; the node axis is last.
+A do-intervention on lever ``i`` replaces its equation by ``x[i, t] = v[i, t]``: its deviation
+is set, everything downstream sees ``v``; its own level and drift then feed nothing.
+
+Given every ``lambda`` the model is linear and Gaussian: :func:`state_space` writes it in
+matrix form over the state ``[d, m, g]``, which the compiled likelihood
+(:mod:`forecast.compiled.kalman`) builds the same way and tests hold to. Leading axes are batch
+axes (posterior draws); the node axis is last.
 """
 
 from __future__ import annotations
@@ -33,11 +42,21 @@ from forecast.scenario.graph import Graph
 
 @dataclass
 class Params:
-    """Parameters of the equations; arrays (NumPy, with batch axes) or tensors (PyTensor)."""
+    """Parameters of the equations (NumPy, with leading batch axes)."""
 
-    phi: Any  # (..., nodes) persistence
-    sigma: Any  # (..., nodes) innovation sd
+    phi: Any  # (..., nodes) persistence of the transitory part
+    sigma: Any  # (..., nodes) sd of the transitory shocks
+    omega: Any  # (..., nodes) sd of the level's shifts
     beta: Any  # (..., claims) long-run effects
+
+
+@dataclass
+class State:
+    """The state in one year: deviation ``d``, moving level ``m`` and drift ``g``, (..., nodes)."""
+
+    d: np.ndarray
+    m: np.ndarray
+    g: np.ndarray
 
 
 def _effects(d: Any, beta: Any, graph: Graph, lag: int) -> Any:
@@ -47,14 +66,17 @@ def _effects(d: Any, beta: Any, graph: Graph, lag: int) -> Any:
     return (d[..., graph.cause[lag]] * beta[..., graph.slot[lag]]) @ graph.to_effect[lag]
 
 
-def step(d_prev: Any, shock: Any, p: Params, graph: Graph, held: Any = None, target: Any = None) -> Any:
-    """One year of the equations: deviations at t from deviations at t-1 and the shocks at t.
+def step(prev: State, eps: np.ndarray, xi: np.ndarray, p: Params, graph: Graph, held: Any = None,
+         target: Any = None) -> State:
+    """One year of the equations from the year before, with the year's shocks ``eps`` and
+    ``xi`` already scaled to their variances (``sqrt(lambda) e``).
 
     ``held`` (0/1 per node) marks levers under intervention and ``target`` their deviation
     from baseline that year; ``None`` is the observational regime.
     """
     pull = 1.0 - p.phi
-    r = p.phi * d_prev + pull * _effects(d_prev, p.beta, graph, 1) + p.sigma * shock
+    moved = prev.g + p.omega * xi
+    r = (p.phi * prev.d + pull * (_effects(prev.d, p.beta, graph, 1) + prev.m) + moved + p.sigma * eps)
     free = pull
     if held is not None:
         r = (1.0 - held) * r + held * target
@@ -63,15 +85,15 @@ def step(d_prev: Any, shock: Any, p: Params, graph: Graph, held: Any = None, tar
     # Same-year effects: the graph is acyclic, so iterating `depth` times solves them exactly.
     for _ in range(graph.depth):
         d = r + free * _effects(d, p.beta, graph, 0)
-    return d
+    return State(d, prev.m + moved, prev.g)
 
 
 def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None) -> tuple[Any, Any]:
-    """The equations in matrix form; leading axes of the parameters are batch axes.
+    """The claims in matrix form; leading axes of the parameters are batch axes.
 
-    In row-vector form ``d_t = (d_{t-1} @ F + shock_t * sigma) @ G`` where ``F`` holds
-    persistence and lagged effects and ``G = (I - M)^{-1}`` solves the same-year effects
-    ``M`` (nilpotent: the graph is acyclic, so the series stops after ``depth`` terms).
+    ``F`` holds persistence and lagged effects and ``G = (I - M)^{-1}`` solves the same-year
+    effects ``M`` (nilpotent: the graph is acyclic, so the series stops after ``depth``
+    terms): without levels, drifts and level shifts, ``d_t = (d_{t-1} F + sigma eps_t) G``.
     Columns are effects: for ``held`` nodes they are zero (their equation is replaced).
     """
     n = graph.n_nodes
@@ -80,7 +102,7 @@ def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None)
 
     def effect_matrix(lag: int):
         if len(graph.slot[lag]) == 0:
-            return 0.0 * eye
+            return np.zeros(np.shape(p.phi)[:-1] + (n, n))
         causes = eye[graph.cause[lag]]  # (claims, nodes) one-hot
         return (causes.T * p.beta[..., None, graph.slot[lag]]) @ (graph.to_effect[lag] * pull[..., None, :])
 
@@ -95,40 +117,82 @@ def transition_matrices(p: Params, graph: Graph, held: np.ndarray | None = None)
     return F, G
 
 
-def state_dynamics(p: Params, graph: Graph) -> tuple[Any, Any]:
-    """``A = F G``, the yearly transition (``d_t = d_{t-1} @ A + shock_t``), and ``Q``, the
-    covariance of a year's shocks ``G^T diag(sigma^2) G``; leading axes are batch axes."""
+def state_space(p: Params, graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+    """The equations as a linear state space over ``x = [d, m, g]`` (size 3 x nodes), in
+    row-vector form: ``x_t = x_{t-1} A + sum_k sqrt(lambda_tk) e_tk V[k]`` with the shocks
+    ``[eps, xi]`` (2 x nodes) loading the state along the rows of ``V``::
+
+            | F G          0  0 |          | D_sigma G  0        0 |
+        A = | D_(1-phi) G  I  0 |      V = | D_omega G  D_omega  0 |
+            | G            I  I |
+
+    (``D_v`` the diagonal matrix of ``v``). Leading axes of the parameters are batch axes."""
     F, G = transition_matrices(p, graph)
-    return F @ G, shock_covariance(G, p.sigma)
+    n = graph.n_nodes
+    batch = G.shape[:-2]
+    eye = np.broadcast_to(np.eye(n), batch + (n, n))
+    zero = np.zeros(batch + (n, n))
+    A = np.concatenate([
+        np.concatenate([F @ G, zero, zero], axis=-1),
+        np.concatenate([(1.0 - p.phi)[..., :, None] * G, eye, zero], axis=-1),
+        np.concatenate([G, eye, eye], axis=-1),
+    ], axis=-2)
+    V = np.concatenate([
+        np.concatenate([p.sigma[..., :, None] * G, zero, zero], axis=-1),
+        np.concatenate([p.omega[..., :, None] * G, eye * p.omega[..., :, None], zero], axis=-1),
+    ], axis=-2)
+    return A, V
 
 
-def shock_covariance(G: Any, sigma: Any) -> Any:
-    """``Q = G^T diag(sigma^2) G``: the covariance of a year's shocks once the same-year
-    effects ``G`` have spread them; leading axes are batch axes."""
-    return G.mT @ ((sigma ** 2)[..., :, None] * G)
+def initial_variance(initial_sd: np.ndarray, drift_sd: np.ndarray) -> np.ndarray:
+    """The state's variance in the first history year, ``[d, m, g]``: the deviation's spread,
+    no level shift yet (``mu`` is where the level starts), the drift's prior spread."""
+    return np.concatenate([initial_sd ** 2, np.zeros_like(initial_sd), drift_sd ** 2], axis=-1)
 
 
-def simulate(d_last: np.ndarray, shocks: np.ndarray, p: Params, graph: Graph,
-             held: np.ndarray | None = None, target: np.ndarray | None = None) -> np.ndarray:
-    """Forecast deviations for each future year, batched over draws.
+def simulate(last: State, eps: np.ndarray, xi: np.ndarray, p: Params, graph: Graph,
+             held: np.ndarray | None = None, target: np.ndarray | None = None) -> tuple[np.ndarray, State]:
+    """Future deviations for each year, batched over draws, and the last year's state.
 
-    ``d_last``: (draws, nodes) deviations in the last history year; ``shocks``:
-    (years, draws, nodes); ``held``: (nodes,) 0/1; ``target``: (years, draws, nodes) deviations.
-    Returns (years, draws, nodes).
+    ``last``: the state in the last year before; ``eps``, ``xi``: (years, draws, nodes) shocks
+    already scaled to their variances; ``held``: (nodes,) 0/1; ``target``: (years, draws, nodes)
+    deviations. Returns the deviations (years, draws, nodes).
     """
-    out = np.empty_like(shocks)
-    d = d_last
-    for h in range(shocks.shape[0]):
-        d = step(d, shocks[h], p, graph, held, None if target is None else target[h])
-        out[h] = d
-    return out
+    out = np.empty_like(eps)
+    state = last
+    for h in range(eps.shape[0]):
+        state = step(state, eps[h], xi[h], p, graph, held, None if target is None else target[h])
+        out[h] = state.d
+    return out, state
 
 
-def history_from_drivers(graph: Graph, params: Params, initial_sd: np.ndarray, first: np.ndarray,
-                         shocks: np.ndarray) -> np.ndarray:
-    """History deviations (D, years, nodes) from standard-normal drivers: ``first`` (D, nodes)
-    scaled by each node's ``initial_sd``, then the equations stepped with ``shocks``
-    (years - 1, D, nodes)."""
+def history_from_drivers(graph: Graph, params: Params, initial_sd: np.ndarray, drift_sd: np.ndarray,
+                         first: np.ndarray, drift: np.ndarray, eps: np.ndarray, xi: np.ndarray,
+                         scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The history from standard-normal drivers: the first year's deviation ``first`` (D, nodes)
+    times ``initial_sd``, the drift ``drift`` (D, nodes) times ``drift_sd``, then the
+    equations stepped with the shocks ``eps`` and ``xi`` (years - 1, D, nodes) scaled by the
+    square roots of their variances ``scale`` (years - 1, D, 2 x nodes: ``eps``'s, then
+    ``xi``'s). Returns the deviations and moving levels (D, years, nodes) and the drifts (D, nodes)."""
+    n = graph.n_nodes
     d0 = initial_sd * first
-    rest = simulate(d0, shocks, params, graph)
-    return np.concatenate([d0[None], rest]).transpose(1, 0, 2)
+    start = State(d0, np.zeros_like(d0), drift_sd * drift)
+    root = np.sqrt(scale)
+    ds, ms = [d0], [start.m]
+    state = start
+    for t in range(eps.shape[0]):
+        state = step(state, root[t, :, :n] * eps[t], root[t, :, n:] * xi[t], params, graph)
+        ds.append(state.d)
+        ms.append(state.m)
+    return np.stack(ds, axis=1), np.stack(ms, axis=1), start.g
+
+
+def draw_shock_scales(rng: np.random.Generator, shape: tuple[int, ...], shock_df: float, cap: float) -> np.ndarray:
+    """Shocks' variance multipliers drawn from their prior, InverseGamma(nu/2, nu/2) truncated at
+    ``cap`` (by its inverse CDF below the cap's mass): the forecast years', and the history's of
+    nodes the evidence cannot see."""
+    from scipy import stats
+
+    a = shock_df / 2.0
+    law = stats.invgamma(a, scale=a)
+    return law.ppf(rng.uniform(0.0, law.cdf(cap), size=shape))

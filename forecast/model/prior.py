@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecast.model.dynamics import Params, history_from_drivers
+from forecast.model.build import SHOCK_SCALE_CAP
+from forecast.model.dynamics import Params, draw_shock_scales, history_from_drivers
 from forecast.scenario.domain import Scenario
 from forecast.scenario.graph import graph_of
 from forecast.scenario.priors import Distribution
@@ -33,6 +34,7 @@ def prior_draws(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
         "baseline": col([v.baseline for v in nodes]),
         "persistence": col([v.persistence for v in nodes]),
         "volatility": col([v.volatility for v in nodes]),
+        "shift": col([v.shift for v in nodes]),
     }
     beta = np.zeros((n, len(scenario.claims)))
     for j, c in enumerate(scenario.claims):
@@ -49,13 +51,19 @@ def prior_draws(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
         out["intercept"] = np.where(anchor, 0.0, col([i.intercept for i in inds]))
         out["loading"] = np.where(anchor, 1.0, col([i.loading for i in inds]))
         out["noise"] = col([i.noise for i in inds])
-    params = Params(out["persistence"], out["volatility"], beta)
-    out["level"] = out["baseline"][:, None, :] + simulate_history(scenario, params, n, rng)
+    params = Params(out["persistence"], out["volatility"], out["shift"], beta)
+    d, out["trend"], out["drift"] = simulate_history(scenario, params, n, rng)
+    out["level"] = out["baseline"][:, None, :] + d
     return out
 
 
-def simulate_history(scenario: Scenario, params: Params, n: int, rng: np.random.Generator) -> np.ndarray:
-    """History deviations (D, years, nodes) by stepping the equations year by year."""
+def simulate_history(scenario: Scenario, params: Params, n: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The history by stepping the equations year by year from prior draws of its drivers and
+    shock scales: deviations and moving levels (D, years, nodes), drifts (D, nodes)."""
     n_years, n_nodes = len(scenario.history_years), len(scenario.nodes)
-    return history_from_drivers(graph_of(scenario), params, scenario.initial_sd, rng.standard_normal((n, n_nodes)),
-                                rng.standard_normal((n_years - 1, n, n_nodes)))
+    first, drift = rng.standard_normal((n, n_nodes)), rng.standard_normal((n, n_nodes))
+    eps, xi = rng.standard_normal((n_years - 1, n, n_nodes)), rng.standard_normal((n_years - 1, n, n_nodes))
+    scale = draw_shock_scales(rng, (n_years - 1, n, 2 * n_nodes), scenario.shock_df, SHOCK_SCALE_CAP)
+    return history_from_drivers(graph_of(scenario), params, scenario.initial_sd, scenario.drift_sd, first, drift,
+                                eps, xi, scale)

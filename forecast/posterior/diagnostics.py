@@ -15,9 +15,9 @@ import numpy as np
 if TYPE_CHECKING:
     from forecast.settings import SamplerSettings
 
-#: Sampled parameters judged by the diagnostics (anchored intercepts and loadings are constants),
-#: and the history when it was sampled with them.
-PARAMETERS = ("baseline", "persistence", "volatility", "effect", "_intercept", "_loading", "noise", "level")
+#: Sampled parameters judged by the diagnostics (anchored intercepts and loadings are constants).
+PARAMETERS = ("baseline", "persistence", "volatility", "shift", "effect", "_intercept", "_loading", "noise",
+              "_shock_scale")
 
 #: Thresholds of the diagnostics verdict (Vehtari et al. 2021 for R-hat and ESS).
 RHAT_OK, RHAT_WARN = 1.01, 1.05
@@ -111,8 +111,10 @@ def _label(da, flat_index: int, name: str) -> str:
     return f"{name}[{', '.join(parts)}]"
 
 
-def judge(d: Diagnostics) -> tuple[str, list[str]]:
-    """Green/amber/red with what to do. Thresholds: R-hat <= 1.01, ESS >= 100 per chain, no divergences."""
+def judge(d: Diagnostics, ess: bool = True) -> tuple[str, list[str]]:
+    """Green/amber/red with what to do. Thresholds: R-hat <= 1.01, ESS >= 100 per chain, no
+    divergences. ``ess=False`` leaves the effective sample size to be judged elsewhere (a
+    mixture of fits is judged on the mixture's, :func:`judge_ess`)."""
     messages: list[str] = []
     verdict = "ok"
 
@@ -137,16 +139,23 @@ def judge(d: Diagnostics) -> tuple[str, list[str]]:
     elif d.max_rhat > RHAT_OK:
         worse("warn")
         messages.append(f"R-hat {d.max_rhat:.3f} at {d.worst['rhat']} is above {RHAT_OK}: run more draws.")
-    need = ESS_PER_CHAIN_OK * d.chains
-    ess = (d.min_ess_bulk, d.min_ess_tail)
-    low = float(min(ess)) if all(np.isfinite(ess)) else float("nan")  # min() would skip a NaN second
-    if not np.isfinite(low) or low < ESS_WARN:
-        worse("fail")
-        messages.append(f"effective sample size {low:.0f} is too low for stable intervals: increase --draws.")
-    elif low < need:
-        worse("warn")
-        messages.append(f"effective sample size {low:.0f} < {need} ({ESS_PER_CHAIN_OK} per chain): "
-                        "tail probabilities are imprecise; increase --draws.")
+    if ess:
+        level, message = judge_ess(d.min_ess_bulk, d.min_ess_tail, d.chains)
+        if message:
+            worse(level)
+            messages.append(message)
     if verdict == "ok":
         messages.append("R-hat, effective sample sizes and divergences are all within the usual thresholds.")
     return verdict, messages
+
+
+def judge_ess(bulk: float, tail: float, chains: int) -> tuple[str, str | None]:
+    """The verdict on the smallest bulk and tail effective sample sizes, and its message."""
+    need = ESS_PER_CHAIN_OK * chains
+    low = float(min(bulk, tail)) if np.isfinite(bulk) and np.isfinite(tail) else float("nan")  # min() skips NaN
+    if not np.isfinite(low) or low < ESS_WARN:
+        return "fail", f"effective sample size {low:.0f} is too low for stable intervals: increase --draws."
+    if low < need:
+        return "warn", (f"effective sample size {low:.0f} < {need} ({ESS_PER_CHAIN_OK} per chain): "
+                        "tail probabilities are imprecise; increase --draws.")
+    return "ok", None

@@ -15,15 +15,8 @@ from forecast.posterior.diagnostics import PARAMETERS, Diagnostics, diagnose
 from forecast.posterior.hypotheses import Weighing, weigh_hypotheses
 from forecast.posterior.sampling import CompiledModel
 from forecast.progress import StageProgress
-from forecast.scenario import Scenario, ScenarioError
-from forecast.scenario.errors import Problem
+from forecast.scenario import Scenario
 from forecast.settings import SamplerSettings
-
-#: Said when a sampled history (large scenarios) did not sample cleanly.
-SAMPLED_HISTORY_ADVICE = (
-    "The history was sampled with the parameters (a large scenario, or --history sampled). "
-    "--history integrated integrates it out exactly: NUTS then explores the parameters only, "
-    "an easier geometry, at more cost per step.")
 
 
 @dataclass
@@ -40,10 +33,6 @@ def explore(scenario: Scenario, compiled: CompiledModel, settings: SamplerSettin
             progress: StageProgress | None = None) -> Explored:
     """Sample ``scenario``'s posterior with the compiled model (``settings`` as run)."""
     if any(c.hypotheses for c in scenario.claims):
-        if compiled.sampler != "nutpie":
-            raise ScenarioError(scenario.path, [Problem(
-                "claims", "competing hypotheses are weighed by bridge sampling, which reads nutpie's compiled "
-                "density: run with --sampler nutpie (the default)")])
         weighing = weigh_hypotheses(scenario, compiled, settings, progress=progress)
         tree = weighing.assemble(settings.chains, settings.draws, settings.seed)
         diagnostics = weighing.combined_diagnostics()
@@ -52,6 +41,4 @@ def explore(scenario: Scenario, compiled: CompiledModel, settings: SamplerSettin
     post, stats = sampled.tree["posterior"].dataset, sampled.tree["sample_stats"].dataset
     explored = [v for v in PARAMETERS if v in post]
     diagnostics = diagnose(post, stats, explored, settings, sampled.sampling_seconds, sampled.leapfrog_steps)
-    if "level" in explored and diagnostics.verdict != "ok":
-        diagnostics.messages.append(SAMPLED_HISTORY_ADVICE)
     return Explored(sampled.tree, diagnostics, sampled.sampling_seconds)

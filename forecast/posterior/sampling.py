@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from forecast.compiled import runtime
-from forecast.model.build import history_of
 from forecast.model.inputs import ScenarioNumbers, scenario_numbers
 from forecast.progress import StageProgress, shown
 from forecast.settings import SamplerSettings
@@ -81,7 +80,6 @@ class CompiledModel:
                progress: StageProgress | None = None, unconstrained: bool = False) -> Sampled:
         """Sample once with ``numbers`` (default: the model's own); ``unconstrained`` keeps the
         sampler's own coordinates of every draw (``sample_stats.unconstrained_draw``, nutpie)."""
-        settings = settings.for_history(history_of(self.model))
         with self.numbers_set(numbers) as compiled:
             if self.sampler == "nutpie":
                 return _sample_nutpie(compiled, settings, progress, unconstrained, self.compile_seconds)

@@ -25,7 +25,15 @@ from forecast.report import answers, graph
 from forecast.report import figures as plots
 from forecast.report.downloads import ANSWERS_CSV, SUMMARY_JSON
 from forecast.report.drawing import figure
-from forecast.report.formatting import decimals, fmt, fmt_interval, links, quantity, safe_url, signed
+from forecast.report.formatting import (
+    decimals,
+    fmt,
+    fmt_interval,
+    links,
+    quantity,
+    safe_url,
+    signed,
+)
 from forecast.results.store import Run, code_version
 
 INDEX = "index.html"

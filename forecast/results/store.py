@@ -59,7 +59,7 @@ class Run:
         return self.path / "scenario" / "scenario.toml"
 
 
-def manifest(scenario: Scenario, settings, *, history: str, keep_draws: int | None,
+def manifest(scenario: Scenario, settings, *, keep_draws: int | None,
              strategies: list[str] | None, command: list[str] | None) -> dict:
     """What a run was: its scenario and inputs' sha256, seed, settings, versions and command
     (the outputs' sha256 are added as they are written, :func:`write_files`)."""
@@ -70,8 +70,7 @@ def manifest(scenario: Scenario, settings, *, history: str, keep_draws: int | No
         "scenario_name": scenario.name,
         "inputs": scenario.sha256(),
         "seed": settings.seed,
-        "settings": asdict(settings) | {"keep_draws": keep_draws, "strategies": strategies or "all",
-                                        "history": history},
+        "settings": asdict(settings) | {"keep_draws": keep_draws, "strategies": strategies or "all"},
         "versions": versions(),
         "code": code_version(),
         "command": command if command is not None else list(sys.argv),

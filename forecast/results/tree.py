@@ -26,7 +26,8 @@ def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int
     """posterior, prior, sample_stats, observed_data, posterior_predictive and forecast groups
     (``advance`` is called once per strategy forecast)."""
     post = idata["posterior"].dataset
-    keep = [v for v in post.data_vars if v != "shock"]  # raw shocks: internal, large
+    # The sampled shock scales of the kept nodes are in shock_scale, with every other node's.
+    keep = [v for v in post.data_vars if not v.startswith("_shock_scale")]
     posterior = post[keep]
     posterior["node_value"] = xr.DataArray(to_display(scenario, post["level"].values), dims=post["level"].dims,
                                            coords=post["level"].coords)
@@ -37,7 +38,7 @@ def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int
     sids = [s.id for s in scenario.strategies]
 
     levels = forecast_levels(scenario, draws, seed, advance)  # (S, H, D, N)
-    _, ind_noise = shocks(scenario, D, seed)
+    ind_noise = shocks(scenario, D, seed).indicator_noise
     ind_future = measure(scenario, draws.intercept, draws.loading, draws.noise, levels,
                          np.broadcast_to(ind_noise, levels.shape[:3] + ind_noise.shape[2:]))
 
@@ -96,7 +97,9 @@ def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int
 def _prior_dims(name: str) -> tuple[str, ...]:
     return {
         "baseline": ("chain", "draw", "node"), "persistence": ("chain", "draw", "node"),
-        "volatility": ("chain", "draw", "node"), "effect": ("chain", "draw", "claim"),
+        "volatility": ("chain", "draw", "node"), "shift": ("chain", "draw", "node"),
+        "effect": ("chain", "draw", "claim"), "drift": ("chain", "draw", "node"),
+        "trend": ("chain", "draw", "year", "node"),
         "intercept": ("chain", "draw", "indicator"), "loading": ("chain", "draw", "indicator"),
         "noise": ("chain", "draw", "indicator"), "level": ("chain", "draw", "year", "node"),
     }[name]

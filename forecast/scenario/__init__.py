@@ -8,7 +8,14 @@ with a file is found here, so that a run never fails after minutes of sampling f
 problems come back together as one :class:`ScenarioError`.
 """
 
-from forecast.scenario.domain import Claim, Indicator, Node, Question, Scenario, Strategy
+from forecast.scenario.domain import (
+           Claim,
+           Indicator,
+           Node,
+           Question,
+           Scenario,
+           Strategy,
+)
 from forecast.scenario.errors import Problem, ScenarioError
 from forecast.scenario.load import load_scenario, select_strategies
 

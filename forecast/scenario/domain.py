@@ -28,7 +28,9 @@ class Node:
     desirable: str
     baseline: Distribution
     persistence: Distribution
-    volatility: Distribution
+    volatility: Distribution  # sd of the transitory shocks
+    shift: Distribution  # sd of the moving level's yearly shifts
+    drift_sd: float  # prior sd of the node's drift (per year), integrated out
     initial_sd: float
 
     def to_display(self, latent):
@@ -221,6 +223,7 @@ class Scenario:
     #: name in the run dir -> the bytes read from it (a run keeps these, not the file as it may
     #: be by the time the run writes its copy)
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)
+    shock_df: float = 2.0  # degrees of freedom of every shock's Student-t
 
     @property
     def history_years(self) -> np.ndarray:
@@ -242,6 +245,11 @@ class Scenario:
     def initial_sd(self) -> np.ndarray:
         """Each node's spread in the first history year (latent standard units)."""
         return np.array([n.initial_sd for n in self.nodes.values()])
+
+    @property
+    def drift_sd(self) -> np.ndarray:
+        """Each node's prior spread of its drift per year (latent standard units)."""
+        return np.array([n.drift_sd for n in self.nodes.values()])
 
     @property
     def levers(self) -> list[str]:

@@ -83,6 +83,19 @@ def effects_first(graph: Graph) -> np.ndarray:
     return np.array(causal_order(graph)[::-1], dtype=np.int64)
 
 
+def same_year_reach(graph: Graph) -> np.ndarray:
+    """``reach[i, j]`` when node ``i``'s deviation reaches node ``j``'s in the same year, through a
+    chain of same-year claims (every node reaches itself): where ``G = (I - M)^-1`` can be
+    non-zero."""
+    n = graph.n_nodes
+    same_year = np.zeros((n, n), dtype=bool)
+    same_year[graph.cause[0], graph.effect[0]] = True
+    reach = np.eye(n, dtype=bool)
+    for _ in range(graph.depth):
+        reach = reach | ((reach.astype(int) @ same_year.astype(int)) > 0)
+    return reach
+
+
 def transition_support(graph: Graph) -> np.ndarray:
     """Where the yearly transition ``A = F G`` can be non-zero, whatever the parameters:
     ``support[i, j]`` when node ``i``'s deviation reaches node ``j``'s a year later, through its
@@ -92,12 +105,7 @@ def transition_support(graph: Graph) -> np.ndarray:
     n = graph.n_nodes
     lagged = np.eye(n, dtype=bool)
     lagged[graph.cause[1], graph.effect[1]] = True
-    same_year = np.zeros((n, n), dtype=bool)
-    same_year[graph.cause[0], graph.effect[0]] = True
-    reach = np.eye(n, dtype=bool)
-    for _ in range(graph.depth):
-        reach = reach | ((reach.astype(int) @ same_year.astype(int)) > 0)
-    return (lagged.astype(int) @ reach.astype(int)) > 0
+    return (lagged.astype(int) @ same_year_reach(graph).astype(int)) > 0
 
 
 def upstream_of(support: np.ndarray, nodes: Any) -> np.ndarray:

@@ -145,6 +145,8 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
             baseline=_prior(problems, f"{p}.baseline", n.baseline),
             persistence=_prior(problems, f"{p}.persistence", n.persistence, support="unit"),
             volatility=_prior(problems, f"{p}.volatility", n.volatility, support="positive"),
+            shift=_prior(problems, f"{p}.shift", n.shift, support="positive"),
+            drift_sd=n.drift_sd,
             initial_sd=n.initial_sd,
         )
     if not nodes:
@@ -169,7 +171,7 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
     return Scenario(
         path=path, name=info.name, description=info.description, source=info.source,
         source_url=info.source_url, history_start=info.history_start, start_year=info.start_year,
-        horizon=info.horizon, seed=info.seed, nodes=nodes, claims=tuple(claims),
+        horizon=info.horizon, seed=info.seed, shock_df=info.shock_df, nodes=nodes, claims=tuple(claims),
         indicators=indicators, strategies=tuple(strategies), questions=tuple(questions),
         text=text, files=files, contents=read,
     )

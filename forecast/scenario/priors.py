@@ -16,8 +16,10 @@ summaries the report shows next to the posterior.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -274,8 +276,14 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
 @cache
 def _fit(family: str, how: str, numbers: tuple[float, ...]) -> tuple[tuple[tuple[str, float], ...], bool]:
     """PreliZ's fit of ``family`` to an expert's statement: its parameters, and whether the fit
-    converged. A fit is deterministic and takes up to a tenth of a second, so each is made once
-    per process (a run re-validates its scenario; a notebook loads one again and again)."""
+    converged. A fit is deterministic, so each is made once per process (a run re-validates its
+    scenario; a notebook loads one again and again) and kept in the user's cache
+    (:func:`_stored_fits`): importing PreliZ alone takes seconds, which a warm run need not pay."""
+    key = f"{family}|{how}|{','.join(repr(float(x)) for x in numbers)}|preliz {_preliz_version()}"
+    stored = _stored_fits()
+    if key in stored:
+        params, converged = stored[key]
+        return tuple((str(k), float(v)) for k, v in params), bool(converged)
     import preliz as pz
 
     target = getattr(pz, family)()
@@ -284,7 +292,56 @@ def _fit(family: str, how: str, numbers: tuple[float, ...]) -> tuple[tuple[tuple
     else:
         pz.quartile(target, *numbers, plot=False)
     params = tuple((k, float(v)) for k, v in target.params_dict.items())
-    return params, bool(not getattr(target, "opt", None) or getattr(target.opt, "success", True))
+    converged = bool(not getattr(target, "opt", None) or getattr(target.opt, "success", True))
+    _store_fit(key, params, converged)
+    return params, converged
+
+
+def _fits_file() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("forecast")) / "elicited-priors.json"
+
+
+@cache
+def _preliz_version() -> str:
+    from importlib.metadata import version
+
+    return version("preliz")
+
+
+def _stored_fits() -> dict[str, Any]:
+    """The fits made before, by key (family, statement, numbers, PreliZ version): JSON data,
+    nothing executable; an unreadable file is as good as none."""
+    import json
+
+    try:
+        data = json.loads(_fits_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _store_fit(key: str, params: tuple[tuple[str, float], ...], converged: bool) -> None:
+    """Add one fit to the stored ones, atomically (a file another process reads is whole); a
+    cache that cannot be written only costs the next run the fit."""
+    import json
+    import os
+    import tempfile
+
+    path = _fits_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {**_stored_fits(), key: [[list(p) for p in params], converged]}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".elicited-", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _no_extra(spec: dict[str, Any], allowed: set[str]) -> None:
@@ -407,6 +464,40 @@ class Mixture:
 
 def mixture(hypotheses: list[Hypothesis]) -> Mixture:
     return Mixture(tuple(h.weight for h in hypotheses), tuple(h.prior.scipy() for h in hypotheses))
+
+
+#: Degrees of freedom of a reference prior's Student-t (heavy tails: it covers the hypotheses'
+#: tails, so the ratio of a hypothesis's density to it stays bounded).
+REFERENCE_DF = 4.0
+
+
+def reference_prior(hypotheses: Sequence[Hypothesis]) -> Distribution:
+    """A broad, single-mode prior covering every hypothesis of a claim, on the same support
+    (so that PyMC samples it on the same transformed scale): the *reference* against which
+    each hypothesis's evidence is measured (:mod:`forecast.posterior.hypotheses`).
+
+    Its reach is the span from the lowest 5% to the highest 95% quantile of the hypotheses,
+    whatever their weights. On the real line: a Student-t with :data:`REFERENCE_DF` degrees of
+    freedom centred in that span, with half of it as its scale. For positive effects: a
+    half-Student-t with the span's top as its scale. On (0, 1): the uniform Beta(1, 1). For
+    hypotheses bounded on both sides: the uniform over their supports; on one side only: a
+    normal truncated there, twice as wide as the span."""
+    dists = [h.prior for h in hypotheses]
+    lo = min(float(d.scipy().ppf(0.05)) for d in dists)
+    hi = max(float(d.scipy().ppf(0.95)) for d in dists)
+    centre, half = (lo + hi) / 2.0, max((hi - lo) / 2.0, 1e-3 * max(abs(lo), abs(hi), 1.0))
+    supports = {d.family.support for d in dists}
+    low, high = min(d.bounds()[0] for d in dists), max(d.bounds()[1] for d in dists)
+    if supports == {"positive"}:
+        return Distribution("HalfStudentT", {"nu": REFERENCE_DF, "sigma": hi})
+    if supports == {"unit"}:
+        return Distribution("Beta", {"alpha": 1.0, "beta": 1.0})
+    if supports == {"real"} and math.isfinite(low) and math.isfinite(high):
+        return Distribution("Uniform", {"lower": low, "upper": high})
+    if supports == {"real"} and (math.isfinite(low) or math.isfinite(high)):
+        bound = {"lower": low} if math.isfinite(low) else {"upper": high}
+        return Distribution("TruncatedNormal", {"mu": centre, "sigma": 2.0 * half, **bound})
+    return Distribution("StudentT", {"nu": REFERENCE_DF, "mu": centre, "sigma": half})
 
 
 def summarize(dist: Any, sign: float | None = None) -> dict[str, float]:

@@ -61,6 +61,9 @@ class ScenarioInfo(_Strict):
     start_year: int = Field(ge=YEARS[0], le=YEARS[1], description="first year strategies act; evidence predates it")
     horizon: int = Field(ge=YEARS[0], le=YEARS[1], description="last forecast year")
     seed: int = Field(default=20250302, ge=0, le=MAX_SEED)
+    #: Degrees of freedom of every shock's Student-t (a scale mixture of normals): 2 lets a
+    #: break such as 2014 or 2022 be one large shock rather than a wider spread every year.
+    shock_df: float = Field(default=2.0, ge=1.0, le=1000.0)
 
 
 class DisplaySpec(_Strict):
@@ -89,7 +92,9 @@ class NodeSpec(_Strict):
     desirable: Literal["higher", "lower", "neither"] = "neither"
     baseline: PriorSpec = Field(default_factory=lambda: {"dist": "Normal", "mu": 0.0, "sigma": 0.5})
     persistence: PriorSpec = Field(default_factory=lambda: {"dist": "Beta", "alpha": 8.0, "beta": 2.0})
-    volatility: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 4.0, "beta": 12.0})
+    volatility: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 2.0, "beta": 4.0})
+    shift: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 2.0, "beta": 2.0})
+    drift_sd: float = Field(default=0.6, gt=0)
     initial_sd: float = Field(default=1.0, gt=0)
 
 
@@ -129,7 +134,7 @@ class IndicatorSpec(_Strict):
     url: str = ""
     intercept: PriorSpec = Field(default_factory=lambda: {"dist": "Normal", "mu": 0.0, "sigma": 0.5})
     loading: PriorSpec = Field(default_factory=lambda: {"dist": "LogNormal", "mu": 0.0, "sigma": 0.3})
-    noise: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 10.0, "beta": 25.0})
+    noise: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 2.0, "beta": 10.0})
 
 
 class LeverSettingSpec(_Strict):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import xarray as xr
 
-from forecast.forecasts.strategies import forecast_levels, shocks
+from forecast.forecasts.strategies import FutureShocks, forecast_levels, shocks
 from forecast.model.dynamics import Params
 from forecast.model.measurement import measure, to_display
 from forecast.posterior.draws import Draws
@@ -33,8 +33,7 @@ class Reforecaster:
     draws: Draws
     past: np.ndarray  # (D, history years, nodes): each draw's history on the display scale
     seed: int
-    node_shocks: np.ndarray  # the future's shocks (years, D, nodes) and the indicators' noise
-    indicator_noise: np.ndarray  # (years, D, indicators), as the run's forecasts draw them
+    future: FutureShocks  # the future's shocks and the indicators' noise, as the run's forecasts draw them
 
     @classmethod
     def of(cls, scenario: Scenario, posterior: xr.Dataset, seed: int, draws: int | None = None) -> "Reforecaster":
@@ -43,8 +42,7 @@ class Reforecaster:
         index = np.arange(total) if draws is None or draws >= total else np.unique(
             np.linspace(0, total - 1, draws).round().astype(int))
         picked = _take(full, index)
-        node_shocks, indicator_noise = shocks(scenario, index.size, seed)
-        return cls(scenario, picked, to_display(scenario, picked.level), seed, node_shocks, indicator_noise)
+        return cls(scenario, picked, to_display(scenario, picked.level), seed, shocks(scenario, index.size, seed))
 
     def outcomes(self, questions: tuple[Question, ...], effects: dict[int, float] | None = None) -> np.ndarray:
         """0/1 answers, (questions, strategies, draws), with each claim ``j`` of ``effects``
@@ -54,12 +52,12 @@ class Reforecaster:
             beta = draws.params.beta.copy()
             for j, value in effects.items():
                 beta[:, j] = value
-            draws = replace(draws, params=Params(draws.params.phi, draws.params.sigma, beta))
-        levels = forecast_levels(self.scenario, draws, self.seed, node_shocks=self.node_shocks)  # (S, H, D, N)
+            draws = replace(draws, params=replace(draws.params, beta=beta))
+        levels = forecast_levels(self.scenario, draws, self.seed, future=self.future)  # (S, H, D, N)
         future_nodes = _display_of(self.scenario, levels, {q.subject for q in questions if q.subject_kind == "node"})
         future_ind = None
         if any(q.subject_kind == "indicator" for q in questions):
-            noise = self.indicator_noise
+            noise = self.future.indicator_noise
             future_ind = measure(self.scenario, draws.intercept, draws.loading, draws.noise, levels,
                                  np.broadcast_to(noise, levels.shape[:3] + noise.shape[2:]))
         return np.stack([question_outcomes(self.scenario, q, self.past, future_nodes, future_ind)
@@ -78,7 +76,8 @@ def _display_of(scenario: Scenario, levels: np.ndarray, nodes: set[str]) -> np.n
 def _take(draws: Draws, index: np.ndarray) -> Draws:
     p = draws.params
     return replace(draws, chains=1, draws=index.size, mu=draws.mu[index],
-                   params=Params(p.phi[index], p.sigma[index], p.beta[index]), level=draws.level[index],
+                   params=Params(p.phi[index], p.sigma[index], p.omega[index], p.beta[index]),
+                   level=draws.level[index], trend=draws.trend[index], drift=draws.drift[index],
                    intercept=draws.intercept[index], loading=draws.loading[index], noise=draws.noise[index])
 
 
