@@ -49,6 +49,30 @@ def epilog(*codes: int, what: dict[int, str] | None = None) -> str:
 EPILOG = epilog(0, 1, 2, 3)
 
 
+SAMPLER_OPTIONS = (
+    click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
+                 help="Posterior draws per chain."),
+    click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
+                 help="Tuning steps per chain."),
+    click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),
+                 help="Independent chains."),
+    click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+                 help="Random seed [default: the scenario's seed]."),
+    click.option("--sampler", type=click.Choice(SAMPLERS), default=DEFAULTS["sampler"], show_default=True,
+                 help="nutpie (fast, default) or PyMC's own NUTS."),
+    click.option("--target-accept", default=DEFAULTS["target_accept"], show_default=True,
+                 type=click.FloatRange(0.5, 0.999), help="NUTS target acceptance rate; higher means smaller steps."),
+)
+
+
+def sampler_options(command):
+    """The sampler's options (--draws, --tune, --chains, --seed, --sampler, --target-accept),
+    the same for every command that samples."""
+    for option in reversed(SAMPLER_OPTIONS):
+        command = option(command)
+    return command
+
+
 def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -90,18 +114,7 @@ def validate(scenario: Path) -> None:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strategy", "strategies", multiple=True, metavar="NAME",
               help="Forecast only this strategy (repeatable); the baseline is always kept.")
-@click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
-              help="Posterior draws per chain.")
-@click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
-              help="Tuning steps per chain.")
-@click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),
-              help="Independent chains.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
-              help="Random seed [default: the scenario's seed].")
-@click.option("--sampler", type=click.Choice(SAMPLERS), default=DEFAULTS["sampler"], show_default=True,
-              help="nutpie (fast, default) or PyMC's own NUTS.")
-@click.option("--target-accept", default=DEFAULTS["target_accept"], show_default=True, type=click.FloatRange(0.5, 0.999),
-              help="NUTS target acceptance rate; higher means smaller steps.")
+@sampler_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
 @click.option("--keep-draws", type=click.IntRange(1), default=None,
@@ -145,6 +158,73 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     if strict and result.summary["diagnostics"]["verdict"] != "ok":
         _echo_err("error: --strict: sampling diagnostics are not clean (see above)")
         sys.exit(EXIT_DIAGNOSTICS)
+
+
+def parse_origins(text: str | None) -> list[int] | None:
+    """``2016:2023`` (both included) or ``2016,2019,2022``; None for the default."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            first, last = (int(p) for p in text.split(":"))
+            if last < first:
+                raise ValueError
+            return list(range(first, last + 1))
+        return [int(p) for p in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give FIRST:LAST (e.g. 2016:2023) or years separated by commas "
+                                 "(e.g. 2016,2019,2022)", param_hint="--origins") from None
+
+
+@cli.command(epilog=epilog(0, 1, 2))
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--origins", default=None, metavar="FIRST:LAST",
+              help="Origin years (FIRST:LAST, or YEAR,YEAR,...) [default: the eight years before the last year "
+                   "with data].")
+@click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 50),
+              help="Years ahead forecast from each origin.")
+@sampler_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Backtest directory to create [default: reports/<scenario>-backtest-<UTC time>].")
+@click.option("--no-report", is_flag=True, help="Do not render the HTML page.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def backtest(scenario: Path, origins: str | None, horizon: int, draws: int, tune: int, chains: int,
+             seed: int | None, sampler: str, target_accept: float, out: Path | None, no_report: bool,
+             quiet: bool) -> None:
+    """Rolling-origin hindcasts of SCENARIO's indicators, scored against what happened.
+
+    For each origin year the model is fitted on the data before it only (no intervention)
+    and forecasts every indicator 1 to HORIZON years ahead. Prints the coverage of the 50%,
+    80% and 90% intervals and the CRPS skill against three naive forecasts (random walks);
+    writes backtest.nc, backtest.json and report/index.html. A later `forecast run` of the
+    scenario in the same reports folder shows the result in its report.
+    """
+    from forecast.compiled import runtime
+
+    runtime.start_background_compile()
+    years = parse_origins(origins)
+    from forecast.backtest.runner import OriginsError, run_backtest
+    from forecast.describe import backtest_table
+    from forecast.progress import StageProgress
+    from forecast.results.store import RunError
+    from forecast.scenario import ScenarioError
+
+    interactive = sys.stderr.isatty() and not quiet
+    progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
+    try:
+        settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
+                                   target_accept=target_accept, progress=False)
+        result = run_backtest(scenario, settings, origins=years, horizon=horizon, out=out, report=not no_report,
+                              command=["forecast", *sys.argv[1:]], progress=progress)
+    except OriginsError as exc:
+        raise click.UsageError(str(exc)) from None
+    except (ScenarioError, RunError) as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(backtest_table(result.summary))
+    click.echo(f"\nresults: {result.path}")
+    if not no_report:
+        click.echo(f"report:  {result.path / 'report' / 'index.html'}")
 
 
 @cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory, a modified run, or --out is not a report's "

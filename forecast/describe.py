@@ -86,6 +86,44 @@ def _num(x: float | None, spec: str) -> str:
     return "n/a" if x is None else format(x, spec)
 
 
+# --- Backtests (forecast backtest) ------------------------------------------------------------------
+
+
+def backtest_table(summary: dict) -> str:
+    """What ``forecast backtest`` found: coverage and CRPS per forecaster, the skill, the
+    indicators per row, the skipped ones and any origin whose sampling was not clean."""
+    from forecast.backtest.evaluate import BASELINE_LABELS
+    from forecast.report.backtest import headline
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.0f}%"
+
+    names = {"model": "model", **BASELINE_LABELS}
+    width = max(len(n) for n in names.values())
+    lines = [headline(summary), "", f"{'forecaster'.ljust(width)}  50% held  80% held  90% held  mean CRPS"]
+    for f, cov in summary["coverage"].items():
+        lines.append(f"{names[f].ljust(width)}  {pct(cov['50']):>8}  {pct(cov['80']):>8}  {pct(cov['90']):>8}  "
+                     f"{_num(summary['skill']['crps'].get(f), '.3f'):>9}")
+    width = max(len("indicator"), *(len(i) for i in summary["by_indicator"]))
+    lines += ["", f"{'indicator'.ljust(width)}  points  90% held  skill"]
+    for iid, row in summary["by_indicator"].items():
+        sk = row["skill"]
+        lines.append(f"{iid.ljust(width)}  {sk['points']:>6}  {pct(row['coverage']['90']):>8}  "
+                     f"{_num(sk['skill'], '+.2f'):>5}")
+    if summary["skipped"]:
+        left_out: dict[str, list[str]] = {}
+        for s in summary["skipped"]:
+            left_out.setdefault(s["indicator"], []).append(str(s["origin"]))
+        lines += ["", "left out where their history was too short (from these origins):"]
+        lines += [f"  {iid}: {', '.join(origins)}" for iid, origins in left_out.items()]
+    unclean = {o: f for o, f in summary["fits"].items() if f["verdict"] not in ("ok", "not fitted")}
+    if unclean:
+        lines += ["", "origins whose sampling was not clean (see the page's last section):"]
+        lines += [f"  {o}: {f['verdict'].upper()} {f['messages'][0] if f['messages'] else ''}".rstrip()
+                  for o, f in unclean.items()]
+    return "\n".join(lines)
+
+
 # --- Scored questions (forecast score, forecast ledger) ------------------------------------------
 
 

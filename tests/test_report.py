@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import warnings
 from html import unescape
 from html.parser import HTMLParser
@@ -535,3 +536,50 @@ def test_summary_is_the_only_source_of_numbers(runs, rendered):
     again = render.render_pages(type(run)(path=run.path, tree=None, summary=json.loads(
         (run.path / "summary.json").read_text(encoding="utf-8")), manifest=run.manifest))
     assert again == pages(rendered["full"])
+
+
+# --- Forecast quality ------------------------------------------------------------------------------
+
+
+def _backtest_json(folder: Path, name: str, created: str, held: float) -> None:
+    """A backtest's summary as `forecast backtest` writes it (only the keys the panel reads)."""
+    curve = {"nominal": [0.1 * k for k in range(1, 10)], "empirical": [0.1 * k for k in range(1, 10)]}
+    folder.mkdir(parents=True)
+    (folder / "backtest.json").write_text(json.dumps({
+        "scenario": {"name": name, "inputs": {}}, "created": created, "points": 40, "origins": [2016, 2017],
+        "horizon": 3, "coverage": {"model": {"50": 0.5, "80": 0.8, "90": held}},
+        "skill": {"skill": 0.12, "best_baseline": "rw_t"}, "reliability": {"model": curve}}))
+
+
+def test_without_a_backtest_the_overview_says_how_to_make_one(rendered):
+    text = shown(pages(rendered["full"])["index.html"])
+    assert "How good are these forecasts? Not backtested yet: run forecast backtest" in text
+    bare = shown(pages(rendered["bare"])["index.html"])
+    assert "no indicator data, so its forecasts cannot be checked" in bare
+
+
+def test_the_overview_shows_the_newest_backtest_of_its_own_scenario_beside_the_run(runs, tmp_path):
+    run = runs["full"]
+    beside = run.path.parent
+    _backtest_json(beside / "bt-old", run.summary["scenario"]["name"], "2026-01-01T00:00:00+00:00", 0.70)
+    _backtest_json(beside / "bt-new", run.summary["scenario"]["name"], "2026-06-01T00:00:00+00:00", 0.88)
+    _backtest_json(beside / "bt-other", "another scenario", "2026-12-01T00:00:00+00:00", 0.10)
+    try:
+        text = shown(report.render_report(run, tmp_path / "r").read_text(encoding="utf-8"))
+    finally:
+        for f in ("bt-old", "bt-new", "bt-other"):
+            shutil.rmtree(beside / f)
+    assert "the 90% intervals held 88% of what happened" in text and "skill +0.12" in text
+    assert "held 70%" not in text and "held 10%" not in text
+    assert "ran on other versions of this scenario's files" in text  # its inputs' hashes differ
+
+
+def test_the_evidence_fit_shows_one_step_ahead_predictions(runs, rendered):
+    ind = runs["full"].summary["indicators"]["trade_volume"]
+    ahead = ind["one_step"]
+    assert ahead["years"] == ind["observed"]["years"]
+    assert all(lo <= mid <= hi for lo, mid, hi in zip(ahead["q05"], ahead["q50"], ahead["q95"]))
+    inside = sum(lo <= v <= hi for lo, v, hi in zip(ahead["q05"], ind["observed"]["values"], ahead["q95"]))
+    assert ahead["inside_90"] == inside
+    text = shown(pages(rendered["full"])["index.html"])
+    assert f"One year ahead, {inside} of {len(ahead['years'])} observations fell inside their 90% interval" in text

@@ -40,6 +40,7 @@ INDEX = "index.html"
 GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
 OVERVIEW_SECTIONS = (
     ("summary", "Summary"),
+    ("quality", "Forecast quality"),
     ("strategies", "Strategies"),
     ("headline", "Answers"),
     ("contrasts", "Strategy contrasts"),
@@ -504,6 +505,7 @@ def evidence_context(s: dict, strategies: list[dict], baseline: dict | None) -> 
             "unit": ind["unit"], "source": links(ind["source"]), "url": safe_url(ind.get("url")),
             "transform": ind.get("transform", ""), "direction": ind.get("direction", "+"),
             "file": ind.get("file", ""), "column": ind.get("column", ""), "observations": rows,
+            "one_step": ind.get("one_step"),
             "figure": figure(f"evidence-{iid}", plots.evidence_chart, indicator=ind, strategies=strategies,
                              start_year=start, banded=banded),
         })
@@ -653,7 +655,19 @@ def overview_context(run: Run, shared: dict) -> dict[str, Any]:
         "claims": claims_context(s),
         "has_evidence": bool(s.get("indicators")),
         "evidence": evidence_context(s, strategies, shared["baseline"]),
+        "quality": quality_context(run),
     }
+
+
+def quality_context(run: Run) -> dict[str, Any]:
+    """"How good are these forecasts?": the newest backtest of this scenario among the run's
+    sibling folders (:func:`forecast.report.backtest.quality_panel`)."""
+    from forecast.report.backtest import quality_panel
+
+    if not run.summary.get("indicators"):
+        return {"found": False, "command": None}
+    return quality_panel(run.path.parent, run.summary["scenario"]["name"], run.manifest.get("inputs", {}),
+                         str(run.manifest.get("scenario", "SCENARIO")))
 
 
 def strategy_context(run: Run, shared: dict, sid: str) -> dict[str, Any]:

@@ -50,6 +50,8 @@ HISTORY = "#595959"
 #: The causal graph's two colours: the sign of a claim's effect, and nothing else.
 RAISES, LOWERS = "#0072B2", "#D55E00"
 PRIOR_GREY = "#777777"
+#: The one-step-ahead predictions in the evidence charts (Okabe-Ito vermillion, apart from the bands' grey).
+ONE_STEP = "#D55E00"
 POSTERIOR = "#0072B2"
 REFERENCE = "#000000"
 #: Box fills by role: greys, so that colour in the graph means the sign of an effect only.
@@ -163,7 +165,7 @@ def year_ticks(first: int, last: int) -> list[int]:
     step = 1 if span <= 6 else 2 if span <= 12 else 5 if span <= 35 else 10
     ticks = [y for y in range(first, last + 1) if y % step == 0]
     if ticks and ticks[-1] != last:
-        if last - ticks[-1] < step / 2:
+        if last - ticks[-1] <= step / 2:  # too close to share the axis: the horizon replaces it
             ticks[-1] = last
         else:
             ticks.append(last)
@@ -358,6 +360,13 @@ def evidence_chart(*, indicator: dict, strategies: list[dict], start_year: int, 
         else:
             ax.plot(np.asarray(xs, dtype=float), _pick(stats, "median", list(range(len(xs)))), linewidth=1.5,
                     markersize=3.5, **style)
+    ahead = indicator.get("one_step")
+    if ahead:  # each observation's prediction from the years before it: offset so as not to hide the dots
+        xs = np.asarray(ahead["years"], dtype=float) + 0.22
+        ax.vlines(xs, _pick(ahead, "q05", list(range(len(xs)))), _pick(ahead, "q95", list(range(len(xs)))),
+                  color=ONE_STEP, linewidth=1.1, zorder=4)
+        ax.plot(xs, _pick(ahead, "q50", list(range(len(xs)))), linestyle="none", marker="_", markersize=6,
+                color=ONE_STEP, zorder=4)
     obs = indicator["observed"]
     ax.plot(np.asarray(obs["years"], dtype=float), np.asarray(obs["values"], dtype=float), linestyle="none",
             marker="o", markersize=5, markerfacecolor="black", markeredgecolor="white", markeredgewidth=0.8,

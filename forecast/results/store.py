@@ -255,10 +255,11 @@ def _listed_files(path: Path, manifest: dict) -> dict[str, str]:
     return files
 
 
-def default_run_dir(scenario: Scenario, root: Path) -> Path:
-    """``reports/<scenario file stem>-<UTC timestamp>``, made unique if two runs share a second."""
+def default_run_dir(scenario: Scenario, root: Path, kind: str = "") -> Path:
+    """``reports/<scenario file stem>[-<kind>]-<UTC timestamp>``, made unique if two runs share
+    a second (``kind``: ``backtest``, ...)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = root / f"{scenario.path.stem}-{stamp}"
+    base = root / "-".join([scenario.path.stem, *([kind] if kind else []), stamp])
     candidate, n = base, 1
     while candidate.exists() or claimed(candidate):
         n += 1

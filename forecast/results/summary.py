@@ -43,7 +43,7 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
         "trajectories": trajectories(scenario, tree),
         "contrasts": contrasts(scenario, tree),
         "claims": claim_summaries(scenario, tree),
-        "indicators": indicator_fit(scenario, tree),
+        "indicators": indicator_fit(scenario, tree, seed),
         "diagnostics": jsonable(diagnostics.to_dict()),
     }
 
@@ -99,10 +99,13 @@ def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
     return out
 
 
-def indicator_fit(scenario: Scenario, tree: xr.DataTree) -> dict:
+def indicator_fit(scenario: Scenario, tree: xr.DataTree, seed: int) -> dict:
     """Per indicator: observations, posterior predictive over history, forecasts per strategy."""
+    from forecast.backtest.hindcast import one_step_ahead
+
     rep = tree["posterior_predictive"].dataset["indicator_value"]
     fc = tree["forecast"].dataset["indicator_value"]
+    ahead = one_step_ahead(scenario, tree["posterior"].dataset, seed)
     out = {}
     for iid, ind in scenario.indicators.items():
         r = rep.sel(indicator=iid).values.reshape(-1, rep.sizes["year"])
@@ -118,6 +121,7 @@ def indicator_fit(scenario: Scenario, tree: xr.DataTree) -> dict:
                          "sources": list(ind.sources)},
             "history": {"years": [int(y) for y in scenario.history_years], **quantile_summary(r)},
             "forecast": {"years": [int(y) for y in scenario.forecast_years], "by_strategy": per},
+            "one_step": ahead[iid],
         }
     return out
 

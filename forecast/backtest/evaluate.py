@@ -1,0 +1,157 @@
+"""Scoring the hindcasts: every held-back observation against the model's predictive and the
+naive baselines', gathered into a dataset with dims (origin, horizon, indicator) and a summary.
+
+Scores are on each indicator's transformed scale (log, logit or as is), where the baselines
+are random walks: a CRPS is then in the same units for the model and its baselines. The
+skill of a set of points is ``1 - mean CRPS / mean CRPS of the best baseline`` on those
+points, the best being the baseline with the lowest mean CRPS there (so skill >= 0 means the
+model beats every naive forecast on average). Coverage of a central interval is the share of
+points it holds; a calibrated forecast's 90% intervals hold about 90%, and its PIT values are
+uniform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from forecast.backtest.baselines import BASELINES
+from forecast.backtest.scores import NormalMixture, mixture_quantile, score
+
+LEVELS = (0.5, 0.8, 0.9)
+#: Quantiles kept of each predictive, for the fan charts.
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+SCORES = ("crps", "log_score", "pit", *(f"cover_{round(100 * lv)}" for lv in LEVELS))
+#: The verbal names of the baselines, as the report and the summary print them.
+BASELINE_LABELS = {"rw_normal": "random walk (normal)", "rw_t": "random walk (Student-t)",
+                   "rw_drift": "random walk with drift"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One held-back observation of one origin."""
+
+    origin: int
+    horizon: int
+    indicator: str
+    year: int
+    actual: float  # transformed scale
+    actual_value: float  # the indicator's own units
+    past_years: np.ndarray  # the indicator's years before the origin
+    past: np.ndarray  # and their transformed values
+
+
+def score_target(target: Target, mean: np.ndarray, sd: np.ndarray) -> dict[str, float]:
+    """Every score of the model's predictive (a normal per draw, transformed scale) and of
+    each baseline at the target; keys ``model:crps``, ``rw_t:pit``, ... and the model's
+    quantiles ``q05`` ... ``q95``."""
+    model = NormalMixture(mean, sd)
+    out = {f"model:{k}": v for k, v in _renamed(score(model, target.actual, LEVELS)).items()}
+    for q in QUANTILES:
+        out[f"q{round(100 * q):02d}"] = mixture_quantile(q, model.mean, model.sd)
+    for name, make in BASELINES.items():
+        predictive = make(target.past_years, target.past, target.year)
+        out.update({f"{name}:{k}": v for k, v in _renamed(score(predictive, target.actual, LEVELS)).items()})
+    return out
+
+
+def _renamed(scores: dict[str, float]) -> dict[str, float]:
+    return {("log_score" if k == "logpdf" else k): float(v) for k, v in scores.items()}
+
+
+def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: list[int], horizon: int,
+               indicators: list[str], skipped: dict[int, dict[str, str]]) -> xr.Dataset:
+    """The scores as a dataset over (origin, horizon, indicator), NaN where there is no target;
+    the baselines' along a ``forecaster`` dim (``model`` first)."""
+    forecasters = ["model", *BASELINES]
+    shape = (len(origins), horizon, len(indicators))
+    grid = {k: np.full(shape, np.nan) for k in ("actual", "actual_value", "year", *(f"q{round(100 * q):02d}" for q in QUANTILES))}
+    per = {s: np.full((len(forecasters),) + shape, np.nan) for s in SCORES}
+    for t, s in zip(targets, scored):
+        at = (origins.index(t.origin), t.horizon - 1, indicators.index(t.indicator))
+        grid["actual"][at], grid["actual_value"][at], grid["year"][at] = t.actual, t.actual_value, t.year
+        for q in QUANTILES:
+            key = f"q{round(100 * q):02d}"
+            grid[key][at] = s[key]
+        for f, name in enumerate(forecasters):
+            for k in SCORES:
+                per[k][(f,) + at] = s[f"{name}:{k}"]
+    dims = ("origin", "horizon", "indicator")
+    skip = np.array([[i in skipped.get(o, {}) for i in indicators] for o in origins])
+    data = {k: (dims, v) for k, v in grid.items()}
+    data.update({k: (("forecaster",) + dims, v) for k, v in per.items()})
+    data["skipped"] = (("origin", "indicator"), skip)
+    ds = xr.Dataset(data, coords={"origin": origins, "horizon": np.arange(1, horizon + 1), "indicator": indicators,
+                                  "forecaster": forecasters})
+    ds["actual"].attrs["description"] = "the held-back observation, on the indicator's transformed scale"
+    ds["pit"].attrs["description"] = "probability integral transform: the predictive CDF at the actual"
+    ds["crps"].attrs["description"] = "continuous ranked probability score, transformed scale (lower is better)"
+    ds["log_score"].attrs["description"] = "log predictive density at the actual (higher is better)"
+    ds["skipped"].attrs["description"] = "too little history before the origin: not used there, not scored"
+    ds.attrs["description"] = ("Rolling-origin hindcasts: the model conditioned on the years before each origin, "
+                               "its predictive of each indicator 1..horizon years ahead, scored with naive baselines")
+    return ds
+
+
+def skill(crps: xr.DataArray) -> dict:
+    """Mean CRPS per forecaster over the points every forecaster scored, the best baseline,
+    and the model's skill against it (``None`` without points)."""
+    have = crps.notnull().all("forecaster")
+    n = int(have.sum())
+    if not n:
+        return {"points": 0, "crps": {}, "best_baseline": None, "skill": None}
+    means = {str(f): float(crps.sel(forecaster=f).where(have).mean()) for f in crps["forecaster"].values}
+    baselines = {k: v for k, v in means.items() if k != "model"}
+    best = min(baselines, key=baselines.get)
+    value = 1.0 - means["model"] / baselines[best] if baselines[best] > 0 else None
+    return {"points": n, "crps": means, "best_baseline": best, "skill": value}
+
+
+def coverage(ds: xr.Dataset, forecaster: str) -> dict[str, float | None]:
+    """Share of the scored points each central interval holds."""
+    out = {}
+    for level in LEVELS:
+        key = f"cover_{round(100 * level)}"
+        v = ds[key].sel(forecaster=forecaster)
+        out[key.removeprefix("cover_")] = float(v.mean()) if int(v.notnull().sum()) else None
+    return out
+
+
+def reliability(pit: np.ndarray, levels: np.ndarray | None = None) -> dict[str, list]:
+    """Empirical coverage of central intervals at each nominal level, from PIT values: the
+    interval of level ``a`` holds the actual when ``|PIT - 1/2| <= a/2``."""
+    levels = np.linspace(0.1, 0.9, 9) if levels is None else levels
+    pit = pit[np.isfinite(pit)]
+    got = [float(np.mean(np.abs(pit - 0.5) <= a / 2)) if pit.size else None for a in levels]
+    return {"nominal": [float(a) for a in levels], "empirical": got}
+
+
+def summarise(ds: xr.Dataset) -> dict:
+    """``backtest.json``'s scores: coverage and skill overall, per indicator and per horizon,
+    the baselines' alongside, the PIT histogram and the reliability curve."""
+    forecasters = [str(f) for f in ds["forecaster"].values]
+    pit = ds["pit"].sel(forecaster="model").values.ravel()
+    finite = pit[np.isfinite(pit)]
+    counts, _ = np.histogram(finite, bins=10, range=(0.0, 1.0))
+    out = {
+        "points": int(np.isfinite(ds["crps"].sel(forecaster="model").values).sum()),
+        "coverage": {f: coverage(ds, f) for f in forecasters},
+        "skill": skill(ds["crps"]),
+        "log_score": {f: _mean(ds["log_score"].sel(forecaster=f)) for f in forecasters},
+        "pit_histogram": [int(c) for c in counts],
+        "reliability": {f: reliability(ds["pit"].sel(forecaster=f).values.ravel()) for f in forecasters},
+        "by_indicator": {}, "by_horizon": {},
+    }
+    for ind in ds["indicator"].values:
+        part = ds.sel(indicator=ind)
+        out["by_indicator"][str(ind)] = {"coverage": coverage(part, "model"), "skill": skill(part["crps"])}
+    for h in ds["horizon"].values:
+        part = ds.sel(horizon=h)
+        out["by_horizon"][str(int(h))] = {"coverage": coverage(part, "model"), "skill": skill(part["crps"])}
+    return out
+
+
+def _mean(v: xr.DataArray) -> float | None:
+    return float(v.mean()) if int(v.notnull().sum()) else None

@@ -1,0 +1,135 @@
+"""Hindcasts: the model fitted as if it were an earlier year, and its forecasts of what followed.
+
+For an origin year ``o`` the model is conditioned on the observations of years before ``o``
+only: the same scenario, priors and structure, no intervention (levers follow their own
+equations, as they did). Each indicator is standardised on its own pre-origin values, so that
+nothing from ``o`` on leaks in through the standardisation either. Every origin reuses the one
+compiled model: the evidence (values and which are in use) is part of the scenario's numbers
+(:data:`forecast.model.build.EVIDENCE_Z`), so an origin costs its sampling only.
+
+The predictive of a held-back observation is exact given each posterior draw: with the
+draw's parameters and shock scales the model is linear-Gaussian, so the Kalman filter run
+over the observations in use and carried forward (:func:`forecast.compiled.kalman.predictions`)
+gives its mean and variance. The shock scales of the held-back years carry no information
+from the data, so the posterior's draws of them are draws from their heavy-tailed prior: the
+chance of a break is in the predictive. Over draws the predictive is the equal-weight mixture
+of these normals, scored exactly by :mod:`forecast.backtest.scores`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import xarray as xr
+
+from forecast.backtest.scores import mixture_quantile
+from forecast.compiled.kalman import predictions
+from forecast.model.build import EVIDENCE_OBSERVED, EVIDENCE_Z, Evidence
+from forecast.model.dynamics import initial_variance, state_space
+from forecast.posterior.draws import Draws
+from forecast.posterior.history import shock_scales
+from forecast.scenario.domain import Scenario
+from forecast.scenario.graph import graph_of, same_year_reach, transition_support
+from forecast.streams import RandomStreams
+
+#: Observations an indicator needs before an origin to be used and scored there: three yearly
+#: changes give the naive baselines a spread, and the standardisation a mean and an sd.
+MIN_HISTORY = 4
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The evidence as it stood before ``year``: each indicator's pre-origin standardisation,
+    the observations in use, and the indicators left out there (with why)."""
+
+    year: int
+    z: np.ndarray  # every observation, standardised on its indicator's pre-origin values
+    observed: np.ndarray  # 1: before the origin and its indicator kept; 0 otherwise
+    center: np.ndarray  # per indicator (NaN where skipped)
+    spread: np.ndarray
+    skipped: dict[str, str] = field(default_factory=dict)  # indicator -> reason
+
+
+def origin_evidence(scenario: Scenario, evidence: Evidence, year: int, min_history: int = MIN_HISTORY) -> Origin:
+    """The evidence as of ``year``: see :class:`Origin`."""
+    ids = list(scenario.indicators)
+    z = np.zeros(evidence.z.size)
+    observed = np.zeros(evidence.z.size)
+    center, spread = np.full(len(ids), np.nan), np.full(len(ids), np.nan)
+    skipped: dict[str, str] = {}
+    for k, (iid, ind) in enumerate(scenario.indicators.items()):
+        rows = np.flatnonzero(evidence.indicator == k)
+        t = ind.transformed(ind.values)
+        before = ind.years < year
+        if before.sum() < min_history:
+            skipped[iid] = f"{int(before.sum())} observations before {year}; {min_history} needed"
+            continue
+        sd = float(np.std(t[before], ddof=1))
+        if not sd > 0:
+            skipped[iid] = f"constant before {year}"
+            continue
+        center[k], spread[k] = float(np.mean(t[before])), sd
+        z[rows] = (t - center[k]) / sd  # rows are in the indicator's year order (Evidence.from_scenario)
+        observed[rows] = before.astype(float)
+    return Origin(year, z, observed, center, spread, skipped)
+
+
+def origin_numbers(compiled, origin: Origin) -> np.ndarray:
+    """The compiled model's scenario numbers with the evidence as of the origin."""
+    return compiled.numbers.with_parts({EVIDENCE_Z: origin.z, EVIDENCE_OBSERVED: origin.observed})
+
+
+def with_numbers(compiled, values: np.ndarray):
+    """The compiled model (shared) whose own numbers are ``values``: every fit of an origin,
+    hypotheses' included, starts from them."""
+    return replace(compiled, numbers=replace(compiled.numbers, values=np.asarray(values, dtype=float)))
+
+
+def thinned(post: xr.Dataset, most: int) -> xr.Dataset:
+    """At most about ``most`` draws, evenly spaced within each chain (the exact mixture CRPS
+    is quadratic in the number of components)."""
+    step = int(np.ceil(post.sizes["chain"] * post.sizes["draw"] / most))
+    return post.isel(draw=slice(None, None, step)) if step > 1 else post
+
+
+def predictive(scenario: Scenario, post: xr.Dataset, evidence: Evidence, z: np.ndarray, observed: np.ndarray,
+               until: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each draw's predictive mean and sd of every observation (draws, observations) on the
+    standardised scale of ``z``, from the observations in use (``observed``) of strictly
+    earlier years, for the years before history index ``until`` (NaN after)."""
+    draws = Draws.from_posterior(post)
+    graph = graph_of(scenario)
+    lam = shock_scales(scenario, post, RandomStreams(seed).history())
+    A, V = state_space(draws.params, graph)
+    s0 = np.broadcast_to(initial_variance(scenario.initial_sd, scenario.drift_sd), (A.shape[0], 3 * len(scenario.nodes)))
+    k, node = evidence.indicator, evidence.node
+    direction = np.array([i.direction for i in scenario.indicators.values()])[k]
+    scale = direction * draws.loading[:, k]
+    fixed = draws.intercept[:, k] + scale * draws.mu[:, node]
+    mean, var = predictions(A, s0, V, lam, scale, draws.noise[:, k] ** 2, z - fixed, observed,
+                            evidence.year_index, node, transition_support(graph), same_year_reach(graph), until)
+    return fixed + mean, np.sqrt(var)
+
+
+def one_step_ahead(scenario: Scenario, post: xr.Dataset, seed: int, most: int = 400) -> dict[str, dict]:
+    """Per indicator, each observation's prediction from the observations of the years before
+    it (the filter's one-step-ahead predictive, with the run's posterior): quantiles in the
+    indicator's units and whether the 90% interval held it. Unlike the in-sample fit, this
+    can fail: a series the model cannot follow falls outside."""
+    evidence = Evidence.from_scenario(scenario)
+    if not evidence.z.size:
+        return {}
+    mean, sd = predictive(scenario, thinned(post, most), evidence, evidence.z, evidence.observed,
+                          len(scenario.history_years), seed)
+    out: dict[str, dict] = {}
+    for k, (iid, ind) in enumerate(scenario.indicators.items()):
+        rows = np.flatnonzero(evidence.indicator == k)
+        qs = {f"q{round(100 * q):02d}": [] for q in (0.05, 0.25, 0.5, 0.75, 0.95)}
+        for j in rows:
+            for key in qs:
+                qs[key].append(float(ind.to_units(mixture_quantile(int(key[1:]) / 100, mean[:, j], sd[:, j]))))
+        lo, hi, actual = np.array(qs["q05"]), np.array(qs["q95"]), np.asarray(ind.values, dtype=float)
+        out[iid] = {"years": [int(y) for y in evidence.years[rows]], **qs,
+                    "inside_90": int(np.sum((lo <= actual) & (actual <= hi))), "observations": int(rows.size)}
+    return out

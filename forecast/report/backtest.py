@@ -1,0 +1,182 @@
+"""The HTML page of a backtest, and the run report's panel "How good are these forecasts?".
+
+The page reads only the backtest's dataset and summary: a sentence on coverage and skill, a
+calibration plot (the share of actuals each central interval held, against its nominal level;
+a calibrated forecaster lies on the diagonal), the PIT histogram (flat when calibrated), the
+skill table per indicator with the baselines' scores, and per indicator every origin's fan
+chart against what happened. Figures are drawn with the run report's style
+(:mod:`forecast.report.figures`) and inlined.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from markupsafe import Markup
+
+from forecast.backtest.evaluate import BASELINE_LABELS
+from forecast.backtest.hindcast import MIN_HISTORY
+from forecast.report.context import stylesheet
+from forecast.report.figures import HISTORY, PALETTE, frame, plain_axes, styled, text, to_svg
+from forecast.report.render import environment
+from forecast.scenario.domain import Scenario
+
+#: The coverage a calibrated forecaster's 90% intervals have on few dozen points, about:
+#: the band the page calls calibrated (and the issue's target).
+CALIBRATED_90 = (0.80, 0.97)
+LEVELS_SHOWN = ("50", "80", "90")
+
+
+def headline(summary: dict) -> str:
+    """One sentence: the 90% and 50% intervals' coverage and the skill against the best baseline."""
+    cov, sk = summary["coverage"]["model"], summary["skill"]
+    if not summary["points"] or cov["90"] is None:
+        return "The backtest has no held-back observations to score."
+    best = BASELINE_LABELS.get(sk["best_baseline"], sk["best_baseline"])
+    verdict = "better than" if sk["skill"] > 0 else "no better than"
+    return (f"Over {summary['points']} held-back observations ({len(summary['origins'])} origins, "
+            f"1–{summary['horizon']} years ahead), the 90% intervals held {cov['90']:.0%} of what happened "
+            f"and the 50% intervals {cov['50']:.0%}; the forecasts were {verdict} the best naive forecast "
+            f"({best}): skill {sk['skill']:+.2f}.")
+
+
+@styled
+def calibration_chart(*, reliability: dict, salt: str, small: bool = False) -> Markup:
+    """Empirical against nominal coverage of central intervals, model and baselines."""
+    size = (2.6, 2.3) if small else (3.8, 3.2)
+    fig, ax = frame(*size, left=0.62, bottom=0.55)
+    ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.9, linestyle=(0, (2, 2)))
+    shown = {"model": reliability["model"]} if small else reliability
+    for i, (name, curve) in enumerate(shown.items()):
+        ax.plot(curve["nominal"], curve["empirical"], marker="o", markersize=3.2, color=PALETTE[i],
+                linewidth=2.0 if name == "model" else 1.1, label="model" if name == "model" else BASELINE_LABELS[name])
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1)
+    ax.set_xlabel("interval's nominal level")
+    ax.set_ylabel("share of actuals inside")
+    if not small:
+        ax.legend(loc="upper left", fontsize=8)
+    plain_axes(ax)
+    return to_svg(fig, salt=salt, alt="Calibration: the share of actual values inside each central interval "
+                                      "against the interval's level; the diagonal is perfect calibration")
+
+
+@styled
+def pit_histogram(*, counts: list[int], salt: str) -> Markup:
+    """The model's PIT values in ten bins, with the flat line of a calibrated forecaster."""
+    fig, ax = frame(3.8, 2.6)
+    edges = np.linspace(0, 1, 11)
+    ax.bar(edges[:-1], counts, width=0.1, align="edge", color=PALETTE[0], alpha=0.75, edgecolor="white")
+    ax.axhline(sum(counts) / 10, color="#444444", linewidth=1.0, linestyle=(0, (2, 2)))
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("PIT (where the actual fell in the predictive)")
+    ax.set_ylabel("observations")
+    plain_axes(ax)
+    return to_svg(fig, salt=salt, alt="Histogram of PIT values; a calibrated forecaster's is flat at the dashed line")
+
+
+@styled
+def origins_chart(*, label: str, history: dict, fans: list[dict], log: bool, salt: str) -> Markup:
+    """One indicator's observed series, and each origin's 50% and 90% fan over its horizon."""
+    fig, ax = frame(4.4, 2.9, top=0.34)
+    for i, fan in enumerate(fans):
+        color = PALETTE[i % len(PALETTE)]
+        ax.fill_between(fan["years"], fan["q05"], fan["q95"], color=color, alpha=0.14, linewidth=0)
+        ax.fill_between(fan["years"], fan["q25"], fan["q75"], color=color, alpha=0.3, linewidth=0)
+        ax.plot(fan["years"], fan["q50"], color=color, linewidth=1.2)
+    ax.plot(history["years"], history["values"], color=HISTORY, marker="o", markersize=3, linewidth=1.1,
+            zorder=5, label="what happened")
+    ax.set_title(text(label, 60), loc="left")
+    ax.legend(loc="best", fontsize=8.5)
+    years = history["years"] + [y for f in fans for y in f["years"]]
+    plain_axes(ax, years=(min(years), max(years)), log=log)
+    return to_svg(fig, salt=salt, alt=f"{label}: each origin's forecast fan against the observed values")
+
+
+def fans(ds: xr.Dataset, scenario: Scenario, indicator: str) -> list[dict]:
+    """Each origin's quantiles of ``indicator`` in its own units, over the years it scored."""
+    ind = scenario.indicators[indicator]
+    part = ds.sel(indicator=indicator)
+    out = []
+    for origin in part["origin"].values:
+        o = part.sel(origin=origin)
+        have = np.isfinite(o["q50"].values)
+        if not have.any():
+            continue
+        fan = {"years": [int(y) for y in o["year"].values[have]]}
+        for q in ("q05", "q25", "q50", "q75", "q95"):
+            fan[q] = [float(v) for v in ind.untransformed(o[q].values[have])]
+        out.append(fan)
+    return out
+
+
+def backtest_context(scenario: Scenario, ds: xr.Dataset, summary: dict) -> dict[str, Any]:
+    """What the page shows (plain values and inline figures)."""
+    rows = []
+    for iid, row in summary["by_indicator"].items():
+        sk = row["skill"]
+        rows.append({"id": iid, "label": scenario.indicators[iid].label, "points": sk["points"],
+                     "coverage": row["coverage"], "skill": sk["skill"], "crps": sk["crps"],
+                     "best": BASELINE_LABELS.get(sk["best_baseline"], "")})
+    charts = []
+    for iid, ind in scenario.indicators.items():
+        found = fans(ds, scenario, iid)
+        if found:
+            charts.append(origins_chart(label=ind.label, history={"years": [int(y) for y in ind.years],
+                                                                  "values": [float(v) for v in ind.values]},
+                                        fans=found, log=ind.transform == "log", salt=f"bt-{iid}"))
+    left_out: dict[str, list[int]] = {}
+    for s in summary["skipped"]:
+        left_out.setdefault(s["indicator"], []).append(s["origin"])
+    return {
+        "left_out": [{"label": scenario.indicators[i].label, "origins": o} for i, o in left_out.items()],
+        "min_history": MIN_HISTORY,
+        "css": stylesheet(), "scenario": summary["scenario"], "summary": summary, "headline": headline(summary),
+        "calibration": calibration_chart(reliability=summary["reliability"], salt="bt-cal"),
+        "pit": pit_histogram(counts=summary["pit_histogram"], salt="bt-pit"),
+        "rows": rows, "charts": charts, "labels": BASELINE_LABELS, "levels": LEVELS_SHOWN,
+        "calibrated": CALIBRATED_90,
+    }
+
+
+def render_backtest(directory: Path, scenario: Scenario, ds: xr.Dataset, summary: dict) -> Path:
+    """Write ``report/index.html`` of a backtest directory (a staging folder)."""
+    out = Path(directory) / "report"
+    out.mkdir()
+    page = environment().get_template("backtest.html").render(**backtest_context(scenario, ds, summary))
+    (out / "index.html").write_text(page, encoding="utf-8")
+    return out / "index.html"
+
+
+# --- The run report's panel --------------------------------------------------------------------
+
+
+def latest_backtest(folder: Path, scenario_name: str) -> dict | None:
+    """The newest ``backtest.json`` of the scenario among ``folder``'s subfolders, or None."""
+    found = []
+    for path in Path(folder).glob("*/backtest.json"):
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a backtest this can read: as if absent
+        if isinstance(summary, dict) and summary.get("scenario", {}).get("name") == scenario_name:
+            found.append((str(summary.get("created", "")), path.parent.name, summary))
+    if not found:
+        return None
+    _, name, summary = max(found, key=lambda f: (f[0], f[1]))
+    return summary | {"folder": name}
+
+
+def quality_panel(folder: Path, scenario_name: str, inputs: dict[str, str], path: str) -> dict[str, Any]:
+    """The overview's "How good are these forecasts?": the latest backtest's sentence and a
+    small calibration plot, or how to make one."""
+    summary = latest_backtest(folder, scenario_name)
+    if summary is None:
+        return {"found": False, "command": path}
+    return {"found": True, "sentence": headline(summary), "folder": summary["folder"],
+            "same_inputs": summary["scenario"].get("inputs") == inputs,
+            "chart": calibration_chart(reliability=summary["reliability"], salt="quality", small=True)
+            if summary["points"] else None}
