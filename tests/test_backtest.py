@@ -179,3 +179,23 @@ def test_bad_origins_are_refused_with_the_fix(tmp_path) -> None:
     done = CliRunner().invoke(cli, ["backtest", str(path), "--origins", "1980:1985", "--out", str(tmp_path / "o")])
     assert done.exit_code == 2 and "an origin must leave" in done.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_a_hindcast_never_sees_the_years_after_its_origin(tmp_path) -> None:
+    """The same origin fitted on data whose later years differ gives the same forecasts."""
+    from forecast.backtest.runner import hindcast
+    from forecast.model.build import build_model
+    from forecast.posterior.sampling import CompiledModel
+
+    settings = SamplerSettings(draws=100, tune=150, chains=2, seed=2, progress=False)
+    forecasts = []
+    for shift in (0.0, 5.0):
+        sc = load_scenario(trending_scenario(tmp_path / f"s{shift}", nodes=("X", "Y")))
+        for ind in sc.indicators.values():
+            ind.values[ind.years >= 2010] += shift
+        evidence = Evidence.from_scenario(sc)
+        compiled = CompiledModel.compile(build_model(sc, evidence), settings.sampler)
+        found, _, _ = hindcast(sc, compiled, evidence, 2010, 2, settings)
+        forecasts.append([(t.indicator, t.year, s["q05"], s["q50"], s["q95"]) for t, s in found])
+    assert forecasts[0] == forecasts[1] and len(forecasts[0]) == 4

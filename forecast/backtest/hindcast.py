@@ -18,7 +18,7 @@ of these normals, scored exactly by :mod:`forecast.backtest.scores`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -81,9 +81,9 @@ def origin_numbers(compiled, origin: Origin) -> np.ndarray:
 
 
 def with_numbers(compiled, values: np.ndarray):
-    """The compiled model (shared) whose own numbers are ``values``: every fit of an origin,
-    hypotheses' included, starts from them."""
-    return replace(compiled, numbers=replace(compiled.numbers, values=np.asarray(values, dtype=float)))
+    """The compiled model (shared) with ``values`` as its own numbers
+    (:meth:`~forecast.posterior.sampling.CompiledModel.with_numbers`)."""
+    return compiled.with_numbers(values)
 
 
 def thinned(post: xr.Dataset, most: int) -> xr.Dataset:

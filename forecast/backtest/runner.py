@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.backtest.evaluate import Target, score_target, summarise, to_dataset
-from forecast.backtest.hindcast import MIN_HISTORY, origin_evidence, origin_numbers, predictive, thinned, with_numbers
+from forecast.backtest.hindcast import MIN_HISTORY, origin_evidence, origin_numbers, predictive, thinned
 from forecast.model.build import Evidence, build_model
 from forecast.posterior.explore import explore
 from forecast.posterior.sampling import CompiledModel, reseed
@@ -133,7 +133,7 @@ def hindcast(scenario: Scenario, compiled: CompiledModel, evidence: Evidence, ye
     if not due.size or not origin.observed.any():
         return [], origin.skipped, {"verdict": "not fitted", "messages": ["nothing to forecast from this origin"]}
     own = reseed(replace(settings, progress=False), 104729, year)
-    explored = explore(scenario, with_numbers(compiled, origin_numbers(compiled, origin)), own)
+    explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own)
     post = thinned(explored.tree["posterior"].dataset, MAX_COMPONENTS)
     until = int(evidence.year_index[due].max()) + 1
     mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed)

@@ -59,22 +59,29 @@ class CompiledModel:
         compiled = runtime.compile_for_nutpie(model, progress) if sampler == "nutpie" else None
         return cls(model, sampler, compiled, scenario_numbers(model), time.perf_counter() - t0)
 
-    @contextmanager
-    def numbers_set(self, values: np.ndarray | None) -> Iterator[Any]:
-        """While active, the model runs with ``values`` as its scenario numbers (``None``: its
-        own); yields nutpie's compiled model pointed at them. The PyTensor variable is set too,
-        because the chains' initial points come from PyMC's function, which reads it."""
-        if values is None:
-            yield self.nutpie_model
-            return
+    def with_numbers(self, values: np.ndarray) -> "CompiledModel":
+        """The same compiled model with ``values`` as its own scenario numbers: every fit of it
+        (a backtest's origin, a sweep's variant, hypotheses' fits included) starts from them."""
         values = np.asarray(values, dtype=float)
         if values.shape != self.numbers.values.shape:
             raise ValueError(f"{values.size} scenario numbers for a model compiled with {self.numbers.values.size}")
+        return replace(self, numbers=replace(self.numbers, values=values))
+
+    @contextmanager
+    def numbers_set(self, values: np.ndarray | None) -> Iterator[Any]:
+        """While active, the model runs with ``values`` as its scenario numbers (``None``: its
+        own, :attr:`numbers`); yields nutpie's compiled model pointed at them. The PyTensor
+        variable is set too, because the chains' initial points come from PyMC's function, which
+        reads it (and PyMC's own sampler runs on it); it is put back afterwards."""
+        values = self.numbers.values if values is None else np.asarray(values, dtype=float)
+        if values.shape != self.numbers.values.shape:
+            raise ValueError(f"{values.size} scenario numbers for a model compiled with {self.numbers.values.size}")
+        before = self.numbers.variable.get_value()
         self.numbers.variable.set_value(values)
         try:
             yield None if self.nutpie_model is None else self.nutpie_model.with_data(scenario_numbers=values)
         finally:
-            self.numbers.variable.set_value(self.numbers.values)
+            self.numbers.variable.set_value(before)
 
     def sample(self, settings: SamplerSettings, *, numbers: np.ndarray | None = None,
                progress: StageProgress | None = None, unconstrained: bool = False) -> Sampled:
@@ -87,12 +94,12 @@ class CompiledModel:
 
     def log_density(self, numbers: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
         """The log density on the sampler's unconstrained space (Jacobians included), for rows
-        of points, with ``numbers``: the sampler's own compiled function (nutpie only)."""
+        of points, with ``numbers`` (default: its own): the sampler's own compiled function
+        (nutpie only)."""
         if self.nutpie_model is None:
             raise RuntimeError("the log density is read from nutpie's compiled model; sample with nutpie")
-        compiled = self.nutpie_model if numbers is None else self.nutpie_model.with_data(
-            scenario_numbers=np.asarray(numbers, dtype=float))
-        return runtime.log_density(compiled)
+        values = self.numbers.values if numbers is None else np.asarray(numbers, dtype=float)
+        return runtime.log_density(self.nutpie_model.with_data(scenario_numbers=values))
 
 
 def sample_posterior(model, settings: SamplerSettings, progress: StageProgress | None = None) -> Sampled:
