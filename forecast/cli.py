@@ -227,6 +227,77 @@ def backtest(scenario: Path, origins: str | None, horizon: int, draws: int, tune
         click.echo(f"report:  {result.path / 'report' / 'index.html'}")
 
 
+SWEEP_HELP = """Fit SCENARIO under many variants of its priors, weights or strategies.
+
+\b
+Variants come from --vary options (their grid, or --sample N random points of it):
+  --vary claims.antagonism_pushes_russia_to_china.prior.strength=weak,moderate,strong
+  --vary claims.engagement_and_partnership.hypotheses.breaks.weight=0.3,0.5,0.7
+  --vary strategies.dual_containment.set.us_engagement=20,30
+  --vary scenario=priors/other.toml,priors/mine.toml    (whole alternative files)
+or from a sweep file (--sweep SWEEP.toml) of [[variants]] with a name and their changes.
+List items are named by their id; values are written as in the scenario file.
+
+Every variant is validated before anything samples; the scenario as written is always
+fitted too, as the reference. Runs in local worker processes (--workers, Dask LocalCluster)
+or on an existing Dask cluster (--scheduler tcp://HOST:PORT). Writes sweep.nc (dims variant,
+question, strategy), variants.csv and report/index.html; rerun with the same --out to
+resume an interrupted sweep (finished variants are kept).
+"""
+
+
+@cli.command(epilog=epilog(0, 1, 2), help=SWEEP_HELP)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2", help="A key and its values (repeatable).")
+@click.option("--sample", type=click.IntRange(1), default=None,
+              help="Fit this many random points of the --vary grid instead of all of it.")
+@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A sweep file of named [[variants]].")
+@click.option("--workers", type=click.IntRange(0, 1024), default=None,
+              help="Local Dask worker processes [default: the number of cores]; 0 fits in this process.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="An existing Dask scheduler (tcp://HOST:PORT).")
+@sampler_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Sweep directory [default: reports/<scenario>-sweep-<UTC time>]; an existing one is resumed.")
+@click.option("--keep-runs", is_flag=True, help="Also write each variant's run directory (runs/NNNN).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file: Path | None, workers: int | None,
+          scheduler: str | None, draws: int, tune: int, chains: int, seed: int | None, sampler: str,
+          target_accept: float, out: Path | None, keep_runs: bool, quiet: bool) -> None:
+    from forecast.sweeps.engine import Cluster
+    from forecast.sweeps.sweep import run_sweep
+    from forecast.sweeps.variants import SweepError, grid, parse_vary, read_sweep_file
+
+    if vary and sweep_file:
+        raise click.UsageError("give --vary options or --sweep FILE, not both")
+    if sample is not None and not vary:
+        raise click.UsageError("--sample picks points of the --vary grid: give --vary too")
+    if scheduler and workers:
+        raise click.UsageError("--workers starts a local cluster; with --scheduler the cluster's own workers run")
+    try:
+        variants = read_sweep_file(sweep_file) if sweep_file else grid(parse_vary(list(vary)), sample, seed or 0)
+    except SweepError as exc:
+        raise click.UsageError(str(exc)) from None
+    if workers is None:
+        workers = 0 if scheduler else (os.cpu_count() or 1)
+    cluster = Cluster(workers=workers, scheduler=scheduler)
+    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
+                               target_accept=target_accept, progress=False)
+    from forecast.results.store import RunError
+    from forecast.scenario import ScenarioError
+
+    try:
+        result = run_sweep(scenario, variants, settings, cluster=cluster, out=out, keep_runs=keep_runs,
+                           say=None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}")))
+    except (SweepError, ScenarioError, RunError) as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    from forecast.describe import sweep_table
+
+    click.echo(sweep_table(result.dataset))
+    click.echo(f"\nresults: {result.path}\nreport:  {result.path / 'report' / 'index.html'}")
+
+
 @cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory, a modified run, or --out is not a report's "
                                              "directory (nothing written)"}))
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))

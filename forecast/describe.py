@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from forecast.scenario.domain import Scenario
 
 if TYPE_CHECKING:  # the scoring package reads run directories (xarray): only for `forecast score`
@@ -122,6 +124,39 @@ def backtest_table(summary: dict) -> str:
         lines += [f"  {o}: {f['verdict'].upper()} {f['messages'][0] if f['messages'] else ''}".rstrip()
                   for o, f in unclean.items()]
     return "\n".join(lines)
+
+
+def sweep_table(ds) -> str:
+    """What ``forecast sweep`` found: per question, each strategy's probability as written and
+    its range over the variants; the variants that flip a best strategy or failed."""
+    from forecast.sweeps.sweep import flips
+
+    lines = []
+    for q in ds["question"].values:
+        p = ds["probability"].sel(question=q)
+        lines.append(f"{q}:")
+        for s in ds["strategy"].values:
+            v = p.sel(strategy=s).values
+            lines.append(f"  {str(s):<32} as written {_num(_finite(v[0]), '.2f')}, over the variants "
+                         f"{_num(_finite(np.nanmin(v)), '.2f')} to {_num(_finite(np.nanmax(v)), '.2f')}")
+        changed = [f for f in flips(ds) if f["question"] == str(q)]
+        beyond = [f["variant"] for f in changed if f["beyond_error"]]
+        if beyond:
+            lines.append(f"  best as written {changed[0]['reference']}; another is best under: {', '.join(beyond)}")
+        if len(changed) > len(beyond):
+            lines.append(f"  ({len(changed) - len(beyond)} other variants make another strategy best by less than "
+                         "twice the Monte Carlo error: ties)")
+    failed = [f"{v}: {e}" for v, e in zip(ds["variant"].values, ds["error"].values) if str(e)]
+    unclean = [str(v) for v, d in zip(ds["variant"].values, ds["verdict"].values) if str(d) not in ("ok", "failed")]
+    if failed:
+        lines += ["", "failed variants:"] + [f"  {f}" for f in failed]
+    if unclean:
+        lines += ["", f"variants whose sampling diagnostics are not clean: {', '.join(unclean)}"]
+    return "\n".join(lines)
+
+
+def _finite(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)
 
 
 # --- Scored questions (forecast score, forecast ledger) ------------------------------------------

@@ -119,9 +119,11 @@ def run_scenario(
 
 
 def analyse(scenario: Scenario, explored: Explored, settings: SamplerSettings, *, keep_draws: int | None = None,
-            timings: Timings | None = None, progress: StageProgress | None = None) -> tuple[xr.DataTree, dict]:
+            timings: Timings | None = None, progress: StageProgress | None = None,
+            sensitivity: bool = True) -> tuple[xr.DataTree, dict]:
     """From the explored posterior to the results tree and the summary, in stages: the history
-    (when integrated out), the forecasts (a bar over the strategies), the summaries."""
+    (when integrated out), the forecasts (a bar over the strategies), the summaries, and
+    (``sensitivity``) what each answer hinges on."""
     timings = timings or Timings()
     idata = explored.tree
     post = idata["posterior"].dataset
@@ -135,8 +137,9 @@ def analyse(scenario: Scenario, explored: Explored, settings: SamplerSettings, *
         tree = results_tree(scenario, idata, draws, settings.seed, advance)
     with timings.timed("summarise", progress):
         summary = build_summary(scenario, tree, explored.diagnostics, settings.seed)
-    with timings.timed("sensitivity", progress):
-        summary["sensitivity"] = jsonable(analyse_sensitivity(scenario, tree, settings.seed))
+    if sensitivity:
+        with timings.timed("sensitivity", progress):
+            summary["sensitivity"] = jsonable(analyse_sensitivity(scenario, tree, settings.seed))
     if keep_draws:
         tree = thin_forecasts(tree, keep_draws)
     return tree, summary

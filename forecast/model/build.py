@@ -138,6 +138,15 @@ def build_model(scenario: Scenario, evidence: Evidence | None = None):
         return _build(scenario, evidence)
 
 
+def numbers_of(scenario: Scenario, evidence: Evidence | None = None) -> tuple[np.ndarray, dict[str, slice]]:
+    """The scenario's numbers as :func:`build_model` packs them, and their labelled slots,
+    without building the graph that uses them (the recording pass alone, a few hundredths of
+    a second): a variant that differs only in numbers runs on another's compiled model."""
+    with graph_inputs(GraphInputs()) as first:
+        _build(scenario, evidence or Evidence.from_scenario(scenario))
+    return first.packed(), dict(first.slots)
+
+
 def _build(scenario: Scenario, evidence: Evidence):
     import pymc as pm
 

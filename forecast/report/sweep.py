@@ -1,0 +1,79 @@
+"""The HTML page of a sweep: how each answer varies across the variants, which variants flip
+a question's best strategy, and which failed their diagnostics.
+
+It reads only the sweep's dataset (``sweep.nc``). The scenario as written is the reference:
+per question a strip chart shows each strategy's answer under every variant (dots) and as
+written (a diamond), so the spread the variants cause is read against the Monte Carlo error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from markupsafe import Markup
+
+from forecast.report.context import stylesheet
+from forecast.report.figures import PALETTE, frame, plain_axes, styled, text, to_svg
+from forecast.report.render import environment
+from forecast.scenario.domain import Scenario
+
+
+@styled
+def spread_chart(*, label: str, strategies: list[str], values: np.ndarray, reference: np.ndarray,
+                 salt: str) -> Markup:
+    """One row per strategy: its answer under each variant (dots) and as written (diamond)."""
+    fig, ax = frame(5.6, 0.75 + 0.38 * len(strategies), left=2.2, top=0.55, bottom=0.5)
+    rng = np.random.default_rng(0)  # the jitter only separates dots; the same on every render
+    for i, s in enumerate(strategies):
+        y = i + rng.uniform(-0.12, 0.12, values.shape[0])
+        ax.plot(values[:, i], y, linestyle="none", marker="o", markersize=3.5, alpha=0.55,
+                color=PALETTE[i % len(PALETTE)])
+        ax.plot([reference[i]], [i], linestyle="none", marker="D", markersize=6, color="black")
+    ax.set_yticks(range(len(strategies)), [text(s, 34) for s in strategies])
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_title(text(label, 64), loc="left", x=-0.55, fontsize=9.5)
+    ax.set_xlabel("probability of yes")
+    plain_axes(ax, y=False)
+    return to_svg(fig, salt=salt, alt=f"{label}: each strategy's probability under every variant")
+
+
+def sweep_context(scenario: Scenario, ds: xr.Dataset) -> dict[str, Any]:
+    """What the page shows: per question the chart and the variants that flip its best
+    strategy; the variants that failed or whose diagnostics are not clean."""
+    from forecast.sweeps.sweep import flips
+
+    texts = {q.id: q.text for q in scenario.questions}
+    strategies = [str(s) for s in ds["strategy"].values]
+    questions = []
+    for qi, q in enumerate(ds["question"].values):
+        p = ds["probability"].sel(question=q).values
+        label = texts.get(str(q), str(q))
+        questions.append({"id": str(q), "label": label,
+                          "chart": spread_chart(label=label, strategies=strategies, values=p[1:] if len(p) > 1 else p,
+                                                reference=p[0], salt=f"sweep-{qi}")})
+    unclean = [{"variant": str(v), "verdict": str(ds["verdict"].sel(variant=v).values),
+                "error": str(ds["error"].sel(variant=v).values), "changes": str(ds["changes"].sel(variant=v).values)}
+               for v in ds["variant"].values if str(ds["verdict"].sel(variant=v).values) != "ok"]
+    found = [f | {"question": texts.get(f["question"], f["question"]),
+                  "changes": str(ds["changes"].sel(variant=f["variant"]).values)} for f in flips(ds)]
+    return {"css": stylesheet(), "name": scenario.name, "variants": int(ds.sizes["variant"]),
+            "reference": str(ds["variant"].values[0]), "questions": questions,
+            "flips": [f for f in found if f["beyond_error"]], "ties": [f for f in found if not f["beyond_error"]],
+            "unclean": unclean,
+            "table": [{"name": str(v), "changes": str(ds["changes"].sel(variant=v).values),
+                       "verdict": str(ds["verdict"].sel(variant=v).values)} for v in ds["variant"].values]}
+
+
+def render_sweep(directory: Path, scenario: Scenario, ds: xr.Dataset) -> Path:
+    """Write ``report/index.html`` of a sweep directory (replacing an earlier one)."""
+    out = Path(directory) / "report"
+    out.mkdir(exist_ok=True)
+    page = environment().get_template("sweep.html").render(**sweep_context(scenario, ds))
+    tmp = out / ".index.html.partial"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out / "index.html")
+    return out / "index.html"

@@ -1,0 +1,302 @@
+"""A prior sweep as one Python call: variants -> one fit each (on Dask or here) -> a directory.
+
+::
+
+    from forecast.sweeps.sweep import run_sweep
+    from forecast.sweeps.variants import grid
+    sweep = run_sweep("priors/article.toml", grid({"claims.x.prior.strength": ["weak", "strong"]}), workers=2)
+    sweep.dataset["probability"].sel(question="partnership_weaker_2029")
+
+Every variant is resolved (validated) before anything samples. The scenario as written is
+always one of the variants ("as written"), the reference against which the report names the
+variants that flip a question's best strategy. Each variant is fitted as a run fits it
+(competing hypotheses weighed, the history restored, every strategy forecast), with the
+sweep's sampler settings and seed; its answers and diagnostics are kept, its draws are not
+(``keep_runs``: each variant's run directory as well).
+
+The sweep directory is written as it goes: ``sweep.json`` (the plan), ``variants/NNNN.json``
+(one per finished variant, written atomically), then ``sweep.nc`` (dims variant, question,
+strategy), ``variants.csv`` and ``report/index.html``. Interrupted, it keeps what finished;
+run again with the same ``--out`` and the same plan, it fits only the rest (and the variants
+that failed, so that a fixed cause can be retried).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from forecast.results import store
+from forecast.scenario import Scenario
+from forecast.settings import SamplerSettings
+from forecast.sweeps.engine import Cluster, compiled_for, run_tasks
+from forecast.sweeps.variants import SweepError, Variant, resolve, resolve_all, structure
+
+AS_WRITTEN = "as written"
+PLAN, RESULTS_NC, TABLE = "sweep.json", "sweep.nc", "variants.csv"
+
+
+@dataclass(frozen=True)
+class VariantTask:
+    """What a worker needs to fit one variant (small and picklable)."""
+
+    index: int
+    variant: Variant
+    base: Path
+    settings: SamplerSettings
+    keep_run: Path | None = None
+
+
+@dataclass
+class Sweep:
+    """A sweep directory and what it holds."""
+
+    path: Path
+    dataset: xr.Dataset
+    results: list[dict]
+
+
+def fit_variant(task: VariantTask) -> dict:
+    """Fit one variant on this process's compiled model for its structure; its answers per
+    question and strategy, best strategies, hypothesis weights and diagnostics."""
+    from forecast.model.build import numbers_of
+    from forecast.pipeline import analyse
+    from forecast.posterior.explore import explore
+    from forecast.sensitivity.analysis import decision
+
+    scenario = resolve(task.variant, task.base)
+    compiled, fresh = compiled_for(scenario, structure(scenario), task.settings.sampler)
+    values, slots = numbers_of(scenario)
+    if values.size != compiled.numbers.values.size or slots != compiled.numbers.slots:
+        raise RuntimeError("the variant's numbers do not fit the compiled model of its structure (a bug)")
+    explored = explore(scenario, compiled.with_numbers(values), task.settings)
+    tree, summary = analyse(scenario, explored, task.settings, sensitivity=False)
+    if task.keep_run is not None:
+        with store.staging(task.keep_run) as tmp:
+            store.write_files(tmp, scenario, tree, summary, store.manifest(
+                scenario, task.settings, keep_draws=None, strategies=None,
+                command=["forecast", "sweep", f"variant {task.variant.name}"]))
+    strategies = [s["id"] for s in summary["strategies"]]
+    answers, best = {}, {}
+    for q in summary["questions"]:
+        per = q["by_strategy"]
+        answers[q["id"]] = {s: {"probability": per[s]["probability"], "mcse": per[s]["mcse"],
+                                **{k: per[s]["quantity"][k] for k in ("q05", "median", "q95")}} for s in strategies}
+        if q.get("desirable_answer") in ("yes", "no"):
+            best[q["id"]] = decision(np.array([per[s]["probability"] for s in strategies]), q["desirable_answer"],
+                                     strategies).best
+    d = summary["diagnostics"]
+    weights = {c: {h: v["posterior_weight"] for h, v in e["hypotheses"].items()}
+               for c, e in summary["claims"].items() if e.get("hypotheses")}
+    return {"answers": answers, "best": best, "weights": weights, "compiled": fresh,
+            "diagnostics": {k: d[k] for k in ("verdict", "max_rhat", "min_ess_bulk", "divergences", "messages")}}
+
+
+def with_reference(variants: list[Variant]) -> list[Variant]:
+    """The variants with the scenario as written first (unless one of them is it already)."""
+    if any(not v.changes and v.base is None for v in variants):
+        return variants
+    return [Variant(AS_WRITTEN), *variants]
+
+
+def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettings | None = None, *,
+              cluster: Cluster = Cluster(), out: str | Path | None = None, reports_root: str | Path = "reports",
+              keep_runs: bool = False, report: bool = True, say: Callable[[str], None] | None = None) -> Sweep:
+    """Validate every variant, fit those not already finished in ``out``, and write the sweep;
+    ``say`` gets a line per finished variant."""
+    base = Path(path)
+    variants = with_reference(variants)
+    scenarios = resolve_all(variants, base)
+    first = scenarios[0]
+    settings = settings or SamplerSettings()
+    settings = replace(settings, seed=first.seed if settings.seed is None else settings.seed, progress=False)
+    target = Path(out) if out else store.default_run_dir(first, Path(reports_root), "sweep")
+    plan = {"forecast_sweep": 1, "scenario": str(base), "inputs": first.sha256(),
+            "settings": asdict(settings), "variants": [_plan_entry(v) for v in variants]}
+    done = _start(target, plan)
+    tasks = [VariantTask(i, v, base, settings, target / "runs" / f"{i:04d}" if keep_runs else None)
+             for i, v in enumerate(variants) if i not in done]
+    if say is not None:
+        say(f"{len(variants)} variants: {len(done)} already done, {len(tasks)} to fit "
+                       f"({_where(cluster)})")
+    results = dict(done)
+
+    def finished(task: VariantTask, result: dict) -> None:
+        results[task.index] = {"name": task.variant.name, **result}
+        _write_atomic(target / "variants" / f"{task.index:04d}.json", json.dumps(results[task.index]))
+        if say is not None:
+            state = f"failed: {result['error']}" if "error" in result else result["diagnostics"]["verdict"]
+            say(f"variant {task.index + 1}/{len(variants)} {task.variant.name}: {state}")
+
+    run_tasks(fit_variant, tasks, cluster, finished)
+    ordered = [results[i] for i in range(len(variants))]
+    ds = to_dataset(variants, ordered, scenarios)
+    _write_outputs(target, variants, ordered, ds, scenarios, report)
+    return Sweep(target, ds, ordered)
+
+
+def _plan_entry(v: Variant) -> dict:
+    return {"name": v.name, "changes": v.changes, "scenario": str(v.base) if v.base else None,
+            "describe": v.describe()}
+
+
+def _where(cluster: Cluster) -> str:
+    if cluster.scheduler:
+        return f"on the Dask cluster at {cluster.scheduler}"
+    return f"on {cluster.workers} local Dask workers" if cluster.workers else "in this process"
+
+
+def _start(target: Path, plan: dict) -> dict[int, dict]:
+    """Create the sweep directory, or resume the one there: the finished variants' results
+    (failed ones are fitted again). A directory holding anything else is refused."""
+    found = target / PLAN
+    if found.is_file():
+        try:
+            earlier = json.loads(found.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise SweepError(f"{target}: its {PLAN} cannot be read; choose another --out") from None
+        if earlier != json.loads(json.dumps(plan)):
+            raise SweepError(f"{target} holds another sweep (other variants, settings or inputs); choose another --out "
+                             "or run the same sweep to resume it")
+        done = {}
+        for f in sorted((target / "variants").glob("*.json")):
+            try:
+                result = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a damaged result is fitted again
+            if "error" not in result:
+                done[int(f.stem)] = result
+        return done
+    if target.exists() and any(target.iterdir()):
+        raise SweepError(f"{target} already exists and is not a sweep; choose another --out")
+    (target / "variants").mkdir(parents=True, exist_ok=True)
+    _write_atomic(target / PLAN, json.dumps(plan, indent=2))
+    return {}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Scenario]) -> xr.Dataset:
+    """Answers over (variant, question, strategy), NaN where a variant failed or lacks the
+    question or strategy (a whole alternative scenario may have others); diagnostics per variant."""
+    questions = list(dict.fromkeys(q.id for s in scenarios for q in s.questions))
+    strategies = list(dict.fromkeys(st.id for s in scenarios for st in s.strategies))
+    shape = (len(variants), len(questions), len(strategies))
+    data = {k: np.full(shape, np.nan) for k in ("probability", "mcse", "q05", "median", "q95")}
+    best = np.full((len(variants), len(questions)), "", dtype=object)
+    for v, r in enumerate(results):
+        for q, per in r.get("answers", {}).items():
+            for s, cell in per.items():
+                for k in data:
+                    data[k][v, questions.index(q), strategies.index(s)] = np.nan if cell[k] is None else cell[k]
+        for q, s in r.get("best", {}).items():
+            best[v, questions.index(q)] = s
+    diag = [r.get("diagnostics", {}) for r in results]
+    dims = ("variant", "question", "strategy")
+    ds = xr.Dataset(
+        {**{k: (dims, a) for k, a in data.items()},
+         "best": (("variant", "question"), best.astype(str)),
+         "verdict": ("variant", [d.get("verdict", "failed") for d in diag]),
+         "max_rhat": ("variant", [_number(d.get("max_rhat")) for d in diag]),
+         "min_ess_bulk": ("variant", [_number(d.get("min_ess_bulk")) for d in diag]),
+         "divergences": ("variant", [_number(d.get("divergences")) for d in diag]),
+         "error": ("variant", [r.get("error", "") for r in results]),
+         "changes": ("variant", [v.describe() for v in variants]),
+         "desirable": ("question", [_desirable(scenarios, q) for q in questions])},
+        coords={"variant": [v.name for v in variants], "question": questions, "strategy": strategies})
+    ds["probability"].attrs["description"] = "probability of the question's yes under each strategy"
+    ds["mcse"].attrs["description"] = "its Monte Carlo standard error"
+    ds["best"].attrs["description"] = "the strategy most likely to give the question's desirable answer"
+    ds.attrs["description"] = "A prior sweep: each variant of the scenario fitted and forecast on its own"
+    return ds
+
+
+def _desirable(scenarios: list[Scenario], question: str) -> str:
+    """The question's desirable answer ("yes", "no", or "" when none), as the first scenario
+    that asks it says."""
+    for s in scenarios:
+        for q in s.questions:
+            if q.id == question:
+                return q.desirable or ""
+    return ""
+
+
+def flips(ds: xr.Dataset) -> list[dict]:
+    """Per question, the variants under which another strategy than the one best as written
+    (variant 0) is best, with the gap between the two under that variant (in probability of
+    the desirable answer) and whether it is beyond Monte Carlo error (twice the combined
+    standard error): a flip within it is a tie, not a changed conclusion."""
+    out = []
+    for q in ds["question"].values:
+        sign = {"yes": 1.0, "no": -1.0}.get(str(ds["desirable"].sel(question=q).values))
+        reference = str(ds["best"].sel(question=q).values[0])
+        if sign is None or not reference:
+            continue
+        for v in ds["variant"].values[1:]:
+            best = str(ds["best"].sel(variant=v, question=q).values)
+            if not best or best == reference:
+                continue
+            cell = ds.sel(variant=v, question=q)
+            p, m = cell["probability"], cell["mcse"]
+            gap = sign * float(p.sel(strategy=best) - p.sel(strategy=reference))
+            error = float(np.hypot(m.sel(strategy=best), m.sel(strategy=reference)))
+            out.append({"question": str(q), "variant": str(v), "best": best, "reference": reference,
+                        "gap": gap, "beyond_error": bool(gap > 2.0 * error)})
+    return out
+
+
+def _number(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def variant_table(variants: list[Variant], results: list[dict]) -> str:
+    """``variants.csv``: what each variant changed, and how its fit went."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["variant", "changes", "verdict", "seconds", "error"])
+    for v, r in zip(variants, results):
+        w.writerow([v.name, v.describe(), r.get("diagnostics", {}).get("verdict", "failed"), r.get("seconds", ""),
+                    r.get("error", "")])
+    return buf.getvalue()
+
+
+def _write_outputs(target: Path, variants: list[Variant], results: list[dict], ds: xr.Dataset,
+                   scenarios: list[Scenario], report: bool) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{RESULTS_NC}.", suffix=".partial")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, target / RESULTS_NC)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _write_atomic(target / TABLE, variant_table(variants, results))
+    _write_atomic(target / "summary.json", json.dumps(
+        {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "variants": len(variants),
+         "failed": [r["name"] for r in results if "error" in r],
+         "compiles": sum(1 for r in results if r.get("compiled")), "seconds": sum(r.get("seconds", 0) for r in results)},
+        indent=2))
+    if report:
+        from forecast.report.sweep import render_sweep
+
+        render_sweep(target, scenarios[0], ds)

@@ -1,0 +1,284 @@
+"""What a sweep varies: named variants of a scenario, each a set of changes to its TOML file.
+
+A change is a key path into the scenario file and a value written as in TOML. Items of the
+file's lists of tables (claims, strategies, hypotheses, indicators' are tables already) are
+addressed by their ``id``::
+
+    claims.antagonism_pushes_russia_to_china.prior.strength = "weak"
+    claims.engagement_and_partnership.hypotheses.breaks.weight = 0.3
+    strategies.dual_containment.set.us_engagement = 30
+    nodes.partnership.persistence = { dist = "Beta", alpha = 8, beta = 2 }
+    scenario.shock_df = 4
+
+and the key ``scenario`` alone names a whole alternative scenario file. Variants come from
+``--vary KEY=V1,V2,...`` options (their grid, or ``--sample N`` random points of it) or from a
+sweep file (``[[variants]]`` tables with a ``name`` and their changes). Every variant is
+resolved, and so validated, before anything samples: a bad one is named with its key.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forecast.files import FileProblem, read_text
+from forecast.scenario import Scenario, ScenarioError, load_scenario
+from forecast.scenario.load import scenario_from_document
+
+#: A sweep of more variants than this is refused (each is a full fit).
+MAX_VARIANTS = 10_000
+#: The key that names a whole alternative scenario file.
+WHOLE_FILE = "scenario"
+
+
+class SweepError(ValueError):
+    """A sweep that cannot run: the message names the variant, the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One variant: its name, its changes (key path -> value), and the scenario file it starts
+    from (the swept file, or an alternative named by the ``scenario`` key)."""
+
+    name: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    base: Path | None = None
+
+    def describe(self) -> str:
+        """The changes in one line, as the variant table shows them."""
+        parts = [f"scenario = {self.base.name}"] if self.base else []
+        parts += [f"{k} = {_toml_value(v)}" for k, v in self.changes.items()]
+        return "; ".join(parts) or "(the scenario as written)"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+# --- From the command line ----------------------------------------------------------------------
+
+
+def split_values(text: str) -> list[str]:
+    """``V1,V2,...`` split at the commas outside brackets, braces and quotes (a value may be
+    an inline table or an array)."""
+    out, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote and text[i - 1] != "\\" else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(text[start:i].strip())
+            start = i + 1
+    out.append(text[start:].strip())
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """A value as TOML reads it (``0.3``, ``"weak"``, ``{ dist = "Normal", ... }``); a bare word
+    that is not TOML (``weak``) is taken as text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if text and all(c.isalnum() or c in "_-+." for c in text):
+            return text
+        raise SweepError(f"{text!r} is not a value: write it as in the scenario file, e.g. 0.3, weak, "
+                         '"text" or { dist = "Normal", mu = 0, sigma = 1 }') from None
+
+
+def parse_vary(options: list[str]) -> dict[str, list[Any]]:
+    """``--vary KEY=V1,V2`` options -> key -> values (each key once)."""
+    out: dict[str, list[Any]] = {}
+    for option in options:
+        key, sep, values = option.partition("=")
+        key = key.strip()
+        if not sep or not key or not values.strip():
+            raise SweepError(f"--vary {option!r}: write KEY=V1,V2,... e.g. "
+                             "claims.antagonism_pushes_russia_to_china.prior.strength=weak,strong")
+        if key in out:
+            raise SweepError(f"--vary {key}: given twice; list all its values in one option")
+        out[key] = [parse_value(v) for v in split_values(values)]
+    return out
+
+
+def grid(vary: dict[str, list[Any]], sample: int | None = None, seed: int = 0) -> list[Variant]:
+    """Every combination of the values (the grid), or ``sample`` of them drawn without
+    replacement with ``seed``; each named by its changes."""
+    keys = list(vary)
+    size = int(np.prod([len(vary[k]) for k in keys])) if keys else 0
+    if sample is not None and sample < size:
+        picks = sorted(np.random.default_rng(seed).choice(size, size=sample, replace=False).tolist())
+    else:
+        if size > MAX_VARIANTS:
+            raise SweepError(f"the grid has {size:,} variants, more than {MAX_VARIANTS:,}: use --sample N")
+        picks = list(range(size))
+    combos = list(itertools.product(*(range(len(vary[k])) for k in keys))) if keys else []
+    out = []
+    for p in picks:
+        changes = {k: vary[k][i] for k, i in zip(keys, combos[p])}
+        base = changes.pop(WHOLE_FILE, None)
+        out.append(Variant(_name(changes, base), changes, Path(base) if base else None))
+    return out
+
+
+def _name(changes: dict[str, Any], base: str | None) -> str:
+    parts = ([Path(base).stem] if base else []) + [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in changes.items()]
+    return ",".join(parts) or "as-written"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}={_short(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+# --- From a sweep file --------------------------------------------------------------------------------
+
+
+def read_sweep_file(path: Path) -> list[Variant]:
+    """``[[variants]]`` tables: ``name``, optionally ``scenario`` (another scenario file,
+    relative to the sweep file), and ``changes`` (a table of key path -> value)::
+
+        [[variants]]
+        name = "weak antagonism"
+        changes = { "claims.antagonism_pushes_russia_to_china.prior.strength" = "weak" }
+    """
+    try:
+        text = read_text(path, what="a sweep .toml file", limit=4 * 2 ** 20).text
+        document = tomllib.loads(text)
+    except FileProblem as exc:
+        raise SweepError(f"{path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SweepError(f"{path}: not valid TOML: {exc}; fix the syntax at that line") from None
+    unknown = set(document) - {"variants"}
+    if unknown or not isinstance(document.get("variants"), list) or not document["variants"]:
+        raise SweepError(f"{path}: a sweep file holds [[variants]] tables only (found {sorted(unknown) or 'none'})")
+    out = []
+    for i, entry in enumerate(document["variants"]):
+        where = f"{path}: variants[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
+            raise SweepError(f"{where}: give each variant a name = \"...\"")
+        extra = set(entry) - {"name", "scenario", "changes"}
+        if extra:
+            raise SweepError(f"{where}.{sorted(extra)[0]}: unknown key; a variant has name, scenario and changes")
+        changes = entry.get("changes", {})
+        if not isinstance(changes, dict):
+            raise SweepError(f"{where}.changes: a table of key path = value")
+        base = entry.get("scenario")
+        if base is not None and not isinstance(base, str):
+            raise SweepError(f"{where}.scenario: the path of a scenario file, as text")
+        out.append(Variant(entry["name"].strip(), dict(changes), (path.parent / base) if base else None))
+    names = [v.name for v in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SweepError(f"{path}: variant name {dupes[0]!r} is used twice; names must be unique")
+    if len(out) > MAX_VARIANTS:
+        raise SweepError(f"{path}: {len(out):,} variants, more than {MAX_VARIANTS:,}")
+    return out
+
+
+# --- Applying a variant ----------------------------------------------------------------------------------
+
+
+def apply_change(document: dict, key: str, value: Any) -> None:
+    """Set ``key`` (a dotted path; list items by their ``id``) in the TOML document."""
+    parts = key.split(".")
+    node: Any = document
+    for depth, part in enumerate(parts[:-1]):
+        node = _step(node, part, ".".join(parts[: depth + 1]), create=depth > 0)
+    last = parts[-1]
+    if isinstance(node, list):
+        raise SweepError(f"{key}: {'.'.join(parts[:-1])} is a list; name one of its items by its id")
+    node[last] = value
+
+
+def _step(node: Any, part: str, where: str, create: bool) -> Any:
+    if isinstance(node, list):
+        found = [item for item in node if isinstance(item, dict) and item.get("id") == part]
+        if not found:
+            ids = [str(item.get("id")) for item in node if isinstance(item, dict)]
+            raise SweepError(f"{where}: no item with id {part!r}; the ids are {', '.join(ids) or 'none'}")
+        return found[0]
+    if not isinstance(node, dict):
+        raise SweepError(f"{where}: not a table, so it has no keys")
+    if part not in node:
+        if not create:
+            raise SweepError(f"{where}: the scenario has no {part!r} section")
+        node[part] = {}
+    return node[part]
+
+
+def resolve(variant: Variant, base: Path) -> Scenario:
+    """The variant's scenario, validated. Raises :class:`SweepError` naming the variant."""
+    path = variant.base or base
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        raise SweepError(f"variant {variant.name!r}: {exc}") from None
+    if not variant.changes:
+        return scenario
+    document = copy.deepcopy(tomllib.loads(scenario.text))
+    try:
+        for key, value in variant.changes.items():
+            apply_change(document, key, value)
+        changed = scenario_from_document(document, path)
+    except SweepError as exc:
+        raise SweepError(f"variant {variant.name!r}: {exc}") from None
+    except ScenarioError as exc:
+        problems = "; ".join(str(p) for p in exc.problems)
+        raise SweepError(f"variant {variant.name!r} ({variant.describe()}): {problems}") from None
+    return changed
+
+
+def resolve_all(variants: list[Variant], base: Path) -> list[Scenario]:
+    """Every variant resolved, before anything samples; all problems reported at once."""
+    if not variants:
+        raise SweepError("no variants: give --vary KEY=V1,V2 or --sweep FILE")
+    names = [v.name for v in variants]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SweepError(f"variant name {dupes[0]!r} is used twice")
+    found, problems = [], []
+    for v in variants:
+        try:
+            found.append(resolve(v, base))
+        except SweepError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SweepError("\n".join(problems))
+    return found
+
+
+def structure(scenario: Scenario) -> tuple:
+    """What the compiled model depends on besides the scenario's numbers: variants with the
+    same structure share one compiled model (their numbers differ only). The prior families
+    are part of it (a Gamma and an InverseGamma have the same parameters, not the same graph)."""
+    names = lambda *ds: tuple(d.name if d is not None else None for d in ds)  # noqa: E731
+    return (
+        tuple(int(y) for y in scenario.history_years),
+        tuple((nid, names(n.baseline, n.persistence, n.volatility, n.shift)) for nid, n in scenario.nodes.items()),
+        tuple((c.id, c.cause, c.effect, c.lag, names(c.prior) if c.prior else None,
+               tuple((h.id, h.prior.name) for h in c.hypotheses)) for c in scenario.claims),
+        tuple((i.id, i.node, i.direction, i.anchor, tuple(int(y) for y in i.years),
+               names(i.intercept, i.loading, i.noise)) for i in scenario.indicators.values()),
+    )
+
+

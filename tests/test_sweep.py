@@ -1,0 +1,215 @@
+"""Prior sweeps: variants are parsed and validated before anything samples, numbers-only
+variants share one compiled model and give the numbers a run of the same variant gives, the
+in-process Dask cluster gives the numbers of fitting one by one, an interrupted sweep resumes
+without refitting what finished, and a failing variant is recorded while the others go on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from forecast.cli import cli
+from forecast.model.build import build_model, numbers_of
+from forecast.model.inputs import scenario_numbers
+from forecast.pipeline import run_scenario
+from forecast.scenario import load_scenario
+from forecast.settings import SamplerSettings
+from forecast.sweeps import sweep as sweep_module
+from forecast.sweeps.engine import Cluster
+from forecast.sweeps.sweep import AS_WRITTEN, run_sweep
+from forecast.sweeps.variants import (
+    SweepError,
+    Variant,
+    apply_change,
+    grid,
+    parse_vary,
+    read_sweep_file,
+    resolve,
+    resolve_all,
+    split_values,
+    structure,
+)
+
+from . import simulated
+
+TINY = SamplerSettings(draws=100, tune=150, chains=2, seed=4, progress=False)
+KEY = "claims.x_to_y.prior"
+
+
+def small_scenario(directory):
+    """X -> Y with a Normal prior, both measured (25 simulated years)."""
+    claim = {"id": "x_to_y", "cause": "X", "effect": "Y", "lag": 0, "quote": "X drives Y",
+             "prior": {"dist": "Normal", "mu": 0.2, "sigma": 0.3}}
+    data = simulated.scenario_dict([claim], ["X", "Y"], data=True)
+    return simulated.write(directory, data, simulated.simulate([("X", "Y", 0.5)], ["X", "Y"], 25, 0))
+
+
+# --- Variants ---------------------------------------------------------------------------------------
+
+
+def test_values_split_at_top_level_commas_and_read_as_toml() -> None:
+    assert split_values('weak, strong') == ["weak", "strong"]
+    assert split_values('{ dist = "Normal", mu = 0, sigma = 1 },0.3') == ['{ dist = "Normal", mu = 0, sigma = 1 }', "0.3"]
+    vary = parse_vary(['claims.a.prior={ dist = "Normal", mu = 0, sigma = 1 },{ dist = "Normal", mu = 1, sigma = 1 }',
+                       "strategies.s.set.L=20,30"])
+    assert vary["claims.a.prior"][1] == {"dist": "Normal", "mu": 1, "sigma": 1}
+    assert vary["strategies.s.set.L"] == [20, 30]
+    with pytest.raises(SweepError, match="KEY=V1,V2"):
+        parse_vary(["claims.a.prior"])
+
+
+def test_the_grid_has_every_combination_and_a_sample_is_reproducible() -> None:
+    vary = {"a.x": [1, 2, 3], "b.y": ["p", "q"]}
+    assert len(grid(vary)) == 6 and grid(vary)[0].changes == {"a.x": 1, "b.y": "p"}
+    picked = grid(vary, sample=3, seed=5)
+    assert len(picked) == 3 and [v.name for v in picked] == [v.name for v in grid(vary, sample=3, seed=5)]
+
+
+def test_list_items_are_found_by_id_and_a_wrong_id_names_the_ids() -> None:
+    doc = {"claims": [{"id": "a", "prior": {"strength": "weak"}}, {"id": "b"}]}
+    apply_change(doc, "claims.a.prior.strength", "strong")
+    assert doc["claims"][0]["prior"]["strength"] == "strong"
+    with pytest.raises(SweepError, match="no item with id 'c'; the ids are a, b"):
+        apply_change(doc, "claims.c.prior.strength", "weak")
+
+
+def test_a_bad_variant_is_named_with_its_key_before_anything_samples(tmp_path, monkeypatch) -> None:
+    path = small_scenario(tmp_path / "sc")
+    variants = [Variant("fine", {f"{KEY}.sigma": 0.5}), Variant("broken", {f"{KEY}.sigma": -1.0}),
+                Variant("unknown", {"claims.nope.prior.sigma": 1.0})]
+    with pytest.raises(SweepError) as found:
+        resolve_all(variants, path)
+    assert "variant 'broken'" in str(found.value) and "sigma" in str(found.value)
+    assert "variant 'unknown'" in str(found.value) and "the ids are x_to_y" in str(found.value)
+    monkeypatch.setattr(sweep_module, "fit_variant", lambda task: pytest.fail("sampled before validating"))
+    with pytest.raises(SweepError):
+        run_sweep(path, variants, TINY, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_file_lists_named_variants(tmp_path) -> None:
+    f = tmp_path / "sweep.toml"
+    f.write_text('[[variants]]\nname = "wide"\nchanges = { "claims.x_to_y.prior.sigma" = 1.0 }\n'
+                 '[[variants]]\nname = "other file"\nscenario = "other.toml"\n')
+    found = read_sweep_file(f)
+    assert [v.name for v in found] == ["wide", "other file"]
+    assert found[0].changes == {"claims.x_to_y.prior.sigma": 1.0} and found[1].base == tmp_path / "other.toml"
+    f.write_text('[[variants]]\nname = "a"\n[[variants]]\nname = "a"\n')
+    with pytest.raises(SweepError, match="'a' is used twice"):
+        read_sweep_file(f)
+
+
+def test_numbers_only_variants_share_a_structure_and_a_family_change_does_not(tmp_path) -> None:
+    path = small_scenario(tmp_path)
+    base = resolve(Variant("a"), path)
+    wider = resolve(Variant("b", {f"{KEY}.sigma": 0.9}), path)
+    student = resolve(Variant("c", {KEY: {"dist": "StudentT", "nu": 4, "mu": 0.2, "sigma": 0.3}}), path)
+    assert structure(base) == structure(wider) != structure(student)
+
+
+def test_the_recording_pass_gives_the_numbers_a_built_model_packs(tmp_path) -> None:
+    scenario = load_scenario(small_scenario(tmp_path))
+    values, slots = numbers_of(scenario)
+    packed = scenario_numbers(build_model(scenario))
+    np.testing.assert_array_equal(values, packed.values)
+    assert slots == packed.slots
+
+
+# --- Sweeps ---------------------------------------------------------------------------------------------
+
+
+VARIANTS = [Variant("narrow", {f"{KEY}.sigma": 0.1}), Variant("wide", {f"{KEY}.sigma": 1.0})]
+
+
+@pytest.fixture(scope="module")
+def one_by_one(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    path = small_scenario(root / "sc")
+    return path, run_sweep(path, VARIANTS, TINY, out=root / "local", report=False)
+
+
+@pytest.mark.slow
+def test_numbers_only_variants_compile_once_and_equal_runs_of_the_same_variants(one_by_one, tmp_path) -> None:
+    path, found = one_by_one
+    assert [r["name"] for r in found.results] == [AS_WRITTEN, "narrow", "wide"]
+    assert sum(bool(r["compiled"]) for r in found.results) <= 1  # earlier tests may have compiled it already
+    text = path.read_text().replace("sigma = 0.3", "sigma = 1.0", 1)
+    wide_file = path.parent / "wide.toml"
+    wide_file.write_text(text)
+    assert load_scenario(wide_file).claims[0].prior.params["sigma"] == 1.0
+    run = run_scenario(wide_file, TINY, out=tmp_path / "run", report=False)
+    q = run.summary["questions"][0]
+    got = found.dataset.sel(variant="wide", question=q["id"])
+    for s, cell in q["by_strategy"].items():
+        assert float(got["probability"].sel(strategy=s)) == pytest.approx(cell["probability"], abs=1e-12)
+
+
+@pytest.mark.slow
+def test_an_in_process_dask_cluster_gives_the_numbers_of_fitting_one_by_one(one_by_one, tmp_path) -> None:
+    path, local = one_by_one
+    on_dask = run_sweep(path, VARIANTS, TINY, cluster=Cluster(workers=2, processes=False), out=tmp_path / "dask")
+    xr.testing.assert_equal(on_dask.dataset["probability"], local.dataset["probability"])
+    page = (tmp_path / "dask" / "report" / "index.html").read_text()
+    assert "How each answer varies across the variants" in page and "Variants that flip the best strategy" in page
+    table = (tmp_path / "dask" / "variants.csv").read_text().splitlines()
+    assert table[0] == "variant,changes,verdict,seconds,error" and len(table) == 4
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_resumes_without_refitting_what_finished(one_by_one, tmp_path, monkeypatch) -> None:
+    path, local = one_by_one
+    fitted: list[str] = []
+    real = sweep_module.fit_variant
+
+    def interrupted(task):
+        if task.variant.name == "wide":
+            raise KeyboardInterrupt
+        fitted.append(task.variant.name)
+        return real(task)
+
+    monkeypatch.setattr(sweep_module, "fit_variant", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(path, VARIANTS, TINY, out=tmp_path / "s", report=False)
+    assert fitted == [AS_WRITTEN, "narrow"]
+    assert sorted(p.name for p in (tmp_path / "s" / "variants").glob("*.json")) == ["0000.json", "0001.json"]
+    monkeypatch.setattr(sweep_module, "fit_variant", lambda task: fitted.append(task.variant.name) or real(task))
+    resumed = run_sweep(path, VARIANTS, TINY, out=tmp_path / "s", report=False)
+    assert fitted == [AS_WRITTEN, "narrow", "wide"], "only the unfinished variant is fitted again"
+    xr.testing.assert_equal(resumed.dataset["probability"], local.dataset["probability"])
+    with pytest.raises(SweepError, match="holds another sweep"):
+        run_sweep(path, VARIANTS[:1], TINY, out=tmp_path / "s", report=False)
+
+
+@pytest.mark.slow
+def test_a_failing_variant_is_recorded_and_the_others_go_on(one_by_one, tmp_path, monkeypatch) -> None:
+    path, _ = one_by_one
+    real = sweep_module.fit_variant
+
+    def failing(task):
+        if task.variant.name == "narrow":
+            raise FloatingPointError("the covariance is not positive definite")
+        return real(task)
+
+    monkeypatch.setattr(sweep_module, "fit_variant", failing)
+    found = run_sweep(path, VARIANTS, TINY, out=tmp_path / "f", report=False)
+    ds = found.dataset
+    assert "FloatingPointError" in str(ds["error"].sel(variant="narrow").values)
+    assert np.isnan(ds["probability"].sel(variant="narrow")).all()
+    assert np.isfinite(ds["probability"].sel(variant="wide")).all()
+    assert json.loads((tmp_path / "f" / "summary.json").read_text())["failed"] == ["narrow"]
+
+
+def test_the_command_refuses_bad_variants_with_their_key(tmp_path) -> None:
+    path = small_scenario(tmp_path / "sc")
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=-1,0.5", "--workers", "0",
+                                    "--out", str(tmp_path / "o")])
+    assert done.exit_code == 1 and "variant 'sigma=-1'" in done.output
+    assert not (tmp_path / "o").exists()
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", KEY])
+    assert done.exit_code == 2 and "KEY=V1,V2" in done.output
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--sample", "3"])
+    assert done.exit_code == 2
