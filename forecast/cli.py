@@ -203,8 +203,9 @@ def backtest(scenario: Path, origins: str | None, horizon: int, draws: int, tune
 
     runtime.start_background_compile()
     years = parse_origins(origins)
-    from forecast.backtest.runner import OriginsError, run_backtest
+    from forecast.backtest.hindcast import OriginsError
     from forecast.describe import backtest_table
+    from forecast.pipeline import run_backtest
     from forecast.progress import StageProgress
     from forecast.results.store import RunError
     from forecast.scenario import ScenarioError
@@ -264,8 +265,8 @@ resume an interrupted sweep (finished variants are kept).
 def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file: Path | None, workers: int | None,
           scheduler: str | None, draws: int, tune: int, chains: int, seed: int | None, sampler: str,
           target_accept: float, out: Path | None, keep_runs: bool, quiet: bool) -> None:
+    from forecast.pipeline import run_sweep
     from forecast.sweeps.engine import Cluster
-    from forecast.sweeps.sweep import run_sweep
     from forecast.sweeps.variants import SweepError, grid, parse_vary, read_sweep_file
 
     if vary and sweep_file:

@@ -129,7 +129,7 @@ def backtest_table(summary: dict) -> str:
 def sweep_table(ds) -> str:
     """What ``forecast sweep`` found: per question, each strategy's probability as written and
     its range over the variants; the variants that flip a best strategy or failed."""
-    from forecast.sweeps.sweep import flips
+    from forecast.sweeps.results import flips
 
     lines = []
     for q in ds["question"].values:

@@ -13,10 +13,17 @@ import xarray as xr
 from click.testing import CliRunner
 
 from forecast.backtest.evaluate import Target, reliability, score_target, skill, summarise, to_dataset
-from forecast.backtest.hindcast import MIN_HISTORY, origin_evidence
-from forecast.backtest.runner import OriginsError, check_origins, default_origins, run_backtest
+from forecast.backtest.hindcast import (
+    MIN_HISTORY,
+    OriginsError,
+    check_origins,
+    default_origins,
+    hindcast_origin,
+    origin_evidence,
+)
 from forecast.cli import cli
 from forecast.model.build import Evidence
+from forecast.pipeline import run_backtest
 from forecast.scenario import load_scenario
 from forecast.settings import SamplerSettings
 
@@ -184,7 +191,6 @@ def test_bad_origins_are_refused_with_the_fix(tmp_path) -> None:
 @pytest.mark.slow
 def test_a_hindcast_never_sees_the_years_after_its_origin(tmp_path) -> None:
     """The same origin fitted on data whose later years differ gives the same forecasts."""
-    from forecast.backtest.runner import hindcast
     from forecast.model.build import build_model
     from forecast.posterior.sampling import CompiledModel
 
@@ -196,6 +202,6 @@ def test_a_hindcast_never_sees_the_years_after_its_origin(tmp_path) -> None:
             ind.values[ind.years >= 2010] += shift
         evidence = Evidence.from_scenario(sc)
         compiled = CompiledModel.compile(build_model(sc, evidence), settings.sampler)
-        found, _, _ = hindcast(sc, compiled, evidence, 2010, 2, settings)
+        found, _, _ = hindcast_origin(sc, compiled, evidence, 2010, 2, settings)
         forecasts.append([(t.indicator, t.year, s["q05"], s["q50"], s["q95"]) for t, s in found])
     assert forecasts[0] == forecasts[1] and len(forecasts[0]) == 4

@@ -15,12 +15,12 @@ from click.testing import CliRunner
 from forecast.cli import cli
 from forecast.model.build import build_model, numbers_of
 from forecast.model.inputs import scenario_numbers
-from forecast.pipeline import run_scenario
+from forecast.pipeline import run_scenario, run_sweep
+from forecast.pipeline import sweep as sweep_module
 from forecast.scenario import load_scenario
 from forecast.settings import SamplerSettings
-from forecast.sweeps import sweep as sweep_module
 from forecast.sweeps.engine import Cluster
-from forecast.sweeps.sweep import AS_WRITTEN, run_sweep
+from forecast.sweeps.results import AS_WRITTEN
 from forecast.sweeps.variants import (
     SweepError,
     Variant,

@@ -18,24 +18,34 @@ of these normals, scored exactly by :mod:`forecast.backtest.scores`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
 
+from forecast.backtest.evaluate import Target, score_target
 from forecast.backtest.scores import mixture_quantile
 from forecast.compiled.kalman import predictions
 from forecast.model.build import EVIDENCE_OBSERVED, EVIDENCE_Z, Evidence
 from forecast.model.dynamics import initial_variance, state_space
 from forecast.posterior.draws import Draws
+from forecast.posterior.explore import explore
 from forecast.posterior.history import shock_scales
+from forecast.posterior.sampling import CompiledModel, reseed
+from forecast.scenario import ScenarioError
 from forecast.scenario.domain import Scenario
+from forecast.scenario.errors import Problem
 from forecast.scenario.graph import graph_of, same_year_reach, transition_support
+from forecast.settings import SamplerSettings
 from forecast.streams import RandomStreams
 
 #: Observations an indicator needs before an origin to be used and scored there: three yearly
 #: changes give the naive baselines a spread, and the standardisation a mean and an sd.
 MIN_HISTORY = 4
+#: Posterior draws kept per origin for the predictive mixture (its exact CRPS is quadratic in them).
+MAX_COMPONENTS = 1000
+#: Origins when none are given: the eight years before the last with data.
+DEFAULT_ORIGINS = 8
 
 
 @dataclass(frozen=True)
@@ -133,3 +143,61 @@ def one_step_ahead(scenario: Scenario, post: xr.Dataset, seed: int, most: int = 
         out[iid] = {"years": [int(y) for y in evidence.years[rows]], **qs,
                     "inside_90": int(np.sum((lo <= actual) & (actual <= hi))), "observations": int(rows.size)}
     return out
+
+
+def default_origins(scenario: Scenario) -> list[int]:
+    """The :data:`DEFAULT_ORIGINS` years before the last year with data (data through 2024:
+    2016-2023), so that the last origin still has a year to forecast after its first."""
+    last = max(int(i.years.max()) for i in scenario.indicators.values())
+    return list(range(last - DEFAULT_ORIGINS, last))
+
+
+class OriginsError(ValueError):
+    """Origins or a horizon that the scenario's data cannot back-test (a usage error)."""
+
+
+def check_origins(scenario: Scenario, origins: list[int], horizon: int) -> list[int]:
+    """The origins, sorted; :class:`OriginsError` when one leaves too little history before it
+    or no data after it, :class:`ScenarioError` when the scenario has no indicator at all."""
+    if not scenario.indicators:
+        raise ScenarioError(scenario.path, [Problem("indicators", "none declared: a backtest scores forecasts of "
+                                                                  "indicator data; add an indicator to backtest")])
+    if horizon < 1:
+        raise OriginsError(f"--horizon {horizon}: give 1 or more years")
+    first, last = scenario.history_start, int(scenario.history_years[-1])
+    bad = [o for o in origins if not first + MIN_HISTORY <= o <= last]
+    if bad:
+        raise OriginsError(f"--origins {', '.join(map(str, bad))}: an origin must leave at least {MIN_HISTORY} years "
+                           f"of history before it and data after it: give years between {first + MIN_HISTORY} "
+                           f"and {last} for {scenario.path.name}")
+    return sorted(set(origins))
+
+
+def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evidence, year: int, horizon: int,
+             settings: SamplerSettings) -> tuple[list[tuple[Target, dict]], dict[str, str], dict]:
+    """One origin: fit on the years before ``year``, score the next ``horizon`` years. Returns
+    the scored targets, the indicators skipped there, and the fit's diagnostics."""
+    origin = origin_evidence(scenario, evidence, year)
+    ids = list(scenario.indicators)
+    due = np.flatnonzero((origin.observed == 0) & (evidence.years >= year) & (evidence.years < year + horizon)
+                         & np.isfinite(origin.center[evidence.indicator]))
+    if not due.size or not origin.observed.any():
+        return [], origin.skipped, {"verdict": "not fitted", "messages": ["nothing to forecast from this origin"]}
+    own = reseed(replace(settings, progress=False), 104729, year)
+    explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own)
+    post = thinned(explored.tree["posterior"].dataset, MAX_COMPONENTS)
+    until = int(evidence.year_index[due].max()) + 1
+    mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed)
+    out = []
+    for j in due:
+        k = int(evidence.indicator[j])
+        ind = scenario.indicators[ids[k]]
+        before = ind.years < year
+        c, s = origin.center[k], origin.spread[k]
+        t = Target(year, int(evidence.years[j]) - year + 1, ids[k], int(evidence.years[j]),
+                   float(c + s * origin.z[j]), float(ind.values[ind.years == evidence.years[j]][0]),
+                   ind.years[before], ind.transformed(ind.values[before]))
+        out.append((t, score_target(t, c + s * mean_z[:, j], s * sd_z[:, j])))
+    d = explored.diagnostics
+    return out, origin.skipped, {"verdict": d.verdict, "max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk,
+                                 "divergences": d.divergences, "messages": list(d.messages)}

@@ -19,6 +19,7 @@ from forecast.report.context import stylesheet
 from forecast.report.figures import PALETTE, frame, plain_axes, styled, text, to_svg
 from forecast.report.render import environment
 from forecast.scenario.domain import Scenario
+from forecast.sweeps.results import flips
 
 
 @styled
@@ -44,8 +45,6 @@ def spread_chart(*, label: str, strategies: list[str], values: np.ndarray, refer
 def sweep_context(scenario: Scenario, ds: xr.Dataset) -> dict[str, Any]:
     """What the page shows: per question the chart and the variants that flip its best
     strategy; the variants that failed or whose diagnostics are not clean."""
-    from forecast.sweeps.sweep import flips
-
     texts = {q.id: q.text for q in scenario.questions}
     strategies = [str(s) for s in ds["strategy"].values]
     questions = []

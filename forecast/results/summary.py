@@ -19,7 +19,8 @@ from forecast.scenario.priors import summarize
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostics, seed: int) -> dict:
+def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostics, seed: int,
+                  one_step: dict | None = None) -> dict:
     """What the report and the command line show: the scenario, each question's answer by
     strategy, trajectories, contrasts, claims, the indicators' fit and the diagnostics."""
     return {
@@ -43,7 +44,7 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
         "trajectories": trajectories(scenario, tree),
         "contrasts": contrasts(scenario, tree),
         "claims": claim_summaries(scenario, tree),
-        "indicators": indicator_fit(scenario, tree, seed),
+        "indicators": indicator_fit(scenario, tree, one_step),
         "diagnostics": jsonable(diagnostics.to_dict()),
     }
 
@@ -99,13 +100,11 @@ def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
     return out
 
 
-def indicator_fit(scenario: Scenario, tree: xr.DataTree, seed: int) -> dict:
-    """Per indicator: observations, posterior predictive over history, forecasts per strategy."""
-    from forecast.backtest.hindcast import one_step_ahead
-
+def indicator_fit(scenario: Scenario, tree: xr.DataTree, one_step: dict | None = None) -> dict:
+    """Per indicator: observations, posterior predictive over history, forecasts per strategy,
+    and (``one_step``) each observation's prediction from the years before it."""
     rep = tree["posterior_predictive"].dataset["indicator_value"]
     fc = tree["forecast"].dataset["indicator_value"]
-    ahead = one_step_ahead(scenario, tree["posterior"].dataset, seed)
     out = {}
     for iid, ind in scenario.indicators.items():
         r = rep.sel(indicator=iid).values.reshape(-1, rep.sizes["year"])
@@ -121,7 +120,7 @@ def indicator_fit(scenario: Scenario, tree: xr.DataTree, seed: int) -> dict:
                          "sources": list(ind.sources)},
             "history": {"years": [int(y) for y in scenario.history_years], **quantile_summary(r)},
             "forecast": {"years": [int(y) for y in scenario.forecast_years], "by_strategy": per},
-            "one_step": ahead[iid],
+            "one_step": (one_step or {}).get(iid),
         }
     return out
 

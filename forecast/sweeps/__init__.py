@@ -1,2 +1,3 @@
-"""Many runs at once: prior sweeps and scenario ensembles (:mod:`forecast.sweeps.sweep`) on the
-engine of :mod:`forecast.sweeps.engine` (Dask, or this process)."""
+"""Many runs at once: what a sweep varies (:mod:`.variants`), the engine that runs the fits
+(:mod:`.engine`: Dask, or this process) and the sweep's results (:mod:`.results`); the flow
+itself is :func:`forecast.pipeline.run_sweep`."""

@@ -22,6 +22,7 @@ from pathlib import Path
 import xarray as xr
 
 from forecast import interrupts
+from forecast.backtest.hindcast import one_step_ahead
 from forecast.compiled import runtime
 from forecast.model.build import build_model
 from forecast.posterior.draws import Draws
@@ -136,7 +137,8 @@ def analyse(scenario: Scenario, explored: Explored, settings: SamplerSettings, *
     with timings.timed("forecast", progress, total=len(scenario.strategies)) as advance:
         tree = results_tree(scenario, idata, draws, settings.seed, advance)
     with timings.timed("summarise", progress):
-        summary = build_summary(scenario, tree, explored.diagnostics, settings.seed)
+        one_step = one_step_ahead(scenario, post, settings.seed)  # the evidence fit that can miss
+        summary = build_summary(scenario, tree, explored.diagnostics, settings.seed, one_step)
     if sensitivity:
         with timings.timed("sensitivity", progress):
             summary["sensitivity"] = jsonable(analyse_sensitivity(scenario, tree, settings.seed))

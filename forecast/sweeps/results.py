@@ -1,0 +1,107 @@
+"""A sweep's results: every variant's answers gathered over (variant, question, strategy),
+the variants that flip a question's best strategy, and the table of what each changed."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import xarray as xr
+
+from forecast.scenario import Scenario
+from forecast.sweeps.variants import Variant
+
+#: The name of the reference variant: the scenario as written.
+AS_WRITTEN = "as written"
+
+
+def with_reference(variants: list[Variant]) -> list[Variant]:
+    """The variants with the scenario as written first (unless one of them is it already)."""
+    if any(not v.changes and v.base is None for v in variants):
+        return variants
+    return [Variant(AS_WRITTEN), *variants]
+
+
+def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Scenario]) -> xr.Dataset:
+    """Answers over (variant, question, strategy), NaN where a variant failed or lacks the
+    question or strategy (a whole alternative scenario may have others); diagnostics per variant."""
+    questions = list(dict.fromkeys(q.id for s in scenarios for q in s.questions))
+    strategies = list(dict.fromkeys(st.id for s in scenarios for st in s.strategies))
+    shape = (len(variants), len(questions), len(strategies))
+    data = {k: np.full(shape, np.nan) for k in ("probability", "mcse", "q05", "median", "q95")}
+    best = np.full((len(variants), len(questions)), "", dtype=object)
+    for v, r in enumerate(results):
+        for q, per in r.get("answers", {}).items():
+            for s, cell in per.items():
+                for k in data:
+                    data[k][v, questions.index(q), strategies.index(s)] = np.nan if cell[k] is None else cell[k]
+        for q, s in r.get("best", {}).items():
+            best[v, questions.index(q)] = s
+    diag = [r.get("diagnostics", {}) for r in results]
+    dims = ("variant", "question", "strategy")
+    ds = xr.Dataset(
+        {**{k: (dims, a) for k, a in data.items()},
+         "best": (("variant", "question"), best.astype(str)),
+         "verdict": ("variant", [d.get("verdict", "failed") for d in diag]),
+         "max_rhat": ("variant", [_number(d.get("max_rhat")) for d in diag]),
+         "min_ess_bulk": ("variant", [_number(d.get("min_ess_bulk")) for d in diag]),
+         "divergences": ("variant", [_number(d.get("divergences")) for d in diag]),
+         "error": ("variant", [r.get("error", "") for r in results]),
+         "changes": ("variant", [v.describe() for v in variants]),
+         "desirable": ("question", [_desirable(scenarios, q) for q in questions])},
+        coords={"variant": [v.name for v in variants], "question": questions, "strategy": strategies})
+    ds["probability"].attrs["description"] = "probability of the question's yes under each strategy"
+    ds["mcse"].attrs["description"] = "its Monte Carlo standard error"
+    ds["best"].attrs["description"] = "the strategy most likely to give the question's desirable answer"
+    ds.attrs["description"] = "A prior sweep: each variant of the scenario fitted and forecast on its own"
+    return ds
+
+
+def _desirable(scenarios: list[Scenario], question: str) -> str:
+    """The question's desirable answer ("yes", "no", or "" when none), as the first scenario
+    that asks it says."""
+    for s in scenarios:
+        for q in s.questions:
+            if q.id == question:
+                return q.desirable or ""
+    return ""
+
+
+def flips(ds: xr.Dataset) -> list[dict]:
+    """Per question, the variants under which another strategy than the one best as written
+    (variant 0) is best, with the gap between the two under that variant (in probability of
+    the desirable answer) and whether it is beyond Monte Carlo error (twice the combined
+    standard error): a flip within it is a tie, not a changed conclusion."""
+    out = []
+    for q in ds["question"].values:
+        sign = {"yes": 1.0, "no": -1.0}.get(str(ds["desirable"].sel(question=q).values))
+        reference = str(ds["best"].sel(question=q).values[0])
+        if sign is None or not reference:
+            continue
+        for v in ds["variant"].values[1:]:
+            best = str(ds["best"].sel(variant=v, question=q).values)
+            if not best or best == reference:
+                continue
+            cell = ds.sel(variant=v, question=q)
+            p, m = cell["probability"], cell["mcse"]
+            gap = sign * float(p.sel(strategy=best) - p.sel(strategy=reference))
+            error = float(np.hypot(m.sel(strategy=best), m.sel(strategy=reference)))
+            out.append({"question": str(q), "variant": str(v), "best": best, "reference": reference,
+                        "gap": gap, "beyond_error": bool(gap > 2.0 * error)})
+    return out
+
+
+def _number(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def variant_table(variants: list[Variant], results: list[dict]) -> str:
+    """``variants.csv``: what each variant changed, and how its fit went."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["variant", "changes", "verdict", "seconds", "error"])
+    for v, r in zip(variants, results):
+        w.writerow([v.name, v.describe(), r.get("diagnostics", {}).get("verdict", "failed"), r.get("seconds", ""),
+                    r.get("error", "")])
+    return buf.getvalue()
