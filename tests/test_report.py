@@ -29,8 +29,8 @@ from forecast.settings import SamplerSettings
 
 pytestmark = pytest.mark.slow  # every test here renders a sampled run
 
-SECTIONS = ("summary", "strategies", "headline", "contrasts", "trajectories", "graph", "claims", "evidence", "diagnostics",
-            "provenance")
+SECTIONS = ("summary", "strategies", "headline", "contrasts", "hinges", "trajectories", "graph", "claims", "evidence",
+            "diagnostics", "provenance")
 #: What a strategy's page shows itself; it links to the overview for the rest.
 STRATEGY_SECTIONS = ("headline", "contrasts", "trajectories", "graph", "shared")
 SHARED = ("claims", "evidence", "diagnostics", "provenance")
@@ -290,7 +290,8 @@ def test_headline_numbers_are_the_summary_numbers(rendered, runs, variant):
         assert float(cell["data-mcse"]) == r["mcse"]
         shown = " ".join(cell["text"].split())
         p, m = f"{r['probability']:.2f}", f"{r['mcse']:.3f}"
-        assert shown == f"{p} {answers.likelihood(r['probability'])} Monte Carlo error {m}", shown
+        prior = summary["sensitivity"]["questions"][key[0]]["prior_only"][key[1]]
+        assert shown == f"{p} (prior only {prior:.2f}) {answers.likelihood(r['probability'])} Monte Carlo error {m}", shown
 
 
 def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
@@ -583,3 +584,149 @@ def test_the_evidence_fit_shows_one_step_ahead_predictions(runs, rendered):
     assert ahead["inside_90"] == inside
     text = shown(pages(rendered["full"])["index.html"])
     assert f"One year ahead, {inside} of {len(ahead['years'])} observations fell inside their 90% interval" in text
+
+
+# --- What each answer hinges on --------------------------------------------------------------------
+
+
+def section(html: str, sid: str) -> str:
+    """The markup of one ``<section id=...>`` of a page."""
+    return re.search(rf'<section id="{sid}">(.*?)</section>', html, re.S)[1]
+
+
+def hinged_summary(flip: dict | None) -> dict:
+    """A summary written by hand with a sensitivity section: one question, two strategies, two
+    claims (the second's label is markup), the first claim flipping the choice when ``flip`` is given."""
+    def claim(at_a, at_b, flip_=None):
+        return {"on_path": True, "tornado": {"a": at_a, "b": at_b}, "variance_share": {"a": 0.2, "b": 0.1},
+                "evppi": 0.012, "flip": flip_}
+
+    return {
+        "questions": [{"id": "q1", "text": "Is it up?"}],
+        "claims": {"c1": {"label": "First claim", "posterior": {"median": 0.25}},
+                   "c2": {"label": "Second <b>claim</b>", "posterior": {"median": -0.5}}},
+        "indicators": {"i": {}},
+        "sensitivity": {
+            "questions": {"q1": {
+                "posterior": {"a": 0.6, "b": 0.4}, "prior_only": {"a": 0.5, "b": 0.45},
+                "decision": {"desirable": "yes", "best": "a", "utilities": {"a": 0.6, "b": 0.4}},
+                "ranking": ["c1", "c2"],
+                "claims": {"c1": claim([0.7, 0.45], [0.5, 0.3], flip), "c2": claim([0.55, 0.65], [0.4, 0.4])}}},
+            "claims": {"c1": {"contraction": 0.3, "prior_sensitivity": 0.01, "driven_by": "data"},
+                       "c2": {"contraction": -0.1, "prior_sensitivity": 0.2, "driven_by": "prior"}},
+            "worth_researching": [{"claim": "c1", "question": "q1", "evppi": 0.012},
+                                  {"claim": "c2", "question": "q1", "evppi": 0.012}],
+            "settings": {"tornado_quantiles": [0.05, 0.95]}}}
+
+
+HAND_STRATEGIES = [{"id": "a", "label": "Act", "href": "strategy-a.html", "index": 0},
+                   {"id": "b", "label": "Bide", "href": "strategy-b.html", "index": 1}]
+
+
+def hinges_html(h: dict) -> str:
+    return render.environment().from_string('{% import "macros.html" as m %}{{ m.hinges(h) }}').render(h=h)
+
+
+@pytest.mark.parametrize("variant", ["full", "bare"])
+def test_the_overview_says_what_each_answer_hinges_on(rendered, runs, variant):
+    """A card per question with its tornado and a sentence, the flip table, the value of
+    information and the answers under each hypothesis; the claims' labels escaped."""
+    s = runs[variant].summary
+    html = (rendered[variant] / "index.html").read_text(encoding="utf-8")
+    assert html.index('<section id="contrasts">') < html.index('<section id="hinges">') < html.index(
+        '<section id="trajectories">')
+    part = section(html, "hinges")
+    ids = Page(part).ids
+    for q in s["questions"]:
+        entry = s["sensitivity"]["questions"][q["id"]]
+        assert {f"hinge-{q['id']}", f"fig-tornado-{q['id']}"} <= ids
+        top, best = entry["ranking"][0], entry["decision"]["best"]
+        lo, hi = entry["claims"][top]["tornado"][best]
+        label = s["claims"][top]["label"]
+        assert (f"The answer hinges most on {label}: from {lo:.2f} to {hi:.2f} as its effect goes from its 5th to "
+                f"its 95th percentile.") in shown(part)
+    for table in ("flips", "worth", "by-hypothesis"):
+        assert f'<table class="compact {table}">' in part
+    assert "Pressure &lt;i&gt;binds&lt;/i&gt; them" in part and "<i>binds</i>" not in part  # label escaped, SVG too
+    worth = [a for a in Page(part).find("tr") if "data-evppi" in a]
+    assert [(a["data-claim"], a["data-question"], float(a["data-evppi"])) for a in worth] == [
+        (w["claim"], w["question"], w["evppi"]) for w in s["sensitivity"]["worth_researching"]]
+
+
+def test_the_tornado_bars_are_the_summary_s_tornado_numbers(runs, monkeypatch):
+    """Each bar spans the best strategy's answer with the claim's effect at its 5th and its 95th
+    percentile, claims in the summary's ranking, the line at the posterior answer."""
+    drawn = {}
+    monkeypatch.setattr(plots, "tornado_chart", lambda salt, **kw: drawn.setdefault(salt, kw) and "<svg></svg>")
+    s = runs["full"].summary
+    h = context.hinges_context(s, context.strategy_list(s))
+    for q in h["questions"]:
+        entry = s["sensitivity"]["questions"][q["id"]]
+        best = entry["decision"]["best"]
+        expected = [(c, *entry["claims"][c]["tornado"][best]) for c in entry["ranking"]]
+        assert [(b["claim"], b["at_low"], b["at_high"]) for b in q["bars"]] == expected
+        figure = drawn[f"tornado-{q['id']}"]
+        assert figure["bars"] == q["bars"] and figure["answer"] == entry["posterior"][best]
+    monkeypatch.setattr(context, "MAX_TORNADO", 1)  # the rest are counted and named
+    q = context.hinges_context(s, context.strategy_list(s))["questions"][0]
+    assert len(q["bars"]) == 1 and q["left_out"] == [s["claims"][c]["label"] for c in
+                                                     s["sensitivity"]["questions"][q["id"]]["ranking"][1:]]
+
+
+def test_the_flip_table_names_the_flip_a_summary_has():
+    flip = {"value": -0.1234, "becomes_best": "b", "margin": 0.006, "within_posterior_90": False}
+    h = context.hinges_context(hinged_summary(flip), HAND_STRATEGIES)
+    [f] = h["flips"]
+    assert f["best"]["id"] == "a"
+    assert [(r["claim"], r["value"], r["becomes_best"]) for r in f["rows"]] == [("c1", -0.1234, "b")]
+    row = re.search(r'<tr data-question="q1" data-claim="c1".*?</tr>', hinges_html(h), re.S)[0]
+    assert " ".join(" ".join(Page(row).text).split()) == (
+        "Is it up? best: Act First claim \u22120.12 (median +0.25) Bide ahead by 0.006 there no: beyond it")
+    page = hinges_html(h)  # a label with markup is text, in the tables and in the tornado's SVG
+    assert page.count("Second &lt;b&gt;claim&lt;/b&gt;") >= 3 and "<b>claim" not in page
+
+
+def test_without_a_flip_the_table_says_no_claim_flips_the_choice():
+    h = context.hinges_context(hinged_summary(None), HAND_STRATEGIES)
+    assert h["flips"][0]["rows"] == []
+    assert "no claim within its prior's 90% range flips the choice" in shown(hinges_html(h)).lower()
+
+
+def test_the_value_of_information_table_says_what_the_data_taught_about_each_claim():
+    h = context.hinges_context(hinged_summary(None), HAND_STRATEGIES)
+    rows = h["worth"]["rows"]
+    assert [(r["claim"], r["evppi_text"], r["learned"]) for r in rows] == [("c1", "0.012", "the data"),
+                                                                           ("c2", "0.012", "its prior")]
+    assert "prior variance narrowed by 30%" in rows[0]["learned_note"]
+    text = shown(hinges_html(h))
+    assert "expected gain in the probability of the answer sought" in text and "0 means learning it" in text
+
+
+def test_prior_only_answers_stand_beside_the_posterior_ones(rendered, runs):
+    s = runs["full"].summary
+    html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
+    cells = Cells(html).cells
+    for q in s["questions"]:
+        for sid, prior in s["sensitivity"]["questions"][q["id"]]["prior_only"].items():
+            assert float(cells[(q["id"], sid)]["data-prior-only"]) == prior
+            assert f"(prior only {prior:.2f})" in cells[(q["id"], sid)]["text"]
+    # the summary: a line per question on what its answer rests on, with the best strategy's prior-only answer
+    lines = Page(section(html, "summary")).find("span", **{"class": "cell-rests"})
+    sm = context.summary_context(s, context.strategy_list(s), context.strategy_list(s)[0])
+    assert len(lines) == len(s["questions"])
+    for line, row, q in zip(lines, sm["rows"], s["questions"]):
+        best = row["cells"]["best"]["data"]["strategy"]
+        want = answers.sought(s, q)["answer"]
+        prior = s["sensitivity"]["questions"][q["id"]]["prior_only"][best]
+        assert float(line["data-prior-only"]) == answers.p_sought(prior, want)
+    top = s["claims"][s["sensitivity"]["questions"][q["id"]]["ranking"][0]]["label"]
+    assert f"Hinges most on \u201c{top}\u201d" in shown(section(html, "summary"))
+
+
+def test_a_summary_without_sensitivity_says_so_plainly(runs):
+    run = runs["bare"]
+    older = {k: v for k, v in run.summary.items() if k != "sensitivity"}
+    html = render.render_pages(type(run)(path=run.path, tree=None, summary=older, manifest=run.manifest))["index.html"]
+    assert "This run has no sensitivity analysis" in shown(section(html, "hinges"))
+    assert "(prior only" not in html and 'class="cell-rests"' not in html and 'id="hinge-' not in html
+    assert '<section id="hinges">' in html  # the table of contents still links to it

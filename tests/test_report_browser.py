@@ -113,7 +113,7 @@ def test_page_renders_without_errors_or_network(report_dir, tmp_path, name):
 
 def test_dom_has_every_section(report_dir, tmp_path):
     done = chromium((report_dir / "index.html").as_uri(), tmp_path, "--dump-dom")
-    for section in ("summary", "headline", "contrasts", "trajectories", "graph", "claims", "evidence",
+    for section in ("summary", "headline", "contrasts", "hinges", "trajectories", "graph", "claims", "evidence",
                     "diagnostics", "provenance"):
         assert f'<section id="{section}">' in done.stdout
     assert done.stdout.count("<svg") >= 5

@@ -197,7 +197,7 @@ def test_evidence_charts_label_their_axes_in_plain_numbers(iid):
         assert len(numbers) >= 3 + 4  # at least three on the log axis, besides the four years
 
 
-@pytest.mark.parametrize("name", ["fan", "graph"])
+@pytest.mark.parametrize("name", ["fan", "graph", "tornado"])
 def test_figures_keep_their_text_readable_when_shrunk(name):
     """A figure's minimum width keeps its smallest text at 10 CSS pixels (an SVG point is
     4/3 pixel at its own size, so text of f points at width w shows at f * w / width_pt px)."""
@@ -205,6 +205,9 @@ def test_figures_keep_their_text_readable_when_shrunk(name):
     if name == "fan":
         svg = str(plots.fan_panel(node=s["trajectories"]["partnership"], strategy=context.strategy_list(s)[1],
                                   start_year=2025, ylim=(0, 100), salt="t"))
+    elif name == "tornado":  # the question with the most claims, their labels wrapped
+        svg = str(max(context.hinges_context(s, context.strategy_list(s))["questions"],
+                      key=lambda q: len(q["bars"]))["figure"]["svg"])
     else:
         svg = str(context.graph_context(s, "readable")["figure"]["svg"])
     width_pt = float(re.search(r'width="([\d.]+)pt"', svg)[1])
@@ -212,5 +215,28 @@ def test_figures_keep_their_text_readable_when_shrunk(name):
     smallest = min(float(x) for x in re.findall(r"font-size: ([\d.]+)px", svg))
     assert smallest >= 8.5
     assert smallest * least / width_pt >= 9.9
-    if name == "fan":  # small enough to fit a phone (390 px less the page's margins) at that size
+    if name in ("fan", "tornado"):  # small enough to fit a phone (390 px less the page's margins) at that size
         assert least <= 360
+
+
+# --- Tornado charts ----------------------------------------------------------------------------------
+
+
+def test_the_default_scenario_s_tornadoes_draw_its_top_claims_and_name_the_rest():
+    """At most six bars, the summary's numbers in its ranking's order, every label drawn and the
+    answer written over its line; the alt text gives the numbers to a screen reader."""
+    s = GOLDEN
+    h = context.hinges_context(s, context.strategy_list(s))
+    assert [q["id"] for q in h["questions"]] == [q["id"] for q in s["questions"]]
+    for q in h["questions"]:
+        entry = s["sensitivity"]["questions"][q["id"]]
+        best = entry["decision"]["best"]
+        assert [b["claim"] for b in q["bars"]] == entry["ranking"][:context.MAX_TORNADO]
+        assert len(q["left_out"]) == max(0, len(entry["ranking"]) - context.MAX_TORNADO)
+        svg = str(q["figure"]["svg"])
+        drawn = " ".join(texts(svg)).replace("\n", " ")
+        assert f"{entry['posterior'][best]:.2f}" in texts(svg)
+        for b in q["bars"]:
+            assert b["label"].split()[0] in drawn
+            assert f"{b['at_low']:.2f} with its effect at its 5th percentile" in svg.replace("&#x27;", "'")
+    assert any(q["left_out"] for q in h["questions"]), "the US-position question has more than six claims"

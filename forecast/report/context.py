@@ -44,6 +44,7 @@ OVERVIEW_SECTIONS = (
     ("strategies", "Strategies"),
     ("headline", "Answers"),
     ("contrasts", "Strategy contrasts"),
+    ("hinges", "What each answer hinges on"),
     ("trajectories", "Trajectories"),
     ("graph", "Causal graph"),
     ("claims", "Claims"),
@@ -228,9 +229,11 @@ def statement(s: dict, question: dict) -> str:
     return f"{label} in {question['year']} is {question['comparison']} {target}"
 
 
-def cell(text: str, note: str | None = None, href: str | None = None, **data: Any) -> dict[str, Any]:
-    """One cell of the summary: its text, an optional second line and link, and data attributes."""
-    return {"text": text, "note": note, "href": href, "data": data}
+def cell(text: str, note: str | None = None, href: str | None = None, extra: dict | None = None,
+         **data: Any) -> dict[str, Any]:
+    """One cell of the summary: its text, an optional second line and link, an optional third
+    line (``extra``: text, link and ``prior_only``, what the answer rests on), and data attributes."""
+    return {"text": text, "note": note, "href": href, "extra": extra, "data": data}
 
 
 def chance(p: float | None) -> str:
@@ -287,15 +290,18 @@ def headline_context(s: dict, columns: list[dict], baseline: dict | None,
         for st in columns:
             r = q["by_strategy"][st["id"]]
             p = r["probability"]
+            prior = prior_only(s, q["id"], st["id"])
             cells.append({"strategy": st["id"], "probability": p, "mcse": r["mcse"], "p": fmt(p),
                           "words": answers.likelihood(p), "mcse_text": fmt(r["mcse"], 3),
-                          "bar": 0 if p is None else round(100 * p, 1)})
+                          "bar": 0 if p is None else round(100 * p, 1), "prior_only": prior,
+                          "prior_text": None if prior is None else fmt(prior)})
             if read is None or st["id"] in read:
                 readings.append(reading(text, st, r, baseline, base_cell))
         rows.append({"id": q["id"], "text": q["text"], "rule": q.get("rule", ""), "year": q["year"],
                      "resolution": q.get("resolution") or "",
                      "sought": answers.sought(s, q), "cells": cells, "readings": readings})
-    return {"columns": columns, "rows": rows, "open": read is not None}
+    return {"columns": columns, "rows": rows, "open": read is not None,
+            "has_prior": any(c["prior_only"] is not None for r in rows for c in r["cells"])}
 
 
 def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> dict[str, Any]:
@@ -320,7 +326,7 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
         tied = [by_id[x["strategy"]]["label"] for x in ranked[1:] if x.get("tied")]
         top = by_id[best["strategy"]]
         cells = {
-            "question": cell(q["text"]),
+            "question": cell(q["text"], extra=rests_on(s, q, top, want["answer"])),
             "sought": cell(want["answer"].capitalize(), want["why"]),
             "best": cell(top["label"], ("tied within Monte Carlo error with " + ", ".join(tied)) if tied else None,
                          top["href"], strategy=top["id"]),
@@ -559,6 +565,218 @@ def claims_context(s: dict) -> dict[str, Any]:
     return {"entries": items, "figure": fig, "has_evidence": has_evidence}
 
 
+# --- What each answer hinges on ----------------------------------------------------------------
+
+#: Claims drawn in a question's tornado at most: beyond six bars the chart stops being read
+#: at a glance; the rest are counted and named under it.
+MAX_TORNADO = 6
+#: Entries of the value-of-information ranking shown at most (the rest are counted).
+MAX_WORTH = 10
+#: What the report says when the summary has no sensitivity analysis (an older run).
+NO_SENSITIVITY = ("This run has no sensitivity analysis: its summary.json was written before forecast analysed "
+                  "what each answer hinges on. Re-run the scenario to see it.")
+#: ... and when there is nothing to analyse.
+NO_QUESTIONS = "This run has no sensitivity analysis: the scenario asks no questions, so no answer hinges on anything."
+
+
+def sensitivity_of(s: dict, qid: str) -> dict | None:
+    """A question's sensitivity entry, or None for a run without one (older summaries)."""
+    return ((s.get("sensitivity") or {}).get("questions") or {}).get(qid)
+
+
+def claim_label(s: dict, cid: str) -> str:
+    """A claim's label as the scenario writes it (its id when the summary lacks the claim)."""
+    return (s.get("claims") or {}).get(cid, {}).get("label") or cid
+
+
+def prior_only(s: dict, qid: str, sid: str) -> float | None:
+    """P(yes) for a question under a strategy from the prior alone (before any data), or None."""
+    entry = sensitivity_of(s, qid)
+    return None if entry is None else entry.get("prior_only", {}).get(sid)
+
+
+def hinge_strategy(entry: dict) -> str:
+    """The strategy whose answer the tornado shows: the best for the question's desirable
+    answer; with no desirable answer, the one under which yes is most probable (the report's
+    rule for such questions)."""
+    decision = entry.get("decision")
+    if decision:
+        return decision["best"]
+    return max(entry["posterior"], key=lambda sid: entry["posterior"][sid])
+
+
+def percentile_words(s: dict) -> tuple[str, str]:
+    """Where the tornado fixes a claim's effect, in words ("5th", "95th"), from the summary's settings."""
+    quantiles = ((s.get("sensitivity") or {}).get("settings") or {}).get("tornado_quantiles") or [0.05, 0.95]
+    return tuple(ordinal(round(100 * q)) for q in quantiles[:2])  # type: ignore[return-value]
+
+
+def ordinal(n: int) -> str:
+    """5 -> "5th", 1 -> "1st", 22 -> "22nd"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def tornado_bars(s: dict, entry: dict, sid: str) -> tuple[list[dict], list[str]]:
+    """The claims on the question's path by ``ranking``, at most :data:`MAX_TORNADO`, each with
+    the answer under ``sid`` at its effect's low and high percentile; and the labels left out."""
+    ranked = [cid for cid in entry.get("ranking", []) if entry["claims"].get(cid, {}).get("on_path")]
+    bars = [{"claim": cid, "label": claim_label(s, cid), "at_low": entry["claims"][cid]["tornado"][sid][0],
+             "at_high": entry["claims"][cid]["tornado"][sid][1]} for cid in ranked[:MAX_TORNADO]]
+    return bars, [claim_label(s, cid) for cid in ranked[MAX_TORNADO:]]
+
+
+def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dict[str, Any]:
+    """One question's card: which strategy, its answer with and without the data, the tornado
+    and a sentence naming the claim the answer hinges on most."""
+    sid = hinge_strategy(entry)
+    st = by_id.get(sid, {"id": sid, "label": sid, "href": INDEX})
+    low, high = percentile_words(s)
+    bars, left_out = tornado_bars(s, entry, sid)
+    answer = entry["posterior"][sid]
+    decision = entry.get("decision")
+    if decision:
+        lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}, under which the "
+                f"probability of yes is {fmt(answer)} (prior only {fmt(entry['prior_only'].get(sid))}).")
+    else:
+        lead = (f"This question has no desirable answer, so no strategy is best for it: shown is {st['label']}, under "
+                f"which yes is most probable ({fmt(answer)}; prior only {fmt(entry['prior_only'].get(sid))}).")
+    if bars:
+        top = bars[0]
+        sentence = (f"The answer hinges most on {top['label']}: from {fmt(top['at_low'])} to {fmt(top['at_high'])} as "
+                    f"its effect goes from its {low} to its {high} percentile.")
+        fig = figure(f"tornado-{q['id']}", plots.tornado_chart, bars=bars, answer=answer, strategy_label=st["label"],
+                     question=q["text"], percentiles=(low, high))
+    else:
+        sentence, fig = "No claim on its path moves this answer.", None
+    return {"id": q["id"], "text": q["text"], "strategy": st, "answer": answer, "lead": lead, "sentence": sentence,
+            "bars": bars, "left_out": left_out, "figure": fig}
+
+
+def flip_rows(s: dict, entry: dict, by_id: dict[str, dict]) -> list[dict[str, Any]]:
+    """Each claim whose effect, within its prior's 90% range, would make another strategy best
+    for the question: the effect value nearest its posterior median where that happens (from
+    ``flip`` in the summary), beside that median, in ``ranking`` order."""
+    order = entry.get("ranking", []) + [c for c in entry["claims"] if c not in entry.get("ranking", [])]
+    rows = []
+    for cid in order:
+        flip = entry["claims"].get(cid, {}).get("flip")
+        if not flip:
+            continue
+        other = by_id.get(flip["becomes_best"], {"label": flip["becomes_best"], "href": INDEX})
+        posterior = (s.get("claims") or {}).get(cid, {}).get("posterior") or {}
+        rows.append({"claim": cid, "label": claim_label(s, cid), "value": flip["value"],
+                     "value_text": quantity(flip["value"], 2, sign=True),
+                     "median_text": quantity(posterior.get("median"), 2, sign=True),
+                     "becomes_best": flip["becomes_best"], "becomes_label": other["label"], "href": other["href"],
+                     "margin_text": margin_text(flip.get("margin")),
+                     "inside": "yes" if flip.get("within_posterior_90") else "no: beyond it"})
+    return rows
+
+
+def margin_text(margin: float | None) -> str:
+    """How far ahead the new best strategy is at the flip (a tie at the scan's precision says so)."""
+    return f"ahead by {fmt(margin, 3)} there" if margin else "level with it there"
+
+
+def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[dict[str, Any]]:
+    """Per question: its best strategy and the claims that would flip it, or why none does."""
+    out = []
+    for h in hinged:
+        entry = sensitivity_of(s, h["id"]) or {}
+        rows = flip_rows(s, entry, by_id) if entry.get("decision") else []
+        if not entry.get("decision"):
+            none = "No desirable answer is set for this question, so there is no choice of strategy to flip."
+        else:
+            none = "No claim within its prior's 90% range flips the choice."
+        out.append({"id": h["id"], "text": h["text"], "best": h["strategy"] if entry.get("decision") else None,
+                    "rows": rows, "none": none})
+    return out
+
+
+def learned_text(found: dict | None) -> tuple[str, str]:
+    """What the data taught about a claim, in words and a note with the two numbers behind them."""
+    if not found:
+        return "n/a", ""
+    word = "the data" if found.get("driven_by") == "data" else "its prior"
+    narrowed = found.get("contraction")
+    width = ("prior variance not narrowed" if narrowed is None or narrowed <= 0
+             else f"prior variance narrowed by {100 * narrowed:.0f}%")
+    return word, f"prior sensitivity {fmt(found.get('prior_sensitivity'), 3)}; {width}"
+
+
+def worth_context(s: dict) -> dict[str, Any]:
+    """The claims most worth researching: the value of information about each claim's effect
+    for the choice of strategy on a question, largest first (``worth_researching``)."""
+    sens = s.get("sensitivity") or {}
+    texts = {q["id"]: q["text"] for q in s["questions"]}
+    worth = sens.get("worth_researching") or []
+    rows = []
+    for w in worth[:MAX_WORTH]:
+        word, note = learned_text((sens.get("claims") or {}).get(w["claim"]))
+        rows.append({"claim": w["claim"], "label": claim_label(s, w["claim"]), "question": w["question"],
+                     "question_text": texts.get(w["question"], w["question"]), "evppi": w["evppi"],
+                     "evppi_text": fmt(w["evppi"], 3), "learned": word, "learned_note": note})
+    decided = any(e.get("decision") for e in (sens.get("questions") or {}).values())
+    return {"rows": rows, "left_out": len(worth) - len(rows), "decided": decided}
+
+
+def hypothesis_label(s: dict, combination: str) -> str:
+    """A combination of competing hypotheses ("claim=hypothesis, ...") in the scenario's words."""
+    parts = []
+    for part in combination.split(", "):
+        cid, _, hid = part.partition("=")
+        hyps = (s.get("claims") or {}).get(cid, {}).get("hypotheses") or {}
+        parts.append(f"{claim_label(s, cid)}: {hyps[hid].get('label') or hid}" if hid in hyps else part)
+    return "; ".join(parts)
+
+
+def hypotheses_context(s: dict, strategies: list[dict]) -> list[dict[str, Any]]:
+    """Per question with competing hypotheses: P(yes) per strategy from each combination of
+    hypotheses' draws alone, under the answer with them weighed as the posterior weighs them."""
+    out = []
+    for q in s["questions"]:
+        entry = sensitivity_of(s, q["id"]) or {}
+        combos = {k: v for k, v in (entry.get("by_hypothesis") or {}).items() if k}
+        if not combos:
+            continue
+        rows = [{"label": hypothesis_label(s, k), "cells": [fmt(v.get(st["id"])) for st in strategies], "total": False}
+                for k, v in combos.items()]
+        rows.append({"label": "All weighed as the posterior weighs them",
+                     "cells": [fmt(entry["posterior"].get(st["id"])) for st in strategies], "total": True})
+        out.append({"id": q["id"], "text": q["text"], "rows": rows})
+    return out
+
+
+def hinges_context(s: dict, strategies: list[dict]) -> dict[str, Any]:
+    """"What each answer hinges on": per question a tornado of its best strategy's answer, what
+    would flip the choice, the value of information, and the answers under each hypothesis
+    alone; all from the summary's ``sensitivity`` (:mod:`forecast.sensitivity.analysis`)."""
+    by_id = {x["id"]: x for x in strategies}
+    hinged = [hinge_question(s, q, entry, by_id) for q in s["questions"] if (entry := sensitivity_of(s, q["id"]))]
+    if not hinged:
+        return {"present": False, "absent": NO_SENSITIVITY if s["questions"] else NO_QUESTIONS}
+    low, high = percentile_words(s)
+    return {"present": True, "questions": hinged, "flips": flips_context(s, hinged, by_id),
+            "worth": worth_context(s), "hypotheses": hypotheses_context(s, strategies),
+            "strategies": strategies, "low": low, "high": high, "max_bars": MAX_TORNADO,
+            "has_evidence": bool(s.get("indicators"))}
+
+
+def rests_on(s: dict, q: dict, best: dict, want: str) -> dict[str, Any] | None:
+    """The summary's line on what an answer rests on: the question's top one or two claims and
+    the answer sought under the ``best`` strategy from the prior alone (how far the data moved it)."""
+    entry = sensitivity_of(s, q["id"])
+    if entry is None:
+        return None
+    top = [f"\u201c{claim_label(s, c)}\u201d" for c in entry.get("ranking", [])[:2]]  # quoted: labels may hold "and"
+    p = answers.p_sought(prior_only(s, q["id"], best["id"]), want)
+    claims = f"Hinges most on {' and '.join(top)}." if top else "No claim on its path moves it."
+    return {"text": f"{claims} Before any data (prior only), the answer sought ({want}) under {best['label']} "
+                    f"was {chance(p)}.",
+            "prior_only": p, "href": f"#hinge-{q['id']}"}
+
+
 # --- Diagnostics and provenance ------------------------------------------------------------------
 
 
@@ -650,6 +868,7 @@ def overview_context(run: Run, shared: dict) -> dict[str, Any]:
         "summary": summary_context(s, strategies, shared["baseline"]),
         "headline": headline_context(s, strategies, shared["baseline"]),
         "contrasts": contrasts_context(s, strategies, "overview"),
+        "hinges": hinges_context(s, strategies),
         "trajectories": overview_trajectories(s, strategies, shared["baseline"], outcomes),
         "graph": graph_context(s, "overview"),
         "claims": claims_context(s),

@@ -483,3 +483,53 @@ def causal_graph(*, nodes: dict[str, dict], claims: list[dict], highlight: dict[
     alt = "Causal graph of the scenario: " + "; ".join(
         f"{c['label']} ({nodes[c['cause']]['label']} to {nodes[c['effect']]['label']})" for c in claims)
     return to_svg(fig, salt=salt, alt=alt)
+
+
+# --- What an answer hinges on ------------------------------------------------------------------
+
+#: The tornado's two ends: the claim's effect at its low percentile (an open circle, Okabe-Ito
+#: vermilion) and at its high one (a filled square, blue); shape tells them apart in greyscale.
+AT_LOW, AT_HIGH = "#D55E00", "#0072B2"
+TORNADO_BAR = "#C8C8C8"
+
+
+def _claim_label(label: str) -> str:
+    """A claim's label on at most three lines, so that a bar's label never runs into the next."""
+    lines = textwrap.wrap(text(label), 24, max_lines=3, placeholder=" \u2026")
+    return "\n".join(lines) or " "
+
+
+@styled
+def tornado_chart(*, bars: list[dict], answer: float, strategy_label: str, question: str,
+                  percentiles: tuple[str, str] = ("5th", "95th"), salt: str) -> Markup:
+    """How far one question's answer under one strategy moves with each claim: per claim a bar
+    from the probability of yes with the claim's effect at its low percentile (open circle) to
+    that at its high one (filled square), the rest of the model as fitted; a vertical line at
+    the answer with every claim as fitted. The widest bars are what the answer hinges on.
+
+    ``bars`` are ``{"label", "at_low", "at_high"}`` in the order shown, top first.
+    """
+    n = len(bars)
+    fig, ax = frame(4.4, 0.5 * n + 1.0, left=1.9, right=0.3, top=0.3, bottom=0.62)
+    for k, b in enumerate(bars):
+        y = n - 1 - k
+        ax.plot([b["at_low"], b["at_high"]], [y, y], color=TORNADO_BAR, linewidth=8, solid_capstyle="butt", zorder=2)
+        ax.plot([b["at_low"]], [y], marker="o", markerfacecolor="white", markeredgecolor=AT_LOW, markeredgewidth=1.6,
+                markersize=7, linestyle="none", zorder=4)
+        ax.plot([b["at_high"]], [y], marker="s", color=AT_HIGH, markersize=6, linestyle="none", zorder=3)
+    ax.axvline(answer, color=REFERENCE, linewidth=1.2, zorder=3)
+    ax.annotate(f"{answer:.2f}", xy=(answer, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                textcoords="offset points", ha="center", va="bottom", fontsize=9)
+    values = [answer] + [v for b in bars for v in (b["at_low"], b["at_high"])]
+    lo, hi = min(values), max(values)
+    pad = max(0.1 * (hi - lo), 0.02)
+    ax.set_xlim(max(0.0, lo - pad), min(1.0, hi + pad))
+    ax.set_yticks(range(n), [_claim_label(b["label"]) for b in reversed(bars)], fontsize=9)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(text(f"probability of yes under {strategy_label}", 34))
+    plain_axes(ax, y=False)
+    alt = (f"Tornado chart for \u201c{question}\u201d: the probability of yes under {strategy_label} is {answer:.2f}; "
+           + "; ".join(f"{b['label']}: {b['at_low']:.2f} with its effect at its {percentiles[0]} percentile, "
+                       f"{b['at_high']:.2f} at its {percentiles[1]}" for b in bars))
+    return to_svg(fig, salt=salt, alt=alt)
