@@ -316,6 +316,16 @@ def test_the_overview_lists_each_strategy_with_what_it_sets_beside_the_levers_la
     assert f"<td>{last:.0f} [" in page  # the strategy's page: the setting beside that level, with its interval
 
 
+def test_a_strategy_that_leaves_a_lever_free_says_where_its_own_course_takes_it_and_why(rendered, runs):
+    html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
+    text = " ".join(re.sub(r"<[^>]+>", "", re.search(r'<ul class="strategies">(.*?)</ul>', html, re.S)[1]).split())
+    traj = runs["full"].summary["trajectories"]["pressure"]
+    end = traj["by_strategy"]["status_quo"]["median"][-1]
+    assert "Leaves Pressure to its own course" in text and f"{end:.0f}" in text
+    assert "follows its own equation, as in its history" in text
+    assert text.count("Leaves Pressure") == 1, "the strategy that sets it says so instead"
+
+
 def test_scales_and_unmeasured_nodes_are_explained_where_they_are_used(rendered):
     index = " ".join(Page((rendered["full"] / "index.html").read_text(encoding="utf-8")).text)
     page = " ".join(Page((rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")).text)

@@ -175,10 +175,27 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
             sets.append({"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": v["setting"],
                          "short": short_setting(v), "unit": nodes.get(lever, {}).get("unit", ""),
                          "last": with_interval, "last_median": median})
+        free = [own_course(s, lever, st["id"]) for lever, n in nodes.items()
+                if n.get("role") == "lever" and lever not in st["interventions"]]
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
                     "baseline": bool(st.get("baseline")), "index": i, "href": f"strategy-{st['id']}.html",
-                    "color": plots.strategy_style(i)["color"], "interventions": sets})
+                    "color": plots.strategy_style(i)["color"], "interventions": sets,
+                    "free": [f for f in free if f is not None]})
     return out
+
+
+def own_course(s: dict, lever: str, sid: str) -> dict[str, str] | None:
+    """A lever a strategy does not set: where its own equation takes it by the horizon, from
+    its last history level (with no new policy a lever still moves: it keeps its drift, and its
+    deviations fade at its persistence, as in its history)."""
+    traj = s["trajectories"].get(lever)
+    if not traj or sid not in traj["by_strategy"]:
+        return None
+    stats = traj["by_strategy"][sid]
+    end = len(traj["years"]) - 1
+    return {"label": s["nodes"][lever].get("label", lever), "last": last_level(s, lever)[0],
+            "year": str(traj["years"][end]), "median": fmt(stats["median"][end], 0),
+            "interval": fmt_interval(stats["q05"][end], stats["q95"][end], 0)}
 
 
 def nav(shared: dict, current: str) -> list[dict[str, Any]]:
