@@ -49,28 +49,50 @@ def epilog(*codes: int, what: dict[int, str] | None = None) -> str:
 EPILOG = epilog(0, 1, 2, 3)
 
 
-SAMPLER_OPTIONS = (
-    click.option("--draws", default=DEFAULTS["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
-                 help="Posterior draws per chain."),
-    click.option("--tune", default=DEFAULTS["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
-                 help="Tuning steps per chain."),
-    click.option("--chains", default=DEFAULTS["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),
-                 help="Independent chains."),
-    click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
-                 help="Random seed [default: the scenario's seed]."),
-    click.option("--sampler", type=click.Choice(SAMPLERS), default=DEFAULTS["sampler"], show_default=True,
-                 help="nutpie (fast, default) or PyMC's own NUTS."),
-    click.option("--target-accept", default=DEFAULTS["target_accept"], show_default=True,
-                 type=click.FloatRange(0.5, 0.999), help="NUTS target acceptance rate; higher means smaller steps."),
-)
-
-
-def sampler_options(command):
+def sampler_options(command=None, **defaults):
     """The sampler's options (--draws, --tune, --chains, --seed, --sampler, --target-accept),
-    the same for every command that samples."""
-    for option in reversed(SAMPLER_OPTIONS):
-        command = option(command)
-    return command
+    the same for every command that samples; ``defaults`` overrides a run's (``draws=200``)."""
+    d = {**DEFAULTS, **defaults}
+    options = (
+        click.option("--draws", default=d["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
+                     help="Posterior draws per chain."),
+        click.option("--tune", default=d["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
+                     help="Tuning steps per chain."),
+        click.option("--chains", default=d["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),
+                     help="Independent chains."),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+                     help="Random seed [default: the scenario's seed]."),
+        click.option("--sampler", type=click.Choice(SAMPLERS), default=d["sampler"], show_default=True,
+                     help="nutpie (fast, default) or PyMC's own NUTS."),
+        click.option("--target-accept", default=d["target_accept"], show_default=True,
+                     type=click.FloatRange(0.5, 0.999), help="NUTS target acceptance rate; higher means smaller steps."),
+    )
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate(command) if command is not None else decorate
+
+
+def cluster_options(f):
+    """Where many fits run: --workers (local Dask processes) or --scheduler (a cluster)."""
+    f = click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="An existing Dask scheduler (tcp://HOST:PORT); its workers run the fits.")(f)
+    return click.option("--workers", type=click.IntRange(0, 1024), default=None,
+                        help="Local Dask worker processes [default: the number of cores]; 0 fits in this process.")(f)
+
+
+def cluster_of(workers: int | None, scheduler: str | None):
+    """The cluster the options name (a usage error when both are given)."""
+    from forecast.sweeps.engine import Cluster
+
+    if scheduler and workers:
+        raise click.UsageError("--workers starts a local cluster; with --scheduler the cluster's own workers run")
+    if workers is None:
+        workers = 0 if scheduler else (os.cpu_count() or 1)
+    return Cluster(workers=workers, scheduler=scheduler)
 
 
 def _echo_err(msg: str) -> None:
@@ -254,9 +276,7 @@ resume an interrupted sweep (finished variants are kept).
               help="Fit this many random points of the --vary grid instead of all of it.")
 @click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A sweep file of named [[variants]].")
-@click.option("--workers", type=click.IntRange(0, 1024), default=None,
-              help="Local Dask worker processes [default: the number of cores]; 0 fits in this process.")
-@click.option("--scheduler", default=None, metavar="ADDRESS", help="An existing Dask scheduler (tcp://HOST:PORT).")
+@cluster_options
 @sampler_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Sweep directory [default: reports/<scenario>-sweep-<UTC time>]; an existing one is resumed.")
@@ -266,22 +286,17 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
           scheduler: str | None, draws: int, tune: int, chains: int, seed: int | None, sampler: str,
           target_accept: float, out: Path | None, keep_runs: bool, quiet: bool) -> None:
     from forecast.pipeline import run_sweep
-    from forecast.sweeps.engine import Cluster
     from forecast.sweeps.variants import SweepError, grid, parse_vary, read_sweep_file
 
     if vary and sweep_file:
         raise click.UsageError("give --vary options or --sweep FILE, not both")
     if sample is not None and not vary:
         raise click.UsageError("--sample picks points of the --vary grid: give --vary too")
-    if scheduler and workers:
-        raise click.UsageError("--workers starts a local cluster; with --scheduler the cluster's own workers run")
+    cluster = cluster_of(workers, scheduler)
     try:
         variants = read_sweep_file(sweep_file) if sweep_file else grid(parse_vary(list(vary)), sample, seed or 0)
     except SweepError as exc:
         raise click.UsageError(str(exc)) from None
-    if workers is None:
-        workers = 0 if scheduler else (os.cpu_count() or 1)
-    cluster = Cluster(workers=workers, scheduler=scheduler)
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                target_accept=target_accept, progress=False)
     from forecast.results.store import RunError
@@ -296,6 +311,47 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
     from forecast.describe import sweep_table
 
     click.echo(sweep_table(result.dataset))
+    click.echo(f"\nresults: {result.path}\nreport:  {result.path / 'report' / 'index.html'}")
+
+
+@cli.command(epilog=epilog(0, 1, 2))
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sims", default=200, show_default=True, type=click.IntRange(2, 100_000),
+              help="Simulated datasets, each drawn from the prior and fitted.")
+@cluster_options
+@sampler_options(draws=200, tune=200, chains=2)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory to create [default: reports/<scenario>-calibrate-<UTC time>].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def calibrate(scenario: Path, sims: int, workers: int | None, scheduler: str | None, draws: int, tune: int,
+              chains: int, seed: int | None, sampler: str, target_accept: float, out: Path | None,
+              quiet: bool) -> None:
+    """Simulation-based calibration of SCENARIO's model.
+
+    Draws every parameter from the prior, simulates the indicators at the scenario's own
+    observation years, fits each simulated dataset as a run would (hypotheses weighed), and
+    records where each true value falls among the posterior draws. Prints, per parameter, a
+    uniformity test of those ranks (Holm-adjusted over the parameters) and flags those that
+    are not uniform; writes calibration.json, ranks.nc and report/index.html. Runs on Dask
+    like `forecast sweep`. Short fits by default (2 chains x 200 draws): their ranks are thinned
+    to 99 near-independent draws.
+    """
+    from forecast.pipeline import run_calibration
+    from forecast.results.store import RunError
+    from forecast.scenario import ScenarioError
+
+    cluster = cluster_of(workers, scheduler)
+    settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
+                               target_accept=target_accept, progress=False)
+    try:
+        result = run_calibration(scenario, sims, settings, cluster=cluster, out=out,
+                                 say=None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}")))
+    except (ScenarioError, RunError) as exc:
+        _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    from forecast.describe import calibration_table
+
+    click.echo(calibration_table(result.summary))
     click.echo(f"\nresults: {result.path}\nreport:  {result.path / 'report' / 'index.html'}")
 
 

@@ -159,6 +159,23 @@ def _finite(x: float) -> float | None:
     return None if not np.isfinite(x) else float(x)
 
 
+def calibration_table(summary: dict) -> str:
+    """What ``forecast calibrate`` found: per parameter the uniformity test of its ranks, the
+    flagged ones, and how the fits went."""
+    u = summary["uniformity"]
+    width = max([len("parameter"), *(len(p) for p in u["parameters"])])
+    lines = [f"{summary['completed']} of {summary['sims']} simulations fitted; ranks among {summary['L']} draws; "
+             f"{u['method']}, family-wise alpha {u['alpha']}", "",
+             f"{'parameter'.ljust(width)}  p-value  Holm p  mean rank  outer tenths  uniform?"]
+    for label, p in u["parameters"].items():
+        lines.append(f"{label.ljust(width)}  {p['p_value']:7.3f}  {p['p_holm']:6.3f}  {p['mean_rank']:9.2f}  "
+                     f"{p['tails']:12.2f}  {'NO (flagged)' if p['flagged'] else 'yes'}")
+    lines += ["", f"flagged: {', '.join(u['flagged'])}" if u["flagged"] else "every parameter's ranks are uniform"]
+    v = summary["verdicts"]
+    lines.append(f"fits: {v['ok']} ok, {v['warn']} warn, {v['fail']} fail; {len(summary['errors'])} errors")
+    return "\n".join(lines)
+
+
 # --- Scored questions (forecast score, forecast ledger) ------------------------------------------
 
 

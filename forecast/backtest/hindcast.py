@@ -174,7 +174,7 @@ def check_origins(scenario: Scenario, origins: list[int], horizon: int) -> list[
 
 
 def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evidence, year: int, horizon: int,
-             settings: SamplerSettings) -> tuple[list[tuple[Target, dict]], dict[str, str], dict]:
+                    settings: SamplerSettings) -> tuple[list[tuple[Target, dict]], dict[str, str], dict]:
     """One origin: fit on the years before ``year``, score the next ``horizon`` years. Returns
     the scored targets, the indicators skipped there, and the fit's diagnostics."""
     origin = origin_evidence(scenario, evidence, year)

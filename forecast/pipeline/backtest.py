@@ -28,6 +28,7 @@ from forecast.pipeline.run import Timings
 from forecast.posterior.sampling import CompiledModel
 from forecast.progress import StageProgress
 from forecast.results import store
+from forecast.results.summary import jsonable
 from forecast.scenario import Scenario, load_scenario
 from forecast.settings import SamplerSettings
 
@@ -74,7 +75,7 @@ def run_backtest(path: str | Path, settings: SamplerSettings | None = None, *, o
         ds = to_dataset(targets, scored, origins, horizon, list(scenario.indicators), skipped)
         summary = summarise(ds) | about(scenario, settings, origins, horizon, skipped, fits,
                                         time.perf_counter() - started)
-        summary["command"] = command if command is not None else None
+        summary["command"] = command
         with store.staging(target) as tmp:
             with timings.timed("write", progress):
                 write_backtest(tmp, ds, summary)
@@ -104,7 +105,8 @@ def about(scenario: Scenario, settings: SamplerSettings, origins: list[int], hor
 
 
 def write_backtest(directory: Path, ds: xr.Dataset, summary: dict) -> None:
+    """The dataset and the summary (non-finite numbers, e.g. an R-hat of one chain, as null)."""
     ds.to_netcdf(directory / BACKTEST_NC, engine="h5netcdf")
-    store.write_json(directory / BACKTEST_JSON, summary)
+    store.write_json(directory / BACKTEST_JSON, jsonable(summary))
 
 
