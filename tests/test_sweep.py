@@ -69,6 +69,12 @@ def test_the_grid_has_every_combination_and_a_sample_is_reproducible() -> None:
     assert len(picked) == 3 and [v.name for v in picked] == [v.name for v in grid(vary, sample=3, seed=5)]
 
 
+def test_variants_are_named_by_the_shortest_unambiguous_ending_of_their_keys() -> None:
+    names = [v.name for v in grid({"claims.a.prior.strength": ["weak"], "claims.b.prior.strength": ["strong"],
+                                   "strategies.s.set.L": [20]})]
+    assert names == ["a.prior.strength=weak,b.prior.strength=strong,L=20"]
+
+
 def test_list_items_are_found_by_id_and_a_wrong_id_names_the_ids() -> None:
     doc = {"claims": [{"id": "a", "prior": {"strength": "weak"}}, {"id": "b"}]}
     apply_change(doc, "claims.a.prior.strength", "strong")

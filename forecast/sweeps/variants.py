@@ -131,16 +131,31 @@ def grid(vary: dict[str, list[Any]], sample: int | None = None, seed: int = 0) -
             raise SweepError(f"the grid has {size:,} variants, more than {MAX_VARIANTS:,}: use --sample N")
         picks = list(range(size))
     combos = list(itertools.product(*(range(len(vary[k])) for k in keys))) if keys else []
+    short = short_keys(keys)
     out = []
     for p in picks:
         changes = {k: vary[k][i] for k, i in zip(keys, combos[p])}
         base = changes.pop(WHOLE_FILE, None)
-        out.append(Variant(_name(changes, base), changes, Path(base) if base else None))
+        out.append(Variant(_name(changes, base, short), changes, Path(base) if base else None))
     return out
 
 
-def _name(changes: dict[str, Any], base: str | None) -> str:
-    parts = ([Path(base).stem] if base else []) + [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in changes.items()]
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """Each key's shortest ending that no other key shares (``strength``, or
+    ``antagonism.prior.strength`` when two claims' strengths vary): the variants' names."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        for k in range(1, len(parts) + 1):
+            tail = ".".join(parts[-k:])
+            if not any(o != key and (o == tail or o.endswith("." + tail)) for o in keys):
+                break
+        out[key] = tail
+    return out
+
+
+def _name(changes: dict[str, Any], base: str | None, short: dict[str, str]) -> str:
+    parts = ([Path(base).stem] if base else []) + [f"{short[k]}={_short(v)}" for k, v in changes.items()]
     return ",".join(parts) or "as-written"
 
 
