@@ -38,6 +38,7 @@ from forecast.model.build import numbers_of
 from forecast.pipeline.run import analyse
 from forecast.posterior.explore import explore
 from forecast.results import store
+from forecast.results.summary import jsonable
 from forecast.scenario import Scenario
 from forecast.sensitivity.analysis import decision
 from forecast.settings import SamplerSettings
@@ -117,13 +118,12 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     tasks = [VariantTask(i, v, base, settings, target / "runs" / f"{i:04d}" if keep_runs else None)
              for i, v in enumerate(variants) if i not in done]
     if say is not None:
-        say(f"{len(variants)} variants: {len(done)} already done, {len(tasks)} to fit "
-                       f"({_where(cluster)})")
+        say(f"{len(variants)} variants: {len(done)} already done, {len(tasks)} to fit ({_where(cluster)})")
     results = dict(done)
 
     def finished(task: VariantTask, result: dict) -> None:
-        results[task.index] = {"name": task.variant.name, **result}
-        _write_atomic(target / "variants" / f"{task.index:04d}.json", json.dumps(results[task.index]))
+        results[task.index] = jsonable({"name": task.variant.name, **result})  # NaN (one chain's R-hat) as null
+        _write_atomic(target / "variants" / f"{task.index:04d}.json", json.dumps(results[task.index], allow_nan=False))
         if say is not None:
             state = f"failed: {result['error']}" if "error" in result else result["diagnostics"]["verdict"]
             say(f"variant {task.index + 1}/{len(variants)} {task.variant.name}: {state}")
