@@ -269,7 +269,10 @@ resume an interrupted sweep (finished variants are kept).
 """
 
 
-@cli.command(epilog=epilog(0, 1, 2), help=SWEEP_HELP)
+@cli.command(epilog=epilog(0, 1, 2, what={130: "interrupted (Ctrl-C, SIGINT); the finished variants are kept: rerun "
+                                                "with the same --out to resume",
+                                           143: "terminated (SIGTERM); the finished variants are kept"}),
+             help=SWEEP_HELP)
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2", help="A key and its values (repeatable).")
 @click.option("--sample", type=click.IntRange(1), default=None,
