@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                # everything (12-17 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick        # default scenario only, warm cache
     .venv/bin/python bench/run.py --limit 300    # seconds allowed per generated scenario
+    .venv/bin/python bench/run.py --parts backtest,sweep,calibrate   # the many-runs measurements only
 
 It measures, for the default scenario and for generated scenarios of growing size:
 wall time of each stage (import, validate, build, compile, sample, forecast, summaries,
@@ -11,7 +12,10 @@ sampling and of the whole run, leapfrog steps per iteration and µs per step (a 
 cost), divergences, max R-hat, peak RSS and results size on disk, and the default scenario
 under each sampler (nutpie, PyMC's NUTS) side by side (one run each, then one model over
 :data:`COMPARISON_SEEDS`), and the wall clock of the README's main command with a warm and
-a cold cache. Generated scenarios run in child processes with a time limit.
+a cold cache. Generated scenarios run in child processes with a time limit. Then the
+commands that run many fits: ``forecast backtest`` against a warm run's time, ``forecast
+sweep`` on 1 and 2 Dask workers (variants per second, compiles, a task's scheduling cost), and
+``forecast calibrate`` (its time and whether every parameter's ranks are uniform).
 Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``,
 ``latest.md``, and the cost curve of the generated sizes, ``scaling.svg``).
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -152,6 +157,99 @@ def simulated_indicators(path: Path, measured: list[str], seed: int) -> dict:
     return indicators
 
 
+# --- Backtests, sweeps and calibration ---------------------------------------------------------
+
+
+def backtest_speed(out_root: Path, settings: SamplerSettings, warm_run_seconds: float) -> dict:
+    """``forecast backtest`` of the default scenario (8 origins, 3 years ahead, the run's
+    sampler settings) against one warm run's total (the issue's target: under 3x)."""
+    from forecast.pipeline import run_backtest
+
+    t0 = time.perf_counter()
+    bt = run_backtest(DEFAULT, settings, out=Path(tempfile.mkdtemp(prefix="bt-", dir=out_root)) / "bt")
+    seconds = time.perf_counter() - t0
+    s = bt.summary
+    cov, sk = s["coverage"]["model"], s["skill"]
+    note = (f"{seconds:.1f} s, {seconds / warm_run_seconds:.1f}x a warm run ({warm_run_seconds:.1f} s); "
+            f"{s['points']} points: 90% intervals held {cov['90']:.0%}, 50% {cov['50']:.0%}, "
+            f"skill {sk['skill']:+.2f} against {sk['best_baseline']}")
+    print(f"  backtest: {note}", file=sys.stderr)
+    return {"label": "default, `forecast backtest` (origins 2016-2023, horizon 3)", "seconds": round(seconds, 1),
+            "ratio_to_warm_run": round(seconds / warm_run_seconds, 2), "coverage": cov, "skill": sk, "note": note}
+
+
+#: Variants of the sweep measurement: numbers only (a hypothesis weight), so one compile per worker.
+SWEEP_KEY = "claims.engagement_and_partnership.hypotheses.breaks.weight"
+
+
+def sweep_speed(out_root: Path, settings: SamplerSettings, n_variants: int, workers: tuple[int, ...] = (1, 2)) -> dict:
+    """``n_variants`` numbers-only variants of the default scenario (plus the scenario as
+    written) on 1 and 2 local Dask workers: variants per second, compiles, and the cost of
+    scheduling one task and moving its result (a no-op task's round trip), from which the
+    README's estimate for 64 workers is computed."""
+    from distributed import Client, LocalCluster
+
+    from forecast.pipeline import run_sweep
+    from forecast.sweeps.engine import Cluster
+    from forecast.sweeps.variants import grid
+
+    variants = grid({SWEEP_KEY: [round(float(w), 3) for w in np.linspace(0.2, 0.8, n_variants)]})
+    per: dict[str, dict] = {}
+    for w in workers:
+        out = Path(tempfile.mkdtemp(prefix="sweep-", dir=out_root)) / "sweep"
+        t0 = time.perf_counter()
+        found = run_sweep(DEFAULT, variants, settings, cluster=Cluster(workers=w), out=out, report=False)
+        seconds = time.perf_counter() - t0
+        fits = [r["seconds"] for r in found.results]
+        per[str(w)] = {"seconds": round(seconds, 1), "variants_per_second": round(len(fits) / seconds, 3),
+                       "compiles": sum(bool(r.get("compiled")) for r in found.results),
+                       "median_variant_seconds": round(float(np.median(fits)), 2),
+                       "result_bytes": int(np.mean([len(json.dumps(r)) for r in found.results]))}
+        print(f"  sweep on {w} worker(s): {per[str(w)]}", file=sys.stderr)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        client.gather(client.map(abs, range(20)))  # warm
+        t0 = time.perf_counter()
+        client.gather(client.map(abs, range(1000, 1500)))
+        overhead = (time.perf_counter() - t0) / 500
+    total = n_variants + 1
+    one = per[str(workers[0])]["median_variant_seconds"]
+    # 64 workers like this machine's one: 100 variants take two rounds of fits, each worker
+    # compiles once (the first round's extra), and the scheduler handles every task in turn.
+    first_round = per[str(workers[0])]["seconds"] - (total - 1) * one  # the compile and the cluster's start
+    estimate_64 = first_round + math.ceil(100 / 64) * one + overhead * 100
+    note = (f"{total} variants x ({settings.chains} chains x {settings.draws} draws): "
+            + "; ".join(f"{w} worker(s) {per[str(w)]['seconds']:.0f} s ({per[str(w)]['variants_per_second']:.2f}/s, "
+                        f"{per[str(w)]['compiles']} compiles)" for w in workers)
+            + f"; a variant's fit {one:.1f} s; scheduling a task {1e3 * overhead:.1f} ms, a result "
+              f"{per[str(workers[0])]['result_bytes'] / 1e3:.1f} kB; 100 variants on 64 workers like this machine's "
+              f"one, on paper: {estimate_64:.0f} s (a compile and start, two rounds of fits, the scheduling)")
+    return {"label": "default, `forecast sweep`", "variants": total, "per_workers": per,
+            "task_overhead_seconds": round(overhead, 5), "estimate_100_on_64_workers_seconds": round(estimate_64, 1),
+            "note": note}
+
+
+def calibration_speed(out_root: Path, sims: int, workers: int = 2) -> dict:
+    """``forecast calibrate`` of the default scenario (its default short fits) on ``workers``
+    local Dask workers: wall time against the issue's 10 minutes, and whether every
+    parameter's ranks pass the uniformity test."""
+    from forecast.pipeline import run_calibration
+    from forecast.sweeps.engine import Cluster
+
+    t0 = time.perf_counter()
+    cal = run_calibration(DEFAULT, sims, cluster=Cluster(workers=workers),
+                          out=Path(tempfile.mkdtemp(prefix="cal-", dir=out_root)) / "cal")
+    seconds = time.perf_counter() - t0
+    u, s = cal.summary["uniformity"], cal.summary
+    lowest = min(u["parameters"].items(), key=lambda kv: kv[1]["p_value"])
+    note = (f"{sims} simulations on {workers} workers: {seconds / 60:.1f} min; {len(u['parameters'])} parameters, "
+            f"flagged: {', '.join(u['flagged']) or 'none'} (lowest raw p {lowest[1]['p_value']:.3f} at {lowest[0]}, "
+            f"Holm {lowest[1]['p_holm']:.3f}); fits {s['verdicts']}, {len(s['errors'])} errors")
+    print(f"  calibrate: {note}", file=sys.stderr)
+    return {"label": "default, `forecast calibrate`", "seconds": round(seconds, 1), "sims": sims,
+            "flagged": u["flagged"], "lowest_p": {lowest[0]: lowest[1]["p_value"]}, "verdicts": s["verdicts"],
+            "note": note}
+
+
 # --- One measured run ----------------------------------------------------------------------------
 
 
@@ -181,7 +279,6 @@ def measure(label: str, path: Path, settings: SamplerSettings, out_root: Path, *
         **step_costs(sampling, steps, settings),
         "divergences": d["divergences"], "max_rhat": d["max_rhat"], "verdict": d["verdict"],
         "peak_rss_mb": round(peak_rss_mb(), 1), "results_mb": round(dir_size_mb(run.path), 2),
-        "history": run.manifest["settings"].get("history"),
     }
     print(f"  {label}: {total:.1f}s, ESS {d['min_ess_bulk']:.0f}, divergences {d['divergences']}", file=sys.stderr)
     return row
@@ -339,7 +436,7 @@ def child(out: Path, job: dict) -> None:
 # --- Table -------------------------------------------------------------------------------------------
 
 COLUMNS = [
-    ("run", lambda r: r["label"]), ("sampler", lambda r: r["sampler"]), ("history", lambda r: r["history"]),
+    ("run", lambda r: r["label"]), ("sampler", lambda r: r["sampler"]),
     ("nodes", lambda r: r["nodes"]), ("strat.", lambda r: r["strategies"]), ("years", lambda r: r["years"]),
     ("import s", lambda r: _f(r["import_seconds"])), ("validate s", lambda r: _f(r["stages"].get("validate"))),
     ("build s", lambda r: _f(r["stages"].get("build"))), ("compile s", lambda r: _f(r["stages"].get("compile"))),
@@ -385,6 +482,7 @@ def table(rows: list[dict]) -> str:
               if "wall_seconds" in r]
     notes += [f"- {r['label']}, whole process: {r['process_seconds']:.1f} s{_spread(r['process_seconds_runs'])}"
               for r in rows if "process_seconds_runs" in r]
+    notes += [f"- {r['label']}: {r['note']}" for r in rows if "note" in r]
     nut = next((r for r in rows if r.get("label") == "default" and r.get("sampler") == "nutpie"), None)
     pym = next((r for r in rows if r.get("label") == "default" and r.get("sampler") == "pymc"), None)
     if nut and pym and pym.get("ess_bulk_per_sampling_second"):
@@ -481,6 +579,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="default scenario only, warm cache, nutpie")
     ap.add_argument("--limit", type=float, default=600, help="seconds allowed per generated scenario (default 600)")
+    ap.add_argument("--parts", default="runs,backtest,sweep,calibrate",
+                    help="which measurements: runs (the table), backtest, sweep, calibrate (default: all)")
+    ap.add_argument("--sweep-variants", type=int, default=10, help="numbers-only variants of the sweep measurement")
+    ap.add_argument("--sims", type=int, default=200, help="simulations of the calibration measurement")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -508,11 +610,23 @@ def main() -> None:
         out = Path(tmp)
         print("warming the compile cache on the default scenario ...", file=sys.stderr)
         measure("warm-up", DEFAULT, settings, out, report=False)
-        rows.append(measure("default", DEFAULT, settings, out))
+        default = measure("default", DEFAULT, settings, out)
+        rows.append(default)
         save()
-        rows.append(cli_run(out))
-        save()
-        if not args.quick:
+        parts = set(args.parts.split(","))
+        if "backtest" in parts:
+            rows.append(backtest_speed(out, settings, default["total_seconds"]))
+            save()
+        if "sweep" in parts:
+            rows.append(sweep_speed(out, settings, args.sweep_variants))
+            save()
+        if "calibrate" in parts:
+            rows.append(calibration_speed(out, args.sims))
+            save()
+        if "runs" in parts:
+            rows.append(cli_run(out))
+            save()
+        if not args.quick and "runs" in parts:
             rows.append(measure("default", DEFAULT, SamplerSettings(seed=20250302, sampler="pymc", progress=False), out))
             save()
             rows.append(sampler_comparison())
