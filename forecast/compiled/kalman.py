@@ -70,6 +70,20 @@ def add_transposed_product(A, start, col, X, out):
 
 
 @_jit
+def predict_mean(A, start, col, m, m_next):
+    """The state mean one year on, in place: ``m <- m A`` over the transition's support
+    (``m_next`` is scratch space)."""
+    n = m.shape[0]
+    for i in range(n):
+        m_next[i] = 0.0
+    for k in range(n):
+        for e in range(start[k], start[k + 1]):
+            m_next[col[e]] += A[k, col[e]] * m[k]
+    for i in range(n):
+        m[i] = m_next[i]
+
+
+@_jit
 def predict(A, start, col, P, out, AP):
     """``out = A^T P A`` (``AP``: work space) as ``A^T (A^T P)^T`` (``P`` symmetric)."""
     n = A.shape[0]
@@ -182,13 +196,7 @@ def filter_kernel(A, start, col, s0, V, vstart, vcol, lam, scale, noise_var, res
     j = 0
     for t in range(last):
         if t > 0:
-            for i in range(n):
-                m_next[i] = 0.0
-            for k in range(n):
-                for e in range(start[k], start[k + 1]):
-                    m_next[col[e]] += A[k, col[e]] * m[k]
-            for i in range(n):
-                m[i] = m_next[i]
+            predict_mean(A, start, col, m, m_next)
             predict(A, start, col, filtered_P[t - 1], P, work)
             add_shocks(V, vstart, vcol, lam, t, P)
         while j < n_obs and year[order[j]] == t:
@@ -288,13 +296,8 @@ def filter_predictions(A, start, col, s0, V, vstart, vcol, lam, scale, noise_var
     j = 0
     for t in range(until):
         if t > 0:
+            predict_mean(A, start, col, m, m_next)
             for i in range(n):
-                m_next[i] = 0.0
-            for k in range(n):
-                for e in range(start[k], start[k + 1]):
-                    m_next[col[e]] += A[k, col[e]] * m[k]
-            for i in range(n):
-                m[i] = m_next[i]
                 for l in range(i + 1):
                     P_prev[i, l] = P_prev[l, i] = P[i, l]
             predict(A, start, col, P_prev, P, work)
