@@ -154,3 +154,18 @@ def test_the_sensitivity_command_reads_the_run(hinge_run) -> None:
     as_json = CliRunner().invoke(cli, ["sensitivity", str(hinge_run.path), "--json"])
     assert '"worth_researching"' in as_json.output
     assert load_run(hinge_run.path).summary["sensitivity"]["questions"].keys() == {"b_high", "c_high"}
+
+
+def test_a_diff_names_a_change_to_the_dynamics_priors(tmp_path) -> None:
+    """The level's shifts, the drift's spread and the shocks' tails move forecasts too."""
+    from forecast.sensitivity.diff import scenario_changes
+
+    edited = copy.deepcopy(CHAIN)
+    edited["scenario"]["shock_df"] = 5.0
+    edited["nodes"]["A"]["shift"] = {"dist": "Gamma", "alpha": 3, "beta": 3}
+    edited["nodes"]["A"]["drift_sd"] = 0.2
+    a = load_scenario(write_scenario(tmp_path / "a", CHAIN))
+    b = load_scenario(write_scenario(tmp_path / "b", edited))
+    found = {(c["kind"], c["id"], c["what"]) for c in scenario_changes(a, b)}
+    assert found == {("scenario", "shock_df", "shocks' degrees of freedom"), ("node", "A", "shift prior"),
+                     ("node", "A", "drift_sd")}

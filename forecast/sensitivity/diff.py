@@ -95,30 +95,28 @@ def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
         if x != y:
             changes.append({"kind": kind, "id": ident, "what": what, "a": x, "b": y})
 
+    def pairs(kind: str, xs: dict, ys: dict):
+        """The items both scenarios have, by id; those only one has are noted as added or removed."""
+        for ident in sorted(set(xs) | set(ys)):
+            x, y = xs.get(ident), ys.get(ident)
+            if x is None or y is None:
+                note(kind, ident, "added" if x is None else "removed", x is not None, y is not None)
+            else:
+                yield ident, x, y
+
     note("scenario", "years", "history, start and horizon", (a.history_start, a.start_year, a.horizon),
          (b.history_start, b.start_year, b.horizon))
-    for nid in sorted(set(a.nodes) | set(b.nodes)):
-        x, y = a.nodes.get(nid), b.nodes.get(nid)
-        if x is None or y is None:
-            note("node", nid, "added" if x is None else "removed", x is not None, y is not None)
-            continue
-        for part in ("baseline", "persistence", "volatility"):
+    note("scenario", "shock_df", "shocks' degrees of freedom", a.shock_df, b.shock_df)
+    for nid, x, y in pairs("node", a.nodes, b.nodes):
+        for part in ("baseline", "persistence", "volatility", "shift"):
             note("node", nid, f"{part} prior", getattr(x, part).describe(), getattr(y, part).describe())
+        note("node", nid, "drift_sd", x.drift_sd, y.drift_sd)
         note("node", nid, "role", x.role, y.role)
-    claims_a, claims_b = {c.id: c for c in a.claims}, {c.id: c for c in b.claims}
-    for cid in sorted(set(claims_a) | set(claims_b)):
-        x, y = claims_a.get(cid), claims_b.get(cid)
-        if x is None or y is None:
-            note("claim", cid, "added" if x is None else "removed", x is not None, y is not None)
-            continue
+    for cid, x, y in pairs("claim", {c.id: c for c in a.claims}, {c.id: c for c in b.claims}):
         note("claim", cid, "cause -> effect (lag)", f"{x.cause} -> {x.effect} ({x.lag})",
              f"{y.cause} -> {y.effect} ({y.lag})")
         note("claim", cid, "prior", _prior_text(x), _prior_text(y))
-    for iid in sorted(set(a.indicators) | set(b.indicators)):
-        x, y = a.indicators.get(iid), b.indicators.get(iid)
-        if x is None or y is None:
-            note("indicator", iid, "added" if x is None else "removed", x is not None, y is not None)
-            continue
+    for iid, x, y in pairs("indicator", a.indicators, b.indicators):
         note("indicator", iid, "node, transform, direction", (x.node, x.transform, x.direction),
              (y.node, y.transform, y.direction))
         data_x = dict(zip(x.years.tolist(), x.values.tolist()))
@@ -127,26 +125,16 @@ def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
         if differ:
             changes.append({"kind": "data", "id": iid, "what": f"values in {_years(differ)}",
                             "a": [data_x.get(yr) for yr in differ], "b": [data_y.get(yr) for yr in differ]})
-    strategies_a, strategies_b = {s.id: s for s in a.strategies}, {s.id: s for s in b.strategies}
-    for sid in sorted(set(strategies_a) | set(strategies_b)):
-        x, y = strategies_a.get(sid), strategies_b.get(sid)
-        if x is None or y is None:
-            note("strategy", sid, "added" if x is None else "removed", x is not None, y is not None)
-            continue
+    for sid, x, y in pairs("strategy", {s.id: s for s in a.strategies}, {s.id: s for s in b.strategies}):
         note("strategy", sid, "settings", {k: repr(v) for k, v in x.interventions.items()},
              {k: repr(v) for k, v in y.interventions.items()})
-    questions_a, questions_b = {q.id: q for q in a.questions}, {q.id: q for q in b.questions}
-    for qid in sorted(set(questions_a) | set(questions_b)):
-        x, y = questions_a.get(qid), questions_b.get(qid)
-        if x is None or y is None:
-            note("question", qid, "added" if x is None else "removed", x is not None, y is not None)
-            continue
+    for qid, x, y in pairs("question", {q.id: q for q in a.questions}, {q.id: q for q in b.questions}):
         note("question", qid, "rule", x.describe_rule(), y.describe_rule())
     return changes
 
 
 def setting_changes(a: Run, b: Run) -> list[dict]:
-    """The runs' own settings (seed, draws, sampler, history) and library versions."""
+    """The runs' own settings (seed, draws, sampler, ...) and library versions."""
     out = []
     for kind, x, y in (("setting", a.manifest.get("settings", {}), b.manifest.get("settings", {})),
                        ("version", a.manifest.get("versions", {}), b.manifest.get("versions", {}))):
