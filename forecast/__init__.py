@@ -13,6 +13,8 @@ scenario) -> :mod:`forecast.model` (PyMC model of the history; its Ops and kerne
 from __future__ import annotations
 
 import os
+from hashlib import sha256
+from pathlib import Path
 
 from platformdirs import user_cache_dir
 
@@ -22,20 +24,26 @@ def _compile_settings() -> None:
     each wins):
 
     * the compile caches are shared across runs, in the user's cache dir: PyTensor's (its
-      numba kernels included) and numba's own (the kernels of :mod:`forecast.compiled`);
+      numba kernels included) and numba's own (the kernels of :mod:`forecast.compiled`).
+      numba keys a cached kernel by its own file and bytecode, not by the flags it was
+      compiled with, which :mod:`forecast.compiled.numba_ops` sets: numba's folder is named
+      after that file's hash, so that a change of flags (a ``git pull``) never runs kernels
+      compiled with the old ones;
     * PyTensor's numba code is compiled without fast-math. With it, a graph compiled anew and
       the same graph loaded from the cache could differ in the last bit of the log density
       (LLVM may reassociate sums differently across inlined and cached functions), enough for
       a chain to take another path: the same seed then gave other numbers with a cold cache
-      than with a warm one. Without it they agree exactly, at no measured cost (the
-      likelihood's kernel, compiled on its own, keeps its flags).
+      than with a warm one. Without it they agree exactly, at no measured cost. The kernels
+      of :mod:`forecast.compiled` are compiled without it too, for the same reason
+      (:data:`forecast.compiled.numba_ops.FASTMATH`).
     """
     root = user_cache_dir("forecast")
+    flags_version = sha256((Path(__file__).parent / "compiled" / "numba_ops.py").read_bytes()).hexdigest()[:12]
     flags = os.environ.get("PYTENSOR_FLAGS", "")
     ours = [f"base_compiledir={root}/pytensor" if "base_compiledir" not in flags else "",
             "numba__fastmath=False" if "numba__fastmath" not in flags else ""]
     os.environ["PYTENSOR_FLAGS"] = ",".join(x for x in (flags, *ours) if x)
-    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(root, "numba"))
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(root, "numba", flags_version))
 
 
 _compile_settings()

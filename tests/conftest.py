@@ -6,6 +6,7 @@ Tests never depend on the working directory: paths are built from this file's lo
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,38 @@ import tomli_w
 ROOT = Path(__file__).resolve().parents[1]
 PRIORS = ROOT / "priors"
 DEFAULT_SCENARIO = PRIORS / "article.toml"
+
+#: Not results of a run: how long sampling took on this machine.
+TIMINGS = {"sampling_seconds"}
+
+
+def summary_values(summary: Path) -> dict[str, object]:
+    """Every value of a summary.json file by its key path, timings left out."""
+
+    def walk(value, path: str = ""):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k not in TIMINGS:
+                    yield from walk(v, f"{path}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from walk(v, f"{path}[{i}]")
+        else:
+            yield path, value
+
+    return dict(walk(json.loads(summary.read_text(encoding="utf-8"))))
+
+
+def differences(expected: dict[str, object], got: dict[str, object]) -> str:
+    """How two summaries' values differ, in a few lines ('' when they are equal). An assert on
+    the dicts themselves would have pytest diff thousands of lines on CI, for an hour."""
+    missing, extra = sorted(expected.keys() - got.keys()), sorted(got.keys() - expected.keys())
+    moved = {k: (expected[k], got[k]) for k in expected.keys() & got.keys() if expected[k] != got[k]}
+    parts = [f"{len(missing)} values missing, e.g. {missing[:3]}" if missing else "",
+             f"{len(extra)} values extra, e.g. {extra[:3]}" if extra else "",
+             f"{len(moved)} values moved, e.g. {dict(sorted(moved.items())[:4])}" if moved else ""]
+    return "; ".join(p for p in parts if p)
+
 
 #: Lever L drives A (same year), A drives B (same year); C is outside the chain.
 CHAIN = {

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from forecast.cli import cli
 from forecast.results.store import RunError, load_run
 
-from .conftest import DEFAULT_SCENARIO, ROOT
+from .conftest import DEFAULT_SCENARIO, ROOT, differences, summary_values
 
 GOLDEN = ROOT / "tests" / "golden"
 
@@ -74,33 +74,13 @@ def test_default_scenario_runs_end_to_end(default_run) -> None:
     assert summary["diagnostics"]["divergences"] == 0
 
 
-#: Not numbers of the posterior: how long sampling took on this machine.
-TIMINGS = {"sampling_seconds"}
-
-
-def _numbers(value, path: str = ""):
-    """Every number of a summary with its key path, timings left out."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k not in TIMINGS:
-                yield from _numbers(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _numbers(v, f"{path}[{i}]")
-    else:
-        yield path, value
-
-
 @pytest.mark.slow
 def test_the_default_scenario_gives_the_golden_numbers(default_run) -> None:
     """The same seed gives the same summary.json as tests/golden/article_summary.json, number for
     number, whether the compile cache was cold or warm (see tests/golden/README.md)."""
     out, _ = default_run
-    golden = dict(_numbers(json.loads((GOLDEN / "article_summary.json").read_text(encoding="utf-8"))))
-    now = dict(_numbers(json.loads((out / "summary.json").read_text(encoding="utf-8"))))
-    assert now.keys() == golden.keys()
-    moved = {k: (golden[k], now[k]) for k in golden if golden[k] != now[k]}
-    assert not moved, f"{len(moved)} numbers moved, e.g. {dict(list(moved.items())[:5])}"
+    differ = differences(summary_values(GOLDEN / "article_summary.json"), summary_values(out / "summary.json"))
+    assert not differ, differ
 
 
 @pytest.mark.slow
