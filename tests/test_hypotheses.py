@@ -262,8 +262,11 @@ def test_far_apart_hypotheses_get_the_weight_of_a_reweighted_broad_prior_fit(tmp
     ref = simulated.reweighted({"x_to_y": fit.tree["posterior"].dataset["effect"].sel(claim="x_to_y").values}, sc,
                                1.0)
     w = H.weigh_hypotheses(sc, compiled, replace(TINY, chains=chains, seed=seed + 20))
-    assert abs(w.weights[1] - ref["weights"][1]) < 0.05
+    # right to within its own Monte Carlo error (0.03-0.045 with these tiny fits: over six seeds
+    # the weights of seed 0 with 2 chains spread 0.68-0.81 around the reference's 0.75), and
+    # never as far off as the issue's mixture sampler (0.25 or 0.0 for 0.88-0.99)
     assert abs(w.weights[1] - ref["weights"][1]) < 4 * math.hypot(w.weights_mcse[1], ref["mcse"][1]) + 0.01
+    assert abs(w.weights[1] - ref["weights"][1]) < 0.15
     # tiny draws may warn or fail on R-hat and ESS, and warn on the weights' precision; not fail on it
     assert w.weights_mcse.max() < H.WEIGHT_MCSE_FAIL
     assert not any("could not be estimated" in m for m in w.diagnostics()[1])
