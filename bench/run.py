@@ -579,8 +579,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="default scenario only, warm cache, nutpie")
     ap.add_argument("--limit", type=float, default=600, help="seconds allowed per generated scenario (default 600)")
-    ap.add_argument("--parts", default="runs,backtest,sweep,calibrate",
-                    help="which measurements: runs (the table), backtest, sweep, calibrate (default: all)")
+    ap.add_argument("--parts", default=None,
+                    help="which measurements: runs (the table), backtest, sweep, calibrate "
+                         "(default: all; with --quick, runs)")
     ap.add_argument("--sweep-variants", type=int, default=10, help="numbers-only variants of the sweep measurement")
     ap.add_argument("--sims", type=int, default=200, help="simulations of the calibration measurement")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -613,7 +614,7 @@ def main() -> None:
         default = measure("default", DEFAULT, settings, out)
         rows.append(default)
         save()
-        parts = set(args.parts.split(","))
+        parts = set((args.parts or ("runs" if args.quick else "runs,backtest,sweep,calibrate")).split(","))
         if "backtest" in parts:
             rows.append(backtest_speed(out, settings, default["total_seconds"]))
             save()
