@@ -98,3 +98,21 @@ def test_a_command_that_fails_leaves_no_child_compiling_behind(tmp_path) -> None
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 1 and "missing.toml" in done.stderr
     assert _processes_with(str(cache)) == []
+
+
+def test_kernels_compiled_with_other_flags_are_never_loaded_from_the_cache(tmp_path) -> None:
+    """numba keys a cached kernel by its own file and bytecode, not by the flags it was compiled
+    with (set in forecast.compiled.numba_ops): numba's cache folder is named after that file,
+    so a change of flags starts a new folder instead of loading kernels compiled the old way."""
+    import os
+    from hashlib import sha256
+    from pathlib import Path
+
+    import forecast.compiled.numba_ops as numba_ops
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTENSOR_FLAGS")}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", "import os, forecast; print(os.environ['NUMBA_CACHE_DIR'])"],
+                          capture_output=True, text=True, check=True, env=env)
+    flags_file = sha256(Path(numba_ops.__file__).read_bytes()).hexdigest()[:12]
+    assert done.stdout.strip() == str(tmp_path / "forecast" / "numba" / flags_file)
