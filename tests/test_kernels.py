@@ -11,7 +11,7 @@ from scipy import stats
 
 from forecast.compiled import kalman
 from forecast.model.build import build_model
-from forecast.model.dynamics import Params, State, initial_variance, state_space, step
+from forecast.model.dynamics import Params, State, initial_variance, simulate, state_space, step
 from forecast.scenario import load_scenario
 from forecast.scenario.graph import Graph, effects_first, same_year_reach, transition_support
 
@@ -151,6 +151,34 @@ def test_the_state_space_is_the_equations_a_year_at_a_time() -> None:
         state = step(state, e[:n], e[n:], p, graph)
         x = x @ A + e @ V
         np.testing.assert_allclose(x, np.concatenate([state.d, state.m, state.g]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("edges", [EVIDENCE_EDGES + DOWNSTREAM, [(0, 1, 1), (1, 2, 1)], [(2, 1, 0), (1, 0, 0)], []],
+                         ids=["chains of both kinds", "lagged claims only", "same-year claims only", "no claims"])
+@pytest.mark.parametrize("intervened", [False, True], ids=["observational", "a lever held"])
+def test_the_compiled_forecast_is_the_equations_a_year_at_a_time(edges, intervened: bool) -> None:
+    """dynamics.simulate (compiled, each node once per year in causal order) gives what
+    dynamics.step gives year after year, draw by draw, with levers held at their targets."""
+    rng = np.random.default_rng(5)
+    n = max((max(c, e) for c, e, _ in edges), default=2) + 1
+    graph = Graph.from_edges(n, edges)
+    draws, years = 6, 5
+    p = random_params(rng, graph, (draws,))
+    last = State(rng.normal(size=(draws, n)), rng.normal(size=(draws, n)), rng.normal(size=(draws, n)))
+    eps, xi = rng.normal(size=(years, draws, n)), rng.normal(size=(years, draws, n))
+    held = target = None
+    if intervened:
+        held = np.zeros(n)
+        held[[0, n - 1]] = 1.0
+        target = rng.normal(size=(years, draws, n))
+    out, final = simulate(last, eps, xi, p, graph, held, target)
+    state = last
+    for h in range(years):
+        state = step(state, eps[h], xi[h], p, graph, held, None if target is None else target[h])
+        np.testing.assert_allclose(out[h], state.d, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(final.m, state.m, rtol=1e-12, atol=1e-12)
+    if intervened:
+        np.testing.assert_array_equal(out[:, :, [0, n - 1]], target[:, :, [0, n - 1]])
 
 
 @pytest.mark.parametrize("edges", [[(0, 1, 1), (1, 2, 1)], [(0, 1, 0), (1, 2, 0)], []],

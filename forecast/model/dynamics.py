@@ -1,4 +1,5 @@
-"""The structural equations: how each node moves from year to year, in NumPy.
+"""The structural equations: how each node moves from year to year, in NumPy (the forecasts step
+them compiled, :mod:`forecast.compiled.forward`, held to :func:`step` by the tests).
 
 Each node ``i`` has a latent level ``x[i, t] = mu[i] + d[i, t]`` per year: a baseline ``mu``
 and a deviation ``d``, made of a **moving level** ``m`` (where the node settles, which drifts
@@ -37,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from forecast.scenario.graph import Graph
+from forecast.scenario.graph import Graph, causal_order
 
 
 @dataclass
@@ -152,18 +153,39 @@ def initial_variance(initial_sd: np.ndarray, drift_sd: np.ndarray) -> np.ndarray
 
 def simulate(last: State, eps: np.ndarray, xi: np.ndarray, p: Params, graph: Graph,
              held: np.ndarray | None = None, target: np.ndarray | None = None) -> tuple[np.ndarray, State]:
-    """Future deviations for each year, batched over draws, and the last year's state.
+    """Future deviations for each year, batched over draws, and the last year's state: the
+    equations of :func:`step`, year after year, compiled (:mod:`forecast.compiled.forward`:
+    each claim summed once per year, the nodes in causal order).
 
-    ``last``: the state in the last year before; ``eps``, ``xi``: (years, draws, nodes) shocks
-    already scaled to their variances; ``held``: (nodes,) 0/1; ``target``: (years, draws, nodes)
-    deviations. Returns the deviations (years, draws, nodes).
+    ``last``: the state in the last year before, (draws, nodes); ``eps``, ``xi``: (years,
+    draws, nodes) shocks already scaled to their variances; ``held``: (nodes,) 0/1;
+    ``target``: (years, draws, nodes) deviations. Returns the deviations (years, draws, nodes).
     """
-    out = np.empty_like(eps)
-    state = last
-    for h in range(eps.shape[0]):
-        state = step(state, eps[h], xi[h], p, graph, held, None if target is None else target[h])
-        out[h] = state.d
-    return out, state
+    from forecast.compiled.forward import forward
+
+    draws, n = eps.shape[1], eps.shape[2]
+
+    def rows(x: Any, width: int) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(x, (draws, width)), dtype=np.float64)
+
+    lag_effect, same = graph.effect[1], _same_year_by_effect(graph)
+    held = np.zeros(0) if held is None else np.ascontiguousarray(held, dtype=np.float64)
+    target = np.zeros((0, 0, 0)) if target is None else np.ascontiguousarray(target, dtype=np.float64)
+    out, m = forward(rows(last.d, n), rows(last.m, n), rows(last.g, n), np.ascontiguousarray(eps, dtype=np.float64),
+                     np.ascontiguousarray(xi, dtype=np.float64), rows(p.phi, n), rows(p.sigma, n), rows(p.omega, n),
+                     rows(p.beta, np.shape(p.beta)[-1]), graph.cause[1].astype(np.int64),
+                     graph.slot[1].astype(np.int64), lag_effect.astype(np.int64), *same, held, target)
+    return out, State(out[-1], m, rows(last.g, n))
+
+
+def _same_year_by_effect(graph: Graph) -> tuple[np.ndarray, ...]:
+    """The same-year claims grouped by effect node (causes, slots, and where each node's group
+    starts), and the nodes in causal order: what :func:`forecast.compiled.forward.forward` reads."""
+    effect = graph.effect[0]
+    by_effect = np.argsort(effect, kind="stable")
+    start = np.searchsorted(effect[by_effect], np.arange(graph.n_nodes + 1))
+    return (graph.cause[0][by_effect].astype(np.int64), graph.slot[0][by_effect].astype(np.int64),
+            start.astype(np.int64), np.array(causal_order(graph), dtype=np.int64))
 
 
 def history_from_drivers(graph: Graph, params: Params, initial_sd: np.ndarray, drift_sd: np.ndarray,
