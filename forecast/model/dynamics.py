@@ -175,7 +175,7 @@ def simulate(last: State, eps: np.ndarray, xi: np.ndarray, p: Params, graph: Gra
                      np.ascontiguousarray(xi, dtype=np.float64), rows(p.phi, n), rows(p.sigma, n), rows(p.omega, n),
                      rows(p.beta, np.shape(p.beta)[-1]), graph.cause[1].astype(np.int64),
                      graph.slot[1].astype(np.int64), lag_effect.astype(np.int64), *same, held, target)
-    return out, State(out[-1], m, rows(last.g, n))
+    return out, State(out[-1] if len(out) else rows(last.d, n), m, rows(last.g, n))
 
 
 def _same_year_by_effect(graph: Graph) -> tuple[np.ndarray, ...]:
