@@ -116,3 +116,34 @@ def test_kernels_compiled_with_other_flags_are_never_loaded_from_the_cache(tmp_p
                           capture_output=True, text=True, check=True, env=env)
     flags_file = sha256(Path(numba_ops.__file__).read_bytes()).hexdigest()[:12]
     assert done.stdout.strip() == str(tmp_path / "forecast" / "numba" / flags_file)
+
+
+_FORECAST = """
+import numpy as np
+from forecast.compiled.forward import forward
+from forecast.model.dynamics import Params, State, simulate
+from forecast.scenario.graph import Graph
+
+graph = Graph.from_edges(3, [(0, 1, 0), (1, 2, 1)])
+rng = np.random.default_rng(0)
+p = Params(rng.uniform(0.2, 0.9, (4, 3)), np.ones(3), np.ones(3), rng.normal(size=(4, 2)))
+last = State(np.zeros((4, 3)), np.zeros(3), np.zeros((4, 3)))
+simulate(last, rng.normal(size=(5, 4, 3)), rng.normal(size=(5, 4, 3)), p, graph)
+simulate(last, rng.normal(size=(5, 4, 3)), rng.normal(size=(5, 4, 3)), p, graph, np.array([1.0, 0, 0]),
+         np.zeros((5, 4, 3)))
+print(len(forward.signatures), sum(forward.stats.cache_misses.values()), sum(forward.stats.cache_hits.values()))
+"""
+
+
+def test_the_forecasts_kernel_compiled_ahead_is_the_one_every_forecast_loads(tmp_path) -> None:
+    """The background child compiles the forecasts' kernel (compile_ahead) for the arguments
+    forecasts pass, broadcast and read-only parameters included: a forecast then loads it from
+    numba's cache, one version, and compiles nothing."""
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    subprocess.run([sys.executable, "-c", "from forecast.compiled.forward import compile_ahead; compile_ahead()"],
+                   check=True, env=env)
+    done = subprocess.run([sys.executable, "-c", _FORECAST], capture_output=True, text=True, check=True, env=env)
+    versions, compiled, loaded = done.stdout.split()
+    assert (versions, compiled, loaded) == ("1", "0", "1"), "one version, loaded from the cache, nothing compiled"

@@ -161,20 +161,20 @@ def simulate(last: State, eps: np.ndarray, xi: np.ndarray, p: Params, graph: Gra
     draws, nodes) shocks already scaled to their variances; ``held``: (nodes,) 0/1;
     ``target``: (years, draws, nodes) deviations. Returns the deviations (years, draws, nodes).
     """
-    from forecast.compiled.forward import forward
+    from forecast.compiled.forward import as_argument, forward
 
     draws, n = eps.shape[1], eps.shape[2]
 
     def rows(x: Any, width: int) -> np.ndarray:
-        return np.ascontiguousarray(np.broadcast_to(x, (draws, width)), dtype=np.float64)
+        return as_argument(np.broadcast_to(x, (draws, width)))
 
     lag_effect, same = graph.effect[1], _same_year_by_effect(graph)
-    held = np.zeros(0) if held is None else np.ascontiguousarray(held, dtype=np.float64)
-    target = np.zeros((0, 0, 0)) if target is None else np.ascontiguousarray(target, dtype=np.float64)
-    out, m = forward(rows(last.d, n), rows(last.m, n), rows(last.g, n), np.ascontiguousarray(eps, dtype=np.float64),
-                     np.ascontiguousarray(xi, dtype=np.float64), rows(p.phi, n), rows(p.sigma, n), rows(p.omega, n),
-                     rows(p.beta, np.shape(p.beta)[-1]), graph.cause[1].astype(np.int64),
-                     graph.slot[1].astype(np.int64), lag_effect.astype(np.int64), *same, held, target)
+    held = as_argument(np.zeros(0) if held is None else held)
+    target = as_argument(np.zeros((0, 0, 0)) if target is None else target)
+    out, m = forward(rows(last.d, n), rows(last.m, n), rows(last.g, n), as_argument(eps), as_argument(xi),
+                     rows(p.phi, n), rows(p.sigma, n), rows(p.omega, n), rows(p.beta, np.shape(p.beta)[-1]),
+                     graph.cause[1].astype(np.int64), graph.slot[1].astype(np.int64), lag_effect.astype(np.int64),
+                     *same, held, target)
     return out, State(out[-1] if len(out) else rows(last.d, n), m, rows(last.g, n))
 
 
