@@ -5,6 +5,7 @@ child process while it compiles the rest, and must then give the same density as
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -89,8 +90,6 @@ def _processes_with(marker: str) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_command_that_fails_leaves_no_child_compiling_behind(tmp_path) -> None:
     """With an empty cache the child would compile for ~20 s; the command stops it on exit."""
-    import os
-
     cache = tmp_path / "empty-cache"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache / "numba"),
                PYTENSOR_FLAGS=f"base_compiledir={cache / 'pytensor'}")
@@ -104,7 +103,6 @@ def test_kernels_compiled_with_other_flags_are_never_loaded_from_the_cache(tmp_p
     """numba keys a cached kernel by its own file and bytecode, not by the flags it was compiled
     with (set in forecast.compiled.numba_ops): numba's cache folder is named after that file,
     so a change of flags starts a new folder instead of loading kernels compiled the old way."""
-    import os
     from hashlib import sha256
     from pathlib import Path
 
@@ -139,8 +137,6 @@ def test_the_forecasts_kernel_compiled_ahead_is_the_one_every_forecast_loads(tmp
     """The background child compiles the forecasts' kernel (compile_ahead) for the arguments
     forecasts pass, broadcast and read-only parameters included: a forecast then loads it from
     numba's cache, one version, and compiles nothing."""
-    import os
-
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     subprocess.run([sys.executable, "-c", "from forecast.compiled.forward import compile_ahead; compile_ahead()"],
                    check=True, env=env)
