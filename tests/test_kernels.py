@@ -13,7 +13,7 @@ from forecast.compiled import kalman
 from forecast.model.build import build_model
 from forecast.model.dynamics import Params, State, initial_variance, simulate, state_space, step
 from forecast.scenario import load_scenario
-from forecast.scenario.graph import Graph, effects_first, same_year_reach, transition_support
+from forecast.scenario.graph import Graph, effects_first, same_year_grouped, same_year_reach, transition_support
 
 from .conftest import DEFAULT_SCENARIO
 from .reference import observation_covariance, random_params
@@ -127,7 +127,7 @@ def test_the_kernel_builds_the_state_space_of_the_equations(edges) -> None:
     effect = np.concatenate(graph.effect).astype(np.int64)
     lag = np.concatenate([np.zeros(len(graph.slot[0])), np.ones(len(graph.slot[1]))]).astype(np.int64)
     beta = p.beta[np.concatenate(graph.slot)]
-    first, by_cause = kalman.same_year_by_cause(cause, lag, n)
+    first, by_cause = same_year_grouped(cause, lag, n)
     G, FG = np.empty((n, n)), np.empty((n, n))
     kalman.structure(p.phi, beta, cause, effect, lag, order, first, by_cause, G, FG)
     A, V = np.zeros((3 * n, 3 * n)), np.zeros((2 * n, 3 * n))

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from forecast.compiled.numba_ops import jit as _jit
-from forecast.scenario.graph import filtered_block
+from forecast.scenario.graph import filtered_block, same_year_grouped
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -339,7 +339,7 @@ def structure(phi, beta, cause, effect, lag, order, first, by_cause, G, FG):
     lagged claims), as :func:`forecast.model.dynamics.transition_matrices` defines them, built
     claim by claim: ``G = I + M G`` row by row with each same-year claim's effect before its
     cause (``order``), so no matrix product or inverse. ``first, by_cause``: the same-year
-    claims grouped by cause (:func:`same_year_by_cause`)."""
+    claims grouped by cause (:func:`forecast.scenario.graph.same_year_grouped`)."""
     n, n_claims = phi.shape[0], beta.shape[0]
     for i in range(n):
         for l in range(n):
@@ -522,7 +522,8 @@ def claims_into(n_state: int, kept: np.ndarray, cause: np.ndarray, effect: np.nd
                 order: np.ndarray) -> tuple:
     """The claims into the ``kept`` nodes, as :func:`evidence_kernel` takes them: their indices,
     then their causes, effects and lags, the solving ``order`` restricted to ``kept``, all
-    as places among ``kept``, and the same-year ones by cause (:func:`same_year_by_cause`).
+    as places among ``kept``, and the same-year ones by cause
+    (:func:`forecast.scenario.graph.same_year_grouped`).
     A claim from a kept node to one not kept moves nothing kept (``kept`` holds everything
     upstream of its nodes), and a claim into a kept node comes from one."""
     place = np.full(n_state, -1)
@@ -531,15 +532,7 @@ def claims_into(n_state: int, kept: np.ndarray, cause: np.ndarray, effect: np.nd
     cause, effect, lag = place[cause[claim]], place[effect[claim]], lag[claim]
     assert np.all(cause >= 0), "kept is not closed upstream"
     order = place[order][place[order] >= 0]
-    return (claim, cause, effect, lag, order, *same_year_by_cause(cause, lag, kept.size))
-
-
-def same_year_by_cause(cause: np.ndarray, lag: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The same-year claims grouped by cause, as compressed rows: node ``c``'s are
-    ``by_cause[first[c]:first[c + 1]]`` (claim indices, in their order)."""
-    same_year = np.flatnonzero(lag == 0)
-    by_cause = same_year[np.argsort(cause[same_year], kind="stable")]
-    return np.searchsorted(cause[by_cause], np.arange(n + 1)), by_cause
+    return (claim, cause, effect, lag, order, *same_year_grouped(cause, lag, kept.size))
 
 
 def state_supports(transition: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from forecast.scenario.graph import Graph, causal_order
+from forecast.scenario.graph import Graph
 
 
 @dataclass
@@ -168,24 +168,14 @@ def simulate(last: State, eps: np.ndarray, xi: np.ndarray, p: Params, graph: Gra
     def rows(x: Any, width: int) -> np.ndarray:
         return as_argument(np.broadcast_to(x, (draws, width)))
 
-    lag_effect, same = graph.effect[1], _same_year_by_effect(graph)
+    lag_effect = graph.effect[1]
     held = as_argument(np.zeros(0) if held is None else held)
     target = as_argument(np.zeros((0, 0, 0)) if target is None else target)
     out, m = forward(rows(last.d, n), rows(last.m, n), rows(last.g, n), as_argument(eps), as_argument(xi),
                      rows(p.phi, n), rows(p.sigma, n), rows(p.omega, n), rows(p.beta, np.shape(p.beta)[-1]),
                      graph.cause[1].astype(np.int64), graph.slot[1].astype(np.int64), lag_effect.astype(np.int64),
-                     *same, held, target)
+                     *graph.same_year_by_effect, held, target)
     return out, State(out[-1] if len(out) else rows(last.d, n), m, rows(last.g, n))
-
-
-def _same_year_by_effect(graph: Graph) -> tuple[np.ndarray, ...]:
-    """The same-year claims grouped by effect node (causes, slots, and where each node's group
-    starts), and the nodes in causal order: what :func:`forecast.compiled.forward.forward` reads."""
-    effect = graph.effect[0]
-    by_effect = np.argsort(effect, kind="stable")
-    start = np.searchsorted(effect[by_effect], np.arange(graph.n_nodes + 1))
-    return (graph.cause[0][by_effect].astype(np.int64), graph.slot[0][by_effect].astype(np.int64),
-            start.astype(np.int64), np.array(causal_order(graph), dtype=np.int64))
 
 
 def history_from_drivers(graph: Graph, params: Params, initial_sd: np.ndarray, drift_sd: np.ndarray,

@@ -8,6 +8,7 @@ same way through :class:`Graph`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,25 @@ class Graph:
     def effect(self) -> tuple[np.ndarray, np.ndarray]:
         """Per lag: the effect node of each claim (the index ``to_effect`` is one-hot on)."""
         return tuple(m.argmax(axis=1) for m in self.to_effect)  # type: ignore[return-value]
+
+    @cached_property
+    def same_year_by_effect(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The same-year claims grouped by effect node, as compressed rows: node ``i``'s causes
+        and slots are ``causes[first[i]:first[i + 1]]`` and ``slots[...]``; then the nodes in
+        causal order. What the forecasts' compiled step reads (:func:`forecast.model.dynamics.simulate`),
+        derived once per graph: ``(causes, slots, first, order)``."""
+        first, at = same_year_grouped(self.effect[0], np.zeros(self.slot[0].size, dtype=int), self.n_nodes)
+        return (self.cause[0][at].astype(np.int64), self.slot[0][at].astype(np.int64), first.astype(np.int64),
+                np.array(causal_order(self), dtype=np.int64))
+
+
+def same_year_grouped(node: np.ndarray, lag: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same-year claims grouped by ``node`` (each claim's cause, or its effect), as
+    compressed rows: node ``i``'s are ``claims[first[i]:first[i + 1]]`` (claim indices, in
+    their order). Returns ``(first, claims)``."""
+    same_year = np.flatnonzero(lag == 0)
+    claims = same_year[np.argsort(node[same_year], kind="stable")]
+    return np.searchsorted(node[claims], np.arange(n + 1)), claims
 
 
 def _longest_path(n: int, edges: list[tuple[int, int, int]]) -> int:
