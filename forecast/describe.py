@@ -256,8 +256,9 @@ def _resolved(entry: dict) -> str:
 
 
 def sensitivity_view(summary: dict, found: dict) -> str:
-    """``forecast sensitivity``: per question, the decision and the claims it hinges on; then
-    the claims most worth researching and what the data taught about each claim."""
+    """``forecast sensitivity``: per question, the decision and the claims it hinges on (their
+    swing under the best strategy); then the claims most worth researching and what the data
+    taught about each claim. ``--json`` has every strategy and every contrast."""
     labels = {c: v["label"] for c, v in summary["claims"].items()}
     lines = []
     for q in summary["questions"]:
@@ -266,7 +267,12 @@ def sensitivity_view(summary: dict, found: dict) -> str:
             continue
         lines.append(f"{q['id']}: {q['text']}")
         dec = entry.get("decision")
-        if dec:
+        shown = dec["best"] if dec else max(entry["posterior"], key=entry["posterior"].get)
+        if dec and dec.get("tied"):
+            lines.append(f"  no clear best strategy: {dec['best']} (P({dec['desirable']}) "
+                         f"{dec['utilities'][dec['best']]:.2f}) is tied within Monte Carlo error with "
+                         + ", ".join(dec["tied"]))
+        elif dec:
             lines.append(f"  best strategy: {dec['best']} (P({dec['desirable']}) {dec['utilities'][dec['best']]:.2f})")
         else:
             lines.append("  no desirable answer: no strategy is best for this question")
@@ -274,29 +280,44 @@ def sensitivity_view(summary: dict, found: dict) -> str:
             f"{s} {p:.2f} ({entry['prior_only'][s]:.2f})" for s, p in entry["posterior"].items()))
         for cid in entry["ranking"][:5]:
             c = entry["claims"][cid]
-            swing = max(abs(hi - lo) for lo, hi in c["tornado"].values())
-            share = max(c["variance_share"].values())
-            parts = [f"swing {swing:.2f}", f"variance share {share:.2f}"]
+            lo, hi = c["tornado"][shown]
+            parts = [f"under {shown} {lo:.2f} to {hi:.2f}", f"variance share {max(c['variance_share'].values()):.2f}"]
             if c.get("evppi"):
-                parts.append(f"value of information {c['evppi']:.3f}")
+                parts.append(f"value of information {c['evppi']:.3f} (noise {c.get('evppi_noise', 0.0):.3f})")
             flip = c.get("flip")
             if flip:
                 parts.append(f"{flip['becomes_best']} becomes best at {flip['value']:+.2f}"
                              + ("" if flip["within_posterior_90"] else " (outside its posterior 90%)"))
             lines.append(f"    {cid} ({labels.get(cid, cid)}): " + "; ".join(parts))
         for label, answers in (entry.get("by_hypothesis") or {}).items():
-            lines.append(f"  if {label}: " + ", ".join(f"{s} {p:.2f}" for s, p in answers.items()))
+            weight = _combination_weight(summary, label)
+            lines.append(f"  if {label}" + (f" (weight {weight:.2f})" if weight is not None else "") + ": "
+                         + ", ".join(f"{s} {p:.2f}" for s, p in answers.items()))
         lines.append("")
     worth = found.get("worth_researching") or []
     if worth:
-        lines.append("most worth researching (expected value of perfect information on the choice of strategy):")
-        lines += [f"  {w['claim']} for {w['question']}: {w['evppi']:.3f}" for w in worth[:10]]
+        lines.append("most worth researching (expected value of perfect information on the choice of strategy, "
+                     "above its noise):")
+        lines += [f"  {w['claim']} for {w['question']}: {w['evppi']:.3f} (noise {w.get('evppi_noise', 0.0):.3f})"
+                  for w in worth[:10]]
         lines.append("")
     lines.append("what the data taught (1 - posterior/prior variance; power-scaling prior sensitivity):")
     for cid, c in found["claims"].items():
         lines.append(f"  {cid}: contraction {c['contraction']:+.2f}, prior sensitivity {c['prior_sensitivity']:.3f}"
                      f" -> {c['driven_by']}-driven")
+    lines += ["", "(every strategy and every contrast with the baseline: --json)"]
     return "\n".join(lines)
+
+
+def _combination_weight(summary: dict, label: str) -> float | None:
+    """A combination of hypotheses' posterior weight ("claim=hypothesis, ..."; one claim's
+    hypothesis: its weight), or None when the summary does not say."""
+    parts = [part.partition("=") for part in label.split(", ")]
+    if len(parts) != 1:
+        return None
+    cid, _, hid = parts[0]
+    found = ((summary.get("claims") or {}).get(cid, {}).get("hypotheses") or {}).get(hid) or {}
+    return found.get("posterior_weight")
 
 
 def diff_view(found: "RunDiff") -> str:

@@ -655,8 +655,12 @@ def test_the_overview_says_what_each_answer_hinges_on(rendered, runs, variant):
         label = s["claims"][top]["label"]
         assert (f"The answer hinges most on {label}: from {lo:.2f} to {hi:.2f} as its effect goes from its 5th to "
                 f"its 95th percentile.") in shown(part)
-    for table in ("flips", "worth", "by-hypothesis"):
+    for table in ("flips", "by-hypothesis"):
         assert f'<table class="compact {table}">' in part
+    if s["sensitivity"]["worth_researching"]:  # values above their noise level: ranked
+        assert '<table class="compact worth">' in part
+    else:
+        assert "no value of information is above its noise level" in part
     assert "Pressure &lt;i&gt;binds&lt;/i&gt; them" in part and "<i>binds</i>" not in part  # label escaped, SVG too
     worth = [a for a in Page(part).find("tr") if "data-evppi" in a]
     assert [(a["data-claim"], a["data-question"], float(a["data-evppi"])) for a in worth] == [

@@ -14,7 +14,17 @@ from forecast.cli import cli
 from forecast.pipeline import run_scenario
 from forecast.results.store import load_run
 from forecast.scenario import load_scenario
-from forecast.sensitivity.analysis import claims_upstream, evppi, regression_fit, variance_share
+from forecast.sensitivity.analysis import (
+    Decision,
+    EffectRegression,
+    claims_upstream,
+    decision,
+    evppi,
+    evppi_noise,
+    flip,
+    regression_fit,
+    variance_share,
+)
 from forecast.sensitivity.diff import diff_runs
 from forecast.settings import SamplerSettings
 
@@ -82,6 +92,75 @@ def test_the_value_of_information_is_zero_when_the_best_choice_never_changes() -
     assert evppi(x, always_better) == pytest.approx(0.0, abs=1e-12)
     crossing = np.stack([0.5 - 0.4 * x, 0.5 + 0.4 * x])  # which is better depends on the sign of x
     assert evppi(x, crossing) > 0.2
+
+
+def test_an_answer_given_an_effect_is_read_from_the_draws_that_have_it() -> None:
+    """The tornado's answer "if the effect were x" is E[y | x] over the posterior, with what the
+    posterior ties to the effect: here the answer hinges on a hidden state that the effect
+    predicts, so fixing the effect and keeping each draw's state would leave the answer flat."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=8000)
+    state = x + rng.normal(size=8000)  # what the posterior inferred alongside the effect
+    y = (state > 0).astype(float)
+    at = np.array([-1.645, 0.0, 1.645])
+    mean, se = EffectRegression(x).predict(y[None], at)
+    from scipy.stats import norm
+
+    truth = norm.cdf(at)  # P(x + e > 0 | x)
+    assert np.all(np.abs(mean[0] - truth) < 4 * se[0] + 0.01)
+    assert np.all(se[0] > 0) and np.all(se[0] < 0.05)
+
+
+def test_standard_errors_count_the_draws_autocorrelation() -> None:
+    """Draws that repeat each value ten times carry a tenth of the information."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=1000)
+    y = x + rng.normal(size=1000)
+    _, independent = EffectRegression(x).predict(y[None], np.array([0.0]))
+    _, repeated = EffectRegression(np.repeat(x, 10), chains=2).predict(np.repeat(y, 10)[None], np.array([0.0]))
+    assert repeated[0, 0] == pytest.approx(independent[0, 0], rel=0.35)
+
+
+def test_a_claim_unrelated_to_the_answers_is_within_the_value_of_informations_noise() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=4000)
+    close = (rng.uniform(size=(2, 4000)) < np.array([[0.45], [0.47]])).astype(float)
+    unrelated = EffectRegression(x)
+    assert 0.0 < evppi(x, close, unrelated) <= evppi_noise(unrelated, close)
+    crossing = (rng.uniform(size=(2, 4000)) < np.stack([0.5 - 0.3 * np.tanh(x), 0.5 + 0.3 * np.tanh(x)])).astype(float)
+    related = EffectRegression(x)
+    assert evppi(x, crossing, related) > 3 * evppi_noise(related, crossing)
+
+
+def test_strategies_within_the_paired_monte_carlo_error_of_the_best_are_tied() -> None:
+    rng = np.random.default_rng(5)
+    base = (rng.uniform(size=4000) < 0.4).astype(float)
+    nudged = base.copy()
+    nudged[:3] = 1.0  # three draws more: within the error
+    better = np.maximum(base, (rng.uniform(size=4000) < 0.1).astype(float))
+    tied = decision(np.stack([base, nudged]), "yes", ["a", "b"], chains=2)
+    assert tied.best == "b" and tied.tied == ("a",) and not tied.clear
+    clear = decision(np.stack([base, better]), "yes", ["a", "b"], chains=2)
+    assert clear.best == "b" and clear.clear
+    assert decision(np.stack([base, better]), "no", ["a", "b"], chains=2).best == "a"
+
+
+def test_a_flip_is_where_another_strategy_is_clearly_ahead_nearest_the_median() -> None:
+    """Strategy b is better when the effect is above 0.5, a below; the median is 0: the flip is
+    reported a little above 0.5 (where b's lead clears its error), and none when the lead never
+    does."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=8000)
+    a = (rng.uniform(size=8000) < 0.5).astype(float)
+    b = (rng.uniform(size=8000) < np.clip(0.5 + 0.4 * (x - 0.5), 0, 1)).astype(float)
+    u = np.stack([a, b])
+    found = flip(EffectRegression(x), u, ["a", "b"], Decision("yes", "a", {}), norm(0, 1))
+    assert found is not None and found["becomes_best"] == "b"
+    assert 0.5 < found["value"] < 1.2 and found["margin"] > 2 * found["margin_se"]
+    never = np.stack([a, (rng.uniform(size=8000) < 0.3).astype(float)])
+    assert flip(EffectRegression(x), never, ["a", "b"], Decision("yes", "a", {}), norm(0, 1)) is None
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ from forecast.posterior.explore import explore
 from forecast.results import store
 from forecast.results.summary import jsonable
 from forecast.scenario import Scenario
-from forecast.sensitivity.analysis import decision
+from forecast.sensitivity.analysis import best_strategy
 from forecast.settings import SamplerSettings
 from forecast.sweeps.engine import Cluster, compiled_for, run_tasks
 from forecast.sweeps.results import to_dataset, variant_table, with_reference
@@ -91,8 +91,8 @@ def fit_variant(task: VariantTask) -> dict:
         answers[q["id"]] = {s: {"probability": per[s]["probability"], "mcse": per[s]["mcse"],
                                 **{k: per[s]["quantity"][k] for k in ("q05", "median", "q95")}} for s in strategies}
         if q.get("desirable_answer") in ("yes", "no"):
-            best[q["id"]] = decision(np.array([per[s]["probability"] for s in strategies]), q["desirable_answer"],
-                                     strategies).best
+            best[q["id"]] = best_strategy(np.array([per[s]["probability"] for s in strategies]),
+                                          q["desirable_answer"], strategies)
     d = summary["diagnostics"]
     weights = {c: {h: v["posterior_weight"] for h, v in e["hypotheses"].items()}
                for c, e in summary["claims"].items() if e.get("hypotheses")}

@@ -340,12 +340,15 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
         if not ranked or ranked[0]["p"] is None:
             continue
         best = ranked[0]
-        tied = [by_id[x["strategy"]]["label"] for x in ranked[1:] if x.get("tied")]
+        decided = (sensitivity_of(s, q["id"]) or {}).get("decision") or {}
+        tied = ([by_id[sid]["label"] for sid in decided["tied"] if sid in by_id] if "tied" in decided
+                else [by_id[x["strategy"]]["label"] for x in ranked[1:] if x.get("tied")])
         top = by_id[best["strategy"]]
         cells = {
             "question": cell(q["text"], extra=rests_on(s, q, top, want["answer"])),
             "sought": cell(want["answer"].capitalize(), want["why"]),
-            "best": cell(top["label"], ("tied within Monte Carlo error with " + ", ".join(tied)) if tied else None,
+            "best": cell(top["label"], ("no clear best: tied within Monte Carlo error with " + ", ".join(tied))
+                         if tied else None,
                          top["href"], strategy=top["id"]),
             "chance": cell(chance(best["p"]), f"Monte Carlo error {fmt(best['mcse'], 3)}", chance=best["p"]),
             "spread": cell(**spread(s, q, q["by_strategy"][top["id"]])),
@@ -652,7 +655,12 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
     bars, left_out = tornado_bars(s, entry, sid)
     answer = entry["posterior"][sid]
     decision = entry.get("decision")
-    if decision:
+    if decision and decision.get("tied"):
+        others = ", ".join(by_id.get(t, {"label": t})["label"] for t in decision["tied"])
+        lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is tied within "
+                f"Monte Carlo error with {others}. Shown is {st['label']}, under which the probability of yes is "
+                f"{fmt(answer)} (prior only {fmt(entry['prior_only'].get(sid))}).")
+    elif decision:
         lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}, under which the "
                 f"probability of yes is {fmt(answer)} (prior only {fmt(entry['prior_only'].get(sid))}).")
     else:
@@ -686,14 +694,16 @@ def flip_rows(s: dict, entry: dict, by_id: dict[str, dict]) -> list[dict[str, An
                      "value_text": quantity(flip["value"], 2, sign=True),
                      "median_text": quantity(posterior.get("median"), 2, sign=True),
                      "becomes_best": flip["becomes_best"], "becomes_label": other["label"], "href": other["href"],
-                     "margin_text": margin_text(flip.get("margin")),
+                     "margin_text": margin_text(flip.get("margin"), flip.get("margin_se")),
                      "inside": "yes" if flip.get("within_posterior_90") else "no: beyond it"})
     return rows
 
 
-def margin_text(margin: float | None) -> str:
-    """How far ahead the new best strategy is at the flip (a tie at the scan's precision says so)."""
-    return f"ahead by {fmt(margin, 3)} there" if margin else "level with it there"
+def margin_text(margin: float | None, error: float | None = None) -> str:
+    """How far ahead the new best strategy is at the flip, with the error of that lead."""
+    if not margin:
+        return "level with it there"
+    return f"ahead by {fmt(margin, 3)} there" + (f" (± {fmt(error, 3)})" if error else "")
 
 
 def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[dict[str, Any]]:
@@ -702,8 +712,13 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
     for h in hinged:
         entry = sensitivity_of(s, h["id"]) or {}
         rows = flip_rows(s, entry, by_id) if entry.get("decision") else []
-        if not entry.get("decision"):
+        decision = entry.get("decision")
+        if not decision:
             none = "No desirable answer is set for this question, so there is no choice of strategy to flip."
+        elif decision.get("tied"):
+            others = ", ".join(by_id.get(t, {"label": t})["label"] for t in decision["tied"])
+            none = (f"No clear best strategy: it is tied within Monte Carlo error with {others}, so there is no "
+                    "choice to flip.")
         else:
             none = "No claim within its prior's 90% range flips the choice."
         out.append({"id": h["id"], "text": h["text"], "best": h["strategy"] if entry.get("decision") else None,
@@ -733,7 +748,8 @@ def worth_context(s: dict) -> dict[str, Any]:
         word, note = learned_text((sens.get("claims") or {}).get(w["claim"]))
         rows.append({"claim": w["claim"], "label": claim_label(s, w["claim"]), "question": w["question"],
                      "question_text": texts.get(w["question"], w["question"]), "evppi": w["evppi"],
-                     "evppi_text": fmt(w["evppi"], 3), "learned": word, "learned_note": note})
+                     "evppi_text": fmt(w["evppi"], 3), "noise_text": fmt(w.get("evppi_noise"), 3),
+                     "learned": word, "learned_note": note})
     decided = any(e.get("decision") for e in (sens.get("questions") or {}).values())
     return {"rows": rows, "left_out": len(worth) - len(rows), "decided": decided}
 

@@ -29,8 +29,10 @@ def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int
     # The sampled shock scales of the kept nodes are in shock_scale, with every other node's.
     keep = [v for v in post.data_vars if not v.startswith("_shock_scale")]
     posterior = post[keep]
-    posterior["node_value"] = xr.DataArray(to_display(scenario, post["level"].values), dims=post["level"].dims,
-                                           coords=post["level"].coords)
+    # single precision, as the forecasts are and as both are stored (storage_encoding): the
+    # questions compare the two, and must read the same numbers in a run as from its files
+    posterior["node_value"] = xr.DataArray(to_display(scenario, post["level"].values).astype(np.float32),
+                                           dims=post["level"].dims, coords=post["level"].coords)
     chains, n = draws.chains, draws.draws
     D = chains * n
     coords = coords_of(scenario)

@@ -1,23 +1,38 @@
 """What each answer hinges on: the claims' influence, what flips the decision, the value of
 information, and the answers before any evidence.
 
+Every number here is a property of the posterior as it is: an answer "if a claim's effect
+were x" is the answer among the posterior draws whose effect is near x, ``E[y | beta_j = x]``,
+estimated by a regression spline on the draws (cubic B-splines with knots at the effect's
+quantiles: the regression estimator of Strong et al. 2014, who use a GAM). Fixing the effect
+in every draw and forecasting again would not do: the posterior ties each effect to the
+history it inferred (an unmeasured cause's path is read off its effects' data through the
+claim), so a draw with its effect replaced pairs that effect with a history it would not have
+had, and the answers move for no reason the reader could see.
+
 For every question under every strategy (and every contrast with the baseline):
 
-* **tornado**: the answer with one claim's effect fixed at its posterior 5th and 95th
-  percentiles, the rest of each draw as the posterior has it (a forecast again,
-  :class:`~forecast.sensitivity.reforecast.Reforecaster`; no sampling);
-* **variance share**: the first-order sensitivity index ``Var(E[y | beta_j]) / Var(y)`` of
-  the per-draw answer ``y``, from the posterior draws, with ``E[y | beta_j]`` a regression
-  spline on the effect (cubic B-splines with knots at its quantiles: the regression
-  estimator of Strong et al. 2014, who use a GAM);
-* **what flips the decision**: the best strategy is the one most likely to give the question's
-  desirable answer (:attr:`forecast.scenario.domain.Question.desirable`); for each claim, the
-  effect value nearest its posterior median, within its prior's 90% range, at which another
-  strategy becomes best;
+* **tornado**: the answer given the claim's effect at its posterior 5th and 95th percentiles;
+* **variance share**: the first-order sensitivity index ``Var(E[r | beta_j]) / Var(r)``, with
+  ``r`` the ranks of what the question compares (its subject's value, or its change since
+  the reference year): ranks, because the shocks' tails are heavy and a few extreme draws
+  would otherwise decide the variances; the 0/1 answer itself would hide the claim behind
+  its coin-flip noise;
+* **decision**: the best strategy is the one most likely to give the question's desirable
+  answer (:attr:`forecast.scenario.domain.Question.desirable`); the others within twice the
+  Monte Carlo error of their paired difference from it are tied with it, and then there is
+  no clear best;
+* **what flips the decision** (clear decisions only): for each claim, the effect value
+  nearest its posterior median, within its prior's 90% range and where the posterior has
+  draws, at which another strategy is ahead of the best by more than twice the error of
+  that estimate;
 * **value of information**: the expected value of partial perfect information about a claim's
   effect for the choice of strategy, with the probability of the desirable answer as the
-  utility: ``E_beta[max_s E[u_s | beta]] - max_s E[u_s]``, by the same regression. It is zero
-  when knowing the effect could not change the best strategy;
+  utility: ``E_beta[max_s E[u_s | beta]] - max_s E[u_s]``, by the same regression. The
+  regression's noise alone makes it positive, so each value comes with its noise level: the
+  largest of the values with the effect shifted against the answers (circular shifts keep
+  each series' autocorrelation and break their link); only values above it are ranked
+  "worth researching";
 * **prior only**: the answers under the prior predictive (the run's prior draws forecast the
   same way), beside the posterior ones, to show how far the data moved each answer.
 
@@ -33,35 +48,41 @@ so the data drive it; above, the prior does.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 import xarray as xr
 
+from forecast.forecasts.questions import outcome, quantity, subject_path
 from forecast.scenario.domain import Scenario
 from forecast.sensitivity.reforecast import Reforecaster
 
-#: Where a claim's effect is fixed for the tornado: its posterior 5th and 95th percentiles.
+#: Where the tornado puts a claim's effect: its posterior 5th and 95th percentiles.
 TORNADO = (0.05, 0.95)
-#: Effect values tried across a claim's prior 90% range when looking for a decision flip, and
-#: the posterior draws each try forecasts (fewer than a run's: common random numbers keep the
-#: strategies' differences precise).
-SCAN_POINTS, SCAN_DRAWS, BISECTIONS = 9, 1000, 4
-#: The regression of answers on an effect (variance share, EVPPI): cubic B-splines with this
-#: many interior knots at the effect's quantiles. Flexible enough for an answer that switches
-#: at some effect value, few enough parameters that noise adds little.
+#: The regression of answers on an effect: cubic B-splines with this many interior knots at
+#: the effect's quantiles. Flexible enough for an answer that switches at some effect value,
+#: few enough parameters that noise adds little.
 DEGREE, KNOTS = 3, 6
+#: A difference counts (a tie broken, a decision flipped) beyond this many standard errors.
+CLEAR_AT = 2.0
+#: Effect values searched for a flip, evenly across the searched range; the range is the
+#: prior's 90% and, within it, the posterior's 1st to 99th percentiles (the spline has draws
+#: there to stand on).
+FLIP_GRID, FLIP_RANGE = 101, (0.01, 0.99)
+#: Circular shifts of the effect against the answers that set the value of information's noise
+#: level (the largest of these values: about their 95th percentile).
+NOISE_SHIFTS = 19
 #: Prior power-scaling sensitivity above which a claim's posterior is said to follow its prior.
 PRIOR_SENSITIVE = 0.05
 
 
-@dataclass(frozen=True)
-class Decision:
-    """A question's decision: its desirable answer and the strategy most likely to give it."""
+class HasQuantiles(Protocol):
+    """A claim's effect prior as :meth:`~forecast.scenario.domain.Claim.prior_distribution`
+    gives it (a frozen SciPy distribution, or the hypotheses' mixture)."""
 
-    desirable: str
-    best: str
-    utilities: dict[str, float]
+    def ppf(self, q: object) -> np.ndarray: ...
 
 
 def claims_upstream(scenario: Scenario) -> dict[str, set[int]]:
@@ -80,56 +101,171 @@ def claims_upstream(scenario: Scenario) -> dict[str, set[int]]:
     return out
 
 
+@dataclass
+class EffectRegression:
+    """``E[y | x]`` from MCMC draws: least squares on cubic B-splines of ``x`` with knots at its
+    quantiles. The B-splines sum to one, so the fit has an intercept and its fitted values
+    average to ``y``'s mean exactly. ``x`` is flattened chain by chain, ``chains`` of them,
+    which the standard errors need (draws are autocorrelated)."""
+
+    x: np.ndarray
+    chains: int = 1
+    knots: np.ndarray | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        lo, hi = float(self.x.min()), float(self.x.max())
+        if not hi > lo:
+            self.knots = None
+            return
+        inner = np.unique(np.quantile(self.x, np.linspace(0, 1, KNOTS + 2)[1:-1]))
+        inner = inner[(inner > lo) & (inner < hi)]
+        self.knots = np.concatenate([[lo] * (DEGREE + 1), inner, [hi] * (DEGREE + 1)])
+
+    def design(self, at: np.ndarray) -> np.ndarray:
+        """The basis at the points ``at``: (points, basis functions); a constant when ``x``
+        does not vary."""
+        from scipy.interpolate import BSpline
+
+        at = np.asarray(at, dtype=float)
+        if self.knots is None:
+            return np.ones((at.size, 1))
+        return BSpline.design_matrix(np.clip(at, self.knots[0], self.knots[-1]), self.knots, DEGREE).toarray()
+
+    @cached_property
+    def basis(self) -> np.ndarray:
+        return self.design(self.x)
+
+    @cached_property
+    def solver(self) -> np.ndarray:
+        """Least squares in one product: the basis' pseudo-inverse, (basis functions, draws)."""
+        return np.linalg.pinv(self.basis)
+
+    def coefficients(self, y: np.ndarray) -> np.ndarray:
+        """(basis functions, rows) for ``y`` (..., draws) flattened to rows."""
+        return self.solver @ y.reshape(-1, y.shape[-1]).T
+
+    def fitted(self, y: np.ndarray) -> np.ndarray:
+        """``E[y | x]`` at each draw, shaped like ``y``."""
+        return (self.basis @ self.coefficients(y)).T.reshape(y.shape)
+
+    def predict(self, y: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``E[y | x = at]`` and its standard error, each (..., points). The error is the
+        regression's, with the residuals' variance scaled up by draws / effective draws."""
+        flat = y.reshape(-1, y.shape[-1])
+        coef = self.coefficients(flat)  # (K, rows)
+        points = self.design(at)
+        mean = (points @ coef).T
+        residual = flat - (self.basis @ coef).T  # (rows, D)
+        dof = max(flat.shape[1] - self.basis.shape[1], 1)
+        variance = (residual ** 2).sum(axis=1) / dof * _autocorrelation_factor(residual, self.chains)
+        leverage = np.einsum("pk,kl,pl->p", points, np.linalg.pinv(self.basis.T @ self.basis), points)
+        se = np.sqrt(np.maximum(variance[:, None] * leverage[None, :], 0.0))
+        shape = y.shape[:-1] + (points.shape[0],)
+        return mean.reshape(shape), se.reshape(shape)
+
+
+def _autocorrelation_factor(series: np.ndarray, chains: int) -> np.ndarray:
+    """Draws per effective draw of each row of ``series`` (rows, draws), at least 1 (1 for a
+    constant row, whose error is zero anyway)."""
+    from arviz_stats.base import array_stats
+
+    rows, total = series.shape
+    if chains < 1 or total % chains or total // chains < 4:
+        return np.ones(rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ess = np.asarray(array_stats.ess(series.reshape(rows, chains, total // chains), chain_axis=-2,
+                                         draw_axis=-1), dtype=float)
+    factor = np.where(np.isfinite(ess) & (ess > 0), total / np.where(ess > 0, ess, 1.0), 1.0)
+    return np.maximum(factor, 1.0)
+
+
 def regression_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``E[y | x]`` at each draw, by least squares on cubic B-splines of ``x`` with knots at
-    its quantiles (``y``: (..., draws)). The B-splines sum to one, so the fit has an intercept
-    and the fitted values average to ``y``'s mean exactly."""
-    basis = _spline_basis(x)  # (D, basis functions)
-    flat = y.reshape(-1, y.shape[-1]).T  # (D, rows)
-    coef, *_ = np.linalg.lstsq(basis, flat, rcond=None)
-    return (basis @ coef).T.reshape(y.shape)
+    """``E[y | x]`` at each draw (``y``: (..., draws)): :meth:`EffectRegression.fitted`."""
+    return EffectRegression(x).fitted(y)
 
 
-def _spline_basis(x: np.ndarray) -> np.ndarray:
-    """The cubic B-spline basis at ``x``: interior knots at quantiles (repeated values merged),
-    boundary knots at the extremes; a constant when ``x`` does not vary."""
-    from scipy.interpolate import BSpline
-
-    lo, hi = float(x.min()), float(x.max())
-    if not hi > lo:
-        return np.ones((x.size, 1))
-    inner = np.unique(np.quantile(x, np.linspace(0, 1, KNOTS + 2)[1:-1]))
-    inner = inner[(inner > lo) & (inner < hi)]
-    knots = np.concatenate([[lo] * (DEGREE + 1), inner, [hi] * (DEGREE + 1)])
-    return BSpline.design_matrix(np.clip(x, lo, hi), knots, DEGREE).toarray()
-
-
-def variance_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def variance_share(x: np.ndarray, y: np.ndarray, regression: EffectRegression | None = None) -> np.ndarray:
     """First-order sensitivity index of ``y`` (..., draws) to ``x`` (draws), in [0, 1]."""
-    fitted = regression_fit(x, y)
+    fitted = (regression or EffectRegression(x)).fitted(y)
     total = y.var(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, fitted.var(axis=-1) / total, 0.0)
     return np.clip(share, 0.0, 1.0)
 
 
-def evppi(x: np.ndarray, utility: np.ndarray) -> float:
+def evppi(x: np.ndarray, utility: np.ndarray, regression: EffectRegression | None = None) -> float:
     """Expected value of partial perfect information about ``x`` for choosing among the rows
     of ``utility`` (strategies, draws): 0 when the best row is the same whatever ``x``."""
-    fitted = regression_fit(x, utility)
+    fitted = (regression or EffectRegression(x)).fitted(utility)
     best_now = float(utility.mean(axis=1).max())
     return max(0.0, float(fitted.max(axis=0).mean()) - best_now)
 
 
-def decision(probabilities: np.ndarray, desirable: str, strategies: list[str]) -> Decision:
-    """The best strategy for one question from its P(yes) per strategy."""
-    utilities = probabilities if desirable == "yes" else 1.0 - probabilities
-    best = strategies[int(np.argmax(utilities))]
-    return Decision(desirable, best, {s: float(u) for s, u in zip(strategies, utilities)})
+def evppi_noise(regression: EffectRegression, utility: np.ndarray) -> float:
+    """What :func:`evppi` gives when the effect has no link to the answers: its largest value
+    over :data:`NOISE_SHIFTS` circular shifts of the answers against the effect, each by a
+    different share of the draws."""
+    n = utility.shape[-1]
+    shifts = (n * np.arange(1, NOISE_SHIFTS + 1)) // (NOISE_SHIFTS + 1)
+    return max((evppi(regression.x, np.roll(utility, int(k), axis=-1), regression) for k in shifts if k),
+               default=0.0)
+
+
+def ranks(y: np.ndarray) -> np.ndarray:
+    """Each row's ranks scaled to (0, 1), ties averaged (a constant row stays constant);
+    non-finite values rank last."""
+    from scipy.stats import rankdata
+
+    finite = np.where(np.isfinite(y), y, np.inf)
+    return rankdata(finite, axis=-1) / (y.shape[-1] + 1)
+
+@dataclass(frozen=True)
+class Decision:
+    """A question's decision: its desirable answer, the strategy most likely to give it, and
+    the strategies tied with that one (their paired difference from it within
+    :data:`CLEAR_AT` Monte Carlo errors): with any, there is no clear best."""
+
+    desirable: str
+    best: str
+    utilities: dict[str, float]
+    tied: tuple[str, ...] = ()
+
+    @property
+    def clear(self) -> bool:
+        return not self.tied
+
+    def to_dict(self) -> dict:
+        return {"desirable": self.desirable, "best": self.best, "utilities": self.utilities, "tied": list(self.tied),
+                "clear": self.clear}
+
+
+def decision(outcomes: np.ndarray, desirable: str, strategies: list[str], chains: int = 1) -> Decision:
+    """The best strategy for one question from its per-draw answers (strategies, draws), and
+    the strategies tied with it: paired, because every strategy is forecast from the same
+    draws and shocks, so their difference is far more precise than either answer."""
+    import arviz as az
+
+    u = utility(outcomes, desirable)
+    means = u.mean(axis=1)
+    b = strategies.index(best_strategy(outcomes.mean(axis=1), desirable, strategies))
+    tied = []
+    for i, sid in enumerate(strategies):
+        if i == b:
+            continue
+        lead = u[b] - u[i]
+        error = float(az.mcse(lead.reshape(chains, -1))) if lead.std() > 0 else 0.0
+        if means[b] - means[i] <= CLEAR_AT * (error if np.isfinite(error) else np.inf):
+            tied.append(sid)
+    return Decision(desirable, strategies[b], {s: float(m) for s, m in zip(strategies, means)}, tuple(tied))
+
+
+def best_strategy(probabilities: np.ndarray, desirable: str, strategies: list[str]) -> str:
+    """The strategy most likely to give the desirable answer, from P(yes) per strategy."""
+    return strategies[int(np.argmax(utility(probabilities, desirable)))]
 
 
 def utility(outcomes: np.ndarray, desirable: str) -> np.ndarray:
-    """Per draw, 1 when the answer is the desirable one."""
+    """1 when the answer is the desirable one (per draw), or its probability (from P(yes))."""
     return outcomes if desirable == "yes" else 1.0 - outcomes
 
 
@@ -154,76 +290,100 @@ def learning(scenario: Scenario, posterior: xr.Dataset) -> dict[str, dict]:
     return out
 
 
+def posterior_answers(scenario: Scenario, tree: xr.DataTree) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's 0/1 answer and what it compares, per strategy and draw (questions,
+    strategies, draws), read from the run's forecasts exactly as its summary reads them
+    (draws flattened chain by chain)."""
+    strategies = [s.id for s in scenario.strategies]
+    hits, compared = [], []
+    for q in scenario.questions:
+        path = subject_path(tree, q.subject, q.subject_kind).sel(strategy=strategies)
+        for out, values in ((hits, outcome(q, path)), (compared, quantity(q, path))):
+            arr = values.transpose("strategy", "chain", "draw").values.astype(float)
+            out.append(arr.reshape(arr.shape[0], -1))
+    return np.stack(hits), np.stack(compared)
+
+
 def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dict:
     """Everything the report and ``forecast sensitivity`` show, JSON-ready (see the module)."""
     posterior, prior = tree["posterior"].dataset, tree["prior"].dataset
+    chains = posterior.sizes["chain"]
     strategies = [s.id for s in scenario.strategies]
     base = scenario.baseline_strategy
     b = strategies.index(base.id) if base else None
     questions = scenario.questions
     upstream = claims_upstream(scenario)
 
-    full = Reforecaster.of(scenario, posterior, seed)
-    outcomes = full.outcomes(questions)  # (Q, S, D)
+    outcomes, compared = posterior_answers(scenario, tree)  # (Q, S, D) each
     answers = outcomes.mean(axis=2)
     prior_answers = Reforecaster.of(scenario, prior, seed).outcomes(questions).mean(axis=2)
     effect = posterior["effect"].transpose("chain", "draw", "claim").values.reshape(-1, len(scenario.claims))
-    relevant = sorted(set().union(*upstream.values())) if upstream else []
-
-    tornado = {j: [full.outcomes(questions, {j: float(np.quantile(effect[:, j], q))}).mean(axis=2) for q in TORNADO]
-               for j in relevant}
-    scan = Reforecaster.of(scenario, posterior, seed, draws=SCAN_DRAWS)
-    scan_now = scan.outcomes(questions).mean(axis=2)
-    asked = [qi for qi, q in enumerate(questions) if q.desirable]
-    flips = {j: _flips(scan, scenario, j, [qi for qi in asked if j in upstream[questions[qi].id]], strategies,
-                       scan_now, effect[:, j]) for j in relevant}
+    regressions = {j: EffectRegression(effect[:, j], chains) for j in sorted(set().union(*upstream.values()))}
 
     out_questions = {}
     for qi, q in enumerate(questions):
+        y = outcomes[qi]  # (S, D)
+        dec = decision(y, q.desirable, strategies, chains) if q.desirable else None
         entry: dict = {"posterior": dict(zip(strategies, answers[qi].tolist())),
                        "prior_only": dict(zip(strategies, prior_answers[qi].tolist())), "claims": {}}
-        dec = decision(answers[qi], q.desirable, strategies) if q.desirable else None
         if dec:
-            entry["decision"] = {"desirable": dec.desirable, "best": dec.best, "utilities": dec.utilities}
+            entry["decision"] = dec.to_dict()
+        ranked = ranks(compared[qi])
+        contrast_ranks = ranks(compared[qi] - compared[qi][b]) if b is not None else None
         for j, c in enumerate(scenario.claims):
-            on_path = j in upstream[q.id]
-            claim_entry: dict = {"on_path": on_path}
-            y = outcomes[qi]  # (S, D)
-            if on_path:
-                low, high = (tornado[j][k][qi] for k in range(2))
-                claim_entry["tornado"] = {s: [float(low[i]), float(high[i])] for i, s in enumerate(strategies)}
-                claim_entry["variance_share"] = dict(zip(strategies, variance_share(effect[:, j], y).tolist()))
-                if b is not None:
-                    diffs = y - y[b]
-                    claim_entry["contrast_tornado"] = {s: [float(low[i] - low[b]), float(high[i] - high[b])]
-                                                       for i, s in enumerate(strategies) if i != b}
-                    shares = variance_share(effect[:, j], diffs)
-                    claim_entry["contrast_variance_share"] = {s: float(shares[i]) for i, s in enumerate(strategies)
-                                                              if i != b}
-                if dec:
-                    claim_entry["evppi"] = evppi(effect[:, j], utility(y, q.desirable))
-                    claim_entry["flip"] = flips[j][qi]
+            if j in upstream[q.id]:
+                entry["claims"][c.id] = claim_influence(regressions[j], y, ranked, contrast_ranks, b, strategies,
+                                                        dec, c.prior_distribution())
             else:
-                zeros = dict.fromkeys(strategies, 0.0)
-                claim_entry.update(tornado={s: [float(answers[qi][i])] * 2 for i, s in enumerate(strategies)},
-                                   variance_share=zeros)
-                if b is not None:
-                    claim_entry.update(contrast_tornado={s: [0.0, 0.0] for s in strategies if s != base.id},
-                                       contrast_variance_share={s: 0.0 for s in strategies if s != base.id})
-                if dec:
-                    claim_entry.update(evppi=0.0, flip=None)
-            entry["claims"][c.id] = claim_entry
+                entry["claims"][c.id] = no_influence(answers[qi], strategies, b, dec)
         entry["ranking"] = _ranking(entry["claims"])
         if "combination" in posterior:
-            entry["by_hypothesis"] = _by_hypothesis(posterior, outcomes[qi], strategies)
+            entry["by_hypothesis"] = _by_hypothesis(posterior, y, strategies)
         out_questions[q.id] = entry
 
-    worth = sorted(((c, q, e["evppi"]) for q, v in out_questions.items() for c, e in v["claims"].items()
-                    if e.get("evppi")), key=lambda t: -t[2])
+    worth = sorted(((c, q, e["evppi"], e["evppi_noise"]) for q, v in out_questions.items()
+                    for c, e in v["claims"].items() if e.get("evppi", 0.0) > e.get("evppi_noise", 0.0)),
+                   key=lambda t: -t[2])
     return {"questions": out_questions, "claims": learning(scenario, posterior),
-            "worth_researching": [{"claim": c, "question": q, "evppi": v} for c, q, v in worth],
-            "settings": {"tornado_quantiles": list(TORNADO), "scan_points": SCAN_POINTS, "scan_draws": SCAN_DRAWS,
-                         "spline_degree": DEGREE, "spline_knots": KNOTS, "prior_sensitive": PRIOR_SENSITIVE}}
+            "worth_researching": [{"claim": c, "question": q, "evppi": v, "evppi_noise": n} for c, q, v, n in worth],
+            "settings": {"tornado_quantiles": list(TORNADO), "spline_degree": DEGREE, "spline_knots": KNOTS,
+                         "clear_at": CLEAR_AT, "flip_grid": FLIP_GRID, "flip_range": list(FLIP_RANGE),
+                         "noise_shifts": NOISE_SHIFTS, "prior_sensitive": PRIOR_SENSITIVE}}
+
+
+def claim_influence(regression: EffectRegression, y: np.ndarray, ranked: np.ndarray, contrast_ranks: np.ndarray | None,
+                    b: int | None, strategies: list[str], dec: Decision | None, prior: HasQuantiles) -> dict:
+    """One claim on the question's path: its tornado (with errors), variance shares, and for a
+    question with a desirable answer its value of information and decision flip."""
+    at = np.quantile(regression.x, TORNADO)
+    ends, errors = regression.predict(y, at)  # (S, 2) each
+    entry: dict = {"on_path": True,
+                   "tornado": {s: ends[i].tolist() for i, s in enumerate(strategies)},
+                   "tornado_mcse": {s: errors[i].tolist() for i, s in enumerate(strategies)},
+                   "variance_share": dict(zip(strategies, variance_share(regression.x, ranked, regression).tolist()))}
+    if b is not None:
+        shares = variance_share(regression.x, contrast_ranks, regression)
+        entry["contrast_tornado"] = {s: (ends[i] - ends[b]).tolist() for i, s in enumerate(strategies) if i != b}
+        entry["contrast_variance_share"] = {s: float(shares[i]) for i, s in enumerate(strategies) if i != b}
+    if dec:
+        u = utility(y, dec.desirable)
+        entry["evppi"] = evppi(regression.x, u, regression)
+        entry["evppi_noise"] = evppi_noise(regression, u)
+        entry["flip"] = flip(regression, u, strategies, dec, prior) if dec.clear else None
+    return entry
+
+
+def no_influence(answers: np.ndarray, strategies: list[str], b: int | None, dec: Decision | None) -> dict:
+    """A claim on no path to the question's subject: exactly no influence."""
+    entry: dict = {"on_path": False, "tornado": {s: [float(answers[i])] * 2 for i, s in enumerate(strategies)},
+                   "variance_share": dict.fromkeys(strategies, 0.0)}
+    if b is not None:
+        others = [s for i, s in enumerate(strategies) if i != b]
+        entry.update(contrast_tornado={s: [0.0, 0.0] for s in others},
+                     contrast_variance_share=dict.fromkeys(others, 0.0))
+    if dec:
+        entry.update(evppi=0.0, evppi_noise=0.0, flip=None)
+    return entry
 
 
 def _ranking(claims: dict[str, dict]) -> list[str]:
@@ -237,51 +397,32 @@ def _ranking(claims: dict[str, dict]) -> list[str]:
             if weight(e) > (0.0, 0.0)]
 
 
-def _flips(scan: Reforecaster, scenario: Scenario, j: int, asked: list[int], strategies: list[str],
-           now: np.ndarray, effect: np.ndarray) -> dict[int, dict | None]:
-    """For claim ``j`` and each question index in ``asked`` (those with a desirable answer):
-    the effect value nearest the claim's posterior median, within its prior 90% range, at
-    which another strategy becomes best (between scan points, by bisection), or None. ``now``:
-    P(yes) per question and strategy from the scan's draws with nothing fixed."""
-    questions = scenario.questions
-    lo, hi = (float(x) for x in np.atleast_1d(scenario.claims[j].prior_distribution().ppf([0.05, 0.95])))
-    median = float(np.median(effect))
-    q05, q95 = np.quantile(effect, [0.05, 0.95])
-    grid = np.linspace(lo, hi, SCAN_POINTS)
-    answers = {float(g): scan.outcomes(questions, {j: float(g)}).mean(axis=2) for g in grid}  # (Q, S) each
-
-    def best(p: np.ndarray, qi: int) -> int:
-        return int(np.argmax(utility(p, questions[qi].desirable)))
-
-    out: dict[int, dict | None] = {}
-    for qi in asked:
-        chosen = best(now[qi], qi)
-        found = None
-        sides = ([g for g in grid if g >= median], [g for g in grid[::-1] if g <= median])
-        for side in sorted(sides, key=lambda s: abs(s[0] - median) if s else np.inf):
-            previous = median
-            for value in side:
-                if best(answers[float(value)][qi], qi) != chosen:
-                    inside, outside = previous, float(value)
-                    for _ in range(BISECTIONS):
-                        middle = 0.5 * (inside + outside)
-                        p = scan.outcomes((questions[qi],), {j: middle})[0].mean(axis=1)
-                        if best(p, qi) == chosen:
-                            inside = middle
-                        else:
-                            outside = middle
-                    p = scan.outcomes((questions[qi],), {j: outside})[0].mean(axis=1)
-                    u = utility(p, questions[qi].desirable)
-                    winner = int(np.argmax(u))
-                    found = {"value": outside, "becomes_best": strategies[winner],
-                             "margin": float(u[winner] - u[chosen]),
-                             "within_posterior_90": bool(q05 <= outside <= q95)}
-                    break
-                previous = float(value)
-            if found:
-                break
-        out[qi] = found
-    return out
+def flip(regression: EffectRegression, u: np.ndarray, strategies: list[str], dec: Decision,
+         prior: HasQuantiles) -> dict | None:
+    """The effect value nearest the claim's posterior median, within its prior's 90% range and
+    the posterior's :data:`FLIP_RANGE`, at which another strategy is ahead of the best by more
+    than :data:`CLEAR_AT` standard errors of that lead (``u``: utilities, (strategies, draws));
+    None when there is none."""
+    x = regression.x
+    prior_lo, prior_hi = (float(v) for v in np.atleast_1d(prior.ppf([0.05, 0.95])))
+    post_lo, post_hi = (float(v) for v in np.quantile(x, FLIP_RANGE))
+    lo, hi = max(prior_lo, post_lo), min(prior_hi, post_hi)
+    if not hi > lo:
+        return None
+    chosen = strategies.index(dec.best)
+    grid = np.linspace(lo, hi, FLIP_GRID)
+    lead, se = regression.predict(u - u[chosen], grid)  # (S, points): each strategy's lead over the best
+    ahead = lead > CLEAR_AT * se
+    ahead[chosen] = False
+    median = float(np.median(x))
+    for k in np.argsort(np.abs(grid - median), kind="stable"):
+        if ahead[:, k].any():
+            winner = int(np.argmax(np.where(ahead[:, k], lead[:, k], -np.inf)))
+            q05, q95 = np.quantile(x, [0.05, 0.95])
+            return {"value": float(grid[k]), "becomes_best": strategies[winner], "margin": float(lead[winner, k]),
+                    "margin_se": float(se[winner, k]), "within_posterior_90": bool(q05 <= grid[k] <= q95),
+                    "searched": [lo, hi]}
+    return None
 
 
 def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list[str]) -> dict[str, dict]:

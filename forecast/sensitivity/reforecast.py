@@ -1,22 +1,19 @@
-"""Every strategy forecast again from the posterior draws, with chosen claims' effects fixed.
+"""Every strategy forecast from a run's prior draws: the answers before any evidence.
 
-The sensitivity analyses ask "what would the answers be if this claim's effect were x?". The
-forecasts are a vectorised simulation from each posterior draw's last history state
-(:mod:`forecast.forecasts.strategies`), so answering that costs one simulation, not a new
-posterior: the effect is fixed in every draw, the rest of each draw is as the posterior has
-it, and the future shocks are the run's own (common random numbers), so an answer moves only
-because the effect did.
+The forecasts are a vectorised simulation from each draw's last history state
+(:mod:`forecast.forecasts.strategies`), so the prior's answers cost one simulation, not a new
+fit. From the posterior draws the same simulation gives the run's own answers, draw for draw
+(the same equations and random streams); the analyses read those from the results tree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from forecast.forecasts.strategies import FutureShocks, forecast_levels, shocks
-from forecast.model.dynamics import Params
 from forecast.model.measurement import measure, to_display
 from forecast.posterior.draws import Draws
 from forecast.scenario.domain import Question, Scenario
@@ -24,8 +21,7 @@ from forecast.scenario.domain import Question, Scenario
 
 @dataclass
 class Reforecaster:
-    """The posterior draws of a run, ready to be forecast again (at most ``draws`` of them,
-    evenly spaced, for scans that need many forecasts). With every draw and no effect fixed,
+    """The draws of a run (posterior or prior), ready to be forecast again. From the posterior,
     the answers are the run's own, draw for draw: the same equations and the same random
     streams (:class:`forecast.streams.RandomStreams`)."""
 
@@ -36,23 +32,13 @@ class Reforecaster:
     future: FutureShocks  # the future's shocks and the indicators' noise, as the run's forecasts draw them
 
     @classmethod
-    def of(cls, scenario: Scenario, posterior: xr.Dataset, seed: int, draws: int | None = None) -> "Reforecaster":
-        full = Draws.from_posterior(posterior)
-        total = full.mu.shape[0]
-        index = np.arange(total) if draws is None or draws >= total else np.unique(
-            np.linspace(0, total - 1, draws).round().astype(int))
-        picked = _take(full, index)
-        return cls(scenario, picked, to_display(scenario, picked.level), seed, shocks(scenario, index.size, seed))
+    def of(cls, scenario: Scenario, posterior: xr.Dataset, seed: int) -> "Reforecaster":
+        draws = Draws.from_posterior(posterior)
+        return cls(scenario, draws, to_display(scenario, draws.level), seed, shocks(scenario, draws.mu.shape[0], seed))
 
-    def outcomes(self, questions: tuple[Question, ...], effects: dict[int, float] | None = None) -> np.ndarray:
-        """0/1 answers, (questions, strategies, draws), with each claim ``j`` of ``effects``
-        fixed at its value in every draw."""
+    def outcomes(self, questions: tuple[Question, ...]) -> np.ndarray:
+        """0/1 answers, (questions, strategies, draws)."""
         draws = self.draws
-        if effects:
-            beta = draws.params.beta.copy()
-            for j, value in effects.items():
-                beta[:, j] = value
-            draws = replace(draws, params=replace(draws.params, beta=beta))
         levels = forecast_levels(self.scenario, draws, self.seed, future=self.future)  # (S, H, D, N)
         future_nodes = _display_of(self.scenario, levels, {q.subject for q in questions if q.subject_kind == "node"})
         future_ind = None
@@ -71,14 +57,6 @@ def _display_of(scenario: Scenario, levels: np.ndarray, nodes: set[str]) -> np.n
         if nid in nodes:
             out[..., i] = node.to_display(levels[..., i])
     return out
-
-
-def _take(draws: Draws, index: np.ndarray) -> Draws:
-    p = draws.params
-    return replace(draws, chains=1, draws=index.size, mu=draws.mu[index],
-                   params=Params(p.phi[index], p.sigma[index], p.omega[index], p.beta[index]),
-                   level=draws.level[index], trend=draws.trend[index], drift=draws.drift[index],
-                   intercept=draws.intercept[index], loading=draws.loading[index], noise=draws.noise[index])
 
 
 def question_outcomes(scenario: Scenario, question: Question, past: np.ndarray, future_nodes: np.ndarray,
