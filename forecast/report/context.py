@@ -117,14 +117,18 @@ def change_unit(unit: str) -> str:
 
 def last_level(s: dict, node: str) -> tuple[str, str]:
     """A node's posterior median in the last history year, alone and with its 90% interval
-    (the level a strategy's setting starts from)."""
+    (the level a strategy's setting starts from). A node no indicator measures has no known
+    level, only its prior's spread carried through the claims: both say so, with the interval."""
     traj = s["trajectories"].get(node)
     if not traj:
         return "n/a", "n/a"
     stats = next(iter(traj["by_strategy"].values()))
     i = traj["years"].index(s["scenario"]["start_year"] - 1)
-    median = fmt(stats["median"][i], 0)
-    return median, f"{median} {fmt_interval(stats['q05'][i], stats['q95'][i], 0)}"
+    median, interval = fmt(stats["median"][i], 0), fmt_interval(stats["q05"][i], stats["q95"][i], 0)
+    if node not in measured_nodes(s):
+        unknown = f"not measured, 90% {interval}"
+        return unknown, unknown
+    return median, f"{median} {interval}"
 
 
 def short_setting(v: dict) -> str:
