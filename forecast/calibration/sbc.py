@@ -340,8 +340,8 @@ def _flat(post, name: str, dim: str, coord: str) -> np.ndarray:
 def _ess(post, params: list[tuple[str, str, str, str]]) -> dict[str, float]:
     """Each parameter's smaller of bulk and tail effective sample size in one fit's draws (as
     :func:`arviz.ess` gives them; all parameters in one array, which is several times faster)."""
-    from arviz_stats.base.array import array_stats
-    from arviz_stats.validate import validate_ci_prob
+    from arviz_stats.base import array_stats  # arviz-stats' documented array interface
+    from arviz_stats.validate import validate_ci_prob  # internal: arviz-stats is bounded in pyproject.toml
 
     stacked = np.stack([np.asarray(post[name].sel({dim: coord}).values, dtype=float)
                         for _, name, dim, coord in params], axis=-1)  # (chain, draw, parameter)
