@@ -54,6 +54,83 @@ def test_the_architecture_document_lists_every_package() -> None:
         assert f"forecast/{unit}" in text, unit
 
 
+# --- One entrance to the compiled machinery ---------------------------------------------------
+
+COMPILED, ENTRANCE = "forecast.compiled", "forecast.compiled.runtime"
+
+
+def compiled_imports(source: str, module: str) -> list[str]:
+    """What the module ``module`` (its source) imports of :mod:`forecast.compiled`, anywhere in
+    it (inside functions too): each module named, a name imported from a package counted as
+    its submodule, relative imports resolved."""
+    package = module.rsplit(".", 1)[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            if base in ("forecast", COMPILED):
+                found += [f"{base}.{a.name}" for a in node.names]
+            else:
+                found.append(base)
+    return [m for m in found if m == COMPILED or m.startswith(COMPILED + ".")]
+
+
+def test_the_entrance_check_sees_every_form_of_import() -> None:
+    source = """
+import forecast.compiled.kalman
+from forecast.compiled import runtime, join
+from forecast import compiled
+
+def late():
+    from forecast.compiled.forward import forward
+    from .. import compiled
+    from ..compiled.runtime import forward
+"""
+    assert compiled_imports(source, "forecast.model.dynamics") == [
+        "forecast.compiled.kalman", "forecast.compiled.runtime", "forecast.compiled.join", "forecast.compiled",
+        "forecast.compiled.forward", "forecast.compiled", "forecast.compiled.runtime"]
+
+
+OUTSIDE = [p for p in MODULES if p.relative_to(PACKAGE).parts[0] != "compiled"]
+
+
+@pytest.mark.parametrize("path", OUTSIDE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_rest_of_the_package_enters_the_compiled_machinery_through_runtime_only(path: Path) -> None:
+    """docs/architecture.md: compiled.runtime is the only entrance (it re-exports the Ops and
+    kernels that models and forecasts are built with)."""
+    module = ".".join(("forecast", *path.relative_to(PACKAGE).with_suffix("").parts))
+    other = [m for m in compiled_imports(path.read_text(encoding="utf-8"), module) if m != ENTRANCE]
+    assert not other, f"{module} imports {other}: take them from {ENTRANCE}"
+
+
+def test_what_runtime_re_exports_is_the_compiled_modules_own() -> None:
+    """The names themselves, not wrappers: no cost per call in the forecasts' loops."""
+    import importlib
+
+    from forecast.compiled import runtime
+
+    assert set(runtime.EXPORTED) <= set(runtime.__all__)
+    for name, module in runtime.EXPORTED.items():
+        assert getattr(runtime, name) is getattr(importlib.import_module(f"{COMPILED}.{module}"), name), name
+
+
+def test_importing_the_entrance_imports_no_compiler() -> None:
+    """The command line imports runtime first, to start the background compile before its own
+    heavy imports: the re-exported modules are imported on first use only."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from forecast.compiled import runtime; "
+            "print(sorted(m for m in ('numba', 'llvmlite', 'pytensor', 'pymc', 'nutpie') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 # --- What the package depends on is declared --------------------------------------------------
 
 #: Libraries whose internal modules the package imports, besides those of the compiled fast path

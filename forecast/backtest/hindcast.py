@@ -25,7 +25,7 @@ import xarray as xr
 
 from forecast.backtest.evaluate import Target, score_target
 from forecast.backtest.scores import mixture_quantile
-from forecast.compiled.kalman import predictions
+from forecast.compiled.runtime import predictions
 from forecast.model.build import EVIDENCE_OBSERVED, EVIDENCE_Z, Evidence
 from forecast.model.dynamics import initial_variance, state_space
 from forecast.posterior.draws import Draws

@@ -1,6 +1,12 @@
 """The one door to the compiled machinery: what the rest of the package calls to compile and
 run a model, and the choice between the fast path and the plain one.
 
+The rest of the package imports nothing else from :mod:`forecast.compiled`: the Ops and kernels
+it builds models and forecasts with are re-exported here (:data:`EXPORTED`), each module
+imported on first use, so that importing this module stays cheap (the command line imports it
+first, to start the background compile before its own heavy imports). A name taken from here
+is the kernel itself, not a wrapper: no cost per call.
+
 The fast path leans on other libraries' internals, each checked for the versions in
 :data:`TESTED`:
 
@@ -26,7 +32,47 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
+from importlib import import_module, metadata
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forecast.compiled.evidence_op import KalmanEvidence, evidence_logp
+    from forecast.compiled.forward import as_argument, forward
+    from forecast.compiled.join import join_vectors
+    from forecast.compiled.kalman import predictions, solve_evidence
+
+#: What the rest of the package takes from the compiled modules, through this door: name ->
+#: the module under :mod:`forecast.compiled` that defines it.
+EXPORTED: dict[str, str] = {
+    "KalmanEvidence": "evidence_op",  # the likelihood's Op (model.build)
+    "evidence_logp": "evidence_op",
+    "join_vectors": "join",  # the priors' join (model.build)
+    "forward": "forward",  # the forecasts' yearly step (model.dynamics)
+    "as_argument": "forward",
+    "solve_evidence": "kalman",  # the filter's NumPy entries (posterior.history, backtest.hindcast)
+    "predictions": "kalman",
+}
+
+__all__ = ["TESTED", "ENVIRONMENT", "EXPORTED", "Path", "path", "tell_once", "start_background_compile",
+           "stop_background_compile", "compile_for_nutpie", "prepare_for_pymc", "uses_kalman_evidence",
+           "log_density", "KalmanEvidence", "evidence_logp", "join_vectors", "forward", "as_argument",
+           "solve_evidence", "predictions"]
+
+
+def __getattr__(name: str) -> Any:
+    """A name of :data:`EXPORTED`, its module imported now; kept here, so that the next lookup
+    is an ordinary module attribute."""
+    module = EXPORTED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"forecast.compiled.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(EXPORTED))
+
 
 #: Library versions (major.minor) whose internals the fast path was checked against. The
 #: upper bounds in pyproject.toml match.

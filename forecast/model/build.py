@@ -150,7 +150,7 @@ def numbers_of(scenario: Scenario, evidence: Evidence | None = None) -> tuple[np
 def _build(scenario: Scenario, evidence: Evidence):
     import pymc as pm
 
-    from forecast.compiled.evidence_op import KalmanEvidence, evidence_logp
+    from forecast.compiled.runtime import KalmanEvidence, evidence_logp
 
     coords = coords_of(scenario)
     nodes = [scenario.nodes[n] for n in scenario.node_ids]
@@ -255,7 +255,7 @@ def _effects(scenario: Scenario) -> tuple:
     import pymc as pm
     import pytensor.tensor as pt
 
-    from forecast.compiled.join import join_vectors
+    from forecast.compiled.runtime import join_vectors
 
     claims = list(scenario.claims)
     if not claims:
@@ -302,7 +302,7 @@ def vector_prior(name: str, dists: list[Distribution], dim: str):
 def _grouped(prefix: str, dists: list[Distribution], ordered: bool = True):
     """One variable per family (and parameter names) among ``dists``, joined: in the order of
     ``dists``, or (``ordered=False``) as they come, with the index into ``dists`` of each."""
-    from forecast.compiled.join import join_vectors
+    from forecast.compiled.runtime import join_vectors
 
     groups: dict[tuple, list[int]] = {}
     for i, d in enumerate(dists):

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from forecast.compiled import runtime  # cheap: the kernels' modules load at first use
 from forecast.scenario.graph import Graph
 
 
@@ -161,7 +162,7 @@ def simulate(last: State, eps: np.ndarray, xi: np.ndarray, p: Params, graph: Gra
     draws, nodes) shocks already scaled to their variances; ``held``: (nodes,) 0/1;
     ``target``: (years, draws, nodes) deviations. Returns the deviations (years, draws, nodes).
     """
-    from forecast.compiled.forward import as_argument, forward
+    forward, as_argument = runtime.forward, runtime.as_argument  # two lookups, no import machinery per call
 
     draws, n = eps.shape[1], eps.shape[2]
 

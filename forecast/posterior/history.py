@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from forecast.compiled.kalman import solve_evidence
+from forecast.compiled.runtime import solve_evidence
 from forecast.model.build import SHOCK_KINDS, SHOCK_SCALE_CAP, Evidence, kept_nodes
 from forecast.model.dynamics import Params, draw_shock_scales, history_from_drivers, initial_variance, state_space
 from forecast.posterior.draws import Draws
