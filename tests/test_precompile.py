@@ -72,6 +72,48 @@ def test_any_other_compile_waits_for_the_child_and_registers_the_kernel_first() 
     assert before == after == pytest.approx(python, rel=1e-12)
 
 
+# A fresh interpreter, whose imports alone must leave LLVM's symbol table as it was.
+_IMPORT_THEN_COMPILE = """
+import json
+import llvmlite.binding as llvm
+import numpy as np, pytensor, pytensor.tensor as pt
+from forecast.compiled.c_entry import SLOT
+from forecast.compiled.evidence_op import INPUTS, KalmanEvidence, evidence_logp
+from forecast.compiled.kalman import filtered_block
+from forecast.scenario.graph import Graph, transition_support
+
+after_imports = llvm.address_of_symbol(SLOT.name)
+graph = Graph.from_edges(2, [(0, 1, 0)])
+year, node = np.array([0, 1, 2, 2]), np.array([0, 0, 1, 0])
+op = KalmanEvidence.of(graph, np.array([0, 0, 1, 0]), np.array([1.0, -1.0]), year, node)
+kept, _ = filtered_block(transition_support(graph), node)
+numbers = {"phi": [0.5, 0.7], "sigma": [0.4, 0.3], "omega": [0.1, 0.2], "beta": [0.6], "s0": [1.0, 0.8],
+           "drift_var": [0.05, 0.1], "mu": [0.1, -0.2], "intercept": [0.0, 0.3], "loading": [1.0, 1.2],
+           "noise": [0.3, 0.4], "lam": np.linspace(0.5, 1.5, 2 * 2 * len(kept)), "z": [0.2, -0.1, 0.5, 0.4],
+           "observed": np.ones(4)}
+v = [pt.vector(k) for k in INPUTS]
+logp = evidence_logp(op, **dict(zip(INPUTS, v)))
+vals = [np.asarray(numbers[k], dtype=float) for k in INPUTS]
+fast = float(pytensor.function(v, logp, mode="NUMBA")(*vals))
+python = float(pytensor.function(v, logp, mode="FAST_COMPILE")(*vals))
+print(json.dumps([after_imports, llvm.address_of_symbol(SLOT.name) is not None, fast, python]))
+"""
+
+
+@pytest.mark.slow
+def test_importing_the_compiled_machinery_adds_no_llvm_symbol_and_a_cached_graph_still_finds_its_kernel() -> None:
+    """The kernel's slot is made known to LLVM when the fast path is set up, not on import: the
+    Op's fast-path code adds it before PyTensor compiles a graph or loads one from its cache
+    (the second process here loads the first one's)."""
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", _IMPORT_THEN_COMPILE], capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+        after_imports, known, fast, python = json.loads(done.stdout.splitlines()[-1])
+        assert after_imports is None, "importing added the kernel's LLVM symbol"
+        assert known and fast == pytest.approx(python, rel=1e-12)
+
+
 def _processes_with(marker: str) -> list[int]:
     """Processes whose environment holds ``marker`` (Linux: /proc/<pid>/environ)."""
     from pathlib import Path

@@ -165,19 +165,19 @@ def _numba_kalman_evidence(op: KalmanEvidence, node) -> Any:
     return kalman_evidence
 
 
-def _register() -> None:
-    """Register the Op with PyTensor's numba backend, keyed by the path and the kernels'
-    sources (the compiled code differs by both). On the fast path this includes making the
-    kernel's slot known to LLVM: PyTensor may load a whole compiled graph that calls through
-    the slot from its cache without asking this module again, and such a graph can only exist
-    once this module, which defines the Op, is imported."""
-    fast = runtime.path().fast
-    version = source_version(__file__) ^ source_version(evidence_kernel.py_func.__code__.co_filename) ^ int(fast)
-    if fast:
-        from forecast.compiled.c_entry import SLOT
-
-        SLOT.add_symbol()
-    register_numba(KalmanEvidence, version, _numba_kalman_evidence)
+#: The kernels' sources, which the Op's numba code embeds (PyTensor's cache is keyed by them).
+_SOURCES = source_version(__file__) ^ source_version(evidence_kernel.py_func.__code__.co_filename)
 
 
-_register()
+def _cache_version() -> int:
+    """The key of the Op's numba code in PyTensor's cache: the kernels' sources and the path, as
+    it is when a graph compiles (the code differs by both; a process that gave up the fast
+    path compiles the plain code under the plain key)."""
+    return _SOURCES ^ int(runtime.path().fast)
+
+
+# The Op's numba code, known to PyTensor's numba backend. Nothing else happens at import: the
+# path is decided when a graph first compiles, and the kernel's LLVM symbol is added by the fast
+# path's setup (forecast.compiled.runtime) and by the fast-path code itself (c_entry.slot_caller),
+# before any code that calls through it is compiled or loaded from a cache.
+register_numba(KalmanEvidence, _cache_version, _numba_kalman_evidence)

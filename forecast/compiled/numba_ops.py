@@ -45,13 +45,14 @@ def address_as_void_pointer(typingctx, address):
     return types.voidptr(address), codegen
 
 
-def register_numba(op_class: type, version: int | str, build: Callable) -> None:
+def register_numba(op_class: type, version: int | str | Callable[[], int], build: Callable) -> None:
     """Compile instances of ``op_class`` in PyTensor's numba backend (nutpie's and PyMC's
     default) with ``build(op, node)``, which returns a numba function of the Op's inputs
-    returning its outputs. ``version``: a number, or the file holding the kernels (its hash),
-    that keys PyTensor's cache together with this file (the flags the kernels are compiled
-    with, which a compiled graph embeds). Should PyTensor's numba dispatch have moved, nothing
-    is registered and PyTensor runs the Op's ``perform`` instead: slow, but correct."""
+    returning its outputs. ``version``: a number, the file holding the kernels (its hash), or a
+    function giving the number when a graph compiles (for code that depends on the process's
+    state), that keys PyTensor's cache together with this file (the flags the kernels are
+    compiled with, which a compiled graph embeds). Should PyTensor's numba dispatch have moved,
+    nothing is registered and PyTensor runs the Op's ``perform`` instead: slow, but correct."""
     try:
         from pytensor.link.numba.dispatch.basic import (
             register_funcify_default_op_cache_key,
@@ -61,8 +62,9 @@ def register_numba(op_class: type, version: int | str, build: Callable) -> None:
 
     if isinstance(version, str):
         version = source_version(version)
-    version ^= source_version(__file__)
+    flags = source_version(__file__)
 
     @register_funcify_default_op_cache_key(op_class)
     def _funcify(op, node, **kwargs):
-        return build(op, node), version
+        key = (version() if callable(version) else version) ^ flags
+        return build(op, node), key

@@ -11,7 +11,7 @@ The fast path leans on other libraries' internals, each checked for the versions
 :data:`TESTED`:
 
 * the likelihood's kernel is a C entry called through an address that an LLVM symbol holds
-  (:mod:`forecast.compiled.kalman`), compiled in a child process while the run goes on
+  (:mod:`forecast.compiled.c_entry`), compiled in a child process while the run goes on
   (:mod:`forecast.compiled.precompile`);
 * nutpie's C callbacks are replaced by lean ones cached on disk, built with nutpie's private
   ``_make_c_*`` functions, its user-data layout and PyTensor's numba cache
@@ -160,23 +160,38 @@ def compile_for_nutpie(model, progress=None):
         from forecast.compiled.callbacks import lean_callbacks
         from forecast.compiled.precompile import BACKGROUND
 
+        kernel = uses_kalman_evidence(model)
+        if kernel:
+            _kernel_symbol()
         with lean_callbacks() as options, BACKGROUND.deferring():
             compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
-            _register_kernel_if_used(model)
+            if kernel:
+                _register_kernel()
     return compiled
 
 
 def prepare_for_pymc(model) -> None:
-    """Before PyMC's own sampler compiles and runs ``model``: the kernel's address in place."""
+    """Before PyMC's own sampler compiles and runs ``model``: on the fast path, the kernel's
+    address in place."""
     tell_once()
-    _register_kernel_if_used(model)
-
-
-def _register_kernel_if_used(model) -> None:
     if path().fast and uses_kalman_evidence(model):
-        from forecast.compiled.c_entry import register_kernel
+        _kernel_symbol()
+        _register_kernel()
 
-        register_kernel()
+
+def _kernel_symbol() -> None:
+    """Make the kernel's slot known to LLVM, before any code that calls through it is compiled
+    or loaded from a cache (idempotent; the Op's fast-path code does it too, for compiles that
+    do not come through here)."""
+    from forecast.compiled.c_entry import SLOT
+
+    SLOT.add_symbol()
+
+
+def _register_kernel() -> None:
+    from forecast.compiled import c_entry
+
+    c_entry.register_kernel()
 
 
 def uses_kalman_evidence(model) -> bool:
