@@ -19,9 +19,15 @@ The fast path leans on other libraries' internals, each checked for the versions
 
 The plain path uses public interfaces only: the same numba kernels, called directly from the
 Ops' numba code, and nutpie's own callbacks. It computes the same density and gradient (tests
-hold both paths to each other), with a slower cold compile. A run takes it, and says so once,
-when an installed version is outside :data:`TESTED`, or when ``FORECAST_COMPILED=plain`` asks
-for it. Should PyTensor's numba dispatch itself be missing, the Ops fall back to their Python
+hold both paths to each other), with a slower cold compile. A run takes it, and says so once:
+
+* when an installed version is outside :data:`TESTED`, or ``FORECAST_COMPILED=plain`` asks for
+  it (decided once, before anything compiles);
+* when setting up the fast path fails in this process (starting the child, compiling with the
+  lean callbacks, registering the kernel): the failure is caught there, the model compiled
+  again on the plain path, and the rest of the process stays on it.
+
+Should PyTensor's numba dispatch itself be missing, the Ops fall back to their Python
 ``perform`` (slow, but a run still works).
 """
 
@@ -102,9 +108,16 @@ def _minor(package: str) -> str | None:
         return None
 
 
+#: Why setting up the fast path failed in this process (None while it has not).
+_unavailable: str | None = None
+
+
 @cache
 def path() -> Path:
-    """The path this process takes (decided once)."""
+    """The path this process takes: decided at its first use, and changed once at most, to the
+    plain path, should setting up the fast one fail."""
+    if _unavailable is not None:
+        return Path(False, _unavailable)
     if os.environ.get(ENVIRONMENT, "").strip().lower() == "plain":
         return Path(False, f"{ENVIRONMENT}=plain")
     untested = [f"{p} {v}" for p, tested in TESTED.items() if (v := _minor(p)) not in tested]
@@ -127,56 +140,84 @@ def tell_once() -> None:
                       "same results, slower compile", RuntimeWarning, stacklevel=2)
 
 
+def _fall_back(error: Exception) -> None:
+    """Setting up the fast path failed: the plain path for the rest of this process, said once.
+    A child still compiling the kernel is stopped (the plain path does not call it)."""
+    global _unavailable, _told
+    _unavailable = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    path.cache_clear()
+    stop_background_compile()
+    if not _told:
+        _told = True
+        warnings.warn(f"forecast: fast path unavailable: {_unavailable}; using the plain PyMC/nutpie path "
+                      "(same results, slower compile)", RuntimeWarning, stacklevel=3)
+
+
 def start_background_compile() -> None:
     """On the fast path, start compiling the likelihood's kernel in a child process now, so
     that it overlaps imports, validation and the rest of the model's compile."""
     if path().fast:
         from forecast.compiled.precompile import BACKGROUND
 
-        BACKGROUND.start()
+        try:
+            BACKGROUND.start()
+        except Exception as error:  # noqa: BLE001 - the plain path needs no child
+            _fall_back(error)
 
 
 def stop_background_compile() -> None:
-    """Stop a child still compiling (the command is done; numba writes whole cache files)."""
-    if path().fast:
-        from forecast.compiled.precompile import BACKGROUND
+    """Stop a child still compiling (the command is done, or the fast path was given up; numba
+    writes whole cache files)."""
+    from forecast.compiled.precompile import BACKGROUND
 
-        BACKGROUND.stop()
+    BACKGROUND.stop()
 
 
 def compile_for_nutpie(model, progress=None):
     """The model's log density and gradient compiled for nutpie (numba), as a run compiles it:
     on the fast path with the lean callbacks, and, when the history is integrated out, the
     likelihood's kernel registered (its code calls the kernel at an address filled in here,
-    after the child compiling it)."""
+    after the child compiling it). Should that fail, compiled again on the plain path."""
     import nutpie
 
     from forecast.progress import shown
 
     tell_once()
     with shown(progress, "compile"):
-        if not path().fast:
-            return nutpie.compile_pymc_model(model, backend="numba")
-        from forecast.compiled.callbacks import lean_callbacks
-        from forecast.compiled.precompile import BACKGROUND
+        if path().fast:
+            try:
+                return _compile_fast(model)
+            except Exception as error:  # noqa: BLE001 - the plain path below, said once
+                _fall_back(error)
+        return nutpie.compile_pymc_model(model, backend="numba")
 
-        kernel = uses_kalman_evidence(model)
+
+def _compile_fast(model):
+    import nutpie
+
+    from forecast.compiled.callbacks import lean_callbacks
+    from forecast.compiled.precompile import BACKGROUND
+
+    kernel = uses_kalman_evidence(model)
+    if kernel:
+        _kernel_symbol()
+    with lean_callbacks() as options, BACKGROUND.deferring():
+        compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
         if kernel:
-            _kernel_symbol()
-        with lean_callbacks() as options, BACKGROUND.deferring():
-            compiled = nutpie.compile_pymc_model(model, backend="numba", **options)
-            if kernel:
-                _register_kernel()
+            _register_kernel()
     return compiled
 
 
 def prepare_for_pymc(model) -> None:
     """Before PyMC's own sampler compiles and runs ``model``: on the fast path, the kernel's
-    address in place."""
+    address in place (or, should that fail, the plain path for the compile to come)."""
     tell_once()
     if path().fast and uses_kalman_evidence(model):
-        _kernel_symbol()
-        _register_kernel()
+        try:
+            _kernel_symbol()
+            _register_kernel()
+        except Exception as error:  # noqa: BLE001 - PyMC then compiles the plain path
+            _fall_back(error)
 
 
 def _kernel_symbol() -> None:
