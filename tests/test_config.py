@@ -25,6 +25,7 @@ from forecast.scenario.priors import (
     resolve,
     summarize,
 )
+from forecast.scenario.schema import UNMEASURED_DRIFT_SD
 
 from .conftest import CHAIN, DEFAULT_SCENARIO, PRIORS, ROOT, write_scenario
 
@@ -331,3 +332,17 @@ def test_a_separator_ending_every_line_is_read_as_none(tmp_path) -> None:
     assert s.indicators["poll"].values.tolist() == [40.5, 41.0]
     with pytest.raises(ScenarioError, match=r"poll.csv line 3 has 4 fields where the header has 3"):
         load_scenario(_with_poll(tmp_path / "other", b"year;share;source;\n2001;40,5;a;\n2002;41;b;x\n"))
+
+
+def test_a_node_no_indicator_measures_has_no_drift_or_lasting_shifts_unless_its_file_gives_them(tmp_path) -> None:
+    """Nothing could learn them, and the measured nodes' defaults would carry its level far
+    from its baseline within the history."""
+    data = copy.deepcopy(CHAIN)
+    data["nodes"]["A"].update(drift_sd=0.3, shift={"dist": "Gamma", "alpha": 2.0, "beta": 4.0})
+    data["indicators"] = {"poll": {**POLL, "file": "poll.csv"}}  # measures B
+    (tmp_path / "poll.csv").write_text("year,share,source\n" + "".join(f"{y},{30 + y - 2000},a poll\n"
+                                                                   for y in range(2000, 2006)))
+    nodes = load_scenario(write_scenario(tmp_path, data)).nodes
+    assert nodes["L"].drift_sd == UNMEASURED_DRIFT_SD and nodes["L"].shift.describe() == "Gamma(alpha=20, beta=400)"
+    assert nodes["A"].drift_sd == 0.3 and nodes["A"].shift.describe() == "Gamma(alpha=2, beta=4)"  # given
+    assert nodes["B"].drift_sd == 0.6 and nodes["B"].shift.describe() == "Gamma(alpha=2, beta=2)"  # measured

@@ -13,24 +13,34 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
 
-from forecast.files import FileProblem, MiB, read_text
+from forecast.files import FileProblem, MiB, parse_toml, read_text
 from forecast.scenario.data import outside_domain, read_series
 from forecast.scenario.domain import Claim, Indicator, LeverSetting, Node, Question, Scenario, Strategy
 from forecast.scenario.errors import Problem, ScenarioError, did_you_mean, keypath, problem_from_pydantic, shown
 from forecast.scenario.graph import find_cycle
 from forecast.scenario.priors import Distribution, Hypothesis, PriorError, require_support, resolve
-from forecast.scenario.schema import FIELDS, ID_PATTERN, LIMITS, LeverSettingSpec, PriorSpec, ScenarioFile
+from forecast.scenario.schema import (
+    FIELDS,
+    ID_PATTERN,
+    LIMITS,
+    UNMEASURED_DRIFT_SD,
+    UNMEASURED_SHIFT,
+    LeverSettingSpec,
+    PriorSpec,
+    ScenarioFile,
+)
 
 #: The largest scenario file read: a generated 500-node scenario takes about half of it.
 MAX_SCENARIO_BYTES = 4 * MiB
 WHAT = "a scenario .toml file (see priors/)"
+#: How deep tables and lists nest in a scenario file (said next to the limit when it is passed).
+USUAL_DEPTH = 7
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -45,13 +55,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(path, [Problem("", "the file is empty; a scenario declares [scenario], its [nodes.ID], "
                                            "[[claims]], [[strategies]] and [[questions]] (see priors/README.md)")])
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, [Problem("", f"not valid TOML: {exc}; fix the syntax at that line")]) from None
-    except RecursionError:
-        raise ScenarioError(path, [Problem("", f"tables or lists nested thousands of levels deep, more than the "
-                                           f"limit of {LIMITS['depth']} (a scenario needs 7 at most); check the "
-                                           "brackets")]) from None
+        document = parse_toml(text, kind="a scenario", depth=LIMITS["depth"], usual=USUAL_DEPTH)
+    except FileProblem as exc:
+        raise ScenarioError(path, [Problem("", str(exc))]) from None
     return scenario_from_document(document, path, text, read.data)
 
 
@@ -67,8 +73,8 @@ def scenario_from_document(document: dict, path: Path, text: str = "", data: byt
     if depth > LIMITS["depth"]:
         shown_at = keypath(where[: LIMITS["depth"] + 1])
         raise ScenarioError(path, [Problem(shown_at, f"tables or lists nested {depth} levels deep, more than the "
-                                           f"limit of {LIMITS['depth']} (a scenario needs 7 at most); check the "
-                                           "brackets")])
+                                           f"limit of {LIMITS['depth']} (a scenario needs {USUAL_DEPTH} at most); "
+                                           "check the brackets")])
     try:
         spec = ScenarioFile.model_validate(document)
     except ValidationError as exc:
@@ -134,8 +140,12 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
                                 "later or end the horizon sooner"))
 
     nodes: dict[str, Node] = {}
+    measured = {ind.node for ind in spec.indicators.values()}
     for nid, n in spec.nodes.items():
         p = f"nodes.{nid}"
+        given = n.model_fields_set
+        shift = n.shift if nid in measured or "shift" in given else dict(UNMEASURED_SHIFT)
+        drift_sd = n.drift_sd if nid in measured or "drift_sd" in given else UNMEASURED_DRIFT_SD
         if not re.match(ID_PATTERN, nid):
             problems.append(Problem(p, f"{shown(nid)}; a node id starts with a letter and uses only letters, digits "
                                     "and _ (at most 64 characters)"))
@@ -145,8 +155,8 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
             baseline=_prior(problems, f"{p}.baseline", n.baseline),
             persistence=_prior(problems, f"{p}.persistence", n.persistence, support="unit"),
             volatility=_prior(problems, f"{p}.volatility", n.volatility, support="positive"),
-            shift=_prior(problems, f"{p}.shift", n.shift, support="positive"),
-            drift_sd=n.drift_sd,
+            shift=_prior(problems, f"{p}.shift", shift, support="positive"),
+            drift_sd=drift_sd,
             initial_sd=n.initial_sd,
         )
     if not nodes:

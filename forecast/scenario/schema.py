@@ -82,6 +82,16 @@ class DisplaySpec(_Strict):
         return v
 
 
+#: A node no indicator measures keeps no drift and no lasting shifts unless its file gives
+#: them (``shift``, ``drift_sd``): with no data they cannot be learned, and the measured nodes'
+#: defaults alone (drift 0.6 a year, shifts of about 1 with heavy tails) would carry its level
+#: ±13 to ±23 standard units over a 13-year history (90%), pinning its index at 0 or 100 and
+#: contradicting what the index means (50 at its average level). Without them it varies around
+#: its baseline at its persistence and volatility, as the analyst's priors say.
+UNMEASURED_SHIFT = {"dist": "Gamma", "alpha": 20.0, "beta": 400.0}
+UNMEASURED_DRIFT_SD = 0.02
+
+
 class NodeSpec(_Strict):
     """``[nodes.ID]``: a factor of the argument."""
 
