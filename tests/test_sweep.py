@@ -219,3 +219,43 @@ def test_the_command_refuses_bad_variants_with_their_key(tmp_path) -> None:
     assert done.exit_code == 2 and "KEY=V1,V2" in done.output
     done = CliRunner().invoke(cli, ["sweep", str(path), "--sample", "3"])
     assert done.exit_code == 2
+
+
+def test_a_whole_other_scenario_is_named_by_its_bare_path_or_as_toml_text() -> None:
+    assert parse_vary(["scenario=priors/other.toml,'b.toml'"])["scenario"] == ["priors/other.toml", "b.toml"]
+    assert grid(parse_vary(["scenario=priors/other.toml"]))[0].base.name == "other.toml"
+    with pytest.raises(SweepError, match="path of a scenario file"):
+        parse_vary(["scenario=''"])
+
+
+def test_workers_get_absolute_paths_wherever_they_were_started(tmp_path, monkeypatch) -> None:
+    """A Dask worker started in another directory reads the scenario at the same path."""
+    path = small_scenario(tmp_path / "sc")
+    (tmp_path / "sc" / "other.toml").write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    seen = []
+
+    def run_here(fit, tasks, cluster, finished) -> None:
+        for task in tasks:
+            seen.append(task)
+            finished(task, {"error": "not fitted: this test only looks at the tasks"})
+
+    monkeypatch.setattr(sweep_module, "run_tasks", run_here)
+    with pytest.raises(SweepError):  # nothing was fitted: every variant "failed"
+        run_sweep("sc/scenario.toml", [Variant("other", {}, tmp_path / "sc" / "other.toml")], TINY,
+                  out=tmp_path / "o", report=False)
+    assert seen and all(t.base.is_absolute() and (t.variant.base is None or t.variant.base.is_absolute())
+                        for t in seen)
+
+
+def test_a_sweep_whose_every_variant_failed_is_an_error_with_the_first_one(tmp_path, monkeypatch) -> None:
+    path = small_scenario(tmp_path / "sc")
+
+    def failing(task):
+        raise FloatingPointError("the covariance is not positive definite")
+
+    monkeypatch.setattr(sweep_module, "fit_variant", failing)
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--workers", "0",
+                                    "--out", str(tmp_path / "o"), "-q"])
+    assert done.exit_code == 1 and "every variant failed" in done.output and "positive definite" in done.output
+    assert (tmp_path / "o" / "variants.csv").is_file()  # the failures are recorded, and a rerun fits them again

@@ -115,7 +115,7 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     plan = {"forecast_sweep": 1, "scenario": str(base), "inputs": first.sha256(),
             "settings": asdict(settings), "variants": [_plan_entry(v) for v in variants]}
     done = _start(target, plan)
-    tasks = [VariantTask(i, v, base, settings, target / "runs" / f"{i:04d}" if keep_runs else None)
+    tasks = [VariantTask(i, v.resolved(), base.resolve(), settings, target / "runs" / f"{i:04d}" if keep_runs else None)
              for i, v in enumerate(variants) if i not in done]
     if say is not None:
         say(f"{len(variants)} variants: {len(done)} already done, {len(tasks)} to fit ({_where(cluster)})")
@@ -132,6 +132,9 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     ordered = [results[i] for i in range(len(variants))]
     ds = to_dataset(variants, ordered, scenarios)
     _write_outputs(target, variants, ordered, ds, scenarios, report)
+    if all("error" in r for r in ordered):
+        raise SweepError(f"every variant failed, the first with: {ordered[0]['error']} (each variant's error is in "
+                         f"{target / TABLE}; the same --out fits them again)")
     return Sweep(target, ds, ordered)
 
 

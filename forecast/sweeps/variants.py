@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import itertools
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,11 @@ class Variant:
     name: str
     changes: dict[str, Any] = field(default_factory=dict)
     base: Path | None = None
+
+    def resolved(self) -> "Variant":
+        """The variant with its scenario file's path absolute: workers may run elsewhere (a
+        Dask worker started in another directory reads the same files at the same paths)."""
+        return replace(self, base=self.base.resolve()) if self.base else self
 
     def describe(self) -> str:
         """The changes in one line, as the variant table shows them."""
@@ -115,8 +120,18 @@ def parse_vary(options: list[str]) -> dict[str, list[Any]]:
                              "claims.antagonism_pushes_russia_to_china.prior.strength=weak,strong")
         if key in out:
             raise SweepError(f"--vary {key}: given twice; list all its values in one option")
-        out[key] = [parse_value(v) for v in split_values(values)]
+        out[key] = [parse_path(v) if key == WHOLE_FILE else parse_value(v) for v in split_values(values)]
     return out
+
+
+def parse_path(text: str) -> str:
+    """A scenario file's path as ``--vary scenario=...`` gives it: bare (``priors/other.toml``)
+    or quoted as TOML text."""
+    text = text.strip()
+    value = parse_value(text) if text[:1] in "\"'" else text
+    if not isinstance(value, str) or not value:
+        raise SweepError(f"scenario={text!r}: give the path of a scenario file, e.g. scenario=priors/other.toml")
+    return value
 
 
 def grid(vary: dict[str, list[Any]], sample: int | None = None, seed: int = 0) -> list[Variant]:
