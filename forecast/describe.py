@@ -162,6 +162,8 @@ def _finite(x: float) -> float | None:
 def calibration_table(summary: dict) -> str:
     """What ``forecast calibrate`` found: per parameter the uniformity test of its ranks, the
     flagged ones, and how the fits went."""
+    from forecast.calibration.sbc import caveats
+
     u = summary["uniformity"]
     width = max([len("parameter"), *(len(p) for p in u["parameters"])])
     lines = [f"{summary['completed']} of {summary['sims']} simulations fitted; ranks among {summary['L']} draws; "
@@ -170,7 +172,10 @@ def calibration_table(summary: dict) -> str:
     for label, p in u["parameters"].items():
         lines.append(f"{label.ljust(width)}  {p['p_value']:7.3f}  {p['p_holm']:6.3f}  {p['mean_rank']:9.2f}  "
                      f"{p['tails']:12.2f}  {'NO (flagged)' if p['flagged'] else 'yes'}")
-    lines += ["", f"flagged: {', '.join(u['flagged'])}" if u["flagged"] else "every parameter's ranks are uniform"]
+    limits = caveats(summary)
+    verdict = "every parameter's ranks are uniform" + (", with these limits:" if limits else "")
+    lines += ["", f"flagged: {', '.join(u['flagged'])}" if u["flagged"] else verdict]
+    lines += [f"  ! {text}" for text in limits]
     v = summary["verdicts"]
     lines.append(f"fits: {v['ok']} ok, {v['warn']} warn, {v['fail']} fail; {len(summary['errors'])} errors")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from forecast.calibration import sbc
+from forecast.describe import calibration_table
 from forecast.model.build import Evidence
 from forecast.model.prior import prior_draws
 from forecast.report.calibration import render_calibration
@@ -163,6 +164,25 @@ def test_the_page_marks_flagged_parameters(scenario_file, tmp_path) -> None:
     assert page.count("<svg") == 11 and "shift[Y]  (flagged)" in page
     assert "simulation 60: <code>RuntimeError: the sampler failed</code>" in page
     assert "per-year shock scales" in page
+
+
+def test_uniform_ranks_from_few_simulations_or_unclean_fits_are_not_called_calibrated(scenario_file) -> None:
+    """Ten simulations rule out gross errors only, and ranks from fits that failed their
+    diagnostics can hide a miscalibration: the verdict says both."""
+    labels = sbc.labels_of(load_scenario(scenario_file))
+    rng = np.random.default_rng(5)
+    results = [{"index": i, "seed": i, "L": 19, "ranks": {p: int(rng.integers(0, 20)) for p in labels},
+                "independent": {p: 50.0 for p in labels}, "verdict": "fail" if i < 4 else "ok", "diagnostics": {},
+                "weights": {}, "seconds": 0.5} for i in range(10)]
+    summary = sbc.summarise(results, scenario=scenario_file, seed=1, settings=FAST)
+    assert summary["uniformity"]["flagged"] == []
+    limits = sbc.caveats(summary)
+    assert len(limits) == 2 and "Only 10 simulations" in limits[0] and "4 of 10 fits" in limits[1]
+    table = calibration_table(summary)
+    assert "ranks are uniform, with these limits:" in table and "  ! Only 10 simulations" in table
+    clean = [{**r, "verdict": "ok"} for r in results] * 10
+    clean = [{**r, "index": i} for i, r in enumerate(clean)]
+    assert sbc.caveats(sbc.summarise(clean, scenario=scenario_file, seed=1, settings=FAST)) == []
 
 
 # --- Fitting ------------------------------------------------------------------------------------------

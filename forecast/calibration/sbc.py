@@ -467,6 +467,30 @@ def uniformity(ranks: dict[str, np.ndarray], L: int, *, alpha: float = ALPHA) ->
     return out
 
 
+#: Simulations below which uniform ranks rule out only gross miscalibration: the ECDF band of
+#: n ranks is about ±1.4/sqrt(n) wide, so with 50 a posterior 30% too narrow usually passes.
+FEW_SIMULATIONS = 100
+
+
+def caveats(summary: dict) -> list[str]:
+    """What limits a calibration's verdict, in sentences: too few simulations for the test to
+    see moderate miscalibration, fits that did not pass their diagnostics (their ranks can hide
+    a miscalibration or fake one), simulations that ended in an error. Empty when none does."""
+    out = []
+    n, v = summary["completed"], summary["verdicts"]
+    if 0 < n < FEW_SIMULATIONS:
+        out.append(f"Only {n} simulations: uniform ranks here rule out gross miscalibration only; "
+                   f"use --sims {FEW_SIMULATIONS} or more before calling the model calibrated.")
+    unclean = v.get("warn", 0) + v.get("fail", 0)
+    if unclean:
+        out.append(f"{unclean} of {n} fits did not pass their diagnostics ({v.get('fail', 0)} fail, "
+                   f"{v.get('warn', 0)} warn): their ranks can hide a miscalibration or fake one; rerun with more "
+                   "--draws and --tune.")
+    if summary["errors"]:
+        out.append(f"{len(summary['errors'])} of {summary['sims']} simulations ended in an error and have no ranks.")
+    return out
+
+
 # --- Collecting results --------------------------------------------------------------------------
 
 

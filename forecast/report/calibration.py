@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from forecast.calibration.sbc import ecdf_band, ecdf_counts
+from forecast.calibration.sbc import caveats, ecdf_band, ecdf_counts
 from forecast.report.context import stylesheet
 from forecast.report.figures import PALETTE, frame, plain_axes, styled, text, to_svg
 from forecast.report.render import environment
@@ -48,8 +48,10 @@ def headline(summary: dict) -> str:
         return "No simulation finished: there are no ranks to test."
     runs = f"Over {summary['completed']} simulations ({u['L']} posterior draws kept each)"
     if not flagged:
-        return (f"{runs}, the ranks of all {tested} parameters are consistent with uniform: the fits recover "
-                f"what the prior drew (no Holm-adjusted p-value at or below {u['alpha']:g}).")
+        limits = caveats(summary)
+        return (f"{runs}, the ranks of all {tested} parameters are consistent with uniform (no Holm-adjusted p-value "
+                f"at or below {u['alpha']:g})" + (": the fits recover what the prior drew." if not limits else
+                                                   ". " + " ".join(limits)))
     names = ", ".join(flagged)
     return (f"{runs}, {len(flagged)} of {tested} parameters have ranks that are not uniform (Holm-adjusted p ≤ "
             f"{u['alpha']:g}): {names}. Their posteriors are miscalibrated: see the shape of each below.")
