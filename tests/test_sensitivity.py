@@ -248,3 +248,16 @@ def test_a_diff_names_a_change_to_the_dynamics_priors(tmp_path) -> None:
     found = {(c["kind"], c["id"], c["what"]) for c in scenario_changes(a, b)}
     assert found == {("scenario", "shock_df", "shocks' degrees of freedom"), ("node", "A", "shift prior"),
                      ("node", "A", "drift_sd")}
+
+
+@pytest.mark.slow
+def test_a_claim_barely_changed_explains_less_than_one_flipped_however_much_the_answer_hinges_on_it(
+        hinge_run, tmp_path) -> None:
+    """The answer hinges on a_to_b, nudged from 0.8 to 0.82; l_to_a is flipped from +0.5 to
+    -0.5: the flip explains the move."""
+    changed = hinge_scenario()
+    changed["claims"][0]["prior"] = {"dist": "Normal", "mu": -0.5, "sigma": 0.001}
+    changed["claims"][1]["prior"] = {"dist": "Normal", "mu": 0.82, "sigma": 0.4}
+    other = run_scenario(write_scenario(tmp_path, changed), SETTINGS, out=tmp_path / "run", report=False)
+    moved = [m for m in diff_runs(hinge_run, other).moved if m["question"] == "b_high"]
+    assert moved and all(m["explained_by"][0] == "l_to_a" for m in moved)

@@ -357,7 +357,7 @@ def claim_influence(regression: EffectRegression, y: np.ndarray, ranked: np.ndar
     question with a desirable answer its value of information and decision flip."""
     at = np.quantile(regression.x, TORNADO)
     ends, errors = regression.predict(y, at)  # (S, 2) each
-    entry: dict = {"on_path": True,
+    entry: dict = {"on_path": True, "tornado_at": at.tolist(),
                    "tornado": {s: ends[i].tolist() for i, s in enumerate(strategies)},
                    "tornado_mcse": {s: errors[i].tolist() for i, s in enumerate(strategies)},
                    "variance_share": dict(zip(strategies, variance_share(regression.x, ranked, regression).tolist()))}

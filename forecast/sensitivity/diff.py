@@ -4,10 +4,14 @@ changed claims explain the moves.
 Two runs of a scenario differ in what the analyst changed (claims, priors, data, strategies,
 questions, sampler settings) and, through those, in their answers. An answer "moved" when the
 two probabilities differ by more than twice the Monte Carlo error of their difference
-(``sqrt(mcse_a^2 + mcse_b^2)``): less than that is what rerunning with another seed does. The
-changed claims are ranked, for each moved answer, by their influence on it in either run (its
-tornado swing, then its variance share, :mod:`forecast.sensitivity.analysis`); a changed claim
-on no path to the question's subject cannot explain it.
+(``sqrt(mcse_a^2 + mcse_b^2)``): less than that is what rerunning with another seed does.
+
+The changed claims are ranked, for each moved answer, by how much of the move each explains
+to first order: the answer's slope in the claim's effect (its tornado's swing over the
+effect's 5th-95th percentile range, :mod:`forecast.sensitivity.analysis`) times how far the
+change moved the effect's posterior median, the larger of the two runs' slopes. A claim the
+answer hinges on but that was barely changed explains little; one flipped explains much. A
+changed claim on no path to the question's subject cannot explain it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
     out = RunDiff(changes=scenario_changes(sa, sb) + setting_changes(a, b))
     changed_claims = {c["id"] for c in out.changes if c["kind"] == "claim"}
     answers_a = {q["id"]: q["by_strategy"] for q in a.summary["questions"]}
+    shifts = {cid: _median_shift(a.summary, b.summary, cid) for cid in changed_claims}
     influence = [(run.summary.get("sensitivity") or {}).get("questions", {}) for run in (a, b)]
     for q in b.summary["questions"]:
         before = answers_a.get(q["id"])
@@ -64,27 +69,42 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
             claims = [found.get(q["id"], {}).get("claims", {}) for found in influence]
             out.moved.append({"question": q["id"], "strategy": sid, "a": then["probability"],
                               "b": now["probability"], "z": z,
-                              "explained_by": _explaining(changed_claims, claims, sid)})
+                              "explained_by": _explaining(changed_claims, claims, sid, shifts)})
     out.moved.sort(key=lambda m: -abs(m["b"] - m["a"]))
     return out
 
 
-def _explaining(changed: set[str], runs: list[dict[str, dict]], strategy: str) -> list[str]:
-    """The changed claims on a path to the answer, by their influence on it in either run
-    (widest swing under the strategy first, then variance share): a change can pin an answer
-    in one run, where no claim moves it any more, so the run before counts too."""
-    def weight(cid: str) -> tuple[float, float]:
-        best = (0.0, 0.0)
+def _explaining(changed: set[str], runs: list[dict[str, dict]], strategy: str,
+               shifts: dict[str, float | None]) -> list[str]:
+    """The changed claims on a path to the answer, by the share of the move each explains to
+    first order (see the module): the answer's slope in the effect under the strategy, the
+    larger of the two runs' (a change can pin an answer in one run, where no claim moves it
+    any more), times the shift of the effect's posterior median. Claims whose shift or slope
+    is unknown (a claim in one run only) follow, by their slope."""
+    def slope(cid: str) -> float:
+        best = 0.0
         for claims in runs:
             e = claims.get(cid)
-            if e:
+            if e and e.get("on_path"):
                 lo, hi = e["tornado"].get(strategy, [0.0, 0.0])
-                best = max(best, (abs(hi - lo), e["variance_share"].get(strategy, 0.0)))
+                at = e.get("tornado_at") or [0.0, 1.0]  # older summaries: the swing itself
+                best = max(best, abs(hi - lo) / max(at[1] - at[0], 1e-12))
         return best
+
+    def weight(cid: str) -> tuple[bool, float, float]:
+        shift = shifts.get(cid)
+        return shift is not None, abs(shift or 0.0) * slope(cid), slope(cid)
 
     on_path = [c for c in changed if any(claims.get(c, {}).get("on_path") for claims in runs)]
     unknown = sorted(c for c in changed if all(c not in claims for claims in runs))  # no influence measured
     return sorted(on_path, key=weight, reverse=True) + unknown
+
+
+def _median_shift(a: dict, b: dict, cid: str) -> float | None:
+    """How far a claim's effect's posterior median moved from run ``a`` to run ``b``, or None
+    when either run's summary lacks it."""
+    medians = [((s.get("claims") or {}).get(cid, {}).get("posterior") or {}).get("median") for s in (a, b)]
+    return None if None in medians else float(medians[1] - medians[0])
 
 
 def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
