@@ -1,5 +1,7 @@
-"""Reading the files a user gives (scenario files, data files, a run's JSON): as bounded
-UTF-8 text, with every way of failing said plainly, with its fix.
+"""Reading the files a user gives (scenario files, data files, a run's JSON, resolutions, the
+ledger, sweep files): as bounded UTF-8 text, with every way of failing said plainly, with its
+fix; then parsing JSON and TOML with the same guards for every caller (:func:`parse_json`,
+:func:`parse_toml`).
 
 A file is read whole, so a size limit comes first: a mistyped path to a video, or to
 ``/dev/zero``, is refused before anything is read. Text is UTF-8; a byte-order mark (which
@@ -11,7 +13,10 @@ and the key or row in front of these messages.
 from __future__ import annotations
 
 import codecs
+import json
+import math
 import stat
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +119,65 @@ def decode(data: bytes, *, what: str) -> Text:
 def read_text(path: Path, *, what: str, limit: int) -> Text:
     """:func:`read_bytes`, then :func:`decode`."""
     return decode(read_bytes(path, what=what, limit=limit), what=what)
+
+
+# --- Parsing what was read: JSON and TOML, guarded ---------------------------------------------
+
+#: The most digits of a whole number read from JSON: a run writes seeds and counts (ten digits
+#: at most); Python's own limit (4300) would end in a message about ``sys``.
+MAX_JSON_DIGITS = 30
+
+
+class JsonProblem(ValueError):
+    """Text that is not the JSON data a caller wants. ``syntax``: not JSON at all (``str()``
+    adds the ``line`` and ``column``); otherwise JSON that holds what no file of ours holds
+    (NaN or infinity, a number beyond range, nesting beyond reason). Callers add the file and
+    the fix."""
+
+    def __init__(self, reason: str, *, syntax: bool = False, line: int = 0, column: int = 0):
+        self.reason, self.syntax, self.line, self.column = reason, syntax, line, column
+        super().__init__(f"{reason} at line {line}, column {column}" if syntax else reason)
+
+
+def _json_constant(word: str):
+    raise JsonProblem(f"{word} is not a number JSON allows")
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity
+        raise JsonProblem(f"{text[:20]} is too large for a number")
+    return value
+
+
+def _json_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_JSON_DIGITS:
+        raise JsonProblem(f"a whole number of {digits} digits, more than the limit of {MAX_JSON_DIGITS}")
+    return int(text)
+
+
+def parse_json(text: str):
+    """JSON data from ``text``, as strictly as JSON itself is (Python's reader takes NaN and
+    infinity), with every failure a :class:`JsonProblem`: a syntax error with its line and
+    column, NaN or infinity, a number too large, nesting too deep for the reader."""
+    try:
+        return json.loads(text, parse_constant=_json_constant, parse_float=_json_float, parse_int=_json_int)
+    except json.JSONDecodeError as exc:
+        raise JsonProblem(exc.msg, syntax=True, line=exc.lineno, column=exc.colno) from None
+    except RecursionError:
+        raise JsonProblem("nested too deeply: arrays or objects within each other thousands of levels deep, "
+                          "beyond what the reader takes") from None
+
+
+def parse_toml(text: str, *, kind: str, depth: int, usual: int) -> dict:
+    """A TOML document from ``text``; :class:`FileProblem` with the fix for a syntax error (its
+    line and column) and for nesting so deep that the reader itself would fail (``kind``: what
+    the file is, "a scenario"; ``depth``: its limit of nesting; ``usual``: how deep one nests)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FileProblem(f"not valid TOML: {exc}", "fix the syntax at that line") from None
+    except RecursionError:
+        raise FileProblem(f"tables or lists nested thousands of levels deep, more than the limit of {depth} "
+                          f"({kind} needs {usual} at most)", "check the brackets") from None
