@@ -36,6 +36,10 @@ MAX_DATA_BYTES = 16 * MiB
 #: The most rows a data file may have, and the most characters in one cell.
 MAX_ROWS = 100_000
 MAX_CELL = 10_000
+#: The largest magnitude of a data value, as written and after its indicator's transform:
+#: beyond any series in sensible units (world GDP in dollars is 1e14), and far within what
+#: the model's standardisation and single-precision forecasts take.
+DATA_LIMIT = 1e15
 
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _DIGITS = r"(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
@@ -74,8 +78,8 @@ class Table:
         """A cell as the number written there (the file's decimal mark); :class:`TableError` if
         it is not one, with the fix."""
         text = cell.strip()
-        if _NUMBER[self.decimal].fullmatch(text):
-            value = float(text.replace(",", "."))
+        value = as_number(text, self.decimal)
+        if value is not None:
             if not math.isfinite(value):
                 raise TableError(f"line {line}: {column} = {text} is too large for a number; check the cell")
             return value
@@ -111,13 +115,27 @@ class Table:
         return year
 
 
-def read_table(file: Path, *, what: str = "a CSV data file") -> Table:
+def as_number(text: str, decimal: str = ".") -> float | None:
+    """``text`` as the number written there with ``decimal`` as its decimal mark, or None when
+    it is not one: digits 0-9 only (``float`` would read full-width or Arabic-Indic digits,
+    which no spreadsheet writes as a number), no thousands separators, no words such as
+    "nan" or "inf". Infinity comes back only for a number too large (1e400)."""
+    text = text.strip()
+    return float(text.replace(",", ".")) if _NUMBER[decimal].fullmatch(text) else None
+
+
+#: What a data file holds, for the message that refuses an empty one.
+DATA_LAYOUT = "a data file has a header line (such as year,value,source) and a row per year"
+
+
+def read_table(file: Path, *, what: str = "a CSV data file", layout: str = DATA_LAYOUT) -> Table:
     """Read a CSV file exactly (see the module's docstring). :class:`TableError` says why not
-    with the line, :class:`~forecast.files.FileProblem` when the file itself cannot be read."""
+    with the line, :class:`~forecast.files.FileProblem` when the file itself cannot be read
+    (``what`` names what the file should be, ``layout`` what it holds: for the messages)."""
     read = read_text(file, what=what, limit=MAX_DATA_BYTES)
     lines = read.text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    empty = "is empty; a data file has a header line (such as year,value,source) and a row per year"
+    empty = f"is empty; {layout}"
     if first is None:
         raise TableError(empty)
     separator = _separator(lines[first])
@@ -145,7 +163,11 @@ def read_table(file: Path, *, what: str = "a CSV data file") -> Table:
             if len(rows) > MAX_ROWS:
                 raise TableError(f"has more than the limit of {MAX_ROWS} rows; check that this is the file you meant")
     except csv.Error as exc:  # an unclosed quote, a quote inside an unquoted cell, a cell beyond csv's limit
-        what = "a quote opened there is never closed" if "unexpected end of data" in str(exc) else str(exc)
+        what = str(exc)
+        if "unexpected end of data" in what:
+            what = "a quote opened there is never closed"
+        elif "field larger than field limit" in what:
+            what = f"a cell of more than the limit of {MAX_CELL} characters (an unclosed quote?)"
         raise TableError(f"line {start}: {what}; check the quotes on that line") from None
     if header is None:  # separators and spaces only
         raise TableError(empty.replace("is empty", "has no header (its lines hold empty cells only)"))
@@ -258,6 +280,9 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
             if year in first_line:
                 raise TableError(f"line {line}: year {year} appears twice (also line {first_line[year]}); keep one row "
                                  "per year")
+            if not cells[s].strip():
+                raise TableError(f"line {line}: {ind.column} has a value but source is empty; every data row must say "
+                                 "where it comes from (a URL or a publication)")
             first_line[year] = line
             years.append(year)
             values.append(value)

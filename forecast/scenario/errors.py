@@ -78,6 +78,12 @@ EXPECTED = {
 LIMIT_NAMES = {"set": "levers per strategy", "hypotheses": "hypotheses per claim"}
 
 
+def limit_text(limit: float) -> str:
+    """A limit on a number's size as the docs write it: 1e6, 1e-6, 1e15."""
+    mantissa, exponent = f"{limit:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def _short(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -20,9 +20,17 @@ import numpy as np
 from pydantic import ValidationError
 
 from forecast.files import FileProblem, MiB, parse_toml, read_text
-from forecast.scenario.data import outside_domain, read_series
+from forecast.scenario.data import DATA_LIMIT, outside_domain, read_series
 from forecast.scenario.domain import Claim, Indicator, LeverSetting, Node, Question, Scenario, Strategy
-from forecast.scenario.errors import Problem, ScenarioError, did_you_mean, keypath, problem_from_pydantic, shown
+from forecast.scenario.errors import (
+    Problem,
+    ScenarioError,
+    did_you_mean,
+    keypath,
+    limit_text,
+    problem_from_pydantic,
+    shown,
+)
 from forecast.scenario.graph import find_cycle
 from forecast.scenario.priors import Distribution, Hypothesis, PriorError, require_support, resolve
 from forecast.scenario.schema import (
@@ -283,6 +291,10 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
             file=file, column=ind.column, years=years, values=values, sources=tuple(sources), read_as=read_as,
             **priors,
         )
+        huge = _beyond_limit(proto, f"{p}.file")
+        if huge is not None:
+            problems.append(huge)
+            continue
         anchor = not any(o.node == ind.node for o in out.values())
         if anchor and {"intercept", "loading"} & ind.model_fields_set:
             problems.append(Problem(p, f"{iid} is the first indicator of {ind.node!r} and anchors its scale "
@@ -293,6 +305,22 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
         spread = float(np.std(t, ddof=1)) if len(t) > 1 else 1.0
         out[iid] = replace(proto, center=float(np.mean(t)), spread=spread or 1.0, anchor=anchor)
     return out
+
+
+def _beyond_limit(ind: Indicator, p: str) -> Problem | None:
+    """A problem for the first value whose magnitude, as written or after the indicator's
+    transform, is beyond :data:`~forecast.scenario.data.DATA_LIMIT` (the model standardises
+    the transformed values: their squares must be finite numbers, and forecasts come back in
+    the data's units)."""
+    t = ind.transformed(ind.values)
+    beyond = np.flatnonzero((np.abs(ind.values) > DATA_LIMIT) | (np.abs(t) > DATA_LIMIT))
+    if not len(beyond):
+        return None
+    i = int(beyond[0])
+    after = "" if ind.transform == "identity" else f" ({ind.transform}: {t[i]:.3g})"
+    return Problem(p, f"{ind.file.name}: the {ind.column} of {int(ind.years[i])} is {ind.values[i]:.3g}{after}, "
+                   f"beyond the limit of ±{limit_text(DATA_LIMIT)} for a data value; give the series in larger units "
+                   "(billions rather than units), or check the cell")
 
 
 def _strategies(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> list[Strategy]:

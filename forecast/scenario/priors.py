@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from forecast.scenario.errors import did_you_mean, shown
+from forecast.scenario.errors import did_you_mean, limit_text, shown
 
 Support = Literal["real", "positive", "unit"]
 
@@ -185,11 +185,34 @@ def _explicit(spec: dict[str, Any]) -> Distribution:
     for k in fam.positive:
         if k in params and params[k] <= 0:
             raise PriorError(f"{name} parameter {k} must be > 0, got {_fmt(params[k])}")
+    for k, v in params.items():
+        _within_limits(name, k, v, positive=k in fam.positive)
     if name == "Uniform" and params["lower"] >= params["upper"]:
         raise PriorError("Uniform needs lower < upper")
     if name == "TruncatedNormal" and params.get("lower", -math.inf) >= params.get("upper", math.inf):
         raise PriorError("TruncatedNormal needs lower < upper")
     return Distribution(name, {k: params[k] for k in fam.params if k in params})
+
+
+#: The largest magnitude of a prior's parameter, and the smallest of a scale or shape. The
+#: model works on standardised scales (an effect of 1 moves a node by its own standard
+#: deviation), where parameters are of order 1: 1e308 or 1e-320 is a typo, and one that the
+#: sampler would meet only as "all initialization points failed".
+PARAMETER_LIMIT = 1e6
+SCALE_FLOOR = 1e-6
+
+
+def _within_limits(name: str, key: str, value: float, *, positive: bool) -> None:
+    """Refuse a parameter beyond :data:`PARAMETER_LIMIT`, or a positive one (a scale, a
+    shape) below :data:`SCALE_FLOOR`, naming the limit and the fix."""
+    if abs(value) > PARAMETER_LIMIT:
+        raise PriorError(f"{name} parameter {key} = {value:.3g} is beyond the limit of "
+                         f"±{limit_text(PARAMETER_LIMIT)}; priors are on standardised scales, where values are of "
+                         "order 1: check the number")
+    if positive and value < SCALE_FLOOR:
+        raise PriorError(f"{name} parameter {key} = {value:.3g} is below the limit of {limit_text(SCALE_FLOOR)}; "
+                         "a prior this narrow fixes the value: give a larger one (0.001 is already nearly fixed)")
+
 
 
 def stated_words(spec: dict[str, Any]) -> str:
@@ -243,13 +266,8 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
     if "between" in spec:
         allowed = {"between", "probability", "family"}
         _no_extra(spec, allowed)
-        lo_hi = spec["between"]
-        if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(_num(x) for x in lo_hi)):
-            raise PriorError(f"between must be [low, high], two finite numbers, and {shown(lo_hi)}")
-        lo, hi = (float(x) for x in lo_hi)
-        mass = spec.get("probability", 0.9)
-        if not _num(mass) or not 0.0 < mass < 1.0:
-            raise PriorError(f"probability must be a number between 0 and 1, and {shown(mass)}")
+        lo, hi = _statement_numbers("between", spec["between"], "[low, high]")
+        mass = _probability(spec.get("probability", 0.9))
         if lo >= hi:
             raise PriorError(f"between needs low < high, got [{lo}, {hi}]")
         try:
@@ -259,9 +277,10 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
                              f"{' '.join(str(exc).split())}") from None
     else:
         _no_extra(spec, {"quartiles", "family"})
-        q = spec["quartiles"]
-        if not (isinstance(q, list) and len(q) == 3 and all(_num(x) for x in q) and q[0] < q[1] < q[2]):
-            raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], and {shown(q)}")
+        q = _statement_numbers("quartiles", spec["quartiles"], "[q1, median, q3]")
+        if not q[0] < q[1] < q[2]:
+            raise PriorError(f"quartiles must be three increasing numbers [q1, median, q3], and they are "
+                             f"[{', '.join(f'{x:g}' for x in q)}]")
         try:
             params, converged = _fit(family, "quartiles", tuple(float(x) for x in q))
         except Exception as exc:
@@ -271,6 +290,48 @@ def _elicited(spec: dict[str, Any]) -> Distribution:
     bounds = {"lower", "upper"} & set(REGISTRY[family].params)  # a truncation fitted as infinite is none
     return _explicit({"dist": family, **{k: v for k, v in params if k in REGISTRY[family].params
                                          and not (k in bounds and math.isinf(v))}})
+
+
+def _statement_numbers(key: str, given: Any, form: str) -> list[float]:
+    """An expert's numbers (``between``, ``quartiles``) as floats, or a :class:`PriorError`
+    saying which element is wrong and why (``form``: what to give, "[low, high]")."""
+    count = form.count(",") + 1
+    if not isinstance(given, list):
+        raise PriorError(f"{key} must be a list {form}, and {shown(given)}")
+    if len(given) != count:
+        words = {2: "two", 3: "three"}
+        raise PriorError(f"{key} must be {form}, {words.get(count, count)} numbers, and it holds {len(given)}: "
+                         f"{given!r}")
+    for i, x in enumerate(given):
+        if not _num(x):
+            quoted = isinstance(x, str) and _reads_as_number(x)
+            raise PriorError(f"{key}[{i}]: {shown(x)}; give a finite number{' without quotes' if quoted else ''} "
+                             f"({key} = {form})")
+        if abs(x) > PARAMETER_LIMIT:
+            raise PriorError(f"{key}[{i}] = {x:.3g} is beyond the limit of ±{limit_text(PARAMETER_LIMIT)}; priors "
+                             "are on standardised scales, where values are of order 1: check the number")
+    return [float(x) for x in given]
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _probability(mass: Any) -> float:
+    """The probability of a "between" statement: a number strictly between 0 and 1."""
+    if not _num(mass):
+        raise PriorError(f"probability: {shown(mass)}; give a number strictly between 0 and 1, such as 0.9 for 90%")
+    if mass in (0, 1):
+        sure = "certainly lies" if mass == 1 else "never lies"
+        raise PriorError(f"probability = {mass!r} says the value {sure} between low and high, which no distribution "
+                         "fitted to it can say; give a probability strictly between 0 and 1, such as 0.9 (for hard "
+                         'bounds, give { dist = "Uniform", lower = ..., upper = ... })')
+    if not 0 < mass < 1:
+        raise PriorError(f"probability = {mass!r} is not a probability; give one strictly between 0 and 1, such as 0.9")
+    return float(mass)
 
 
 @cache
