@@ -189,6 +189,11 @@ def test_the_documented_limits_are_the_code_limits() -> None:
     numbers = [*LIMITS.values(), data.MAX_ROWS, data.MAX_CELL, data.MAX_DATA_BYTES >> 20, load.MAX_SCENARIO_BYTES >> 20]
     for n in numbers:
         assert f"{n:,}" in section or str(n) in section, n
+    from forecast.scenario.errors import limit_text
+    from forecast.scenario.priors import PARAMETER_LIMIT, SCALE_FLOOR
+
+    for n in (PARAMETER_LIMIT, SCALE_FLOOR, data.DATA_LIMIT):
+        assert limit_text(n) in section, n
 
 
 # --- Run directories: `forecast report` and load_run refuse what is not a whole run --------
@@ -210,7 +215,8 @@ RUN_MESSAGES = {
                          "it was damaged",
     "manifest_of_another_tool": "manifest_of_another_tool: manifest.json is not a manifest written by `forecast "
                                 "run` (no forecast_run = 1 and files)",
-    "manifest_nested_deeply": "manifest_nested_deeply: manifest.json is not a run's JSON (nested too deeply)",
+    "manifest_nested_deeply": "manifest_nested_deeply: manifest.json is not a run's JSON (nested too deeply: arrays or "
+                              "objects within each other thousands of levels deep",
     "manifest_names_a_file_outside": "manifest_names_a_file_outside: manifest.json names '../outside.txt', a file "
                                      "outside the run; it was edited: re-run the scenario",
     "manifest_without_results": "manifest_without_results: manifest.json does not list results.nc; the run is "

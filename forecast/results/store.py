@@ -32,9 +32,11 @@ from pathlib import Path, PurePosixPath
 
 import xarray as xr
 
-from forecast.files import FileProblem, MiB, Unreadable, read_text
+from forecast.files import FileProblem, JsonProblem, MiB, Unreadable, parse_json, read_text
+from forecast.results.shapes import Manifest, Summary, shape_problems
 from forecast.results.staging import RunError, check_target, claim, claimed, staging
 from forecast.scenario.domain import Scenario, file_sha256
+from forecast.scenario.load import MAX_SCENARIO_BYTES
 
 __all__ = ["MANIFEST", "RESULTS", "SUMMARY", "Run", "RunError", "check_target", "claim", "default_run_dir",
            "load_run", "manifest", "staging", "write_files"]
@@ -42,6 +44,7 @@ __all__ = ["MANIFEST", "RESULTS", "SUMMARY", "Run", "RunError", "check_target", 
 RESULTS = "results.nc"
 SUMMARY = "summary.json"
 MANIFEST = "manifest.json"
+SCENARIO_COPY = "scenario/scenario.toml"
 PACKAGES = ("forecast", "pymc", "pytensor", "nutpie", "arviz", "xarray", "numpy", "preliz", "pydantic")
 
 
@@ -168,6 +171,7 @@ def load_run(path: str | Path, *, verify: bool = True) -> Run:
     _check_folder(path)
     manifest = _read_json(path, MANIFEST)
     files = _listed_files(path, manifest)
+    _check_shape(path, MANIFEST, Manifest, manifest)
     if verify:
         for rel, digest in files.items():
             f = path / rel
@@ -182,11 +186,14 @@ def load_run(path: str | Path, *, verify: bool = True) -> Run:
             if not same:
                 raise RunError(f"{path}: {rel} was modified after the run (sha256 differs from "
                                f"{MANIFEST}); re-run the scenario rather than editing results")
+        if SCENARIO_COPY in files:
+            _check_scenario_copy(path)
     summary = _read_json(path, SUMMARY)
     missing = [k for k in SUMMARY_KEYS if k not in summary]
     if missing:
         raise RunError(f"{path}: {SUMMARY} lacks {', '.join(missing)}: it was not written by this version of "
                        "forecast, or was edited; re-run the scenario")
+    _check_shape(path, SUMMARY, Summary, summary)
     try:
         tree = xr.open_datatree(path / RESULTS, engine="h5netcdf")
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -211,29 +218,41 @@ def _check_folder(path: Path) -> None:
 
 
 def _read_json(path: Path, name: str) -> dict:
-    """A JSON object from a run's file; NaN and infinity are refused (a run never writes them)."""
+    """A JSON object from a run's file, read as :func:`forecast.files.parse_json` reads JSON
+    (NaN, infinity, numbers beyond range and nesting beyond reason refused: a run never
+    writes them)."""
     try:
         text = read_text(path / name, what=f"a run's {name}", limit=MAX_JSON_BYTES).text
     except Unreadable as exc:
         raise RunError(f"{path}: {name} {exc}") from None
     except FileProblem as exc:
         raise RunError(f"{path}: {name} {exc.reason}; it was damaged or is not a run's: re-run the scenario") from None
-
-    def no_constant(word: str):
-        raise ValueError(f"{word} is not a number JSON allows")
-
     try:
-        data = json.loads(text, parse_constant=no_constant)
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path}: {name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-                       "it was damaged: re-run the scenario") from None
-    except (ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise RunError(f"{path}: {name} is not a run's JSON ({reason}); it was damaged: re-run the scenario") from None
+        data = parse_json(text)
+    except JsonProblem as exc:
+        what = "valid JSON" if exc.syntax else "a run's JSON"
+        raise RunError(f"{path}: {name} is not {what} ({exc}); it was damaged: re-run the scenario") from None
     if not isinstance(data, dict):
         raise RunError(f"{path}: {name} holds a JSON {type(data).__name__}, not an object: it was not written by "
                        "`forecast run`; re-run the scenario")
     return data
+
+
+def _check_shape(path: Path, name: str, model, data: dict) -> None:
+    """Refuse a run file whose keys hold values of the wrong kind, naming each key path."""
+    found = shape_problems(model, data)
+    if found:
+        raise RunError(f"{path}: {name} does not hold what `forecast run` writes ({'; '.join(found)}): it was "
+                       "edited or damaged: re-run the scenario")
+
+
+def _check_scenario_copy(path: Path) -> None:
+    """The run's copy of its scenario file is UTF-8 text, as the file it was read from was
+    (the report shows it, ``diff`` and ``sensitivity`` load it again)."""
+    try:
+        read_text(path / SCENARIO_COPY, what="a run's copy of its scenario", limit=MAX_SCENARIO_BYTES)
+    except FileProblem as exc:
+        raise RunError(f"{path}: {SCENARIO_COPY} {exc.reason}; it was damaged: re-run the scenario") from None
 
 
 def _listed_files(path: Path, manifest: dict) -> dict[str, str]:
