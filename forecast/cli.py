@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from forecast.interrupts import Interrupted  # the standard library only
+
 # A light module (no PyMC): the settings' defaults and choices are written once, there.
 from forecast.scoring.scores import RELIABILITY_MIN
 from forecast.settings import MAX_SEED, SAMPLERS, SamplerSettings
@@ -99,6 +101,28 @@ def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+#: Every path a command reads or writes. click checks nothing of it (no "exists", "is a
+#: directory" or "is not readable" usage error, exit 2, with no fix): the loaders check each
+#: path as they read it and say what is wrong and what to do, with the README's exit code (1).
+PATH = click.Path(path_type=Path, readable=False)
+
+
+#: What nutpie and PyMC say when no starting point has a finite log density.
+_NO_START = ("All initialization points failed", "Initial evaluation of model at starting point failed")
+
+
+def sampler_could_not_start(exc: BaseException, scenario: Path) -> str | None:
+    """The message for a sampler that could not start, or None for another failure. It comes
+    from the scenario (priors or data of extreme size, which a model cannot start from), so it
+    is said as a bad input, with the likely cause, instead of the sampler's backtrace."""
+    if not isinstance(exc, RuntimeError) or not any(words in str(exc) for words in _NO_START):
+        return None
+    return (f"{scenario}: the sampler could not start: the model's log density is not finite at any starting point. "
+            "The likely cause is a prior or data value of extreme size (a prior's location far from 0, a scale "
+            "near 0, a series in tiny units); check them in `forecast validate`'s listing of the priors and data, "
+            "and give values of order 1 on the standardised scale")
+
+
 @click.group(epilog=EPILOG)
 @click.version_option(package_name="forecast")
 def cli() -> None:
@@ -113,7 +137,7 @@ def cli() -> None:
 
 
 @cli.command(epilog=epilog(0, 1, 2, what={1: "the scenario file cannot be used (every problem is listed)"}))
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=PATH)
 def validate(scenario: Path) -> None:
     """Check SCENARIO and print what it declares.
 
@@ -133,11 +157,11 @@ def validate(scenario: Path) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=PATH)
 @click.option("--strategy", "strategies", multiple=True, metavar="NAME",
               help="Forecast only this strategy (repeatable); the baseline is always kept.")
 @sampler_options
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=PATH, default=None,
               help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
 @click.option("--keep-draws", type=click.IntRange(1), default=None,
               help="Store only this many evenly spaced forecast draws (summaries still use all).")
@@ -171,6 +195,8 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     except (ScenarioError, RunError) as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
+    except RuntimeError as exc:
+        _refuse_sampler_failure(exc, scenario)
     from forecast.describe import results_table
 
     click.echo(results_table(result.summary))
@@ -180,6 +206,15 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     if strict and result.summary["diagnostics"]["verdict"] != "ok":
         _echo_err("error: --strict: sampling diagnostics are not clean (see above)")
         sys.exit(EXIT_DIAGNOSTICS)
+
+
+def _refuse_sampler_failure(exc: RuntimeError, scenario: Path) -> None:
+    """Exit 1 with the cause when the sampler could not start; any other error goes on."""
+    said = sampler_could_not_start(exc, scenario)
+    if said is None:
+        raise exc
+    _echo_err(f"error: {said}")
+    sys.exit(EXIT_BAD_INPUT)
 
 
 def parse_origins(text: str | None) -> list[int] | None:
@@ -199,14 +234,14 @@ def parse_origins(text: str | None) -> list[int] | None:
 
 
 @cli.command(epilog=epilog(0, 1, 2))
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=PATH)
 @click.option("--origins", default=None, metavar="FIRST:LAST",
               help="Origin years (FIRST:LAST, or YEAR,YEAR,...) [default: the eight years before the last year "
                    "with data].")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 50),
               help="Years ahead forecast from each origin.")
 @sampler_options
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=PATH, default=None,
               help="Backtest directory to create [default: reports/<scenario>-backtest-<UTC time>].")
 @click.option("--no-report", is_flag=True, help="Do not render the HTML page.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -244,6 +279,8 @@ def backtest(scenario: Path, origins: str | None, horizon: int, draws: int, tune
     except (ScenarioError, RunError) as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
+    except RuntimeError as exc:
+        _refuse_sampler_failure(exc, scenario)
     click.echo(backtest_table(result.summary))
     click.echo(f"\nresults: {result.path}")
     if not no_report:
@@ -269,19 +306,53 @@ resume an interrupted sweep (finished variants are kept).
 """
 
 
+def _vary_variants(vary: tuple[str, ...], sample: int | None, seed: int | None) -> list:
+    """The variants of the --vary options' grid; a bad option is a usage error (exit 2)."""
+    from forecast.sweeps.variants import SweepError, grid, parse_vary
+
+    try:
+        return grid(parse_vary(list(vary)), sample, seed or 0)
+    except SweepError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _sweep_file_variants(path: Path) -> list:
+    """The variants of a sweep file. A bad sweep file is a bad input file (exit 1, as a bad
+    scenario is): it is read first as a scenario file is (:func:`forecast.files.parse_toml`:
+    bounded, UTF-8, nesting that would break the TOML reader refused), then its variants."""
+    from forecast.files import FileProblem, parse_toml, read_text
+    from forecast.scenario.load import MAX_SCENARIO_BYTES
+    from forecast.scenario.schema import LIMITS
+    from forecast.sweeps.variants import SweepError, read_sweep_file
+
+    try:
+        text = read_text(path, what="a sweep .toml file", limit=MAX_SCENARIO_BYTES).text
+        parse_toml(text, kind="a sweep file", depth=LIMITS["depth"], usual=SWEEP_DEPTH)
+        return read_sweep_file(path)
+    except FileProblem as exc:
+        _echo_err(f"error: {path}: {exc}")
+    except SweepError as exc:
+        _echo_err(f"error: {exc}")
+    sys.exit(EXIT_BAD_INPUT)
+
+
+#: How deep a sweep file nests: variants, a variant, its changes, a key, a prior table, a list.
+SWEEP_DEPTH = 6
+
+
 @cli.command(epilog=epilog(0, 1, 2, what={130: "interrupted (Ctrl-C, SIGINT); the finished variants are kept: rerun "
                                                 "with the same --out to resume",
                                            143: "terminated (SIGTERM); the finished variants are kept"}),
              help=SWEEP_HELP)
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=PATH)
 @click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2", help="A key and its values (repeatable).")
 @click.option("--sample", type=click.IntRange(1), default=None,
               help="Fit this many random points of the --vary grid instead of all of it.")
-@click.option("--sweep", "sweep_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--sweep", "sweep_file", type=PATH, default=None,
               help="A sweep file of named [[variants]].")
 @cluster_options
 @sampler_options
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=PATH, default=None,
               help="Sweep directory [default: reports/<scenario>-sweep-<UTC time>]; an existing one is resumed.")
 @click.option("--keep-runs", is_flag=True, help="Also write each variant's run directory (runs/NNNN).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -289,17 +360,14 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
           scheduler: str | None, draws: int, tune: int, chains: int, seed: int | None, sampler: str,
           target_accept: float, out: Path | None, keep_runs: bool, quiet: bool) -> None:
     from forecast.pipeline import run_sweep
-    from forecast.sweeps.variants import SweepError, grid, parse_vary, read_sweep_file
+    from forecast.sweeps.variants import SweepError
 
     if vary and sweep_file:
         raise click.UsageError("give --vary options or --sweep FILE, not both")
     if sample is not None and not vary:
         raise click.UsageError("--sample picks points of the --vary grid: give --vary too")
     cluster = cluster_of(workers, scheduler)
-    try:
-        variants = read_sweep_file(sweep_file) if sweep_file else grid(parse_vary(list(vary)), sample, seed or 0)
-    except SweepError as exc:
-        raise click.UsageError(str(exc)) from None
+    variants = _sweep_file_variants(sweep_file) if sweep_file else _vary_variants(vary, sample, seed)
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                target_accept=target_accept, progress=False)
     from forecast.results.store import RunError
@@ -318,12 +386,12 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
 
 
 @cli.command(epilog=epilog(0, 1, 2))
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=PATH)
 @click.option("--sims", default=200, show_default=True, type=click.IntRange(2, 100_000),
               help="Simulated datasets, each drawn from the prior and fitted.")
 @cluster_options
 @sampler_options(draws=200, tune=200, chains=2)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=PATH, default=None,
               help="Directory to create [default: reports/<scenario>-calibrate-<UTC time>].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def calibrate(scenario: Path, sims: int, workers: int | None, scheduler: str | None, draws: int, tune: int,
@@ -360,8 +428,8 @@ def calibrate(scenario: Path, sims: int, workers: int | None, scheduler: str | N
 
 @cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory, a modified run, or --out is not a report's "
                                              "directory (nothing written)"}))
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.argument("run_dir", type=PATH)
+@click.option("--out", type=PATH, default=None,
               help="Directory for the HTML pages [default: RUN_DIR/report].")
 def report(run_dir: Path, out: Path | None) -> None:
     """Render the HTML report of a finished run (no re-sampling).
@@ -393,11 +461,11 @@ exits 1 with its row number, and the ledger is left as it was. See docs/scoring.
 
 
 @cli.command(epilog=epilog(0, 1, 2), help=SCORE_HELP)
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("resolutions", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("run_dir", type=PATH)
+@click.argument("resolutions", type=PATH)
 @click.option("--enacted", metavar="STRATEGY", default=None,
               help="The strategy that was actually enacted [default: the run's baseline].")
-@click.option("--ledger", "ledger_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--ledger", "ledger_file", type=PATH, default=None,
               help="The ledger to append to [default: ledger.jsonl beside the run directory].")
 def score(run_dir: Path, resolutions: Path, enacted: str | None, ledger_file: Path | None) -> None:
     from forecast.describe import ledger_view, scored_table
@@ -422,7 +490,7 @@ log scores), then the reliability table once {RELIABILITY_MIN} forecasts are sco
 
 
 @cli.command(epilog=epilog(0, 1, 2), help=LEDGER_HELP)
-@click.argument("ledger_file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("ledger_file", metavar="[FILE]", required=False, type=PATH,
                 default=Path("reports") / "ledger.jsonl")
 def ledger(ledger_file: Path) -> None:
     from forecast.describe import ledger_view
@@ -437,7 +505,7 @@ def ledger(ledger_file: Path) -> None:
 
 
 @cli.command(epilog=epilog(0, 1, 2))
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_dir", type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON (as summary.json holds it).")
 def sensitivity(run_dir: Path, as_json: bool) -> None:
     """What each answer of RUN_DIR hinges on (no re-sampling).
@@ -452,6 +520,7 @@ def sensitivity(run_dir: Path, as_json: bool) -> None:
 
     from forecast.describe import sensitivity_view
     from forecast.results.store import RunError, load_run
+    from forecast.scenario import ScenarioError
     from forecast.sensitivity.analysis import analyse_sensitivity
     from forecast.sensitivity.diff import run_scenario_of
 
@@ -460,16 +529,20 @@ def sensitivity(run_dir: Path, as_json: bool) -> None:
         found = r.summary.get("sensitivity")
         if found is None:  # a run from before the analysis existed
             scenario = run_scenario_of(r)
-            found = analyse_sensitivity(scenario, r.tree, r.manifest.get("seed", scenario.seed))
+            seed = r.manifest.get("seed")
+            found = analyse_sensitivity(scenario, r.tree, scenario.seed if seed is None else seed)
     except RunError as exc:
         _echo_err(f"error: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    except ScenarioError as exc:
+        _echo_err(f"error: {_copy_refused(run_dir, exc)}")
         sys.exit(EXIT_BAD_INPUT)
     click.echo(json.dumps(found, indent=2) if as_json else sensitivity_view(r.summary, found))
 
 
 @cli.command(epilog=epilog(0, 1, 2))
-@click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_a", type=PATH)
+@click.argument("run_b", type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 def diff(run_a: Path, run_b: Path, as_json: bool) -> None:
     """What changed from RUN_A to RUN_B, and what it did to the answers.
@@ -482,14 +555,26 @@ def diff(run_a: Path, run_b: Path, as_json: bool) -> None:
 
     from forecast.describe import diff_view
     from forecast.results.store import RunError, load_run
+    from forecast.scenario import ScenarioError
     from forecast.sensitivity.diff import diff_runs
 
     try:
-        found = diff_runs(load_run(run_a), load_run(run_b))
+        a, b = load_run(run_a), load_run(run_b)
+        found = diff_runs(a, b)
     except RunError as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
+    except ScenarioError as exc:
+        _echo_err(f"error: {_copy_refused(exc.file.parent.parent, exc)}")
+        sys.exit(EXIT_BAD_INPUT)
     click.echo(json.dumps(found.to_dict(), indent=2, default=str) if as_json else diff_view(found))
+
+
+def _copy_refused(run_dir: Path, exc: Exception) -> str:
+    """A run whose own copy of its scenario is refused now (edited, or written by a version of
+    forecast that accepted what this one refuses): what was found, and what to do."""
+    return (f"{run_dir}: the run's copy of its scenario cannot be loaded again, so the run cannot be compared or "
+            f"analysed; re-run its scenario with this version of forecast. {exc}")
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:
@@ -528,9 +613,9 @@ def main() -> None:
 
 
 def _command() -> int:
-    """Run the command line's command; its exit code."""
-    import signal
-
+    """Run the command line's command; its exit code. Once a signal was received, any error
+    that escapes the command is the signal's doing (:func:`forecast.interrupts.interrupted_by`):
+    the exit code is the signal's, without a traceback."""
     from forecast import interrupts
 
     try:
@@ -540,9 +625,22 @@ def _command() -> int:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: let Python do it
         return exc.code or 0
+    except Exception as exc:  # an Interrupted a library wrapped in an error of its own, or an error
+        stop = interrupts.interrupted_by(exc)
+        if stop is None:
+            raise
+        return _stopped(stop)
     except interrupts.Interrupted as exc:
-        _echo_err(f"interrupted ({signal.Signals(exc.signum).name}): stopped; nothing half-written is left")
-        return exc.exit_code
+        return _stopped(exc)
+
+
+def _stopped(exc: Interrupted) -> int:
+    """Say that the command was stopped by a signal; its exit code. What it was writing has
+    been removed on the way out (staging folders, claims, child processes)."""
+    import signal
+
+    _echo_err(f"interrupted ({signal.Signals(exc.signum).name}): stopped; nothing half-written is left")
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -53,6 +53,19 @@ def check() -> None:
         raise Interrupted(_received)
 
 
+def interrupted_by(exc: BaseException) -> Interrupted | None:
+    """The :class:`Interrupted` that ``exc`` stands for, or None: ``exc`` itself, or any
+    exception at all once a signal was received. The raise lands wherever the main thread
+    is, and compiled code can turn it into an error of its own (numba's dispatcher gives
+    "SystemError: CPUDispatcher(...) returned a result with an exception set"); that error is
+    the signal's doing, and the command stops as the signal asks."""
+    if isinstance(exc, Interrupted):
+        return exc
+    if _received is not None and isinstance(exc, Exception):
+        return Interrupted(_received)
+    return None
+
+
 def _on_signal(signum: int, frame) -> None:
     global _received
     if _received is None:

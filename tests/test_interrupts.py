@@ -21,7 +21,8 @@ import pytest
 
 from .conftest import CHAIN, ROOT, write_scenario
 
-STAGES = ["validate", "build", "compile", "sample", "history", "forecast", "summarise", "write", "report"]
+STAGES = ["validate", "build", "compile", "sample", "history", "forecast", "summarise", "sensitivity", "write",
+          "report"]
 
 
 def _group(pid: int) -> list[str]:
@@ -142,3 +143,32 @@ def test_an_interrupt_while_nutpie_samples_cancels_its_chains(chain_file) -> Non
     time.sleep(2.0)
     assert time.process_time() - cpu < 0.1, "the chains' threads still sample"
     del caught  # (its traceback holds the sampler)
+
+
+def test_an_error_that_escapes_after_a_signal_is_the_signal_s_doing(monkeypatch, capsys) -> None:
+    """A signal's raise can land inside compiled code, which wraps it in an error of its own
+    (numba: "SystemError: CPUDispatcher(forward) returned a result with an exception set").
+    Once a signal was received, whatever escapes the command exits as the signal asks: 143
+    for SIGTERM, the interrupted line, no traceback."""
+    from forecast import cli, interrupts
+
+    def wrapped_by_compiled_code() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the raise lands here
+        except interrupts.Interrupted:
+            raise SystemError("CPUDispatcher(<function forward>) returned a result with an exception set") from None
+
+    monkeypatch.setattr(cli, "cli", lambda **kwargs: wrapped_by_compiled_code())
+    with interrupts.handled():
+        assert cli._command() == 143
+    assert "interrupted (SIGTERM): stopped; nothing half-written is left" in capsys.readouterr().err
+
+
+def test_without_a_signal_an_error_is_not_taken_for_an_interrupt() -> None:
+    from forecast import interrupts
+
+    with interrupts.handled():
+        assert interrupts.interrupted_by(SystemError("a bug")) is None
+        stop = interrupts.Interrupted(signal.SIGINT)
+        assert interrupts.interrupted_by(stop) is stop
