@@ -273,7 +273,6 @@ BAD_ROWS = [
     ("trade_up,yes,2027-01-20,src", "row 4: date 2027-01-20 is after today (2026-12-01)"),
     ("trade_up,yes,2023-01-20,", "row 4: no source: every row names where its value comes from"),
     ("trade_up,yes,2023-01-20,  ", "row 4: no source"),
-    ("trade_up,yes,2023-01-20,src,extra", "row 4: 5 cells for 4 columns"),
 ]
 
 
@@ -311,14 +310,16 @@ def test_a_question_already_scored_for_this_run_is_refused(runs: Path, tmp_path:
     assert (runs / "ledger.jsonl").read_bytes() == before
 
 
-@pytest.mark.parametrize("header, message", [
-    ("question,value,date", "row 1: missing column 'source'; the columns are question,value,date,source"),
-    ("question,value,date,sources", "row 1: unknown column 'sources'. Did you mean 'source'?"),
-    ("question,value,value,date,source", "row 1: a column is named twice"),
+@pytest.mark.parametrize("header, row, message", [
+    ("question,value,date", "trade_low,231.5,2022-01-20",
+     "row 1: missing column 'source'; the columns are question,value,date,source"),
+    ("question,value,date,sources", GOOD[0], "row 1: unknown column 'sources'. Did you mean 'source'?"),
+    ("question,value,value,date,source", GOOD[0] + ",x",
+     r"line 1 \(the header\): column 'value' appears twice; give each column its own name; nothing was scored"),
 ])
-def test_a_bad_header_is_refused_whole(run_and_ledger, tmp_path: Path, header: str, message: str) -> None:
-    with pytest.raises(ResolutionError, match=message):
-        score_run(run_and_ledger[0], resolutions(tmp_path / "r.csv", GOOD[0], header=header),
+def test_a_bad_header_is_refused_whole(run_and_ledger, tmp_path: Path, header: str, row: str, message: str) -> None:
+    with pytest.raises(ScoringError, match=message):
+        score_run(run_and_ledger[0], resolutions(tmp_path / "r.csv", row, header=header),
                   ledger=tmp_path / "ledger.jsonl", today=TODAY)
     assert not (tmp_path / "ledger.jsonl").exists()
 
@@ -424,7 +425,8 @@ def test_forecast_ledger_without_a_ledger_exits_1(tmp_path: Path) -> None:
 
 def test_forecast_score_without_the_resolutions_file_exits_1(runs: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["score", str(make_run(runs / "a")), str(tmp_path / "none.csv")])
-    assert result.exit_code == 1 and f"error: {tmp_path / 'none.csv'}: no such resolutions file" in result.output
+    assert result.exit_code == 1
+    assert f"error: {tmp_path / 'none.csv'}: no such file; give the path of a resolutions CSV file" in result.output
     assert not (runs / "ledger.jsonl").exists()
 
 

@@ -23,13 +23,19 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
+
+from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, parse_json, read_text
+from forecast.results.shapes import JsonShape, json_kind, shape_problems
 from forecast.scoring.errors import LedgerError
 from forecast.scoring.scores import RELIABILITY_MIN, Reliability, reliability
 
 LEDGER = "ledger.jsonl"
 VERSION = 1
-REQUIRED = ("ledger", "scored", "run", "question", "strategy", "probability", "outcome", "brier", "log_score")
+#: The largest ledger read (an entry takes about 1 kB: a quarter of a million scored forecasts).
+MAX_LEDGER_BYTES = 256 * MiB
 
 
 @dataclass
@@ -43,34 +49,22 @@ class Ledger:
     @classmethod
     def read(cls, path: str | Path, *, missing_ok: bool = True) -> Ledger:
         """Every entry of the ledger at ``path``; a missing file is an empty ledger unless
-        ``missing_ok`` is false. A line that is not an entry is an error naming its line."""
+        ``missing_ok`` is false. The file is read as every file a user gives is
+        (:func:`forecast.files.read_text`: a regular file within :data:`MAX_LEDGER_BYTES`,
+        UTF-8), each line as a run's JSON is (:func:`forecast.files.parse_json`), and each entry
+        is checked strictly (:class:`Entry`): a line that is not an entry is an error naming
+        its line and what is wrong."""
         path = Path(path)
-        if not path.exists():
+        try:
+            read = read_text(path, what="a ledger (.jsonl, written by `forecast score`)", limit=MAX_LEDGER_BYTES)
+        except MissingFile:
             if missing_ok:
                 return cls(path)
-            raise LedgerError(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one")
-        try:
-            raw = path.read_bytes()
-            text = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LedgerError(f"{path}: cannot be read as a ledger ({exc})") from None
-        entries = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LedgerError(f"{path}, line {n}: not JSON ({exc.msg}); the ledger is written by "
-                                  "`forecast score` only: restore the line or remove it") from None
-            if not _is_entry(entry):
-                raise LedgerError(f"{path}, line {n}: not a ledger entry (it needs {', '.join(REQUIRED)}); "
-                                  "restore the line or remove it")
-            if entry["ledger"] != VERSION:
-                raise LedgerError(f"{path}, line {n}: ledger version {entry['ledger']!r}; this forecast "
-                                  f"reads version {VERSION}")
-            entries.append(entry | {"line": n})
-        return cls(path, entries, raw)
+            raise LedgerError(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one") from None
+        except FileProblem as exc:
+            raise LedgerError(f"{path}: {exc}") from None
+        entries = [_entry(path, n, line) for n, line in enumerate(read.text.splitlines(), start=1) if line.strip()]
+        return cls(path, entries, read.data)
 
     def scored_for(self, manifest_sha256: str) -> dict[str, str]:
         """The questions already scored for one run (its manifest's sha256): id -> where."""
@@ -105,16 +99,63 @@ class Ledger:
             "log_score": e["log_score"], "scored": e["scored"]} for e in self.entries])
 
 
-def _is_entry(entry) -> bool:
-    """The keys and kinds the ledger's views rely on."""
-    def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
+class RunRef(JsonShape):
+    path: str | None = None
+    created: str | None = None
+    scenario: str | None = None
+    manifest_sha256: str | None = None
+    inputs: dict[str, str] = {}
+    draws: int | None = None
 
-    return (isinstance(entry, dict) and all(k in entry for k in REQUIRED)
-            and isinstance(entry["run"], dict) and isinstance(entry["question"], dict)
-            and isinstance(entry["question"].get("id"), str) and isinstance(entry["outcome"], bool)
-            and all(number(entry[k]) for k in ("probability", "brier", "log_score"))
-            and isinstance(entry["scored"], str))
+
+class QuestionRef(JsonShape):
+    id: str
+    text: str
+    resolution: str = ""
+    rule: str = ""
+    year: int | None = None
+
+
+class Entry(JsonShape):
+    """What :func:`forecast.scoring.score.ledger_entry` writes, as the ledger's views and the
+    reliability table read it: strict kinds (``"ledger": true`` is no version, ``"0.7"`` no
+    probability), probabilities and scores within their ranges."""
+
+    ledger: int
+    scored: str
+    run: RunRef
+    question: QuestionRef
+    strategy: str
+    baseline: bool | None = None
+    probability: float = Field(ge=0.0, le=1.0)
+    mcse: float | None = None
+    outcome: bool
+    resolved_value: Literal["yes", "no"] | float
+    resolution_date: str | None = None
+    source: str | None = None
+    brier: float = Field(ge=0.0, le=1.0)
+    log_score: float = Field(ge=0.0)
+
+
+def _entry(path: Path, n: int, line: str) -> dict:
+    """Line ``n`` of the ledger as an entry (with its line number), or :class:`LedgerError`."""
+    fix = "the ledger is written by `forecast score` only: restore the line or remove it"
+    try:
+        entry = parse_json(line)
+    except JsonProblem as exc:
+        if exc.syntax:
+            raise LedgerError(f"{path}, line {n}: not JSON ({exc.reason} at column {exc.column}); {fix}") from None
+        raise LedgerError(f"{path}, line {n}: not a ledger entry ({exc.reason}); {fix}") from None
+    if not isinstance(entry, dict):
+        raise LedgerError(f"{path}, line {n}: not a ledger entry ({json_kind(entry)}; an entry is a JSON object "
+                          f"{{ ... }}); {fix}")
+    found = shape_problems(Entry, entry)
+    if found:
+        raise LedgerError(f"{path}, line {n}: not a ledger entry ({'; '.join(found)}); {fix}")
+    if entry["ledger"] != VERSION:
+        raise LedgerError(f"{path}, line {n}: ledger version {entry['ledger']!r}; this forecast reads version "
+                          f"{VERSION}")
+    return entry | {"line": n}
 
 
 def append(path: str | Path, entries: list[dict], *, expected: bytes | None = None) -> Ledger:

@@ -15,12 +15,15 @@ A resolutions file is a CSV with one row per resolved question and exactly these
 * ``source``: where the value comes from (a URL or a publication); every row carries its
   own, as the scenario's data rows do.
 
-Row numbers count the header as row 1, as a spreadsheet does.
+It is read as the scenario's data files are (:func:`forecast.scenario.data.read_table`): a
+regular file within the size limit, UTF-8 with an optional byte-order mark, commas, or
+semicolons with decimal commas as spreadsheets in many locales export them; every row has the
+header's fields, and a number is written with the digits 0-9. Row numbers count the header as
+row 1, as a spreadsheet does.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Mapping
@@ -28,12 +31,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from forecast.files import FileProblem
+from forecast.scenario.data import TableError, as_number, read_table
 from forecast.scenario.errors import did_you_mean
 from forecast.scoring.errors import ResolutionError, RowProblem, ScoringError
 
 COLUMNS = ("question", "value", "date", "source")
 YES, NO = "yes", "no"
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -100,26 +105,38 @@ def question_rule(question: Mapping, observed: Mapping[tuple[str, int], float]) 
     return Rule(qid, comparison, None, why)
 
 
-def parse_value(text: str) -> bool | float:
-    """``yes``/``no`` (any case) or a finite number; ``ValueError`` with the fix otherwise."""
+def parse_value(text: str, decimal: str = ".") -> bool | float:
+    """``yes``/``no`` (any case) or a finite number as written, with the file's ``decimal``
+    mark (:func:`forecast.scenario.data.as_number`: digits 0-9 only); ``ValueError`` with the
+    fix otherwise."""
     word = text.strip()
     if not word:
         raise ValueError("no value: give yes, no or the number observed")
     if word.lower() in (YES, NO):
         return word.lower() == YES
-    try:
-        number = float(word)
-    except ValueError:
-        raise ValueError(f"value {word!r} is neither yes/no nor a number") from None
-    if not math.isfinite(number):
-        raise ValueError(f"value {word!r} is not a finite number")
+    number = as_number(word, decimal)
+    if number is None or not math.isfinite(number):
+        raise ValueError(_not_a_value(word, decimal))
     return number
+
+
+def _not_a_value(word: str, decimal: str) -> str:
+    """Why a value is refused, and the fix."""
+    if word.lower().lstrip("+-") in ("inf", "infinity", "nan") or as_number(word, decimal) is not None:
+        return f"value {word!r} is not a finite number"
+    if any(c.isdigit() and not c.isascii() for c in word):
+        return f"value {word!r} is not a number as written: write it with the digits 0-9"
+    other = "," if decimal == "." else "."
+    if as_number(word, other) is not None:
+        mark = "point" if decimal == "." else "comma"
+        return f"value {word!r}: this file's numbers use a decimal {mark}; write {word.replace(other, decimal)}"
+    return f"value {word!r} is neither yes/no nor a number"
 
 
 def parse_date(text: str) -> date:
     word = text.strip()
     try:
-        if not ISO_DATE.match(word):
+        if not ISO_DATE.fullmatch(word):
             raise ValueError
         return date.fromisoformat(word)
     except ValueError:
@@ -142,11 +159,12 @@ def read_resolutions(path: str | Path, questions: Mapping[str, Mapping],
     path = Path(path)
     today = today or date.today()
     scored = scored or {}
-    rows, problems = _rows(path)
+    rows, decimal = _rows(path)
+    problems: list[RowProblem] = []
     out: list[Resolution] = []
     first_row: dict[str, int] = {}
     for row, cells in rows:
-        found = _check_row(row, cells, questions, observed, today, scored, first_row)
+        found = _check_row(row, cells, questions, observed, today, scored, first_row, decimal)
         if isinstance(found, Resolution):
             out.append(found)
         else:
@@ -158,50 +176,38 @@ def read_resolutions(path: str | Path, questions: Mapping[str, Mapping],
     return out
 
 
-def _rows(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[RowProblem]]:
-    """The data rows as (row number, {column: cell}); header problems end the reading."""
+#: What a resolutions file holds, for the message that refuses an empty one.
+LAYOUT = f"a resolutions file has the header {','.join(COLUMNS)} and a row per resolved question"
+
+
+def _rows(path: Path) -> tuple[list[tuple[int, dict[str, str]]], str]:
+    """The data rows as (row number, {column: cell}), and the file's decimal mark. The file is
+    read as data files are (:func:`forecast.scenario.data.read_table`: a regular file within the
+    size limit, UTF-8, commas, semicolons or tabs, a row with the header's fields); anything
+    wrong with the file or its header ends the reading."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScoringError(f"{path}: no such resolutions file") from None
-    except UnicodeDecodeError:
-        raise ScoringError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
-    except OSError as exc:
-        raise ScoringError(f"{path}: cannot be read ({exc.strerror})") from None
-    reader = csv.reader(text.splitlines(keepends=True))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ResolutionError(path, [RowProblem(1, f"the file is empty: the header is {','.join(COLUMNS)}")]) from None
+        table = read_table(path, what="a resolutions CSV file (docs/scoring.md)", layout=LAYOUT)
+    except FileProblem as exc:
+        raise ScoringError(f"{path}: {exc}; nothing was scored") from None
+    except TableError as exc:
+        raise ScoringError(f"{path} {exc}; nothing was scored") from None
+    header = list(table.columns)
     problems = []
-    unknown = [h for h in header if h not in COLUMNS]
-    missing = [c for c in COLUMNS if c not in header]
-    for h in unknown:
+    for h in (h for h in header if h not in COLUMNS):
         problems.append(RowProblem(1, f"unknown column {h!r}.{did_you_mean(h, COLUMNS)} "
                                       f"The columns are {','.join(COLUMNS)}"))
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         problems.append(RowProblem(1, f"missing column{'s' if len(missing) > 1 else ''} "
                                       f"{', '.join(map(repr, missing))}; the columns are {','.join(COLUMNS)}"))
-    if len(set(header)) < len(header):
-        problems.append(RowProblem(1, "a column is named twice"))
     if problems:
         raise ResolutionError(path, problems)
-    rows, line = [], reader.line_num
-    for cells in reader:
-        row, line = line + 1, reader.line_num
-        if not any(c.strip() for c in cells):
-            continue  # a blank line
-        if len(cells) > len(header):
-            problems.append(RowProblem(row, f"{len(cells)} cells for {len(header)} columns (a comma too many, "
-                                            "or a cell with a comma that needs quotes)"))
-            continue
-        rows.append((row, {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header)}))
-    return rows, problems
+    return [(line, dict(zip(header, cells))) for line, cells in table.rows], table.decimal
 
 
 def _check_row(row: int, cells: dict[str, str], questions: Mapping[str, Mapping],
                observed: Mapping[tuple[str, int], float], today: date, scored: Mapping[str, str],
-               first_row: dict[str, int]) -> Resolution | list[RowProblem]:
+               first_row: dict[str, int], decimal: str = ".") -> Resolution | list[RowProblem]:
     """One row parsed, or every problem it has."""
     problems: list[str] = []
     qid = cells["question"].strip()
@@ -222,7 +228,7 @@ def _check_row(row: int, cells: dict[str, str], questions: Mapping[str, Mapping]
                             "a run's forecast of a question is scored once")
     value = when = None
     try:
-        value = parse_value(cells["value"])
+        value = parse_value(cells["value"], decimal)
     except ValueError as exc:
         problems.append(str(exc))
     if question is not None and value is not None and not isinstance(value, bool):
