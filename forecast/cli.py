@@ -314,6 +314,9 @@ def _vary_variants(vary: tuple[str, ...], sample: int | None, seed: int | None) 
         return grid(parse_vary(list(vary)), sample, seed or 0)
     except SweepError as exc:
         raise click.UsageError(str(exc)) from None
+    except RecursionError:  # a value read as TOML by sweeps.variants.parse_value, unguarded there
+        raise click.UsageError("a --vary value has lists or tables nested thousands of levels deep; check the "
+                               "brackets") from None
 
 
 def _sweep_file_variants(path: Path) -> list:

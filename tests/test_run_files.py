@@ -174,3 +174,11 @@ def test_a_bad_sweep_file_is_a_bad_input_file(chain_file, tmp_path, content, mes
     result = CliRunner().invoke(cli, ["sweep", str(chain_file), "--sweep", str(sweep), "--workers", "0"])
     assert isinstance(result.exception, SystemExit) and result.exit_code == 1, result.output
     assert result.output.startswith(f"error: {sweep}") and message in result.output, result.output
+
+
+def test_a_vary_value_nested_beyond_reason_is_a_usage_error(chain_file) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    result = CliRunner().invoke(cli, ["sweep", str(chain_file), "--vary", f"claims.l_to_a.prior={deep}",
+                                      "--workers", "0"])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+    assert "a --vary value has lists or tables nested thousands of levels deep; check the brackets" in result.output
