@@ -209,7 +209,14 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
 
 
 def _refuse_sampler_failure(exc: RuntimeError, scenario: Path) -> None:
-    """Exit 1 with the cause when the sampler could not start; any other error goes on."""
+    """Exit 1 with the cause when the sampler could not start; any other error goes on. After
+    a signal, the failure is the signal's doing (its raise in the log density's callback fails
+    the start): the command stops as the signal asks."""
+    from forecast import interrupts
+
+    stop = interrupts.interrupted_by(exc)
+    if stop is not None:
+        raise stop from None
     said = sampler_could_not_start(exc, scenario)
     if said is None:
         raise exc
