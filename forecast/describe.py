@@ -294,10 +294,12 @@ def sensitivity_view(summary: dict, found: dict) -> str:
                 parts.append(f"{flip['becomes_best']} becomes best at {flip['value']:+.2f}"
                              + ("" if flip["within_posterior_90"] else " (outside its posterior 90%)"))
             lines.append(f"    {cid} ({labels.get(cid, cid)}): " + "; ".join(parts))
+        errors = entry.get("by_hypothesis_mcse") or {}
         for label, answers in (entry.get("by_hypothesis") or {}).items():
-            weight = _combination_weight(summary, label)
+            weight = (found.get("combination_weights") or {}).get(label)
             lines.append(f"  if {label}" + (f" (weight {weight:.2f})" if weight is not None else "") + ": "
-                         + ", ".join(f"{s} {p:.2f}" for s, p in answers.items()))
+                         + ", ".join(f"{s} {p:.2f}" + (f" ± {errors[label][s]:.3f}" if label in errors else "")
+                                     for s, p in answers.items()))
         lines.append("")
     worth = found.get("worth_researching") or []
     if worth:
@@ -312,17 +314,6 @@ def sensitivity_view(summary: dict, found: dict) -> str:
                      f" -> {c['driven_by']}-driven")
     lines += ["", "(every strategy and every contrast with the baseline: --json)"]
     return "\n".join(lines)
-
-
-def _combination_weight(summary: dict, label: str) -> float | None:
-    """A combination of hypotheses' posterior weight ("claim=hypothesis, ..."; one claim's
-    hypothesis: its weight), or None when the summary does not say."""
-    parts = [part.partition("=") for part in label.split(", ")]
-    if len(parts) != 1:
-        return None
-    cid, _, hid = parts[0]
-    found = ((summary.get("claims") or {}).get(cid, {}).get("hypotheses") or {}).get(hid) or {}
-    return found.get("posterior_weight")
 
 
 def diff_view(found: "RunDiff") -> str:

@@ -306,14 +306,19 @@ def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
 
 
 def test_the_overview_lists_each_strategy_with_what_it_sets_beside_the_levers_last_level(rendered, runs):
+    """No indicator measures the lever: its last level is no number but the spread the prior
+    leaves, said to be unmeasured, on the overview and on the strategy's page."""
     html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
     listed = re.search(r'<ul class="strategies">(.*?)</ul>', html, re.S)[1]
     text = " ".join(re.sub(r"<[^>]+>", "", listed).split())  # as a browser shows it
-    traj = runs["full"].summary["trajectories"]["pressure"]
-    last = traj["by_strategy"]["status_quo"]["median"][traj["years"].index(2021)]
-    assert f"Press hard: Raise the pressure. (sets Pressure to 80, its 2021 level {last:.0f})" in text
+    summary = runs["full"].summary
+    assert "pressure" not in {ind["node"] for ind in summary["indicators"].values()}
+    stats = summary["trajectories"]["pressure"]["by_strategy"]["status_quo"]
+    i = summary["trajectories"]["pressure"]["years"].index(2021)
+    spread = f"not measured, 90% [{stats['q05'][i]:.0f}, {stats['q95'][i]:.0f}]"
+    assert f"Press hard: Raise the pressure. (sets Pressure to 80, its 2021 level {spread})" in text
     page = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
-    assert f"<td>{last:.0f} [" in page  # the strategy's page: the setting beside that level, with its interval
+    assert f"<td>{spread}</td>" in page  # the strategy's page: the setting beside that level
 
 
 def test_a_strategy_that_leaves_a_lever_free_says_where_its_own_course_takes_it_and_why(rendered, runs):

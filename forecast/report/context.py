@@ -707,7 +707,7 @@ def margin_text(margin: float | None, error: float | None = None) -> str:
     """How far ahead the new best strategy is at the flip, with the error of that lead."""
     if not margin:
         return "level with it there"
-    return f"ahead by {fmt(margin, 3)} there" + (f" (± {fmt(error, 3)})" if error else "")
+    return f"ahead by {fmt(margin, 3)} there" + (f" (Monte Carlo error {fmt(error, 3)})" if error else "")
 
 
 def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[dict[str, Any]]:
@@ -768,6 +768,13 @@ def hypothesis_label(s: dict, combination: str) -> str:
     return "; ".join(parts)
 
 
+def combination_weight(s: dict, combination: str) -> str | None:
+    """A combination's posterior weight as text ("weight 0.59"), or None when the summary
+    lacks it (an older run)."""
+    w = ((s.get("sensitivity") or {}).get("combination_weights") or {}).get(combination)
+    return None if w is None else f"weight {fmt(w)}"
+
+
 def hypotheses_context(s: dict, strategies: list[dict]) -> list[dict[str, Any]]:
     """Per question with competing hypotheses: P(yes) per strategy from each combination of
     hypotheses' draws alone, under the answer with them weighed as the posterior weighs them."""
@@ -777,10 +784,15 @@ def hypotheses_context(s: dict, strategies: list[dict]) -> list[dict[str, Any]]:
         combos = {k: v for k, v in (entry.get("by_hypothesis") or {}).items() if k}
         if not combos:
             continue
-        rows = [{"label": hypothesis_label(s, k), "cells": [fmt(v.get(st["id"])) for st in strategies], "total": False}
+        errors = entry.get("by_hypothesis_mcse") or {}
+        rows = [{"label": hypothesis_label(s, k), "weight": combination_weight(s, k),
+                 "cells": [fmt(v.get(st["id"])) for st in strategies],
+                 "errors": [fmt(errors.get(k, {}).get(st["id"]), 3) if k in errors else "" for st in strategies],
+                 "total": False}
                 for k, v in combos.items()]
-        rows.append({"label": "All weighed as the posterior weighs them",
-                     "cells": [fmt(entry["posterior"].get(st["id"])) for st in strategies], "total": True})
+        rows.append({"label": "All weighed as the posterior weighs them", "weight": None,
+                     "cells": [fmt(entry["posterior"].get(st["id"])) for st in strategies],
+                     "errors": ["" for _ in strategies], "total": True})
         out.append({"id": q["id"], "text": q["text"], "rows": rows})
     return out
 

@@ -243,19 +243,11 @@ def decision(outcomes: np.ndarray, desirable: str, strategies: list[str], chains
     """The best strategy for one question from its per-draw answers (strategies, draws), and
     the strategies tied with it: paired, because every strategy is forecast from the same
     draws and shocks, so their difference is far more precise than either answer."""
-    import arviz as az
-
     u = utility(outcomes, desirable)
     means = u.mean(axis=1)
     b = strategies.index(best_strategy(outcomes.mean(axis=1), desirable, strategies))
-    tied = []
-    for i, sid in enumerate(strategies):
-        if i == b:
-            continue
-        lead = u[b] - u[i]
-        error = float(az.mcse(lead.reshape(chains, -1))) if lead.std() > 0 else 0.0
-        if means[b] - means[i] <= CLEAR_AT * (error if np.isfinite(error) else np.inf):
-            tied.append(sid)
+    tied = [sid for i, sid in enumerate(strategies)
+            if i != b and means[b] - means[i] <= CLEAR_AT * _mcse(u[b] - u[i], chains)]
     return Decision(desirable, strategies[b], {s: float(m) for s, m in zip(strategies, means)}, tuple(tied))
 
 
@@ -319,6 +311,8 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
     prior_answers = Reforecaster.of(scenario, prior, seed).outcomes(questions).mean(axis=2)
     effect = posterior["effect"].transpose("chain", "draw", "claim").values.reshape(-1, len(scenario.claims))
     regressions = {j: EffectRegression(effect[:, j], chains) for j in sorted(set().union(*upstream.values()))}
+    hypothesis_claims = {j for j, c in enumerate(scenario.claims) if c.hypotheses}
+    answer_mcse = [[_mcse(outcomes[qi, i], chains) for i in range(len(strategies))] for qi in range(len(questions))]
 
     out_questions = {}
     for qi, q in enumerate(questions):
@@ -337,14 +331,18 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
             else:
                 entry["claims"][c.id] = no_influence(answers[qi], strategies, b, dec)
         entry["ranking"] = _ranking(entry["claims"])
-        if "combination" in posterior:
-            entry["by_hypothesis"] = _by_hypothesis(posterior, y, strategies)
+        if "combination" in posterior and hypothesis_claims & upstream[q.id]:
+            entry["by_hypothesis"], entry["by_hypothesis_mcse"] = _by_hypothesis(posterior, y, strategies,
+                                                                                 answer_mcse[qi])
         out_questions[q.id] = entry
 
     worth = sorted(((c, q, e["evppi"], e["evppi_noise"]) for q, v in out_questions.items()
                     for c, e in v["claims"].items() if e.get("evppi", 0.0) > e.get("evppi_noise", 0.0)),
                    key=lambda t: -t[2])
+    combinations = [str(c) for c in np.atleast_1d(posterior.attrs.get("combinations", []))]
+    weights = np.atleast_1d(posterior.attrs.get("combination_weights", [])).tolist()
     return {"questions": out_questions, "claims": learning(scenario, posterior),
+            "combination_weights": dict(zip(combinations, weights)) if len(weights) == len(combinations) else {},
             "worth_researching": [{"claim": c, "question": q, "evppi": v, "evppi_noise": n} for c, q, v, n in worth],
             "settings": {"tornado_quantiles": list(TORNADO), "spline_degree": DEGREE, "spline_knots": KNOTS,
                          "clear_at": CLEAR_AT, "flip_grid": FLIP_GRID, "flip_range": list(FLIP_RANGE),
@@ -425,13 +423,32 @@ def flip(regression: EffectRegression, u: np.ndarray, strategies: list[str], dec
     return None
 
 
-def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list[str]) -> dict[str, dict]:
-    """The answers from each combination of competing hypotheses' draws alone."""
+def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list[str],
+                   mcse: list[float]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The answers from each combination of competing hypotheses' draws alone, and their Monte
+    Carlo errors: the binomial error of the combination's share of the draws, scaled as the
+    whole answer's MCMC error is to its binomial one (the draws' autocorrelation)."""
     combination = posterior["combination"].transpose("chain", "draw").values.ravel()
     labels = list(np.atleast_1d(posterior.attrs.get("combinations", [])))
-    out = {}
+    total = outcomes.shape[1]
+    answers, errors = {}, {}
     for k, label in enumerate(labels):
         picked = combination == k
         if picked.any():
-            out[str(label)] = dict(zip(strategies, outcomes[:, picked].mean(axis=1).tolist()))
-    return out
+            p = outcomes[:, picked].mean(axis=1)
+            whole = outcomes.mean(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = np.where(whole * (1 - whole) > 0, np.asarray(mcse) / np.sqrt(whole * (1 - whole) / total), 1.0)
+            answers[str(label)] = dict(zip(strategies, p.tolist()))
+            errors[str(label)] = dict(zip(strategies, (np.sqrt(p * (1 - p) / picked.sum()) * scale).tolist()))
+    return answers, errors
+
+
+def _mcse(series: np.ndarray, chains: int) -> float:
+    """The Monte Carlo error of the mean of a per-draw series flattened chain by chain."""
+    import arviz as az
+
+    if series.std() == 0:
+        return 0.0
+    error = float(az.mcse(series.reshape(chains, -1)))
+    return error if np.isfinite(error) else 0.0
