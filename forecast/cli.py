@@ -321,33 +321,18 @@ def _vary_variants(vary: tuple[str, ...], sample: int | None, seed: int | None) 
         return grid(parse_vary(list(vary)), sample, seed or 0)
     except SweepError as exc:
         raise click.UsageError(str(exc)) from None
-    except RecursionError:  # a value read as TOML by sweeps.variants.parse_value, unguarded there
-        raise click.UsageError("a --vary value has lists or tables nested thousands of levels deep; check the "
-                               "brackets") from None
 
 
 def _sweep_file_variants(path: Path) -> list:
     """The variants of a sweep file. A bad sweep file is a bad input file (exit 1, as a bad
-    scenario is): it is read first as a scenario file is (:func:`forecast.files.parse_toml`:
-    bounded, UTF-8, nesting that would break the TOML reader refused), then its variants."""
-    from forecast.files import FileProblem, parse_toml, read_text
-    from forecast.scenario.load import MAX_SCENARIO_BYTES
-    from forecast.scenario.schema import LIMITS
+    scenario is; :func:`forecast.sweeps.variants.read_sweep_file` reads it as guardedly)."""
     from forecast.sweeps.variants import SweepError, read_sweep_file
 
     try:
-        text = read_text(path, what="a sweep .toml file", limit=MAX_SCENARIO_BYTES).text
-        parse_toml(text, kind="a sweep file", depth=LIMITS["depth"], usual=SWEEP_DEPTH)
         return read_sweep_file(path)
-    except FileProblem as exc:
-        _echo_err(f"error: {path}: {exc}")
     except SweepError as exc:
         _echo_err(f"error: {exc}")
     sys.exit(EXIT_BAD_INPUT)
-
-
-#: How deep a sweep file nests: variants, a variant, its changes, a key, a prior table, a list.
-SWEEP_DEPTH = 6
 
 
 @cli.command(epilog=epilog(0, 1, 2, what={130: "interrupted (Ctrl-C, SIGINT); the finished variants are kept: rerun "

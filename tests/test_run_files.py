@@ -181,4 +181,4 @@ def test_a_vary_value_nested_beyond_reason_is_a_usage_error(chain_file) -> None:
     result = CliRunner().invoke(cli, ["sweep", str(chain_file), "--vary", f"claims.l_to_a.prior={deep}",
                                       "--workers", "0"])
     assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
-    assert "a --vary value has lists or tables nested thousands of levels deep; check the brackets" in result.output
+    assert "nested thousands of levels deep" in result.output and "check the brackets" in result.output

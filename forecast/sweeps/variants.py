@@ -27,12 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from forecast.files import FileProblem, read_text
+from forecast.files import FileProblem, parse_toml, read_text
 from forecast.scenario import Scenario, ScenarioError, load_scenario
-from forecast.scenario.load import scenario_from_document
+from forecast.scenario.load import MAX_SCENARIO_BYTES, scenario_from_document
+from forecast.scenario.schema import LIMITS
 
 #: A sweep of more variants than this is refused (each is a full fit).
 MAX_VARIANTS = 10_000
+#: How deep a sweep file nests: variants, a variant, its changes, a key, a prior table, a list.
+SWEEP_DEPTH = 6
+
 #: The key that names a whole alternative scenario file.
 WHOLE_FILE = "scenario"
 
@@ -102,6 +106,9 @@ def parse_value(text: str) -> Any:
     that is not TOML (``weak``) is taken as text."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
+    except RecursionError:
+        raise SweepError(f"a value with lists or tables nested thousands of levels deep ({text[:40]}...); check "
+                         "the brackets") from None
     except tomllib.TOMLDecodeError:
         if text and all(c.isalnum() or c in "_-+." for c in text):
             return text
@@ -192,12 +199,10 @@ def read_sweep_file(path: Path) -> list[Variant]:
         changes = { "claims.antagonism_pushes_russia_to_china.prior.strength" = "weak" }
     """
     try:
-        text = read_text(path, what="a sweep .toml file", limit=4 * 2 ** 20).text
-        document = tomllib.loads(text)
+        text = read_text(path, what="a sweep .toml file", limit=MAX_SCENARIO_BYTES).text
+        document = parse_toml(text, kind="a sweep file", depth=LIMITS["depth"], usual=SWEEP_DEPTH)
     except FileProblem as exc:
         raise SweepError(f"{path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: not valid TOML: {exc}; fix the syntax at that line") from None
     unknown = set(document) - {"variants"}
     if unknown or not isinstance(document.get("variants"), list) or not document["variants"]:
         raise SweepError(f"{path}: a sweep file holds [[variants]] tables only (found {sorted(unknown) or 'none'})")
