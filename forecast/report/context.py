@@ -877,7 +877,7 @@ def provenance_context(run: Run) -> dict[str, Any]:
     m = run.manifest
     try:
         scenario_text = run.scenario_file.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # unreadable, or not UTF-8 (the loader refuses such a copy too)
         warnings.warn(f"report: cannot read the run's scenario file ({exc})", RuntimeWarning, stacklevel=2)
         scenario_text = f"(the scenario file could not be read: {exc})"
     command = m.get("command")
