@@ -259,3 +259,14 @@ def test_a_sweep_whose_every_variant_failed_is_an_error_with_the_first_one(tmp_p
                                     "--out", str(tmp_path / "o"), "-q"])
     assert done.exit_code == 1 and "every variant failed" in done.output and "positive definite" in done.output
     assert (tmp_path / "o" / "variants.csv").is_file()  # the failures are recorded, and a rerun fits them again
+
+
+def test_a_variant_s_scenario_file_is_the_changed_one(tmp_path) -> None:
+    """What a variant's run directory keeps as its scenario is what was fitted."""
+    import tomllib
+
+    path = small_scenario(tmp_path / "sc")
+    changed = resolve(Variant("narrow", {f"{KEY}.sigma": 0.05}), path)
+    document = tomllib.loads(changed.content("scenario.toml").decode())
+    assert document["claims"][0]["prior"]["sigma"] == 0.05
+    assert changed.content("scenario.toml").decode().startswith("# scenario.toml, variant 'narrow' of a sweep:")

@@ -261,6 +261,14 @@ def _step(node: Any, part: str, where: str, create: bool) -> Any:
     return node[part]
 
 
+def variant_file(document: dict, variant: Variant, path: Path) -> str:
+    """The variant's scenario file as TOML text: what its run directory keeps as its scenario
+    (the swept file's comments are not kept; a first line says what the variant changed)."""
+    import tomli_w
+
+    return f"# {path.name}, variant {variant.name!r} of a sweep: {variant.describe()}\n" + tomli_w.dumps(document)
+
+
 def resolve(variant: Variant, base: Path) -> Scenario:
     """The variant's scenario, validated. Raises :class:`SweepError` naming the variant."""
     path = variant.base or base
@@ -274,7 +282,8 @@ def resolve(variant: Variant, base: Path) -> Scenario:
     try:
         for key, value in variant.changes.items():
             apply_change(document, key, value)
-        changed = scenario_from_document(document, path)
+        text = variant_file(document, variant, path)
+        changed = scenario_from_document(document, path, text=text, data=text.encode())
     except SweepError as exc:
         raise SweepError(f"variant {variant.name!r}: {exc}") from None
     except ScenarioError as exc:
