@@ -590,6 +590,22 @@ def test_the_overview_shows_the_newest_backtest_of_its_own_scenario_beside_the_r
     assert "ran on other versions of this scenario's files" in text  # its inputs' hashes differ
 
 
+def test_the_backtest_panel_says_what_the_pooled_numbers_hide():
+    """Coverage per horizon, and origins whose fits did not pass their diagnostics."""
+    from forecast.report.backtest import quality_notes
+
+    notes = quality_notes({
+        "by_horizon": {"1": {"coverage": {"90": 0.75}}, "2": {"coverage": {"90": 0.9}}},
+        "fits": {"2016": {"verdict": "fail"}, "2017": {"verdict": "warn"}, "2018": {"verdict": "ok"}}})
+    assert notes == [
+        "By horizon, the 90% intervals held 75% 1 year ahead, 90% 2 years ahead.",
+        "The fits of 1 of 3 origins failed on their diagnostics (2016): their scores are not to be trusted; the "
+        "backtest's page says why.",
+        "The fits of 1 of 3 origins warned on their diagnostics (2017): their scores are less precise; the "
+        "backtest's page says why."]
+    assert quality_notes({"by_horizon": {"1": {"coverage": {"90": 0.8}}}, "fits": {"2016": {"verdict": "ok"}}}) == []
+
+
 def test_the_evidence_fit_shows_one_step_ahead_predictions(runs, rendered):
     ind = runs["full"].summary["indicators"]["trade_volume"]
     ahead = ind["one_step"]

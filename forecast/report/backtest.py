@@ -44,6 +44,25 @@ def headline(summary: dict) -> str:
             f"({best}): skill {sk['skill']:+.2f}.")
 
 
+def quality_notes(summary: dict) -> list[str]:
+    """What the headline's pooled numbers hide: the 90% intervals' coverage at each horizon, and
+    origins whose fits did not pass their diagnostics (their scores rest on unconverged fits)."""
+    notes = []
+    by_horizon = {int(h): v["coverage"]["90"] for h, v in (summary.get("by_horizon") or {}).items()
+                  if v.get("coverage", {}).get("90") is not None}
+    if len(by_horizon) > 1:
+        notes.append("By horizon, the 90% intervals held " + ", ".join(
+            f"{c:.0%} {h} year{'s' if h > 1 else ''} ahead" for h, c in sorted(by_horizon.items())) + ".")
+    fits = summary.get("fits") or {}
+    for verdict, consequence in (("fail", "their scores are not to be trusted"),
+                                 ("warn", "their scores are less precise")):
+        origins = sorted(o for o, f in fits.items() if (f or {}).get("verdict") == verdict)
+        if origins:
+            notes.append(f"The fits of {len(origins)} of {len(fits)} origins {'failed' if verdict == 'fail' else 'warned'} "
+                         f"on their diagnostics ({', '.join(origins)}): {consequence}; the backtest's page says why.")
+    return notes
+
+
 @styled
 def calibration_chart(*, reliability: dict, salt: str, small: bool = False) -> Markup:
     """Empirical against nominal coverage of central intervals, model and baselines."""
@@ -176,7 +195,7 @@ def quality_panel(folder: Path, scenario_name: str, inputs: dict[str, str], path
     summary = latest_backtest(folder, scenario_name)
     if summary is None:
         return {"found": False, "command": path}
-    return {"found": True, "sentence": headline(summary), "folder": summary["folder"],
+    return {"found": True, "sentence": headline(summary), "notes": quality_notes(summary), "folder": summary["folder"],
             "same_inputs": summary["scenario"].get("inputs") == inputs,
             "chart": calibration_chart(reliability=summary["reliability"], salt="quality", small=True)
             if summary["points"] else None}
