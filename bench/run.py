@@ -135,10 +135,19 @@ def simulated_indicators(path: Path, measured: list[str], seed: int) -> dict:
     the claims contradict, made the 100-node posterior bimodal. The draws depend on the
     nodes, claims, years and ``seed`` only, so scenarios that differ in their strategies
     alone have the same data."""
-    from forecast.model.prior import prior_draws
-    from forecast.scenario import load_scenario
+    import tomllib
 
-    scenario = load_scenario(path)
+    from forecast.model.prior import prior_draws
+    from forecast.scenario.load import scenario_from_document
+    from forecast.scenario.schema import NodeSpec
+
+    # the measured nodes' dynamics as the scenario with its indicators will have them (a node
+    # no indicator measures defaults to no drift and no lasting shifts)
+    document = tomllib.loads(path.read_text())
+    for node in measured:
+        document["nodes"][node].setdefault("shift", NodeSpec.model_fields["shift"].default_factory())
+        document["nodes"][node].setdefault("drift_sd", NodeSpec.model_fields["drift_sd"].default)
+    scenario = scenario_from_document(document, path)
     level = prior_draws(scenario, 1, seed)["level"][0]  # (years, nodes)
     rng = np.random.default_rng([seed, 2])  # not prior_draws' stream
     years = scenario.history_years
