@@ -38,7 +38,7 @@ from forecast.scoring import (
     score_run,
 )
 from forecast.scoring import ledger as ledgers
-from forecast.scoring.resolutions import parse_value, question_rule
+from forecast.scoring.resolutions import parse_value, question_rule, read_resolutions, subject_ranges
 from forecast.scoring.scores import bin_index, bounded, brier, log_score, reliability
 
 from .conftest import CHAIN, write_scenario
@@ -460,3 +460,20 @@ def test_a_sampled_run_is_scored_end_to_end(tmp_path: Path) -> None:
     assert shown.exit_code == 0 and "2 scored forecasts of 2 questions" in shown.output
     again = CliRunner().invoke(cli, ["score", str(run), str(csv), "--enacted", "hold_high"])
     assert again.exit_code == 1 and "already scored for this run" in again.output
+
+
+def test_a_number_its_subject_cannot_take_is_refused(tmp_path: Path) -> None:
+    """An index beyond 0-100, a percentage of 150, a negative value on a log scale."""
+    ranges = subject_ranges({"nodes": {"alliance": {"unit": "index 0-100"}},
+                             "indicators": {"trade": {"transform": "log"}}})
+    questions = {q["id"]: q for q in QUESTIONS}
+    observed = {("trade", year): value for year, value in TRADE.items()}
+    bad = resolutions(tmp_path / "bad.csv", "alliance_high,150,2022-02-01,src", "trade_low,-3,2022-01-20,src")
+    with pytest.raises(ResolutionError) as info:
+        read_resolutions(bad, questions, observed, today=TODAY, ranges=ranges)
+    assert "row 2: value 150 is outside what alliance can be (an index from 0 to 100)" in str(info.value)
+    assert "row 3: value -3 is outside what trade can be (a positive number" in str(info.value)
+    good = resolutions(tmp_path / "good.csv", "alliance_high,100,2022-02-01,src", "trade_low,231.5,2022-01-20,src")
+    assert len(read_resolutions(good, questions, observed, today=TODAY, ranges=ranges)) == 2
+    percent = subject_ranges({"indicators": {"poll": {"transform": "logit_percent"}}})["poll"]
+    assert percent.holds(99.5) and not percent.holds(100.0) and not percent.holds(150.0)

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from forecast.files import FileProblem
 from forecast.scenario.data import TableError, as_number, read_table
@@ -143,16 +144,46 @@ def parse_date(text: str) -> date:
         raise ValueError(f"date {word!r} is not a date as YYYY-MM-DD (e.g. 2027-01-15)") from None
 
 
+class Range(NamedTuple):
+    """The numbers a subject can be observed at, and how to say so."""
+
+    low: float
+    high: float
+    inclusive: bool  # the ends themselves (an index's 0 and 100) can be observed
+    words: str
+
+    def holds(self, value: float) -> bool:
+        return self.low <= value <= self.high if self.inclusive else self.low < value < self.high
+
+
+def subject_ranges(summary: Mapping) -> dict[str, Range]:
+    """What a number observed for each subject can be, from a run's summary: a node shown as an
+    index from 0 to 100; an indicator in percent (logit transform) strictly between 0 and 100;
+    a logged indicator above 0. Subjects not listed take any number."""
+    out: dict[str, Range] = {}
+    for nid, node in (summary.get("nodes") or {}).items():
+        if str(node.get("unit", "")).startswith("index"):
+            out[nid] = Range(0.0, 100.0, True, "an index from 0 to 100")
+    for iid, ind in (summary.get("indicators") or {}).items():
+        if ind.get("transform") == "logit_percent":
+            out[iid] = Range(0.0, 100.0, False, "a percentage, strictly between 0 and 100")
+        elif ind.get("transform") == "log":
+            out[iid] = Range(0.0, math.inf, False, "a positive number: the indicator is on a log scale")
+    return out
+
+
 def read_resolutions(path: str | Path, questions: Mapping[str, Mapping],
                      observed: Mapping[tuple[str, int], float], *, today: date | None = None,
-                     scored: Mapping[str, str] | None = None) -> list[Resolution]:
+                     scored: Mapping[str, str] | None = None,
+                     ranges: Mapping[str, Range] | None = None) -> list[Resolution]:
     """Every row of the resolutions file at ``path``, checked against the run's
     ``questions`` (summary.json's entries by id) and ``observed`` values.
 
     Each row is checked in full and every problem is collected: an unknown question, a value
     that is not yes/no or a number (or a number the question's rule cannot compare), a
     question resolved twice, a date that is not a date (or before the question's year, or
-    after ``today``), a missing source, and a question already ``scored`` for this run
+    after ``today``), a missing source, a number its subject cannot take (``ranges``:
+    :func:`subject_ranges`), and a question already ``scored`` for this run
     (question id -> where, e.g. "ledger line 4"). One problem or more raises
     :class:`ResolutionError` with them all, so that nothing is scored from a bad file.
     """
@@ -164,7 +195,7 @@ def read_resolutions(path: str | Path, questions: Mapping[str, Mapping],
     out: list[Resolution] = []
     first_row: dict[str, int] = {}
     for row, cells in rows:
-        found = _check_row(row, cells, questions, observed, today, scored, first_row, decimal)
+        found = _check_row(row, cells, questions, observed, today, scored, first_row, decimal, ranges)
         if isinstance(found, Resolution):
             out.append(found)
         else:
@@ -207,7 +238,8 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict[str, str]]], str]:
 
 def _check_row(row: int, cells: dict[str, str], questions: Mapping[str, Mapping],
                observed: Mapping[tuple[str, int], float], today: date, scored: Mapping[str, str],
-               first_row: dict[str, int], decimal: str = ".") -> Resolution | list[RowProblem]:
+               first_row: dict[str, int], decimal: str = ".",
+               ranges: Mapping[str, Range] | None = None) -> Resolution | list[RowProblem]:
     """One row parsed, or every problem it has."""
     problems: list[str] = []
     qid = cells["question"].strip()
@@ -235,6 +267,10 @@ def _check_row(row: int, cells: dict[str, str], questions: Mapping[str, Mapping]
         rule = question_rule(question, observed)
         if rule.level is None:
             problems.append(rule.refusal())
+        allowed = (ranges or {}).get(str(question.get("subject")))
+        if allowed is not None and not allowed.holds(value):
+            problems.append(f"value {value:g} is outside what {question['subject']} can be ({allowed.words}): give "
+                            "the value observed in its own units")
     try:
         when = parse_date(cells["date"])
     except ValueError as exc:

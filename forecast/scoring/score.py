@@ -24,7 +24,7 @@ from forecast.results.store import MANIFEST, Run, load_run
 from forecast.scenario.domain import file_sha256
 from forecast.scoring import ledger as ledgers
 from forecast.scoring.errors import ScoringError
-from forecast.scoring.resolutions import Resolution, question_rule, read_resolutions
+from forecast.scoring.resolutions import Resolution, question_rule, read_resolutions, subject_ranges
 from forecast.scoring.scores import brier, log_score
 
 
@@ -125,7 +125,7 @@ def score_run(run: str | Path | Run, resolutions: str | Path, *, enacted: str | 
     questions = {q["id"]: q for q in run.summary["questions"]}
     observed = observed_levels(run.tree)
     rows = read_resolutions(resolutions, questions, observed, today=today,
-                            scored=book.scored_for(manifest_sha256))
+                            scored=book.scored_for(manifest_sha256), ranges=subject_ranges(run.summary))
     draws = run_draws(run.tree)
     scored_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     entries = []
