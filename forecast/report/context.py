@@ -345,7 +345,7 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
             continue
         best = ranked[0]
         decided = (sensitivity_of(s, q["id"]) or {}).get("decision") or {}
-        tied = ([by_id[sid]["label"] for sid in decided["tied"] if sid in by_id] if "tied" in decided
+        tied = (tied_labels(decided, by_id) if "tied" in decided
                 else [by_id[x["strategy"]]["label"] for x in ranked[1:] if x.get("tied")])
         top = by_id[best["strategy"]]
         cells = {
@@ -650,6 +650,12 @@ def tornado_bars(s: dict, entry: dict, sid: str) -> tuple[list[dict], list[str]]
     return bars, [claim_label(s, cid) for cid in ranked[MAX_TORNADO:]]
 
 
+def tied_labels(decision: dict, by_id: dict[str, dict]) -> list[str]:
+    """The labels of the strategies the sensitivity analysis found tied with the best one
+    (within twice the Monte Carlo error of their paired difference)."""
+    return [by_id.get(t, {"label": t})["label"] for t in decision.get("tied") or []]
+
+
 def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dict[str, Any]:
     """One question's card: which strategy, its answer with and without the data, the tornado
     and a sentence naming the claim the answer hinges on most."""
@@ -660,7 +666,7 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
     answer = entry["posterior"][sid]
     decision = entry.get("decision")
     if decision and decision.get("tied"):
-        others = ", ".join(by_id.get(t, {"label": t})["label"] for t in decision["tied"])
+        others = ", ".join(tied_labels(decision, by_id))
         lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is tied within "
                 f"Monte Carlo error with {others}. Shown is {st['label']}, under which the probability of yes is "
                 f"{fmt(answer)} (prior only {fmt(entry['prior_only'].get(sid))}).")
@@ -720,7 +726,7 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
         if not decision:
             none = "No desirable answer is set for this question, so there is no choice of strategy to flip."
         elif decision.get("tied"):
-            others = ", ".join(by_id.get(t, {"label": t})["label"] for t in decision["tied"])
+            others = ", ".join(tied_labels(decision, by_id))
             none = (f"No clear best strategy: it is tied within Monte Carlo error with {others}, so there is no "
                     "choice to flip.")
         else:
