@@ -727,6 +727,15 @@ def test_without_a_flip_the_table_says_no_claim_flips_the_choice():
     assert "no claim within its prior's 90% range flips the choice" in shown(hinges_html(h)).lower()
 
 
+def test_a_best_strategy_tied_with_another_is_no_clear_best_and_has_no_choice_to_flip():
+    summary = hinged_summary(None)
+    summary["sensitivity"]["questions"]["q1"]["decision"]["tied"] = ["b"]
+    h = context.hinges_context(summary, HAND_STRATEGIES)
+    text = shown(hinges_html(h))
+    assert "No clear best strategy for the answer sought (yes): Act is tied within Monte Carlo error with Bide" in text
+    assert "No clear best strategy: it is tied within Monte Carlo error with Bide, so there is no choice to flip" in text
+
+
 def test_the_value_of_information_table_says_what_the_data_taught_about_each_claim():
     h = context.hinges_context(hinged_summary(None), HAND_STRATEGIES)
     rows = h["worth"]["rows"]
