@@ -177,3 +177,22 @@ def test_a_library_whose_internals_are_used_is_bounded_to_the_tested_minor_versi
     requirement = _requirements().get(library)
     assert requirement is not None, f"{library} is not declared in pyproject.toml ({INTERNALS[library]})"
     assert {str(s) for s in requirement.specifier} == {f">={major}.{minor}", f"<{major}.{minor + 1}"}, requirement
+
+
+def test_every_random_number_comes_from_the_run_seed_through_a_named_stream() -> None:
+    """No module seeds a generator of its own with a bare key: each use has its own entry in
+    streams.Key, all different (only the calibration test's fixed null table is no run's)."""
+    import ast
+
+    from forecast.streams import Key
+
+    assert len({int(k) for k in Key}) == len(Key)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "streams.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("default_rng", "SeedSequence") \
+                    and node.args and isinstance(node.args[0], ast.List):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert len(found) == 1 and found[0].startswith("calibration/sbc.py:"), found

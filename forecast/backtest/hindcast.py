@@ -37,7 +37,7 @@ from forecast.scenario.domain import Scenario
 from forecast.scenario.errors import Problem
 from forecast.scenario.graph import graph_of, same_year_reach, transition_support
 from forecast.settings import SamplerSettings
-from forecast.streams import RandomStreams
+from forecast.streams import Key, RandomStreams
 
 #: Observations an indicator needs before an origin to be used and scored there: three yearly
 #: changes give the naive baselines a spread, and the standardisation a mean and an sd.
@@ -183,7 +183,7 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
                          & np.isfinite(origin.center[evidence.indicator]))
     if not due.size or not origin.observed.any():
         return [], origin.skipped, {"verdict": "not fitted", "messages": ["nothing to forecast from this origin"]}
-    own = reseed(replace(settings, progress=False), 104729, year)
+    own = reseed(replace(settings, progress=False), Key.BACKTEST_ORIGIN, year)
     explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own)
     post = thinned(explored.tree["posterior"].dataset, MAX_COMPONENTS)
     until = int(evidence.year_index[due].max()) + 1

@@ -87,7 +87,7 @@ from forecast.posterior.explore import Explored, explore
 from forecast.posterior.sampling import CompiledModel, reseed
 from forecast.scenario import Scenario, load_scenario
 from forecast.settings import SamplerSettings
-from forecast.streams import RandomStreams
+from forecast.streams import Key, RandomStreams, derived_seed
 from forecast.sweeps.engine import compiled_for
 
 #: Posterior draws kept per simulation: ranks run 0..KEPT (see the module's docstring).
@@ -104,8 +104,6 @@ PARAMETERS = (("baseline", "node"), ("persistence", "node"), ("volatility", "nod
 EXCLUDED = ("the per-year shock scales (_shock_scale): hundreds of heavy-tailed variance multipliers, each barely "
             "informed by one year's data; a miscalibration of theirs shows in the volatilities and shifts they scale")
 
-# Keys that make the random streams of different uses of one seed independent.
-_PLAN_KEY, _FIT_KEY, _PIT_KEY = 8191, 15485863, 104723
 
 
 # --- Tasks and truths --------------------------------------------------------------------------
@@ -144,11 +142,7 @@ def plan(path: str | Path, sims: int, seed: int) -> list[Simulation]:
         raise ValueError(f"sims must be a whole number of 1 or more, got {sims!r}")
     resolved = str(Path(path).resolve())
     load_scenario(resolved)
-    return [Simulation(resolved, i, _derived(seed, _PLAN_KEY, i)) for i in range(sims)]
-
-
-def _derived(seed: int, *keys: int) -> int:
-    return int(np.random.SeedSequence([int(seed), *keys]).generate_state(1)[0])
+    return [Simulation(resolved, i, derived_seed(seed, Key.CALIBRATION_PLAN, i)) for i in range(sims)]
 
 
 def labels_of(scenario: Scenario) -> list[str]:
@@ -178,7 +172,7 @@ def simulate(scenario: Scenario | str | Path, index: int, seed: int) -> Truth:
     standardised scale. Claims with competing hypotheses: the hypothesis is drawn from the prior
     weights, then the effect from it."""
     scenario = scenario if isinstance(scenario, Scenario) else _scenario(scenario)
-    rng = np.random.default_rng([int(seed), _PLAN_KEY])
+    rng = RandomStreams(int(seed)).calibration_plan()
     chosen: dict[str, str] = {}
     claims = []
     for c in scenario.claims:
@@ -263,7 +257,7 @@ def fit(truth: Truth, settings: SamplerSettings, compiled: CompiledModel | None 
         raise ValueError(f"L = {L} draws cannot be kept from {settings.chains} chains x {settings.draws} draws")
     scenario = _scenario(truth.path)
     compiled = compiled if compiled is not None else compiled_model(truth.path, settings.sampler)
-    own = reseed(replace(settings, seed=truth.seed, progress=False), _FIT_KEY)
+    own = reseed(replace(settings, seed=truth.seed, progress=False), Key.CALIBRATION_FIT)
     values = compiled.numbers.values
     if EVIDENCE_Z in compiled.numbers.slots:
         values = compiled.numbers.with_parts({EVIDENCE_Z: truth.z})
@@ -275,7 +269,7 @@ def fit(truth: Truth, settings: SamplerSettings, compiled: CompiledModel | None 
     ranks = {label: int(np.sum(draws[label] < truth.parameters[label])) for label, _, _, _ in params}
     weights: dict[str, dict[str, float]] = {}
     if explored.weighing is not None:
-        pit = np.random.default_rng([truth.seed, _PIT_KEY])
+        pit = RandomStreams(truth.seed).calibration_ties()
         for claim, per in explored.weighing.hypothesis_weights().items():
             weights[claim] = {h: float(w) for h, (w, _) in per.items()}
             ranks[f"hypothesis[{claim}]"] = hypothesis_rank(list(weights[claim].values()),
@@ -382,7 +376,7 @@ def _null(n: int, L: int, draws: int = NULL_DRAWS) -> tuple[np.ndarray, np.ndarr
     """The pointwise table, and the sorted smallest pointwise tail probabilities of ``draws``
     samples of ``n`` uniform ranks on 0..L (the test statistic's null distribution)."""
     table = _pointwise_table(n, L)
-    rng = np.random.default_rng([20220114, n, L])
+    rng = np.random.default_rng([20220114, n, L])  # a fixed table, the same for every run: no run seed
     counts = np.cumsum(rng.multinomial(n, np.full(L + 1, 1.0 / (L + 1)), size=draws), axis=1)[:, :L]
     smallest = table[counts, np.arange(L)].min(axis=1)
     return table, np.sort(smallest)

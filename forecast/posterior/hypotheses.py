@@ -77,6 +77,7 @@ from forecast.posterior.sampling import CompiledModel, reseed
 from forecast.scenario import Scenario
 from forecast.scenario.priors import reference_prior
 from forecast.settings import SamplerSettings
+from forecast.streams import Key, RandomStreams
 
 #: At most this many combinations of hypotheses are fitted (one NUTS run each). Beyond it the
 #: cost grows past any budget (it multiplies with every claim given hypotheses): the scenario
@@ -453,7 +454,7 @@ class Weighing:
         counts = np.floor(w * total).astype(int)
         rest = total - counts.sum()
         counts[np.argsort(-(w * total - counts), kind="stable")[:rest]] += 1
-        rng = np.random.default_rng([0 if seed is None else seed, 10_000])
+        rng = RandomStreams(0 if seed is None else seed).mixture()
         pieces, stats, origin = [], [], []
         for f, m in zip(self.fits, counts):
             if m == 0:
@@ -579,7 +580,7 @@ def weigh_hypotheses(scenario: Scenario, compiled: CompiledModel, settings: Samp
     per_fit, per_reference = plan(settings, len(combos), not exact, budget)
 
     def fit(combo: Combination, key: int, own: SamplerSettings) -> ConditionalFit:
-        fit_settings = reseed(own, 7919, key)
+        fit_settings = reseed(own, Key.HYPOTHESIS_FIT, key)
         sampled = compiled.sample(fit_settings, numbers=conditional_numbers(compiled, combo), progress=progress)
         post, stats = sampled.tree["posterior"].dataset, sampled.tree["sample_stats"].dataset
         explored = [v for v in PARAMETERS if v in post]

@@ -27,6 +27,7 @@ from forecast.compiled import runtime
 from forecast.model.inputs import ScenarioNumbers, scenario_numbers
 from forecast.progress import StageProgress, shown
 from forecast.settings import SamplerSettings
+from forecast.streams import derived_seed
 
 
 @dataclass
@@ -196,5 +197,4 @@ def _sampler_done(sampler, poll: float = 0.001) -> float:
 def reseed(settings: SamplerSettings, *keys: int) -> SamplerSettings:
     """The settings with a seed of their own for one of several related samplings (each
     conditional fit, each backtest origin): derived from the run's seed and ``keys``."""
-    seed = int(np.random.SeedSequence([settings.seed or 0, *keys]).generate_state(1)[0])
-    return replace(settings, seed=seed)
+    return replace(settings, seed=derived_seed(settings.seed or 0, *keys))
