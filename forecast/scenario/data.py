@@ -231,12 +231,19 @@ def _decimal(rows: list[tuple[int, tuple[str, ...]]], separator: str) -> str:
     return "," if "," in seen else "."
 
 
+#: Where each indicator transform is defined, both ends excluded, and that range in words (a
+#: data value, and a number a resolution gives for the indicator, must lie inside).
+TRANSFORM_DOMAINS = {"log": (0.0, math.inf, "a positive number: the indicator is on a log scale"),
+                     "logit_percent": (0.0, 100.0, "a percentage, strictly between 0 and 100")}
+
+
 def outside_domain(values: np.ndarray, transform: str) -> float | None:
-    if transform == "log" and np.any(values <= 0):
-        return float(values[values <= 0][0])
-    if transform == "logit_percent" and np.any((values <= 0) | (values >= 100)):
-        return float(values[(values <= 0) | (values >= 100)][0])
-    return None
+    """The first of ``values`` outside its indicator's transform's domain, or None."""
+    if transform not in TRANSFORM_DOMAINS:
+        return None
+    low, high, _ = TRANSFORM_DOMAINS[transform]
+    bad = (values <= low) | (values >= high)
+    return float(values[bad][0]) if np.any(bad) else None
 
 
 def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem]):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from forecast.files import FileProblem
-from forecast.scenario.data import TableError, as_number, read_table
+from forecast.scenario.data import TRANSFORM_DOMAINS, TableError, as_number, read_table
 from forecast.scenario.errors import did_you_mean
 from forecast.scoring.errors import ResolutionError, RowProblem, ScoringError
 
@@ -165,10 +165,9 @@ def subject_ranges(summary: Mapping) -> dict[str, Range]:
         if str(node.get("unit", "")).startswith("index"):
             out[nid] = Range(0.0, 100.0, True, "an index from 0 to 100")
     for iid, ind in (summary.get("indicators") or {}).items():
-        if ind.get("transform") == "logit_percent":
-            out[iid] = Range(0.0, 100.0, False, "a percentage, strictly between 0 and 100")
-        elif ind.get("transform") == "log":
-            out[iid] = Range(0.0, math.inf, False, "a positive number: the indicator is on a log scale")
+        domain = TRANSFORM_DOMAINS.get(ind.get("transform"))
+        if domain is not None:
+            out[iid] = Range(domain[0], domain[1], False, domain[2])
     return out
 
 
