@@ -186,7 +186,7 @@ def _explicit(spec: dict[str, Any]) -> Distribution:
         if k in params and params[k] <= 0:
             raise PriorError(f"{name} parameter {k} must be > 0, got {_fmt(params[k])}")
     for k, v in params.items():
-        _within_limits(name, k, v, positive=k in fam.positive)
+        _within_limits(f"{name} parameter {k}", v, positive=k in fam.positive)
     if name == "Uniform" and params["lower"] >= params["upper"]:
         raise PriorError("Uniform needs lower < upper")
     if name == "TruncatedNormal" and params.get("lower", -math.inf) >= params.get("upper", math.inf):
@@ -202,17 +202,16 @@ PARAMETER_LIMIT = 1e6
 SCALE_FLOOR = 1e-6
 
 
-def _within_limits(name: str, key: str, value: float, *, positive: bool) -> None:
-    """Refuse a parameter beyond :data:`PARAMETER_LIMIT`, or a positive one (a scale, a
-    shape) below :data:`SCALE_FLOOR`, naming the limit and the fix."""
+def _within_limits(what: str, value: float, *, positive: bool) -> None:
+    """Refuse a number of a prior (``what``: "Normal parameter mu", "between[1]") beyond
+    :data:`PARAMETER_LIMIT`, or a positive one (a scale, a shape) below :data:`SCALE_FLOOR`,
+    naming the limit and the fix."""
     if abs(value) > PARAMETER_LIMIT:
-        raise PriorError(f"{name} parameter {key} = {value:.3g} is beyond the limit of "
-                         f"±{limit_text(PARAMETER_LIMIT)}; priors are on standardised scales, where values are of "
-                         "order 1: check the number")
+        raise PriorError(f"{what} = {value:.3g} is beyond the limit of ±{limit_text(PARAMETER_LIMIT)}; priors are on "
+                         "standardised scales, where values are of order 1: check the number")
     if positive and value < SCALE_FLOOR:
-        raise PriorError(f"{name} parameter {key} = {value:.3g} is below the limit of {limit_text(SCALE_FLOOR)}; "
+        raise PriorError(f"{what} = {value:.3g} is below the limit of {limit_text(SCALE_FLOOR)}; "
                          "a prior this narrow fixes the value: give a larger one (0.001 is already nearly fixed)")
-
 
 
 def stated_words(spec: dict[str, Any]) -> str:
@@ -307,9 +306,7 @@ def _statement_numbers(key: str, given: Any, form: str) -> list[float]:
             quoted = isinstance(x, str) and _reads_as_number(x)
             raise PriorError(f"{key}[{i}]: {shown(x)}; give a finite number{' without quotes' if quoted else ''} "
                              f"({key} = {form})")
-        if abs(x) > PARAMETER_LIMIT:
-            raise PriorError(f"{key}[{i}] = {x:.3g} is beyond the limit of ±{limit_text(PARAMETER_LIMIT)}; priors "
-                             "are on standardised scales, where values are of order 1: check the number")
+        _within_limits(f"{key}[{i}]", x, positive=False)
     return [float(x) for x in given]
 
 
