@@ -22,7 +22,6 @@ from forecast.sensitivity.analysis import (
     evppi,
     evppi_noise,
     flip,
-    regression_fit,
     variance_share,
 )
 from forecast.sensitivity.diff import diff_runs
@@ -81,7 +80,7 @@ def test_regression_estimates_recover_a_known_first_order_index() -> None:
     x = rng.normal(size=20000)
     y = x + rng.normal(size=20000)
     assert variance_share(x, y[None])[0] == pytest.approx(0.5, abs=0.02)
-    fitted = regression_fit(x, y[None])[0]
+    fitted = EffectRegression(x).fitted(y[None])[0]
     assert fitted.mean() == pytest.approx(y.mean(), abs=1e-12)
 
 

@@ -140,6 +140,11 @@ class EffectRegression:
         """Least squares in one product: the basis' pseudo-inverse, (basis functions, draws)."""
         return np.linalg.pinv(self.basis)
 
+    @cached_property
+    def gram_inverse(self) -> np.ndarray:
+        """``(B^T B)^-1``, which scales each prediction's variance (its leverage)."""
+        return np.linalg.pinv(self.basis.T @ self.basis)
+
     def coefficients(self, y: np.ndarray) -> np.ndarray:
         """(basis functions, rows) for ``y`` (..., draws) flattened to rows."""
         return self.solver @ y.reshape(-1, y.shape[-1]).T
@@ -158,7 +163,7 @@ class EffectRegression:
         residual = flat - (self.basis @ coef).T  # (rows, D)
         dof = max(flat.shape[1] - self.basis.shape[1], 1)
         variance = (residual ** 2).sum(axis=1) / dof * _autocorrelation_factor(residual, self.chains)
-        leverage = np.einsum("pk,kl,pl->p", points, np.linalg.pinv(self.basis.T @ self.basis), points)
+        leverage = np.einsum("pk,kl,pl->p", points, self.gram_inverse, points)
         se = np.sqrt(np.maximum(variance[:, None] * leverage[None, :], 0.0))
         shape = y.shape[:-1] + (points.shape[0],)
         return mean.reshape(shape), se.reshape(shape)
@@ -177,11 +182,6 @@ def _autocorrelation_factor(series: np.ndarray, chains: int) -> np.ndarray:
                                          draw_axis=-1), dtype=float)
     factor = np.where(np.isfinite(ess) & (ess > 0), total / np.where(ess > 0, ess, 1.0), 1.0)
     return np.maximum(factor, 1.0)
-
-
-def regression_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``E[y | x]`` at each draw (``y``: (..., draws)): :meth:`EffectRegression.fitted`."""
-    return EffectRegression(x).fitted(y)
 
 
 def variance_share(x: np.ndarray, y: np.ndarray, regression: EffectRegression | None = None) -> np.ndarray:
@@ -312,7 +312,6 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
     effect = posterior["effect"].transpose("chain", "draw", "claim").values.reshape(-1, len(scenario.claims))
     regressions = {j: EffectRegression(effect[:, j], chains) for j in sorted(set().union(*upstream.values()))}
     hypothesis_claims = {j for j, c in enumerate(scenario.claims) if c.hypotheses}
-    answer_mcse = [[_mcse(outcomes[qi, i], chains) for i in range(len(strategies))] for qi in range(len(questions))]
 
     out_questions = {}
     for qi, q in enumerate(questions):
@@ -332,8 +331,7 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
                 entry["claims"][c.id] = no_influence(answers[qi], strategies, b, dec)
         entry["ranking"] = _ranking(entry["claims"])
         if "combination" in posterior and hypothesis_claims & upstream[q.id]:
-            entry["by_hypothesis"], entry["by_hypothesis_mcse"] = _by_hypothesis(posterior, y, strategies,
-                                                                                 answer_mcse[qi])
+            entry["by_hypothesis"], entry["by_hypothesis_mcse"] = _by_hypothesis(posterior, y, strategies, chains)
         out_questions[q.id] = entry
 
     worth = sorted(((c, q, e["evppi"], e["evppi_noise"]) for q, v in out_questions.items()
@@ -424,21 +422,22 @@ def flip(regression: EffectRegression, u: np.ndarray, strategies: list[str], dec
 
 
 def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list[str],
-                   mcse: list[float]) -> tuple[dict[str, dict], dict[str, dict]]:
+                   chains: int) -> tuple[dict[str, dict], dict[str, dict]]:
     """The answers from each combination of competing hypotheses' draws alone, and their Monte
     Carlo errors: the binomial error of the combination's share of the draws, scaled as the
     whole answer's MCMC error is to its binomial one (the draws' autocorrelation)."""
     combination = posterior["combination"].transpose("chain", "draw").values.ravel()
     labels = list(np.atleast_1d(posterior.attrs.get("combinations", [])))
     total = outcomes.shape[1]
+    whole = outcomes.mean(axis=1)
+    mcse = np.array([_mcse(row, chains) for row in outcomes])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(whole * (1 - whole) > 0, mcse / np.sqrt(whole * (1 - whole) / total), 1.0)
     answers, errors = {}, {}
     for k, label in enumerate(labels):
         picked = combination == k
         if picked.any():
             p = outcomes[:, picked].mean(axis=1)
-            whole = outcomes.mean(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                scale = np.where(whole * (1 - whole) > 0, np.asarray(mcse) / np.sqrt(whole * (1 - whole) / total), 1.0)
             answers[str(label)] = dict(zip(strategies, p.tolist()))
             errors[str(label)] = dict(zip(strategies, (np.sqrt(p * (1 - p) / picked.sum()) * scale).tolist()))
     return answers, errors
