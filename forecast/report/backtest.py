@@ -54,12 +54,12 @@ def quality_notes(summary: dict) -> list[str]:
         notes.append("By horizon, the 90% intervals held " + ", ".join(
             f"{c:.0%} {h} year{'s' if h > 1 else ''} ahead" for h, c in sorted(by_horizon.items())) + ".")
     fits = summary.get("fits") or {}
-    for verdict, consequence in (("fail", "their scores are not to be trusted"),
-                                 ("warn", "their scores are less precise")):
+    for verdict, did, consequence in (("fail", "failed", "their scores are not to be trusted"),
+                                      ("warn", "warned", "their scores are less precise")):
         origins = sorted(o for o, f in fits.items() if (f or {}).get("verdict") == verdict)
         if origins:
-            notes.append(f"The fits of {len(origins)} of {len(fits)} origins {'failed' if verdict == 'fail' else 'warned'} "
-                         f"on their diagnostics ({', '.join(origins)}): {consequence}; the backtest's page says why.")
+            notes.append(f"The fits of {len(origins)} of {len(fits)} origins {did} on their diagnostics "
+                         f"({', '.join(origins)}): {consequence}; the backtest's page says why.")
     return notes
 
 

@@ -92,8 +92,8 @@ def _explaining(changed: set[str], runs: list[dict[str, dict]], strategy: str,
         return best
 
     def weight(cid: str) -> tuple[bool, float, float]:
-        shift = shifts.get(cid)
-        return shift is not None, abs(shift or 0.0) * slope(cid), slope(cid)
+        shift, steep = shifts.get(cid), slope(cid)
+        return shift is not None, abs(shift or 0.0) * steep, steep
 
     on_path = [c for c in changed if any(claims.get(c, {}).get("on_path") for claims in runs)]
     unknown = sorted(c for c in changed if all(c not in claims for claims in runs))  # no influence measured
