@@ -2,10 +2,10 @@
 
 :func:`forecast.model.dynamics.step` is the equations in NumPy, the readable reference (the
 history's simulation uses it). Its same-year effects are solved by repeating the claims' sum
-once per level of same-year chains, over every draw at once: cheap for one forecast, but the
-sensitivity analyses forecast every strategy again for each claim at a dozen effect values
-(765 forecasts on a 25-node scenario with 53 claims and 10 strategies, where that sum was
-135 s of 190). Here each draw's year visits the nodes once, in causal order (every same-year
+once per level of same-year chains, over every draw at once: on a 25-node scenario with 53
+claims, that sum was most of a forecast's time (measured when the sensitivity analyses still
+forecast every strategy again per claim: 135 s of 190). Here each draw's year visits the
+nodes once, in causal order (every same-year
 cause before its effects), so each claim is summed once: the same equations, the same
 arithmetic per claim, summed in claim order (NumPy's matrix product may sum in another order:
 the two agree to rounding, which ``tests/test_kernels.py`` holds them to).
