@@ -144,8 +144,8 @@ def sweep_table(ds) -> str:
         if beyond:
             lines.append(f"  best as written {changed[0]['reference']}; another is best under: {', '.join(beyond)}")
         if len(changed) > len(beyond):
-            lines.append(f"  ({len(changed) - len(beyond)} other variants make another strategy best by less than "
-                         "twice the Monte Carlo error: ties)")
+            lines.append(f"  ({len(changed) - len(beyond)} other variants make another strategy best, tied within "
+                         "Monte Carlo error with the one best as written)")
     failed = [f"{v}: {e}" for v, e in zip(ds["variant"].values, ds["error"].values) if str(e)]
     unclean = [str(v) for v, d in zip(ds["variant"].values, ds["verdict"].values) if str(d) not in ("ok", "failed")]
     if failed:

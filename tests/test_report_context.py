@@ -100,18 +100,46 @@ def test_the_answer_sought_follows_the_desirable_direction():
     assert answers.sought(s, _question("bad", "below"))["answer"] == "yes"
     assert answers.sought(s, _question("bad_up", "below"))["answer"] == "yes"  # an indicator takes its node's
     assert answers.sought(s, _question("bad_down", "below"))["answer"] == "no"  # reversed when it falls as it rises
-    plain = answers.sought(s, _question("plain", "below"))
-    assert plain["answer"] == "yes" and not plain["from_direction"] and "taken as the answer sought" in plain["why"]
 
 
-def test_the_best_strategy_makes_the_answer_sought_most_likely_and_ties_are_named():
-    q = {"by_strategy": {"a": {"probability": 0.30, "mcse": 0.01}, "b": {"probability": 0.60, "mcse": 0.01},
-                         "c": {"probability": 0.31, "mcse": 0.01}, "d": {"probability": 0.2, "mcse": 0.01}}}
-    ranked = answers.ranking(q, ["a", "b", "c", "d"], "no")  # "no" sought: 1 - p
-    assert [r["strategy"] for r in ranked] == ["d", "a", "c", "b"]
-    assert [r["tied"] for r in ranked] == [True, False, False, False]
-    q["by_strategy"]["a"]["probability"] = 0.21  # within two combined Monte Carlo errors of the best
-    assert [r["tied"] for r in answers.ranking(q, ["a", "b", "c", "d"], "no")][:2] == [True, True]
+def test_the_question_s_own_desirable_answer_wins_and_without_one_none_is_sought():
+    """The summary carries the scenario's resolved rule (``desirable_answer``): the report
+    follows it, even against the subject's direction, and a question with none has no answer
+    sought (older summaries without the key fall back on the direction)."""
+    s = {"nodes": {"good": {"label": "Good", "desirable": "higher"}, "plain": {"label": "Plain", "desirable": "neither"}}}
+    marked = answers.sought(s, _question("good", "above", desirable_answer="no"))
+    assert marked == {"answer": "no", "why": "the question marks it"}
+    assert answers.sought(s, _question("good", "above", desirable_answer="yes"))["why"] == "higher is better"
+    unmarked = answers.sought(s, _question("plain", "below", desirable_answer=None))
+    assert unmarked["answer"] is None and "no strategy is best" in unmarked["why"]
+    assert answers.p_sought(0.3, None) is None
+
+
+def _decided(best: str, tied: list[str]) -> dict:
+    return {"desirable": "no", "best": best, "tied": tied, "utilities": {}, "clear": not tied, "gap_mcse": {}}
+
+
+def test_the_summary_names_the_run_s_best_strategy_and_its_ties():
+    """The best strategy and the ties are the run's own decision (paired Monte Carlo errors,
+    :mod:`forecast.forecasts.questions`), not re-derived from the rounded probabilities."""
+    s = {"nodes": {"bad": {"label": "Bad", "desirable": "lower"}, "plain": {"label": "Plain", "desirable": "neither"}},
+         "questions": [
+             {"id": "q1", "text": "Bad above 50?", **_question("bad", "above", desirable_answer="no"),
+              "by_strategy": {"a": {"probability": 0.30, "mcse": 0.01}, "d": {"probability": 0.29, "mcse": 0.01}},
+              "decision": _decided("d", ["a"])},
+             {"id": "q2", "text": "Plain below 50?", **_question("plain", "below", desirable_answer=None),
+              "by_strategy": {"a": {"probability": 0.40, "mcse": 0.01}, "d": {"probability": 0.70, "mcse": 0.01}},
+              "decision": None}]}
+    strategies = [{"id": "a", "label": "A", "href": "a.html", "baseline": True},
+                  {"id": "d", "label": "D", "href": "d.html", "baseline": False}]
+    rows = {r["id"]: r["cells"] for r in context.summary_context(s, strategies, strategies[0])["rows"]}
+    assert rows["q1"]["best"]["text"] == "D" and rows["q1"]["best"]["note"] == (
+        "no clear best: tied within Monte Carlo error with A")
+    assert rows["q1"]["chance"]["data"]["chance"] == pytest.approx(0.71)
+    assert rows["q2"]["best"]["text"] == "none" and rows["q2"]["sought"]["text"] == "None marked"
+    assert rows["q2"]["baseline"]["text"].startswith("yes: about as likely as not (0.40)")
+    s["questions"][0]["decision"] = _decided("d", [])
+    assert context.summary_context(s, strategies, strategies[0])["rows"][0]["cells"]["best"]["note"] is None
 
 
 def test_the_summary_of_the_default_scenario_reads_from_its_numbers():

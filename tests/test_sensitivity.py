@@ -11,14 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from forecast.cli import cli
+from forecast.forecasts.questions import Decision
 from forecast.pipeline import run_scenario
 from forecast.results.store import load_run
 from forecast.scenario import load_scenario
 from forecast.sensitivity.analysis import (
-    Decision,
     EffectRegression,
     claims_upstream,
-    decision,
     evppi,
     evppi_noise,
     flip,
@@ -129,19 +128,6 @@ def test_a_claim_unrelated_to_the_answers_is_within_the_value_of_informations_no
     crossing = (rng.uniform(size=(2, 4000)) < np.stack([0.5 - 0.3 * np.tanh(x), 0.5 + 0.3 * np.tanh(x)])).astype(float)
     related = EffectRegression(x)
     assert evppi(x, crossing, related) > 3 * evppi_noise(related, crossing)
-
-
-def test_strategies_within_the_paired_monte_carlo_error_of_the_best_are_tied() -> None:
-    rng = np.random.default_rng(5)
-    base = (rng.uniform(size=4000) < 0.4).astype(float)
-    nudged = base.copy()
-    nudged[:3] = 1.0  # three draws more: within the error
-    better = np.maximum(base, (rng.uniform(size=4000) < 0.1).astype(float))
-    tied = decision(np.stack([base, nudged]), "yes", ["a", "b"], chains=2)
-    assert tied.best == "b" and tied.tied == ("a",) and not tied.clear
-    clear = decision(np.stack([base, better]), "yes", ["a", "b"], chains=2)
-    assert clear.best == "b" and clear.clear
-    assert decision(np.stack([base, better]), "no", ["a", "b"], chains=2).best == "a"
 
 
 def test_a_flip_is_where_another_strategy_is_clearly_ahead_nearest_the_median() -> None:

@@ -20,7 +20,7 @@ from forecast.pipeline import sweep as sweep_module
 from forecast.scenario import load_scenario
 from forecast.settings import SamplerSettings
 from forecast.sweeps.engine import Cluster
-from forecast.sweeps.results import AS_WRITTEN
+from forecast.sweeps.results import AS_WRITTEN, flips
 from forecast.sweeps.variants import (
     SweepError,
     Variant,
@@ -152,6 +152,10 @@ def test_numbers_only_variants_compile_once_and_equal_runs_of_the_same_variants(
     got = found.dataset.sel(variant="wide", question=q["id"])
     for s, cell in q["by_strategy"].items():
         assert float(got["probability"].sel(strategy=s)) == pytest.approx(cell["probability"], abs=1e-12)
+    if q["decision"]:  # the same best strategy and ties as the run's (one rule)
+        assert str(got["best"].values) == q["decision"]["best"]
+        assert sorted(str(s) for s in got["strategy"].values if got["tied"].sel(strategy=s)) == sorted(
+            q["decision"]["tied"])
 
 
 @pytest.mark.slow
@@ -270,3 +274,18 @@ def test_a_variant_s_scenario_file_is_the_changed_one(tmp_path) -> None:
     document = tomllib.loads(changed.content("scenario.toml").decode())
     assert document["claims"][0]["prior"]["sigma"] == 0.05
     assert changed.content("scenario.toml").decode().startswith("# scenario.toml, variant 'narrow' of a sweep:")
+
+
+def test_a_flip_counts_only_where_the_best_as_written_is_not_tied_with_the_new_best() -> None:
+    """Under each variant the best strategy changed; under "close" the one best as written is
+    within Monte Carlo error of it (paired): a tie, not a changed conclusion."""
+    probability = np.array([[[0.6, 0.5]], [[0.5, 0.52]], [[0.3, 0.6]]])
+    tied = np.array([[[False, False]], [[True, False]], [[False, False]]])
+    ds = xr.Dataset({"probability": (("variant", "question", "strategy"), probability),
+                     "tied": (("variant", "question", "strategy"), tied),
+                     "best": (("variant", "question"), np.array([["a"], ["b"], ["b"]])),
+                     "desirable": ("question", ["yes"])},
+                    coords={"variant": [AS_WRITTEN, "close", "far"], "question": ["q"], "strategy": ["a", "b"]})
+    found = {f["variant"]: f for f in flips(ds)}
+    assert not found["close"]["beyond_error"] and found["far"]["beyond_error"]
+    assert found["far"]["gap"] == pytest.approx(0.3)

@@ -5,9 +5,19 @@ units) in a forecast year with a threshold or with its own level in a reference 
 posterior draw answers yes or no; the probability is the share of yes, and its Monte Carlo
 standard error comes from ArviZ's MCSE of that 0/1 series (which accounts for the
 autocorrelation of MCMC draws, unlike the binomial formula).
+
+**The decision.** A question with a desirable answer (:attr:`Question.desirable`: as the
+question says, or from its subject's desirable direction) has a best strategy: the one most
+likely to give that answer. Another strategy is *tied* with it when their difference is within
+:data:`CLEAR_AT` Monte Carlo errors of that difference, paired draw by draw: every strategy is
+forecast from the same draws and shocks, so the difference is far more precise than either
+answer. With a tie there is no clear best. A question with no desirable answer has no best
+strategy. The summary, the report, the sensitivity analysis and sweeps all use this one rule.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -73,3 +83,66 @@ def answer(tree: xr.DataTree, question: Question) -> dict[str, dict]:
         out[str(sid)] = {"probability": p, "mcse": mcse if np.isfinite(mcse) else float("nan"),
                          "quantity": {"q05": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4]}}
     return out
+
+
+#: A difference counts (a tie broken, a decision flipped) beyond this many Monte Carlo errors.
+CLEAR_AT = 2.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A question's decision: its desirable answer, the strategy most likely to give it, the
+    probability of that answer under each strategy (``utilities``), the Monte Carlo error of
+    each strategy's paired difference from the best (``gap_mcse``), and the strategies tied
+    with the best (within :data:`CLEAR_AT` of those errors): with any, there is no clear best."""
+
+    desirable: str
+    best: str
+    utilities: dict[str, float]
+    tied: tuple[str, ...] = ()
+    gap_mcse: dict[str, float] | None = None
+
+    @property
+    def clear(self) -> bool:
+        return not self.tied
+
+    def to_dict(self) -> dict:
+        return {"desirable": self.desirable, "best": self.best, "utilities": self.utilities, "tied": list(self.tied),
+                "clear": self.clear, "gap_mcse": self.gap_mcse or {}}
+
+
+def decide(outcomes: np.ndarray, desirable: str, strategies: list[str], chains: int = 1) -> Decision:
+    """The decision from a question's per-draw 0/1 answers, (strategies, draws) with the draws
+    flattened chain by chain (see the module)."""
+    u = utility(outcomes, desirable)
+    means = u.mean(axis=1)
+    b = int(np.argmax(means))
+    errors = {sid: mcse_of_mean(u[b] - u[i], chains) for i, sid in enumerate(strategies) if i != b}
+    tied = tuple(sid for i, sid in enumerate(strategies) if i != b and means[b] - means[i] <= CLEAR_AT * errors[sid])
+    return Decision(desirable, strategies[b], {s: float(m) for s, m in zip(strategies, means)}, tied, errors)
+
+
+def decision(tree: xr.DataTree, question: Question) -> Decision | None:
+    """A question's decision from the run's forecasts, or None when it has no desirable answer."""
+    if not question.desirable:
+        return None
+    hits = outcome(question, subject_path(tree, question.subject, question.subject_kind))
+    arr = hits.transpose("strategy", "chain", "draw").values.astype(float)
+    return decide(arr.reshape(arr.shape[0], -1), question.desirable, [str(s) for s in hits["strategy"].values],
+                  arr.shape[1])
+
+
+def utility(outcomes: np.ndarray, desirable: str) -> np.ndarray:
+    """1 when the answer is the desirable one (per draw), or its probability (from P(yes))."""
+    return outcomes if desirable == "yes" else 1.0 - outcomes
+
+
+def mcse_of_mean(series: np.ndarray, chains: int) -> float:
+    """The Monte Carlo error of the mean of a per-draw series flattened chain by chain (0 for a
+    constant series: strategies that do not move the subject give the same draws)."""
+    import arviz as az
+
+    if series.std() == 0:
+        return 0.0
+    error = float(az.mcse(series.reshape(chains, -1)))
+    return error if np.isfinite(error) else 0.0

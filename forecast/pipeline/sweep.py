@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from forecast.model.build import numbers_of
@@ -40,7 +39,6 @@ from forecast.posterior.explore import explore
 from forecast.results import store
 from forecast.results.summary import jsonable
 from forecast.scenario import Scenario
-from forecast.sensitivity.analysis import best_strategy
 from forecast.settings import SamplerSettings
 from forecast.sweeps.engine import Cluster, compiled_for, run_tasks
 from forecast.sweeps.results import to_dataset, variant_table, with_reference
@@ -85,18 +83,17 @@ def fit_variant(task: VariantTask) -> dict:
                 scenario, task.settings, keep_draws=None, strategies=None,
                 command=["forecast", "sweep", f"variant {task.variant.name}"]))
     strategies = [s["id"] for s in summary["strategies"]]
-    answers, best = {}, {}
+    answers, best, tied = {}, {}, {}
     for q in summary["questions"]:
         per = q["by_strategy"]
         answers[q["id"]] = {s: {"probability": per[s]["probability"], "mcse": per[s]["mcse"],
                                 **{k: per[s]["quantity"][k] for k in ("q05", "median", "q95")}} for s in strategies}
-        if q.get("desirable_answer") in ("yes", "no"):
-            best[q["id"]] = best_strategy(np.array([per[s]["probability"] for s in strategies]),
-                                          q["desirable_answer"], strategies)
+        if q["decision"]:
+            best[q["id"]], tied[q["id"]] = q["decision"]["best"], q["decision"]["tied"]
     d = summary["diagnostics"]
     weights = {c: {h: v["posterior_weight"] for h, v in e["hypotheses"].items()}
                for c, e in summary["claims"].items() if e.get("hypotheses")}
-    return {"answers": answers, "best": best, "weights": weights, "compiled": fresh,
+    return {"answers": answers, "best": best, "tied": tied, "weights": weights, "compiled": fresh,
             "diagnostics": {k: d[k] for k in ("verdict", "max_rhat", "min_ess_bulk", "divergences", "messages")}}
 
 

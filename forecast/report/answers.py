@@ -7,16 +7,17 @@ e.g. "likely (0.82)": see :data:`LIKELIHOOD`. The word comes from the number, ne
 way round, and the number is always shown with it.
 
 **The answer sought.** A question asks whether its subject will be above or below a line.
-When the scenario marks a desirable direction for the subject (``desirable = "higher"`` or
-``"lower"`` on its node; an indicator takes its node's, reversed when it falls as the node
-rises), the answer sought is the one in that direction: "Is cohesion above 60?" seeks yes
-when higher cohesion is desirable, and "Does cohesion fall?" seeks no. When the subject has
-no desirable direction, the question's yes is taken as the answer sought (the question was
-written to ask for it), and the report says so.
+The answer sought is the one the question marks (``desirable = "yes"`` or ``"no"``), or else
+the one in the desirable direction the scenario marks for its subject (``desirable =
+"higher"`` or ``"lower"`` on its node; an indicator takes its node's, reversed when it falls as
+the node rises): "Is cohesion above 60?" seeks yes when higher cohesion is desirable, and
+"Does cohesion fall?" seeks no. The scenario resolves this rule once
+(:attr:`forecast.scenario.domain.Question.desirable`) and the summary carries it. A question
+with neither has no answer sought and so no best strategy, and the report says so.
 
 **The best strategy** for a question is the one under which the answer sought is most
-probable. Strategies within Monte Carlo error of it are named as tied with it: the data
-cannot order them.
+probable. Strategies within Monte Carlo error of their paired difference from it are named as
+tied with it: the draws cannot order them (:mod:`forecast.forecasts.questions`).
 """
 
 from __future__ import annotations
@@ -79,35 +80,39 @@ def direction(s: dict, subject: str) -> tuple[str, str]:
 
 
 def sought(s: dict, question: dict) -> dict[str, Any]:
-    """The answer sought (``"yes"`` or ``"no"``) and why, by the rule in the module's docstring."""
+    """The answer sought (``"yes"``, ``"no"``, or None when none is marked) and why, by the
+    rule in the module's docstring: the scenario's own (``desirable_answer`` in the summary)."""
     wanted, node = direction(s, question["subject"])
     label = s["nodes"].get(node, {}).get("label", node)
-    if wanted not in ("higher", "lower"):
-        return {"answer": "yes", "why": f"no desirable direction is set for {label}: the question's yes is "
-                                        "taken as the answer sought", "from_direction": False}
-    yes = (question["comparison"] == "above") == (wanted == "higher")
+    by_direction = None
+    if wanted in ("higher", "lower"):
+        by_direction = "yes" if (question["comparison"] == "above") == (wanted == "higher") else "no"
+    answer = question.get("desirable_answer", by_direction)  # older summaries: the direction's
+    if answer is None:
+        return {"answer": None, "why": f"neither the question nor {label} marks an answer as better, so no strategy "
+                                       "is best for it (set desirable on the question or its node)"}
+    if answer != by_direction:
+        return {"answer": answer, "why": "the question marks it"}
     why = f"{wanted} is better" if node == question["subject"] else f"{wanted} {label} is better"
-    return {"answer": "yes" if yes else "no", "why": why, "from_direction": True}
+    return {"answer": answer, "why": why}
 
 
-def p_sought(p: float | None, answer: str) -> float | None:
-    """The probability of the answer sought, from the probability of yes."""
-    return None if p is None else (p if answer == "yes" else 1.0 - p)
+def p_sought(p: float | None, answer: str | None) -> float | None:
+    """The probability of the answer sought, from the probability of yes (None when no answer is sought)."""
+    return None if p is None or answer is None else (p if answer == "yes" else 1.0 - p)
 
 
-def ranking(question: dict, strategy_ids: list[str], answer: str) -> list[dict[str, Any]]:
-    """Strategies by the probability of the answer sought, best first, each marked ``tied``
-    when it is within Monte Carlo error of the best (two combined standard errors; strategies
-    that do not move the subject give the same draws, and so exactly the same answer)."""
-    rows = []
-    for sid in strategy_ids:
-        r = question["by_strategy"].get(sid)
-        if r is None:
-            continue
-        rows.append({"strategy": sid, "p": p_sought(r["probability"], answer), "mcse": r.get("mcse") or 0.0})
-    rows.sort(key=lambda x: -1.0 if x["p"] is None else x["p"], reverse=True)
-    if rows and rows[0]["p"] is not None:
-        best = rows[0]
-        for x in rows:
-            x["tied"] = x["p"] is not None and best["p"] - x["p"] <= 2 * math.hypot(best["mcse"], x["mcse"])
-    return rows
+def decision(s: dict, question: dict) -> dict | None:
+    """The question's best strategy and those tied with it, as the run decided them (the paired
+    rule of :mod:`forecast.forecasts.questions`), None when no answer is sought. A summary
+    older than the question's own decision gives its sensitivity analysis's, or else the most
+    probable strategy with no word on ties (``tied`` None)."""
+    if "decision" in question:
+        return question["decision"]
+    found = (((s.get("sensitivity") or {}).get("questions") or {}).get(question["id"]) or {}).get("decision")
+    want = sought(s, question)["answer"]
+    if found or want is None:
+        return found
+    p = {sid: p_sought(r["probability"], want) for sid, r in question["by_strategy"].items()}
+    return {"desirable": want, "best": max(p, key=lambda k: -1.0 if p[k] is None else p[k]), "utilities": p,
+            "tied": None}

@@ -339,31 +339,54 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
     columns.append(("spread", "The forecast behind it (best strategy)"))
     rows = []
     for q in s["questions"]:
-        want = answers.sought(s, q)
-        ranked = answers.ranking(q, [x["id"] for x in strategies], want["answer"])
-        if not ranked or ranked[0]["p"] is None:
+        want = answers.sought(s, q)["answer"]
+        decided = answers.decision(s, q)
+        if decided is None:
+            rows.append({"id": q["id"], "cells": undecided_cells(s, q, baseline, by_id, columns)})
             continue
-        best = ranked[0]
-        decided = (sensitivity_of(s, q["id"]) or {}).get("decision") or {}
-        tied = (tied_labels(decided, by_id) if "tied" in decided
-                else [by_id[x["strategy"]]["label"] for x in ranked[1:] if x.get("tied")])
-        top = by_id[best["strategy"]]
+        top = by_id[decided["best"]]
+        best = q["by_strategy"][top["id"]]
+        tied = tied_labels(decided, by_id)
         cells = {
-            "question": cell(q["text"], extra=rests_on(s, q, top, want["answer"])),
-            "sought": cell(want["answer"].capitalize(), want["why"]),
+            "question": cell(q["text"], extra=rests_on(s, q, top, want)),
+            "sought": cell(want.capitalize(), answers.sought(s, q)["why"]),
             "best": cell(top["label"], ("no clear best: tied within Monte Carlo error with " + ", ".join(tied))
                          if tied else None,
                          top["href"], strategy=top["id"]),
-            "chance": cell(chance(best["p"]), f"Monte Carlo error {fmt(best['mcse'], 3)}", chance=best["p"]),
-            "spread": cell(**spread(s, q, q["by_strategy"][top["id"]])),
+            "chance": sought_cell(best, want),
+            "spread": cell(**spread(s, q, best)),
         }
         if baseline:
-            base = next(x for x in ranked if x["strategy"] == baseline["id"])
-            cells["baseline"] = cell(chance(base["p"]), f"Monte Carlo error {fmt(base['mcse'], 3)}",
-                                     chance=base["p"])
+            cells["baseline"] = sought_cell(q["by_strategy"][baseline["id"]], want)
         rows.append({"id": q["id"], "cells": cells})
     return {"columns": columns, "rows": rows, "scale": answers.likelihood_key(),
-            "any_without_direction": any(not answers.sought(s, q)["from_direction"] for q in s["questions"])}
+            "any_undirected": any(answers.sought(s, q)["answer"] is None for q in s["questions"])}
+
+
+def sought_cell(r: dict, want: str | None) -> dict[str, Any]:
+    """How likely the answer sought is under one strategy (``r``: its entry in ``by_strategy``),
+    in words and as a number, with its Monte Carlo error; the probability of yes when none is sought."""
+    p = answers.p_sought(r["probability"], want) if want else r["probability"]
+    return cell(chance(p) if want else f"yes: {chance(p)}", f"Monte Carlo error {fmt(r['mcse'], 3)}", chance=p)
+
+
+def undecided_cells(s: dict, q: dict, baseline: dict | None, by_id: dict[str, dict],
+                    columns: list[tuple[str, str]]) -> dict[str, dict]:
+    """A question with no answer sought has no best strategy: its row says so and shows the
+    chance of yes (and the forecast behind it) under the baseline, or the first strategy."""
+    shown = baseline or next(iter(by_id.values()))
+    r = q["by_strategy"][shown["id"]]
+    why = answers.sought(s, q)["why"]
+    cells = {"question": cell(q["text"]), "sought": cell("None marked", why),
+             "best": cell("none", "no answer is sought, so no strategy is best for it"),
+             "chance": cell("n/a", "no answer is sought"),
+             "spread": cell(**spread(s, q, r))}
+    cells["spread"]["note"] += f" (under {shown['label']})"
+    if baseline:
+        cells["baseline"] = sought_cell(r, None)
+    else:
+        cells["chance"] = sought_cell(r, None)
+    return {k: cells[k] for k, _ in columns}
 
 
 # --- Contrasts ----------------------------------------------------------------------------------
@@ -621,8 +644,8 @@ def prior_only(s: dict, qid: str, sid: str) -> float | None:
 
 def hinge_strategy(entry: dict) -> str:
     """The strategy whose answer the tornado shows: the best for the question's desirable
-    answer; with no desirable answer, the one under which yes is most probable (the report's
-    rule for such questions)."""
+    answer; with no desirable answer (no strategy is best), the one under which yes is most
+    probable, since a tornado shows one strategy's answer."""
     decision = entry.get("decision")
     if decision:
         return decision["best"]
@@ -651,8 +674,8 @@ def tornado_bars(s: dict, entry: dict, sid: str) -> tuple[list[dict], list[str]]
 
 
 def tied_labels(decision: dict, by_id: dict[str, dict]) -> list[str]:
-    """The labels of the strategies the sensitivity analysis found tied with the best one
-    (within twice the Monte Carlo error of their paired difference)."""
+    """The labels of the strategies tied with the best one (within twice the Monte Carlo error
+    of their paired difference)."""
     return [by_id.get(t, {"label": t})["label"] for t in decision.get("tied") or []]
 
 

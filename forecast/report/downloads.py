@@ -42,7 +42,7 @@ def answers_csv(summary: dict) -> str:
             spread = r.get("quantity") or {}
             writer.writerow([cell(v) for v in (
                 q["id"], q["text"], q["year"], sid, st.get("label") or sid, bool(st.get("baseline")), p,
-                r.get("mcse"), answers.likelihood(p), wanted, ps, answers.likelihood(ps), kind,
+                r.get("mcse"), answers.likelihood(p), wanted, ps, answers.likelihood(ps) if wanted else None, kind,
                 spread.get("q05"), spread.get("median"), spread.get("q95"))])
     return buf.getvalue()
 

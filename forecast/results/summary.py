@@ -1,7 +1,7 @@
 """``summary.json``: the numbers a reader needs, from the results tree.
 
 Each question's probability per strategy (with its Monte Carlo error, and the quantiles of the
-quantity it compares), every node's trajectory, the contrasts against the baseline, each
+quantity it compares) and its decision (the best strategy, and those tied with it), every node's trajectory, the contrasts against the baseline, each
 claim's prior (as stated and as fitted) against its posterior, the indicators' fit and the
 sampler's diagnostics, all JSON-ready. The report and the command line show these numbers and no other.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from forecast.forecasts.questions import answer
+from forecast.forecasts.questions import answer, decision
 from forecast.posterior.diagnostics import Diagnostics
 from forecast.scenario.domain import LeverSetting, Scenario
 from forecast.scenario.priors import summarize
@@ -38,7 +38,7 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
              "comparison": q.comparison, "threshold": q.threshold, "reference_year": q.reference_year,
              "change": q.change, "desirable_answer": q.desirable, "rule": q.describe_rule(), "resolution": q.resolution,
-             "by_strategy": jsonable(answer(tree, q))}
+             "by_strategy": jsonable(answer(tree, q)), "decision": _decision(tree, q)}
             for q in scenario.questions
         ],
         "trajectories": trajectories(scenario, tree),
@@ -47,6 +47,13 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
         "indicators": indicator_fit(scenario, tree, one_step),
         "diagnostics": jsonable(diagnostics.to_dict()),
     }
+
+
+def _decision(tree: xr.DataTree, question) -> dict | None:
+    """The question's best strategy and the strategies tied with it (paired), or None when it
+    has no desirable answer."""
+    found = decision(tree, question)
+    return None if found is None else jsonable(found.to_dict())
 
 
 def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:

@@ -18,10 +18,8 @@ For every question under every strategy (and every contrast with the baseline):
   the reference year): ranks, because the shocks' tails are heavy and a few extreme draws
   would otherwise decide the variances; the 0/1 answer itself would hide the claim behind
   its coin-flip noise;
-* **decision**: the best strategy is the one most likely to give the question's desirable
-  answer (:attr:`forecast.scenario.domain.Question.desirable`); the others within twice the
-  Monte Carlo error of their paired difference from it are tied with it, and then there is
-  no clear best;
+* **decision**: the best strategy and the strategies tied with it, by the one rule of
+  :mod:`forecast.forecasts.questions` (paired Monte Carlo errors);
 * **what flips the decision** (clear decisions only): for each claim, the effect value
   nearest its posterior median, within its prior's 90% range and where the posterior has
   draws, at which another strategy is ahead of the best by more than twice the error of
@@ -55,7 +53,16 @@ from typing import Protocol
 import numpy as np
 import xarray as xr
 
-from forecast.forecasts.questions import outcome, quantity, subject_path
+from forecast.forecasts.questions import (
+    CLEAR_AT,
+    Decision,
+    decide,
+    mcse_of_mean,
+    outcome,
+    quantity,
+    subject_path,
+    utility,
+)
 from forecast.scenario.domain import Scenario
 from forecast.sensitivity.reforecast import Reforecaster
 
@@ -65,8 +72,6 @@ TORNADO = (0.05, 0.95)
 #: the effect's quantiles. Flexible enough for an answer that switches at some effect value,
 #: few enough parameters that noise adds little.
 DEGREE, KNOTS = 3, 6
-#: A difference counts (a tie broken, a decision flipped) beyond this many standard errors.
-CLEAR_AT = 2.0
 #: Effect values searched for a flip, evenly across the searched range; the range is the
 #: prior's 90% and, within it, the posterior's 1st to 99th percentiles (the spline has draws
 #: there to stand on).
@@ -219,48 +224,6 @@ def ranks(y: np.ndarray) -> np.ndarray:
     finite = np.where(np.isfinite(y), y, np.inf)
     return rankdata(finite, axis=-1) / (y.shape[-1] + 1)
 
-@dataclass(frozen=True)
-class Decision:
-    """A question's decision: its desirable answer, the strategy most likely to give it, and
-    the strategies tied with that one (their paired difference from it within
-    :data:`CLEAR_AT` Monte Carlo errors): with any, there is no clear best."""
-
-    desirable: str
-    best: str
-    utilities: dict[str, float]
-    tied: tuple[str, ...] = ()
-
-    @property
-    def clear(self) -> bool:
-        return not self.tied
-
-    def to_dict(self) -> dict:
-        return {"desirable": self.desirable, "best": self.best, "utilities": self.utilities, "tied": list(self.tied),
-                "clear": self.clear}
-
-
-def decision(outcomes: np.ndarray, desirable: str, strategies: list[str], chains: int = 1) -> Decision:
-    """The best strategy for one question from its per-draw answers (strategies, draws), and
-    the strategies tied with it: paired, because every strategy is forecast from the same
-    draws and shocks, so their difference is far more precise than either answer."""
-    u = utility(outcomes, desirable)
-    means = u.mean(axis=1)
-    b = strategies.index(best_strategy(outcomes.mean(axis=1), desirable, strategies))
-    tied = [sid for i, sid in enumerate(strategies)
-            if i != b and means[b] - means[i] <= CLEAR_AT * _mcse(u[b] - u[i], chains)]
-    return Decision(desirable, strategies[b], {s: float(m) for s, m in zip(strategies, means)}, tuple(tied))
-
-
-def best_strategy(probabilities: np.ndarray, desirable: str, strategies: list[str]) -> str:
-    """The strategy most likely to give the desirable answer, from P(yes) per strategy."""
-    return strategies[int(np.argmax(utility(probabilities, desirable)))]
-
-
-def utility(outcomes: np.ndarray, desirable: str) -> np.ndarray:
-    """1 when the answer is the desirable one (per draw), or its probability (from P(yes))."""
-    return outcomes if desirable == "yes" else 1.0 - outcomes
-
-
 def learning(scenario: Scenario, posterior: xr.Dataset) -> dict[str, dict]:
     """Per claim: how much the data narrowed its prior (1 - posterior variance / prior
     variance) and how much its posterior follows its prior (power-scaling sensitivity)."""
@@ -316,7 +279,7 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
     out_questions = {}
     for qi, q in enumerate(questions):
         y = outcomes[qi]  # (S, D)
-        dec = decision(y, q.desirable, strategies, chains) if q.desirable else None
+        dec = decide(y, q.desirable, strategies, chains) if q.desirable else None
         entry: dict = {"posterior": dict(zip(strategies, answers[qi].tolist())),
                        "prior_only": dict(zip(strategies, prior_answers[qi].tolist())), "claims": {}}
         if dec:
@@ -430,7 +393,7 @@ def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list
     labels = list(np.atleast_1d(posterior.attrs.get("combinations", [])))
     total = outcomes.shape[1]
     whole = outcomes.mean(axis=1)
-    mcse = np.array([_mcse(row, chains) for row in outcomes])
+    mcse = np.array([mcse_of_mean(row, chains) for row in outcomes])
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(whole * (1 - whole) > 0, mcse / np.sqrt(whole * (1 - whole) / total), 1.0)
     answers, errors = {}, {}
@@ -442,12 +405,3 @@ def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list
             errors[str(label)] = dict(zip(strategies, (np.sqrt(p * (1 - p) / picked.sum()) * scale).tolist()))
     return answers, errors
 
-
-def _mcse(series: np.ndarray, chains: int) -> float:
-    """The Monte Carlo error of the mean of a per-draw series flattened chain by chain."""
-    import arviz as az
-
-    if series.std() == 0:
-        return 0.0
-    error = float(az.mcse(series.reshape(chains, -1)))
-    return error if np.isfinite(error) else 0.0

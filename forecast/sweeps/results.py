@@ -31,6 +31,7 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
     shape = (len(variants), len(questions), len(strategies))
     data = {k: np.full(shape, np.nan) for k in ("probability", "mcse", "q05", "median", "q95")}
     best = np.full((len(variants), len(questions)), "", dtype=object)
+    tied = np.zeros(shape, dtype=bool)
     for v, r in enumerate(results):
         for q, per in r.get("answers", {}).items():
             for s, cell in per.items():
@@ -38,11 +39,15 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
                     data[k][v, questions.index(q), strategies.index(s)] = np.nan if cell[k] is None else cell[k]
         for q, s in r.get("best", {}).items():
             best[v, questions.index(q)] = s
+        for q, others in r.get("tied", {}).items():
+            for s in others:
+                tied[v, questions.index(q), strategies.index(s)] = True
     diag = [r.get("diagnostics", {}) for r in results]
     dims = ("variant", "question", "strategy")
     ds = xr.Dataset(
         {**{k: (dims, a) for k, a in data.items()},
          "best": (("variant", "question"), best.astype(str)),
+         "tied": (dims, tied),
          "verdict": ("variant", [d.get("verdict", "failed") for d in diag]),
          "max_rhat": ("variant", [_number(d.get("max_rhat")) for d in diag]),
          "min_ess_bulk": ("variant", [_number(d.get("min_ess_bulk")) for d in diag]),
@@ -54,6 +59,8 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
     ds["probability"].attrs["description"] = "probability of the question's yes under each strategy"
     ds["mcse"].attrs["description"] = "its Monte Carlo standard error"
     ds["best"].attrs["description"] = "the strategy most likely to give the question's desirable answer"
+    ds["tied"].attrs["description"] = ("a strategy within twice the Monte Carlo error of its paired difference from "
+                                       "the best: the draws cannot order the two")
     ds.attrs["description"] = "A prior sweep: each variant of the scenario fitted and forecast on its own"
     return ds
 
@@ -71,8 +78,9 @@ def _desirable(scenarios: list[Scenario], question: str) -> str:
 def flips(ds: xr.Dataset) -> list[dict]:
     """Per question, the variants under which another strategy than the one best as written
     (variant 0) is best, with the gap between the two under that variant (in probability of
-    the desirable answer) and whether it is beyond Monte Carlo error (twice the combined
-    standard error): a flip within it is a tie, not a changed conclusion."""
+    the desirable answer) and whether it is beyond Monte Carlo error: under that variant the
+    best as written is not tied with the new best (the paired rule of
+    :mod:`forecast.forecasts.questions`); a flip within it is a tie, not a changed conclusion."""
     out = []
     for q in ds["question"].values:
         sign = {"yes": 1.0, "no": -1.0}.get(str(ds["desirable"].sel(question=q).values))
@@ -84,11 +92,10 @@ def flips(ds: xr.Dataset) -> list[dict]:
             if not best or best == reference:
                 continue
             cell = ds.sel(variant=v, question=q)
-            p, m = cell["probability"], cell["mcse"]
+            p = cell["probability"]
             gap = sign * float(p.sel(strategy=best) - p.sel(strategy=reference))
-            error = float(np.hypot(m.sel(strategy=best), m.sel(strategy=reference)))
             out.append({"question": str(q), "variant": str(v), "best": best, "reference": reference,
-                        "gap": gap, "beyond_error": bool(gap > 2.0 * error)})
+                        "gap": gap, "beyond_error": not bool(cell["tied"].sel(strategy=reference))})
     return out
 
 

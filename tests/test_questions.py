@@ -1,0 +1,41 @@
+"""A question's decision: the best strategy for its desirable answer, and the strategies tied
+with it by the paired Monte Carlo error of their difference (one rule for the summary, the
+report, the sensitivity analysis and sweeps)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecast.forecasts.questions import decide
+
+
+def test_strategies_within_the_paired_monte_carlo_error_of_the_best_are_tied() -> None:
+    rng = np.random.default_rng(5)
+    base = (rng.uniform(size=4000) < 0.4).astype(float)
+    nudged = base.copy()
+    nudged[:3] = 1.0  # three draws more: within the error
+    better = np.maximum(base, (rng.uniform(size=4000) < 0.1).astype(float))
+    tied = decide(np.stack([base, nudged]), "yes", ["a", "b"], chains=2)
+    assert tied.best == "b" and tied.tied == ("a",) and not tied.clear
+    clear = decide(np.stack([base, better]), "yes", ["a", "b"], chains=2)
+    assert clear.best == "b" and clear.clear
+    assert decide(np.stack([base, better]), "no", ["a", "b"], chains=2).best == "a"
+
+
+def test_a_difference_far_smaller_than_either_answers_error_is_still_clear_when_paired() -> None:
+    """Two strategies whose answers differ in 60 of 4000 draws, always the same way: each
+    answer's own error (about 0.008) would call a gap of 0.015 a tie; the paired error does not."""
+    rng = np.random.default_rng(7)
+    base = (rng.uniform(size=4000) < 0.5).astype(float)
+    lifted = base.copy()
+    lifted[rng.choice(np.flatnonzero(base == 0), 60, replace=False)] = 1.0
+    found = decide(np.stack([base, lifted]), "yes", ["base", "lifted"], chains=4)
+    assert found.best == "lifted" and found.clear
+    assert found.gap_mcse["base"] < 0.005 < np.sqrt(0.25 / 4000) * 2
+
+
+def test_strategies_that_give_the_same_draws_are_exactly_tied() -> None:
+    same = (np.random.default_rng(3).uniform(size=1000) < 0.3).astype(float)
+    found = decide(np.stack([same, same]), "no", ["a", "b"], chains=2)
+    assert found.tied == ("b",) and found.gap_mcse == {"b": 0.0}
+    assert found.to_dict()["clear"] is False
