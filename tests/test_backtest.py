@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from scipy.stats import norm
 
 from forecast.backtest.evaluate import Target, reliability, score_target, skill, summarise, to_dataset
 from forecast.backtest.hindcast import (
@@ -118,6 +119,9 @@ def test_a_target_is_scored_by_the_model_and_every_baseline() -> None:
     assert got["q05"] < got["q50"] < got["q95"] and got["q50"] == pytest.approx(1.0)
     assert {"rw_normal:crps", "rw_t:crps", "rw_drift:crps"} <= set(got)
     assert got["rw_drift:crps"] < got["rw_normal:crps"], "a straight line is what the drift forecast expects"
+    # the log score is -ln of the density at the actual, lower is better as for CRPS: N(1, 0.1) at its mean
+    assert got["model:log_score"] == pytest.approx(-norm(1.0, 0.1).logpdf(1.0))
+    assert got["model:log_score"] < got["rw_normal:log_score"]
 
 
 def test_skill_is_one_minus_the_ratio_to_the_best_baseline_on_shared_points() -> None:

@@ -58,7 +58,9 @@ def score_target(target: Target, mean: np.ndarray, sd: np.ndarray) -> dict[str, 
 
 
 def _renamed(scores: dict[str, float]) -> dict[str, float]:
-    return {("log_score" if k == "logpdf" else k): float(v) for k, v in scores.items()}
+    """The scores as the backtest keeps them: the log score as ``-ln`` of the predictive density
+    at the actual, lower is better, as for CRPS and for a scored question's ``-ln p``."""
+    return {("log_score" if k == "logpdf" else k): (-float(v) if k == "logpdf" else float(v)) for k, v in scores.items()}
 
 
 def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: list[int], horizon: int,
@@ -88,7 +90,7 @@ def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: l
     ds["actual"].attrs["description"] = "the held-back observation, on the indicator's transformed scale"
     ds["pit"].attrs["description"] = "probability integral transform: the predictive CDF at the actual"
     ds["crps"].attrs["description"] = "continuous ranked probability score, transformed scale (lower is better)"
-    ds["log_score"].attrs["description"] = "log predictive density at the actual (higher is better)"
+    ds["log_score"].attrs["description"] = "log score: -ln of the predictive density at the actual, transformed scale (lower is better)"
     ds["skipped"].attrs["description"] = "too little history before the origin: not used there, not scored"
     ds.attrs["description"] = ("Rolling-origin hindcasts: the model conditioned on the years before each origin, "
                                "its predictive of each indicator 1..horizon years ahead, scored with naive baselines")
