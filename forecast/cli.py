@@ -107,22 +107,6 @@ def _echo_err(msg: str) -> None:
 PATH = click.Path(path_type=Path, readable=False)
 
 
-#: What nutpie and PyMC say when no starting point has a finite log density.
-_NO_START = ("All initialization points failed", "Initial evaluation of model at starting point failed")
-
-
-def sampler_could_not_start(exc: BaseException, scenario: Path) -> str | None:
-    """The message for a sampler that could not start, or None for another failure. It comes
-    from the scenario (priors or data of extreme size, which a model cannot start from), so it
-    is said as a bad input, with the likely cause, instead of the sampler's backtrace."""
-    if not isinstance(exc, RuntimeError) or not any(words in str(exc) for words in _NO_START):
-        return None
-    return (f"{scenario}: the sampler could not start: the model's log density is not finite at any starting point. "
-            "The likely cause is a prior or data value of extreme size (a prior's location far from 0, a scale "
-            "near 0, a series in tiny units); check them in `forecast validate`'s listing of the priors and data, "
-            "and give values of order 1 on the standardised scale")
-
-
 @click.group(epilog=EPILOG)
 @click.version_option(package_name="forecast")
 def cli() -> None:
@@ -213,14 +197,15 @@ def _refuse_sampler_failure(exc: RuntimeError, scenario: Path) -> None:
     a signal, the failure is the signal's doing (its raise in the log density's callback fails
     the start): the command stops as the signal asks."""
     from forecast import interrupts
+    from forecast.posterior.sampling import could_not_start
 
     stop = interrupts.interrupted_by(exc)
     if stop is not None:
         raise stop from None
-    said = sampler_could_not_start(exc, scenario)
+    said = could_not_start(exc)
     if said is None:
         raise exc
-    _echo_err(f"error: {said}")
+    _echo_err(f"error: {scenario}: {said}")
     sys.exit(EXIT_BAD_INPUT)
 
 

@@ -143,6 +143,22 @@ def test_a_sampler_that_cannot_start_is_a_bad_input_with_its_likely_cause(chain_
     assert "Caused by" not in result.output
 
 
+def test_a_sweep_variant_or_calibration_fit_that_cannot_start_is_recorded_with_the_same_cause() -> None:
+    """Where one failed fit must not stop the others (sweeps, calibration), it is recorded, and
+    a sampler that could not start reads as the command line says it, not as a backtrace."""
+    from forecast.sweeps.engine import guarded
+
+    def cannot_start(task):
+        raise RuntimeError("All initialization points failed\n\nCaused by:\n    Logp function returned error")
+
+    def broken(task):
+        raise FloatingPointError("the covariance is not positive definite")
+
+    said = guarded(cannot_start, None)["error"]
+    assert said.startswith("the sampler could not start: the model's log density is not finite") and "Caused" not in said
+    assert guarded(broken, None)["error"] == "FloatingPointError: the covariance is not positive definite"
+
+
 def test_any_other_runtime_error_is_not_taken_for_a_bad_input(chain_file, monkeypatch) -> None:
     import forecast.pipeline
     from forecast.compiled import runtime

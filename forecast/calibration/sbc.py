@@ -84,7 +84,7 @@ import numpy as np
 from forecast.model.build import EVIDENCE_Z, Evidence
 from forecast.model.prior import prior_draws
 from forecast.posterior.explore import Explored, explore
-from forecast.posterior.sampling import CompiledModel, reseed
+from forecast.posterior.sampling import CompiledModel, failure_text, reseed
 from forecast.scenario import Scenario, load_scenario
 from forecast.settings import SamplerSettings
 from forecast.streams import Key, RandomStreams, derived_seed
@@ -353,7 +353,7 @@ def run(simulation: Simulation, settings: SamplerSettings, *, L: int = KEPT) -> 
         truth = simulate(simulation.path, simulation.index, simulation.seed)
         return fit(truth, settings, L=L)
     except Exception as exc:  # noqa: BLE001 - recorded and reported, see the docstring
-        return {"index": simulation.index, "seed": simulation.seed, "error": f"{type(exc).__name__}: {exc}"}
+        return {"index": simulation.index, "seed": simulation.seed, "error": failure_text(exc)}
 
 
 # --- Uniformity --------------------------------------------------------------------------------

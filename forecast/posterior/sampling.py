@@ -198,3 +198,26 @@ def reseed(settings: SamplerSettings, *keys: int) -> SamplerSettings:
     """The settings with a seed of their own for one of several related samplings (each
     conditional fit, each backtest origin): derived from the run's seed and ``keys``."""
     return replace(settings, seed=derived_seed(settings.seed or 0, *keys))
+
+
+#: What nutpie and PyMC say when no starting point has a finite log density.
+NO_START = ("All initialization points failed", "Initial evaluation of model at starting point failed")
+
+
+def could_not_start(exc: BaseException) -> str | None:
+    """What to say when the sampler could not start, or None for another failure. It comes from
+    the scenario (priors or data of extreme size, which a model cannot start from), so it is
+    said as a bad input, with the likely cause, instead of the sampler's backtrace."""
+    if not isinstance(exc, RuntimeError) or not any(words in str(exc) for words in NO_START):
+        return None
+    return ("the sampler could not start: the model's log density is not finite at any starting point. "
+            "The likely cause is a prior or data value of extreme size (a prior's location far from 0, a scale "
+            "near 0, a series in tiny units); check them in `forecast validate`'s listing of the priors and data, "
+            "and give values of order 1 on the standardised scale")
+
+
+def failure_text(exc: BaseException) -> str:
+    """How a fit that failed is recorded where others go on (a sweep's variant, a calibration's
+    simulation): a sampler that could not start as its likely cause, anything else as its type
+    and message."""
+    return could_not_start(exc) or f"{type(exc).__name__}: {exc}"

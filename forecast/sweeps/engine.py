@@ -89,7 +89,9 @@ def guarded(fn: Callable[[Any], dict], task: Any) -> dict:
     try:
         out = fn(task)
     except Exception as exc:  # noqa: BLE001 - recorded with its type and message, never swallowed silently
-        out = {"error": f"{type(exc).__name__}: {exc}"}
+        from forecast.posterior.sampling import failure_text
+
+        out = {"error": failure_text(exc)}
     out.setdefault("seconds", round(time.perf_counter() - start, 2))
     out.setdefault("worker", os.getpid())
     return out
