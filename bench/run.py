@@ -12,8 +12,9 @@ sampling and of the whole run, leapfrog steps per iteration and µs per step (a 
 cost), divergences, max R-hat, peak RSS and results size on disk, and the default scenario
 under each sampler (nutpie, PyMC's NUTS) side by side (one run each, then one model over
 :data:`COMPARISON_SEEDS`), and the wall clock of the README's main command with a warm and
-a cold cache. Generated scenarios run in child processes with a time limit. Then the
-commands that run many fits: ``forecast backtest`` against a warm run's time, ``forecast
+a cold cache. Generated scenarios run in child processes with a time limit. What weighing competing
+hypotheses costs: the default run against the same scenario with one hypothesis per claim.
+Then the commands that run many fits: ``forecast backtest`` against a warm run's time, ``forecast
 sweep`` on 1 and 2 Dask workers (variants per second, compiles, a task's scheduling cost), and
 ``forecast calibrate`` (its time and whether every parameter's ranks are uniform).
 Prints a Markdown table and writes ``bench/results/<UTC time>.json`` (and ``latest.json``,
@@ -185,6 +186,42 @@ def backtest_speed(out_root: Path, settings: SamplerSettings, warm_run_seconds: 
     print(f"  backtest: {note}", file=sys.stderr)
     return {"label": "default, `forecast backtest` (origins 2016-2023, horizon 3)", "seconds": round(seconds, 1),
             "ratio_to_warm_run": round(seconds / warm_run_seconds, 2), "coverage": cov, "skill": sk, "note": note}
+
+
+def one_hypothesis_scenario(directory: Path) -> Path:
+    """The default scenario with each claim's competing hypotheses replaced by its most weighted
+    one alone (the prior that hypothesis states), its data files beside it: the run that
+    weighing hypotheses is measured against."""
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    doc = tomllib.loads(DEFAULT.read_text(encoding="utf-8"))
+    for claim in doc.get("claims", []):
+        hypotheses = claim.pop("hypotheses", None)
+        if hypotheses:
+            claim["prior"] = max(hypotheses, key=lambda h: h.get("weight", 1.0))["prior"]
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(DEFAULT.parent / "data", directory / "data", dirs_exist_ok=True)
+    path = directory / "one_hypothesis.toml"
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    return path
+
+
+def hypotheses_cost(out_root: Path, settings: SamplerSettings, default: dict) -> dict:
+    """What weighing the competing hypotheses costs: the default run against the same scenario
+    with one hypothesis per claim (the issue's target: at most 2x), by sampling stage and by
+    the whole run."""
+    single = measure("default, one hypothesis per claim", one_hypothesis_scenario(out_root / "one_hypothesis"),
+                     settings, out_root)
+    sample = default["stages"]["sample"] / single["stages"]["sample"]
+    total = default["total_seconds"] / single["total_seconds"]
+    note = (f"weighing the competing hypotheses: sampling {default['stages']['sample']:.1f} s against "
+            f"{single['stages']['sample']:.1f} s with one hypothesis per claim ({sample:.1f}x), the whole run "
+            f"{default['total_seconds']:.1f} s against {single['total_seconds']:.1f} s ({total:.1f}x)")
+    print(f"  {note}", file=sys.stderr)
+    return {**single, "ratio_sample": round(sample, 2), "ratio_total": round(total, 2), "note": note}
 
 
 #: Variants of the sweep measurement: numbers only (a hypothesis weight), so one compile per worker.
@@ -589,7 +626,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="default scenario only, warm cache, nutpie")
     ap.add_argument("--limit", type=float, default=600, help="seconds allowed per generated scenario (default 600)")
     ap.add_argument("--parts", default=None,
-                    help="which measurements: runs (the table), backtest, sweep, calibrate "
+                    help="which measurements: runs (the table), hypotheses, backtest, sweep, calibrate "
                          "(default: all; with --quick, runs)")
     ap.add_argument("--sweep-variants", type=int, default=10, help="numbers-only variants of the sweep measurement")
     ap.add_argument("--sims", type=int, default=200, help="simulations of the calibration measurement")
@@ -623,7 +660,10 @@ def main() -> None:
         default = measure("default", DEFAULT, settings, out)
         rows.append(default)
         save()
-        parts = set((args.parts or ("runs" if args.quick else "runs,backtest,sweep,calibrate")).split(","))
+        parts = set((args.parts or ("runs" if args.quick else "runs,hypotheses,backtest,sweep,calibrate")).split(","))
+        if "hypotheses" in parts:
+            rows.append(hypotheses_cost(out, settings, default))
+            save()
         if "backtest" in parts:
             rows.append(backtest_speed(out, settings, default["total_seconds"]))
             save()

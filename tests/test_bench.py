@@ -130,3 +130,19 @@ def test_the_gradient_note_bounds_the_ratio_by_a_step_that_costs_the_gradient_al
     note = bench.gradient_note(20.0, 30.0, 6.0)
     assert "20.0, so nutpie's own work is 10.0 µs of its 30.0 µs step" in note
     assert note.endswith("the ratio above would be 9.0x")
+
+
+def test_hypotheses_are_measured_against_the_default_with_each_claim_s_most_weighted_one_alone(bench, tmp_path) -> None:
+    from forecast.scenario import load_scenario
+
+    default = load_scenario(bench.DEFAULT)
+    single = load_scenario(bench.one_hypothesis_scenario(tmp_path / "one"))
+    assert [c.id for c in single.claims] == [c.id for c in default.claims]
+    assert not any(c.hypotheses for c in single.claims)
+    for d, s in zip(default.claims, single.claims):
+        if d.hypotheses:
+            top = max(d.hypotheses, key=lambda h: h.weight)
+            assert s.prior == top.prior
+        else:
+            assert s.prior == d.prior
+    assert list(single.indicators) == list(default.indicators)
