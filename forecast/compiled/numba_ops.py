@@ -5,6 +5,9 @@ Their kernels are module-level ``numba.njit(cache=True)`` functions, so numba's 
 finds them again in the next process (nested ones recompile every time), and each Op is
 registered with PyTensor's numba backend under a cache key salted with its module's source,
 so that a changed kernel is never served from an old compiled graph, which embeds it.
+
+numba caches them in the folder :mod:`forecast` sets (``NUMBA_CACHE_DIR``), which it takes
+here (:func:`_take_forecasts_cache_folder`) before any kernel is defined.
 """
 
 from __future__ import annotations
@@ -26,6 +29,26 @@ from numba.extending import intrinsic
 #: per gradient; reproducibility is worth more. (No "no NaN / no inf" either: a density that
 #: is not finite must give -inf, which the sampler then rejects.)
 FASTMATH = False
+
+
+def _take_forecasts_cache_folder() -> None:
+    """numba's settings read again from the environment, where :mod:`forecast` has put its cache
+    folder (``NUMBA_CACHE_DIR``) by now: every kernel of :mod:`forecast.compiled` (each defined
+    with :data:`jit`, or with :data:`FASTMATH` as the C entry is) is cached there.
+
+    numba reads its settings when it is imported, and again before each compile, but a kernel
+    defined with ``cache=True`` takes its cache folder when it is defined. In a process that
+    imported numba before :mod:`forecast` (a script that imports nutpie, which imports numba,
+    first; ``bench/run.py`` among them), no folder was set yet when the kernels were defined,
+    and numba cached them beside their sources (``forecast/compiled/__pycache__``, in an
+    installed package inside site-packages), where a stale copy would also be loaded. Reading
+    the settings here is what numba's next compile does anyway: nothing else changes."""
+    reload = getattr(numba.config, "reload_config", None)  # numba's since 0.2x; public API it is not
+    if reload is not None:
+        reload()
+
+
+_take_forecasts_cache_folder()
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
