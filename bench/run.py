@@ -45,12 +45,14 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 T_IMPORT0 = time.perf_counter()
+# isort: off
+import forecast  # noqa: E402,F401  (first: it sets PyTensor's and numba's compile settings before they load)
 import arviz  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import nutpie  # noqa: E402,F401
 import pymc  # noqa: E402,F401
+# isort: on
 
-import forecast  # noqa: E402,F401  (sets the compile cache before PyTensor loads)
 from forecast.pipeline import Timings, run_scenario  # noqa: E402
 from forecast.posterior.diagnostics import steps_per_iteration  # noqa: E402
 from forecast.posterior.sampling import parallel_chains  # noqa: E402

@@ -20,8 +20,10 @@ from platformdirs import user_cache_dir
 
 
 def _compile_settings() -> None:
-    """How PyTensor and numba compile, set before either is imported (a user's own setting of
-    each wins):
+    """How PyTensor and numba compile, set when this package is imported (a user's own setting
+    of each wins). Import it before PyTensor (PyMC) or numba (nutpie): PyTensor reads its flags
+    once, when it is imported; numba's cache folder is read again when
+    :mod:`forecast.compiled.numba_ops` loads, so the kernels' caches land here either way.
 
     * the compile caches are shared across runs, in the user's cache dir: PyTensor's (its
       numba kernels included) and numba's own (the kernels of :mod:`forecast.compiled`).
