@@ -317,8 +317,31 @@ def sensitivity_view(summary: dict, found: dict) -> str:
 
 
 def diff_view(found: "RunDiff") -> str:
-    """``forecast diff``: the changes, then the answers that moved and what explains them."""
-    lines = [f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:"]
+    """``forecast diff``: the decisions that changed (what a decision-maker reads first), the
+    changes, then the answers that moved and what explains them."""
+    labels = found.strategy_labels
+    how = {"sought_appeared": "now has an answer sought", "sought_gone": "no answer sought any more",
+           "sought_reversed": "the answer sought is reversed", "became_clear": "now a clear best strategy",
+           "became_tied": "no clear best strategy any more", "best_changed": "best strategy changed",
+           "tie_changed": "other strategies tied for best"}  # diff.decision_change's kinds
+
+    def state(d: dict | None) -> str:
+        if d is None:
+            return "no answer sought, so no best strategy"
+        best = labels.get(d["best"], d["best"])
+        p = f"for {d['desirable']}" if d["p_best"] is None else f"P({d['desirable']}) {d['p_best']:.2f}"
+        if d["clear"]:
+            return f"clear best {best} ({p})"
+        return f"no clear best: {best} ({p}) tied with {', '.join(labels.get(t, t) for t in d['tied'])}"
+
+    n = len(found.decisions)
+    lines = [f"{n} decision{'s' if n != 1 else ''} changed (best strategy, ties, answer sought):"]
+    lines += [f"  {d['question']}: {how.get(d['kind'], d['kind'])}: {state(d['a'])} -> {state(d['b'])}"
+              for d in found.decisions] or ["  none"]
+    if found.decisions_not_compared:
+        lines.append(f"  (not compared, a run's summary records no decision: {', '.join(found.decisions_not_compared)})")
+    lines.append("")
+    lines.append(f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:")
     lines += [f"  {c['kind']} {c['id']}: {c['what']}: {c['a']} -> {c['b']}" for c in found.changes] or ["  none"]
     lines.append("")
     lines.append(f"{len(found.moved)} answer{'s' if len(found.moved) != 1 else ''} moved beyond their Monte Carlo "

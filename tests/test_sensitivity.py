@@ -1,6 +1,7 @@
 """What each answer hinges on: influence comes from the claims on the question's path and is
 exactly zero off it; the value of information is zero when a claim cannot change the best
-strategy; a run against itself moves nothing; a flipped claim is named first."""
+strategy; a run against itself moves nothing; a flipped claim is named first, and the best
+strategy it changes too."""
 
 from __future__ import annotations
 
@@ -191,9 +192,10 @@ def test_prior_only_answers_stand_beside_the_posterior_ones(hinge_run) -> None:
 @pytest.mark.slow
 def test_a_run_against_itself_moves_nothing(hinge_run) -> None:
     found = diff_runs(hinge_run, hinge_run)
-    assert found.changes == [] and found.moved == []
+    assert found.changes == [] and found.moved == [] and found.decisions == [] and found.decisions_not_compared == []
     result = CliRunner().invoke(cli, ["diff", str(hinge_run.path), str(hinge_run.path)])
     assert result.exit_code == 0 and "0 answers moved" in result.output
+    assert result.output.startswith("0 decisions changed")
 
 
 @pytest.mark.slow
@@ -208,6 +210,14 @@ def test_after_a_claims_direction_is_flipped_that_claim_is_named_first(hinge_run
     assert moved and moved[0]["explained_by"][0] == "a_to_b"
     result = CliRunner().invoke(cli, ["diff", str(hinge_run.path), str(other.path)])
     assert result.exit_code == 0 and "explained by: a_to_b" in result.output
+    # B rising is desirable: with a_to_b flipped, holding L low is best for b_high instead; c_high
+    # (C does not hang on L: both strategies tied, in both runs) is no change
+    assert [(d["question"], d["kind"], d["a"]["best"], d["b"]["best"]) for d in found.decisions] == [
+        ("b_high", "best_changed", "hold_high", "hold_low")]
+    assert "b_high: best strategy changed: clear best Hold high" in result.output
+    assert result.output.index("decision") < result.output.index("answers moved")
+    as_json = CliRunner().invoke(cli, ["diff", str(hinge_run.path), str(other.path), "--json"])
+    assert '"best_changed"' in as_json.output
 
 
 @pytest.mark.slow

@@ -132,6 +132,16 @@ def decision(tree: xr.DataTree, question: Question) -> Decision | None:
                   arr.shape[1])
 
 
+def recorded_decision(summary: dict, question: dict, default=None):
+    """A question's decision as a run's summary records it (:meth:`Decision.to_dict`, or None
+    when the question has no desirable answer): the question's own, or, in a summary older
+    than that, its sensitivity analysis's; ``default`` when the summary records neither."""
+    if "decision" in question:
+        return question["decision"]
+    found = (((summary.get("sensitivity") or {}).get("questions") or {}).get(question["id"]) or {}).get("decision")
+    return default if found is None else found
+
+
 def utility(outcomes: np.ndarray, desirable: str) -> np.ndarray:
     """1 when the answer is the desirable one (per draw), or its probability (from P(yes))."""
     return outcomes if desirable == "yes" else 1.0 - outcomes

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from forecast.forecasts.questions import recorded_decision
+
 #: The IPCC likelihood scale: (lowest probability, word, the range as the IPCC states it).
 #: Read from the top: the first row whose lower bound the probability reaches gives the
 #: word; probabilities of 0.33 and below take the lower half, symmetric to the upper.
@@ -107,12 +109,12 @@ def decision(s: dict, question: dict) -> dict | None:
     rule of :mod:`forecast.forecasts.questions`), None when no answer is sought. A summary
     older than the question's own decision gives its sensitivity analysis's, or else the most
     probable strategy with no word on ties (``tied`` None)."""
-    if "decision" in question:
-        return question["decision"]
-    found = (((s.get("sensitivity") or {}).get("questions") or {}).get(question["id"]) or {}).get("decision")
-    want = sought(s, question)["answer"]
-    if found or want is None:
+    found = recorded_decision(s, question, default=(unrecorded := object()))
+    if found is not unrecorded:
         return found
+    want = sought(s, question)["answer"]
+    if want is None:
+        return None
     p = {sid: p_sought(r["probability"], want) for sid, r in question["by_strategy"].items()}
     return {"desirable": want, "best": max(p, key=lambda k: -1.0 if p[k] is None else p[k]), "utilities": p,
             "tied": None}

@@ -12,6 +12,14 @@ effect's 5th-95th percentile range, :mod:`forecast.sensitivity.analysis`) times 
 change moved the effect's posterior median, the larger of the two runs' slopes. A claim the
 answer hinges on but that was barely changed explains little; one flipped explains much. A
 changed claim on no path to the question's subject cannot explain it.
+
+A question's *decision* changed when its best strategy did, when it went from a clear best to
+a tie or back, when the strategies tied for best are others, or when its desirable answer
+appeared, disappeared or was reversed (each run's decision by the one rule of
+:mod:`forecast.forecasts.questions`, paired Monte Carlo errors). Strategies tied for best are
+compared as a set: which of them the draws put first is noise. A question that only one run
+asks is a change of the scenario, not of a decision; one whose decision a run's summary does
+not record (older than decisions) is not compared, and is named as such.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from forecast.forecasts.questions import recorded_decision
 from forecast.results.store import Run
 from forecast.scenario import Scenario, load_scenario
 
@@ -33,10 +42,14 @@ class RunDiff:
     changes: list[dict] = field(default_factory=list)  # {"kind", "id", "what", "a", "b"}
     moved: list[dict] = field(default_factory=list)  # {"question", "strategy", "a", "b", "z", "explained_by"}
     unchanged_answers: int = 0
+    decisions: list[dict] = field(default_factory=list)  # {"question", "kind", "a", "b"}: see decision_change
+    decisions_not_compared: list[str] = field(default_factory=list)  # questions a summary records no decision for
+    strategy_labels: dict[str, str] = field(default_factory=dict)  # both runs' (run B's where they differ)
 
     def to_dict(self) -> dict:
-        return {"changes": self.changes, "moved": self.moved, "unchanged_answers": self.unchanged_answers,
-                "moved_at": MOVED_AT}
+        return {"decisions": self.decisions, "decisions_not_compared": self.decisions_not_compared,
+                "changes": self.changes, "moved": self.moved, "unchanged_answers": self.unchanged_answers,
+                "moved_at": MOVED_AT, "strategy_labels": self.strategy_labels}
 
 
 def run_scenario_of(run: Run) -> Scenario:
@@ -71,7 +84,71 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
                               "b": now["probability"], "z": z,
                               "explained_by": _explaining(changed_claims, claims, sid, shifts)})
     out.moved.sort(key=lambda m: -abs(m["b"] - m["a"]))
+    out.decisions, out.decisions_not_compared = decision_changes(a.summary, b.summary)
+    out.strategy_labels = {s["id"]: s.get("label") or s["id"]
+                           for run in (a, b) for s in run.summary.get("strategies") or []}
     return out
+
+
+#: What :func:`decision_changes` finds when a summary records no decision for a question.
+_UNRECORDED = object()
+
+
+def decision_changes(a: dict, b: dict) -> tuple[list[dict], list[str]]:
+    """The questions both summaries ask whose decision changed from ``a`` to ``b``, in run
+    ``b``'s order (see :func:`decision_change`), and those not compared because a summary
+    records no decision for them."""
+    questions_a = {q["id"]: q for q in a["questions"]}
+    changed, not_compared = [], []
+    for q in b["questions"]:
+        if q["id"] not in questions_a:
+            continue
+        then = recorded_decision(a, questions_a[q["id"]], _UNRECORDED)
+        now = recorded_decision(b, q, _UNRECORDED)
+        if then is _UNRECORDED or now is _UNRECORDED:
+            not_compared.append(q["id"])
+            continue
+        found = decision_change(then, now)
+        if found:
+            changed.append({"question": q["id"], **found})
+    return changed, not_compared
+
+
+def decision_change(a: dict | None, b: dict | None) -> dict | None:
+    """How a question's decision changed from ``a`` to ``b`` (each a summary's decision, None
+    when the question has no desirable answer), or None when it did not: ``{"kind", "a",
+    "b"}``, each side ``{"desirable", "best", "tied", "clear", "p_best"}`` or None. The kind,
+    the first that applies: ``"sought_appeared"``, ``"sought_gone"``, ``"sought_reversed"``
+    (the desirable answer), ``"became_clear"``, ``"became_tied"``, ``"best_changed"`` (both
+    clear), ``"tie_changed"`` (both tied, other strategies tied for best)."""
+    x, y = _state(a), _state(b)
+    if x is None and y is None:
+        return None
+    if x is None or y is None:
+        kind = "sought_appeared" if x is None else "sought_gone"
+    elif x["desirable"] != y["desirable"]:
+        kind = "sought_reversed"
+    elif x["clear"] != y["clear"]:
+        kind = "became_clear" if y["clear"] else "became_tied"
+    elif x["clear"]:
+        if x["best"] == y["best"]:
+            return None
+        kind = "best_changed"
+    elif {x["best"], *x["tied"]} == {y["best"], *y["tied"]}:
+        return None
+    else:
+        kind = "tie_changed"
+    return {"kind": kind, "a": x, "b": y}
+
+
+def _state(d: dict | None) -> dict | None:
+    """What a decision says to a decision-maker: the answer sought, the best strategy, those
+    tied with it, and the probability of the answer sought under the best."""
+    if d is None:
+        return None
+    tied = list(d.get("tied") or [])
+    return {"desirable": d["desirable"], "best": d["best"], "tied": tied, "clear": bool(d.get("clear", not tied)),
+            "p_best": (d.get("utilities") or {}).get(d["best"])}
 
 
 def _explaining(changed: set[str], runs: list[dict[str, dict]], strategy: str,
