@@ -346,3 +346,53 @@ def test_a_node_no_indicator_measures_has_no_drift_or_lasting_shifts_unless_its_
     assert nodes["L"].drift_sd == UNMEASURED_DRIFT_SD and nodes["L"].shift.describe() == "Gamma(alpha=20, beta=400)"
     assert nodes["A"].drift_sd == 0.3 and nodes["A"].shift.describe() == "Gamma(alpha=2, beta=4)"  # given
     assert nodes["B"].drift_sd == 0.6 and nodes["B"].shift.describe() == "Gamma(alpha=2, beta=2)"  # measured
+
+
+# --- Strategies: a ramp may be longer than the forecast ----------------------------------------
+
+
+def test_a_ramp_longer_than_the_forecast_is_phased_in_and_said_to_be_partly_reached_by_the_horizon(tmp_path) -> None:
+    """A policy phased in over 8 years, forecast for 5 (2006-2010): the forecast sees its first
+    5 steps, and every place that says the setting (validate, the run's summary) says how far
+    it has got."""
+    from forecast.forecasts.strategies import lever_path
+    from forecast.results.summary import _setting
+
+    data = copy.deepcopy(CHAIN)
+    data["strategies"][1]["set"] = {"L": {"to": 2.0, "over": 8}}
+    path = write_scenario(tmp_path, data)
+    s = load_scenario(path)
+    setting = s.strategies[1].interventions["L"]
+    assert setting.steps == (1 / 8, 2 / 8, 3 / 8, 4 / 8, 5 / 8) and setting.over == 8
+    words = "from its 2005 level to 2 by 2013 in equal steps, 62.5% of the way by the horizon 2010"
+    assert setting.describe(s.nodes["L"].unit, 2005, 2006) == words
+    assert _setting(s, "L", setting)["setting"] == words
+    shown = CliRunner().invoke(cli, ["validate", str(path)])
+    assert shown.exit_code == 0 and f"hold_high: L {words}" in shown.output, shown.output
+    node = s.nodes["L"]
+    path_shown = node.to_display(lever_path(node, setting, np.array([0.0, -2.0])))  # two draws' last levels
+    np.testing.assert_allclose(path_shown[-1], [0.0 + 5 / 8 * 2.0, -2.0 + 5 / 8 * 4.0])
+
+
+@pytest.mark.parametrize(("over", "words"), [
+    (1, "from its 2005 level to 2"),
+    (3, "from its 2005 level to 2 by 2008 in equal steps"),
+    (5, "from its 2005 level to 2 by 2010 in equal steps"),  # reached in the horizon year itself
+    (6, "from its 2005 level to 2 by 2011 in equal steps, 83.3% of the way by the horizon 2010"),
+])
+def test_a_ramp_says_when_it_is_complete(tmp_path, over: int, words: str) -> None:
+    data = copy.deepcopy(CHAIN)
+    data["strategies"][1]["set"] = {"L": {"to": 2.0, "over": over}}
+    s = load_scenario(write_scenario(tmp_path, data))
+    assert s.strategies[1].interventions["L"].describe("units", 2005, 2006) == words
+
+
+def test_a_ramp_beyond_the_limit_of_years_is_refused(tmp_path) -> None:
+    data = copy.deepcopy(CHAIN)
+    data["strategies"][1]["set"] = {"L": {"by": 1.0, "over": 501}}
+    with pytest.raises(ScenarioError, match=re.escape("strategies[1].set.L.over: 501 years is more than the limit "
+                                                      "of 500 years for a ramp")):
+        load_scenario(write_scenario(tmp_path, data))
+    data["strategies"][1]["set"] = {"L": {"by": 1.0, "over": 500}}
+    load_scenario(write_scenario(tmp_path, data))
+

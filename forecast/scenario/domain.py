@@ -141,7 +141,10 @@ class LeverSetting:
     * ``"by"``: from the last level by ``amount`` on the display scale (index points);
     * ``"by_sd"``: from the last level by ``amount`` latent standard units;
 
-    the last three with ``steps``, the share of the way reached in each year (all 1: at once).
+    the last three with ``steps``, the share of the way reached in each forecast year: all 1
+    (at once), or equal steps of ``1 / over`` (``{ over = YEARS }``). A ramp may run past the
+    horizon (a policy phased in over 20 years, forecast for 11): its steps then stop short of 1,
+    at the share of the way it has gone by the horizon.
     Relative settings are draw by draw: each posterior draw moves its own last level.
     """
 
@@ -150,16 +153,27 @@ class LeverSetting:
     amount: float = 0.0
     steps: tuple[float, ...] = ()
 
+    @property
+    def over(self) -> int:
+        """The years the setting takes to reach its goal: 1 at once, else the ``over`` of its equal
+        steps (which may be more than the forecast years its ``steps`` cover)."""
+        if not self.steps or self.steps[0] >= 1.0:
+            return 1
+        return max(1, round(1.0 / self.steps[0]))
+
     def describe(self, unit: str, last_year: int, start_year: int) -> str:
-        """The setting in words, e.g. "to 30 by 2027 (in equal steps)", "held at its 2024 level"."""
+        """The setting in words, e.g. "from its 2024 level to 30 by 2027 in equal steps", "held at its 2024
+        level"; a ramp past the horizon says how far it has got by then: "..., 55% of the way by the horizon 2035"."""
         if self.kind == "values":
             v = self.values
             return f"to {v[0]:g}" if len(set(v)) == 1 else f"to {v[0]:g} in {start_year}, ..., {v[-1]:g} in " \
                 f"{start_year + len(v) - 1}"
         if self.kind == "hold":
             return f"held at its {last_year} level"
-        reached = next(i for i, s in enumerate(self.steps) if s >= 1.0) if self.steps else 0
-        when = f" by {start_year + reached} in equal steps" if reached else ""
+        over = self.over
+        when = f" by {start_year + over - 1} in equal steps" if over > 1 else ""
+        if self.steps and over > len(self.steps):  # partly reached by the horizon
+            when += f", {100 * self.steps[-1]:.3g}% of the way by the horizon {start_year + len(self.steps) - 1}"
         if self.kind == "to":
             return f"from its {last_year} level to {self.amount:g}{when}"
         size = "sd" if self.kind == "by_sd" else ("points" if unit.startswith("index") else unit)

@@ -407,6 +407,12 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
         if kind == "to" and not on_scale([amount]):
             return None
         over = spec.over or 1
+        if over > LIMITS["years"]:
+            problems.append(Problem(f"{q}.over", f"{over} years is more than the limit of {LIMITS['years']} years "
+                                    "for a ramp; give the years the policy takes to phase in"))
+            return None
+        # A ramp may be longer than the forecast (a policy phased in over 20 years, forecast for
+        # 11): the forecast then sees its first steps, and the setting says how far it has got.
         steps = tuple(min(1.0, (t + 1) / over) for t in range(n_years))
         return LeverSetting(kind, amount=amount, steps=steps)
     given = shown(value)
