@@ -396,3 +396,27 @@ def test_a_ramp_beyond_the_limit_of_years_is_refused(tmp_path) -> None:
     data["strategies"][1]["set"] = {"L": {"by": 1.0, "over": 500}}
     load_scenario(write_scenario(tmp_path, data))
 
+
+# --- Questions: only what could go either way -------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "message"), [
+    ({"year": 2007, "reference_year": 2009, "comparison": "above"},
+     "questions[0].reference_year: 2009 is after the question's year 2007; a question compares its year with an "
+     'earlier one. The same question asked of the later year: year = 2009, reference_year = 2007, comparison = "below"'),
+    ({"year": 2007, "reference_year": 2009, "comparison": "below", "change": -2},
+     'year = 2009, reference_year = 2007, comparison = "above", change = 2'),
+    ({"year": 2008, "reference_year": 2008},
+     "questions[0].reference_year: 2008 is the question's own year: B would be compared with itself; give an "
+     "earlier reference_year (or a threshold)"),
+])
+def test_a_reference_year_at_or_after_the_questions_year_is_refused_with_the_question_it_means(tmp_path, question,
+                                                                                             message) -> None:
+    data = copy.deepcopy(CHAIN)
+    data["questions"] = [{"id": "q", "text": "?", "subject": "B", "comparison": "above", **question}]
+    path = write_scenario(tmp_path, data)
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(path)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"error: {path}")

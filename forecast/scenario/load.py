@@ -467,6 +467,9 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
                 problems.append(Problem(f"{p}.reference_year", f"{q.reference_year} is outside "
                                         f"{info.history_start}-{info.horizon}"))
                 continue
+            if q.reference_year >= q.year:
+                problems.append(Problem(f"{p}.reference_year", _reference_not_before(q)))
+                continue
             if kind == "indicator" and q.reference_year < info.start_year:
                 ind = indicators.get(q.subject)
                 if ind is not None and q.reference_year not in set(ind.years.tolist()):
@@ -484,6 +487,18 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
                             q.reference_year, q.change, q.resolution.strip(),
                             _desirable_answer(q, kind, nodes, spec.indicators)))
     return out
+
+
+def _reference_not_before(q) -> str:
+    """Why a reference year at or after the question's year is refused, and the question it means."""
+    if q.reference_year == q.year:
+        return (f"{q.reference_year} is the question's own year: {q.subject} would be compared with itself; give an "
+                f"earlier reference_year (or a threshold)")
+    flipped = "below" if q.comparison == "above" else "above"
+    change = f", change = {-q.change:g}" if q.change else ""
+    return (f"{q.reference_year} is after the question's year {q.year}; a question compares its year with an earlier "
+            f"one. The same question asked of the later year: year = {q.reference_year}, reference_year = {q.year}, "
+            f'comparison = "{flipped}"{change}')
 
 
 def _desirable_answer(q, kind: str, nodes: dict[str, Node], indicators: dict) -> str | None:
