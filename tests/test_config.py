@@ -400,6 +400,60 @@ def test_a_ramp_beyond_the_limit_of_years_is_refused(tmp_path) -> None:
 # --- Questions: only what could go either way -------------------------------------------------
 
 
+def _asking(tmp_path: Path, question: dict, transform: str = "logit_percent") -> Path:
+    """CHAIN with a poll of B (in percent, 30-35 in 2000-2005) and one question."""
+    data = copy.deepcopy(CHAIN)
+    data["indicators"] = {"poll": {**POLL, "file": "poll.csv", "transform": transform}}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "poll.csv").write_text("year,share,source\n" + "".join(f"{y},{30 + y - 2000},a poll\n"
+                                                                   for y in range(2000, 2006)))
+    data["questions"] = [{"id": "q", "text": "?", "year": 2010, "comparison": "below", **question}]
+    return write_scenario(tmp_path, data)
+
+
+@pytest.mark.parametrize(("subject", "transform", "threshold", "message"), [
+    ("poll", "logit_percent", 150, 'questions[0].threshold: 150 is outside what poll can take (a percentage, '
+                                   'strictly between 0 and 100): "below 150" would be yes whatever happens; give a '
+                                   "threshold strictly between 0 and 100"),
+    ("poll", "logit_percent", 100, '"below 100" would be yes whatever happens'),
+    ("poll", "logit_percent", 0, '"below 0" would be no whatever happens'),
+    ("poll", "log", 0, "0 is outside what poll can take (a positive number: the indicator is on a log scale): "
+                       '"below 0" would be no whatever happens; give a threshold above 0'),
+    ("poll", "log", -3, '"below -3" would be no whatever happens; give a threshold above 0'),
+    ("C", "logit_percent", 130, "questions[0].threshold: 130 is outside what C can take (an index, strictly between 0 "
+                                'and 100): "below 130" would be yes whatever happens; give a threshold strictly '
+                                "between 0 and 100"),
+    ("C", "logit_percent", 0, '"below 0" would be no whatever happens'),
+])
+def test_a_threshold_the_subject_can_never_cross_is_refused(tmp_path, subject, transform, threshold, message) -> None:
+    """The domains are the transforms' (the same table that checks the data) and the index's."""
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(_asking(tmp_path, {"subject": subject, "threshold": threshold}, transform))
+
+
+@pytest.mark.parametrize(("subject", "transform", "threshold"), [
+    ("poll", "logit_percent", 99.5), ("poll", "log", 1e-3), ("poll", "identity", -150), ("C", "logit_percent", 0.5),
+    ("B", "logit_percent", -1e6),  # a linear display takes any number
+])
+def test_a_threshold_inside_what_the_subject_can_take_is_accepted(tmp_path, subject, transform, threshold) -> None:
+    load_scenario(_asking(tmp_path, {"subject": subject, "threshold": threshold}, transform))
+
+
+@pytest.mark.parametrize(("question", "message"), [
+    ({"subject": "C", "reference_year": 2005, "change": -100},
+     "questions[0].change: -100 is as wide as all that C can take (an index, strictly between 0 and 100): the answer "
+     "would be no whatever happens; give a change of less than 100 either way"),
+    ({"subject": "poll", "reference_year": 2005, "change": 70},
+     "questions[0].change: poll was 35 in 2005, and 35 + 70 = 105 is outside what it can take (a percentage, strictly "
+     "between 0 and 100): the answer would be yes whatever happens; give a change that keeps 35 + change strictly "
+     "between 0 and 100"),
+])
+def test_a_change_that_leaves_what_the_subject_can_take_is_refused(tmp_path, question: dict, message: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(_asking(tmp_path, question))
+    load_scenario(_asking(tmp_path / "fine", {**question, "change": question["change"] / 2}))
+
+
 @pytest.mark.parametrize(("question", "message"), [
     ({"year": 2007, "reference_year": 2009, "comparison": "above"},
      "questions[0].reference_year: 2009 is after the question's year 2007; a question compares its year with an "

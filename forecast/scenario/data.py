@@ -235,6 +235,9 @@ def _decimal(rows: list[tuple[int, tuple[str, ...]]], separator: str) -> str:
 #: data value, and a number a resolution gives for the indicator, must lie inside).
 TRANSFORM_DOMAINS = {"log": (0.0, math.inf, "a positive number: the indicator is on a log scale"),
                      "logit_percent": (0.0, 100.0, "a percentage, strictly between 0 and 100")}
+#: The same for a node's display scale: an index lies strictly between 0 and 100 (a linear
+#: display takes any number). A question's threshold must lie inside its subject's domain.
+DISPLAY_DOMAINS = {"index": (0.0, 100.0, "an index, strictly between 0 and 100")}
 
 
 def outside_domain(values: np.ndarray, transform: str) -> float | None:

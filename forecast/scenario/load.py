@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from forecast.files import FileProblem, MiB, parse_toml, read_text
-from forecast.scenario.data import DATA_LIMIT, outside_domain, read_series
+from forecast.scenario.data import DATA_LIMIT, DISPLAY_DOMAINS, TRANSFORM_DOMAINS, outside_domain, read_series
 from forecast.scenario.domain import Claim, Indicator, LeverSetting, Node, Question, Scenario, Strategy
 from forecast.scenario.errors import (
     Problem,
@@ -479,9 +479,10 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
         if q.change and q.reference_year is None:
             problems.append(Problem(f"{p}.change", "change goes with reference_year"))
             continue
-        if kind == "node" and q.threshold is not None and nodes[q.subject].display.kind == "index" \
-                and not 0 < q.threshold < 100:
-            problems.append(Problem(f"{p}.threshold", "an index threshold lies between 0 and 100"))
+        domain = _subject_domain(q.subject, kind, nodes, spec)
+        beyond = _beyond_domain(q, p, kind, indicators, domain) if domain else None
+        if beyond is not None:
+            problems.append(beyond)
             continue
         out.append(Question(q.id, q.text, q.subject, kind, q.year, q.comparison, q.threshold,
                             q.reference_year, q.change, q.resolution.strip(),
@@ -499,6 +500,51 @@ def _reference_not_before(q) -> str:
     return (f"{q.reference_year} is after the question's year {q.year}; a question compares its year with an earlier "
             f"one. The same question asked of the later year: year = {q.reference_year}, reference_year = {q.year}, "
             f'comparison = "{flipped}"{change}')
+
+
+def _subject_domain(subject: str, kind: str, nodes: dict[str, Node], spec: ScenarioFile):
+    """What a question's subject can take, ``(low, high, in words)`` with both ends excluded:
+    an indicator's by its transform, a node's by its display scale; None for any number."""
+    if kind == "indicator":
+        return TRANSFORM_DOMAINS.get(spec.indicators[subject].transform)
+    return DISPLAY_DOMAINS.get(nodes[subject].display.kind)
+
+
+def _beyond_domain(q, p: str, kind: str, indicators: dict[str, Indicator], domain) -> Problem | None:
+    """A problem (at question ``p``'s key) when the value a question compares with lies where
+    its subject can never be, so that the answer is known whatever happens: a threshold
+    outside the subject's domain; a change as wide as a bounded domain; a change that takes an
+    observed reference value out of it."""
+    low, high, words = domain
+    inside = f"strictly between {low:g} and {high:g}" if math.isfinite(high) else f"above {low:g}"
+
+    def known(above_all: bool) -> str:  # the answer when the compared value is above (or below) all of the domain
+        return "yes" if (q.comparison == "below") == above_all else "no"
+
+    if q.threshold is not None:
+        if low < q.threshold < high:
+            return None
+        return Problem(f"{p}.threshold", f"{q.threshold:g} is outside what {q.subject} can take ({words}): "
+                       f'"{q.comparison} {q.threshold:g}" would be {known(q.threshold >= high)} whatever happens; '
+                       f"give a threshold {inside}")
+    if not q.change:
+        return None
+    if abs(q.change) >= high - low:
+        return Problem(f"{p}.change", f"{q.change:g} is as wide as all that {q.subject} can take ({words}): the "
+                       f"answer would be {known(q.change > 0)} whatever happens; give a change of less than "
+                       f"{high - low:g} either way")
+    ind = indicators.get(q.subject) if kind == "indicator" else None
+    if ind is None or q.reference_year not in set(ind.years.tolist()):
+        return None
+    observed = float(ind.values[ind.years.tolist().index(q.reference_year)])
+    bound = observed + q.change
+    if low < bound < high:
+        return None
+    sign = "+" if q.change > 0 else "-"
+    return Problem(f"{p}.change", f"{q.subject} was {observed:g} in {q.reference_year}, and {observed:g} {sign} "
+                   f"{abs(q.change):g} = {bound:g} is outside what it can take ({words}): the answer would be "
+                   f"{known(bound >= high)} whatever happens; give a change that keeps {observed:g} + change "
+                   f"{inside}")
 
 
 def _desirable_answer(q, kind: str, nodes: dict[str, Node], indicators: dict) -> str | None:
