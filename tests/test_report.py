@@ -673,9 +673,14 @@ def test_the_overview_says_what_each_answer_hinges_on(rendered, runs, variant):
         assert {f"hinge-{q['id']}", f"fig-tornado-{q['id']}"} <= ids
         top, best = entry["ranking"][0], entry["decision"]["best"]
         lo, hi = entry["claims"][top]["tornado"][best]
+        error = max(entry["claims"][top]["tornado_mcse"][best])
         label = s["claims"][top]["label"]
-        assert (f"The answer hinges most on {label}: from {lo:.2f} to {hi:.2f} as its effect goes from its 5th to "
-                f"its 95th percentile.") in shown(part)
+        if entry["claims"][top]["tornado_clear"][best]:
+            assert (f"The answer hinges most on {label}: from {lo:.2f} to {hi:.2f} (Monte Carlo error about "
+                    f"{error:.3f} each) as its effect goes from its 5th to its 95th percentile.") in shown(part)
+        else:  # the swing is the regression's noise as much as the claim's influence
+            assert (f"No claim moves this answer beyond Monte Carlo error: the widest swing ({label}: from "
+                    f"{lo:.2f} to {hi:.2f} (Monte Carlo error about {error:.3f} each)) is within it.") in shown(part)
     for table in ("flips", "by-hypothesis"):
         assert f'<table class="compact {table}">' in part
     if s["sensitivity"]["worth_researching"]:  # values above their noise level: ranked
@@ -763,8 +768,12 @@ def test_prior_only_answers_stand_beside_the_posterior_ones(rendered, runs):
         want = answers.sought(s, q)["answer"]
         prior = s["sensitivity"]["questions"][q["id"]]["prior_only"][best]
         assert float(line["data-prior-only"]) == answers.p_sought(prior, want)
-    top = s["claims"][s["sensitivity"]["questions"][q["id"]]["ranking"][0]]["label"]
-    assert f"Hinges most on \u201c{top}\u201d" in shown(section(html, "summary"))
+    entry = s["sensitivity"]["questions"][q["id"]]
+    clear = [c for c in entry["ranking"] if any(entry["claims"][c]["tornado_clear"].values())]
+    if clear:  # named only when its swing is beyond Monte Carlo error under some strategy
+        assert f"Hinges most on \u201c{s['claims'][clear[0]]['label']}\u201d" in shown(section(html, "summary"))
+    else:
+        assert "No claim on its path moves it beyond Monte Carlo error." in shown(section(html, "summary"))
 
 
 def test_a_summary_without_sensitivity_says_so_plainly(runs):

@@ -219,6 +219,9 @@ def test_the_answers_csv_has_a_row_per_question_and_strategy():
     assert float(row["probability_yes"]) == r["probability"] and float(row["mcse"]) == r["mcse"]
     assert float(row["quantity_median"]) == r["quantity"]["median"] and row["quantity"] == "change"
     assert row["answer_sought"] == "yes" and row["likelihood_yes"] == answers.likelihood(r["probability"])
+    sought_no = next(r for r in rows if r["answer_sought"] == "no")
+    assert len(sought_no["probability_sought"]) <= 14  # 1 - p written as the number, not its binary residue
+    assert float(sought_no["probability_sought"]) == pytest.approx(1 - float(sought_no["probability_yes"]), abs=1e-12)
 
 
 def test_csv_text_cannot_become_a_spreadsheet_formula():
@@ -243,3 +246,75 @@ def test_with_many_strategies_the_overview_draws_the_baseline_and_those_that_mov
     assert [x["id"] for x in shown] == ["base", "b", "c"]  # file order; the baseline always
     monkeypatch.setattr(context, "MAX_STRATEGY_PANELS", 8)
     assert context.panel_strategies(node, strategies, strategies[0]) == strategies
+
+
+# --- What the evidence did to a claim, what an answer hinges on, how the fits ran ------------------
+
+
+def _claim(prior: dict, posterior: dict, informed: bool = True) -> dict:
+    return {"informed": informed, "prior": {"sd": 0.3, "q05": 0.1, "q50": 0.6, "q95": 1.1, **prior},
+            "posterior": {"p_sign_mcse": 0.01, "q05": 0.1, "median": 0.6, "q95": 1.1, **posterior}}
+
+
+def test_a_claim_no_data_can_reach_reads_as_its_prior_whatever_its_draws_did():
+    """Its effect is measured by no indicator, directly or through what it drives: a move of
+    P(sign) is sampling noise, not evidence."""
+    said = context.claim_verdict(_claim({"p_sign": 0.69}, {"p_sign": 0.63}, informed=False), "Power price", True)
+    assert said.startswith("No data bear on this claim: no indicator measures Power price")
+
+
+def test_a_move_of_the_claimed_sign_counts_beyond_its_monte_carlo_error():
+    assert "weighs against" in context.claim_verdict(_claim({"p_sign": 0.69}, {"p_sign": 0.60}), "E", True)
+    noisy = _claim({"p_sign": 0.69}, {"p_sign": 0.60, "p_sign_mcse": 0.05})  # 0.09 < twice 0.05
+    assert "says little" in context.claim_verdict(noisy, "E", True)
+    assert "supports" in context.claim_verdict(_claim({"p_sign": 0.5}, {"p_sign": 0.7}), "E", True)
+
+
+def test_evidence_that_moves_a_settled_claim_s_size_says_so():
+    """P(sign) was 0.98 before and cannot move much; the median moved by more than a prior sd."""
+    moved = _claim({"p_sign": 0.98}, {"p_sign": 1.0, "q05": 0.5, "median": 1.0, "q95": 1.33})
+    said = context.claim_verdict(moved, "E", True)
+    assert said.startswith("The evidence moved the effect's size rather than its sign: median 0.60 \u2192 1.00")
+    narrowed = _claim({"p_sign": 0.98}, {"p_sign": 0.98, "q05": 0.4, "median": 0.62, "q95": 0.8})
+    assert "moved the effect's size" in context.claim_verdict(narrowed, "E", True)
+    assert "says little" in context.claim_verdict(_claim({"p_sign": 0.98}, {"p_sign": 0.98}), "E", True)
+
+
+def _hinged(swing: tuple[float, float], error: float, clear: bool) -> dict:
+    found = {"on_path": True, "tornado": {"a": list(swing)}, "tornado_mcse": {"a": [error, error]},
+             "tornado_clear": {"a": clear}, "variance_share": {"a": 0.1}}
+    return {"posterior": {"a": 0.5}, "prior_only": {"a": 0.4}, "ranking": ["c"], "claims": {"c": found},
+            "decision": {"desirable": "yes", "best": "a", "tied": [], "utilities": {"a": 0.5}}}
+
+
+def test_a_tornado_whose_swings_are_within_monte_carlo_error_says_no_claim_moves_the_answer():
+    s = {"claims": {"c": {"label": "Claim C"}}, "sensitivity": {"settings": {"tornado_quantiles": [0.05, 0.95]}}}
+    q = {"id": "q", "text": "Q?"}
+    by_id = {"a": {"id": "a", "label": "A", "href": "a.html"}}
+    clear = context.hinge_question(s, q, _hinged((0.3, 0.7), 0.02, True), by_id)
+    assert clear["sentence"].startswith("The answer hinges most on Claim C: from 0.30 to 0.70 (Monte Carlo error "
+                                        "about 0.020 each)")
+    noisy = context.hinge_question(s, q, _hinged((0.45, 0.52), 0.06, False), by_id)
+    assert noisy["sentence"].startswith("No claim moves this answer beyond Monte Carlo error: the widest swing "
+                                        "(Claim C: from 0.45 to 0.52")
+    assert noisy["bars"][0]["clear"] is False and noisy["bars"][0]["mcse_low"] == 0.06
+
+
+def test_the_diagnostics_name_the_reference_fit_and_group_divergences_fit_by_fit():
+    d = {"verdict": "ok", "chains": 2, "draws": 200, "tune": 200, "fits": 3, "reference_fit": True,
+         "divergences": 1, "divergences_per_chain": [0, 0, 1, 0, 0, 0]}
+    rows = dict(context.diagnostics_context(d)["rows"])
+    assert rows["Chains \u00d7 draws (tuning steps)"] == ("2 \u00d7 200 (200), in each of 3 fits: one per combination of "
+                                                         "competing hypotheses (2), and a reference fit under broad "
+                                                         "priors that weighs them")
+    assert rows["Divergent transitions"] == "1 (per chain, fit by fit: 0, 0; 1, 0; 0, 0)"
+
+
+def test_the_backtest_headline_says_when_its_90_percent_intervals_are_too_narrow():
+    from forecast.report.backtest import headline
+
+    summary = {"points": 40, "origins": [2016, 2017], "horizon": 3, "coverage": {"model": {"90": 0.77, "50": 0.4}},
+               "skill": {"best_baseline": "rw_t", "skill": 0.08}}
+    assert "held 77% of what happened (too narrow: calibrated 90% intervals would hold 80%–97%)" in headline(summary)
+    summary["coverage"]["model"]["90"] = 0.9
+    assert "held 90% of what happened and the 50%" in headline(summary)

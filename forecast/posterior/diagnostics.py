@@ -46,8 +46,10 @@ class Diagnostics:
     #: Leapfrog steps per iteration, tuning included: what a draw cost in gradients.
     steps_per_iteration: float | None = None
     #: Sampling runs behind these numbers: one, or one per combination of competing hypotheses
-    #: (each with these chains, draws and tuning steps).
+    #: and a reference fit (``reference_fit``), each with these chains, draws and tuning steps;
+    #: ``divergences_per_chain`` lists their chains fit by fit.
     fits: int = 1
+    reference_fit: bool = False
     verdict: str = "ok"
     messages: list[str] = field(default_factory=list)
 

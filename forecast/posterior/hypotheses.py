@@ -536,7 +536,7 @@ class Weighing:
             leapfrog_steps=None if None in steps else sum(steps),
             steps_per_iteration=None if None in steps else sum(steps) / sum(
                 f.diagnostics.chains * (f.diagnostics.draws + f.diagnostics.tune) for f in fits),
-            fits=len(fits),
+            fits=len(fits), reference_fit=self.reference is not None,
         )
         d.verdict, d.messages = self.diagnostics()
         if d.verdict == "ok" and len(self.fits) > 1:

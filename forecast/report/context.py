@@ -568,17 +568,41 @@ def evidence_context(s: dict, strategies: list[dict], baseline: dict | None) -> 
 # --- Claims ------------------------------------------------------------------------------------
 
 
-def claim_verdict(prior_p: float | None, post_p: float | None, has_evidence: bool) -> str:
-    """A plain reading of how P(sign as claimed) moved, from the two stored probabilities."""
+#: P(sign as claimed) has moved when it moved by more than this, and by more than twice its
+#: Monte Carlo error.
+SIGN_MOVED = 0.05
+#: The effect's size has moved when its median moved by this many prior standard deviations,
+#: or its 90% interval narrowed by this share.
+SIZE_SHIFT, SIZE_NARROWED = 0.5, 0.3
+
+
+def claim_verdict(claim: dict, effect_label: str, has_evidence: bool) -> str:
+    """A plain reading of what the evidence did to a claim (``claim``: its entry in the
+    summary): nothing when no data can bear on it (no indicator measures its effect or anything
+    that effect drives); else whether it moved the claimed sign beyond Monte Carlo error; else
+    whether it moved the effect's size (its median, or the width of its 90% interval)."""
     if not has_evidence:
         return "No indicator data in this scenario: the posterior is the prior (up to sampling noise)."
-    if prior_p is None or post_p is None:
+    if claim.get("informed") is False:
+        return (f"No data bear on this claim: no indicator measures {effect_label} or anything it drives, so the "
+                "posterior is the prior, and any difference between them is sampling noise.")
+    pr, po = claim["prior"], claim["posterior"]
+    if pr.get("p_sign") is None or po.get("p_sign") is None:
         return "The probability of the claimed sign is not available."
-    if post_p > prior_p + 0.05:
+    moved = po["p_sign"] - pr["p_sign"]
+    noise = max(SIGN_MOVED, 2 * (po.get("p_sign_mcse") or 0.0))
+    if moved > noise:
         return "The evidence supports the claimed sign more than the prior did."
-    if post_p < prior_p - 0.05:
+    if moved < -noise:
         return "The evidence weighs against the claimed sign, compared with the prior."
-    return "The evidence says little about this claim: P(sign as claimed) barely moved."
+    shift = abs(po["median"] - pr["q50"]) / pr["sd"] if pr.get("sd") else 0.0
+    narrowed = 1.0 - (po["q95"] - po["q05"]) / (pr["q95"] - pr["q05"]) if pr["q95"] > pr["q05"] else 0.0
+    if shift >= SIZE_SHIFT or narrowed >= SIZE_NARROWED:
+        return (f"The evidence moved the effect's size rather than its sign: median {fmt(pr['q50'])} \u2192 "
+                f"{fmt(po['median'])}, 90% interval {fmt_interval(pr['q05'], pr['q95'])} \u2192 "
+                f"{fmt_interval(po['q05'], po['q95'])}; P(sign as claimed) {fmt(pr['p_sign'])} \u2192 "
+                f"{fmt(po['p_sign'])}.")
+    return "The evidence says little about this claim: its sign and its size barely moved."
 
 
 def claims_context(s: dict) -> dict[str, Any]:
@@ -604,7 +628,7 @@ def claims_context(s: dict) -> dict[str, Any]:
             "prior_median": fmt(pr["q50"]), "prior_interval": fmt_interval(pr["q05"], pr["q95"]),
             "posterior_median": fmt(po["median"]), "posterior_interval": fmt_interval(po["q05"], po["q95"]),
             "prior_p_sign": fmt(pr["p_sign"]), "posterior_p_sign": fmt(po["p_sign"]),
-            "verdict": claim_verdict(pr["p_sign"], po["p_sign"], has_evidence),
+            "verdict": claim_verdict(c, nodes.get(c["effect"], {}).get("label", c["effect"]), has_evidence),
             "hypotheses": hyps,
         })
     plot_input = [{"label": c["label"], "prior": c["prior"], "posterior": c["posterior"]} for c in s["claims"].values()]
@@ -668,9 +692,32 @@ def tornado_bars(s: dict, entry: dict, sid: str) -> tuple[list[dict], list[str]]
     """The claims on the question's path by ``ranking``, at most :data:`MAX_TORNADO`, each with
     the answer under ``sid`` at its effect's low and high percentile; and the labels left out."""
     ranked = [cid for cid in entry.get("ranking", []) if entry["claims"].get(cid, {}).get("on_path")]
-    bars = [{"claim": cid, "label": claim_label(s, cid), "at_low": entry["claims"][cid]["tornado"][sid][0],
-             "at_high": entry["claims"][cid]["tornado"][sid][1]} for cid in ranked[:MAX_TORNADO]]
+    bars = [tornado_bar(s, cid, entry["claims"][cid], sid) for cid in ranked[:MAX_TORNADO]]
     return bars, [claim_label(s, cid) for cid in ranked[MAX_TORNADO:]]
+
+
+def tornado_bar(s: dict, cid: str, found: dict, sid: str) -> dict[str, Any]:
+    """One claim's bar under ``sid``: the answer at its effect's low and high percentiles, each
+    end's Monte Carlo error, and whether the swing is beyond that error (``clear``; a run from
+    before the errors were kept has none, and its bars are taken as they are)."""
+    low, high = found["tornado"][sid]
+    errors = (found.get("tornado_mcse") or {}).get(sid)
+    clear = (found.get("tornado_clear") or {}).get(sid, True)
+    return {"claim": cid, "label": claim_label(s, cid), "at_low": low, "at_high": high,
+            "mcse_low": errors[0] if errors else None, "mcse_high": errors[1] if errors else None, "clear": clear}
+
+
+def moves_clearly(found: dict) -> bool:
+    """Whether a claim's tornado swing is beyond Monte Carlo error under some strategy (a run
+    from before the errors were kept: taken as it is)."""
+    clear = found.get("tornado_clear")
+    return True if clear is None else any(clear.values())
+
+
+def error_text(bar: dict) -> str:
+    """A tornado end's Monte Carlo error, as the sentence gives it (nothing for older runs)."""
+    errors = [e for e in (bar.get("mcse_low"), bar.get("mcse_high")) if e is not None]
+    return f" (Monte Carlo error about {fmt(max(errors), 3)} each)" if errors else ""
 
 
 def tied_labels(decision: dict, by_id: dict[str, dict]) -> list[str]:
@@ -701,8 +748,13 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
                 f"which yes is most probable ({fmt(answer)}; prior only {fmt(entry['prior_only'].get(sid))}).")
     if bars:
         top = bars[0]
-        sentence = (f"The answer hinges most on {top['label']}: from {fmt(top['at_low'])} to {fmt(top['at_high'])} as "
-                    f"its effect goes from its {low} to its {high} percentile.")
+        swing = f"from {fmt(top['at_low'])} to {fmt(top['at_high'])}{error_text(top)}"
+        if top["clear"]:
+            sentence = (f"The answer hinges most on {top['label']}: {swing} as its effect goes from its {low} to its "
+                        f"{high} percentile.")
+        else:
+            sentence = (f"No claim moves this answer beyond Monte Carlo error: the widest swing ({top['label']}: "
+                        f"{swing}) is within it. The bars are drawn pale.")
         fig = figure(f"tornado-{q['id']}", plots.tornado_chart, bars=bars, answer=answer, strategy_label=st["label"],
                      question=q["text"], percentiles=(low, high))
     else:
@@ -847,9 +899,12 @@ def rests_on(s: dict, q: dict, best: dict, want: str) -> dict[str, Any] | None:
     entry = sensitivity_of(s, q["id"])
     if entry is None:
         return None
-    top = [f"\u201c{claim_label(s, c)}\u201d" for c in entry.get("ranking", [])[:2]]  # quoted: labels may hold "and"
+    clear = [c for c in entry.get("ranking", []) if moves_clearly(entry["claims"][c])]
+    top = [f"\u201c{claim_label(s, c)}\u201d" for c in clear[:2]]  # quoted: labels may hold "and"
     p = answers.p_sought(prior_only(s, q["id"], best["id"]), want)
-    claims = f"Hinges most on {' and '.join(top)}." if top else "No claim on its path moves it."
+    claims = (f"Hinges most on {' and '.join(top)}." if top else
+              "No claim on its path moves it beyond Monte Carlo error." if entry.get("ranking") else
+              "No claim on its path moves it.")
     return {"text": f"{claims} Before any data (prior only), the answer sought ({want}) under {best['label']} "
                     f"was {chance(p)}.",
             "prior_only": p, "href": f"#hinge-{q['id']}"}
@@ -869,17 +924,37 @@ def diagnostics_context(d: dict) -> dict[str, Any]:
         ("Largest R-hat (want \u2264 1.01)", f"{fmt(d.get('max_rhat'), 3)} at {worst.get('rhat') or 'n/a'}"),
         ("Smallest bulk ESS", f"{fmt(d.get('min_ess_bulk'), 0)} at {worst.get('ess_bulk') or 'n/a'}"),
         ("Smallest tail ESS", f"{fmt(d.get('min_ess_tail'), 0)} at {worst.get('ess_tail') or 'n/a'}"),
-        ("Divergent transitions", f"{d.get('divergences', 'n/a')}"
-                                  + (f" (per chain: {', '.join(str(x) for x in per_chain)})" if per_chain else "")),
+        ("Divergent transitions", f"{d.get('divergences', 'n/a')}{per_chain_text(per_chain, d)}"),
         ("Sampler", str(d.get("sampler", "n/a"))),
         ("Chains \u00d7 draws (tuning steps)", f"{d.get('chains')} \u00d7 {d.get('draws')} ({d.get('tune')})"
-         + (f", in each of {d['fits']} fits (one per combination of competing hypotheses)" if d.get("fits", 1) > 1
-            else "")),
+         + fits_text(d)),
         ("Sampling time", f"{fmt(d.get('sampling_seconds'), 1)} s"),
         ("Leapfrog steps, tuning included (one gradient each)", _steps(d)),
     ]
     return {"verdict": verdict, "label": label, "meaning": meaning, "scope": SAMPLER_SCOPE, "rows": rows,
             "messages": list(d.get("messages") or []), "advice": list(ADVICE) if verdict != "ok" else []}
+
+
+def fits_text(d: dict) -> str:
+    """What sampling runs the numbers come from, when there are several."""
+    fits = d.get("fits", 1)
+    if fits <= 1:
+        return ""
+    reference = d.get("reference_fit")
+    combinations = fits - 1 if reference else fits
+    return (f", in each of {fits} fits: one per combination of competing hypotheses ({combinations})"
+            + (", and a reference fit under broad priors that weighs them" if reference else ""))
+
+
+def per_chain_text(per_chain: list[int], d: dict) -> str:
+    """The divergences chain by chain, grouped fit by fit when there are several fits."""
+    if not per_chain:
+        return ""
+    chains, fits = d.get("chains") or len(per_chain), d.get("fits", 1)
+    if fits > 1 and len(per_chain) == chains * fits:
+        groups = "; ".join(", ".join(str(x) for x in per_chain[i:i + chains]) for i in range(0, len(per_chain), chains))
+        return f" (per chain, fit by fit: {groups})"
+    return f" (per chain: {', '.join(str(x) for x in per_chain)})"
 
 
 def _steps(d: dict) -> str:

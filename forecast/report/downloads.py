@@ -39,6 +39,7 @@ def answers_csv(summary: dict) -> str:
             st = labels.get(sid, {})
             p = r["probability"]
             ps = answers.p_sought(p, wanted)
+            ps = None if ps is None else round(ps, 12)  # 1 - 0.34 is 0.6599999999999999 in binary
             spread = r.get("quantity") or {}
             writer.writerow([cell(v) for v in (
                 q["id"], q["text"], q["year"], sid, st.get("label") or sid, bool(st.get("baseline")), p,

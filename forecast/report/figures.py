@@ -491,6 +491,8 @@ def causal_graph(*, nodes: dict[str, dict], claims: list[dict], highlight: dict[
 #: vermilion) and at its high one (a filled square, blue); shape tells them apart in greyscale.
 AT_LOW, AT_HIGH = "#D55E00", "#0072B2"
 TORNADO_BAR = "#C8C8C8"
+#: How a tornado bar whose swing is within Monte Carlo error is drawn: pale.
+PALE = 0.35
 
 
 def _claim_label(label: str) -> str:
@@ -507,20 +509,32 @@ def tornado_chart(*, bars: list[dict], answer: float, strategy_label: str, quest
     that at its high one (filled square), the rest of the model as fitted; a vertical line at
     the answer with every claim as fitted. The widest bars are what the answer hinges on.
 
-    ``bars`` are ``{"label", "at_low", "at_high"}`` in the order shown, top first.
+    Each end carries a whisker of twice its Monte Carlo error; a bar whose swing is within
+    Monte Carlo error (``clear`` false) is drawn pale, ends and all.
+
+    ``bars`` are ``{"label", "at_low", "at_high"}`` in the order shown, top first, with
+    optional ``mcse_low``, ``mcse_high`` and ``clear``.
     """
     n = len(bars)
     fig, ax = frame(4.4, 0.5 * n + 1.0, left=1.9, right=0.3, top=0.3, bottom=0.62)
     for k, b in enumerate(bars):
         y = n - 1 - k
-        ax.plot([b["at_low"], b["at_high"]], [y, y], color=TORNADO_BAR, linewidth=8, solid_capstyle="butt", zorder=2)
+        alpha = 1.0 if b.get("clear", True) else PALE
+        ax.plot([b["at_low"], b["at_high"]], [y, y], color=TORNADO_BAR, linewidth=8, solid_capstyle="butt", zorder=2,
+                alpha=alpha)
+        for end, colour in (("low", AT_LOW), ("high", AT_HIGH)):
+            error = b.get(f"mcse_{end}")
+            if error:
+                ax.plot([b[f"at_{end}"] - 2 * error, b[f"at_{end}"] + 2 * error], [y, y], color=colour, linewidth=1.0,
+                        zorder=3, alpha=alpha)
         ax.plot([b["at_low"]], [y], marker="o", markerfacecolor="white", markeredgecolor=AT_LOW, markeredgewidth=1.6,
-                markersize=7, linestyle="none", zorder=4)
-        ax.plot([b["at_high"]], [y], marker="s", color=AT_HIGH, markersize=6, linestyle="none", zorder=3)
+                markersize=7, linestyle="none", zorder=4, alpha=alpha)
+        ax.plot([b["at_high"]], [y], marker="s", color=AT_HIGH, markersize=6, linestyle="none", zorder=3, alpha=alpha)
     ax.axvline(answer, color=REFERENCE, linewidth=1.2, zorder=3)
     ax.annotate(f"{answer:.2f}", xy=(answer, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
                 textcoords="offset points", ha="center", va="bottom", fontsize=9)
-    values = [answer] + [v for b in bars for v in (b["at_low"], b["at_high"])]
+    values = [answer] + [b[f"at_{end}"] + sign * 2 * (b.get(f"mcse_{end}") or 0.0)
+                         for b in bars for end in ("low", "high") for sign in (-1, 1)]
     lo, hi = min(values), max(values)
     pad = max(0.1 * (hi - lo), 0.02)
     ax.set_xlim(max(0.0, lo - pad), min(1.0, hi + pad))
@@ -531,5 +545,6 @@ def tornado_chart(*, bars: list[dict], answer: float, strategy_label: str, quest
     plain_axes(ax, y=False)
     alt = (f"Tornado chart for \u201c{question}\u201d: the probability of yes under {strategy_label} is {answer:.2f}; "
            + "; ".join(f"{b['label']}: {b['at_low']:.2f} with its effect at its {percentiles[0]} percentile, "
-                       f"{b['at_high']:.2f} at its {percentiles[1]}" for b in bars))
+                       f"{b['at_high']:.2f} at its {percentiles[1]}"
+                       + ("" if b.get("clear", True) else " (within Monte Carlo error)") for b in bars))
     return to_svg(fig, salt=salt, alt=alt)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from forecast.forecasts.questions import answer, decision
+from forecast.forecasts.questions import answer, decision, mcse_of_mean
 from forecast.posterior.diagnostics import Diagnostics
 from forecast.scenario.domain import LeverSetting, Scenario
 from forecast.scenario.priors import summarize
@@ -133,20 +133,25 @@ def indicator_fit(scenario: Scenario, tree: xr.DataTree, one_step: dict | None =
 
 
 def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
-    """Per claim: exact prior summary vs posterior draws, P(sign as claimed), hypothesis weights."""
+    """Per claim: exact prior summary vs posterior draws, P(sign as claimed) with its Monte Carlo
+    error, whether any data can bear on it (``informed``), hypothesis weights."""
     post = tree["posterior"].dataset
+    reach = measured_or_upstream(scenario)
     out = {}
     for c in scenario.claims:
-        draws = post["effect"].sel(claim=c.id).values.ravel()
+        by_chain = post["effect"].sel(claim=c.id).transpose("chain", "draw").values
+        draws = by_chain.ravel()
         prior = c.prior_distribution()
         sign = c.sign
+        right = (np.sign(draws) == sign).astype(float)
         entry = {
             "cause": c.cause, "effect": c.effect, "lag": c.lag, "label": c.label or c.id, "quote": c.quote,
-            "sign": "+" if sign > 0 else "-",
+            "sign": "+" if sign > 0 else "-", "informed": c.effect in reach,
             "prior": {"dist": None if c.hypotheses else c.prior.describe(),
                       "stated": None if c.hypotheses else c.prior.stated, **jsonable(summarize(prior, sign))},
             "posterior": {**quantile_summary(draws), "sd": jsonable(float(np.std(draws))),
-                          "p_sign": jsonable(float(np.mean(np.sign(draws) == sign)))},
+                          "p_sign": jsonable(float(right.mean())),
+                          "p_sign_mcse": jsonable(mcse_of_mean(right, by_chain.shape[0]))},
         }
         entry["prior"]["p_sign"] = entry["prior"].pop("p_sign")
         if c.hypotheses:
@@ -160,6 +165,22 @@ def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
             }
         out[c.id] = entry
     return out
+
+
+def measured_or_upstream(scenario: Scenario) -> set[str]:
+    """The nodes an indicator measures, and every node with a claim path to one of them: a
+    claim's effect outside this set moves nothing the data see, so no data can bear on it
+    (its posterior is its prior)."""
+    causes: dict[str, set[str]] = {}
+    for c in scenario.claims:
+        causes.setdefault(c.effect, set()).add(c.cause)
+    reach, todo = set(), [i.node for i in scenario.indicators.values()]
+    while todo:
+        node = todo.pop()
+        if node not in reach:
+            reach.add(node)
+            todo.extend(causes.get(node, ()))
+    return reach
 
 
 def hypothesis_weights(posterior: xr.Dataset) -> dict[str, tuple[float, float]]:

@@ -12,7 +12,10 @@ had, and the answers move for no reason the reader could see.
 
 For every question under every strategy (and every contrast with the baseline):
 
-* **tornado**: the answer given the claim's effect at its posterior 5th and 95th percentiles;
+* **tornado**: the answer given the claim's effect at its posterior 5th and 95th percentiles,
+  each with its Monte Carlo error (the regression's, scaled to the draws' effective size), and
+  whether the swing between them is beyond twice the error of that difference; claims whose
+  swing is rank first, then by the swing;
 * **variance share**: the first-order sensitivity index ``Var(E[r | beta_j]) / Var(r)``, with
   ``r`` the ranks of what the question compares (its subject's value, or its change since
   the reference year): ranks, because the shocks' tails are heavy and a few extreme draws
@@ -319,6 +322,7 @@ def claim_influence(regression: EffectRegression, y: np.ndarray, ranked: np.ndar
     entry: dict = {"on_path": True, "tornado_at": at.tolist(),
                    "tornado": {s: ends[i].tolist() for i, s in enumerate(strategies)},
                    "tornado_mcse": {s: errors[i].tolist() for i, s in enumerate(strategies)},
+                   "tornado_clear": {s: swing_is_clear(ends[i], errors[i]) for i, s in enumerate(strategies)},
                    "variance_share": dict(zip(strategies, variance_share(regression.x, ranked, regression).tolist()))}
     if b is not None:
         shares = variance_share(regression.x, contrast_ranks, regression)
@@ -330,6 +334,13 @@ def claim_influence(regression: EffectRegression, y: np.ndarray, ranked: np.ndar
         entry["evppi_noise"] = evppi_noise(regression, u)
         entry["flip"] = flip(regression, u, strategies, dec, prior) if dec.clear else None
     return entry
+
+
+def swing_is_clear(ends: np.ndarray, errors: np.ndarray) -> bool:
+    """Whether a tornado's swing (the answer at the effect's high percentile minus that at its
+    low one) is beyond :data:`CLEAR_AT` Monte Carlo errors of that difference: a narrower swing
+    is the regression's noise as much as the claim's influence."""
+    return bool(abs(ends[1] - ends[0]) > CLEAR_AT * float(np.hypot(errors[0], errors[1])))
 
 
 def no_influence(answers: np.ndarray, strategies: list[str], b: int | None, dec: Decision | None) -> dict:
@@ -346,14 +357,15 @@ def no_influence(answers: np.ndarray, strategies: list[str], b: int | None, dec:
 
 
 def _ranking(claims: dict[str, dict]) -> list[str]:
-    """The claims by their largest influence on the question under any strategy: the widest
-    tornado swing, ties broken by the variance share."""
-    def weight(e: dict) -> tuple[float, float]:
+    """The claims by their largest influence on the question under any strategy: first those
+    whose tornado swing is beyond Monte Carlo error under some strategy, then by the widest
+    swing, ties broken by the variance share."""
+    def weight(e: dict) -> tuple[bool, float, float]:
         swing = max((abs(hi - lo) for lo, hi in e["tornado"].values()), default=0.0)
-        return swing, max(e["variance_share"].values(), default=0.0)
+        return any(e.get("tornado_clear", {}).values()), swing, max(e["variance_share"].values(), default=0.0)
 
     return [c for c, e in sorted(claims.items(), key=lambda kv: weight(kv[1]), reverse=True)
-            if weight(e) > (0.0, 0.0)]
+            if weight(e)[1:] > (0.0, 0.0)]
 
 
 def flip(regression: EffectRegression, u: np.ndarray, strategies: list[str], dec: Decision,
