@@ -527,9 +527,10 @@ def sensitivity(run_dir: Path, as_json: bool) -> None:
 def diff(run_a: Path, run_b: Path, as_json: bool) -> None:
     """What changed from RUN_A to RUN_B, and what it did to the answers.
 
-    Lists the changes (claims, priors, data, strategies, questions, settings), the answers
-    that moved beyond their Monte Carlo error, and for each the changed claims that explain
-    it, most influential first.
+    First the questions whose decision changed (best strategy, ties, answer sought), then the
+    changes (claims, priors, data, strategies, questions, settings), the answers that moved
+    beyond their Monte Carlo error, and for each the changed claims that explain it, most
+    influential first.
     """
     import json
 
