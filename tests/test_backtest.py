@@ -192,6 +192,16 @@ def test_bad_origins_are_refused_with_the_fix(tmp_path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("origins", [[], ["--origins", "2000:2003"]], ids=["default origins", "given origins"])
+def test_a_scenario_without_indicators_is_refused_with_the_fix(tmp_path, origins) -> None:
+    """With or without --origins: the scenario's problem and exit 1, not a traceback."""
+    path = simulated.write(tmp_path / "sc", simulated.scenario_dict([], ["X", "Y"], data=False), None)
+    done = CliRunner().invoke(cli, ["backtest", str(path), *origins, "--out", str(tmp_path / "o")])
+    assert isinstance(done.exception, SystemExit) and done.exit_code == 1, done.exception  # not a crash
+    assert "indicators: none declared" in done.output and "add an indicator to backtest" in done.output
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_a_hindcast_never_sees_the_years_after_its_origin(tmp_path) -> None:
     """The same origin fitted on data whose later years differ gives the same forecasts."""

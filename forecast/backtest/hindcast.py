@@ -145,9 +145,18 @@ def one_step_ahead(scenario: Scenario, post: xr.Dataset, seed: int, most: int = 
     return out
 
 
+def check_indicators(scenario: Scenario) -> None:
+    """:class:`ScenarioError` when the scenario has no indicator: there is nothing to backtest."""
+    if not scenario.indicators:
+        raise ScenarioError(scenario.path, [Problem("indicators", "none declared: a backtest scores forecasts of "
+                                                                  "indicator data; add an indicator to backtest")])
+
+
 def default_origins(scenario: Scenario) -> list[int]:
     """The :data:`DEFAULT_ORIGINS` years before the last year with data (data through 2024:
-    2016-2023), so that the last origin still has a year to forecast after its first."""
+    2016-2023), so that the last origin still has a year to forecast after its first;
+    :class:`ScenarioError` without an indicator (as :func:`check_origins`)."""
+    check_indicators(scenario)
     last = max(int(i.years.max()) for i in scenario.indicators.values())
     return list(range(last - DEFAULT_ORIGINS, last))
 
@@ -159,9 +168,7 @@ class OriginsError(ValueError):
 def check_origins(scenario: Scenario, origins: list[int], horizon: int) -> list[int]:
     """The origins, sorted; :class:`OriginsError` when one leaves too little history before it
     or no data after it, :class:`ScenarioError` when the scenario has no indicator at all."""
-    if not scenario.indicators:
-        raise ScenarioError(scenario.path, [Problem("indicators", "none declared: a backtest scores forecasts of "
-                                                                  "indicator data; add an indicator to backtest")])
+    check_indicators(scenario)
     if horizon < 1:
         raise OriginsError(f"--horizon {horizon}: give 1 or more years")
     first, last = scenario.history_start, int(scenario.history_years[-1])
