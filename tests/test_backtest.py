@@ -22,6 +22,7 @@ from forecast.backtest.hindcast import (
     hindcast_origin,
     origin_evidence,
 )
+from forecast.backtest.scores import normal_crps
 from forecast.cli import cli
 from forecast.model.build import Evidence
 from forecast.pipeline import run_backtest
@@ -112,16 +113,67 @@ def test_origins_default_to_the_eight_years_before_the_last_with_data_and_bad_on
 # --- Scores ------------------------------------------------------------------------------------------
 
 
+def target(origin: int, horizon: int, indicator: str, actual: float, past: np.ndarray) -> Target:
+    """A held-back observation (transformed scale) after yearly ``past`` values up to the origin,
+    standardised as the model's origin is: the mean and sd of ``past``."""
+    years = np.arange(origin - past.size, origin)
+    return Target(origin, horizon, indicator, origin + horizon - 1, actual, actual, years, past,
+                  float(np.mean(past)), float(np.std(past, ddof=1)))
+
+
 def test_a_target_is_scored_by_the_model_and_every_baseline() -> None:
-    t = Target(2010, 1, "x", 2010, 1.0, 1.0, np.arange(2000, 2010), np.linspace(0.0, 0.9, 10))
+    t = target(2010, 1, "x", 1.0, np.linspace(0.0, 0.9, 10))
     got = score_target(t, np.full(50, 1.0), np.full(50, 0.1))
     assert got["model:pit"] == pytest.approx(0.5) and got["model:cover_50"] == 1.0
     assert got["q05"] < got["q50"] < got["q95"] and got["q50"] == pytest.approx(1.0)
+    assert got["q95"] == pytest.approx(norm(1.0, 0.1).ppf(0.95)), "quantiles are on the transformed scale"
     assert {"rw_normal:crps", "rw_t:crps", "rw_drift:crps"} <= set(got)
     assert got["rw_drift:crps"] < got["rw_normal:crps"], "a straight line is what the drift forecast expects"
-    # the log score is -ln of the density at the actual, lower is better as for CRPS: N(1, 0.1) at its mean
-    assert got["model:log_score"] == pytest.approx(-norm(1.0, 0.1).logpdf(1.0))
+    # scored on the origin's standardised scale (x - center) / spread: N(1, 0.1) at its mean is
+    # N((1 - center) / spread, 0.1 / spread) at its mean there
+    z = norm((1.0 - t.center) / t.spread, 0.1 / t.spread)
+    assert got["model:crps"] == pytest.approx(normal_crps(z.mean(), z.mean(), z.std()))
+    # the log score is -ln of the density at the actual, lower is better as for CRPS
+    assert got["model:log_score"] == pytest.approx(-z.logpdf(z.mean()))
     assert got["model:log_score"] < got["rw_normal:log_score"]
+
+
+def test_the_scores_do_not_depend_on_an_indicators_units() -> None:
+    """An identity-scale indicator recorded in millions instead of billions: every CRPS and log
+    score, and so the pooled CRPS and skill, are as before. On the transformed scale the
+    millions' CRPS, 1000 times the billions', would outweigh the other indicator's."""
+    rng = np.random.default_rng(7)
+    share = np.cumsum(rng.normal(0.02, 0.05, 12))  # e.g. a log indicator
+    spend = 40.0 + np.cumsum(rng.normal(0.5, 2.0, 15))  # an identity one as recorded, USD bn
+    spread_out = np.linspace(-1.0, 1.0, 30)  # the model's components' means about its centre
+
+    def backtest(unit: float) -> xr.Dataset:
+        targets, scored = [], []
+        for origin in (2010, 2012):
+            for h in (1, 2):
+                cut = share.size - 4 + origin - 2010  # observations before the origin
+                t = target(origin, h, "share", share[cut + h - 1], share[:cut])
+                targets.append(t)
+                scored.append(score_target(t, share[cut - 1] + 0.02 * h + 0.03 * spread_out, np.full(30, 0.04 * h)))
+                cut = spend.size - 4 + origin - 2010
+                t = target(origin, h, "spend", unit * spend[cut + h - 1], unit * spend[:cut])
+                targets.append(t)
+                scored.append(score_target(t, unit * (spend[cut - 1] - 2.0 * h + spread_out), np.full(30, unit * h)))
+        return to_dataset(targets, scored, [2010, 2012], 2, ["share", "spend"], {2010: {}, 2012: {}})
+
+    billions, millions = backtest(1.0), backtest(1000.0)
+    for k in ("crps", "log_score", "pit", "cover_90", "q50"):
+        scale = 1000.0 if k == "q50" else 1.0  # quantiles stay on the transformed scale
+        np.testing.assert_allclose(millions[k].sel(indicator="spend"), scale * billions[k].sel(indicator="spend"),
+                                   rtol=1e-9, err_msg=k)
+        np.testing.assert_array_equal(millions[k].sel(indicator="share"), billions[k].sel(indicator="share"))
+    np.testing.assert_allclose(millions["spread"].sel(indicator="spend"), 1000 * billions["spread"].sel(indicator="spend"))
+    before, after = summarise(billions)["skill"], summarise(millions)["skill"]
+    assert after["best_baseline"] == before["best_baseline"] and after["skill"] == pytest.approx(before["skill"], rel=1e-9)
+    assert after["crps"] == pytest.approx(before["crps"], rel=1e-9)
+    # the check can fail: the indicators' skills differ, so weighting one more would move the pooled skill
+    by = {i: summarise(billions)["by_indicator"][i]["skill"]["skill"] for i in ("share", "spend")}
+    assert abs(by["share"] - by["spend"]) > 0.1, by
 
 
 def test_skill_is_one_minus_the_ratio_to_the_best_baseline_on_shared_points() -> None:
@@ -139,7 +191,7 @@ def test_the_calibration_curve_reads_coverage_off_the_pit_values() -> None:
 
 
 def test_the_dataset_has_a_cell_per_origin_horizon_and_indicator() -> None:
-    t = Target(2010, 2, "y", 2011, 0.3, 0.3, np.arange(2000, 2010), np.zeros(10) + np.arange(10) * 0.01)
+    t = target(2010, 2, "y", 0.3, np.zeros(10) + np.arange(10) * 0.01)
     s = score_target(t, np.zeros(20), np.ones(20))
     ds = to_dataset([t], [s], [2009, 2010], 3, ["x", "y"], {2009: {"x": "few"}, 2010: {}})
     assert dict(ds["crps"].sizes) == {"forecaster": 4, "origin": 2, "horizon": 3, "indicator": 2}

@@ -1,9 +1,19 @@
 """Scoring the hindcasts: every held-back observation against the model's predictive and the
 naive baselines', gathered into a dataset with dims (origin, horizon, indicator) and a summary.
 
-Scores are on each indicator's transformed scale (log, logit or as is), where the baselines
-are random walks: a CRPS is then in the same units for the model and its baselines. The
-skill of a set of points is ``1 - mean CRPS / mean CRPS of the best baseline`` on those
+Scores are on each indicator's standardised scale as of the origin: its transformed values
+(log, logit or as is, where the baselines are random walks) less their mean before the
+origin, over their sd before it, the standardisation the model itself fits on
+(:func:`forecast.backtest.hindcast.origin_evidence`). The model and every baseline are scored
+on the same scale at a point, so a CRPS is in the same units for all of them, and scores of
+different indicators can be pooled whatever their units: an indicator recorded in millions
+instead of billions scores the same (on the transformed scale itself a CRPS is in the
+indicator's units and the log score shifts by the log of its scale, so the pooled numbers
+would follow whichever series has the largest numbers). The affine map changes no
+forecaster's PIT or coverage, and at each point multiplies every CRPS by the same number, so
+it changes no ranking there.
+
+The skill of a set of points is ``1 - mean CRPS / mean CRPS of the best baseline`` on those
 points, the best being the baseline with the lowest mean CRPS there (so skill >= 0 means the
 model beats every naive forecast on average). Coverage of a central interval is the share of
 points it holds; a calibrated forecast's 90% intervals hold about 90%, and its PIT values are
@@ -41,19 +51,27 @@ class Target:
     actual_value: float  # the indicator's own units
     past_years: np.ndarray  # the indicator's years before the origin
     past: np.ndarray  # and their transformed values
+    center: float  # the mean of ``past``, and
+    spread: float  # its sd: the origin's standardisation of the indicator, the scale it is scored on
 
 
 def score_target(target: Target, mean: np.ndarray, sd: np.ndarray) -> dict[str, float]:
-    """Every score of the model's predictive (a normal per draw, transformed scale) and of
-    each baseline at the target; keys ``model:crps``, ``rw_t:pit``, ... and the model's
-    quantiles ``q05`` ... ``q95``."""
-    model = NormalMixture(mean, sd)
-    out = {f"model:{k}": v for k, v in _renamed(score(model, target.actual, LEVELS)).items()}
+    """Every score of the model's predictive (a normal per draw, given on the transformed
+    scale) and of each baseline at the target, all on the target's standardised scale
+    ``(x - center) / spread``; keys ``model:crps``, ``rw_t:pit``, ... and the model's
+    quantiles ``q05`` ... ``q95`` (transformed scale)."""
+    c, s = target.center, target.spread
+    if not (np.isfinite(c) and s > 0):
+        raise ValueError(f"{target.indicator} at {target.origin}: scoring needs a finite center and a positive spread")
+    actual = (target.actual - c) / s
+    model = NormalMixture((np.asarray(mean, dtype=float) - c) / s, np.asarray(sd, dtype=float) / s)
+    out = {f"model:{k}": v for k, v in _renamed(score(model, actual, LEVELS)).items()}
     for q in QUANTILES:
-        out[f"q{round(100 * q):02d}"] = mixture_quantile(q, model.mean, model.sd)
+        out[f"q{round(100 * q):02d}"] = c + s * mixture_quantile(q, model.mean, model.sd)
+    past = (np.asarray(target.past, dtype=float) - c) / s
     for name, make in BASELINES.items():
-        predictive = make(target.past_years, target.past, target.year)
-        out.update({f"{name}:{k}": v for k, v in _renamed(score(predictive, target.actual, LEVELS)).items()})
+        predictive = make(target.past_years, past, target.year)
+        out.update({f"{name}:{k}": v for k, v in _renamed(score(predictive, actual, LEVELS)).items()})
     return out
 
 
@@ -71,9 +89,11 @@ def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: l
     shape = (len(origins), horizon, len(indicators))
     grid = {k: np.full(shape, np.nan) for k in ("actual", "actual_value", "year", *(f"q{round(100 * q):02d}" for q in QUANTILES))}
     per = {s: np.full((len(forecasters),) + shape, np.nan) for s in SCORES}
+    scale = {k: np.full((len(origins), len(indicators)), np.nan) for k in ("center", "spread")}
     for t, s in zip(targets, scored):
         at = (origins.index(t.origin), t.horizon - 1, indicators.index(t.indicator))
         grid["actual"][at], grid["actual_value"][at], grid["year"][at] = t.actual, t.actual_value, t.year
+        scale["center"][at[0], at[2]], scale["spread"][at[0], at[2]] = t.center, t.spread
         for q in QUANTILES:
             key = f"q{round(100 * q):02d}"
             grid[key][at] = s[key]
@@ -85,15 +105,25 @@ def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: l
     data = {k: (dims, v) for k, v in grid.items()}
     data.update({k: (("forecaster",) + dims, v) for k, v in per.items()})
     data["skipped"] = (("origin", "indicator"), skip)
+    data.update({k: (("origin", "indicator"), v) for k, v in scale.items()})
     ds = xr.Dataset(data, coords={"origin": origins, "horizon": np.arange(1, horizon + 1), "indicator": indicators,
                                   "forecaster": forecasters})
     ds["actual"].attrs["description"] = "the held-back observation, on the indicator's transformed scale"
     ds["pit"].attrs["description"] = "probability integral transform: the predictive CDF at the actual"
-    ds["crps"].attrs["description"] = "continuous ranked probability score, transformed scale (lower is better)"
-    ds["log_score"].attrs["description"] = "log score: -ln of the predictive density at the actual, transformed scale (lower is better)"
+    standardised = "on the indicator's standardised scale as of the origin, (transformed - center) / spread"
+    ds["crps"].attrs["description"] = f"continuous ranked probability score {standardised} (lower is better)"
+    ds["log_score"].attrs["description"] = (f"log score: -ln of the predictive density at the actual {standardised} "
+                                            "(lower is better)")
+    ds["center"].attrs["description"] = "the indicator's mean before the origin, transformed scale: the scores' zero"
+    ds["spread"].attrs["description"] = ("the indicator's sd before the origin, transformed scale: the scores' unit "
+                                         "(a CRPS times it is on the transformed scale)")
+    for k in QUANTILES:
+        ds[f"q{round(100 * k):02d}"].attrs["description"] = f"the model's {k:g} quantile, transformed scale"
     ds["skipped"].attrs["description"] = "too little history before the origin: not used there, not scored"
     ds.attrs["description"] = ("Rolling-origin hindcasts: the model conditioned on the years before each origin, "
-                               "its predictive of each indicator 1..horizon years ahead, scored with naive baselines")
+                               "its predictive of each indicator 1..horizon years ahead, scored with naive baselines "
+                               "on each indicator's standardised scale as of the origin (center, spread), so that "
+                               "scores of indicators in different units pool")
     return ds
 
 
