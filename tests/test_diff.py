@@ -6,12 +6,29 @@ two runs is in tests/test_sensitivity.py."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+from pathlib import Path
 
 import pytest
 
 from forecast.describe import diff_view
 from forecast.report.answers import decision as report_decision
-from forecast.sensitivity.diff import RunDiff, decision_change, decision_changes
+from forecast.results.store import Run
+from forecast.scenario import Claim, Indicator, Node, Question, Scenario, Strategy, load_scenario
+from forecast.scenario.domain import LeverSetting
+from forecast.scenario.priors import Distribution, Hypothesis
+from forecast.scenario.schema import DisplaySpec
+from forecast.sensitivity.diff import (
+    CHANCE,
+    NOT_COMPARED,
+    RunDiff,
+    decision_change,
+    decision_changes,
+    diff_runs,
+    scenario_changes,
+)
+
+from .conftest import CHAIN, write_scenario
 
 STRATEGIES = [{"id": "status_quo", "label": "Status quo"}, {"id": "subsidy", "label": "Subsidy push"},
               {"id": "tax", "label": "Tax cut"}]
@@ -103,3 +120,202 @@ def test_the_diffs_json_carries_the_decisions() -> None:
 
 def test_nothing_changed_reads_as_none() -> None:
     assert diff_view(RunDiff()).startswith("0 decisions changed (best strategy, ties, answer sought):\n  none")
+
+
+# What changed in the scenario: every field of the resolved scenario that can move an answer or
+# a decision, on small scenarios loaded from files (tests/conftest.py's chain, B measured twice).
+
+def measured_chain() -> dict:
+    """The chain with B measured by two indicators (the first anchors B's scale)."""
+    s = copy.deepcopy(CHAIN)
+    s["indicators"] = {
+        "b_obs": {"label": "B observed", "node": "B", "file": "data/obs.csv", "column": "b_obs", "source": "test"},
+        "b_survey": {"label": "B surveyed", "node": "B", "file": "data/obs.csv", "column": "b_survey",
+                     "source": "test"}}
+    return s
+
+
+def loaded(directory: Path, data: dict) -> Scenario:
+    """The scenario as a run keeps it: RUN/scenario/scenario.toml and its data."""
+    (directory / "scenario" / "data").mkdir(parents=True, exist_ok=True)
+    (directory / "scenario" / "data" / "obs.csv").write_text(
+        "year,b_obs,b_survey,source\n" + "".join(f"{y},{y - 1999}.5,{y - 1990},made up\n" for y in range(2000, 2006)))
+    return load_scenario(write_scenario(directory / "scenario", data))
+
+
+def changes_between(tmp_path: Path, edit) -> set[tuple[str, str, str]]:
+    edited = measured_chain()
+    edit(edited)
+    a, b = loaded(tmp_path / "a", measured_chain()), loaded(tmp_path / "b", edited)
+    return {(c["kind"], c["id"], c["what"]) for c in scenario_changes(a, b)}
+
+
+def test_an_indicators_measurement_priors_are_changes(tmp_path) -> None:
+    """The tester's case: only an indicator's loading and noise priors changed, and the diff
+    said "0 changes"."""
+    def edit(s):
+        s["indicators"]["b_survey"]["loading"] = {"dist": "LogNormal", "mu": 1.0, "sigma": 0.3}
+        s["indicators"]["b_survey"]["noise"] = {"dist": "Gamma", "alpha": 2, "beta": 2}
+        s["indicators"]["b_survey"]["intercept"] = {"dist": "Normal", "mu": 1.0, "sigma": 0.5}
+
+    assert changes_between(tmp_path, edit) == {("indicator", "b_survey", "loading prior"),
+                                               ("indicator", "b_survey", "noise prior"),
+                                               ("indicator", "b_survey", "intercept prior")}
+
+
+def test_a_removed_desirable_direction_is_a_change_of_the_node_and_of_the_questions_that_followed_it(
+        tmp_path) -> None:
+    """The tester's other case: removing desirable from the nodes flipped decisions, and the
+    diff said "0 changes"."""
+    def edit(s):
+        del s["nodes"]["B"]["desirable"]
+
+    assert changes_between(tmp_path, edit) == {("node", "B", "desirable direction"),
+                                               ("question", "b_up", "desirable answer")}
+
+
+def test_a_nodes_display_and_initial_spread_a_questions_answer_sought_and_the_baseline_are_changes(
+        tmp_path) -> None:
+    def edit(s):
+        s["nodes"]["A"]["display"] = {"kind": "linear", "offset": 10.0, "scale": 2.0}
+        s["nodes"]["A"]["initial_sd"] = 3.0
+        s["questions"][1]["desirable"] = "no"
+        s["strategies"][0]["baseline"], s["strategies"][2]["baseline"] = False, True
+
+    assert changes_between(tmp_path, edit) == {
+        ("node", "A", "display"), ("node", "A", "initial_sd"), ("question", "c_high", "desirable answer"),
+        ("strategy", "hold_low", "baseline (the strategy others are compared with)"),
+        ("strategy", "natural", "baseline (the strategy others are compared with)")}
+
+
+def test_words_are_no_change(tmp_path) -> None:
+    """Names, labels, descriptions, quotes, sources and units cannot move an answer."""
+    def edit(s):
+        s["scenario"]["name"] = "renamed"
+        s["nodes"]["A"]["label"] = "Another label"
+        s["nodes"]["L"]["display"]["unit"] = "dollars"
+        s["claims"][0]["quote"] = "someone else said so"
+        s["indicators"]["b_obs"].update(label="Relabelled", source="elsewhere", unit="people")
+        s["strategies"][1]["label"] = "High"
+        s["questions"][0]["text"] = "Asked otherwise?"
+
+    assert changes_between(tmp_path, edit) == set()
+
+
+def test_a_prior_changed_within_its_rounding_is_a_change_shown_in_full(tmp_path) -> None:
+    edited = measured_chain()
+    edited["claims"][1]["prior"]["mu"] = 0.8001
+    a, b = loaded(tmp_path / "a", measured_chain()), loaded(tmp_path / "b", edited)
+    [found] = scenario_changes(a, b)
+    assert (found["kind"], found["id"], found["what"]) == ("claim", "a_to_b", "prior")
+    assert "0.8001" in found["b"] and found["a"] != found["b"]
+
+
+def other_value(value):
+    """A value of the same kind that differs."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "_other"
+    if isinstance(value, Distribution):
+        return dataclasses.replace(value, params={k: v + 1 for k, v in value.params.items()})
+    if isinstance(value, DisplaySpec):
+        return value.model_copy(update={"scale": value.scale + 1})
+    if isinstance(value, tuple):  # a claim's hypotheses
+        return value + (Hypothesis("other", 1.0, Distribution("Normal", {"mu": 0.0, "sigma": 1.0})),)
+    if isinstance(value, dict):  # a strategy's settings
+        return {**value, "A": LeverSetting("values", values=(1.0,) * 5)}
+    if value is None:
+        return 1
+    raise AssertionError(f"no other value for {value!r}")
+
+
+def test_every_field_of_the_resolved_scenario_is_compared_but_its_words(tmp_path) -> None:
+    """Each field the scenario carries, changed alone, is a change, unless it is one of the
+    words (or an indicator's observations, compared year by year): so a field added to the
+    scenario later is compared unless declared words here."""
+    assert NOT_COMPARED == {
+        Scenario: {"path", "name", "description", "source", "source_url", "text", "files", "contents",
+                   "nodes", "claims", "indicators", "strategies", "questions"},
+        Node: {"id", "label", "description"}, Claim: {"id", "label", "quote"},
+        Indicator: {"id", "label", "unit", "source", "url", "file", "column", "sources", "read_as",
+                    "years", "values", "center", "spread"},
+        Strategy: {"id", "label", "description"}, Question: {"id", "text", "resolution"}}
+    a = loaded(tmp_path, measured_chain())
+    items = [("scenario", None, a, lambda new: new), ("node", "A", a.nodes["A"],
+                                                       lambda new: dataclasses.replace(a, nodes={**a.nodes, "A": new})),
+             ("claim", "a_to_b", a.claims[1], lambda new: dataclasses.replace(a, claims=(*a.claims[:1], new,
+                                                                                       *a.claims[2:]))),
+             ("indicator", "b_survey", a.indicators["b_survey"],
+              lambda new: dataclasses.replace(a, indicators={**a.indicators, "b_survey": new})),
+             ("strategy", "hold_high", a.strategies[1],
+              lambda new: dataclasses.replace(a, strategies=(a.strategies[0], new, *a.strategies[2:]))),
+             ("question", "c_high", a.questions[1], lambda new: dataclasses.replace(a, questions=(a.questions[0], new)))]
+    for kind, ident, item, put in items:
+        for f in dataclasses.fields(item):
+            if f.name in NOT_COMPARED[type(item)]:
+                continue
+            b = put(dataclasses.replace(item, **{f.name: other_value(getattr(item, f.name))}))
+            found = [(c["kind"], c["id"]) for c in scenario_changes(a, b)]
+            assert len(found) == 1 and found[0][0] == kind and (ident is None or found[0][1] == ident), \
+                (kind, f.name, found)
+
+
+# What explains a moved answer when no changed claim does.
+
+def run_of(directory: Path, data: dict, answers: dict[str, dict[str, float]], seed: int = 1) -> Run:
+    """A run of ``data`` whose summary gives these answers (question -> strategy -> probability,
+    each with Monte Carlo error 0.01) and no sensitivity analysis; only its settings' seed."""
+    loaded(directory, data)
+    questions = [{"id": qid, "decision": None,
+                  "by_strategy": {sid: {"probability": p, "mcse": 0.01} for sid, p in by.items()}}
+                 for qid, by in answers.items()]
+    return Run(path=directory, tree=None, summary={"questions": questions, "strategies": STRATEGIES},
+               manifest={"settings": {"seed": seed}, "versions": {}})
+
+
+BEFORE = {"b_up": {"hold_low": 0.5, "hold_high": 0.6}, "c_high": {"hold_low": 0.5, "hold_high": 0.5}}
+AFTER = {"b_up": {"hold_low": 0.7, "hold_high": 0.8}, "c_high": {"hold_low": 0.5, "hold_high": 0.7}}
+
+
+def explained(tmp_path: Path, edit, seed: int = 1) -> dict[tuple[str, str], list[str]]:
+    """What explains each moved answer (question, strategy) after ``edit`` to the scenario."""
+    edited = measured_chain()
+    edit(edited)
+    found = diff_runs(run_of(tmp_path / "a", measured_chain(), BEFORE), run_of(tmp_path / "b", edited, AFTER, seed))
+    assert "no changed claim on its path" not in diff_view(found)
+    return {(m["question"], m["strategy"]): m["explained_by"] for m in found.moved}
+
+
+def test_an_answer_moved_by_an_indicators_measurement_prior_is_explained_by_it(tmp_path) -> None:
+    """The tester's case: the diff said "no changed claim on its path (data or settings)"
+    though neither had changed."""
+    def edit(s):
+        s["indicators"]["b_survey"]["noise"] = {"dist": "Gamma", "alpha": 2, "beta": 2}
+
+    moved = explained(tmp_path, edit)
+    assert moved == {key: ["indicator b_survey: noise prior"]
+                     for key in [("b_up", "hold_low"), ("b_up", "hold_high"), ("c_high", "hold_high")]}
+
+
+def test_a_strategys_or_a_questions_change_explains_only_its_own_answers_and_a_desirable_answer_none(
+        tmp_path) -> None:
+    def edit(s):
+        s["strategies"][1]["set"] = {"L": 2.0}
+        s["questions"][0]["threshold"] = 1.0
+        del s["questions"][0]["reference_year"]
+        s["questions"][1]["desirable"] = "no"
+
+    assert explained(tmp_path, edit) == {("b_up", "hold_low"): ["question b_up: rule"],
+                                         ("b_up", "hold_high"): ["strategy hold_high: settings", "question b_up: rule"],
+                                         ("c_high", "hold_high"): ["strategy hold_high: settings"]}
+
+
+def test_an_answer_moved_with_nothing_on_its_path_changed_moved_by_chance_or_by_the_seed(tmp_path) -> None:
+    def edit(s):
+        del s["nodes"]["B"]["desirable"]
+
+    assert all(v == [CHANCE] for v in explained(tmp_path / "one", edit).values())
+    assert all(v == ["setting seed"] for v in explained(tmp_path / "two", edit, seed=2).values())

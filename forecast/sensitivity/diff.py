@@ -1,8 +1,11 @@
 """What changed between two runs, which answers moved beyond their Monte Carlo error, and which
-changed claims explain the moves.
+changes explain the moves.
 
 Two runs of a scenario differ in what the analyst changed (claims, priors, data, strategies,
-questions, sampler settings) and, through those, in their answers. An answer "moved" when the
+questions, sampler settings) and, through those, in their answers and decisions. Every field of
+the resolved scenario is compared (:func:`scenario_changes`) but those that only name, describe
+or locate (:data:`NOT_COMPARED`), so a field added to the scenario is compared unless it is
+declared words. An answer "moved" when the
 two probabilities differ by more than twice the Monte Carlo error of their difference
 (``sqrt(mcse_a^2 + mcse_b^2)``): less than that is what rerunning with another seed does.
 
@@ -11,7 +14,13 @@ to first order: the answer's slope in the claim's effect (its tornado's swing ov
 effect's 5th-95th percentile range, :mod:`forecast.sensitivity.analysis`) times how far the
 change moved the effect's posterior median, the larger of the two runs' slopes. A claim the
 answer hinges on but that was barely changed explains little; one flipped explains much. A
-changed claim on no path to the question's subject cannot explain it.
+changed claim on no path to the question's subject cannot explain it. The other changes that
+can move the answer follow, unranked, as the diff lists them ("indicator sales: noise prior",
+"data sales", "setting seed"): through the posterior, a change to any node, indicator, data,
+setting or the scenario's years can move any answer; a strategy's only its own answers, a
+question's only its own. A change that can only change a decision (a desirable direction or
+answer, which strategy is the baseline) explains no move. An answer that moved with nothing on
+its path changed moved by chance (:data:`CHANCE`): one answer in 20 does.
 
 A question's *decision* changed when its best strategy did, when it went from a clear best to
 a tie or back, when the strategies tied for best are others, or when its desirable answer
@@ -25,14 +34,21 @@ not record (older than decisions) is not compared, and is named as such.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+import numpy as np
 
 from forecast.forecasts.questions import recorded_decision
 from forecast.results.store import Run
-from forecast.scenario import Scenario, load_scenario
+from forecast.scenario import Claim, Indicator, Node, Question, Scenario, Strategy, load_scenario
+from forecast.scenario.priors import Distribution, Hypothesis
+from forecast.scenario.schema import DisplaySpec
 
 #: An answer moved when the difference exceeds this many Monte Carlo errors of the difference.
 MOVED_AT = 2.0
+#: What explains a moved answer that no change reaches: one answer in 20 moves this far by chance.
+CHANCE = "no change on its path: chance (Monte Carlo noise)"
 
 
 @dataclass
@@ -82,7 +98,8 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
             claims = [found.get(q["id"], {}).get("claims", {}) for found in influence]
             out.moved.append({"question": q["id"], "strategy": sid, "a": then["probability"],
                               "b": now["probability"], "z": z,
-                              "explained_by": _explaining(changed_claims, claims, sid, shifts)})
+                              "explained_by": _explaining(changed_claims, claims, sid, shifts)
+                              + _other_changes(out.changes, q["id"], sid) or [CHANCE]})
     out.moved.sort(key=lambda m: -abs(m["b"] - m["a"]))
     out.decisions, out.decisions_not_compared = decision_changes(a.summary, b.summary)
     out.strategy_labels = {s["id"]: s.get("label") or s["id"]
@@ -177,6 +194,19 @@ def _explaining(changed: set[str], runs: list[dict[str, dict]], strategy: str,
     return sorted(on_path, key=weight, reverse=True) + unknown
 
 
+def _other_changes(changes: list[dict], question: str, strategy: str) -> list[str]:
+    """The changes other than claims' that can move a question's answer under a strategy, as
+    the diff lists them ("indicator sales: noise prior"), in its order (see the module)."""
+    out = []
+    for c in changes:
+        if c["kind"] == "claim" or (c["kind"], c["what"]) in DECISIONS_ONLY:
+            continue
+        if (c["kind"] == "strategy" and c["id"] != strategy) or (c["kind"] == "question" and c["id"] != question):
+            continue
+        out.append(f"{c['kind']} {c['id']}" + (f": {c['what']}" if c["what"] != c["id"] else ""))
+    return out
+
+
 def _median_shift(a: dict, b: dict, cid: str) -> float | None:
     """How far a claim's effect's posterior median moved from run ``a`` to run ``b``, or None
     when either run's summary lacks it."""
@@ -184,38 +214,77 @@ def _median_shift(a: dict, b: dict, cid: str) -> float | None:
     return None if None in medians else float(medians[1] - medians[0])
 
 
+#: Fields that only name, describe or locate (words, labels, sources, files): they cannot move
+#: an answer or a decision, so they are not compared. Every other field of the resolved
+#: scenario (:mod:`forecast.scenario.domain`) is, a field added later included, unless listed
+#: here. An indicator's observations are compared year by year (kind "data"); ``center`` and
+#: ``spread``, their standardisation, follow from them.
+NOT_COMPARED: dict[type, frozenset[str]] = {
+    Scenario: frozenset({"path", "name", "description", "source", "source_url", "text", "files", "contents",
+                         "nodes", "claims", "indicators", "strategies", "questions"}),  # the last five: by item
+    Node: frozenset({"id", "label", "description"}),
+    Claim: frozenset({"id", "label", "quote"}),
+    Indicator: frozenset({"id", "label", "unit", "source", "url", "file", "column", "sources", "read_as",
+                          "years", "values", "center", "spread"}),
+    Strategy: frozenset({"id", "label", "description"}),
+    Question: frozenset({"id", "text", "resolution"}),
+}
+
+#: Fields compared together, as one change: the fields, its id (for the scenario's own) or name,
+#: and how it reads.
+_TOGETHER: dict[type, list[tuple[tuple[str, ...], str, Callable]]] = {
+    Scenario: [(("history_start", "start_year", "horizon"), "years",
+                lambda s: (s.history_start, s.start_year, s.horizon))],
+    Claim: [(("cause", "effect", "lag"), "cause -> effect (lag)", lambda c: f"{c.cause} -> {c.effect} ({c.lag})"),
+            (("prior", "hypotheses"), "prior", lambda c: _prior_text(c))],
+    Indicator: [(("node", "transform", "direction"), "node, transform, direction",
+                 lambda i: (i.node, i.transform, i.direction))],
+    Question: [(("subject", "subject_kind", "year", "comparison", "threshold", "reference_year", "change"), "rule",
+                lambda q: q.describe_rule())],
+}
+
+#: What a field is called in a change, where its name alone would not say.
+_NAMES = {"shock_df": "shocks' degrees of freedom", "years": "history, start and horizon",
+          "interventions": "settings", "anchor": "anchor (intercept 0, loading 1)",
+          (Node, "desirable"): "desirable direction", (Question, "desirable"): "desirable answer",
+          (Strategy, "baseline"): "baseline (the strategy others are compared with)"}
+
+#: Changes that can change a decision or a comparison but no answer (a probability): (kind, what).
+DECISIONS_ONLY = {("node", _NAMES[Node, "desirable"]), ("question", _NAMES[Question, "desirable"]),
+                  ("strategy", _NAMES[Strategy, "baseline"])}
+
+
 def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
-    """Every difference between two scenarios that can move an answer, one entry each."""
+    """Every difference between two scenarios that can move an answer or a decision, one entry
+    each: every field of the resolved scenario but those in :data:`NOT_COMPARED`, item by item
+    (nodes, claims, indicators, strategies, questions by id; those only one scenario has are
+    added or removed), and each indicator's observations year by year."""
     changes: list[dict] = []
 
-    def note(kind: str, ident: str, what: str, x, y) -> None:
-        if x != y:
-            changes.append({"kind": kind, "id": ident, "what": what, "a": x, "b": y})
+    def compare(kind: str, ident: str | None, x, y) -> None:
+        for (key, what, (raw_x, shown_x)), (_, _, (raw_y, shown_y)) in zip(_parts(x), _parts(y)):
+            if not _same(raw_x, raw_y):
+                if shown_x == shown_y:  # the same in words (3 significant digits): show them in full
+                    shown_x, shown_y = _exact(raw_x), _exact(raw_y)
+                changes.append({"kind": kind, "id": ident or key, "what": what, "a": shown_x, "b": shown_y})
 
     def pairs(kind: str, xs: dict, ys: dict):
         """The items both scenarios have, by id; those only one has are noted as added or removed."""
         for ident in sorted(set(xs) | set(ys)):
             x, y = xs.get(ident), ys.get(ident)
             if x is None or y is None:
-                note(kind, ident, "added" if x is None else "removed", x is not None, y is not None)
+                changes.append({"kind": kind, "id": ident, "what": "added" if x is None else "removed",
+                                "a": x is not None, "b": y is not None})
             else:
                 yield ident, x, y
 
-    note("scenario", "years", "history, start and horizon", (a.history_start, a.start_year, a.horizon),
-         (b.history_start, b.start_year, b.horizon))
-    note("scenario", "shock_df", "shocks' degrees of freedom", a.shock_df, b.shock_df)
+    compare("scenario", None, a, b)
     for nid, x, y in pairs("node", a.nodes, b.nodes):
-        for part in ("baseline", "persistence", "volatility", "shift"):
-            note("node", nid, f"{part} prior", getattr(x, part).describe(), getattr(y, part).describe())
-        note("node", nid, "drift_sd", x.drift_sd, y.drift_sd)
-        note("node", nid, "role", x.role, y.role)
+        compare("node", nid, x, y)
     for cid, x, y in pairs("claim", {c.id: c for c in a.claims}, {c.id: c for c in b.claims}):
-        note("claim", cid, "cause -> effect (lag)", f"{x.cause} -> {x.effect} ({x.lag})",
-             f"{y.cause} -> {y.effect} ({y.lag})")
-        note("claim", cid, "prior", _prior_text(x), _prior_text(y))
+        compare("claim", cid, x, y)
     for iid, x, y in pairs("indicator", a.indicators, b.indicators):
-        note("indicator", iid, "node, transform, direction", (x.node, x.transform, x.direction),
-             (y.node, y.transform, y.direction))
+        compare("indicator", iid, x, y)
         data_x = dict(zip(x.years.tolist(), x.values.tolist()))
         data_y = dict(zip(y.years.tolist(), y.values.tolist()))
         differ = sorted(yr for yr in set(data_x) | set(data_y) if data_x.get(yr) != data_y.get(yr))
@@ -223,11 +292,77 @@ def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
             changes.append({"kind": "data", "id": iid, "what": f"values in {_years(differ)}",
                             "a": [data_x.get(yr) for yr in differ], "b": [data_y.get(yr) for yr in differ]})
     for sid, x, y in pairs("strategy", {s.id: s for s in a.strategies}, {s.id: s for s in b.strategies}):
-        note("strategy", sid, "settings", {k: repr(v) for k, v in x.interventions.items()},
-             {k: repr(v) for k, v in y.interventions.items()})
+        compare("strategy", sid, x, y)
     for qid, x, y in pairs("question", {q.id: q for q in a.questions}, {q.id: q for q in b.questions}):
-        note("question", qid, "rule", x.describe_rule(), y.describe_rule())
+        compare("question", qid, x, y)
     return changes
+
+
+def _parts(item) -> list[tuple[str, str, tuple]]:
+    """What of a scenario's item is compared, in its fields' order: ``(key, what, (raw, shown))``
+    for each field not in :data:`NOT_COMPARED` and each group of :data:`_TOGETHER`, the raw value
+    compared and its reading shown."""
+    skip, together = NOT_COMPARED[type(item)], _TOGETHER.get(type(item), [])
+    grouped = {name: (names, key, show) for names, key, show in together for name in names}
+    out, done = [], set()
+    for f in fields(item):
+        if f.name in skip or f.name in done:
+            continue
+        if f.name in grouped:
+            names, key, show = grouped[f.name]
+            done.update(names)
+            raw = tuple(_raw(getattr(item, n)) for n in names)
+            out.append((key, _NAMES.get(key, key), (raw, show(item))))
+        else:
+            value = getattr(item, f.name)
+            what = f"{f.name} prior" if isinstance(value, Distribution) else \
+                _NAMES.get((type(item), f.name)) or _NAMES.get(f.name, f.name)
+            out.append((f.name, what, (_raw(value), _shown(value))))
+    return out
+
+
+def _raw(value):
+    """A value as compared: exactly (a prior's parameters in full, not as described)."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.tolist())
+    if isinstance(value, Hypothesis):
+        return (value.id, value.weight, value.prior)  # its quote and label are words
+    if isinstance(value, tuple):
+        return tuple(_raw(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _raw(v) for k, v in value.items()}
+    if isinstance(value, DisplaySpec):
+        return (value.kind, value.offset, value.scale)  # its unit is a word
+    return value
+
+
+def _shown(value):
+    """A value as a diff shows it."""
+    if isinstance(value, Distribution):
+        return value.describe()
+    if isinstance(value, DisplaySpec):
+        return f"{value.kind}, offset {value.offset:g}, scale {value.scale:g}"
+    if isinstance(value, dict):
+        return {k: repr(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _exact(raw) -> str:
+    """A value in full, where its reading rounds (a prior's parameters to 3 significant digits)."""
+    if isinstance(raw, Distribution):
+        return f"{raw.name}({', '.join(f'{k}={v!r}' for k, v in raw.params.items())})"
+    if isinstance(raw, tuple):
+        return "(" + ", ".join(_exact(v) for v in raw) + ")"
+    return repr(raw)
+
+
+def _same(x, y) -> bool:
+    try:
+        return bool(x == y)
+    except (TypeError, ValueError):  # values that do not compare as a whole
+        return repr(x) == repr(y)
 
 
 def setting_changes(a: Run, b: Run) -> list[dict]:
