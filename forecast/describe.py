@@ -308,10 +308,12 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         lines += [f"  {w['claim']} for {w['question']}: {w['evppi']:.3f} (noise {w.get('evppi_noise', 0.0):.3f})"
                   for w in worth[:10]]
         lines.append("")
-    lines.append("what the data taught (1 - posterior/prior variance; power-scaling prior sensitivity):")
+    from forecast.report.answers import learned_text
+
+    lines.append("what the data taught (power-scaling prior sensitivity; 1 - posterior/prior variance):")
     for cid, c in found["claims"].items():
-        lines.append(f"  {cid}: contraction {c['contraction']:+.2f}, prior sensitivity {c['prior_sensitivity']:.3f}"
-                     f" -> {c['driven_by']}-driven")
+        word, note = learned_text(c, (summary.get("claims") or {}).get(cid))
+        lines.append(f"  {cid}: {note} -> the posterior follows {word}")
     lines += ["", "(every strategy and every contrast with the baseline: --json)"]
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ report, the sensitivity analysis and sweeps)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from forecast.forecasts.questions import decide
 
@@ -39,3 +40,13 @@ def test_strategies_that_give_the_same_draws_are_exactly_tied() -> None:
     found = decide(np.stack([same, same]), "no", ["a", "b"], chains=2)
     assert found.tied == ("b",) and found.gap_mcse == {"b": 0.0}
     assert found.to_dict()["clear"] is False
+
+
+def test_a_share_of_0_or_1_from_few_draws_is_not_exact() -> None:
+    """10 draws that all say yes give 1.00, with an error of about 0.07; many draws give the
+    binomial error as it is."""
+    from forecast.forecasts.questions import proportion_error
+
+    assert 0.05 < float(proportion_error(1.0, 10)) < 0.08
+    assert float(proportion_error(0.0, 4000)) < 0.001
+    assert float(proportion_error(0.3, 4000)) == pytest.approx(np.sqrt(0.3 * 0.7 / 4000), rel=1e-3)

@@ -291,7 +291,8 @@ def test_headline_numbers_are_the_summary_numbers(rendered, runs, variant):
         shown = " ".join(cell["text"].split())
         p, m = f"{r['probability']:.2f}", f"{r['mcse']:.3f}"
         prior = summary["sensitivity"]["questions"][key[0]]["prior_only"][key[1]]
-        assert shown == f"{p} (prior only {prior:.2f}) {answers.likelihood(r['probability'])} Monte Carlo error {m}", shown
+        beside = f" (prior only {prior:.2f})" if summary["indicators"] else ""  # no data: the posterior is the prior
+        assert shown == f"{p}{beside} {answers.likelihood(r['probability'])} Monte Carlo error {m}", shown
 
 
 def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
@@ -337,9 +338,9 @@ def test_scales_and_unmeasured_nodes_are_explained_where_they_are_used(rendered)
     for text in (index, page):
         assert "50 is the node's reference level" in text
         assert "a step of 10 points is 0.41 standard units" in " ".join(text.split())
-    # no indicator measures the pressure or the alliance: marked, their history prior only; trade ties are measured
-    assert "Pressure (no data: history is prior only)" in page
-    assert "Alliance <b>depth</b> (no data: history is prior only)" in page
+    # no indicator measures the pressure or the alliance: marked, their history inferred through claims only
+    assert "Pressure (no indicator: its history is inferred only through its claims)" in page
+    assert "Alliance <b>depth</b> (no indicator: its history is inferred only through its claims)" in page
     assert "Trade ties (no data" not in page
 
 

@@ -318,3 +318,47 @@ def test_the_backtest_headline_says_when_its_90_percent_intervals_are_too_narrow
     assert "held 77% of what happened (too narrow: calibrated 90% intervals would hold 80%–97%)" in headline(summary)
     summary["coverage"]["model"]["90"] = 0.9
     assert "held 90% of what happened and the 50%" in headline(summary)
+
+
+def test_a_probability_s_word_is_that_of_the_number_shown():
+    """0.9875 is shown as 0.99: it gets 0.99's word, never another beside the same number."""
+    assert answers.likelihood(0.9875) == answers.likelihood(0.99) == "virtually certain"
+    assert answers.likelihood(0.0125) == answers.likelihood(0.01) == "exceptionally unlikely"
+    assert context.chance(0.6549) == "about as likely as not (0.65)" and context.chance(0.655) == "likely (0.66)"
+
+
+def test_a_claim_whose_hypotheses_the_data_reweighed_follows_the_data_between_them():
+    """Power-scaling a narrow mixture prior says "prior" even when the data chose the
+    hypothesis: the words say both, with the weights."""
+    found = {"contraction": 0.4, "prior_sensitivity": 0.132, "driven_by": "prior"}
+    claim = {"hypotheses": {"inelastic": {"label": "Inelastic", "prior_weight": 0.5, "posterior_weight": 0.95,
+                                          "posterior_weight_mcse": 0.01},
+                            "none": {"label": "", "prior_weight": 0.5, "posterior_weight": 0.05,
+                                     "posterior_weight_mcse": 0.01}}}
+    word, note = answers.learned_text(found, claim)
+    assert word == "the data, between its hypotheses; its prior, within them"
+    assert note.endswith("hypothesis weights Inelastic 0.50 \u2192 0.95, none 0.50 \u2192 0.05")
+    unmoved = {h: {**v, "posterior_weight": 0.52} for h, v in claim["hypotheses"].items()}
+    assert answers.learned_text(found, {"hypotheses": unmoved})[0] == "its prior"
+    assert answers.learned_text({**found, "driven_by": "data"})[0] == "the data"
+
+
+def test_with_no_indicator_data_the_prior_only_answer_is_not_set_beside_the_posterior():
+    """The posterior is the prior: two Monte Carlo estimates of one number, whose gap would
+    read as the data's doing."""
+    s = {"indicators": {}, "sensitivity": {"questions": {"q": {"prior_only": {"a": 0.51}}}}}
+    assert context.prior_only(s, "q", "a") is None and context.prior_note(s, "q", "a") == ""
+    s["indicators"] = {"x": {"node": "n"}}
+    assert context.prior_only(s, "q", "a") == 0.51 and context.prior_note(s, "q", "a") == "prior only 0.51"
+
+
+def test_a_scenario_with_one_strategy_says_there_is_no_choice():
+    s = {"nodes": {"bad": {"label": "Bad", "desirable": "lower"}}, "indicators": {},
+         "questions": [{"id": "q", "text": "Bad above 50?", **_question("bad", "above", desirable_answer="no"),
+                        "by_strategy": {"a": {"probability": 0.47, "mcse": 0.01}},
+                        "decision": _decided("a", [])}],
+         "contrasts": {}}
+    only = [{"id": "a", "label": "A", "href": "a.html", "baseline": True}]
+    row = context.summary_context(s, only, only[0])["rows"][0]["cells"]
+    assert row["best"]["text"] == "A" and row["best"]["note"] == context.ONLY_STRATEGY
+    assert context.contrasts_context(s, only, "index")["only_baseline"] is True

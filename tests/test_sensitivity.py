@@ -256,3 +256,19 @@ def test_a_claim_barely_changed_explains_less_than_one_flipped_however_much_the_
     other = run_scenario(write_scenario(tmp_path, changed), SETTINGS, out=tmp_path / "run", report=False)
     moved = [m for m in diff_runs(hinge_run, other).moved if m["question"] == "b_high"]
     assert moved and all(m["explained_by"][0] == "l_to_a" for m in moved)
+
+
+def test_a_tornado_end_is_a_probability_even_where_the_spline_overshoots() -> None:
+    """Answers that switch from no to yes at an effect value: a spline rings at the step, so
+    its ends overshoot (here about -0.004 and 1.10); the tornado says at least 0 and at most 1."""
+    from scipy.stats import norm
+
+    from forecast.sensitivity.analysis import TORNADO, claim_influence, ranks
+
+    x = np.random.default_rng(11).normal(size=800)
+    y = (x > 1.0).astype(float)[None]
+    regression = EffectRegression(x)
+    raw, _ = regression.predict(y, np.quantile(x, TORNADO))
+    assert raw.min() < 0.0 and raw.max() > 1.0  # the case this guards against
+    found = claim_influence(regression, y, ranks(y), None, None, ["a"], None, norm(0, 1))
+    assert found["tornado"]["a"] == [0.0, 1.0]

@@ -18,6 +18,10 @@ with neither has no answer sought and so no best strategy, and the report says s
 **The best strategy** for a question is the one under which the answer sought is most
 probable. Strategies within Monte Carlo error of their paired difference from it are named as
 tied with it: the draws cannot order them (:mod:`forecast.forecasts.questions`).
+
+**What the data taught about a claim**, for the report and ``forecast sensitivity`` alike: its
+posterior follows the data or its prior, by power-scaling sensitivity, and for a claim with
+competing hypotheses whose weights the data moved, the data between them (:func:`learned_text`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import math
 from typing import Any
 
 from forecast.forecasts.questions import recorded_decision
+from forecast.report.formatting import fmt
 
 #: The IPCC likelihood scale: (lowest probability, word, the range as the IPCC states it).
 #: Read from the top: the first row whose lower bound the probability reaches gives the
@@ -51,9 +56,11 @@ MIRROR = {"virtually certain": "exceptionally unlikely", "extremely likely": "ex
 def likelihood(p: float | None) -> str:
     """The IPCC's word for a probability: 0.82 is "likely", 0.5 "about as likely as not",
     0.2 "unlikely". Symmetric: 0.66 is likely and 0.34 about as likely as not; 0.33 is
-    unlikely and 0.10 very unlikely."""
+    unlikely and 0.10 very unlikely. The word is that of the number as the report shows it,
+    to two decimals: 0.9875 is shown as 0.99 and so is "virtually certain", like 0.99 itself."""
     if p is None or math.isnan(p):
         return "not available"
+    p = round(p, 2)
     if p >= 0.66:
         return next(word for lo, word, _ in LIKELIHOOD if p >= lo)
     if p > 0.33:
@@ -118,3 +125,32 @@ def decision(s: dict, question: dict) -> dict | None:
     p = {sid: p_sought(r["probability"], want) for sid, r in question["by_strategy"].items()}
     return {"desirable": want, "best": max(p, key=lambda k: -1.0 if p[k] is None else p[k]), "utilities": p,
             "tied": None}
+
+
+#: A hypothesis weight that moved by more than this (and twice its Monte Carlo error) was moved
+#: by the data.
+WEIGHT_MOVED = 0.1
+
+
+def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, str]:
+    """What the data taught about a claim, in words and a note with the numbers behind them.
+    A claim with competing hypotheses whose weights the data moved is said to follow the data
+    between its hypotheses even when, within the favoured one, its narrow prior still shapes the
+    posterior (which is what a high prior sensitivity then measures)."""
+    if not found:
+        return "n/a", ""
+    word = "the data" if found.get("driven_by") == "data" else "its prior"
+    narrowed = found.get("contraction")
+    width = ("prior variance not narrowed" if narrowed is None or narrowed <= 0
+             else f"prior variance narrowed by {100 * narrowed:.0f}%")
+    note = f"prior sensitivity {fmt(found.get('prior_sensitivity'), 3)}; {width}"
+    hypotheses = (claim or {}).get("hypotheses") or {}
+    moved = [h for h in hypotheses.values() if h.get("posterior_weight") is not None and abs(
+        h["posterior_weight"] - h["prior_weight"]) > max(WEIGHT_MOVED, 2 * (h.get("posterior_weight_mcse") or 0.0))]
+    if moved:
+        weights = ", ".join(f"{h['label'] or hid} {fmt(h['prior_weight'])} \u2192 {fmt(h['posterior_weight'])}"
+                            for hid, h in hypotheses.items())
+        if word == "its prior":
+            word = "the data, between its hypotheses; its prior, within them"
+        note += f"; hypothesis weights {weights}"
+    return word, note

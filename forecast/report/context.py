@@ -325,6 +325,10 @@ def headline_context(s: dict, columns: list[dict], baseline: dict | None,
             "has_prior": any(c["prior_only"] is not None for r in rows for c in r["cells"])}
 
 
+#: What the summary says beside the best strategy of a scenario with one strategy.
+ONLY_STRATEGY = "the scenario's only strategy: there is no choice to make"
+
+
 def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> dict[str, Any]:
     """Per question: the answer sought, the best strategy for it and how likely the answer is
     under it (a word and the number), the baseline's, and the spread of the quantity behind it.
@@ -351,7 +355,7 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
             "question": cell(q["text"], extra=rests_on(s, q, top, want)),
             "sought": cell(want.capitalize(), answers.sought(s, q)["why"]),
             "best": cell(top["label"], ("no clear best: tied within Monte Carlo error with " + ", ".join(tied))
-                         if tied else None,
+                         if tied else (ONLY_STRATEGY if len(by_id) < 2 else None),
                          top["href"], strategy=top["id"]),
             "chance": sought_cell(best, want),
             "spread": cell(**spread(s, q, best)),
@@ -406,7 +410,7 @@ def contrasts_context(s: dict, strategies: list[dict], page: str, only: str | No
                              "rows": rows,
                              "figure": figure(f"contrast-{page}-{nid}", plots.contrast_chart, contrast=c, rows=rows,
                                               baseline_label=base["label"])})
-    return {"outcomes": outcomes}
+    return {"outcomes": outcomes, "only_baseline": len(strategies) < 2}
 
 
 def contrast_row(sid: str, e: dict, by_id: dict[str, dict]) -> dict[str, Any]:
@@ -661,9 +665,20 @@ def claim_label(s: dict, cid: str) -> str:
 
 
 def prior_only(s: dict, qid: str, sid: str) -> float | None:
-    """P(yes) for a question under a strategy from the prior alone (before any data), or None."""
+    """P(yes) for a question under a strategy from the prior alone (before any data), or None:
+    for a run without a sensitivity analysis, and for a scenario with no indicator data, whose
+    posterior is its prior (the two answers are then two Monte Carlo estimates of one number,
+    and their gap would read as the data's doing)."""
     entry = sensitivity_of(s, qid)
-    return None if entry is None else entry.get("prior_only", {}).get(sid)
+    if entry is None or not s.get("indicators"):
+        return None
+    return entry.get("prior_only", {}).get(sid)
+
+
+def prior_note(s: dict, qid: str, sid: str) -> str:
+    """"prior only 0.41" to go beside an answer, or "" when there is no separate prior answer."""
+    p = prior_only(s, qid, sid)
+    return "" if p is None else f"prior only {fmt(p)}"
 
 
 def hinge_strategy(entry: dict) -> str:
@@ -735,17 +750,21 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
     bars, left_out = tornado_bars(s, entry, sid)
     answer = entry["posterior"][sid]
     decision = entry.get("decision")
-    if decision and decision.get("tied"):
+    prior = prior_note(s, q["id"], sid)
+    shown = fmt(answer) + (f" ({prior})" if prior else "")
+    if len(by_id) < 2:
+        lead = f"{st['label']} is the scenario's only strategy: the probability of yes under it is {shown}."
+    elif decision and decision.get("tied"):
         others = ", ".join(tied_labels(decision, by_id))
         lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is tied within "
                 f"Monte Carlo error with {others}. Shown is {st['label']}, under which the probability of yes is "
-                f"{fmt(answer)} (prior only {fmt(entry['prior_only'].get(sid))}).")
+                f"{shown}.")
     elif decision:
         lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}, under which the "
-                f"probability of yes is {fmt(answer)} (prior only {fmt(entry['prior_only'].get(sid))}).")
+                f"probability of yes is {shown}.")
     else:
         lead = (f"This question has no desirable answer, so no strategy is best for it: shown is {st['label']}, under "
-                f"which yes is most probable ({fmt(answer)}; prior only {fmt(entry['prior_only'].get(sid))}).")
+                f"which yes is most probable ({fmt(answer)}{'; ' + prior if prior else ''}).")
     if bars:
         top = bars[0]
         swing = f"from {fmt(top['at_low'])} to {fmt(top['at_high'])}{error_text(top)}"
@@ -798,7 +817,9 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
         entry = sensitivity_of(s, h["id"]) or {}
         rows = flip_rows(s, entry, by_id) if entry.get("decision") else []
         decision = entry.get("decision")
-        if not decision:
+        if len(by_id) < 2:
+            none = "The scenario has only one strategy, so there is no choice to flip."
+        elif not decision:
             none = "No desirable answer is set for this question, so there is no choice of strategy to flip."
         elif decision.get("tied"):
             others = ", ".join(tied_labels(decision, by_id))
@@ -811,17 +832,6 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
     return out
 
 
-def learned_text(found: dict | None) -> tuple[str, str]:
-    """What the data taught about a claim, in words and a note with the two numbers behind them."""
-    if not found:
-        return "n/a", ""
-    word = "the data" if found.get("driven_by") == "data" else "its prior"
-    narrowed = found.get("contraction")
-    width = ("prior variance not narrowed" if narrowed is None or narrowed <= 0
-             else f"prior variance narrowed by {100 * narrowed:.0f}%")
-    return word, f"prior sensitivity {fmt(found.get('prior_sensitivity'), 3)}; {width}"
-
-
 def worth_context(s: dict) -> dict[str, Any]:
     """The claims most worth researching: the value of information about each claim's effect
     for the choice of strategy on a question, largest first (``worth_researching``)."""
@@ -830,7 +840,8 @@ def worth_context(s: dict) -> dict[str, Any]:
     worth = sens.get("worth_researching") or []
     rows = []
     for w in worth[:MAX_WORTH]:
-        word, note = learned_text((sens.get("claims") or {}).get(w["claim"]))
+        word, note = answers.learned_text((sens.get("claims") or {}).get(w["claim"]),
+                                          (s.get("claims") or {}).get(w["claim"]))
         rows.append({"claim": w["claim"], "label": claim_label(s, w["claim"]), "question": w["question"],
                      "question_text": texts.get(w["question"], w["question"]), "evppi": w["evppi"],
                      "evppi_text": fmt(w["evppi"], 3), "noise_text": fmt(w.get("evppi_noise"), 3),
@@ -905,9 +916,9 @@ def rests_on(s: dict, q: dict, best: dict, want: str) -> dict[str, Any] | None:
     claims = (f"Hinges most on {' and '.join(top)}." if top else
               "No claim on its path moves it beyond Monte Carlo error." if entry.get("ranking") else
               "No claim on its path moves it.")
-    return {"text": f"{claims} Before any data (prior only), the answer sought ({want}) under {best['label']} "
-                    f"was {chance(p)}.",
-            "prior_only": p, "href": f"#hinge-{q['id']}"}
+    before = (f"Before any data (prior only), the answer sought ({want}) under {best['label']} was {chance(p)}."
+              if p is not None else "The scenario has no indicator data: the answer is the prior's.")
+    return {"text": f"{claims} {before}", "prior_only": p, "href": f"#hinge-{q['id']}"}
 
 
 # --- Diagnostics and provenance ------------------------------------------------------------------

@@ -62,6 +62,7 @@ from forecast.forecasts.questions import (
     decide,
     mcse_of_mean,
     outcome,
+    proportion_error,
     quantity,
     subject_path,
     utility,
@@ -319,6 +320,7 @@ def claim_influence(regression: EffectRegression, y: np.ndarray, ranked: np.ndar
     question with a desirable answer its value of information and decision flip."""
     at = np.quantile(regression.x, TORNADO)
     ends, errors = regression.predict(y, at)  # (S, 2) each
+    ends = np.clip(ends, 0.0, 1.0)  # probabilities: a spline's end can overshoot [0, 1] by its noise
     entry: dict = {"on_path": True, "tornado_at": at.tolist(),
                    "tornado": {s: ends[i].tolist() for i, s in enumerate(strategies)},
                    "tornado_mcse": {s: errors[i].tolist() for i, s in enumerate(strategies)},
@@ -399,8 +401,9 @@ def flip(regression: EffectRegression, u: np.ndarray, strategies: list[str], dec
 def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list[str],
                    chains: int) -> tuple[dict[str, dict], dict[str, dict]]:
     """The answers from each combination of competing hypotheses' draws alone, and their Monte
-    Carlo errors: the binomial error of the combination's share of the draws, scaled as the
-    whole answer's MCMC error is to its binomial one (the draws' autocorrelation)."""
+    Carlo errors: the binomial error of the combination's share of the draws (never 0 for a
+    share of 0 or 1 from few draws: :func:`~forecast.forecasts.questions.proportion_error`),
+    scaled as the whole answer's MCMC error is to its binomial one (the draws' autocorrelation)."""
     combination = posterior["combination"].transpose("chain", "draw").values.ravel()
     labels = list(np.atleast_1d(posterior.attrs.get("combinations", [])))
     total = outcomes.shape[1]
@@ -414,6 +417,6 @@ def _by_hypothesis(posterior: xr.Dataset, outcomes: np.ndarray, strategies: list
         if picked.any():
             p = outcomes[:, picked].mean(axis=1)
             answers[str(label)] = dict(zip(strategies, p.tolist()))
-            errors[str(label)] = dict(zip(strategies, (np.sqrt(p * (1 - p) / picked.sum()) * scale).tolist()))
+            errors[str(label)] = dict(zip(strategies, (proportion_error(p, picked.sum()) * scale).tolist()))
     return answers, errors
 
