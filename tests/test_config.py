@@ -397,6 +397,39 @@ def test_a_ramp_beyond_the_limit_of_years_is_refused(tmp_path) -> None:
     load_scenario(write_scenario(tmp_path, data))
 
 
+# --- Strategies: a move past an index's bounds is capped, and said to be ---------------------
+
+
+def _index_lever(tmp_path, setting) -> object:
+    """CHAIN with L on an index, measured by a rising series whose last value (2005) stands
+    1.34 standard units above its mean: an index of 79.2 then."""
+    data = copy.deepcopy(CHAIN)
+    del data["nodes"]["L"]["display"]
+    data["strategies"][0]["set"], data["strategies"][1]["set"] = {"L": 20.0}, {"L": setting}
+    data["indicators"] = {"spend": {"label": "Spending", "node": "L", "column": "usd", "unit": "USD", "source": "test",
+                                    "file": "spend.csv"}}
+    (tmp_path / "spend.csv").write_text("year,usd,source\n" + "".join(f"{y},{y - 2000},a\n" for y in range(2000, 2006)))
+    return load_scenario(write_scenario(tmp_path, data))
+
+
+def test_a_move_past_an_index_s_bound_says_where_it_is_capped_and_in_how_many_draws(tmp_path) -> None:
+    """Up 20 points over 5 years passes 99 in 2009 from 85, in 2010 from 81.2, never from 70: the
+    summary's words say so with the share of draws, and its data list the cap."""
+    from forecast.results.summary import _setting
+
+    s = _index_lever(tmp_path, {"by": 20.0, "over": 5})
+    setting, node = s.strategies[1].interventions["L"], s.nodes["L"]
+    words = "up 20 points from its 2005 level by 2010 in equal steps"
+    entry = _setting(s, "L", setting, node.to_latent(np.array([81.2, 70.0, 85.0])))
+    assert entry["setting"] == f"{words}; capped at 99 from 2009-2010, by draw, in 67% of draws: an index stays below 100"
+    assert entry["capped"] == [{"at": 99.0, "from": [2009, 2010], "share": 0.666667}]
+    entry = _setting(s, "L", setting, node.to_latent(np.array([81.2, 81.3])))
+    assert entry["setting"] == f"{words}; capped at 99 from 2010: an index stays below 100"
+    entry = _setting(s, "L", setting, node.to_latent(np.array([70.0, 75.0])))
+    assert entry["setting"] == words and entry["capped"] == []
+    assert _setting(s, "L", setting)["setting"] == words  # no draws: nothing to say about them
+
+
 # --- Questions: only what could go either way -------------------------------------------------
 
 

@@ -8,11 +8,11 @@ import copy
 import numpy as np
 import pytest
 
-from forecast.forecasts.strategies import forecast_levels, lever_path
+from forecast.forecasts.strategies import forecast_levels, lever_caps, lever_path
 from forecast.model.dynamics import Params
 from forecast.posterior.draws import Draws
 from forecast.scenario import ScenarioError, load_scenario
-from forecast.scenario.domain import INDEX_BOUNDS, LeverSetting
+from forecast.scenario.domain import INDEX_BOUNDS, Cap, LeverSetting
 
 from .conftest import CHAIN, write_scenario
 
@@ -85,16 +85,59 @@ def test_held_and_relative_levers_move_from_each_draws_own_last_level(tmp_path) 
     np.testing.assert_allclose(lever[4], np.broadcast_to(last[:, 0] - 1.0, (YEARS, 3)))
 
 
-def test_an_index_moved_from_its_level_stays_within_its_bounds() -> None:
+def index_node():
     from forecast.scenario.domain import Node
     from forecast.scenario.schema import DisplaySpec
 
-    node = Node("x", "x", "lever", "", DisplaySpec(), "neither", None, None, None, None, 0.6, 1.0)  # type: ignore[arg-type]
+    return Node("x", "x", "lever", "", DisplaySpec(), "neither", None, None, None, None, 0.6, 1.0)  # type: ignore[arg-type]
+
+
+def test_an_index_moved_from_its_level_stays_within_its_bounds_and_says_where() -> None:
+    node = index_node()
     last = node.to_latent(np.array([5.0, 50.0, 97.0]))
-    path = node.to_display(lever_path(node, LeverSetting("by", amount=-10.0, steps=(1.0,)), last))
+    down = LeverSetting("by", amount=-10.0, steps=(1.0,))
+    path = node.to_display(lever_path(node, down, last))
     np.testing.assert_allclose(path[0], [INDEX_BOUNDS[0], 40.0, 87.0])
-    path = node.to_display(lever_path(node, LeverSetting("by", amount=10.0, steps=(1.0,)), last))
+    assert lever_caps(node, down, last, 2025) == (Cap(INDEX_BOUNDS[0], (2025, 2025), 1 / 3),)
+    up = LeverSetting("by", amount=10.0, steps=(1.0,))
+    path = node.to_display(lever_path(node, up, last))
     np.testing.assert_allclose(path[0], [15.0, 60.0, INDEX_BOUNDS[1]])
+    assert lever_caps(node, up, last, 2025) == (Cap(INDEX_BOUNDS[1], (2025, 2025), 1 / 3),)
+    assert lever_caps(node, LeverSetting("by", amount=1.0, steps=(1.0,)), last, 2025) == ()  # 98: within
+
+
+def test_a_ramp_is_capped_from_the_year_each_draw_passes_the_bound() -> None:
+    """Up 20 points over 5 years from 82 passes 99 in its fifth year (101.5 from 81.5), from 84
+    in its fourth (100); from 70 it never does. The path is held at 99 from then on."""
+    node = index_node()
+    ramp = LeverSetting("by", amount=20.0, steps=(0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0))
+    last = node.to_latent(np.array([81.5, 84.0, 70.0, 82.0]))
+    path = node.to_display(lever_path(node, ramp, last))
+    np.testing.assert_allclose(path[:, 0], [85.5, 89.5, 93.5, 97.5, 99.0, 99.0, 99.0])
+    np.testing.assert_allclose(path[:, 1], [88.0, 92.0, 96.0, 99.0, 99.0, 99.0, 99.0])
+    np.testing.assert_allclose(path[-1, 2], 90.0)
+    assert lever_caps(node, ramp, last, 2025) == (Cap(99.0, (2028, 2029), 0.75),)
+
+
+def test_a_move_to_a_level_on_an_index_is_not_capped() -> None:
+    """A value and a move to one lie strictly inside 0-100 as written, and a move to 99.5 gets there."""
+    node = index_node()
+    last = node.to_latent(np.array([60.0, 99.6]))
+    to = LeverSetting("to", amount=99.5, steps=(0.5, 1.0))
+    np.testing.assert_allclose(node.to_display(lever_path(node, to, last)), [[79.75, 99.55], [99.5, 99.5]])
+    assert lever_caps(node, to, last, 2025) == ()
+
+
+@pytest.mark.parametrize(("cap", "words"), [
+    (Cap(99.0, (2029, 2029), 1.0), "capped at 99 from 2029: an index stays below 100"),
+    (Cap(99.0, (2028, 2030), 1.0), "capped at 99 from 2028-2030, by draw: an index stays below 100"),
+    (Cap(1.0, (2029, 2029), 0.4), "capped at 1 from 2029 in 40% of draws: an index stays above 0"),
+    (Cap(99.0, (2027, 2029), 0.996), "capped at 99 from 2027-2029, by draw, in over 99% of draws: an index stays "
+                                     "below 100"),
+    (Cap(99.0, (2035, 2035), 0.001), "capped at 99 from 2035 in under 1% of draws: an index stays below 100"),
+])
+def test_a_cap_is_said_with_how_often_it_binds(cap, words) -> None:
+    assert cap.describe() == words
 
 
 def test_settings_are_said_in_words() -> None:

@@ -22,13 +22,7 @@ from forecast.model.build import SHOCK_SCALE_CAP
 from forecast.model.dynamics import draw_shock_scales, simulate
 from forecast.posterior.draws import Draws
 from forecast.progress import Advance, no_advance
-from forecast.scenario.domain import (
-    INDEX_BOUNDS,
-    LeverSetting,
-    Node,
-    Scenario,
-    Strategy,
-)
+from forecast.scenario.domain import Cap, LeverSetting, Node, Scenario, Strategy
 from forecast.scenario.graph import graph_of
 from forecast.streams import RandomStreams
 
@@ -72,8 +66,9 @@ def intervention(scenario: Scenario, strategy: Strategy, draws: Draws) -> tuple[
 
 def lever_path(node: Node, setting: LeverSetting, last: np.ndarray) -> np.ndarray:
     """A lever's latent level in each forecast year under ``setting``, for each draw's last
-    history level ``last`` (D,): (years, D). Relative settings move on the display scale (an
-    index stays within :data:`~forecast.scenario.domain.INDEX_BOUNDS`), or in latent units."""
+    history level ``last`` (D,): (years, D). Relative settings move on the display scale (a move
+    ``by`` index points stays within :data:`~forecast.scenario.domain.INDEX_BOUNDS`, and the
+    setting's description says where it is capped: :meth:`LeverSetting.caps`), or in latent units."""
     if setting.kind == "values":
         latent = np.array([node.to_latent(v) for v in setting.values])
         return np.broadcast_to(latent[:, None], (latent.size, last.size)).copy()
@@ -82,12 +77,14 @@ def lever_path(node: Node, setting: LeverSetting, last: np.ndarray) -> np.ndarra
     steps = np.asarray(setting.steps)[:, None]
     if setting.kind == "by_sd":
         return last[None, :] + setting.amount * steps
-    shown = node.to_display(last)[None, :]
-    goal = setting.amount if setting.kind == "to" else shown + setting.amount
-    path = shown + (goal - shown) * steps
-    if node.display.kind == "index":
-        path = np.clip(path, *INDEX_BOUNDS)
-    return node.to_latent(path)
+    return node.to_latent(setting.shown_path(node, node.to_display(last)))
+
+
+def lever_caps(node: Node, setting: LeverSetting, last: np.ndarray, start_year: int) -> tuple[Cap, ...]:
+    """Where :func:`lever_path` holds a lever at an index's bound instead of where ``setting``
+    would take it, from each draw's last history level ``last`` (D,): the bound, the year it
+    first binds and in what share of the draws (none when it never does)."""
+    return setting.caps(node, node.to_display(np.asarray(last, dtype=float)), start_year)
 
 
 def forecast_levels(scenario: Scenario, draws: Draws, seed: int, advance: Advance = no_advance,

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.forecasts.questions import answer, decision, mcse_of_mean
+from forecast.forecasts.strategies import lever_caps
 from forecast.posterior.diagnostics import Diagnostics
 from forecast.scenario.domain import LeverSetting, Scenario
 from forecast.scenario.priors import summarize
@@ -32,7 +33,8 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
         "nodes": {nid: {"label": n.label, "role": n.role, "unit": n.unit, "desirable": n.desirable,
                         "description": n.description} for nid, n in scenario.nodes.items()},
         "strategies": [{"id": s.id, "label": s.label, "description": s.description, "baseline": s.baseline,
-                        "interventions": {k: _setting(scenario, k, v) for k, v in s.interventions.items()}}
+                        "interventions": {k: _setting(scenario, k, v, _last_levels(tree, k))
+                                          for k, v in s.interventions.items()}}
                        for s in scenario.strategies],
         "questions": [
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
@@ -219,11 +221,32 @@ def contrasts(scenario: Scenario, tree: xr.DataTree) -> dict:
     return out
 
 
-def _setting(scenario: Scenario, lever: str, setting: LeverSetting) -> dict:
-    """A lever's setting as the report and other tools read it: in words, and as data."""
+def _setting(scenario: Scenario, lever: str, setting: LeverSetting, last: np.ndarray | None = None) -> dict:
+    """A lever's setting as the report and other tools read it: in words, and as data.
+
+    ``last``: the lever's latent level in the last history year, draw by draw, which a relative
+    setting starts from. Where the setting would take an index past its bounds the forecast
+    holds it there (:func:`~forecast.forecasts.strategies.lever_caps`), and the words say so
+    with how often: "up 20 points from its 2024 level by 2029 in equal steps; capped at 99 from
+    2029: an index stays below 100"; ``capped`` lists each such bound, the first year it binds
+    (earliest and latest over the draws) and the share of draws it binds in."""
     node = scenario.nodes[lever]
+    caps = () if last is None else lever_caps(node, setting, last, scenario.start_year)
+    words = setting.describe(node.unit, scenario.start_year - 1, scenario.start_year)
     return {"kind": setting.kind,
-            "setting": setting.describe(node.unit, scenario.start_year - 1, scenario.start_year),
+            "setting": "; ".join([words] + [c.describe() for c in caps]),
             "values": list(setting.values) if setting.kind == "values" else None,
             "amount": setting.amount if setting.kind in ("to", "by", "by_sd") else None,
-            "steps": list(setting.steps) if setting.kind != "values" else None}
+            "steps": list(setting.steps) if setting.kind != "values" else None,
+            "capped": [c.to_dict() for c in caps]}
+
+
+def _last_levels(tree: xr.DataTree, lever: str) -> np.ndarray | None:
+    """``lever``'s latent level in the last history year, one per posterior draw (chains
+    flattened as the forecasts take them: :class:`~forecast.posterior.draws.Draws`); None
+    for a posterior without its history."""
+    post = tree["posterior"].dataset
+    if "level" not in post:
+        return None
+    level = post["level"].sel(node=lever).isel(year=-1)
+    return level.transpose("chain", "draw").values.reshape(-1).astype(float)

@@ -124,9 +124,43 @@ class Indicator:
         return self.untransformed(self.center + self.spread * np.asarray(z))
 
 
-#: How far an index setting may go: relative settings that would leave the index are kept
-#: within these bounds, draw by draw (an index of exactly 0 or 100 is infinitely far away).
+#: How far an index setting may go: a move ``by`` index points that would leave the index is
+#: kept within these bounds, draw by draw (an index of exactly 0 or 100 is infinitely far away),
+#: and the setting says so (:meth:`LeverSetting.caps`). Other settings cannot leave it: values
+#: lie strictly between 0 and 100, and a move ``to`` one stays between its start and its goal.
 INDEX_BOUNDS = (1.0, 99.0)
+
+
+@dataclass(frozen=True)
+class Cap:
+    """Where a lever's setting would take its index past one of :data:`INDEX_BOUNDS`, so that
+    the lever is held at that bound instead: the bound (``at``), the first forecast year in
+    which it holds the lever (the earliest and the latest over the draws it holds), and the
+    share of the draws in which it does by the horizon. A relative setting starts from each
+    draw's own last level, so the cap may bind in some draws and not in others."""
+
+    at: float
+    first: tuple[int, int]
+    share: float
+
+    def describe(self) -> str:
+        """In words, e.g. "capped at 99 from 2029: an index stays below 100", "capped at 99 from
+        2028-2030, by draw, in 40% of draws: ..."."""
+        start, end = self.first
+        when = f"from {start}" if start == end else f"from {start}-{end}, by draw,"
+        share = "" if self.share >= 1.0 else f" in {_percent(self.share)} of draws"
+        side = "below 100" if self.at > 50 else "above 0"
+        return f"capped at {self.at:g} {when}{share}: an index stays {side}".replace(",:", ":")
+
+    def to_dict(self) -> dict:
+        return {"at": self.at, "from": list(self.first), "share": round(float(self.share), 6)}
+
+
+def _percent(share: float) -> str:
+    """A share of draws in words: "40%", "under 1%", "over 99%" (never "0%" or "100%" for a
+    share that is neither)."""
+    p = 100.0 * share
+    return "under 1%" if p < 1 else "over 99%" if p > 99 else f"{p:.0f}%"
 
 
 @dataclass(frozen=True)
@@ -152,6 +186,36 @@ class LeverSetting:
     values: tuple[float, ...] = ()
     amount: float = 0.0
     steps: tuple[float, ...] = ()
+
+    def bounded(self, node: Node) -> bool:
+        """Whether the setting is kept within :data:`INDEX_BOUNDS`: a move ``by`` points on an
+        index, the one setting that can take an index past them."""
+        return self.kind == "by" and node.display.kind == "index"
+
+    def shown_path(self, node: Node, shown_last: np.ndarray, *, bounded: bool = True) -> np.ndarray:
+        """A ``"to"`` or ``"by"`` setting's level on ``node``'s display scale in each forecast
+        year, from each draw's last display level ``shown_last`` (D,): (years, D); kept within
+        :data:`INDEX_BOUNDS` where :meth:`bounded` (unless ``bounded`` is false)."""
+        shown = np.asarray(shown_last, dtype=float)[None, :]
+        steps = np.asarray(self.steps)[:, None]
+        goal = self.amount if self.kind == "to" else shown + self.amount
+        path = shown + (goal - shown) * steps
+        return np.clip(path, *INDEX_BOUNDS) if bounded and self.bounded(node) else path
+
+    def caps(self, node: Node, shown_last: np.ndarray, start_year: int) -> tuple[Cap, ...]:
+        """Where :data:`INDEX_BOUNDS` hold the lever, from each draw's last display level
+        ``shown_last`` (D,): a :class:`Cap` per bound that binds in some draw by the horizon
+        (none for a setting that is not :meth:`bounded`)."""
+        if not self.bounded(node) or not np.size(shown_last):
+            return ()
+        path = self.shown_path(node, shown_last, bounded=False)
+        out = []
+        for bound, past in ((INDEX_BOUNDS[1], path > INDEX_BOUNDS[1]), (INDEX_BOUNDS[0], path < INDEX_BOUNDS[0])):
+            hit = past.any(axis=0)
+            if hit.any():
+                first = start_year + np.argmax(past[:, hit], axis=0)
+                out.append(Cap(bound, (int(first.min()), int(first.max())), float(hit.mean())))
+        return tuple(out)
 
     @property
     def over(self) -> int:
