@@ -430,6 +430,21 @@ def test_a_move_past_an_index_s_bound_says_where_it_is_capped_and_in_how_many_dr
     assert _setting(s, "L", setting)["setting"] == words  # no draws: nothing to say about them
 
 
+def test_validate_knows_where_the_data_leave_an_index_lever_and_whether_a_move_from_there_is_capped(tmp_path) -> None:
+    s = _index_lever(tmp_path, {"by": 20.0, "over": 5})
+    year, indicator, level = s.last_observed("L")
+    assert (year, indicator) == (2005, "spend") and level == pytest.approx(100 / (1 + np.exp(-2.5 / np.std(range(6), ddof=1))))
+    assert s.last_observed("A") is None  # measured by nothing
+    assert s.cap_warnings() == [
+        "strategy hold_high: L up 20 points from its 2005 level by 2010 in equal steps would pass 99 in 2010 from "
+        "about 79.2 (its level in 2005 by spend): a draw that starts there is held at 99 from then (an index stays "
+        "below 100)"]
+    assert _index_lever(tmp_path, {"by": 15.0, "over": 5}).cap_warnings() == []
+    assert _index_lever(tmp_path, {"to": 98.0}).cap_warnings() == []
+    assert _index_lever(tmp_path, {"by": -81.0}).cap_warnings()[0].endswith("held at 1 from then (an index stays "
+                                                                              "above 0)")
+
+
 # --- Questions: only what could go either way -------------------------------------------------
 
 

@@ -353,6 +353,39 @@ class Scenario:
                     frontier.append(c.effect)
         return out
 
+    def last_observed(self, node: str) -> tuple[int, str, float] | None:
+        """Where the data last saw ``node``, before any sampling: the year of its anchor
+        indicator's last observation, that indicator, and the node's level it reads as on the
+        display scale (the anchor measures the node in standard units, intercept 0 and loading
+        1, so this is the level less that year's measurement noise); None for a node no
+        indicator measures."""
+        anchor = next((i for i in self.indicators.values() if i.node == node and i.anchor), None)
+        if anchor is None or not len(anchor.years):
+            return None
+        k = int(np.argmax(anchor.years))
+        latent = anchor.direction * anchor.standardized()[k]
+        return int(anchor.years[k]), anchor.id, float(self.nodes[node].to_display(latent))
+
+    def cap_warnings(self) -> list[str]:
+        """What ``forecast validate`` should warn of before a run: each strategy whose move
+        ``by`` index points would take a lever past :data:`INDEX_BOUNDS` from the level its data
+        last saw (:meth:`last_observed`), where it will be capped. The run decides draw by draw,
+        from each draw's own last level, and its summary says how often the cap binds."""
+        out = []
+        for st in self.strategies:
+            for lever, setting in st.interventions.items():
+                node, seen = self.nodes[lever], self.last_observed(lever)
+                if seen is None or not setting.bounded(node):
+                    continue
+                year, indicator, level = seen
+                for cap in setting.caps(node, np.array([level]), self.start_year):
+                    out.append(f"strategy {st.id}: {lever} "
+                               f"{setting.describe(node.unit, self.start_year - 1, self.start_year)} would pass "
+                               f"{cap.at:g} in {cap.first[0]} from about {level:.3g} (its level in {year} by "
+                               f"{indicator}): a draw that starts there is held at {cap.at:g} from then (an index "
+                               f"stays {'below 100' if cap.at > 50 else 'above 0'})")
+        return out
+
     def content(self, name: str) -> bytes:
         """The bytes of input ``name`` as the scenario read them (read now if it was not from a file)."""
         return self.contents[name] if name in self.contents else Path(self.files[name]).read_bytes()
