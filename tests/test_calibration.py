@@ -149,20 +149,23 @@ def test_the_page_marks_flagged_parameters(scenario_file, tmp_path) -> None:
     labels = sbc.labels_of(sc)
     L = 19
     results = []
-    for i in range(60):
+    for i in range(100):
         ranks = {p: int(rng.integers(0, L + 1)) for p in labels}
         ranks["shift[Y]"] = int(rng.choice([0, L]))  # every truth in a tail: a posterior far too narrow
         results.append({"index": i, "seed": i, "L": L, "ranks": ranks, "independent": {p: 50.0 for p in labels},
                         "verdict": "ok", "diagnostics": {}, "weights": {}, "seconds": 0.5})
-    results.append({"index": 60, "seed": 60, "error": "RuntimeError: the sampler failed"})
+    results.append({"index": 100, "seed": 100, "error": "RuntimeError: the sampler failed"})
     summary = sbc.summarise(results, scenario=scenario_file, seed=1, settings=FAST)
-    assert summary["completed"] == 60 and summary["errors"] == [{"index": 60, "error": "RuntimeError: the sampler failed"}]
+    assert summary["completed"] == 100
+    assert summary["errors"] == [{"index": 100, "error": "RuntimeError: the sampler failed"}]
     assert summary["uniformity"]["flagged"] == ["shift[Y]"]
     page = render_calibration(tmp_path, summary, sbc.ranks_of(results)).read_text(encoding="utf-8")
     assert "1 of 11 parameters have ranks that are not uniform" in page and "not calibrated" in page
+    assert "Their posteriors are miscalibrated" in page
+    assert '<p class="note">1 of 101 simulations ended in an error and have no ranks.</p>' in page
     assert page.count('class="badge badge-fail">flagged') == 1 and page.count(">uniform</span>") == 10
     assert page.count("<svg") == 11 and "shift[Y]  (flagged)" in page
-    assert "simulation 60: <code>RuntimeError: the sampler failed</code>" in page
+    assert "simulation 100: <code>RuntimeError: the sampler failed</code>" in page
     assert "per-year shock scales" in page
 
 
@@ -183,6 +186,52 @@ def test_uniform_ranks_from_few_simulations_or_unclean_fits_are_not_called_calib
     clean = [{**r, "verdict": "ok"} for r in results] * 10
     clean = [{**r, "index": i} for i, r in enumerate(clean)]
     assert sbc.caveats(sbc.summarise(clean, scenario=scenario_file, seed=1, settings=FAST)) == []
+
+
+def flagged_on_weak_grounds(scenario_file, sims: int, verdict: str) -> dict:
+    """A calibration of ``sims`` simulations whose fits all had ``verdict``, with shift[Y]'s
+    truths all in the tails (flagged)."""
+    labels = sbc.labels_of(load_scenario(scenario_file))
+    rng = np.random.default_rng(6)
+    results = [{"index": i, "seed": i, "L": 19, "ranks": {p: int(rng.integers(0, 20)) for p in labels}
+                | {"shift[Y]": int(rng.choice([0, 19]))}, "independent": {p: 50.0 for p in labels},
+                "verdict": verdict, "diagnostics": {}, "weights": {}, "seconds": 0.5} for i in range(sims)]
+    summary = sbc.summarise(results, scenario=scenario_file, seed=1, settings=FAST)
+    assert summary["uniformity"]["flagged"] == ["shift[Y]"]
+    return summary | {"ranks": sbc.ranks_of(results)}
+
+
+@pytest.mark.parametrize(("sims", "verdict", "grounds"), [
+    (12, "fail", ["only 12 simulations", "12 of 12 fits that did not pass their diagnostics"]),
+    (12, "ok", ["only 12 simulations"]),
+    (100, "warn", ["100 of 100 fits that did not pass their diagnostics"]),
+])
+def test_a_flag_from_few_simulations_or_unclean_fits_is_a_warning_and_the_page_keeps_its_caveats(
+        scenario_file, tmp_path, sims, verdict, grounds) -> None:
+    """The tester's case: 12 simulations, every fit failed its diagnostics, one parameter flagged.
+    The command printed both caveats; the page dropped them and called the posteriors
+    miscalibrated."""
+    summary = flagged_on_weak_grounds(scenario_file, sims, verdict)
+    page = render_calibration(tmp_path, summary, summary.pop("ranks")).read_text(encoding="utf-8")
+    for caveat in sbc.caveats(summary):
+        assert f'<p class="note">{caveat}</p>' in page
+    assert "miscalibration suspected" in page and "not calibrated" not in page
+    assert "Their posteriors are miscalibrated" not in page and "not a proven miscalibration" in page
+    assert all(g in page for g in grounds)
+
+
+def test_uniform_ranks_with_caveats_are_not_badged_calibrated_and_the_page_lists_the_caveats(
+        scenario_file, tmp_path) -> None:
+    labels = sbc.labels_of(load_scenario(scenario_file))
+    rng = np.random.default_rng(5)
+    results = [{"index": i, "seed": i, "L": 19, "ranks": {p: int(rng.integers(0, 20)) for p in labels},
+                "independent": {p: 50.0 for p in labels}, "verdict": "fail" if i < 4 else "ok", "diagnostics": {},
+                "weights": {}, "seconds": 0.5} for i in range(10)]
+    summary = sbc.summarise(results, scenario=scenario_file, seed=1, settings=FAST)
+    page = render_calibration(tmp_path, summary, sbc.ranks_of(results)).read_text(encoding="utf-8")
+    assert "uniform, within limits" in page and ">calibrated</span>" not in page
+    assert "consistent with uniform (no Holm-adjusted p-value at or below 0.05), within the limits below." in page
+    assert page.count('<p class="note">') == 2 and "Only 10 simulations" in page
 
 
 # --- Fitting ------------------------------------------------------------------------------------------

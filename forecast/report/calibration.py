@@ -1,7 +1,9 @@
 """The HTML page of a simulation-based calibration (:mod:`forecast.calibration.sbc`).
 
-The page reads only the calibration's summary and ranks: a sentence on what was found, the
-uniformity test per parameter (flagged ones marked), per parameter the ECDF of its fractional
+The page reads only the calibration's summary and ranks: a sentence on what was found and,
+always, what limits it (too few simulations, fits that did not pass their diagnostics,
+simulations that ended in an error: a flag resting on the first two is a warning, not a proven
+miscalibration), the uniformity test per parameter (flagged ones marked), per parameter the ECDF of its fractional
 ranks minus the uniform CDF, inside the test's simultaneous band (a parameter whose line
 leaves the shaded band fails its own test; one that leaves the dashed band fails even after
 allowing for the number of parameters tested), the fits' verdicts and the settings. Figures are
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from forecast.calibration.sbc import caveats, ecdf_band, ecdf_counts
+from forecast.calibration.sbc import FEW_SIMULATIONS, caveats, ecdf_band, ecdf_counts
 from forecast.report.context import stylesheet
 from forecast.report.figures import PALETTE, frame, plain_axes, styled, text, to_svg
 from forecast.report.render import environment
@@ -41,20 +43,50 @@ def family(label: str) -> str:
 
 
 def headline(summary: dict) -> str:
-    """One sentence: how many parameters' ranks were uniform, and which were not."""
+    """One sentence: how many parameters' ranks were uniform, and which were not; a flag that
+    rests on too few simulations or on fits that did not pass their diagnostics is called a
+    warning, not a proven miscalibration (the page lists every caveat, :func:`caveats`, under it)."""
     u = summary["uniformity"]
     tested, flagged = len(u["parameters"]), u["flagged"]
     if not tested:
         return "No simulation finished: there are no ranks to test."
     runs = f"Over {summary['completed']} simulations ({u['L']} posterior draws kept each)"
     if not flagged:
-        limits = caveats(summary)
         return (f"{runs}, the ranks of all {tested} parameters are consistent with uniform (no Holm-adjusted p-value "
-                f"at or below {u['alpha']:g})" + (": the fits recover what the prior drew." if not limits else
-                                                   ". " + " ".join(limits)))
-    names = ", ".join(flagged)
-    return (f"{runs}, {len(flagged)} of {tested} parameters have ranks that are not uniform (Holm-adjusted p ≤ "
-            f"{u['alpha']:g}): {names}. Their posteriors are miscalibrated: see the shape of each below.")
+                f"at or below {u['alpha']:g})" + (", within the limits below." if caveats(summary) else
+                                                   ": the fits recover what the prior drew."))
+    found = (f"{runs}, {len(flagged)} of {tested} parameters have ranks that are not uniform (Holm-adjusted p ≤ "
+             f"{u['alpha']:g}): {', '.join(flagged)}.")
+    weak = weak_grounds(summary)
+    if not weak:
+        return f"{found} Their posteriors are miscalibrated: see the shape of each below."
+    return (f"{found} That rests on {' and on '.join(weak)}: a warning to look into, not a proven miscalibration; "
+            "see the limits below, then the shape of each.")
+
+
+def weak_grounds(summary: dict) -> list[str]:
+    """What a flag rests on that falls short of proof, in words: too few simulations, fits that
+    did not pass their diagnostics (their ranks can fake a miscalibration). Empty when neither."""
+    n, v = summary["completed"], summary["verdicts"]
+    out = [f"only {n} simulations"] if n < FEW_SIMULATIONS else []
+    unclean = v.get("warn", 0) + v.get("fail", 0)
+    if unclean:
+        out.append(f"{unclean} of {n} fits that did not pass their diagnostics, whose ranks can fake a miscalibration")
+    return out
+
+
+def verdict(summary: dict) -> dict | None:
+    """The page's badge, ``{"words", "kind"}`` (ok, warn or fail), or None when nothing was
+    tested: "calibrated" only with no caveat; a flag on weak grounds (:func:`weak_grounds`) is
+    a suspicion."""
+    u = summary["uniformity"]
+    if not u["parameters"]:
+        return None
+    if u["flagged"]:
+        return ({"words": "miscalibration suspected", "kind": "warn"} if weak_grounds(summary)
+                else {"words": "not calibrated", "kind": "fail"})
+    return {"words": "uniform, within limits", "kind": "warn"} if caveats(summary) else \
+        {"words": "calibrated", "kind": "ok"}
 
 
 def title(label: str, flagged: bool, width: int = 26) -> str:
@@ -116,7 +148,7 @@ def calibration_context(summary: dict, ranks: dict[str, np.ndarray]) -> dict[str
         groups.append({"title": title, "charts": charts})
     return {
         "css": stylesheet(), "summary": summary, "scenario": summary["scenario"], "headline": headline(summary),
-        "rows": rows, "groups": groups, "uniformity": u, "settings": summary["settings"],
+        "verdict": verdict(summary), "caveats": caveats(summary), "rows": rows, "groups": groups, "uniformity": u, "settings": summary["settings"],
         "family_level": 1 - u["alpha"] / max(len(tested), 1),
     }
 
