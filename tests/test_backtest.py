@@ -167,9 +167,11 @@ def test_the_scores_do_not_depend_on_an_indicators_units() -> None:
         np.testing.assert_allclose(millions[k].sel(indicator="spend"), scale * billions[k].sel(indicator="spend"),
                                    rtol=1e-9, err_msg=k)
         np.testing.assert_array_equal(millions[k].sel(indicator="share"), billions[k].sel(indicator="share"))
-    np.testing.assert_allclose(millions["spread"].sel(indicator="spend"), 1000 * billions["spread"].sel(indicator="spend"))
+    spreads = [ds["spread"].sel(indicator="spend") for ds in (millions, billions)]
+    np.testing.assert_allclose(spreads[0], 1000 * spreads[1])
     before, after = summarise(billions)["skill"], summarise(millions)["skill"]
-    assert after["best_baseline"] == before["best_baseline"] and after["skill"] == pytest.approx(before["skill"], rel=1e-9)
+    assert after["best_baseline"] == before["best_baseline"]
+    assert after["skill"] == pytest.approx(before["skill"], rel=1e-9)
     assert after["crps"] == pytest.approx(before["crps"], rel=1e-9)
     # the check can fail: the indicators' skills differ, so weighting one more would move the pooled skill
     by = {i: summarise(billions)["by_indicator"][i]["skill"]["skill"] for i in ("share", "spend")}
@@ -271,3 +273,51 @@ def test_a_hindcast_never_sees_the_years_after_its_origin(tmp_path) -> None:
         found, _, _ = hindcast_origin(sc, compiled, evidence, 2010, 2, settings)
         forecasts.append([(t.indicator, t.year, s["q05"], s["q50"], s["q95"]) for t, s in found])
     assert forecasts[0] == forecasts[1] and len(forecasts[0]) == 4
+
+
+# --- The page and the run report's panel --------------------------------------------------------------
+
+
+def page_of(tmp_path, origins: list[int], horizon: int, scored: dict[int, list[str]],
+            skipped: dict[int, dict[str, str]]) -> str:
+    """The backtest page of a hand-made backtest of a two-indicator scenario: ``scored`` names
+    the indicators with a held-back observation at every horizon of each origin."""
+    from forecast.pipeline.backtest import about
+    from forecast.report.backtest import render_backtest
+
+    sc = load_scenario(trending_scenario(tmp_path / "sc", nodes=("X", "Y")))
+    skipped = {o: skipped.get(o, {}) for o in origins}
+    targets, scores = [], []
+    for o in origins:
+        for iid in scored.get(o, []):
+            for h in range(1, horizon + 1):
+                t = target(o, h, iid, 10.0 + 0.1 * h, 10.0 + 0.05 * np.arange(8.0))
+                targets.append(t)
+                scores.append(score_target(t, np.full(5, 10.0), np.full(5, 0.2)))
+    ds = to_dataset(targets, scores, origins, horizon, list(sc.indicators), skipped)
+    fits = {o: {"verdict": "ok"} for o in origins}
+    summary = summarise(ds) | about(sc, SamplerSettings(seed=1), origins, horizon, skipped, fits, 1.0)
+    (tmp_path / "bt").mkdir()
+    return render_backtest(tmp_path / "bt", sc, ds, summary).read_text(encoding="utf-8")
+
+
+def test_the_page_lists_origins_as_they_are(tmp_path) -> None:
+    both = ["x_obs", "y_obs"]
+    page = page_of(tmp_path / "a", [2005, 2009, 2014], 2, {o: both for o in (2005, 2009, 2014)}, {})
+    assert "origins 2005, 2009, 2014 · 1–2 years ahead" in page and "2005–2014" not in page
+    page = page_of(tmp_path / "b", [2005, 2006, 2007, 2012], 2, {o: both for o in (2005, 2006, 2007, 2012)}, {})
+    assert "origins 2005–2007, 2012 · 1–2 years ahead" in page
+
+
+def test_an_unscored_indicator_says_why_from_each_origin(tmp_path) -> None:
+    """Left out where its history was too short, and nothing observed in the years forecast
+    from the other origins: the page says both, not 'too little history before every origin'."""
+    origins = [2004, 2005, 2009, 2012, 2014]
+    skipped = {2004: {"y_obs": f"2 observations before 2004; {MIN_HISTORY} needed"},
+               2005: {"y_obs": f"3 observations before 2005; {MIN_HISTORY} needed"},
+               2012: {"y_obs": "constant before 2012"}}
+    page = page_of(tmp_path, origins, 3, {o: ["x_obs"] for o in origins}, skipped)
+    assert (f"not scored: too little history before 2004–2005 ({MIN_HISTORY} observations needed); left out from "
+            "2012 (constant before 2012); nothing observed in the years forecast (2009–2011 from 2009, 2014–2016 "
+            "from 2014)") in page
+    assert "too little history before every origin" not in page

@@ -137,6 +137,39 @@ def fans(ds: xr.Dataset, scenario: Scenario, indicator: str) -> list[dict]:
     return out
 
 
+def years_shown(years: list[int]) -> str:
+    """Years as a reader takes them in: runs of consecutive years as ``first–last``, the others
+    one by one (2016–2023; 2012, 2016, 2021; 2010–2012, 2016)."""
+    runs: list[list[int]] = []
+    for y in sorted(set(int(y) for y in years)):
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
+def unscored_reasons(ds: xr.Dataset, summary: dict, indicator: str) -> list[str]:
+    """Why ``indicator`` has no scored point: from the origins where it was left out, too little
+    history before them (or the reason it was left out for), and from the others nothing of it
+    observed in the years they forecast."""
+    skipped = {int(s["origin"]): s["reason"] for s in summary["skipped"] if s["indicator"] == indicator}
+    scored = ds["crps"].sel(forecaster="model", indicator=indicator).notnull().any("horizon")
+    short, other, empty = [], [], []
+    for origin in summary["origins"]:
+        if origin in skipped and skipped[origin].endswith(f"{MIN_HISTORY} needed"):
+            short.append(origin)
+        elif origin in skipped:
+            other.append(f"left out from {origin} ({skipped[origin]})")
+        elif not bool(scored.sel(origin=origin)):
+            empty.append(f"{years_shown(list(range(origin, origin + summary['horizon'])))} from {origin}")
+    reasons = [f"too little history before {years_shown(short)} ({MIN_HISTORY} observations needed)"] if short else []
+    reasons += other
+    if empty:
+        reasons.append(f"nothing observed in the years forecast ({', '.join(empty)})")
+    return reasons
+
+
 def backtest_context(scenario: Scenario, ds: xr.Dataset, summary: dict) -> dict[str, Any]:
     """What the page shows (plain values and inline figures)."""
     rows = []
@@ -144,7 +177,8 @@ def backtest_context(scenario: Scenario, ds: xr.Dataset, summary: dict) -> dict[
         sk = row["skill"]
         rows.append({"id": iid, "label": scenario.indicators[iid].label, "points": sk["points"],
                      "coverage": row["coverage"], "skill": sk["skill"], "crps": sk["crps"],
-                     "best": BASELINE_LABELS.get(sk["best_baseline"], "")})
+                     "best": BASELINE_LABELS.get(sk["best_baseline"], ""),
+                     "unscored": [] if sk["points"] else unscored_reasons(ds, summary, iid)})
     charts = []
     for iid, ind in scenario.indicators.items():
         found = fans(ds, scenario, iid)
@@ -159,6 +193,7 @@ def backtest_context(scenario: Scenario, ds: xr.Dataset, summary: dict) -> dict[
         "left_out": [{"label": scenario.indicators[i].label, "origins": o} for i, o in left_out.items()],
         "min_history": MIN_HISTORY,
         "css": stylesheet(), "scenario": summary["scenario"], "summary": summary, "headline": headline(summary),
+        "origins": years_shown(summary["origins"]),
         "calibration": calibration_chart(reliability=summary["reliability"], salt="bt-cal"),
         "pit": pit_histogram(counts=summary["pit_histogram"], salt="bt-pit"),
         "rows": rows, "charts": charts, "labels": BASELINE_LABELS, "levels": LEVELS_SHOWN,
