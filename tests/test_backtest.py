@@ -321,3 +321,29 @@ def test_an_unscored_indicator_says_why_from_each_origin(tmp_path) -> None:
             "2012 (constant before 2012); nothing observed in the years forecast (2009–2011 from 2009, 2014–2016 "
             "from 2014)") in page
     assert "too little history before every origin" not in page
+
+
+def test_the_run_report_shows_the_newest_backtest_of_its_own_inputs(tmp_path) -> None:
+    """A backtest of other versions of the scenario's files, written later, does not hide one of
+    the run's own inputs; without one, the newest of any version shows, with a note."""
+    from forecast.report.backtest import latest_backtest, quality_panel
+
+    def written(folder: str, inputs: dict, created: str, held: float, name: str = "sc") -> None:
+        (tmp_path / folder).mkdir()
+        curve = {"nominal": [0.5, 0.9], "empirical": [0.5, held]}
+        (tmp_path / folder / "backtest.json").write_text(json.dumps({
+            "scenario": {"name": name, "inputs": inputs}, "created": created, "points": 30, "origins": [2016, 2017],
+            "horizon": 3, "coverage": {"model": {"50": 0.5, "80": 0.8, "90": held}},
+            "skill": {"skill": 0.1, "best_baseline": "rw_t"}, "reliability": {"model": curve}}))
+
+    ours, theirs = {"scenario.toml": "aa"}, {"scenario.toml": "bb"}
+    written("bt-ours-old", ours, "2026-01-01T00:00:00+00:00", 0.70)
+    written("bt-ours", ours, "2026-02-01T00:00:00+00:00", 0.88)
+    written("bt-theirs", theirs, "2026-03-01T00:00:00+00:00", 0.60)
+    written("bt-other-scenario", ours, "2026-04-01T00:00:00+00:00", 0.10, name="other")
+    assert latest_backtest(tmp_path, "sc", ours)["folder"] == "bt-ours"
+    panel = quality_panel(tmp_path, "sc", ours, "sc.toml")
+    assert panel["folder"] == "bt-ours" and panel["same_inputs"] and "held 88%" in panel["sentence"]
+    panel = quality_panel(tmp_path, "sc", {"scenario.toml": "cc"}, "sc.toml")  # none of these inputs: the newest
+    assert panel["folder"] == "bt-theirs" and not panel["same_inputs"] and "held 60%" in panel["sentence"]
+    assert latest_backtest(tmp_path, "none of these") is None

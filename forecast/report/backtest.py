@@ -213,26 +213,31 @@ def render_backtest(directory: Path, scenario: Scenario, ds: xr.Dataset, summary
 # --- The run report's panel --------------------------------------------------------------------
 
 
-def latest_backtest(folder: Path, scenario_name: str) -> dict | None:
-    """The newest ``backtest.json`` of the scenario among ``folder``'s subfolders, or None."""
+def latest_backtest(folder: Path, scenario_name: str, inputs: dict[str, str] | None = None) -> dict | None:
+    """The newest ``backtest.json`` of the scenario among ``folder``'s subfolders whose inputs
+    (the hashes of the scenario's files) are ``inputs``; without one, the newest of any version
+    of the scenario's files; None without either."""
     found = []
     for path in Path(folder).glob("*/backtest.json"):
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # not a backtest this can read: as if absent
-        if isinstance(summary, dict) and summary.get("scenario", {}).get("name") == scenario_name:
-            found.append((str(summary.get("created", "")), path.parent.name, summary))
+        if isinstance(summary, dict) and isinstance(summary.get("scenario"), dict) \
+                and summary["scenario"].get("name") == scenario_name:
+            same = inputs is not None and summary["scenario"].get("inputs") == inputs
+            found.append((same, str(summary.get("created", "")), path.parent.name, summary))
     if not found:
         return None
-    _, name, summary = max(found, key=lambda f: (f[0], f[1]))
+    _, _, name, summary = max(found, key=lambda f: f[:3])
     return summary | {"folder": name}
 
 
 def quality_panel(folder: Path, scenario_name: str, inputs: dict[str, str], path: str) -> dict[str, Any]:
-    """The overview's "How good are these forecasts?": the latest backtest's sentence and a
-    small calibration plot, or how to make one."""
-    summary = latest_backtest(folder, scenario_name)
+    """The overview's "How good are these forecasts?": the sentence and a small calibration plot
+    of the latest backtest of the run's own inputs (else of another version of its files, said
+    so), or how to make one."""
+    summary = latest_backtest(folder, scenario_name, inputs)
     if summary is None:
         return {"found": False, "command": path}
     return {"found": True, "sentence": headline(summary), "notes": quality_notes(summary), "folder": summary["folder"],
