@@ -159,3 +159,16 @@ def test_baselines():
     assert dr.sd[0] == pytest.approx(np.sqrt(resid2 / 1 * (2 + 4 / 3)))
     one = baselines.random_walk_drift([2020, 2021], [0.0, 1.0], 2022)
     assert one.mean[0] == 2.0 and one.sd[0] == pytest.approx(np.sqrt(1.0 * (1 + 1 / 1)))
+
+
+@pytest.mark.parametrize("name", sorted(baselines.BASELINES))
+def test_a_baseline_is_the_same_forecast_on_rescaled_values(name):
+    """Scoring on the standardised scale changes no baseline's forecast: on a + b * values it
+    is a + b * its forecast (so its PIT is the same and its CRPS b times)."""
+    years, values = np.array([2010, 2011, 2013, 2014]), np.array([1.0, 2.0, 5.0, 4.5])
+    a, b = -3.0, 0.01
+    make = baselines.BASELINES[name]
+    plain, scaled = make(years, values, 2016), make(years, a + b * values, 2016)
+    for y in (2.0, 4.0, 7.5):
+        assert scaled.cdf(a + b * y) == pytest.approx(plain.cdf(y), rel=1e-12)
+        assert scaled.crps(a + b * y) == pytest.approx(b * plain.crps(y), rel=1e-9)

@@ -1,7 +1,9 @@
-"""Naive forecasts an indicator's model must beat, on the indicator's transformed scale.
+"""Naive forecasts an indicator's model must beat: random walks of its transformed values.
 
-Each takes the series observed before the forecast origin (years, transformed values; gaps
-allowed) and the year to forecast, and returns a predictive (:mod:`forecast.backtest.scores`). Changes over
+Each takes the series observed before the forecast origin (years, values; gaps allowed) and
+the year to forecast, and returns a predictive (:mod:`forecast.backtest.scores`). Each is the
+same forecast on any affine rescaling of the values, so the backtest gives them the values it
+scores on, standardised as of the origin (:mod:`forecast.backtest.evaluate`). Changes over
 a gap of ``g`` years count as ``g`` yearly changes: their variance is ``g`` times a year's.
 
 * :func:`random_walk`: ``Normal(last, s^2 h)``, ``s^2 = mean(change^2 / gap)`` (the random
