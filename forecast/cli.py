@@ -436,7 +436,9 @@ number observed, the date it was published (YYYY-MM-DD) and where it comes from.
 resolved question gets its Brier and log scores under the enacted strategy, appended to the
 ledger (one JSON line each); then every question in the ledger is shown with its forecasts
 over time, and a reliability table once {RELIABILITY_MIN} forecasts are scored. A bad row
-exits 1 with its row number, and the ledger is left as it was. See docs/scoring.md.
+exits 1 with its row number, and the ledger is left as it was. The ledger is ledger.jsonl
+in the folder that holds RUN_DIR (reports/ledger.jsonl for runs in the default folder), where
+`forecast ledger` looks too. See docs/scoring.md.
 """
 
 
@@ -446,7 +448,7 @@ exits 1 with its row number, and the ledger is left as it was. See docs/scoring.
 @click.option("--enacted", metavar="STRATEGY", default=None,
               help="The strategy that was actually enacted [default: the run's baseline].")
 @click.option("--ledger", "ledger_file", type=PATH, default=None,
-              help="The ledger to append to [default: ledger.jsonl beside the run directory].")
+              help="The ledger to append to [default: ledger.jsonl in the folder that holds RUN_DIR].")
 def score(run_dir: Path, resolutions: Path, enacted: str | None, ledger_file: Path | None) -> None:
     from forecast.describe import ledger_view, scored_table
     from forecast.results.store import RunError
@@ -462,24 +464,31 @@ def score(run_dir: Path, resolutions: Path, enacted: str | None, ledger_file: Pa
     click.echo(ledger_view(scored.ledger))
 
 
-LEDGER_HELP = f"""Show a ledger of scored forecasts [default: reports/ledger.jsonl] without scoring.
+LEDGER_HELP = f"""Show the ledger of scored forecasts at PATH without scoring.
 
-Every question with its forecasts over time (run, strategy, probability, outcome, Brier and
-log scores), then the reliability table once {RELIABILITY_MIN} forecasts are scored.
+PATH is a ledger file, a folder of runs (its ledger.jsonl) or a run directory (the ledger
+`forecast score` writes for it: ledger.jsonl in the folder that holds it) [default: reports,
+the folder runs go to by default: reports/ledger.jsonl]. Every question with its forecasts over
+time (run, strategy, probability, outcome, Brier and log scores), then the reliability table
+once {RELIABILITY_MIN} forecasts are scored.
 """
 
 
 @cli.command(epilog=epilog(0, 1, 2), help=LEDGER_HELP)
-@click.argument("ledger_file", metavar="[FILE]", required=False, type=PATH,
-                default=Path("reports") / "ledger.jsonl")
-def ledger(ledger_file: Path) -> None:
+@click.argument("path", metavar="[PATH]", required=False, type=PATH, default=Path("reports"))
+def ledger(path: Path) -> None:
     from forecast.describe import ledger_view
     from forecast.scoring import Ledger, ScoringError
+    from forecast.scoring.ledger import ledger_at, ledgers_in
 
+    found = ledger_at(path)
     try:
-        book = Ledger.read(ledger_file, missing_ok=False)
+        book = Ledger.read(found, missing_ok=False)
     except ScoringError as exc:
-        _echo_err(f"error: {exc}")
+        others = [f for f in ledgers_in() if f.resolve() != found.resolve()]
+        hint = (f"; found {', '.join(map(str, others))}: " + ("" if len(others) == 1 else "give one, e.g. ")
+                + f"`forecast ledger {others[0].parent}`") if others else ""
+        _echo_err(f"error: {exc}{hint}")
         sys.exit(EXIT_BAD_INPUT)
     click.echo(ledger_view(book))
 

@@ -421,6 +421,29 @@ def test_forecast_score_names_the_bad_row_and_exits_1(runs: Path, tmp_path: Path
 def test_forecast_ledger_without_a_ledger_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["ledger", str(tmp_path / "none.jsonl")])
     assert result.exit_code == 1 and "no such ledger" in result.output
+    assert "writes one beside the run, ledger.jsonl in the folder that holds RUN_DIR" in result.output
+
+
+def test_forecast_ledger_reads_where_forecast_score_writes(tmp_path: Path, monkeypatch) -> None:
+    """The tester's case: `forecast score runs/a ...` wrote runs/ledger.jsonl, and `forecast
+    ledger` looked in reports/ only. Both go by the folder that holds the run: given the run, its
+    folder or the file, the ledger reads what score wrote; with nothing it reads the default
+    folder of runs' (reports/ledger.jsonl), and when that has none it names the ledgers nearby."""
+    monkeypatch.chdir(tmp_path)
+    csv = resolutions(tmp_path / "r.csv", *GOOD)
+    make_run(tmp_path / "runs" / "a")
+    assert CliRunner().invoke(cli, ["score", "runs/a", str(csv)]).exit_code == 0
+    for where in ("runs/a", "runs", "runs/ledger.jsonl"):
+        shown = CliRunner().invoke(cli, ["ledger", where])
+        assert shown.exit_code == 0 and "2 scored forecasts of 2 questions" in shown.output, (where, shown.output)
+    missing = CliRunner().invoke(cli, ["ledger"])
+    assert missing.exit_code == 1
+    assert missing.output.startswith(f"error: {Path('reports') / 'ledger.jsonl'}: no such ledger; `forecast score")
+    assert f"found {Path('runs') / 'ledger.jsonl'}: `forecast ledger runs`" in missing.output
+    make_run(tmp_path / "reports" / "b")
+    assert CliRunner().invoke(cli, ["score", "reports/b", str(csv)]).exit_code == 0
+    shown = CliRunner().invoke(cli, ["ledger"])
+    assert shown.exit_code == 0 and f"ledger {Path('reports') / 'ledger.jsonl'}: 2 scored" in shown.output
 
 
 def test_forecast_score_without_the_resolutions_file_exits_1(runs: Path, tmp_path: Path) -> None:

@@ -169,7 +169,7 @@ def test_a_folder_given_for_a_file_is_refused_by_its_loader_with_exit_1(tmp_path
     _says(["score", str(run), str(folder)], "is a folder, not a file; give the path of a resolutions CSV file")
     _says(["score", str(run), str(resolutions(tmp_path / "r.csv", *GOOD)), "--ledger", str(folder)],
           "is a folder, not a file; give the path of a ledger")
-    _says(["ledger", str(folder)], "is a folder, not a file; give the path of a ledger")
+    _says(["ledger", str(folder)], f"{folder / 'ledger.jsonl'}: no such ledger")  # a folder of runs: its ledger
     _says(["report", str(resolutions(tmp_path / "r.csv", *GOOD))], "is a file, not a run directory")
 
 

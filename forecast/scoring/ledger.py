@@ -3,7 +3,10 @@
 ``forecast score`` appends to it; nothing else writes it. An analyst follows each question
 over time in it (every run that forecast the question, under the strategy that was enacted,
 with the outcome and its scores) and, once enough forecasts are scored, reads the
-reliability table. It lives beside the runs by default (``reports/ledger.jsonl``).
+reliability table. It lives beside the runs, in the folder that holds the run scored
+(``reports/ledger.jsonl`` for runs in the default folder): ``forecast score RUN_DIR`` writes
+there, and ``forecast ledger`` reads there, given the run, the folder or nothing
+(:func:`ledger_at`).
 
 Each line is self-contained (see :func:`forecast.scoring.score.ledger_entry`)::
 
@@ -36,6 +39,35 @@ LEDGER = "ledger.jsonl"
 VERSION = 1
 #: The largest ledger read (an entry takes about 1 kB: a quarter of a million scored forecasts).
 MAX_LEDGER_BYTES = 256 * MiB
+#: The folder runs go to by default (``forecast run``'s ``--out``), so the default ledger's.
+RUNS_FOLDER = Path("reports")
+#: The file that makes a folder a run directory (:data:`forecast.results.store.MANIFEST`).
+RUN_MARK = "manifest.json"
+
+
+def beside(run_dir: str | Path) -> Path:
+    """The ledger of a run: ``ledger.jsonl`` in the folder that holds the run directory, shared
+    by the runs in it."""
+    return Path(run_dir).resolve().parent / LEDGER
+
+
+def ledger_at(path: str | Path = RUNS_FOLDER) -> Path:
+    """The ledger a user means by ``path``: a run directory's (:func:`beside` it, where
+    ``forecast score`` writes for that run), a folder's own ``ledger.jsonl`` (a folder of runs),
+    or the file itself; a path that does not exist is a folder unless it names a file (has a
+    suffix). The default is the default folder of runs' ledger, ``reports/ledger.jsonl``."""
+    path = Path(path)
+    if path.is_dir():
+        return beside(path) if (path / RUN_MARK).is_file() else path / LEDGER
+    return path / LEDGER if not path.exists() and not path.suffix else path
+
+
+def ledgers_in(folder: str | Path = ".") -> list[Path]:
+    """The ledgers in ``folder`` and its subfolders one level down (``runs/ledger.jsonl``), to
+    point a user who looked in the wrong place to the right one."""
+    folder = Path(folder)
+    found = [folder / LEDGER] + sorted(folder.glob(f"*/{LEDGER}"))
+    return [f for f in found if f.is_file()]
 
 
 @dataclass
@@ -60,7 +92,8 @@ class Ledger:
         except MissingFile:
             if missing_ok:
                 return cls(path)
-            raise LedgerError(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one") from None
+            raise LedgerError(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one beside the "
+                              "run, ledger.jsonl in the folder that holds RUN_DIR (or where its --ledger says)") from None
         except FileProblem as exc:
             raise LedgerError(f"{path}: {exc}") from None
         entries = [_entry(path, n, line) for n, line in enumerate(read.text.splitlines(), start=1) if line.strip()]

@@ -39,8 +39,9 @@ class Scored:
 
 
 def default_ledger(run_dir: str | Path) -> Path:
-    """``ledger.jsonl`` in the run directory's parent folder: beside the runs, shared by them."""
-    return Path(run_dir).resolve().parent / ledgers.LEDGER
+    """``ledger.jsonl`` in the run directory's parent folder: beside the runs, shared by them
+    (where ``forecast ledger`` looks, given the run or its folder: :func:`~forecast.scoring.ledger.ledger_at`)."""
+    return ledgers.beside(run_dir)
 
 
 def enacted_strategy(summary: dict, name: str | None) -> dict:
