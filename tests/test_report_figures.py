@@ -197,6 +197,77 @@ def test_evidence_charts_label_their_axes_in_plain_numbers(iid):
         assert len(numbers) >= 3 + 4  # at least three on the log axis, besides the four years
 
 
+def rotated_lines(svg: str) -> list[tuple[float, float, float, str]]:
+    """The SVG's text turned a quarter (a y axis's label): (x, y, font size, line) of each line,
+    whose baseline runs up from (x, y). matplotlib writes one line centred on its point, and
+    each of several lines from its start."""
+    out = []
+    for t in ET.fromstring(svg).iter(f"{SVG}text"):
+        style, transform, line = t.get("style", ""), t.get("transform", ""), "".join(t.itertext())
+        size = float(re.search(r"font-size: ([\d.]+)px", style)[1])
+        if m := re.fullmatch(r"translate\(([-\d.]+) ([-\d.]+)\) rotate\(-90\)", transform):
+            out.append((float(m[1]), float(m[2]), size, line))
+        elif re.fullmatch(r"rotate\(-90 [-\d.]+ [-\d.]+\)", transform):
+            assert "text-anchor: middle" in style, style
+            out.append((float(t.get("x")), float(t.get("y")) + measure(line, size)[0] / 2, size, line))
+    return out
+
+
+def upright_left_edges(svg: str) -> list[float]:
+    """Where each right-aligned upright text (a y axis's tick label) begins, by the font's widths."""
+    out = []
+    for t in ET.fromstring(svg).iter(f"{SVG}text"):
+        style = t.get("style", "")
+        if "text-anchor: end" in style and t.get("transform", "").startswith("rotate(-0 "):
+            size = float(re.search(r"font-size: ([\d.]+)px", style)[1])
+            out.append(float(t.get("x")) - measure("".join(t.itertext()), size)[0])
+    return out
+
+
+def measure(line: str, size: float) -> tuple[float, float, float]:
+    """A line's width, ascent and descent in points in the report's first font (DejaVu Sans)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    w, h, d = TextToPath().get_text_width_height_descent(line, FontProperties(family="DejaVu Sans", size=size), False)
+    return w, h - d, d
+
+
+@pytest.mark.parametrize("unit", ["%", "per 100,000", "packs per person", "thousand tonnes of CO2 equivalent per year",
+                                  "W" * 34, "a unit someone wrote out as a whole sentence on how it was measured"])
+@pytest.mark.parametrize("figure", ["evidence", "fan"])
+def test_a_y_axis_label_lies_whole_inside_its_figure_beside_the_tick_labels(figure, unit):
+    """A unit of ~15 characters or more wraps to two lines or three (an evidence chart adds ", log
+    scale"): every line lies inside the SVG's viewBox (the first was cut off at its left edge),
+    clear of the tick labels, and says the unit whole when it fits in three lines."""
+    s = GOLDEN
+    if figure == "evidence":
+        indicator = {**s["indicators"]["china_russia_trade"], "unit": unit}  # a log axis
+        svg = str(plots.evidence_chart(indicator=indicator, strategies=context.strategy_list(s),
+                                       start_year=s["scenario"]["start_year"], banded="status_quo", salt="u"))
+        label = f"{unit}, log scale"
+    else:
+        node = {**s["trajectories"]["partnership"], "unit": unit}
+        svg = str(plots.fan_panel(node=node, strategy=context.strategy_list(s)[1], start_year=2025,
+                                  ylim=(0, 100), salt="u"))
+        label = unit
+    _, _, width, height = (float(v) for v in re.search(r'viewBox="([^"]+)"', svg)[1].split())
+    lines = rotated_lines(svg)
+    assert lines, svg
+    ticks = upright_left_edges(svg)
+    for x, y, size, line in lines:
+        long, ascent, descent = measure(line, size)
+        assert x - ascent >= 0 and y - long >= 0 and y + descent <= height, (line, x, y)
+        assert x + descent <= min(ticks), (line, x, min(ticks))
+    words = " ".join(line for *_, line in lines)
+    if words.endswith(" \u2026"):  # cut short: only a label longer than three lines can hold
+        assert len(label) > 60 and label.startswith(words[:-2]), words
+    else:  # a word longer than a line is broken across lines
+        assert words == label or words.replace(" ", "") == label.replace(" ", ""), words
+    if len(label) <= 12:
+        assert len(lines) == 1
+
+
 @pytest.mark.parametrize("name", ["fan", "graph", "tornado"])
 def test_figures_keep_their_text_readable_when_shrunk(name):
     """A figure's minimum width keeps its smallest text at 10 CSS pixels (an SVG point is

@@ -18,6 +18,7 @@ gets its own line style and marker, so the plots still read when printed in grey
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -28,6 +29,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 from markupsafe import Markup, escape
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, PathPatch, Polygon
 from matplotlib.path import Path as MplPath
@@ -208,6 +210,45 @@ def plain_axes(ax, *, years: tuple[int, int] | None = None, log: bool = False, y
         ax.yaxis.set_major_formatter(FuncFormatter(plain))
 
 
+#: Least room (points) between a figure's edge and the y axis's label.
+EDGE_PT = 2.0
+#: Most lines a y axis's label wraps to; a longer one ends in an ellipsis (the page's text and
+#: the figure's alt text give the unit whole).
+LABEL_LINES = 3
+
+
+@functools.cache
+def _measuring(dpi: float) -> RendererAgg:
+    """A renderer to measure text with before a figure is drawn, one per resolution and shared
+    (it draws nothing, and its measurements are cached: the same tick labels recur)."""
+    return RendererAgg(1, 1, dpi)
+
+
+def y_label(ax, label: str, width: int) -> None:
+    """``label`` as the y axis's label, wrapped at ``width`` characters, whole inside the figure.
+
+    Call it once the axis has its ticks. The margins are fixed (:func:`frame`), and a label that
+    wraps to two lines or more (a unit of ~15 characters with ", log scale") would run past the
+    figure's left edge and be cut off: the axes' left edge moves right as far as the label and
+    the tick labels need (the figure keeps its size), and a label longer than the figure is high
+    (about the axes' middle) wraps narrower."""
+    fig = ax.get_figure()
+    renderer = _measuring(fig.dpi)
+    edge = EDGE_PT * fig.dpi / 72
+    for chars in range(width, 7, -2):
+        lines = textwrap.wrap(text(label), chars, max_lines=LABEL_LINES, placeholder=" \u2026")
+        ax.set_ylabel("\n".join(lines))
+        box = ax.yaxis.get_tightbbox(renderer)  # places the label beside the tick labels
+        extent = ax.yaxis.label.get_window_extent(renderer)
+        if extent.y0 >= edge and extent.y1 <= fig.bbox.height - edge:
+            break
+    short = edge - box.x0
+    if short > 0:
+        x0, y0, w, h = ax.get_position().bounds
+        move = short / fig.bbox.width
+        ax.set_position((x0 + move, y0, w - move, h))
+
+
 def frame(width: float, height: float, *, left: float = 0.62, right: float = 0.15, top: float = 0.12,
           bottom: float = 0.42) -> tuple[Figure, Any]:
     """One panel of ``width`` x ``height`` inches (axes and margins), margins fixed in inches.
@@ -290,8 +331,8 @@ def fan_panel(*, node: dict, strategy: dict, start_year: int, ylim: tuple[float,
                 linestyle=(0, (1, 1.5)))
     ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
     ax.set_ylim(*ylim)
-    ax.set_ylabel(text(node["unit"] or "value", 24))
     plain_axes(ax, years=(years[0], years[-1]))
+    y_label(ax, node["unit"] or "value", 24)
     alt = (f"{node['label']} ({node['unit'] or 'value'}) under {strategy['label']}: median with 50% and 90% bands, "
            f"history {years[0]}-{start_year - 1}{'' if measured else ' (no indicator: inferred only through its claims)'}, forecast to "
            f"{years[-1]}" + (f", {reference['label']}'s median dotted" if reference and reference['id'] != strategy['id'] else ""))
@@ -374,8 +415,8 @@ def evidence_chart(*, indicator: dict, strategies: list[dict], start_year: int, 
     ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
     unit = indicator["unit"] or "value"
     log = indicator.get("transform") == "log"  # the model's own scale: equal steps are equal ratios
-    ax.set_ylabel(text(unit + (", log scale" if log else ""), 26))
     plain_axes(ax, years=(years[0], years[-1]), log=log)
+    y_label(ax, unit + (", log scale" if log else ""), 26)
     alt = f"Observed {indicator['label']} ({indicator['unit']}) against the model's predictive band and forecasts"
     return to_svg(fig, salt=salt, alt=alt)
 
