@@ -1,4 +1,4 @@
-"""Prior sweeps: variants are parsed and validated before anything samples, numbers-only
+"""Sweeps: variants are parsed and validated before anything samples, numbers-only
 variants share one compiled model and give the numbers a run of the same variant gives, the
 in-process Dask cluster gives the numbers of fitting one by one, an interrupted sweep resumes
 without refitting what finished, and a failing variant is recorded while the others go on."""
@@ -6,6 +6,7 @@ without refitting what finished, and a failing variant is recorded while the oth
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -289,3 +290,41 @@ def test_a_flip_counts_only_where_the_best_as_written_is_not_tied_with_the_new_b
     found = {f["variant"]: f for f in flips(ds)}
     assert not found["close"]["beyond_error"] and found["far"]["beyond_error"]
     assert found["far"]["gap"] == pytest.approx(0.3)
+
+
+def test_the_sweep_file_example_in_the_scenario_guide_reads_and_resolves_against_the_article(tmp_path) -> None:
+    """priors/README.md's sweep file is a real one: each of its variants resolves against
+    priors/article.toml, with the changes it says."""
+    from .conftest import DEFAULT_SCENARIO, PRIORS
+
+    guide = (PRIORS / "README.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## Sweep files"):]
+    example = section[section.index("```toml\n") + 8:section.index("```", section.index("```toml\n") + 8)]
+    (tmp_path / "sweep.toml").write_text(example, encoding="utf-8")
+    variants = read_sweep_file(tmp_path / "sweep.toml")
+    assert [v.name for v in variants] == ["weak antagonism", "engagement more likely strengthens",
+                                          "softer containment, heavier tails"]
+    weak, weights, softer = resolve_all(variants, DEFAULT_SCENARIO)
+    claims = {c.id: c for c in weights.claims}
+    assert [h.weight for h in claims["engagement_and_partnership"].hypotheses] == [0.3, 0.7]
+    assert softer.shock_df == 4 and softer.strategies[3].interventions["us_engagement"].kind == "to"
+    assert weak.claims[0].prior != load_scenario(DEFAULT_SCENARIO).claims[0].prior
+
+
+@pytest.mark.parametrize(("variants", "subtitle"), [
+    ([Variant("narrow", {f"{KEY}.sigma": 0.1})], "Does the conclusion survive other priors?"),
+    ([Variant("narrow", {f"{KEY}.sigma": 0.1}), Variant("more", {"strategies.base.set.X": 1.0}),
+      Variant("heavier tails", {"scenario.shock_df": 4}), Variant("elsewhere", {}, base=Path("other.toml"))],
+     "Does the conclusion survive other priors, strategy settings, scenario settings or scenario files?"),
+])
+def test_the_sweep_page_is_titled_by_what_its_variants_vary(tmp_path, variants, subtitle) -> None:
+    """A sweep that varies a strategy or a whole scenario is no "prior sweep"."""
+    from forecast.report.sweep import render_sweep
+    from forecast.sweeps.results import to_dataset, with_reference
+
+    scenario = load_scenario(small_scenario(tmp_path / "sc"))
+    variants = with_reference(variants)
+    ds = to_dataset(variants, [{"diagnostics": {"verdict": "ok"}} for _ in variants], [scenario])
+    page = render_sweep(tmp_path, scenario, ds).read_text(encoding="utf-8")
+    assert f"Sweep · {len(variants)} variants" in page and "Prior sweep" not in page
+    assert subtitle in page

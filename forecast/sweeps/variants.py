@@ -13,7 +13,8 @@ addressed by their ``id``::
 and the key ``scenario`` alone names a whole alternative scenario file. Variants come from
 ``--vary KEY=V1,V2,...`` options (their grid, or ``--sample N`` random points of it) or from a
 sweep file (``[[variants]]`` tables with a ``name`` and their changes). Every variant is
-resolved, and so validated, before anything samples: a bad one is named with its key.
+resolved, and so validated, before anything samples: a bad one is named with its key. The
+sweep file is documented for users, with an example, in priors/README.md ("Sweep files").
 """
 
 from __future__ import annotations
