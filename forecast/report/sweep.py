@@ -42,6 +42,37 @@ def spread_chart(*, label: str, strategies: list[str], values: np.ndarray, refer
     return to_svg(fig, salt=salt, alt=f"{label}: each strategy's probability under every variant")
 
 
+#: What a change varies, in words, by its key's first part; ``scenario`` alone is a whole file.
+VARIED = {"claims": "priors", "nodes": "priors", "indicators": "priors", "scenario": "scenario settings",
+          "strategies": "strategy settings", "questions": "questions"}
+
+
+def varied(ds: xr.Dataset) -> list[str]:
+    """What the variants vary, in words, in the order first met: "priors", "strategy settings",
+    "scenario files" (a whole alternative file), ... read off each variant's changes as the
+    table shows them (``key = value; key = value``)."""
+    found: list[str] = []
+    for changes in ds["changes"].values:
+        for part in str(changes).split("; "):
+            key, is_change, _ = part.partition(" = ")
+            if not is_change or " " in key.strip():  # the scenario as written, or a piece of a value
+                continue
+            key = key.strip()
+            word = "scenario files" if key == "scenario" else VARIED.get(key.split(".", 1)[0])
+            if word and word not in found:
+                found.append(word)
+    return found
+
+
+def subtitle(ds: xr.Dataset) -> str:
+    """The page's question, by what the variants vary."""
+    words = varied(ds)
+    if not words:
+        return "Does the conclusion survive the variants?"
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"Does the conclusion survive other {listed}?"
+
+
 def sweep_context(scenario: Scenario, ds: xr.Dataset) -> dict[str, Any]:
     """What the page shows: per question the chart and the variants that flip its best
     strategy; the variants that failed or whose diagnostics are not clean."""
@@ -59,7 +90,7 @@ def sweep_context(scenario: Scenario, ds: xr.Dataset) -> dict[str, Any]:
                for v in ds["variant"].values if str(ds["verdict"].sel(variant=v).values) != "ok"]
     found = [f | {"question": texts.get(f["question"], f["question"]),
                   "changes": str(ds["changes"].sel(variant=f["variant"]).values)} for f in flips(ds)]
-    return {"css": stylesheet(), "name": scenario.name, "variants": int(ds.sizes["variant"]),
+    return {"css": stylesheet(), "name": scenario.name, "variants": int(ds.sizes["variant"]), "subtitle": subtitle(ds),
             "reference": str(ds["variant"].values[0]), "questions": questions,
             "flips": [f for f in found if f["beyond_error"]], "ties": [f for f in found if not f["beyond_error"]],
             "unclean": unclean,
