@@ -102,7 +102,8 @@ def backtest_table(summary: dict) -> str:
 
     names = {"model": "model", **BASELINE_LABELS}
     width = max(len(n) for n in names.values())
-    lines = [headline(summary), "", f"{'forecaster'.ljust(width)}  50% held  80% held  90% held  mean CRPS"]
+    lines = [headline(summary), "", f"{'forecaster'.ljust(width)}  50% held  80% held  90% held  mean CRPS "
+             "(in each indicator's typical yearly step)"]
     for f, cov in summary["coverage"].items():
         lines.append(f"{names[f].ljust(width)}  {pct(cov['50']):>8}  {pct(cov['80']):>8}  {pct(cov['90']):>8}  "
                      f"{_num(summary['skill']['crps'].get(f), '.3f'):>9}")
@@ -116,7 +117,8 @@ def backtest_table(summary: dict) -> str:
         left_out: dict[str, list[str]] = {}
         for s in summary["skipped"]:
             left_out.setdefault(s["indicator"], []).append(str(s["origin"]))
-        lines += ["", "left out where their history was too short (from these origins):"]
+        lines += ["", "left out where their history before the origin was too short or did not vary (from these "
+                  "origins):"]
         lines += [f"  {iid}: {', '.join(origins)}" for iid, origins in left_out.items()]
     unclean = {o: f for o, f in summary["fits"].items() if f["verdict"] not in ("ok", "not fitted")}
     if unclean:
@@ -349,7 +351,7 @@ def diff_view(found: "RunDiff") -> str:
     lines.append(f"{len(found.moved)} answer{'s' if len(found.moved) != 1 else ''} moved beyond their Monte Carlo "
                  f"error ({found.unchanged_answers} did not):")
     for m in found.moved:
-        why = ", ".join(m["explained_by"]) or "no changed claim on its path (data or settings)"
+        why = ", ".join(m["explained_by"])
         lines.append(f"  {m['question']} under {m['strategy']}: {m['a']:.2f} -> {m['b']:.2f} ({m['z']:.1f} errors); "
                      f"explained by: {why}")
     return "\n".join(lines)

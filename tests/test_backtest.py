@@ -225,7 +225,7 @@ def test_the_command_writes_the_dataset_the_summary_and_the_page(tmp_path) -> No
     done = CliRunner().invoke(cli, ["backtest", str(path), "--origins", "1999:2003", "--horizon", "2",
                                     "--draws", "100", "--tune", "200", "--chains", "2", "--out", str(out), "-q"])
     assert done.exit_code == 0, done.output
-    assert "90% held" in done.output and "left out where their history was too short" in done.output
+    assert "90% held" in done.output and "left out where their history before the origin was too short" in done.output
     ds = xr.open_dataset(out / "backtest.nc")
     assert set(ds["crps"].dims) == {"forecaster", "origin", "horizon", "indicator"}
     assert list(ds["origin"].values) == [1999, 2000, 2001, 2002, 2003]
@@ -347,3 +347,18 @@ def test_the_run_report_shows_the_newest_backtest_of_its_own_inputs(tmp_path) ->
     panel = quality_panel(tmp_path, "sc", {"scenario.toml": "cc"}, "sc.toml")  # none of these inputs: the newest
     assert panel["folder"] == "bt-theirs" and not panel["same_inputs"] and "held 60%" in panel["sentence"]
     assert latest_backtest(tmp_path, "none of these") is None
+
+
+def test_an_indicator_is_scored_in_units_of_its_typical_yearly_step() -> None:
+    """The sd of its year-on-year changes over its whole record (gaps are not steps): one
+    number per indicator, so its origins weigh alike and its own skill is the transformed
+    scale's; the sd of its values when it has too few consecutive years, 1 when it is flat."""
+    from forecast.backtest.evaluate import score_scale
+
+    years = np.array([2010, 2011, 2012, 2013, 2016, 2017])
+    values = np.array([1.0, 2.0, 4.0, 7.0, 30.0, 31.0])  # steps 1, 2, 3 and 1; 2013 -> 2016 is no step
+    assert score_scale(values, years) == pytest.approx(np.std([1.0, 2.0, 3.0, 1.0], ddof=1))
+    assert score_scale(values[::-1], years[::-1]) == pytest.approx(score_scale(values, years))  # any order
+    assert score_scale(np.array([1.0, 3.0]), np.array([2010, 2015])) == pytest.approx(np.std([1.0, 3.0], ddof=1))
+    assert score_scale(np.full(5, 2.0), np.arange(2010, 2015)) == 1.0
+    assert score_scale(1000 * values, years) == pytest.approx(1000 * score_scale(values, years))

@@ -1,17 +1,18 @@
 """Scoring the hindcasts: every held-back observation against the model's predictive and the
 naive baselines', gathered into a dataset with dims (origin, horizon, indicator) and a summary.
 
-Scores are on each indicator's standardised scale as of the origin: its transformed values
-(log, logit or as is, where the baselines are random walks) less their mean before the
-origin, over their sd before it, the standardisation the model itself fits on
-(:func:`forecast.backtest.hindcast.origin_evidence`). The model and every baseline are scored
-on the same scale at a point, so a CRPS is in the same units for all of them, and scores of
-different indicators can be pooled whatever their units: an indicator recorded in millions
-instead of billions scores the same (on the transformed scale itself a CRPS is in the
-indicator's units and the log score shifts by the log of its scale, so the pooled numbers
-would follow whichever series has the largest numbers). The affine map changes no
-forecaster's PIT or coverage, and at each point multiplies every CRPS by the same number, so
-it changes no ranking there.
+Scores are on each indicator's own scale: its transformed values (log, logit or as is, where
+the baselines are random walks) in units of the sd of its year-on-year changes over its whole
+record (:func:`score_scale`; less its mean before the origin, which no score depends on). The
+model and every baseline are scored on the same scale, so a CRPS is in the same units for all
+of them, and scores of different indicators pool whatever their units: an indicator recorded
+in millions instead of billions scores the same (on the transformed scale itself a CRPS is in
+the indicator's units and the log score shifts by the log of its scale, so the pooled numbers
+would follow whichever series has the largest numbers). The unit is one number per
+indicator, the same at every origin, so within an indicator every point weighs the same and
+its skill is the one on its transformed scale; it uses the whole record, since it is a
+yardstick for the scores, not an input to any forecast. The map changes no forecaster's PIT
+or coverage, and at each point multiplies every CRPS by the same number.
 
 The skill of a set of points is ``1 - mean CRPS / mean CRPS of the best baseline`` on those
 points, the best being the baseline with the lowest mean CRPS there (so skill >= 0 means the
@@ -51,13 +52,26 @@ class Target:
     actual_value: float  # the indicator's own units
     past_years: np.ndarray  # the indicator's years before the origin
     past: np.ndarray  # and their transformed values
-    center: float  # the mean of ``past``, and
-    spread: float  # its sd: the origin's standardisation of the indicator, the scale it is scored on
+    center: float  # the mean of ``past`` (no score depends on it), and
+    spread: float  # the indicator's unit of scoring (:func:`score_scale`)
+
+
+def score_scale(values: np.ndarray, years: np.ndarray) -> float:
+    """The unit an indicator's scores are in: the sd of its year-on-year changes over its whole
+    record (transformed scale), the typical step a random walk takes; the sd of its values when
+    it has fewer than three consecutive years, and 1 when it does not vary at all."""
+    order = np.argsort(years)
+    v, y = np.asarray(values, dtype=float)[order], np.asarray(years)[order]
+    steps = np.diff(v)[np.diff(y) == 1]
+    for spread in (np.std(steps, ddof=1) if steps.size >= 2 else 0.0, np.std(v, ddof=1) if v.size >= 2 else 0.0):
+        if np.isfinite(spread) and spread > 0:
+            return float(spread)
+    return 1.0
 
 
 def score_target(target: Target, mean: np.ndarray, sd: np.ndarray) -> dict[str, float]:
     """Every score of the model's predictive (a normal per draw, given on the transformed
-    scale) and of each baseline at the target, all on the target's standardised scale
+    scale) and of each baseline at the target, all on the indicator's scoring scale
     ``(x - center) / spread``; keys ``model:crps``, ``rw_t:pit``, ... and the model's
     quantiles ``q05`` ... ``q95`` (transformed scale)."""
     c, s = target.center, target.spread
@@ -67,7 +81,7 @@ def score_target(target: Target, mean: np.ndarray, sd: np.ndarray) -> dict[str, 
     model = NormalMixture((np.asarray(mean, dtype=float) - c) / s, np.asarray(sd, dtype=float) / s)
     out = {f"model:{k}": v for k, v in _renamed(score(model, actual, LEVELS)).items()}
     for q in QUANTILES:
-        out[f"q{round(100 * q):02d}"] = c + s * mixture_quantile(q, model.mean, model.sd)
+        out[f"q{round(100 * q):02d}"] = mixture_quantile(q, np.asarray(mean, dtype=float), np.asarray(sd, dtype=float))
     past = (np.asarray(target.past, dtype=float) - c) / s
     for name, make in BASELINES.items():
         predictive = make(target.past_years, past, target.year)
@@ -110,20 +124,20 @@ def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: l
                                   "forecaster": forecasters})
     ds["actual"].attrs["description"] = "the held-back observation, on the indicator's transformed scale"
     ds["pit"].attrs["description"] = "probability integral transform: the predictive CDF at the actual"
-    standardised = "on the indicator's standardised scale as of the origin, (transformed - center) / spread"
+    standardised = "on the indicator's scoring scale, (transformed - center) / spread"
     ds["crps"].attrs["description"] = f"continuous ranked probability score {standardised} (lower is better)"
     ds["log_score"].attrs["description"] = (f"log score: -ln of the predictive density at the actual {standardised} "
                                             "(lower is better)")
-    ds["center"].attrs["description"] = "the indicator's mean before the origin, transformed scale: the scores' zero"
-    ds["spread"].attrs["description"] = ("the indicator's sd before the origin, transformed scale: the scores' unit "
-                                         "(a CRPS times it is on the transformed scale)")
+    ds["center"].attrs["description"] = "the indicator's mean before the origin, transformed scale (no score depends on it)"
+    ds["spread"].attrs["description"] = ("the indicator's unit of scoring: the sd of its year-on-year changes over its "
+                                         "whole record, transformed scale (a CRPS times it is on the transformed scale)")
     for k in QUANTILES:
         ds[f"q{round(100 * k):02d}"].attrs["description"] = f"the model's {k:g} quantile, transformed scale"
     ds["skipped"].attrs["description"] = "too little history before the origin: not used there, not scored"
     ds.attrs["description"] = ("Rolling-origin hindcasts: the model conditioned on the years before each origin, "
                                "its predictive of each indicator 1..horizon years ahead, scored with naive baselines "
-                               "on each indicator's standardised scale as of the origin (center, spread), so that "
-                               "scores of indicators in different units pool")
+                               "on each indicator's scoring scale (center, spread), so that scores of indicators in "
+                               "different units pool")
     return ds
 
 

@@ -13,8 +13,8 @@ over the observations in use and carried forward (:func:`forecast.compiled.kalma
 gives its mean and variance. The shock scales of the held-back years carry no information
 from the data, so the posterior's draws of them are draws from their heavy-tailed prior: the
 chance of a break is in the predictive. Over draws the predictive is the equal-weight mixture
-of these normals, scored exactly by :mod:`forecast.backtest.scores` on the origin's
-standardised scale of the indicator (:mod:`forecast.backtest.evaluate`).
+of these normals, scored exactly by :mod:`forecast.backtest.scores` on the indicator's scoring
+scale (:mod:`forecast.backtest.evaluate`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import xarray as xr
 
-from forecast.backtest.evaluate import Target, score_target
+from forecast.backtest.evaluate import Target, score_scale, score_target
 from forecast.backtest.scores import mixture_quantile
 from forecast.compiled.runtime import predictions
 from forecast.model.build import EVIDENCE_OBSERVED, EVIDENCE_Z, Evidence
@@ -204,7 +204,8 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
         c, s = origin.center[k], origin.spread[k]
         t = Target(year, int(evidence.years[j]) - year + 1, ids[k], int(evidence.years[j]),
                    float(c + s * origin.z[j]), float(ind.values[ind.years == evidence.years[j]][0]),
-                   ind.years[before], ind.transformed(ind.values[before]), float(c), float(s))
+                   ind.years[before], ind.transformed(ind.values[before]), float(c),
+                   score_scale(ind.transformed(ind.values), ind.years))
         out.append((t, score_target(t, c + s * mean_z[:, j], s * sd_z[:, j])))
     d = explored.diagnostics
     return out, origin.skipped, {"verdict": d.verdict, "max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk,
