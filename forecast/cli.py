@@ -138,6 +138,8 @@ def validate(scenario: Path) -> None:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     click.echo(describe_scenario(s))
+    for warning in s.cap_warnings():
+        _echo_err(f"warning: {warning}")
 
 
 @cli.command(epilog=EPILOG)
@@ -538,8 +540,8 @@ def diff(run_a: Path, run_b: Path, as_json: bool) -> None:
 
     First the questions whose decision changed (best strategy, ties, answer sought), then the
     changes (claims, priors, data, strategies, questions, settings), the answers that moved
-    beyond their Monte Carlo error, and for each the changed claims that explain it, most
-    influential first.
+    beyond their Monte Carlo error, and for each the changes that explain it (changed claims
+    first, most influential first).
     """
     import json
 

@@ -1,4 +1,4 @@
-"""A prior sweep as one Python call: variants -> one fit each (on Dask or here) -> a directory.
+"""A sweep as one Python call: variants -> one fit each (on Dask or here) -> a directory.
 
 ::
 
