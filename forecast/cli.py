@@ -138,7 +138,7 @@ def validate(scenario: Path) -> None:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     click.echo(describe_scenario(s))
-    for warning in s.cap_warnings():
+    for warning in s.warnings():
         _echo_err(f"warning: {warning}")
 
 
@@ -168,11 +168,13 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     from forecast.pipeline import run_scenario
     from forecast.progress import StageProgress
     from forecast.results.store import RunError
-    from forecast.scenario import ScenarioError
+    from forecast.scenario import ScenarioError, load_scenario, select_strategies
 
     interactive = sys.stderr.isatty() and not quiet
     progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
     try:
+        for warning in select_strategies(load_scenario(scenario), list(strategies) or None).warnings():
+            _echo_err(f"warning: {warning}")  # before sampling, which takes minutes
         settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                    target_accept=target_accept, progress=interactive)
         result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,

@@ -435,7 +435,7 @@ def test_validate_knows_where_the_data_leave_an_index_lever_and_whether_a_move_f
     year, indicator, level = s.last_observed("L")
     assert (year, indicator) == (2005, "spend") and level == pytest.approx(100 / (1 + np.exp(-2.5 / np.std(range(6), ddof=1))))
     assert s.last_observed("A") is None  # measured by nothing
-    assert s.cap_warnings() == [
+    assert s.warnings() == s.cap_warnings() == [
         "strategy hold_high: L up 20 points from its 2005 level by 2010 in equal steps would pass 99 in 2010 from "
         "about 79.2 (its level in 2005 by spend): a draw that starts there is held at 99 from then (an index stays "
         "below 100)"]
@@ -522,3 +522,63 @@ def test_a_reference_year_at_or_after_the_questions_year_is_refused_with_the_que
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith(f"error: {path}")
+
+
+# --- Warnings: what a file may mean, but more likely got wrong ---------------------------------
+
+
+def _polled(tmp_path: Path, values: list[float], **scenario_changes) -> Path:
+    """CHAIN with a poll of B (logit_percent) holding ``values`` from 2000 on."""
+    data = copy.deepcopy(CHAIN)
+    data["indicators"] = {"poll": {**POLL, "file": "poll.csv"}}
+    data.update(scenario_changes)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "poll.csv").write_text("year,share,source\n" + "".join(f"{2000 + i},{v},a poll\n"
+                                                                   for i, v in enumerate(values)))
+    return write_scenario(tmp_path, data)
+
+
+FRACTIONS = ("indicator poll (poll.csv, column share): every value lies between 0 and 1 (0.26 to 0.57); a percentage "
+             "is written 0-100 (26.5 for 26.5%): if these are fractions, multiply them by 100")
+
+
+def test_a_percentage_written_as_fractions_is_warned_of_by_validate_and_run(tmp_path, monkeypatch) -> None:
+    """0.26 read as 0.26% puts the poll's node near 0: a question on it answers 0.00. A real
+    series may lie below 1%, so this is a warning, not a refusal."""
+    import forecast.pipeline
+    from forecast.scenario import Problem
+
+    path = _polled(tmp_path, [0.26, 0.31, 0.57, 0.4])
+    assert load_scenario(path).warnings() == [FRACTIONS]
+    shown = CliRunner().invoke(cli, ["validate", str(path)])
+    assert shown.exit_code == 0 and f"warning: {FRACTIONS}\n" in shown.output
+
+    def stop(*args, **kwargs):  # the warning comes before sampling: stop there
+        raise ScenarioError(path, [Problem("", "stopped before sampling")])
+
+    monkeypatch.setattr(forecast.pipeline, "run_scenario", stop)
+    ran = CliRunner().invoke(cli, ["run", str(path), "--quiet"])
+    assert ran.output.startswith(f"warning: {FRACTIONS}\n") and "stopped before sampling" in ran.output
+
+    assert load_scenario(_polled(tmp_path / "percent", [26, 31, 57, 40])).warnings() == []
+    assert load_scenario(_polled(tmp_path / "small", [0.26, 0.31, 1.57, 0.4])).warnings() == []  # a share below 2%
+
+
+def test_a_series_that_never_moves_is_warned_of(tmp_path) -> None:
+    """Its spread is 0: it cannot say how its node moves (the model would divide by 1 instead)."""
+    assert load_scenario(_polled(tmp_path, [40, 40, 40])).warnings() == [
+        "indicator poll (poll.csv, column share): every value from 2000-2002 is 40; a series that never moves "
+        "carries no information about how B moves: check the column, or leave the indicator out"]
+
+
+def test_a_strategy_that_sets_what_another_sets_is_warned_of(tmp_path) -> None:
+    """``set = {}`` next to a baseline that sets nothing forecasts the baseline again."""
+    data = copy.deepcopy(CHAIN)
+    data["strategies"] = [{"id": "status_quo", "baseline": True}, {"id": "engage", "set": {"L": 1.0}},
+                          {"id": "contain", "set": {}}, {"id": "engage_again", "set": {"L": 1.0}}]
+    assert load_scenario(write_scenario(tmp_path, data)).warnings() == [
+        "strategy contain sets no lever, as status_quo (the baseline) does: its forecasts are status_quo's; give it "
+        "the levers it sets (set = { LEVER = ... }) or leave it out",
+        "strategy engage_again sets its levers as engage does: its forecasts are engage's; give it the levers it sets "
+        "(set = { LEVER = ... }) or leave it out"]
+    assert load_scenario(write_scenario(tmp_path / "chain", CHAIN)).warnings() == []  # natural differs from hold_low

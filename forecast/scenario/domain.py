@@ -366,6 +366,46 @@ class Scenario:
         latent = anchor.direction * anchor.standardized()[k]
         return int(anchor.years[k]), anchor.id, float(self.nodes[node].to_display(latent))
 
+    def warnings(self) -> list[str]:
+        """What ``forecast validate`` and ``forecast run`` warn of: what a file may well mean but
+        more likely got wrong, said with the fix. A percentage series written as fractions (a
+        real series may lie below 1%), a series that never moves, a strategy that sets what
+        another sets (its forecasts are that one's), and where a lever's move is capped
+        (:meth:`cap_warnings`)."""
+        return self.data_warnings() + self.strategy_warnings() + self.cap_warnings()
+
+    def data_warnings(self) -> list[str]:
+        """Each indicator whose values look like a mistake: a percentage whose every value lies
+        between 0 and 1 (fractions, 100 times too small, would read as a share near 0%), and a
+        series whose every value is the same (it cannot say how its node moves)."""
+        out = []
+        for ind in self.indicators.values():
+            where = f"indicator {ind.id} ({ind.file.name}, column {ind.column})"
+            low, high = float(np.min(ind.values)), float(np.max(ind.values))
+            span = f"{int(ind.years.min())}-{int(ind.years.max())}"
+            if low == high:
+                out.append(f"{where}: every value from {span} is {low:g}; a series that never moves carries no "
+                           f"information about how {ind.node} moves: check the column, or leave the indicator out")
+            elif ind.transform == "logit_percent" and high <= 1.0:
+                out.append(f"{where}: every value lies between 0 and 1 ({low:g} to {high:g}); a percentage is "
+                           "written 0-100 (26.5 for 26.5%): if these are fractions, multiply them by 100")
+        return out
+
+    def strategy_warnings(self) -> list[str]:
+        """Each strategy that sets exactly what an earlier one sets (often ``set = {}`` next to a
+        baseline that sets nothing): its forecasts are that strategy's, and a comparison of the
+        two says nothing."""
+        out = []
+        for i, st in enumerate(self.strategies):
+            same = next((o for o in self.strategies[:i] if o.interventions == st.interventions), None)
+            if same is None:
+                continue
+            what = "sets no lever, as" if not st.interventions else "sets its levers as"
+            other = f"{same.id}{' (the baseline)' if same.baseline else ''}"
+            out.append(f"strategy {st.id} {what} {other} does: its forecasts are {same.id}'s; give it the levers "
+                       "it sets (set = { LEVER = ... }) or leave it out")
+        return out
+
     def cap_warnings(self) -> list[str]:
         """What ``forecast validate`` should warn of before a run: each strategy whose move
         ``by`` index points would take a lever past :data:`INDEX_BOUNDS` from the level its data
