@@ -672,7 +672,8 @@ def test_the_overview_says_what_each_answer_hinges_on(rendered, runs, variant):
     for q in s["questions"]:
         entry = s["sensitivity"]["questions"][q["id"]]
         assert {f"hinge-{q['id']}", f"fig-tornado-{q['id']}"} <= ids
-        top, best = entry["ranking"][0], entry["decision"]["best"]
+        best = entry["decision"]["best"]
+        top = context.hinges_under(entry, best)[0]  # the chart's first bar: its own strategy's ranking
         lo, hi = entry["claims"][top]["tornado"][best]
         error = max(entry["claims"][top]["tornado_mcse"][best])
         label = s["claims"][top]["label"]
@@ -770,7 +771,8 @@ def test_prior_only_answers_stand_beside_the_posterior_ones(rendered, runs):
         prior = s["sensitivity"]["questions"][q["id"]]["prior_only"][best]
         assert float(line["data-prior-only"]) == answers.p_sought(prior, want)
     entry = s["sensitivity"]["questions"][q["id"]]
-    clear = [c for c in entry["ranking"] if any(entry["claims"][c]["tornado_clear"].values())]
+    best = sm["rows"][-1]["cells"]["best"]["data"]["strategy"]
+    clear = [c for c in context.hinges_under(entry, best) if entry["claims"][c]["tornado_clear"][best]]
     if clear:  # named only when its swing is beyond Monte Carlo error under some strategy
         assert f"Hinges most on \u201c{s['claims'][clear[0]]['label']}\u201d" in shown(section(html, "summary"))
     else:

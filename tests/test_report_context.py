@@ -362,3 +362,35 @@ def test_a_scenario_with_one_strategy_says_there_is_no_choice():
     row = context.summary_context(s, only, only[0])["rows"][0]["cells"]
     assert row["best"]["text"] == "A" and row["best"]["note"] == context.ONLY_STRATEGY
     assert context.contrasts_context(s, only, "index")["only_baseline"] is True
+
+
+def test_the_tornado_its_sentence_and_the_summary_rank_claims_under_the_strategy_shown():
+    """Claim W swings widely under another strategy; under the one shown only V moves the
+    answer beyond Monte Carlo error: the chart leads with V, and the sentence and the summary
+    name V."""
+    def found(swing_a, clear_a, swing_b, clear_b):
+        return {"on_path": True, "tornado": {"a": list(swing_a), "b": list(swing_b)},
+                "tornado_mcse": {"a": [0.01, 0.01], "b": [0.01, 0.01]},
+                "tornado_clear": {"a": clear_a, "b": clear_b}, "variance_share": {"a": 0.1, "b": 0.1}}
+
+    entry = {"posterior": {"a": 0.5, "b": 0.4}, "prior_only": {"a": 0.5, "b": 0.4}, "ranking": ["w", "v"],
+             "claims": {"w": found((0.49, 0.51), False, (0.1, 0.9), True),
+                        "v": found((0.40, 0.60), True, (0.39, 0.41), False)},
+             "decision": {"desirable": "yes", "best": "a", "tied": [], "utilities": {"a": 0.5, "b": 0.4}}}
+    s = {"claims": {"w": {"label": "W"}, "v": {"label": "V"}}, "indicators": {"x": {}},
+         "sensitivity": {"settings": {"tornado_quantiles": [0.05, 0.95]}, "questions": {"q": entry}}}
+    by_id = {"a": {"id": "a", "label": "A", "href": "a.html"}, "b": {"id": "b", "label": "B", "href": "b.html"}}
+    card = context.hinge_question(s, {"id": "q", "text": "Q?"}, entry, by_id)
+    assert [b["claim"] for b in card["bars"]] == ["v", "w"]
+    assert card["sentence"].startswith("The answer hinges most on V:")
+    assert context.rests_on(s, {"id": "q"}, by_id["a"], "yes")["text"].startswith("Hinges most on \u201cV\u201d.")
+
+
+def test_strategies_that_give_the_same_answer_in_every_draw_are_exactly_tied_not_within_error():
+    """Their paired difference is 0 in every draw: more draws would never separate them."""
+    by_id = {"a": {"label": "A"}, "b": {"label": "B"}, "c": {"label": "C"}}
+    decision = {"tied": ["b", "c"], "gap_mcse": {"b": 0.0, "c": 0.012}}
+    assert context.tie_phrase(decision, by_id) == (
+        "tied within Monte Carlo error with C; exactly tied with B (the same answer in every draw: what sets them "
+        "apart does not reach this question)")
+    assert context.tie_phrase({"tied": []}, by_id) == ""

@@ -350,12 +350,11 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
             continue
         top = by_id[decided["best"]]
         best = q["by_strategy"][top["id"]]
-        tied = tied_labels(decided, by_id)
+        tied = tie_phrase(decided, by_id)
         cells = {
             "question": cell(q["text"], extra=rests_on(s, q, top, want)),
             "sought": cell(want.capitalize(), answers.sought(s, q)["why"]),
-            "best": cell(top["label"], ("no clear best: tied within Monte Carlo error with " + ", ".join(tied))
-                         if tied else (ONLY_STRATEGY if len(by_id) < 2 else None),
+            "best": cell(top["label"], f"no clear best: {tied}" if tied else (ONLY_STRATEGY if len(by_id) < 2 else None),
                          top["href"], strategy=top["id"]),
             "chance": sought_cell(best, want),
             "spread": cell(**spread(s, q, best)),
@@ -703,10 +702,30 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def hinges_under(entry: dict, sid: str) -> list[str]:
+    """The claims on the question's path by their influence on its answer under ``sid``: those
+    whose swing there is beyond Monte Carlo error first, then by the width of the swing there
+    (the chart, its sentence and the summary all judge one strategy's answer by its own bars)."""
+    def weight(cid: str) -> tuple[bool, float]:
+        found = entry["claims"][cid]
+        low, high = found["tornado"][sid]
+        return clear_under(found, sid), abs(high - low)
+
+    on_path = [cid for cid in entry.get("ranking", []) if entry["claims"].get(cid, {}).get("on_path")]
+    return sorted(on_path, key=weight, reverse=True)
+
+
+def clear_under(found: dict, sid: str) -> bool:
+    """Whether a claim's tornado swing under ``sid`` is beyond Monte Carlo error (a run from
+    before the errors were kept: taken as it is)."""
+    return bool((found.get("tornado_clear") or {}).get(sid, True))
+
+
 def tornado_bars(s: dict, entry: dict, sid: str) -> tuple[list[dict], list[str]]:
-    """The claims on the question's path by ``ranking``, at most :data:`MAX_TORNADO`, each with
-    the answer under ``sid`` at its effect's low and high percentile; and the labels left out."""
-    ranked = [cid for cid in entry.get("ranking", []) if entry["claims"].get(cid, {}).get("on_path")]
+    """The claims on the question's path by their influence under ``sid`` (:func:`hinges_under`),
+    at most :data:`MAX_TORNADO`, each with the answer under ``sid`` at its effect's low and high
+    percentile; and the labels left out."""
+    ranked = hinges_under(entry, sid)
     bars = [tornado_bar(s, cid, entry["claims"][cid], sid) for cid in ranked[:MAX_TORNADO]]
     return bars, [claim_label(s, cid) for cid in ranked[MAX_TORNADO:]]
 
@@ -717,16 +736,9 @@ def tornado_bar(s: dict, cid: str, found: dict, sid: str) -> dict[str, Any]:
     before the errors were kept has none, and its bars are taken as they are)."""
     low, high = found["tornado"][sid]
     errors = (found.get("tornado_mcse") or {}).get(sid)
-    clear = (found.get("tornado_clear") or {}).get(sid, True)
+    clear = clear_under(found, sid)
     return {"claim": cid, "label": claim_label(s, cid), "at_low": low, "at_high": high,
             "mcse_low": errors[0] if errors else None, "mcse_high": errors[1] if errors else None, "clear": clear}
-
-
-def moves_clearly(found: dict) -> bool:
-    """Whether a claim's tornado swing is beyond Monte Carlo error under some strategy (a run
-    from before the errors were kept: taken as it is)."""
-    clear = found.get("tornado_clear")
-    return True if clear is None else any(clear.values())
 
 
 def error_text(bar: dict) -> str:
@@ -735,10 +747,21 @@ def error_text(bar: dict) -> str:
     return f" (Monte Carlo error about {fmt(max(errors), 3)} each)" if errors else ""
 
 
-def tied_labels(decision: dict, by_id: dict[str, dict]) -> list[str]:
-    """The labels of the strategies tied with the best one (within twice the Monte Carlo error
-    of their paired difference)."""
-    return [by_id.get(t, {"label": t})["label"] for t in decision.get("tied") or []]
+def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:
+    """How the best strategy is tied: "tied within Monte Carlo error with C", and, for those
+    that give the same answer in every draw (what sets them apart cannot reach the question,
+    so more draws would never separate them), "exactly tied with A"."""
+    gaps = decision.get("gap_mcse") or {}
+    label = lambda t: by_id.get(t, {"label": t})["label"]  # noqa: E731
+    same = [t for t in decision.get("tied") or [] if gaps.get(t) == 0.0]
+    within = [t for t in decision.get("tied") or [] if t not in same]
+    parts = []
+    if within:
+        parts.append("tied within Monte Carlo error with " + ", ".join(map(label, within)))
+    if same:
+        parts.append("exactly tied with " + ", ".join(map(label, same)) + " (the same answer in every draw: what sets "
+                     "them apart does not reach this question)")
+    return "; ".join(parts)
 
 
 def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dict[str, Any]:
@@ -755,10 +778,8 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
     if len(by_id) < 2:
         lead = f"{st['label']} is the scenario's only strategy: the probability of yes under it is {shown}."
     elif decision and decision.get("tied"):
-        others = ", ".join(tied_labels(decision, by_id))
-        lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is tied within "
-                f"Monte Carlo error with {others}. Shown is {st['label']}, under which the probability of yes is "
-                f"{shown}.")
+        lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is "
+                f"{tie_phrase(decision, by_id)}. Shown is {st['label']}, under which the probability of yes is {shown}.")
     elif decision:
         lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}, under which the "
                 f"probability of yes is {shown}.")
@@ -822,9 +843,7 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
         elif not decision:
             none = "No desirable answer is set for this question, so there is no choice of strategy to flip."
         elif decision.get("tied"):
-            others = ", ".join(tied_labels(decision, by_id))
-            none = (f"No clear best strategy: it is tied within Monte Carlo error with {others}, so there is no "
-                    "choice to flip.")
+            none = f"No clear best strategy: it is {tie_phrase(decision, by_id)}, so there is no choice to flip."
         else:
             none = "No claim within its prior's 90% range flips the choice."
         out.append({"id": h["id"], "text": h["text"], "best": h["strategy"] if entry.get("decision") else None,
@@ -905,12 +924,13 @@ def hinges_context(s: dict, strategies: list[dict]) -> dict[str, Any]:
 
 
 def rests_on(s: dict, q: dict, best: dict, want: str) -> dict[str, Any] | None:
-    """The summary's line on what an answer rests on: the question's top one or two claims and
-    the answer sought under the ``best`` strategy from the prior alone (how far the data moved it)."""
+    """The summary's line on what an answer rests on: the top one or two claims under the
+    ``best`` strategy (as its tornado ranks them, those beyond Monte Carlo error only) and the
+    answer sought under it from the prior alone (how far the data moved it)."""
     entry = sensitivity_of(s, q["id"])
     if entry is None:
         return None
-    clear = [c for c in entry.get("ranking", []) if moves_clearly(entry["claims"][c])]
+    clear = [c for c in hinges_under(entry, best["id"]) if clear_under(entry["claims"][c], best["id"])]
     top = [f"\u201c{claim_label(s, c)}\u201d" for c in clear[:2]]  # quoted: labels may hold "and"
     p = answers.p_sought(prior_only(s, q["id"], best["id"]), want)
     claims = (f"Hinges most on {' and '.join(top)}." if top else
