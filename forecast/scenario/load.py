@@ -264,6 +264,11 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
             "loading": _prior(problems, f"{p}.loading", ind.loading, support="positive"),
             "noise": _prior(problems, f"{p}.noise", ind.noise, support="positive"),
         }
+        if ind.column == ind.year_column:
+            problems.append(Problem(f"{p}.column", f"{ind.column!r} is the year column (year_column = "
+                                    f"{ind.year_column!r}): its years would be read as the indicator's values; give "
+                                    "column the name of the column that holds the values"))
+            continue
         data = read_series(file, ind, f"{p}.file", problems)
         if data is None or None in priors.values():
             continue
