@@ -369,7 +369,7 @@ def test_hypotheses_show_prior_and_posterior_weights(rendered, runs):
     html = (rendered["full"] / "index.html").read_text(encoding="utf-8")
     for hid, h in hyps.items():
         assert f'data-hypothesis="{hid}"' in html
-        assert f"{h['posterior_weight']:.2f}" in html
+        assert f"{h['posterior_weight']:.2f} <span class=\"mcse\">Monte Carlo error {h['posterior_weight_mcse']:.3f}</span>" in html
 
 
 def test_diagnostics_badge_has_a_word_not_only_a_colour(rendered, runs):

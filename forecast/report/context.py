@@ -618,7 +618,8 @@ def claims_context(s: dict) -> dict[str, Any]:
         pr, po = c["prior"], c["posterior"]
         hyps = [{"id": hid, "label": h["label"] or hid, "quote": h.get("quote", ""), "prior": h["prior"],
                  "stated": h.get("stated") or h["prior"], "prior_weight": fmt(h["prior_weight"]),
-                 "posterior_weight": fmt(h["posterior_weight"])}
+                 "posterior_weight": fmt(h["posterior_weight"]),
+                 "posterior_weight_mcse": fmt(h.get("posterior_weight_mcse"), 3)}
                 for hid, h in (c.get("hypotheses") or {}).items()]
         items.append({
             "id": cid, "label": c["label"], "quote": c.get("quote", ""),
