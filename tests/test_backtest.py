@@ -110,6 +110,31 @@ def test_origins_default_to_the_eight_years_before_the_last_with_data_and_bad_on
         check_origins(sc, [1991, 2010], 3)
 
 
+def test_the_evidence_fits_one_step_ahead_predictions_leave_out_each_series_first_observation(tmp_path) -> None:
+    """Nothing before a series' first observation predicts it (its interval is the prior's, and
+    always holds it): it is neither predicted, nor counted, nor drawn; every later one is."""
+    from forecast.backtest.hindcast import one_step_ahead
+
+    sc = load_scenario(trending_scenario(tmp_path, nodes=("X", "Y"), years=14, sparse="Y"))
+
+    def fixed(dim: str, size: int, value: float):
+        return ("chain", "draw", dim), np.full((2, 5, size), value)
+
+    n, k = len(sc.nodes), len(sc.indicators)
+    post = xr.Dataset({"baseline": fixed("node", n, 0.0), "persistence": fixed("node", n, 0.5),
+                       "volatility": fixed("node", n, 0.3), "effect": fixed("claim", len(sc.claims), 0.0),
+                       "intercept": fixed("indicator", k, 0.0), "loading": fixed("indicator", k, 1.0),
+                       "noise": fixed("indicator", k, 0.2)})
+    ahead = one_step_ahead(sc, post, seed=1)
+    for iid, ind in sc.indicators.items():
+        got = ahead[iid]
+        assert got["years"] == [int(y) for y in ind.years[1:]], iid  # the sparse Y's first is 1999, not 1990
+        assert got["observations"] == len(got["years"]) == len(got["q05"]) == len(got["q95"])
+        actual = [float(ind.values[ind.years == y][0]) for y in got["years"]]
+        assert got["inside_90"] == sum(lo <= a <= hi for lo, a, hi in zip(got["q05"], actual, got["q95"]))
+        assert all(lo <= mid <= hi for lo, mid, hi in zip(got["q05"], got["q50"], got["q95"]))
+
+
 # --- Scores ------------------------------------------------------------------------------------------
 
 

@@ -125,9 +125,15 @@ def predictive(scenario: Scenario, post: xr.Dataset, evidence: Evidence, z: np.n
 
 def one_step_ahead(scenario: Scenario, post: xr.Dataset, seed: int, most: int = 400) -> dict[str, dict]:
     """Per indicator, each observation's prediction from the observations of the years before
-    it (the filter's one-step-ahead predictive, with the run's posterior): quantiles in the
-    indicator's units and whether the 90% interval held it. Unlike the in-sample fit, this
-    can fail: a series the model cannot follow falls outside."""
+    it (the filter's one-step-ahead predictive): quantiles in the indicator's units and how
+    many of the actuals its 90% interval held.
+
+    In-sample, not a test: the parameters, noise and shock scales are the run's posterior, fitted
+    on every observation, the predicted one included (the backtest,
+    :func:`hindcast_origin`, is the out-of-sample check). Unlike the posterior predictive over
+    history, it can still miss: a series the model cannot follow from one year to the next falls
+    outside. An observation with no earlier observation of its indicator (the first of each
+    series) is left out: nothing before it predicts it, so its interval is the prior's."""
     evidence = Evidence.from_scenario(scenario)
     if not evidence.z.size:
         return {}
@@ -135,12 +141,15 @@ def one_step_ahead(scenario: Scenario, post: xr.Dataset, seed: int, most: int = 
                           len(scenario.history_years), seed)
     out: dict[str, dict] = {}
     for k, (iid, ind) in enumerate(scenario.indicators.items()):
-        rows = np.flatnonzero(evidence.indicator == k)
+        mine = np.flatnonzero(evidence.indicator == k)
+        used = evidence.years[mine][evidence.observed[mine] > 0]
+        rows = mine[evidence.years[mine] > used.min()] if used.size else mine[:0]  # an earlier one to go on
         qs = {f"q{round(100 * q):02d}": [] for q in (0.05, 0.25, 0.5, 0.75, 0.95)}
         for j in rows:
             for key in qs:
                 qs[key].append(float(ind.to_units(mixture_quantile(int(key[1:]) / 100, mean[:, j], sd[:, j]))))
-        lo, hi, actual = np.array(qs["q05"]), np.array(qs["q95"]), np.asarray(ind.values, dtype=float)
+        lo, hi = np.array(qs["q05"]), np.array(qs["q95"])
+        actual = np.array([float(ind.values[ind.years == evidence.years[j]][0]) for j in rows])
         out[iid] = {"years": [int(y) for y in evidence.years[rows]], **qs,
                     "inside_90": int(np.sum((lo <= actual) & (actual <= hi))), "observations": int(rows.size)}
     return out

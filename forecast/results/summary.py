@@ -111,7 +111,8 @@ def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
 
 def indicator_fit(scenario: Scenario, tree: xr.DataTree, one_step: dict | None = None) -> dict:
     """Per indicator: observations, posterior predictive over history, forecasts per strategy,
-    and (``one_step``) each observation's prediction from the years before it."""
+    and (``one_step``) each observation's in-sample prediction from the years before it, every
+    observation but the first of its series (:func:`forecast.backtest.hindcast.one_step_ahead`)."""
     rep = tree["posterior_predictive"].dataset["indicator_value"]
     fc = tree["forecast"].dataset["indicator_value"]
     out = {}
