@@ -197,6 +197,34 @@ def test_evidence_charts_label_their_axes_in_plain_numbers(iid):
         assert len(numbers) >= 3 + 4  # at least three on the log axis, besides the four years
 
 
+def test_an_evidence_chart_never_draws_a_series_first_one_step_prediction():
+    """A summary written before the first observation was left out holds its interval (US imports
+    from Russia's 2020 read 0.0008 to 46,000): the chart leaves it out, so it cannot stretch the
+    y-axis over eight decades; the same interval a year later does stretch it."""
+    s = GOLDEN
+    ind = s["indicators"]["us_imports_from_russia"]
+    first = ind["observed"]["years"][0]
+    assert first not in ind["one_step"]["years"] and ind["one_step"]["years"]
+
+    def drawn(ahead: dict) -> list[str]:
+        return texts(str(plots.evidence_chart(indicator={**ind, "one_step": ahead}, strategies=context.strategy_list(s),
+                                              start_year=s["scenario"]["start_year"], banded="status_quo", salt="f")))
+
+    def widened(year: int) -> dict:
+        ahead = {k: list(v) if isinstance(v, list) else v for k, v in ind["one_step"].items()}
+        if year not in ahead["years"]:
+            for key, value in (("years", year), ("q05", 0.0008), ("q25", 0.1), ("q50", 5.9), ("q75", 300.0),
+                               ("q95", 45650.0)):
+                ahead[key].insert(0, value)
+        else:
+            i = ahead["years"].index(year)
+            ahead["q05"][i], ahead["q95"][i] = 0.0008, 45650.0
+        return ahead
+
+    assert drawn(widened(first)) == drawn(ind["one_step"])
+    assert drawn(widened(ind["one_step"]["years"][0])) != drawn(ind["one_step"])
+
+
 def rotated_lines(svg: str) -> list[tuple[float, float, float, str]]:
     """The SVG's text turned a quarter (a y axis's label): (x, y, font size, line) of each line,
     whose baseline runs up from (x, y). matplotlib writes one line centred on its point, and

@@ -401,14 +401,16 @@ def evidence_chart(*, indicator: dict, strategies: list[dict], start_year: int, 
         else:
             ax.plot(np.asarray(xs, dtype=float), _pick(stats, "median", list(range(len(xs)))), linewidth=1.5,
                     markersize=3.5, **style)
-    ahead = indicator.get("one_step")
-    if ahead:  # each observation's prediction from the years before it: offset so as not to hide the dots
-        xs = np.asarray(ahead["years"], dtype=float) + 0.22
-        ax.vlines(xs, _pick(ahead, "q05", list(range(len(xs)))), _pick(ahead, "q95", list(range(len(xs)))),
-                  color=ONE_STEP, linewidth=1.1, zorder=4)
-        ax.plot(xs, _pick(ahead, "q50", list(range(len(xs)))), linestyle="none", marker="_", markersize=6,
-                color=ONE_STEP, zorder=4)
     obs = indicator["observed"]
+    ahead = indicator.get("one_step") or {"years": []}
+    # each observation's prediction from the years before it, offset so as not to hide the dots; never
+    # a series' first (nothing earlier predicts it: its prior-wide interval would set the y-axis), which
+    # summaries written before it was left out still hold
+    idx = [i for i, y in enumerate(ahead["years"]) if obs["years"] and y > min(obs["years"])]
+    if idx:
+        xs = np.asarray([ahead["years"][i] for i in idx], dtype=float) + 0.22
+        ax.vlines(xs, _pick(ahead, "q05", idx), _pick(ahead, "q95", idx), color=ONE_STEP, linewidth=1.1, zorder=4)
+        ax.plot(xs, _pick(ahead, "q50", idx), linestyle="none", marker="_", markersize=6, color=ONE_STEP, zorder=4)
     ax.plot(np.asarray(obs["years"], dtype=float), np.asarray(obs["values"], dtype=float), linestyle="none",
             marker="o", markersize=5, markerfacecolor="black", markeredgecolor="white", markeredgewidth=0.8,
             color="black", zorder=5)
