@@ -305,6 +305,16 @@ def test_a_semicolon_file_with_decimal_points_is_read_as_written(tmp_path) -> No
     assert s.indicators["poll"].read_as == "semicolon-separated"
 
 
+def test_a_point_before_three_digits_in_a_semicolon_file_is_a_decimal_point_only_if_another_number_says_so(
+        tmp_path) -> None:
+    """89.210 may be 89210 where semicolons separate fields: refused, unless 40.5 shows the point is decimal."""
+    s = load_scenario(_with_poll(tmp_path, b"year;share;source\n2001;40.5;a\n2002;41.234;b\n"))
+    assert s.indicators["poll"].values.tolist() == [40.5, 41.234]
+    with pytest.raises(ScenarioError, match=r"line 3: 41.234 reads as 41.234 with a decimal point, or as 41234 with "
+                                            r"a point between thousands"):
+        load_scenario(_with_poll(tmp_path / "ambiguous", b"year;share;source\n2001;40;a\n2002;41.234;b\n"))
+
+
 def test_a_row_with_a_field_too_many_is_never_read_shifted(tmp_path) -> None:
     """The issue's case: '2010,9,4,...' was read as 9.0 with "4" as its source."""
     with pytest.raises(ScenarioError, match=r"poll.csv line 3 has 4 fields where the header has 3 \(year, share, "

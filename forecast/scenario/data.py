@@ -7,7 +7,9 @@ Spreadsheets export CSV in two ways, and both are read:
 * comma-separated, with a decimal point (``2010,9.4,IMF``);
 * semicolon-separated, as spreadsheets set to many European locales write it, with a decimal
   comma or a decimal point (``2010;9,4;IMF``). A file whose numbers use both marks is refused
-  (``1.234`` could be a thousand or one point two), and so are thousands separators.
+  (``1.234`` could be a thousand or one point two), and so are thousands separators, and a
+  semicolon-separated file whose every number with a point has three digits after it
+  (``89.210``: no number says which the point is).
 
 The separator is the one the header line uses (tabs are read too); a separator ending every
 line (``2010;9,4;IMF;``) is read as none. A UTF-8 byte-order mark is dropped. A row with more or fewer fields than the header is an error with its line
@@ -45,6 +47,8 @@ SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _DIGITS = r"(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
 _NUMBER = {d: re.compile(rf"[+-]?{_DIGITS.format(d=re.escape(d))}", re.ASCII) for d in ".,"}
 _YEAR = re.compile(r"[+-]?\d+", re.ASCII)
+#: A number with a comma before each group of three digits (89,210; 1,234,567).
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+", re.ASCII)
 
 
 class TableError(Exception):
@@ -92,6 +96,13 @@ class Table:
         if lowered.lstrip("+-") in ("inf", "infinity"):
             return "give a finite number, or leave the cell empty for a gap"
         other = "," if self.decimal == "." else "."
+        if self.separator == "," and _THOUSANDS.fullmatch(text):  # 89,210 (quoted): which is it?
+            whole, decimal = text.replace(",", ""), text.replace(",", ".")
+            if text.count(",") > 1:
+                return f"write it without thousands separators ({whole})"
+            return (f"it reads as {whole} if the comma separates thousands, or as {float(decimal):g} if it is a "
+                    f"decimal comma; write the number without separators ({whole}) or with a decimal point "
+                    f"({decimal})")
         if _NUMBER[other].fullmatch(text):
             if self.separator == ",":
                 return (f"a decimal comma in a comma-separated file; write {text.replace(',', '.')}, or export "
@@ -228,7 +239,29 @@ def _decimal(rows: list[tuple[int, tuple[str, ...]]], separator: str) -> str:
         (lp, p), (lc, c) = seen["."], seen[","]
         raise TableError(f"numbers use both a decimal point (line {lp}: {p}) and a decimal comma (line {lc}: {c}); "
                          "use one mark throughout (1.234 could be a thousand or one point two)")
+    if separator == ";" and "." in seen and not _point_is_decimal(rows):
+        line, text = seen["."]
+        whole = text.replace(".", "")
+        raise TableError(f"line {line}: {text} reads as {float(text):g} with a decimal point, or as {whole} with a "
+                         "point between thousands (as semicolon-separated files are often written), and every number "
+                         "with a point in this file has three digits after it, so none tells which; write the "
+                         f"numbers without thousands separators ({whole}), or with a decimal comma "
+                         f"({text.replace('.', ',')} for {float(text):g})")
     return "," if "," in seen else "."
+
+
+def _point_is_decimal(rows: list[tuple[int, tuple[str, ...]]]) -> bool:
+    """Whether some number with a point has other than three digits after it (40.5; 1.2345):
+    then the point is a decimal point. When every one has three (89.210), it may as well
+    separate thousands, and a file whose fields are separated by semicolons is most often
+    written where it does: a value read 1000 times too small, without a word, is worse than a
+    question."""
+    for _, cells in rows:
+        for cell in cells:
+            text = cell.strip()
+            if "." in text and _NUMBER["."].fullmatch(text) and not re.fullmatch(r"[+-]?\d{1,3}\.\d{3}", text):
+                return True
+    return False
 
 
 #: Where each indicator transform is defined, both ends excluded, and that range in words (a
@@ -240,18 +273,24 @@ TRANSFORM_DOMAINS = {"log": (0.0, math.inf, "a positive number: the indicator is
 DISPLAY_DOMAINS = {"index": (0.0, 100.0, "an index, strictly between 0 and 100")}
 
 
-def outside_domain(values: np.ndarray, transform: str) -> float | None:
-    """The first of ``values`` outside its indicator's transform's domain, or None."""
+#: When a value outside a transform's domain may be right after all: the series is then not
+#: for that transform (the fix besides correcting the cell).
+TRANSFORM_UNLESS = {"log": "if the series can be zero or negative",
+                    "logit_percent": "if the series is not a percentage, or can be 0 or 100"}
+
+
+def outside_domain(values: np.ndarray, transform: str) -> int | None:
+    """The index of the first of ``values`` outside its indicator's transform's domain, or None."""
     if transform not in TRANSFORM_DOMAINS:
         return None
     low, high, _ = TRANSFORM_DOMAINS[transform]
-    bad = (values <= low) | (values >= high)
-    return float(values[bad][0]) if np.any(bad) else None
+    bad = np.flatnonzero((values <= low) | (values >= high))
+    return int(bad[0]) if len(bad) else None
 
 
 def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem]):
-    """Years, values and the source of each row, how the file was read (``Table.how_read``) and
-    its bytes; gaps (empty cells) are skipped, never filled. ``None`` after adding a problem at
+    """Years, values, the source and the line of each row, how the file was read
+    (``Table.how_read``) and its bytes; gaps (empty cells) are skipped, never filled. ``None`` after adding a problem at
     ``p``."""
     try:
         table = read_table(file)
@@ -278,6 +317,7 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
     years: list[int] = []
     values: list[float] = []
     sources: list[str] = []
+    lines: list[int] = []
     first_line: dict[int, int] = {}
     try:
         for line, cells in table.rows:
@@ -294,6 +334,7 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
                 raise TableError(f"line {line}: {ind.column} has a value but source is empty; every data row must say "
                                  "where it comes from (a URL or a publication)")
             first_line[year] = line
+            lines.append(line)
             years.append(year)
             values.append(value)
             sources.append(cells[s].strip())
@@ -303,5 +344,6 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
     if not years:
         problems.append(Problem(p, f"{file.name} column {ind.column!r} has no values"))
         return None
-    return np.array(years, dtype=int), np.array(values, dtype=float), sources, table.how_read(), table.data
+    return (np.array(years, dtype=int), np.array(values, dtype=float), sources, np.array(lines, dtype=int),
+            table.how_read(), table.data)
 
