@@ -122,9 +122,14 @@ def backtest_table(summary: dict) -> str:
         lines += [f"  {iid}: {', '.join(origins)}" for iid, origins in left_out.items()]
     unclean = {o: f for o, f in summary["fits"].items() if f["verdict"] not in ("ok", "not fitted")}
     if unclean:
-        lines += ["", "origins whose sampling was not clean (see the page's last section):"]
-        lines += [f"  {o}: {f['verdict'].upper()} {f['messages'][0] if f['messages'] else ''}".rstrip()
-                  for o, f in unclean.items()]
+        lines += ["", "origins whose sampling was not clean (the page's last section gives the same numbers):"]
+        for o, f in unclean.items():  # the page's numbers, then every problem its diagnostics found
+            numbers = [f"max R-hat {_num(f['max_rhat'], '.3f')}" if "max_rhat" in f else "",
+                       f"min ESS bulk {_num(f['min_ess_bulk'], '.0f')}" if "min_ess_bulk" in f else "",
+                       f"divergences {f['divergences']}" if "divergences" in f else ""]
+            shown = ", ".join(n for n in numbers if n)
+            lines.append(f"  {o}: {f['verdict'].upper()}" + (f"  ({shown})" if shown else ""))
+            lines += [f"    ! {m}" for m in f.get("messages") or []]
     return "\n".join(lines)
 
 

@@ -374,6 +374,29 @@ def test_the_run_report_shows_the_newest_backtest_of_its_own_inputs(tmp_path) ->
     assert latest_backtest(tmp_path, "none of these") is None
 
 
+def test_the_terminal_summary_gives_each_unclean_origins_numbers_and_every_problem() -> None:
+    """An origin's worst R-hat may be in any of its messages (one per hypothesis's fit): the
+    terminal gives the page's numbers (max R-hat, min ESS, divergences) and every message."""
+    from forecast.describe import backtest_table
+
+    fits = {"2016": {"verdict": "ok", "max_rhat": 1.004, "min_ess_bulk": 900.0, "divergences": 0, "messages": []},
+            "2017": {"verdict": "fail", "max_rhat": 1.088361, "min_ess_bulk": 74.88, "divergences": 2, "messages": [
+                "[h=breaks] R-hat 1.042 at x is above 1.01: run more draws.",
+                "[h=strengthens] R-hat 1.088 at noise[y]: chains disagree.",
+                "effective sample size 62 is too low for stable intervals: increase --draws."]},
+            "2018": {"verdict": "warn", "messages": ["a hypothesis weight has Monte Carlo error 0.021 > 0.02."]},
+            "2019": {"verdict": "not fitted", "messages": ["nothing to forecast from this origin"]}}
+    summary = {"points": 10, "origins": [2016, 2017, 2018, 2019], "horizon": 3, "skipped": [],
+               "by_indicator": {"x": {"coverage": {"90": 0.9}, "skill": {"points": 10, "skill": 0.1}}},
+               "coverage": {"model": {"50": 0.5, "80": 0.8, "90": 0.9}},
+               "skill": {"skill": 0.1, "best_baseline": "rw_t", "crps": {"model": 0.9}}, "fits": fits}
+    lines = backtest_table(summary).splitlines()
+    at = lines.index("  2017: FAIL  (max R-hat 1.088, min ESS bulk 75, divergences 2)")
+    assert lines[at + 1:at + 4] == [f"    ! {m}" for m in fits["2017"]["messages"]]
+    assert lines[at + 4:] == ["  2018: WARN", "    ! a hypothesis weight has Monte Carlo error 0.021 > 0.02."]
+    assert not any("2016" in line or "2019" in line for line in lines[at - 1:])
+
+
 def test_an_indicator_is_scored_in_units_of_its_typical_yearly_step() -> None:
     """The sd of its year-on-year changes over its whole record (gaps are not steps): one
     number per indicator, so its origins weigh alike and its own skill is the transformed
