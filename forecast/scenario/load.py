@@ -20,7 +20,14 @@ import numpy as np
 from pydantic import ValidationError
 
 from forecast.files import FileProblem, MiB, parse_toml, read_text
-from forecast.scenario.data import DATA_LIMIT, DISPLAY_DOMAINS, TRANSFORM_DOMAINS, outside_domain, read_series
+from forecast.scenario.data import (
+    DATA_LIMIT,
+    DISPLAY_DOMAINS,
+    TRANSFORM_DOMAINS,
+    TRANSFORM_UNLESS,
+    outside_domain,
+    read_series,
+)
 from forecast.scenario.domain import Claim, Indicator, LeverSetting, Node, Question, Scenario, Strategy
 from forecast.scenario.errors import (
     Problem,
@@ -170,6 +177,8 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
     if not nodes:
         problems.append(Problem("nodes", "declare at least one node"))
 
+    _case_twins([(f"nodes.{n}", n) for n in spec.nodes] + [(f"indicators.{i}", i) for i in spec.indicators],
+                "node and indicator ids", problems)
     claims = _claims(spec, nodes, problems)
     contents: dict[Path, bytes] = {}  # each data file's bytes as read
     indicators = _indicators(path, spec, nodes, problems, contents)
@@ -178,14 +187,17 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
 
     files = {"scenario.toml": path}
     read = {"scenario.toml": data} if data is not None else {}
+    spelled: dict[str, str] = {}  # each name in the run dir, in lower case -> as first spelled
     for iid, ind in indicators.items():
         name = f"data/{ind.file.name}"
-        if files.get(name, ind.file) != ind.file:  # a run keeps a copy of each input under data/NAME
-            problems.append(Problem(f"indicators.{iid}.file", f"{ind.file} and {files[name]} are both named "
-                                    f"{ind.file.name!r}; a run keeps a copy of each data file by its name: "
-                                    "rename one of them"))
-        files[name] = ind.file
-        read[name] = contents[ind.file]
+        first = spelled.setdefault(name.lower(), name)
+        if files.get(first, ind.file) != ind.file:  # a run keeps a copy of each input under data/NAME
+            named = (f"are both named {ind.file.name!r}" if first == name else f"are named {ind.file.name!r} and "
+                     f"{first[5:]!r}, which differ only in case (one name on Windows and macOS disks)")
+            problems.append(Problem(f"indicators.{iid}.file", f"{ind.file} and {files[first]} {named}; a run keeps "
+                                    "a copy of each data file by its name: rename one of them"))
+        files[first] = ind.file
+        read[first] = contents[ind.file]
     return Scenario(
         path=path, name=info.name, description=info.description, source=info.source,
         source_url=info.source_url, history_start=info.history_start, start_year=info.start_year,
@@ -196,12 +208,27 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
 
 
 def _duplicate_ids(items: list, key: str, what: str, problems: list[Problem]) -> None:
-    """One problem per repeated id in a list of tables (claims, strategies, questions, ...)."""
+    """One problem per repeated id in a list of tables (claims, strategies, questions, ...), and
+    per id that differs from another only in case (see :func:`_case_twins`)."""
     seen: set[str] = set()
     for i, item in enumerate(items):
         if item.id in seen:
             problems.append(Problem(f"{key}[{i}].id", f"duplicate {what} id {item.id!r}; ids must be unique"))
         seen.add(item.id)
+    _case_twins([(f"{key}[{i}].id", item.id) for i, item in enumerate(items)], f"{what} ids", problems)
+
+
+def _case_twins(ids: list[tuple[str, str]], what: str, problems: list[Problem]) -> None:
+    """One problem per id (given with its key path) that differs from an earlier one only in
+    case: a run writes files by id (a strategy's report page), and Windows and macOS disks
+    take Dual_containment and dual_containment for one file; a reader takes them for one too."""
+    first: dict[str, str] = {}
+    for where, name in ids:
+        other = first.setdefault(name.lower(), name)
+        if other != name:
+            problems.append(Problem(where, f"{name!r} and {other!r} differ only in case; {what} must differ in more "
+                                    "than case (a reader takes them for one, and so do Windows and macOS disks for "
+                                    "the files named after them): rename one"))
 
 
 def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> list[Claim]:
@@ -272,7 +299,7 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
         data = read_series(file, ind, f"{p}.file", problems)
         if data is None or None in priors.values():
             continue
-        years, values, sources, read_as, contents[file] = data
+        years, values, sources, lines, read_as, contents[file] = data
         keep = years >= info.history_start
         if np.any(years >= info.start_year):
             late = sorted(set(int(y) for y in years[years >= info.start_year]))
@@ -280,15 +307,18 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
                                     f"{info.start_year}; evidence must predate the strategies: raise "
                                     "start_year or leave those rows out with a separate file"))
             continue
-        years, values, sources = years[keep], values[keep], [s for s, k in zip(sources, keep) if k]
+        years, values, lines = years[keep], values[keep], lines[keep]
+        sources = [s for s, k in zip(sources, keep) if k]
         if len(years) < 2:
             problems.append(Problem(p, f"{file.name} column {ind.column!r} has fewer than two values "
                                     f"from {info.history_start} on; an indicator needs at least two"))
             continue
         bad = outside_domain(values, ind.transform)
         if bad is not None:
-            problems.append(Problem(f"{p}.transform", f"transform {ind.transform!r} cannot take the value "
-                                    f"{bad:g} in column {ind.column!r}; choose another transform"))
+            problems.append(Problem(f"{p}.file", f"{file.name} line {lines[bad]} ({years[bad]}): {ind.column} = "
+                                    f"{values[bad]:g}, but transform {ind.transform!r} takes only "
+                                    f"{TRANSFORM_DOMAINS[ind.transform][2]}; fix the cell, or choose another "
+                                    f"transform (identity) {TRANSFORM_UNLESS[ind.transform]}"))
             continue
         proto = Indicator(
             id=iid, label=ind.label, node=ind.node, transform=ind.transform,
