@@ -175,10 +175,10 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
     for i, st in enumerate(s["strategies"]):
         sets = []
         for lever, v in st["interventions"].items():
-            median, with_interval = last_level(s, lever)
+            _, with_interval = last_level(s, lever)
             sets.append({"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": v["setting"],
                          "short": short_setting(v), "unit": nodes.get(lever, {}).get("unit", ""),
-                         "last": with_interval, "last_median": median})
+                         "last": with_interval})
         free = [own_course(s, lever, st["id"]) for lever, n in nodes.items()
                 if n.get("role") == "lever" and lever not in st["interventions"]]
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
