@@ -6,6 +6,7 @@ intervals hold about 90% of what followed."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -395,6 +396,50 @@ def test_the_terminal_summary_gives_each_unclean_origins_numbers_and_every_probl
     assert lines[at + 1:at + 4] == [f"    ! {m}" for m in fits["2017"]["messages"]]
     assert lines[at + 4:] == ["  2018: WARN", "    ! a hypothesis weight has Monte Carlo error 0.021 > 0.02."]
     assert not any("2016" in line or "2019" in line for line in lines[at - 1:])
+
+
+@pytest.mark.parametrize("where", ["reports", "runs", "outside"])
+def test_the_panels_hint_writes_a_backtest_where_the_panel_looks(tmp_path, monkeypatch, where) -> None:
+    """"Not backtested yet: run `forecast backtest ...`": the command, run from where the run was,
+    writes the backtest beside the run, be the run under reports/ (the backtest's default),
+    another folder or one outside the working directory, and the panel then finds it."""
+    import shlex
+    import types
+
+    import forecast.pipeline
+    from forecast.report.backtest import quality_panel
+    from forecast.results import store
+
+    work = tmp_path / "work"
+    folder = {"reports": work / "reports", "runs": work / "runs", "outside": tmp_path / "elsewhere"}[where]
+    for made in (work, folder):
+        made.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(work)
+    inputs = {"scenario.toml": "aa"}
+    panel = quality_panel(folder, "sc", inputs, "my priors/sc.toml")
+    assert not panel["found"]
+    assert ("--out" in panel["command"]) == (where != "reports")
+    assert str(tmp_path) not in panel["command"] or where == "outside"  # relative under the working directory
+
+    def written(path, settings=None, *, out=None, reports_root="reports", **_):
+        """What the command writes (its sampling left out): backtest.json where run_backtest puts it."""
+        target = Path(out) if out else store.default_run_dir(types.SimpleNamespace(path=Path(path)),
+                                                              Path(reports_root), "backtest")
+        target.mkdir(parents=True)
+        summary = {"scenario": {"name": "sc", "inputs": inputs}, "created": "2026-01-01T00:00:00+00:00",
+                   "points": 3, "origins": [2016], "horizon": 1, "skipped": [], "fits": {"2016": {"verdict": "ok"}},
+                   "coverage": {"model": {"50": 0.5, "80": 0.8, "90": 0.9}},
+                   "skill": {"skill": 0.1, "best_baseline": "rw_t", "crps": {"model": 0.9}},
+                   "by_indicator": {"x": {"coverage": {"90": 0.9}, "skill": {"points": 3, "skill": 0.1}}},
+                   "reliability": {"model": {"nominal": [0.5, 0.9], "empirical": [0.5, 0.9]}}}
+        (target / "backtest.json").write_text(json.dumps(summary))
+        return types.SimpleNamespace(path=target, summary=summary)
+
+    monkeypatch.setattr(forecast.pipeline, "run_backtest", written)
+    done = CliRunner().invoke(cli, ["backtest", *shlex.split(panel["command"]), "--no-report", "-q"])
+    assert done.exit_code == 0, done.output
+    found = quality_panel(folder, "sc", inputs, "my priors/sc.toml")
+    assert found["found"] and found["same_inputs"], panel["command"]
 
 
 def test_an_indicator_is_scored_in_units_of_its_typical_yearly_step() -> None:

@@ -11,6 +11,7 @@ chart against what happened. Figures are drawn with the run report's style
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -233,13 +234,26 @@ def latest_backtest(folder: Path, scenario_name: str, inputs: dict[str, str] | N
     return summary | {"folder": name}
 
 
+def backtest_command(folder: Path, path: str) -> str:
+    """The arguments of ``forecast backtest`` that write a backtest of the scenario file ``path``
+    where :func:`latest_backtest` looks for a run in ``folder``: the scenario alone when
+    ``folder`` is ``reports/`` (the backtest's default root, from the working directory), else
+    with ``--out FOLDER/<scenario file stem>-backtest`` (relative to the working directory when
+    under it). Quoted for a shell."""
+    folder, cwd = Path(folder).resolve(), Path.cwd().resolve()
+    if folder == cwd / "reports":
+        return shlex.quote(path)
+    out = folder / f"{Path(path).stem}-backtest"
+    return f"{shlex.quote(path)} --out {shlex.quote(str(out.relative_to(cwd) if out.is_relative_to(cwd) else out))}"
+
+
 def quality_panel(folder: Path, scenario_name: str, inputs: dict[str, str], path: str) -> dict[str, Any]:
     """The overview's "How good are these forecasts?": the sentence and a small calibration plot
     of the latest backtest of the run's own inputs (else of another version of its files, said
-    so), or how to make one."""
+    so), or how to make one there (:func:`backtest_command`)."""
     summary = latest_backtest(folder, scenario_name, inputs)
     if summary is None:
-        return {"found": False, "command": path}
+        return {"found": False, "command": backtest_command(folder, path)}
     return {"found": True, "sentence": headline(summary), "notes": quality_notes(summary), "folder": summary["folder"],
             "same_inputs": summary["scenario"].get("inputs") == inputs,
             "chart": calibration_chart(reliability=summary["reliability"], salt="quality", small=True)
