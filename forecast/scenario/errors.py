@@ -13,6 +13,16 @@ from pathlib import Path
 
 from forecast.scenario.schema import YEARS
 
+#: What an id may be (:data:`~forecast.scenario.schema.ID_PATTERN`) in words: "cohésion" is refused for its é.
+ID_RULE = "starts with a letter and uses only ASCII letters (a-z, A-Z), digits and _ (at most 64 characters)"
+
+
+def id_rule(value, what: str = "an id") -> str:
+    """What is wrong with an id, with the rule: ``"cohésion" is text; a node id starts with ...
+    ('é' is not an ASCII letter)``."""
+    outside = next((c for c in value if not c.isascii()), None) if isinstance(value, str) else None
+    return f"{shown(value)}; {what} {ID_RULE}" + (f" ({outside!r} is not an ASCII letter)" if outside else "")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -155,8 +165,7 @@ def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem
     if kind == "missing":
         return Problem(path, "required key is missing; add it")
     if kind == "string_pattern_mismatch":
-        return Problem(path, f"{shown(value)}; an id starts with a letter and uses only letters, digits and _ "
-                       "(at most 64 characters)")
+        return Problem(path, id_rule(value))
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         hint = did_you_mean(value, choices) if isinstance(value, str) else ""

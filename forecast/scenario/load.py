@@ -33,6 +33,7 @@ from forecast.scenario.errors import (
     Problem,
     ScenarioError,
     did_you_mean,
+    id_rule,
     keypath,
     limit_text,
     problem_from_pydantic,
@@ -162,8 +163,7 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
         shift = n.shift if nid in measured or "shift" in given else dict(UNMEASURED_SHIFT)
         drift_sd = n.drift_sd if nid in measured or "drift_sd" in given else UNMEASURED_DRIFT_SD
         if not re.match(ID_PATTERN, nid):
-            problems.append(Problem(p, f"{shown(nid)}; a node id starts with a letter and uses only letters, digits "
-                                    "and _ (at most 64 characters)"))
+            problems.append(Problem(p, id_rule(nid, "a node id")))
         nodes[nid] = Node(
             id=nid, label=n.label, role=n.role, description=n.description, display=n.display,
             desirable=n.desirable,
