@@ -21,6 +21,7 @@ table a user gives (:func:`read_table`); :func:`read_series` reads an indicator'
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
 import re
@@ -310,8 +311,11 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
                                     f"Columns: {', '.join(cols)}"))
             return None
     if "source" not in cols:
-        problems.append(Problem(p, f"{file.name} has no 'source' column; every data row must say where it "
-                                "comes from"))
+        close = next((c for c in cols if c.lower() == "source"), None) or next(iter(
+            difflib.get_close_matches("source", cols, n=1, cutoff=0.6)), None)
+        rename = f" (column names are matched exactly): rename {close!r} to source" if close else ""
+        problems.append(Problem(p, f"{file.name} has no 'source' column{rename}; every data row must say where it "
+                                "comes from (a URL or a publication)"))
         return None
     y, v, s = cols.index(ind.year_column), cols.index(ind.column), cols.index("source")
     years: list[int] = []

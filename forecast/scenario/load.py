@@ -231,6 +231,14 @@ def _case_twins(ids: list[tuple[str, str]], what: str, problems: list[Problem]) 
                                     "the files named after them): rename one"))
 
 
+def _indicator_not_node(name: str, spec: ScenarioFile, rule: str) -> str:
+    """Why an indicator's id is refused where a node's is wanted, with the node to name instead."""
+    node = spec.indicators[name].node
+    if node in spec.indicators or node not in spec.nodes:
+        return f"{name!r} is an indicator, not a node; {rule}: name one of [nodes]"
+    return f"{name!r} is an indicator (of node {node!r}), not a node; {rule}: use {node!r}"
+
+
 def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> list[Claim]:
     out: list[Claim] = []
     _duplicate_ids(spec.claims, "claims", "claim", problems)
@@ -238,7 +246,9 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
         p = f"claims[{i}]"
         for end in ("cause", "effect"):
             name = getattr(c, end)
-            if name not in nodes:
+            if name in spec.indicators:
+                problems.append(Problem(f"{p}.{end}", _indicator_not_node(name, spec, "a claim links nodes")))
+            elif name not in nodes:
                 problems.append(Problem(f"{p}.{end}", f"unknown node {name!r}.{did_you_mean(name, nodes)} "
                                         "Declare it under [nodes] or fix the name"))
         if c.cause == c.effect:
@@ -278,8 +288,11 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
         p = f"indicators.{iid}"
         if iid in nodes:
             problems.append(Problem(p, f"id {iid!r} is also a node id; questions need them distinct"))
-        if ind.node not in nodes:
-            problems.append(Problem(f"{p}.node", f"unknown node {ind.node!r}.{did_you_mean(ind.node, nodes)}"))
+        if ind.node in spec.indicators:
+            problems.append(Problem(f"{p}.node", _indicator_not_node(ind.node, spec, "an indicator measures a node")))
+        elif ind.node not in nodes:
+            problems.append(Problem(f"{p}.node", f"unknown node {ind.node!r}.{did_you_mean(ind.node, nodes)} "
+                                    "Declare it under [nodes] or fix the name"))
         try:
             file = (path.parent / ind.file).resolve()
         except (ValueError, OSError, RuntimeError) as exc:  # a NUL character; a symlink loop (RuntimeError)
@@ -383,8 +396,11 @@ def _strategies(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Probl
         out.append(Strategy(s.id, s.label or s.id, s.description, s.baseline, interventions))
     if not spec.strategies:
         problems.append(Problem("strategies", "declare at least one strategy (a baseline may set nothing)"))
-    if sum(s.baseline for s in spec.strategies) > 1:
-        problems.append(Problem("strategies", "at most one strategy can have baseline = true"))
+    baselines = [s.id for s in spec.strategies if s.baseline]
+    if len(baselines) > 1:
+        named = " and ".join(baselines) + (" both" if len(baselines) == 2 else " all")
+        problems.append(Problem("strategies", f"{named} have baseline = true; at most one strategy is the baseline "
+                                "(the others are compared with it): keep baseline = true on one"))
     return out
 
 
