@@ -400,8 +400,8 @@ def test_a_ramp_says_when_it_is_complete(tmp_path, over: int, words: str) -> Non
 def test_a_ramp_beyond_the_limit_of_years_is_refused(tmp_path) -> None:
     data = copy.deepcopy(CHAIN)
     data["strategies"][1]["set"] = {"L": {"by": 1.0, "over": 501}}
-    with pytest.raises(ScenarioError, match=re.escape("strategies[1].set.L.over: 501 years is more than the limit "
-                                                      "of 500 years for a ramp")):
+    with pytest.raises(ScenarioError, match=re.escape("strategies[1] (id hold_high).set.L.over: 501 years is more "
+                                                      "than the limit of 500 years for a ramp")):
         load_scenario(write_scenario(tmp_path, data))
     data["strategies"][1]["set"] = {"L": {"by": 1.0, "over": 500}}
     load_scenario(write_scenario(tmp_path, data))
@@ -470,7 +470,7 @@ def _asking(tmp_path: Path, question: dict, transform: str = "logit_percent") ->
 
 
 @pytest.mark.parametrize(("subject", "transform", "threshold", "message"), [
-    ("poll", "logit_percent", 150, 'questions[0].threshold: 150 is outside what poll can take (a percentage, '
+    ("poll", "logit_percent", 150, 'questions[0] (id q).threshold: 150 is outside what poll can take (a percentage, '
                                    'strictly between 0 and 100): "below 150" would be yes whatever happens; give a '
                                    "threshold strictly between 0 and 100"),
     ("poll", "logit_percent", 100, '"below 100" would be yes whatever happens'),
@@ -478,9 +478,9 @@ def _asking(tmp_path: Path, question: dict, transform: str = "logit_percent") ->
     ("poll", "log", 0, "0 is outside what poll can take (a positive number: the indicator is on a log scale): "
                        '"below 0" would be no whatever happens; give a threshold above 0'),
     ("poll", "log", -3, '"below -3" would be no whatever happens; give a threshold above 0'),
-    ("C", "logit_percent", 130, "questions[0].threshold: 130 is outside what C can take (an index, strictly between 0 "
-                                'and 100): "below 130" would be yes whatever happens; give a threshold strictly '
-                                "between 0 and 100"),
+    ("C", "logit_percent", 130, "questions[0] (id q).threshold: 130 is outside what C can take (an index, "
+                                'strictly between 0 and 100): "below 130" would be yes whatever happens; give a '
+                                "threshold strictly between 0 and 100"),
     ("C", "logit_percent", 0, '"below 0" would be no whatever happens'),
 ])
 def test_a_threshold_the_subject_can_never_cross_is_refused(tmp_path, subject, transform, threshold, message) -> None:
@@ -499,12 +499,12 @@ def test_a_threshold_inside_what_the_subject_can_take_is_accepted(tmp_path, subj
 
 @pytest.mark.parametrize(("question", "message"), [
     ({"subject": "C", "reference_year": 2005, "change": -100},
-     "questions[0].change: -100 is as wide as all that C can take (an index, strictly between 0 and 100): the answer "
-     "would be no whatever happens; give a change of less than 100 either way"),
+     "questions[0] (id q).change: -100 is as wide as all that C can take (an index, strictly between 0 and 100): "
+     "the answer would be no whatever happens; give a change of less than 100 either way"),
     ({"subject": "poll", "reference_year": 2005, "change": 70},
-     "questions[0].change: poll was 35 in 2005, and 35 + 70 = 105 is outside what it can take (a percentage, strictly "
-     "between 0 and 100): the answer would be yes whatever happens; give a change that keeps 35 + change strictly "
-     "between 0 and 100"),
+     "questions[0] (id q).change: poll was 35 in 2005, and 35 + 70 = 105 is outside what it can take (a percentage, "
+     "strictly between 0 and 100): the answer would be yes whatever happens; give a change that keeps 35 + change "
+     "strictly between 0 and 100"),
 ])
 def test_a_change_that_leaves_what_the_subject_can_take_is_refused(tmp_path, question: dict, message: str) -> None:
     with pytest.raises(ScenarioError, match=re.escape(message)):
@@ -514,12 +514,13 @@ def test_a_change_that_leaves_what_the_subject_can_take_is_refused(tmp_path, que
 
 @pytest.mark.parametrize(("question", "message"), [
     ({"year": 2007, "reference_year": 2009, "comparison": "above"},
-     "questions[0].reference_year: 2009 is after the question's year 2007; a question compares its year with an "
-     'earlier one. The same question asked of the later year: year = 2009, reference_year = 2007, comparison = "below"'),
+     "questions[0] (id q).reference_year: 2009 is after the question's year 2007; a question compares its year "
+     "with an earlier one. The same question asked of the later year: year = 2009, reference_year = 2007, "
+     'comparison = "below"'),
     ({"year": 2007, "reference_year": 2009, "comparison": "below", "change": -2},
      'year = 2009, reference_year = 2007, comparison = "above", change = 2'),
     ({"year": 2008, "reference_year": 2008},
-     "questions[0].reference_year: 2008 is the question's own year: B would be compared with itself; give an "
+     "questions[0] (id q).reference_year: 2008 is the question's own year: B would be compared with itself; give an "
      "earlier reference_year (or a threshold)"),
 ])
 def test_a_reference_year_at_or_after_the_questions_year_is_refused_with_the_question_it_means(tmp_path, question,

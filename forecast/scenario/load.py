@@ -94,13 +94,32 @@ def scenario_from_document(document: dict, path: Path, text: str = "", data: byt
     try:
         spec = ScenarioFile.model_validate(document)
     except ValidationError as exc:
-        raise ScenarioError(path, [problem_from_pydantic(e, _allowed_keys(tuple(e["loc"])[:-1]))
-                                   for e in exc.errors()]) from None
+        raise ScenarioError(path, _with_ids([problem_from_pydantic(e, _allowed_keys(tuple(e["loc"])[:-1]))
+                                             for e in exc.errors()], document)) from None
     problems: list[Problem] = []
     scenario = _resolve(path, text, data, spec, problems)
     if problems:
-        raise ScenarioError(path, problems)
+        raise ScenarioError(path, _with_ids(problems, document))
     return scenario
+
+
+_ITEM = re.compile(r"(claims|strategies|questions)\[(\d+)\](?=\.|$)")
+
+
+def _with_ids(problems: list[Problem], document: dict) -> list[Problem]:
+    """Each problem in a list of tables located by its item's id as well as its place in the
+    list, which a reader of a long file cannot count: ``claims[11] (id engagement_frees_resources).cause``
+    (not where the id itself is the problem, nor for an id that is no id)."""
+    out = []
+    for problem in problems:
+        found = _ITEM.match(problem.path)
+        items = document.get(found[1]) if found else None
+        if found and isinstance(items, list) and int(found[2]) < len(items) and isinstance(items[int(found[2])], dict):
+            iid, rest = items[int(found[2])].get("id"), problem.path[found.end():]
+            if isinstance(iid, str) and re.match(ID_PATTERN, iid) and not rest.startswith(".id"):
+                problem = Problem(f"{found[0]} (id {iid}){rest}", problem.message)
+        out.append(problem)
+    return out
 
 
 def _deepest(document: dict) -> tuple[int, tuple]:
