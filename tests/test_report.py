@@ -610,12 +610,14 @@ def test_the_backtest_panel_says_what_the_pooled_numbers_hide():
 def test_the_evidence_fit_shows_one_step_ahead_predictions(runs, rendered):
     ind = runs["full"].summary["indicators"]["trade_volume"]
     ahead = ind["one_step"]
-    assert ahead["years"] == ind["observed"]["years"]
+    assert ahead["years"] == ind["observed"]["years"][1:]  # a series' first has nothing earlier to go on
     assert all(lo <= mid <= hi for lo, mid, hi in zip(ahead["q05"], ahead["q50"], ahead["q95"]))
-    inside = sum(lo <= v <= hi for lo, v, hi in zip(ahead["q05"], ind["observed"]["values"], ahead["q95"]))
-    assert ahead["inside_90"] == inside
+    inside = sum(lo <= v <= hi for lo, v, hi in zip(ahead["q05"], ind["observed"]["values"][1:], ahead["q95"]))
+    assert ahead["inside_90"] == inside and ahead["observations"] == len(ahead["years"])
     text = shown(pages(rendered["full"])["index.html"])
-    assert f"One year ahead, {inside} of {len(ahead['years'])} observations fell inside their 90% interval" in text
+    assert (f"One year ahead, in-sample: {inside} of {len(ahead['years'])} observations after the series' first "
+            "fell inside the 90% interval predicted from the years before them") in text
+    assert "so this is no test of the forecasts: the backtest is" in text
 
 
 # --- What each answer hinges on --------------------------------------------------------------------

@@ -322,15 +322,18 @@ def test_figures_keep_their_text_readable_when_shrunk(name):
 
 
 def test_the_default_scenario_s_tornadoes_draw_its_top_claims_and_name_the_rest():
-    """At most six bars, the summary's numbers in its ranking's order, every label drawn and the
-    answer written over its line; the alt text gives the numbers to a screen reader."""
+    """At most six bars, the summary's numbers ranked under the strategy shown (clear swings
+    first), every label drawn and the answer written over its line; the alt text gives the
+    numbers to a screen reader."""
     s = GOLDEN
     h = context.hinges_context(s, context.strategy_list(s))
     assert [q["id"] for q in h["questions"]] == [q["id"] for q in s["questions"]]
     for q in h["questions"]:
         entry = s["sensitivity"]["questions"][q["id"]]
         best = entry["decision"]["best"]
-        assert [b["claim"] for b in q["bars"]] == entry["ranking"][:context.MAX_TORNADO]
+        assert [b["claim"] for b in q["bars"]] == context.hinges_under(entry, best)[:context.MAX_TORNADO]
+        assert sorted(context.hinges_under(entry, best)) == sorted(
+            c for c in entry["ranking"] if entry["claims"][c]["on_path"])
         assert len(q["left_out"]) == max(0, len(entry["ranking"]) - context.MAX_TORNADO)
         svg = str(q["figure"]["svg"])
         drawn = " ".join(texts(svg)).replace("\n", " ")
