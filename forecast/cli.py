@@ -170,18 +170,16 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     from forecast.pipeline import run_scenario
     from forecast.progress import StageProgress
     from forecast.results.store import RunError
-    from forecast.scenario import ScenarioError, load_scenario, select_strategies
+    from forecast.scenario import ScenarioError
 
     interactive = sys.stderr.isatty() and not quiet
     progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
     try:
-        for warning in select_strategies(load_scenario(scenario), list(strategies) or None).warnings():
-            _echo_err(f"warning: {warning}")  # before sampling, which takes minutes
         settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                    target_accept=target_accept, progress=interactive)
         result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,
                               keep_draws=keep_draws, report=not no_report, command=["forecast", *sys.argv[1:]],
-                              progress=progress)
+                              progress=progress, warn=lambda warning: _echo_err(f"warning: {warning}"))
     except (ScenarioError, RunError) as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)

@@ -564,11 +564,14 @@ def test_a_percentage_written_as_fractions_is_warned_of_by_validate_and_run(tmp_
     shown = CliRunner().invoke(cli, ["validate", str(path)])
     assert shown.exit_code == 0 and f"warning: {FRACTIONS}\n" in shown.output
 
-    def stop(*args, **kwargs):  # the warning comes before sampling: stop there
+    def stop(*args, **kwargs):  # the warning comes before the model is built and sampled: stop there
         raise ScenarioError(path, [Problem("", "stopped before sampling")])
 
-    monkeypatch.setattr(forecast.pipeline, "run_scenario", stop)
-    ran = CliRunner().invoke(cli, ["run", str(path), "--quiet"])
+    from forecast.compiled import runtime
+
+    monkeypatch.setattr(runtime, "start_background_compile", lambda: None)
+    monkeypatch.setattr(forecast.pipeline.run, "build_model", stop)
+    ran = CliRunner().invoke(cli, ["run", str(path), "--quiet", "--out", str(tmp_path / "run")])
     assert ran.output.startswith(f"warning: {FRACTIONS}\n") and "stopped before sampling" in ran.output
 
     assert load_scenario(_polled(tmp_path / "percent", [26, 31, 57, 40])).warnings() == []

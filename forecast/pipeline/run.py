@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -85,13 +85,17 @@ def run_scenario(
     command: list[str] | None = None,
     progress: StageProgress | None = None,
     timings: Timings | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> store.Run:
     """Validate, sample once, forecast every strategy, write the run directory (and report);
-    ``progress`` shows each stage (:mod:`forecast.progress`)."""
+    ``progress`` shows each stage (:mod:`forecast.progress`), ``warn`` gets the scenario's
+    warnings (:meth:`Scenario.warnings`) before anything samples."""
     runtime.start_background_compile()  # the likelihood's kernel, in a child process, meanwhile
     timings = timings or Timings()
     with timings.timed("validate", progress):
         scenario = select_strategies(load_scenario(path), strategies)
+    for warning in scenario.warnings() if warn else ():
+        warn(warning)
     settings = settings or SamplerSettings()
     settings = replace(settings, seed=scenario.seed if settings.seed is None else settings.seed)
     target = Path(out) if out else store.default_run_dir(scenario, Path(reports_root))
