@@ -169,14 +169,19 @@ def test_the_page_marks_flagged_parameters(scenario_file, tmp_path) -> None:
     assert "per-year shock scales" in page
 
 
+def few_uniform_with_unclean_fits(scenario_file) -> list[dict]:
+    """Ten simulations with uniform ranks, four of whose fits failed their diagnostics."""
+    labels = sbc.labels_of(load_scenario(scenario_file))
+    rng = np.random.default_rng(5)
+    return [{"index": i, "seed": i, "L": 19, "ranks": {p: int(rng.integers(0, 20)) for p in labels},
+             "independent": {p: 50.0 for p in labels}, "verdict": "fail" if i < 4 else "ok", "diagnostics": {},
+             "weights": {}, "seconds": 0.5} for i in range(10)]
+
+
 def test_uniform_ranks_from_few_simulations_or_unclean_fits_are_not_called_calibrated(scenario_file) -> None:
     """Ten simulations rule out gross errors only, and ranks from fits that failed their
     diagnostics can hide a miscalibration: the verdict says both."""
-    labels = sbc.labels_of(load_scenario(scenario_file))
-    rng = np.random.default_rng(5)
-    results = [{"index": i, "seed": i, "L": 19, "ranks": {p: int(rng.integers(0, 20)) for p in labels},
-                "independent": {p: 50.0 for p in labels}, "verdict": "fail" if i < 4 else "ok", "diagnostics": {},
-                "weights": {}, "seconds": 0.5} for i in range(10)]
+    results = few_uniform_with_unclean_fits(scenario_file)
     summary = sbc.summarise(results, scenario=scenario_file, seed=1, settings=FAST)
     assert summary["uniformity"]["flagged"] == []
     limits = sbc.caveats(summary)
@@ -222,11 +227,7 @@ def test_a_flag_from_few_simulations_or_unclean_fits_is_a_warning_and_the_page_k
 
 def test_uniform_ranks_with_caveats_are_not_badged_calibrated_and_the_page_lists_the_caveats(
         scenario_file, tmp_path) -> None:
-    labels = sbc.labels_of(load_scenario(scenario_file))
-    rng = np.random.default_rng(5)
-    results = [{"index": i, "seed": i, "L": 19, "ranks": {p: int(rng.integers(0, 20)) for p in labels},
-                "independent": {p: 50.0 for p in labels}, "verdict": "fail" if i < 4 else "ok", "diagnostics": {},
-                "weights": {}, "seconds": 0.5} for i in range(10)]
+    results = few_uniform_with_unclean_fits(scenario_file)
     summary = sbc.summarise(results, scenario=scenario_file, seed=1, settings=FAST)
     page = render_calibration(tmp_path, summary, sbc.ranks_of(results)).read_text(encoding="utf-8")
     assert "uniform, within limits" in page and ">calibrated</span>" not in page
