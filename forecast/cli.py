@@ -57,9 +57,8 @@ def sampler_options(command=None, **defaults):
     d = {**DEFAULTS, **defaults}
     options = (
         click.option("--draws", default=d["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
-                     help="Posterior draws per chain. With competing hypotheses, their fits share "
-                          "twice a run's iterations (each keeps the tuning steps), and the forecasts draw "
-                          "this many from their mixture."),
+                     help="Posterior draws per chain. With competing hypotheses, each of their fits "
+                          "draws this many, and the forecasts draw this many from their mixture."),
         click.option("--tune", default=d["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
                      help="Tuning steps per chain."),
         click.option("--chains", default=d["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),

@@ -291,3 +291,5 @@ def test_a_run_reports_the_weighed_hypotheses_and_forecasts_from_their_mixture(t
     effect = post["effect"].sel(claim="x_to_y").values
     assert float((effect > 0).mean()) == pytest.approx(hyp["positive"]["posterior_weight"], abs=0.01)
     assert run.summary["diagnostics"]["verdict"] in ("ok", "warn")
+    d = run.summary["diagnostics"]  # each fit as long as the run asked: its draws, not a share of them
+    assert d["fits"] == 3 and d["reference_fit"] and d["draws"] == 300

@@ -190,6 +190,12 @@ def check_origins(scenario: Scenario, origins: list[int], horizon: int) -> list[
     return sorted(set(origins))
 
 
+#: An origin's competing hypotheses share twice a run's iterations (:func:`forecast.posterior.hypotheses.plan`):
+#: a backtest fits every origin, and fewer draws per fit add Monte Carlo noise to its scores, not
+#: bias; its page reports each origin's diagnostics.
+ORIGIN_BUDGET = 2.0
+
+
 def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evidence, year: int, horizon: int,
                     settings: SamplerSettings) -> tuple[list[tuple[Target, dict]], dict[str, str], dict]:
     """One origin: fit on the years before ``year``, score the next ``horizon`` years. Returns
@@ -201,7 +207,7 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
     if not due.size or not origin.observed.any():
         return [], origin.skipped, {"verdict": "not fitted", "messages": ["nothing to forecast from this origin"]}
     own = reseed(replace(settings, progress=False), Key.BACKTEST_ORIGIN, year)
-    explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own)
+    explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own, budget=ORIGIN_BUDGET)
     post = thinned(explored.tree["posterior"].dataset, MAX_COMPONENTS)
     until = int(evidence.year_index[due].max()) + 1
     mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed)

@@ -30,10 +30,12 @@ class Explored:
 
 
 def explore(scenario: Scenario, compiled: CompiledModel, settings: SamplerSettings,
-            progress: StageProgress | None = None) -> Explored:
-    """Sample ``scenario``'s posterior with the compiled model (``settings`` as run)."""
+            progress: StageProgress | None = None, *, budget: float | None = None) -> Explored:
+    """Sample ``scenario``'s posterior with the compiled model (``settings`` as run; competing
+    hypotheses' fits each as long as a run, or sharing ``budget`` runs' iterations:
+    :func:`forecast.posterior.hypotheses.plan`)."""
     if any(c.hypotheses for c in scenario.claims):
-        weighing = weigh_hypotheses(scenario, compiled, settings, progress=progress)
+        weighing = weigh_hypotheses(scenario, compiled, settings, budget=budget, progress=progress)
         tree = weighing.assemble(settings.chains, settings.draws, settings.seed)
         diagnostics = weighing.combined_diagnostics()
         return Explored(tree, diagnostics, diagnostics.sampling_seconds, weighing)

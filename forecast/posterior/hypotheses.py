@@ -567,13 +567,15 @@ class Weighing:
 
 
 def weigh_hypotheses(scenario: Scenario, compiled: CompiledModel, settings: SamplerSettings, *,
-                     budget: float | None = 2.0, limit: int = MAX_COMBINATIONS, progress=None) -> Weighing:
+                     budget: float | None = None, limit: int = MAX_COMBINATIONS, progress=None) -> Weighing:
     """Fit the model once per combination of hypotheses and once under the reference priors
     (one compiled model, new numbers per fit), estimate each combination's evidence against
     the reference's by bridge sampling on the hypotheses' effects, and weigh them by Bayes'
     rule. Without evidence that reaches the hypotheses the weights are the prior weights,
-    exactly, and there is no reference fit. ``budget`` caps the fits' total sampling iterations
-    as a multiple of one run's (:func:`plan`)."""
+    exactly, and there is no reference fit. Each fit is as long as a run (the draws asked for:
+    with half of them per fit, the default scenario's fits ended at R-hat 1.011 and half the
+    effective draws), unless ``budget`` caps the fits' total sampling iterations as a multiple
+    of one run's (:func:`plan`; a backtest's many origins do)."""
     combos = combinations(scenario, limit)
     tested = evidence_claims(scenario) if has_evidence(scenario) else []
     exact = not tested or len(combos) == 1
