@@ -66,9 +66,10 @@ def quantity(question: Question, path: xr.DataArray) -> xr.DataArray:
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def answer(tree: xr.DataTree, question: Question) -> dict[str, dict]:
+def answer(tree: xr.DataTree, question: Question) -> tuple[dict[str, dict], Decision | None]:
     """``{strategy: {"probability": p, "mcse": m, "quantity": {"q05", "q25", "median", "q75",
-    "q95"}}}`` for one question (``quantity``: see :func:`quantity`)."""
+    "q95"}}}`` for one question (``quantity``: see :func:`quantity`), and its decision (None
+    when it has no desirable answer), from one reading of its subject's path."""
     import arviz as az
 
     path = subject_path(tree, question.subject, question.subject_kind)
@@ -82,7 +83,7 @@ def answer(tree: xr.DataTree, question: Question) -> dict[str, dict]:
         q = np.nanquantile(compared.sel(strategy=sid).values.astype(float).ravel(), QUANTILES)
         out[str(sid)] = {"probability": p, "mcse": mcse if np.isfinite(mcse) else float("nan"),
                          "quantity": {"q05": q[0], "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4]}}
-    return out
+    return out, decision(question, hits)
 
 
 #: A difference counts (a tie broken, a decision flipped) beyond this many Monte Carlo errors.
@@ -122,11 +123,11 @@ def decide(outcomes: np.ndarray, desirable: str, strategies: list[str], chains: 
     return Decision(desirable, strategies[b], {s: float(m) for s, m in zip(strategies, means)}, tied, errors)
 
 
-def decision(tree: xr.DataTree, question: Question) -> Decision | None:
-    """A question's decision from the run's forecasts, or None when it has no desirable answer."""
+def decision(question: Question, hits: xr.DataArray) -> Decision | None:
+    """A question's decision from its 0/1 answers (:func:`outcome`), or None when it has no
+    desirable answer."""
     if not question.desirable:
         return None
-    hits = outcome(question, subject_path(tree, question.subject, question.subject_kind))
     arr = hits.transpose("strategy", "chain", "draw").values.astype(float)
     return decide(arr.reshape(arr.shape[0], -1), question.desirable, [str(s) for s in hits["strategy"].values],
                   arr.shape[1])

@@ -341,19 +341,21 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
     if baseline:
         columns.append(("baseline", f"Under {baseline['label']} (baseline)"))
     columns.append(("spread", "The forecast behind it (best strategy)"))
-    rows = []
+    rows, undirected = [], False
     for q in s["questions"]:
-        want = answers.sought(s, q)["answer"]
+        sought = answers.sought(s, q)
+        want = sought["answer"]
+        undirected |= want is None
         decided = answers.decision(s, q)
         if decided is None:
-            rows.append({"id": q["id"], "cells": undecided_cells(s, q, baseline, by_id, columns)})
+            rows.append({"id": q["id"], "cells": undecided_cells(s, q, sought["why"], baseline, by_id, columns)})
             continue
         top = by_id[decided["best"]]
         best = q["by_strategy"][top["id"]]
         tied = tie_phrase(decided, by_id)
         cells = {
             "question": cell(q["text"], extra=rests_on(s, q, top, want)),
-            "sought": cell(want.capitalize(), answers.sought(s, q)["why"]),
+            "sought": cell(want.capitalize(), sought["why"]),
             "best": cell(top["label"], f"no clear best: {tied}" if tied else (ONLY_STRATEGY if len(by_id) < 2 else None),
                          top["href"], strategy=top["id"]),
             "chance": sought_cell(best, want),
@@ -363,7 +365,7 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
             cells["baseline"] = sought_cell(q["by_strategy"][baseline["id"]], want)
         rows.append({"id": q["id"], "cells": cells})
     return {"columns": columns, "rows": rows, "scale": answers.likelihood_key(),
-            "any_undirected": any(answers.sought(s, q)["answer"] is None for q in s["questions"])}
+            "any_undirected": undirected}
 
 
 def sought_cell(r: dict, want: str | None) -> dict[str, Any]:
@@ -373,13 +375,13 @@ def sought_cell(r: dict, want: str | None) -> dict[str, Any]:
     return cell(chance(p) if want else f"yes: {chance(p)}", f"Monte Carlo error {fmt(r['mcse'], 3)}", chance=p)
 
 
-def undecided_cells(s: dict, q: dict, baseline: dict | None, by_id: dict[str, dict],
+def undecided_cells(s: dict, q: dict, why: str, baseline: dict | None, by_id: dict[str, dict],
                     columns: list[tuple[str, str]]) -> dict[str, dict]:
-    """A question with no answer sought has no best strategy: its row says so and shows the
-    chance of yes (and the forecast behind it) under the baseline, or the first strategy."""
+    """A question with no answer sought (``why``: the reason) has no best strategy: its row says
+    so and shows the chance of yes (and the forecast behind it) under the baseline, or the
+    first strategy."""
     shown = baseline or next(iter(by_id.values()))
     r = q["by_strategy"][shown["id"]]
-    why = answers.sought(s, q)["why"]
     cells = {"question": cell(q["text"]), "sought": cell("None marked", why),
              "best": cell("none", "no answer is sought, so no strategy is best for it"),
              "chance": cell("n/a", "no answer is sought"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from forecast.forecasts.questions import answer, decision, mcse_of_mean
+from forecast.forecasts.questions import answer, mcse_of_mean
 from forecast.forecasts.strategies import lever_caps
 from forecast.posterior.diagnostics import Diagnostics
 from forecast.scenario.domain import LeverSetting, Scenario
@@ -40,7 +40,7 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
             {"id": q.id, "text": q.text, "subject": q.subject, "subject_kind": q.subject_kind, "year": q.year,
              "comparison": q.comparison, "threshold": q.threshold, "reference_year": q.reference_year,
              "change": q.change, "desirable_answer": q.desirable, "rule": q.describe_rule(), "resolution": q.resolution,
-             "by_strategy": jsonable(answer(tree, q)), "decision": _decision(tree, q)}
+             **_answers(tree, q)}
             for q in scenario.questions
         ],
         "trajectories": trajectories(scenario, tree),
@@ -51,11 +51,11 @@ def build_summary(scenario: Scenario, tree: xr.DataTree, diagnostics: Diagnostic
     }
 
 
-def _decision(tree: xr.DataTree, question) -> dict | None:
-    """The question's best strategy and the strategies tied with it (paired), or None when it
-    has no desirable answer."""
-    found = decision(tree, question)
-    return None if found is None else jsonable(found.to_dict())
+def _answers(tree: xr.DataTree, question) -> dict:
+    """The question's answer per strategy (``by_strategy``) and its ``decision``: the best
+    strategy and those tied with it (paired), or None when it has no desirable answer."""
+    by_strategy, found = answer(tree, question)
+    return {"by_strategy": jsonable(by_strategy), "decision": None if found is None else jsonable(found.to_dict())}
 
 
 def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:
