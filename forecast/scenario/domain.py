@@ -147,10 +147,16 @@ class Cap:
         """In words, e.g. "capped at 99 from 2029: an index stays below 100", "capped at 99 from
         2028-2030, by draw, in 40% of draws: ..."."""
         start, end = self.first
-        when = f"from {start}" if start == end else f"from {start}-{end}, by draw,"
-        share = "" if self.share >= 1.0 else f" in {_percent(self.share)} of draws"
-        side = "below 100" if self.at > 50 else "above 0"
-        return f"capped at {self.at:g} {when}{share}: an index stays {side}".replace(",:", ":")
+        parts = [f"from {start}" if start == end else f"from {start}-{end}, by draw"]
+        if self.share < 1.0:
+            parts.append(f"in {_percent(self.share)} of draws")
+        when = (" " if start == end else ", ").join(parts)
+        return f"capped at {self.at:g} {when}: an index stays {self.side}"
+
+    @property
+    def side(self) -> str:
+        """Which side of its bound an index stays: "below 100" or "above 0"."""
+        return "below 100" if self.at > 50 else "above 0"
 
     def to_dict(self) -> dict:
         return {"at": self.at, "from": list(self.first), "share": round(float(self.share), 6)}
@@ -414,8 +420,9 @@ class Scenario:
         out = []
         for st in self.strategies:
             for lever, setting in st.interventions.items():
-                node, seen = self.nodes[lever], self.last_observed(lever)
-                if seen is None or not setting.bounded(node):
+                node = self.nodes[lever]
+                seen = self.last_observed(lever) if setting.bounded(node) else None
+                if seen is None:
                     continue
                 year, indicator, level = seen
                 for cap in setting.caps(node, np.array([level]), self.start_year):
@@ -423,7 +430,7 @@ class Scenario:
                                f"{setting.describe(node.unit, self.start_year - 1, self.start_year)} would pass "
                                f"{cap.at:g} in {cap.first[0]} from about {level:.3g} (its level in {year} by "
                                f"{indicator}): a draw that starts there is held at {cap.at:g} from then (an index "
-                               f"stays {'below 100' if cap.at > 50 else 'above 0'})")
+                               f"stays {cap.side})")
         return out
 
     def content(self, name: str) -> bytes:

@@ -250,12 +250,17 @@ def _case_twins(ids: list[tuple[str, str]], what: str, problems: list[Problem]) 
                                     "the files named after them): rename one"))
 
 
-def _indicator_not_node(name: str, spec: ScenarioFile, rule: str) -> str:
-    """Why an indicator's id is refused where a node's is wanted, with the node to name instead."""
-    node = spec.indicators[name].node
-    if node in spec.indicators or node not in spec.nodes:
-        return f"{name!r} is an indicator, not a node; {rule}: name one of [nodes]"
-    return f"{name!r} is an indicator (of node {node!r}), not a node; {rule}: use {node!r}"
+def _not_a_node(name: str, spec: ScenarioFile, nodes: dict[str, Node], rule: str) -> str | None:
+    """Why ``name`` is refused where a node's id is wanted, or None when it names a node: an
+    indicator's id (with the node to name instead), or an unknown name (with the nearest)."""
+    if name in spec.indicators:
+        node = spec.indicators[name].node
+        if node in spec.indicators or node not in spec.nodes:
+            return f"{name!r} is an indicator, not a node; {rule}: name one of [nodes]"
+        return f"{name!r} is an indicator (of node {node!r}), not a node; {rule}: use {node!r}"
+    if name not in nodes:
+        return f"unknown node {name!r}.{did_you_mean(name, nodes)} Declare it under [nodes] or fix the name"
+    return None
 
 
 def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem]) -> list[Claim]:
@@ -264,12 +269,9 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
     for i, c in enumerate(spec.claims):
         p = f"claims[{i}]"
         for end in ("cause", "effect"):
-            name = getattr(c, end)
-            if name in spec.indicators:
-                problems.append(Problem(f"{p}.{end}", _indicator_not_node(name, spec, "a claim links nodes")))
-            elif name not in nodes:
-                problems.append(Problem(f"{p}.{end}", f"unknown node {name!r}.{did_you_mean(name, nodes)} "
-                                        "Declare it under [nodes] or fix the name"))
+            said = _not_a_node(getattr(c, end), spec, nodes, "a claim links nodes")
+            if said:
+                problems.append(Problem(f"{p}.{end}", said))
         if c.cause == c.effect:
             problems.append(Problem(p, "a claim cannot link a node to itself; persistence models that"))
         prior = None
@@ -307,11 +309,9 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
         p = f"indicators.{iid}"
         if iid in nodes:
             problems.append(Problem(p, f"id {iid!r} is also a node id; questions need them distinct"))
-        if ind.node in spec.indicators:
-            problems.append(Problem(f"{p}.node", _indicator_not_node(ind.node, spec, "an indicator measures a node")))
-        elif ind.node not in nodes:
-            problems.append(Problem(f"{p}.node", f"unknown node {ind.node!r}.{did_you_mean(ind.node, nodes)} "
-                                    "Declare it under [nodes] or fix the name"))
+        said = _not_a_node(ind.node, spec, nodes, "an indicator measures a node")
+        if said:
+            problems.append(Problem(f"{p}.node", said))
         try:
             file = (path.parent / ind.file).resolve()
         except (ValueError, OSError, RuntimeError) as exc:  # a NUL character; a symlink loop (RuntimeError)
@@ -431,11 +431,12 @@ SETTING_FORMS = ("a number on the lever's display scale (75), one per forecast y
 
 def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list[Problem]) -> LeverSetting | None:
     """A lever's setting from the file's value, or a problem saying which forms there are."""
-    index = node.display.kind == "index"
+    domain = DISPLAY_DOMAINS.get(node.display.kind)
 
     def on_scale(values: list[float]) -> bool:
-        if index and not all(0 < v < 100 for v in values):
-            problems.append(Problem(q, "values are on the node's index scale and must lie strictly between 0 and 100"))
+        if domain and not all(domain[0] < v < domain[1] for v in values):
+            problems.append(Problem(q, f"values are on the node's {node.display.kind} scale and must lie strictly "
+                                       f"between {domain[0]:g} and {domain[1]:g}"))
             return False
         return True
 
