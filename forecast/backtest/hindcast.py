@@ -211,6 +211,8 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
     post = thinned(explored.tree["posterior"].dataset, MAX_COMPONENTS)
     until = int(evidence.year_index[due].max()) + 1
     mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed)
+    scales = {k: score_scale(ind.transformed(ind.values), ind.years)  # one per indicator, as the scores say
+              for k, ind in enumerate(scenario.indicators.values()) if k in set(evidence.indicator[due].tolist())}
     out = []
     for j in due:
         k = int(evidence.indicator[j])
@@ -219,8 +221,7 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
         c, s = origin.center[k], origin.spread[k]
         t = Target(year, int(evidence.years[j]) - year + 1, ids[k], int(evidence.years[j]),
                    float(c + s * origin.z[j]), float(ind.values[ind.years == evidence.years[j]][0]),
-                   ind.years[before], ind.transformed(ind.values[before]), float(c),
-                   score_scale(ind.transformed(ind.values), ind.years))
+                   ind.years[before], ind.transformed(ind.values[before]), float(c), scales[k])
         out.append((t, score_target(t, c + s * mean_z[:, j], s * sd_z[:, j])))
     d = explored.diagnostics
     return out, origin.skipped, {"verdict": d.verdict, "max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk,

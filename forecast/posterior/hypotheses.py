@@ -54,8 +54,9 @@ with a one-hot ``w`` it is exactly the chosen component's (``log 0 = -inf`` drop
 sum and of its gradient), and :class:`forecast.posterior.sampling.CompiledModel` samples it
 with the new numbers.
 
-Cost: one NUTS run per combination and a shorter one for the reference, sharing a budget of
-twice a run's iterations (:func:`plan`); the bridges take milliseconds.
+Cost: one NUTS run per combination and one for the reference, each as long as a run, or
+sharing a budget of runs' iterations where one is given (:func:`plan`; a backtest's origins);
+the bridges take milliseconds.
 
 What the diagnostics judge: every fit, the reference's included (R-hat, ESS, divergences, as
 a run's), each bridge iteration's convergence, and the weights' Monte Carlo error. The mixture
@@ -307,7 +308,7 @@ class ConditionalFit:
         return 0.0 if self.bridge is None else self.bridge.relative_error
 
 
-def plan(settings: SamplerSettings, n_combinations: int, reference: bool, budget: float | None = 2.0,
+def plan(settings: SamplerSettings, n_combinations: int, reference: bool, budget: float | None,
          min_draws: int = 200) -> tuple[SamplerSettings, SamplerSettings]:
     """Settings of each combination's fit and of the reference fit. ``budget``: total sampling
     iterations of all fits as a multiple of one run's (tuning included). Every fit keeps the
