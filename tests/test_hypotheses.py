@@ -59,7 +59,7 @@ def test_plan_shares_the_budget_between_the_fits() -> None:
     """Twice a run's iterations: each fit tunes as long as the run and the fits, the reference
     fit's included (its draws are one side of every bridge), share the draws equally."""
     run = SamplerSettings(draws=1000, tune=500)
-    draws = lambda *a, **k: tuple(s.draws for s in H.plan(run, *a, **k))  # noqa: E731
+    draws = lambda *a, budget=2.0: tuple(s.draws for s in H.plan(run, *a, budget))  # noqa: E731
     assert draws(1, False) == (1000, 1000)
     assert draws(2, False) == (1000, 1000)  # 2 x (500 + 1000) = 2 runs
     assert draws(2, True) == (500, 500)  # 3 x (500 + 500) = 2 runs
