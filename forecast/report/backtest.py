@@ -40,10 +40,8 @@ def headline(summary: dict) -> str:
     best = BASELINE_LABELS.get(sk["best_baseline"], sk["best_baseline"])
     verdict = "better than" if sk["skill"] > 0 else "no better than"
     low, high = CALIBRATED_90
-    calibration = ("" if low <= cov["90"] <= high else
-                   f" (too narrow: calibrated 90% intervals would hold {low:.0%}–{high:.0%})"
-                   if cov["90"] < low else
-                   f" (too wide: calibrated 90% intervals would hold {low:.0%}–{high:.0%})")
+    side = "narrow" if cov["90"] < low else "wide" if cov["90"] > high else None
+    calibration = f" (too {side}: calibrated 90% intervals would hold {low:.0%}–{high:.0%})" if side else ""
     return (f"Over {summary['points']} held-back observations ({len(summary['origins'])} origins, "
             f"1–{summary['horizon']} years ahead), the 90% intervals held {cov['90']:.0%} of what happened"
             f"{calibration} and the 50% intervals {cov['50']:.0%}; the forecasts were {verdict} the best naive "
