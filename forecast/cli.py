@@ -482,16 +482,20 @@ once {RELIABILITY_MIN} forecasts are scored.
 def ledger(path: Path) -> None:
     from forecast.describe import ledger_view
     from forecast.scoring import Ledger, ScoringError
+    from forecast.scoring.errors import MissingLedger
     from forecast.scoring.ledger import ledger_at, ledgers_in
 
     found = ledger_at(path)
     try:
         book = Ledger.read(found, missing_ok=False)
-    except ScoringError as exc:
+    except MissingLedger as exc:
         others = [f for f in ledgers_in() if f.resolve() != found.resolve()]
         hint = (f"; found {', '.join(map(str, others))}: " + ("" if len(others) == 1 else "give one, e.g. ")
                 + f"`forecast ledger {others[0].parent}`") if others else ""
         _echo_err(f"error: {exc}{hint}")
+        sys.exit(EXIT_BAD_INPUT)
+    except ScoringError as exc:
+        _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     click.echo(ledger_view(book))
 

@@ -446,6 +446,20 @@ def test_forecast_ledger_reads_where_forecast_score_writes(tmp_path: Path, monke
     assert shown.exit_code == 0 and f"ledger {Path('reports') / 'ledger.jsonl'}: 2 scored" in shown.output
 
 
+def test_a_broken_ledger_is_named_without_pointing_to_other_ledgers(tmp_path: Path, monkeypatch) -> None:
+    """Other ledgers nearby are a hint only when there is no ledger where the user looked: beside
+    a ledger that exists but is broken they would send the user away from the file to fix."""
+    monkeypatch.chdir(tmp_path)
+    csv = resolutions(tmp_path / "r.csv", *GOOD)
+    make_run(tmp_path / "runs" / "a")
+    assert CliRunner().invoke(cli, ["score", "runs/a", str(csv)]).exit_code == 0
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "ledger.jsonl").write_text("not json\n")
+    result = CliRunner().invoke(cli, ["ledger"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "line 1" in result.output and "found" not in result.output
+
+
 def test_forecast_score_without_the_resolutions_file_exits_1(runs: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["score", str(make_run(runs / "a")), str(tmp_path / "none.csv")])
     assert result.exit_code == 1

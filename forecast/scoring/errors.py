@@ -40,3 +40,8 @@ class ResolutionError(ScoringError):
 
 class LedgerError(ScoringError):
     """A ledger file that cannot be read or written."""
+
+
+class MissingLedger(LedgerError):
+    """No ledger where one was asked for: the caller may point to ledgers found elsewhere, which
+    would be noise beside a ledger that exists but is broken."""

@@ -32,7 +32,7 @@ from pydantic import Field
 
 from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, parse_json, read_text
 from forecast.results.shapes import JsonShape, json_kind, shape_problems
-from forecast.scoring.errors import LedgerError
+from forecast.scoring.errors import LedgerError, MissingLedger
 from forecast.scoring.scores import RELIABILITY_MIN, Reliability, reliability
 
 LEDGER = "ledger.jsonl"
@@ -92,7 +92,7 @@ class Ledger:
         except MissingFile:
             if missing_ok:
                 return cls(path)
-            raise LedgerError(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one beside the "
+            raise MissingLedger(f"{path}: no such ledger; `forecast score RUN_DIR RESOLUTIONS.csv` writes one beside the "
                               "run, ledger.jsonl in the folder that holds RUN_DIR (or where its --ledger says)") from None
         except FileProblem as exc:
             raise LedgerError(f"{path}: {exc}") from None
