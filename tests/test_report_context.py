@@ -113,6 +113,9 @@ def test_the_question_s_own_desirable_answer_wins_and_without_one_none_is_sought
     unmarked = answers.sought(s, _question("plain", "below", desirable_answer=None))
     assert unmarked["answer"] is None and "no strategy is best" in unmarked["why"]
     assert answers.p_sought(0.3, None) is None
+    declined = answers.sought(s, _question("good", "above", desirable_answer=None))  # desirable = "neither"
+    assert declined["answer"] is None and "the question marks neither answer" in declined["why"]
+    assert "nor Good marks" not in declined["why"]  # Good does mark one: higher is better
 
 
 def _decided(best: str, tied: list[str]) -> dict:

@@ -97,6 +97,9 @@ def sought(s: dict, question: dict) -> dict[str, Any]:
     if wanted in ("higher", "lower"):
         by_direction = "yes" if (question["comparison"] == "above") == (wanted == "higher") else "no"
     answer = question.get("desirable_answer", by_direction)  # older summaries: the direction's
+    if answer is None and by_direction is not None:
+        return {"answer": None, "why": f"the question marks neither answer as better (desirable = \"neither\"), "
+                                       f"whatever {label}'s direction, so no strategy is best for it"}
     if answer is None:
         return {"answer": None, "why": f"neither the question nor {label} marks an answer as better, so no strategy "
                                        "is best for it (set desirable on the question or its node)"}
