@@ -197,6 +197,17 @@ def test_without_indicators_the_posterior_is_the_prior(chain_run) -> None:
         assert result.pvalue > 0.001, (name, sel, result)
 
 
+def test_claims_carry_influence_down_to_descendants_and_up_to_ancestors(chain_file) -> None:
+    """C -> L (lag 1) -> A -> B: every lag counts, a node is its own ancestor and descendant,
+    and a node off every path (none here above C) is in neither set."""
+    scenario = load_scenario(chain_file)
+    assert scenario.descendants({"L"}) == {"L", "A", "B"}
+    assert scenario.descendants(["C"]) == {"C", "L", "A", "B"}
+    assert scenario.ancestors(["A"]) == {"A", "L", "C"}
+    assert scenario.ancestors(n for n in ("C",)) == {"C"}  # any iterable, a generator included
+    assert scenario.ancestors([]) == set()
+
+
 @pytest.mark.slow
 def test_an_intervention_changes_only_descendants_of_its_levers(chain_run) -> None:
     scenario, tree, _ = chain_run
@@ -208,7 +219,6 @@ def test_an_intervention_changes_only_descendants_of_its_levers(chain_run) -> No
     # L, A and B do
     for node in ("L", "A", "B"):
         assert np.abs(hi.sel(node=node).values - lo.sel(node=node).values).min() > 1e-3
-    assert scenario.descendants({"L"}) == {"L", "A", "B"}
     # the lever holds its set value, in every draw and year
     np.testing.assert_allclose(hi.sel(node="L").values, 1.0, rtol=1e-6)
 

@@ -174,16 +174,7 @@ def measured_or_upstream(scenario: Scenario) -> set[str]:
     """The nodes an indicator measures, and every node with a claim path to one of them: a
     claim's effect outside this set moves nothing the data see, so no data can bear on it
     (its posterior is its prior)."""
-    causes: dict[str, set[str]] = {}
-    for c in scenario.claims:
-        causes.setdefault(c.effect, set()).add(c.cause)
-    reach, todo = set(), [i.node for i in scenario.indicators.values()]
-    while todo:
-        node = todo.pop()
-        if node not in reach:
-            reach.add(node)
-            todo.extend(causes.get(node, ()))
-    return reach
+    return scenario.ancestors(i.node for i in scenario.indicators.values())
 
 
 def hypothesis_weights(posterior: xr.Dataset) -> dict[str, tuple[float, float]]:

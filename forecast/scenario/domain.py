@@ -8,6 +8,7 @@ loaded and standardised, strategies hold a value per forecast year.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -347,17 +348,14 @@ class Scenario:
     def baseline_strategy(self) -> Strategy | None:
         return next((s for s in self.strategies if s.baseline), None)
 
-    def descendants(self, nodes: set[str]) -> set[str]:
+    def descendants(self, nodes: Iterable[str]) -> set[str]:
         """Every node reachable from ``nodes`` along claims (any lag), the nodes included."""
-        out = set(nodes)
-        frontier = list(nodes)
-        while frontier:
-            cur = frontier.pop()
-            for c in self.claims:
-                if c.cause == cur and c.effect not in out:
-                    out.add(c.effect)
-                    frontier.append(c.effect)
-        return out
+        return _reach(nodes, {(c.cause, c.effect) for c in self.claims})
+
+    def ancestors(self, nodes: Iterable[str]) -> set[str]:
+        """Every node with a claim path (any lag) to one of ``nodes``, the nodes included: the
+        nodes whose claims can move them."""
+        return _reach(nodes, {(c.effect, c.cause) for c in self.claims})
 
     def last_observed(self, node: str) -> tuple[int, str, float] | None:
         """Where the data last saw ``node``, before any sampling: the year of its anchor
@@ -439,6 +437,21 @@ class Scenario:
 
     def sha256(self) -> dict[str, str]:
         return {name: hashlib.sha256(self.content(name)).hexdigest() for name in self.files}
+
+
+def _reach(start: Iterable[str], edges: set[tuple[str, str]]) -> set[str]:
+    """The nodes reachable from ``start`` along ``edges`` (from, to), ``start`` included."""
+    following: dict[str, list[str]] = {}
+    for a, b in edges:
+        following.setdefault(a, []).append(b)
+    out = set(start)
+    frontier = list(out)
+    while frontier:
+        for nxt in following.get(frontier.pop(), ()):
+            if nxt not in out:
+                out.add(nxt)
+                frontier.append(nxt)
+    return out
 
 
 def file_sha256(path: Path) -> str:

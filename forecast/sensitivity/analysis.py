@@ -100,12 +100,7 @@ def claims_upstream(scenario: Scenario) -> dict[str, set[int]]:
     out = {}
     for q in scenario.questions:
         node = q.subject if q.subject_kind == "node" else scenario.indicators[q.subject].node
-        ancestors = {node}
-        grown = True
-        while grown:
-            before = len(ancestors)
-            ancestors |= {c.cause for c in scenario.claims if c.effect in ancestors}
-            grown = len(ancestors) > before
+        ancestors = scenario.ancestors([node])
         out[q.id] = {j for j, c in enumerate(scenario.claims) if c.effect in ancestors}
     return out
 
