@@ -48,8 +48,12 @@ SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _DIGITS = r"(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
 _NUMBER = {d: re.compile(rf"[+-]?{_DIGITS.format(d=re.escape(d))}", re.ASCII) for d in ".,"}
 _YEAR = re.compile(r"[+-]?\d+", re.ASCII)
-#: A number with a comma before each group of three digits (89,210; 1,234,567).
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+", re.ASCII)
+#: A number whose point or comma may separate thousands: one to three digits, then groups of
+#: three after the mark (89,210; 1,234,567; 89.210).
+_GROUPED = {m: re.compile(rf"[+-]?\d{{1,3}}(?:{re.escape(m)}\d{{3}})+", re.ASCII) for m in ".,"}
+#: The same with any mark a locale writes between thousands (a space, an apostrophe, ...) and
+#: a fraction after them: a number no file of this tool's may hold.
+_ANY_GROUPED = re.compile(r"[+-]?\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+(?:[.,]\d+)?", re.ASCII)
 
 
 class TableError(Exception):
@@ -97,7 +101,7 @@ class Table:
         if lowered.lstrip("+-") in ("inf", "infinity"):
             return "give a finite number, or leave the cell empty for a gap"
         other = "," if self.decimal == "." else "."
-        if self.separator == "," and _THOUSANDS.fullmatch(text):  # 89,210 (quoted): which is it?
+        if self.separator == "," and _GROUPED[","].fullmatch(text):  # 89,210 (quoted): which is it?
             whole, decimal = text.replace(",", ""), text.replace(",", ".")
             if text.count(",") > 1:
                 return f"write it without thousands separators ({whole})"
@@ -110,7 +114,7 @@ class Table:
                         "the file with semicolons between fields")
             return (f"this file's numbers use a decimal {'point' if self.decimal == '.' else 'comma'}; "
                     f"write {text.replace(other, self.decimal)}")
-        if re.fullmatch(r"[+-]?\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+(?:[.,]\d+)?", text, re.ASCII):
+        if _ANY_GROUPED.fullmatch(text):
             return "write it without thousands separators"
         return "fix the cell, or leave it empty for a gap"
 
@@ -226,21 +230,27 @@ def _field_count(line: int, cells: list[str], header: list[str], separator: str)
 
 def _decimal(rows: list[tuple[int, tuple[str, ...]]], separator: str) -> str:
     """The decimal mark of a table's numbers: a point, or in a semicolon- or tab-separated file
-    a comma if its numbers use one. Both marks in one file are refused (ambiguous)."""
+    a comma if its numbers use one. Both marks in one file are refused (ambiguous), and so is a
+    semicolon-separated file whose every number with a point has three digits after it
+    (89.210): such files are most often written where the point separates thousands, and a
+    value read 1000 times too small, without a word, is worse than a question. One number with
+    other than three (40.5; 1.2345) shows the point is a decimal point."""
     if separator == ",":
         return "."
     seen: dict[str, tuple[int, str]] = {}
+    point_is_decimal = False
     for line, cells in rows:
         for cell in cells:
             text = cell.strip()
             for mark in ".,":
-                if mark in text and mark not in seen and _NUMBER[mark].fullmatch(text):
-                    seen[mark] = (line, text)
+                if mark in text and _NUMBER[mark].fullmatch(text):
+                    seen.setdefault(mark, (line, text))
+                    point_is_decimal = point_is_decimal or (mark == "." and not _GROUPED["."].fullmatch(text))
     if len(seen) == 2:
         (lp, p), (lc, c) = seen["."], seen[","]
         raise TableError(f"numbers use both a decimal point (line {lp}: {p}) and a decimal comma (line {lc}: {c}); "
                          "use one mark throughout (1.234 could be a thousand or one point two)")
-    if separator == ";" and "." in seen and not _point_is_decimal(rows):
+    if separator == ";" and "." in seen and not point_is_decimal:
         line, text = seen["."]
         whole = text.replace(".", "")
         raise TableError(f"line {line}: {text} reads as {float(text):g} with a decimal point, or as {whole} with a "
@@ -249,20 +259,6 @@ def _decimal(rows: list[tuple[int, tuple[str, ...]]], separator: str) -> str:
                          f"numbers without thousands separators ({whole}), or with a decimal comma "
                          f"({text.replace('.', ',')} for {float(text):g})")
     return "," if "," in seen else "."
-
-
-def _point_is_decimal(rows: list[tuple[int, tuple[str, ...]]]) -> bool:
-    """Whether some number with a point has other than three digits after it (40.5; 1.2345):
-    then the point is a decimal point. When every one has three (89.210), it may as well
-    separate thousands, and a file whose fields are separated by semicolons is most often
-    written where it does: a value read 1000 times too small, without a word, is worse than a
-    question."""
-    for _, cells in rows:
-        for cell in cells:
-            text = cell.strip()
-            if "." in text and _NUMBER["."].fullmatch(text) and not re.fullmatch(r"[+-]?\d{1,3}\.\d{3}", text):
-                return True
-    return False
 
 
 #: Where each indicator transform is defined, both ends excluded, and that range in words (a
