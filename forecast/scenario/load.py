@@ -227,27 +227,28 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
 
 
 def _duplicate_ids(items: list, key: str, what: str, problems: list[Problem]) -> None:
-    """One problem per repeated id in a list of tables (claims, strategies, questions, ...), and
-    per id that differs from another only in case (see :func:`_case_twins`)."""
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        if item.id in seen:
-            problems.append(Problem(f"{key}[{i}].id", f"duplicate {what} id {item.id!r}; ids must be unique"))
-        seen.add(item.id)
-    _case_twins([(f"{key}[{i}].id", item.id) for i, item in enumerate(items)], f"{what} ids", problems)
+    """One problem per id in a list of tables (claims, strategies, questions, ...) that repeats
+    an earlier one, exactly or but for case (see :func:`_case_twins`)."""
+    _case_twins([(f"{key}[{i}].id", item.id) for i, item in enumerate(items)], f"{what} ids", problems,
+                exact=f"duplicate {what} id")
 
 
-def _case_twins(ids: list[tuple[str, str]], what: str, problems: list[Problem]) -> None:
+def _case_twins(ids: list[tuple[str, str]], what: str, problems: list[Problem], exact: str = "") -> None:
     """One problem per id (given with its key path) that differs from an earlier one only in
     case: a run writes files by id (a strategy's report page), and Windows and macOS disks
-    take Dual_containment and dual_containment for one file; a reader takes them for one too."""
+    take Dual_containment and dual_containment for one file; a reader takes them for one too.
+    With ``exact`` (its words), an id that repeats an earlier one exactly is a problem too."""
     first: dict[str, str] = {}
+    seen: set[str] = set()
     for where, name in ids:
         other = first.setdefault(name.lower(), name)
-        if other != name:
+        if exact and name in seen:
+            problems.append(Problem(where, f"{exact} {name!r}; ids must be unique"))
+        elif other != name:
             problems.append(Problem(where, f"{name!r} and {other!r} differ only in case; {what} must differ in more "
                                     "than case (a reader takes them for one, and so do Windows and macOS disks for "
                                     "the files named after them): rename one"))
+        seen.add(name)
 
 
 def _not_a_node(name: str, spec: ScenarioFile, nodes: dict[str, Node], rule: str) -> str | None:
