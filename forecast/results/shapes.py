@@ -24,6 +24,11 @@ class JsonShape(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
 
+#: The names of a run's two JSON files: the manifest's presence makes a folder a run directory.
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+
+
 # --- manifest.json ---------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 import xarray as xr
 
 from forecast.files import FileProblem, JsonProblem, MiB, Unreadable, parse_json, read_text
-from forecast.results.shapes import Manifest, Summary, shape_problems
+from forecast.results.shapes import MANIFEST, SUMMARY, Manifest, Summary, shape_problems
 from forecast.results.staging import RunError, check_target, claim, claimed, staging
 from forecast.scenario.domain import Scenario, file_sha256
 from forecast.scenario.load import MAX_SCENARIO_BYTES
@@ -42,8 +42,6 @@ __all__ = ["MANIFEST", "RESULTS", "SUMMARY", "Run", "RunError", "check_target", 
            "load_run", "manifest", "staging", "write_files"]
 
 RESULTS = "results.nc"
-SUMMARY = "summary.json"
-MANIFEST = "manifest.json"
 SCENARIO_COPY = "scenario/scenario.toml"
 PACKAGES = ("forecast", "pymc", "pytensor", "nutpie", "arviz", "xarray", "numpy", "preliz", "pydantic")
 

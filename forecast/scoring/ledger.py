@@ -31,7 +31,7 @@ from typing import Literal
 from pydantic import Field
 
 from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, parse_json, read_text
-from forecast.results.shapes import JsonShape, json_kind, shape_problems
+from forecast.results.shapes import MANIFEST, JsonShape, json_kind, shape_problems
 from forecast.scoring.errors import LedgerError, MissingLedger
 from forecast.scoring.scores import RELIABILITY_MIN, Reliability, reliability
 
@@ -41,8 +41,6 @@ VERSION = 1
 MAX_LEDGER_BYTES = 256 * MiB
 #: The folder runs go to by default (``forecast run``'s ``--out``), so the default ledger's.
 RUNS_FOLDER = Path("reports")
-#: The file that makes a folder a run directory (:data:`forecast.results.store.MANIFEST`).
-RUN_MARK = "manifest.json"
 
 
 def beside(run_dir: str | Path) -> Path:
@@ -58,7 +56,7 @@ def ledger_at(path: str | Path = RUNS_FOLDER) -> Path:
     suffix). The default is the default folder of runs' ledger, ``reports/ledger.jsonl``."""
     path = Path(path)
     if path.is_dir():
-        return beside(path) if (path / RUN_MARK).is_file() else path / LEDGER
+        return beside(path) if (path / MANIFEST).is_file() else path / LEDGER
     return path / LEDGER if not path.exists() and not path.suffix else path
 
 
