@@ -49,15 +49,10 @@ VARIED = {"claims": "priors", "nodes": "priors", "indicators": "priors", "scenar
 
 def varied(ds: xr.Dataset) -> list[str]:
     """What the variants vary, in words, in the order first met: "priors", "strategy settings",
-    "scenario files" (a whole alternative file), ... read off each variant's changes as the
-    table shows them (``key = value; key = value``)."""
+    "scenario files" (a whole alternative file), ... by the key paths each changes."""
     found: list[str] = []
-    for changes in ds["changes"].values:
-        for part in str(changes).split("; "):
-            key, is_change, _ = part.partition(" = ")
-            if not is_change or " " in key.strip():  # the scenario as written, or a piece of a value
-                continue
-            key = key.strip()
+    for keys in ds["changed_keys"].values:
+        for key in filter(None, str(keys).split("; ")):
             word = "scenario files" if key == "scenario" else VARIED.get(key.split(".", 1)[0])
             if word and word not in found:
                 found.append(word)

@@ -54,10 +54,13 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
          "divergences": ("variant", [_number(d.get("divergences")) for d in diag]),
          "error": ("variant", [r.get("error", "") for r in results]),
          "changes": ("variant", [v.describe() for v in variants]),
+         "changed_keys": ("variant", ["; ".join(v.keys) for v in variants]),
          "desirable": ("question", [_desirable(scenarios, q) for q in questions])},
         coords={"variant": [v.name for v in variants], "question": questions, "strategy": strategies})
     ds["probability"].attrs["description"] = "probability of the question's yes under each strategy"
     ds["mcse"].attrs["description"] = "its Monte Carlo standard error"
+    ds["changed_keys"].attrs["description"] = ("the key paths the variant changes, separated by '; ' ('scenario' "
+                                               "for a whole alternative scenario file)")
     ds["best"].attrs["description"] = "the strategy most likely to give the question's desirable answer"
     ds["tied"].attrs["description"] = ("a strategy within twice the Monte Carlo error of its paired difference from "
                                        "the best: the draws cannot order the two")

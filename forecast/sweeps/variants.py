@@ -60,6 +60,11 @@ class Variant:
         Dask worker started in another directory reads the same files at the same paths)."""
         return replace(self, base=self.base.resolve()) if self.base else self
 
+    @property
+    def keys(self) -> list[str]:
+        """The key paths the variant changes, ``scenario`` first for a whole alternative file."""
+        return (["scenario"] if self.base else []) + list(self.changes)
+
     def describe(self) -> str:
         """The changes in one line, as the variant table shows them."""
         parts = [f"scenario = {self.base.name}"] if self.base else []
