@@ -16,8 +16,11 @@ from scipy.stats import norm
 
 from forecast.backtest.evaluate import Target, reliability, score_target, skill, summarise, to_dataset
 from forecast.backtest.hindcast import (
+    CONSTANT,
     MIN_HISTORY,
+    SHORT,
     OriginsError,
+    Skip,
     check_origins,
     default_origins,
     hindcast_origin,
@@ -97,7 +100,7 @@ def test_an_indicator_with_too_little_history_is_left_out_and_listed(tmp_path) -
     evidence = Evidence.from_scenario(sc)
     first_w = int(sc.indicators["w_obs"].years.min())
     origin = origin_evidence(sc, evidence, first_w + MIN_HISTORY - 1)
-    assert "w_obs" in origin.skipped and f"{MIN_HISTORY} needed" in origin.skipped["w_obs"]
+    assert "w_obs" in origin.skipped and f"{MIN_HISTORY} needed" in origin.skipped["w_obs"].reason
     w = list(sc.indicators).index("w_obs")
     assert not origin.observed[evidence.indicator == w].any() and np.isnan(origin.center[w])
     assert "w_obs" not in origin_evidence(sc, evidence, first_w + MIN_HISTORY).skipped
@@ -141,10 +144,10 @@ def test_the_evidence_fits_one_step_ahead_predictions_leave_out_each_series_firs
 
 def target(origin: int, horizon: int, indicator: str, actual: float, past: np.ndarray) -> Target:
     """A held-back observation (transformed scale) after yearly ``past`` values up to the origin,
-    standardised as the model's origin is: the mean and sd of ``past``."""
+    scored in units of the sd of ``past``."""
     years = np.arange(origin - past.size, origin)
     return Target(origin, horizon, indicator, origin + horizon - 1, actual, actual, years, past,
-                  float(np.mean(past)), float(np.std(past, ddof=1)))
+                  float(np.std(past, ddof=1)))
 
 
 def test_a_target_is_scored_by_the_model_and_every_baseline() -> None:
@@ -155,9 +158,9 @@ def test_a_target_is_scored_by_the_model_and_every_baseline() -> None:
     assert got["q95"] == pytest.approx(norm(1.0, 0.1).ppf(0.95)), "quantiles are on the transformed scale"
     assert {"rw_normal:crps", "rw_t:crps", "rw_drift:crps"} <= set(got)
     assert got["rw_drift:crps"] < got["rw_normal:crps"], "a straight line is what the drift forecast expects"
-    # scored on the origin's standardised scale (x - center) / spread: N(1, 0.1) at its mean is
-    # N((1 - center) / spread, 0.1 / spread) at its mean there
-    z = norm((1.0 - t.center) / t.spread, 0.1 / t.spread)
+    # scored on the indicator's scoring scale x / unit: N(1, 0.1) at its mean is
+    # N(1 / unit, 0.1 / unit) at its mean there
+    z = norm(1.0 / t.unit, 0.1 / t.unit)
     assert got["model:crps"] == pytest.approx(normal_crps(z.mean(), z.mean(), z.std()))
     # the log score is -ln of the density at the actual, lower is better as for CRPS
     assert got["model:log_score"] == pytest.approx(-z.logpdf(z.mean()))
@@ -193,7 +196,7 @@ def test_the_scores_do_not_depend_on_an_indicators_units() -> None:
         np.testing.assert_allclose(millions[k].sel(indicator="spend"), scale * billions[k].sel(indicator="spend"),
                                    rtol=1e-9, err_msg=k)
         np.testing.assert_array_equal(millions[k].sel(indicator="share"), billions[k].sel(indicator="share"))
-    spreads = [ds["spread"].sel(indicator="spend") for ds in (millions, billions)]
+    spreads = [ds["scoring_unit"].sel(indicator="spend") for ds in (millions, billions)]
     np.testing.assert_allclose(spreads[0], 1000 * spreads[1])
     before, after = summarise(billions)["skill"], summarise(millions)["skill"]
     assert after["best_baseline"] == before["best_baseline"]
@@ -305,7 +308,7 @@ def test_a_hindcast_never_sees_the_years_after_its_origin(tmp_path) -> None:
 
 
 def page_of(tmp_path, origins: list[int], horizon: int, scored: dict[int, list[str]],
-            skipped: dict[int, dict[str, str]]) -> str:
+            skipped: dict[int, dict[str, Skip]]) -> str:
     """The backtest page of a hand-made backtest of a two-indicator scenario: ``scored`` names
     the indicators with a held-back observation at every horizon of each origin."""
     from forecast.pipeline.backtest import about
@@ -339,9 +342,9 @@ def test_an_unscored_indicator_says_why_from_each_origin(tmp_path) -> None:
     """Left out where its history was too short, and nothing observed in the years forecast
     from the other origins: the page says both, not 'too little history before every origin'."""
     origins = [2004, 2005, 2009, 2012, 2014]
-    skipped = {2004: {"y_obs": f"2 observations before 2004; {MIN_HISTORY} needed"},
-               2005: {"y_obs": f"3 observations before 2005; {MIN_HISTORY} needed"},
-               2012: {"y_obs": "constant before 2012"}}
+    skipped = {2004: {"y_obs": Skip(SHORT, f"2 observations before 2004; {MIN_HISTORY} needed")},
+               2005: {"y_obs": Skip(SHORT, f"3 observations before 2005; {MIN_HISTORY} needed")},
+               2012: {"y_obs": Skip(CONSTANT, "constant before 2012")}}
     page = page_of(tmp_path, origins, 3, {o: ["x_obs"] for o in origins}, skipped)
     assert (f"not scored: too little history before 2004–2005 ({MIN_HISTORY} observations needed); left out from "
             "2012 (constant before 2012); nothing observed in the years forecast (2009–2011 from 2009, 2014–2016 "

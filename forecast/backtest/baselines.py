@@ -29,7 +29,8 @@ from numpy.typing import ArrayLike
 from forecast.backtest.scores import NormalMixture, StudentT
 
 
-def _changes(years: ArrayLike, values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def yearly_changes(years: ArrayLike, values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The gaps in years between consecutive observations, and the changes over them."""
     years, values = np.asarray(years), np.asarray(values, dtype=float)
     order = np.argsort(years)
     years, values = years[order], values[order]
@@ -44,7 +45,7 @@ def _rw_variance(gap: np.ndarray, change: np.ndarray) -> float:
 
 def random_walk(years: ArrayLike, values: ArrayLike, target_year: int) -> NormalMixture:
     """No-change forecast with a normal spread of the past yearly changes."""
-    gap, change = _changes(years, values)
+    gap, change = yearly_changes(years, values)
     h = target_year - int(np.max(years))
     last = float(np.asarray(values)[np.argmax(years)])
     return NormalMixture(np.array([last]), np.array([np.sqrt(_rw_variance(gap, change) * h)]))
@@ -52,7 +53,7 @@ def random_walk(years: ArrayLike, values: ArrayLike, target_year: int) -> Normal
 
 def random_walk_t(years: ArrayLike, values: ArrayLike, target_year: int, min_df: float = 2.0) -> StudentT:
     """No-change forecast with a Student-t spread: ``df`` = number of past changes (>= ``min_df``)."""
-    gap, change = _changes(years, values)
+    gap, change = yearly_changes(years, values)
     h = target_year - int(np.max(years))
     last = float(np.asarray(values)[np.argmax(years)])
     return StudentT(max(float(change.size), min_df), last, float(np.sqrt(_rw_variance(gap, change) * h)))
@@ -60,7 +61,7 @@ def random_walk_t(years: ArrayLike, values: ArrayLike, target_year: int, min_df:
 
 def random_walk_drift(years: ArrayLike, values: ArrayLike, target_year: int) -> NormalMixture:
     """Forecast continuing the mean past yearly change, with its estimation error."""
-    gap, change = _changes(years, values)
+    gap, change = yearly_changes(years, values)
     span = float(gap.sum())
     drift = float(change.sum() / span)
     if change.size >= 2:

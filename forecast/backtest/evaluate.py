@@ -3,8 +3,7 @@ naive baselines', gathered into a dataset with dims (origin, horizon, indicator)
 
 Scores are on each indicator's own scale: its transformed values (log, logit or as is, where
 the baselines are random walks) in units of the sd of its year-on-year changes over its whole
-record (:func:`score_scale`; less its mean before the origin, which no score depends on). The
-model and every baseline are scored on the same scale, so a CRPS is in the same units for all
+record (:func:`score_scale`). The model and every baseline are scored on the same scale, so a CRPS is in the same units for all
 of them, and scores of different indicators pool whatever their units: an indicator recorded
 in millions instead of billions scores the same (on the transformed scale itself a CRPS is in
 the indicator's units and the log score shifts by the log of its scale, so the pooled numbers
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from forecast.backtest.baselines import BASELINES
+from forecast.backtest.baselines import BASELINES, yearly_changes
 from forecast.backtest.scores import NormalMixture, mixture_quantile, score
 
 LEVELS = (0.5, 0.8, 0.9)
@@ -52,17 +51,16 @@ class Target:
     actual_value: float  # the indicator's own units
     past_years: np.ndarray  # the indicator's years before the origin
     past: np.ndarray  # and their transformed values
-    center: float  # the mean of ``past`` (no score depends on it), and
-    spread: float  # the indicator's unit of scoring (:func:`score_scale`)
+    unit: float  # the indicator's unit of scoring (:func:`score_scale`)
 
 
 def score_scale(values: np.ndarray, years: np.ndarray) -> float:
     """The unit an indicator's scores are in: the sd of its year-on-year changes over its whole
     record (transformed scale), the typical step a random walk takes; the sd of its values when
     it has fewer than three consecutive years, and 1 when it does not vary at all."""
-    order = np.argsort(years)
-    v, y = np.asarray(values, dtype=float)[order], np.asarray(years)[order]
-    steps = np.diff(v)[np.diff(y) == 1]
+    v = np.asarray(values, dtype=float)
+    gap, change = yearly_changes(years, v) if v.size >= 2 else (np.zeros(0), np.zeros(0))
+    steps = change[gap == 1]
     for spread in (np.std(steps, ddof=1) if steps.size >= 2 else 0.0, np.std(v, ddof=1) if v.size >= 2 else 0.0):
         if np.isfinite(spread) and spread > 0:
             return float(spread)
@@ -71,18 +69,18 @@ def score_scale(values: np.ndarray, years: np.ndarray) -> float:
 
 def score_target(target: Target, mean: np.ndarray, sd: np.ndarray) -> dict[str, float]:
     """Every score of the model's predictive (a normal per draw, given on the transformed
-    scale) and of each baseline at the target, all on the indicator's scoring scale
-    ``(x - center) / spread``; keys ``model:crps``, ``rw_t:pit``, ... and the model's
-    quantiles ``q05`` ... ``q95`` (transformed scale)."""
-    c, s = target.center, target.spread
-    if not (np.isfinite(c) and s > 0):
-        raise ValueError(f"{target.indicator} at {target.origin}: scoring needs a finite center and a positive spread")
-    actual = (target.actual - c) / s
-    model = NormalMixture((np.asarray(mean, dtype=float) - c) / s, np.asarray(sd, dtype=float) / s)
+    scale) and of each baseline at the target, all on the indicator's scoring scale ``x / unit``
+    (every score is the same for any shift of ``x``); keys ``model:crps``, ``rw_t:pit``, ... and
+    the model's quantiles ``q05`` ... ``q95`` (transformed scale)."""
+    u = target.unit
+    if not (np.isfinite(u) and u > 0):
+        raise ValueError(f"{target.indicator} at {target.origin}: scoring needs a positive unit, not {u}")
+    actual = target.actual / u
+    model = NormalMixture(np.asarray(mean, dtype=float) / u, np.asarray(sd, dtype=float) / u)
     out = {f"model:{k}": v for k, v in _renamed(score(model, actual, LEVELS)).items()}
     for q in QUANTILES:
         out[f"q{round(100 * q):02d}"] = mixture_quantile(q, np.asarray(mean, dtype=float), np.asarray(sd, dtype=float))
-    past = (np.asarray(target.past, dtype=float) - c) / s
+    past = np.asarray(target.past, dtype=float) / u
     for name, make in BASELINES.items():
         predictive = make(target.past_years, past, target.year)
         out.update({f"{name}:{k}": v for k, v in _renamed(score(predictive, actual, LEVELS)).items()})
@@ -96,18 +94,18 @@ def _renamed(scores: dict[str, float]) -> dict[str, float]:
 
 
 def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: list[int], horizon: int,
-               indicators: list[str], skipped: dict[int, dict[str, str]]) -> xr.Dataset:
+               indicators: list[str], skipped: dict[int, dict]) -> xr.Dataset:
     """The scores as a dataset over (origin, horizon, indicator), NaN where there is no target;
     the baselines' along a ``forecaster`` dim (``model`` first)."""
     forecasters = ["model", *BASELINES]
     shape = (len(origins), horizon, len(indicators))
     grid = {k: np.full(shape, np.nan) for k in ("actual", "actual_value", "year", *(f"q{round(100 * q):02d}" for q in QUANTILES))}
     per = {s: np.full((len(forecasters),) + shape, np.nan) for s in SCORES}
-    scale = {k: np.full((len(origins), len(indicators)), np.nan) for k in ("center", "spread")}
+    unit = np.full(len(indicators), np.nan)
     for t, s in zip(targets, scored):
         at = (origins.index(t.origin), t.horizon - 1, indicators.index(t.indicator))
         grid["actual"][at], grid["actual_value"][at], grid["year"][at] = t.actual, t.actual_value, t.year
-        scale["center"][at[0], at[2]], scale["spread"][at[0], at[2]] = t.center, t.spread
+        unit[at[2]] = t.unit
         for q in QUANTILES:
             key = f"q{round(100 * q):02d}"
             grid[key][at] = s[key]
@@ -119,24 +117,24 @@ def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: l
     data = {k: (dims, v) for k, v in grid.items()}
     data.update({k: (("forecaster",) + dims, v) for k, v in per.items()})
     data["skipped"] = (("origin", "indicator"), skip)
-    data.update({k: (("origin", "indicator"), v) for k, v in scale.items()})
+    data["scoring_unit"] = ("indicator", unit)
     ds = xr.Dataset(data, coords={"origin": origins, "horizon": np.arange(1, horizon + 1), "indicator": indicators,
                                   "forecaster": forecasters})
     ds["actual"].attrs["description"] = "the held-back observation, on the indicator's transformed scale"
     ds["pit"].attrs["description"] = "probability integral transform: the predictive CDF at the actual"
-    standardised = "on the indicator's scoring scale, (transformed - center) / spread"
+    standardised = "on the indicator's scoring scale, transformed / scoring_unit"
     ds["crps"].attrs["description"] = f"continuous ranked probability score {standardised} (lower is better)"
     ds["log_score"].attrs["description"] = (f"log score: -ln of the predictive density at the actual {standardised} "
                                             "(lower is better)")
-    ds["center"].attrs["description"] = "the indicator's mean before the origin, transformed scale (no score depends on it)"
-    ds["spread"].attrs["description"] = ("the indicator's unit of scoring: the sd of its year-on-year changes over its "
+    ds["scoring_unit"].attrs["description"] = ("the indicator's unit of scoring: the sd of its year-on-year changes over its "
                                          "whole record, transformed scale (a CRPS times it is on the transformed scale)")
     for k in QUANTILES:
         ds[f"q{round(100 * k):02d}"].attrs["description"] = f"the model's {k:g} quantile, transformed scale"
-    ds["skipped"].attrs["description"] = "too little history before the origin: not used there, not scored"
+    ds["skipped"].attrs["description"] = ("left out at the origin (too little history before it, or constant there): "
+                                          "not used there, not scored")
     ds.attrs["description"] = ("Rolling-origin hindcasts: the model conditioned on the years before each origin, "
                                "its predictive of each indicator 1..horizon years ahead, scored with naive baselines "
-                               "on each indicator's scoring scale (center, spread), so that scores of indicators in "
+                               "on each indicator's scoring scale (scoring_unit), so that scores of indicators in "
                                "different units pool")
     return ds
 

@@ -50,6 +50,20 @@ DEFAULT_ORIGINS = 8
 
 
 @dataclass(frozen=True)
+class Skip:
+    """Why an indicator is left out at an origin: ``kind`` for a reader that groups them
+    (:data:`SHORT` or :data:`CONSTANT`), ``reason`` in words."""
+
+    kind: str
+    reason: str
+
+
+#: The kinds of :class:`Skip`: too few observations before the origin (:data:`MIN_HISTORY`),
+#: or all of them equal (nothing to standardise by).
+SHORT, CONSTANT = "short", "constant"
+
+
+@dataclass(frozen=True)
 class Origin:
     """The evidence as it stood before ``year``: each indicator's pre-origin standardisation,
     the observations in use, and the indicators left out there (with why)."""
@@ -59,7 +73,7 @@ class Origin:
     observed: np.ndarray  # 1: before the origin and its indicator kept; 0 otherwise
     center: np.ndarray  # per indicator (NaN where skipped)
     spread: np.ndarray
-    skipped: dict[str, str] = field(default_factory=dict)  # indicator -> reason
+    skipped: dict[str, Skip] = field(default_factory=dict)  # indicator -> why
 
 
 def origin_evidence(scenario: Scenario, evidence: Evidence, year: int, min_history: int = MIN_HISTORY) -> Origin:
@@ -68,17 +82,17 @@ def origin_evidence(scenario: Scenario, evidence: Evidence, year: int, min_histo
     z = np.zeros(evidence.z.size)
     observed = np.zeros(evidence.z.size)
     center, spread = np.full(len(ids), np.nan), np.full(len(ids), np.nan)
-    skipped: dict[str, str] = {}
+    skipped: dict[str, Skip] = {}
     for k, (iid, ind) in enumerate(scenario.indicators.items()):
         rows = np.flatnonzero(evidence.indicator == k)
         t = ind.transformed(ind.values)
         before = ind.years < year
         if before.sum() < min_history:
-            skipped[iid] = f"{int(before.sum())} observations before {year}; {min_history} needed"
+            skipped[iid] = Skip(SHORT, f"{int(before.sum())} observations before {year}; {min_history} needed")
             continue
         sd = float(np.std(t[before], ddof=1))
         if not sd > 0:
-            skipped[iid] = f"constant before {year}"
+            skipped[iid] = Skip(CONSTANT, f"constant before {year}")
             continue
         center[k], spread[k] = float(np.mean(t[before])), sd
         z[rows] = (t - center[k]) / sd  # rows are in the indicator's year order (Evidence.from_scenario)
@@ -141,15 +155,15 @@ def one_step_ahead(scenario: Scenario, post: xr.Dataset, seed: int, most: int = 
                           len(scenario.history_years), seed)
     out: dict[str, dict] = {}
     for k, (iid, ind) in enumerate(scenario.indicators.items()):
-        mine = np.flatnonzero(evidence.indicator == k)
-        used = evidence.years[mine][evidence.observed[mine] > 0]
-        rows = mine[evidence.years[mine] > used.min()] if used.size else mine[:0]  # an earlier one to go on
+        mine = np.flatnonzero(evidence.indicator == k)  # in the order of ind.years (Evidence.from_scenario)
+        later = np.flatnonzero(evidence.years[mine] > evidence.years[mine].min())  # an earlier one to go on
+        rows = mine[later]
         qs = {f"q{round(100 * q):02d}": [] for q in (0.05, 0.25, 0.5, 0.75, 0.95)}
         for j in rows:
             for key in qs:
                 qs[key].append(float(ind.to_units(mixture_quantile(int(key[1:]) / 100, mean[:, j], sd[:, j]))))
         lo, hi = np.array(qs["q05"]), np.array(qs["q95"])
-        actual = np.array([float(ind.values[ind.years == evidence.years[j]][0]) for j in rows])
+        actual = np.asarray(ind.values, dtype=float)[later]
         out[iid] = {"years": [int(y) for y in evidence.years[rows]], **qs,
                     "inside_90": int(np.sum((lo <= actual) & (actual <= hi))), "observations": int(rows.size)}
     return out
@@ -197,7 +211,7 @@ ORIGIN_BUDGET = 2.0
 
 
 def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evidence, year: int, horizon: int,
-                    settings: SamplerSettings) -> tuple[list[tuple[Target, dict]], dict[str, str], dict]:
+                    settings: SamplerSettings) -> tuple[list[tuple[Target, dict]], dict[str, Skip], dict]:
     """One origin: fit on the years before ``year``, score the next ``horizon`` years. Returns
     the scored targets, the indicators skipped there, and the fit's diagnostics."""
     origin = origin_evidence(scenario, evidence, year)
@@ -221,7 +235,7 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
         c, s = origin.center[k], origin.spread[k]
         t = Target(year, int(evidence.years[j]) - year + 1, ids[k], int(evidence.years[j]),
                    float(c + s * origin.z[j]), float(ind.values[ind.years == evidence.years[j]][0]),
-                   ind.years[before], ind.transformed(ind.values[before]), float(c), scales[k])
+                   ind.years[before], ind.transformed(ind.values[before]), scales[k])
         out.append((t, score_target(t, c + s * mean_z[:, j], s * sd_z[:, j])))
     d = explored.diagnostics
     return out, origin.skipped, {"verdict": d.verdict, "max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk,

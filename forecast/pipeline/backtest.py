@@ -22,7 +22,7 @@ from pathlib import Path
 import xarray as xr
 
 from forecast.backtest.evaluate import summarise, to_dataset
-from forecast.backtest.hindcast import check_origins, default_origins, hindcast_origin
+from forecast.backtest.hindcast import Skip, check_origins, default_origins, hindcast_origin
 from forecast.model.build import Evidence, build_model
 from forecast.pipeline.run import Timings
 from forecast.posterior.sampling import CompiledModel
@@ -88,7 +88,7 @@ def run_backtest(path: str | Path, settings: SamplerSettings | None = None, *, o
 
 
 def about(scenario: Scenario, settings: SamplerSettings, origins: list[int], horizon: int,
-          skipped: dict[int, dict[str, str]], fits: dict[int, dict], seconds: float) -> dict:
+          skipped: dict[int, dict[str, Skip]], fits: dict[int, dict], seconds: float) -> dict:
     """What the backtest was, for ``backtest.json``: scenario, settings, origins, the skipped
     indicators with why, and each origin's sampling diagnostics."""
     return {
@@ -96,7 +96,8 @@ def about(scenario: Scenario, settings: SamplerSettings, origins: list[int], hor
                      "inputs": scenario.sha256()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "origins": origins, "horizon": horizon, "settings": asdict(settings),
-        "skipped": [{"origin": o, "indicator": i, "reason": r} for o in origins for i, r in skipped[o].items()],
+        "skipped": [{"origin": o, "indicator": i, "kind": s.kind, "reason": s.reason}
+                    for o in origins for i, s in skipped[o].items()],
         "fits": {str(o): fits[o] for o in origins},
         "seconds": round(seconds, 1),
         "indicators": {iid: {"label": ind.label, "transform": ind.transform}

@@ -20,7 +20,7 @@ import xarray as xr
 from markupsafe import Markup
 
 from forecast.backtest.evaluate import BASELINE_LABELS
-from forecast.backtest.hindcast import MIN_HISTORY
+from forecast.backtest.hindcast import MIN_HISTORY, SHORT
 from forecast.report.context import stylesheet
 from forecast.report.figures import HISTORY, PALETTE, frame, plain_axes, styled, text, to_svg
 from forecast.report.render import environment
@@ -152,14 +152,14 @@ def unscored_reasons(ds: xr.Dataset, summary: dict, indicator: str) -> list[str]
     """Why ``indicator`` has no scored point: from the origins where it was left out, too little
     history before them (or the reason it was left out for), and from the others nothing of it
     observed in the years they forecast."""
-    skipped = {int(s["origin"]): s["reason"] for s in summary["skipped"] if s["indicator"] == indicator}
+    skipped = {int(s["origin"]): s for s in summary["skipped"] if s["indicator"] == indicator}
     scored = ds["crps"].sel(forecaster="model", indicator=indicator).notnull().any("horizon")
     short, other, empty = [], [], []
     for origin in summary["origins"]:
-        if origin in skipped and skipped[origin].endswith(f"{MIN_HISTORY} needed"):
+        if origin in skipped and skipped[origin].get("kind") == SHORT:
             short.append(origin)
         elif origin in skipped:
-            other.append(f"left out from {origin} ({skipped[origin]})")
+            other.append(f"left out from {origin} ({skipped[origin]['reason']})")
         elif not bool(scored.sel(origin=origin)):
             empty.append(f"{years_shown(list(range(origin, origin + summary['horizon'])))} from {origin}")
     reasons = [f"too little history before {years_shown(short)} ({MIN_HISTORY} observations needed)"] if short else []
