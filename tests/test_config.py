@@ -576,6 +576,7 @@ def test_a_percentage_written_as_fractions_is_warned_of_by_validate_and_run(tmp_
 
     assert load_scenario(_polled(tmp_path / "percent", [26, 31, 57, 40])).warnings() == []
     assert load_scenario(_polled(tmp_path / "small", [0.26, 0.31, 1.57, 0.4])).warnings() == []  # a share below 2%
+    assert load_scenario(_polled(tmp_path / "one", [0.5, 0.8, 1.0, 0.9])).warnings() == []  # up to 1%: as fractions, 100%
 
 
 def test_a_series_that_never_moves_is_warned_of(tmp_path) -> None:

@@ -390,7 +390,7 @@ class Scenario:
             if low == high:
                 out.append(f"{where}: every value from {span} is {low:g}; a series that never moves carries no "
                            f"information about how {ind.node} moves: check the column, or leave the indicator out")
-            elif ind.transform == "logit_percent" and high <= 1.0:
+            elif ind.transform == "logit_percent" and high < 1.0:  # a fraction is below 1 (1 would be 100%)
                 out.append(f"{where}: every value lies between 0 and 1 ({low:g} to {high:g}); a percentage is "
                            "written 0-100 (26.5 for 26.5%): if these are fractions, multiply them by 100")
         return out
