@@ -181,7 +181,7 @@ def _resolve(path: Path, text: str, data: bytes | None, spec: ScenarioFile, prob
         given = n.model_fields_set
         shift = n.shift if nid in measured or "shift" in given else dict(UNMEASURED_SHIFT)
         drift_sd = n.drift_sd if nid in measured or "drift_sd" in given else UNMEASURED_DRIFT_SD
-        if not re.match(ID_PATTERN, nid):
+        if not re.fullmatch(ID_PATTERN, nid):  # a key, which the schema's id pattern does not reach
             problems.append(Problem(p, id_rule(nid, "a node id")))
         nodes[nid] = Node(
             id=nid, label=n.label, role=n.role, description=n.description, display=n.display,
@@ -308,6 +308,8 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
     info = spec.scenario
     for iid, ind in spec.indicators.items():
         p = f"indicators.{iid}"
+        if not re.fullmatch(ID_PATTERN, iid):
+            problems.append(Problem(p, id_rule(iid, "an indicator id")))
         if iid in nodes:
             problems.append(Problem(p, f"id {iid!r} is also a node id; questions need them distinct"))
         said = _not_a_node(ind.node, spec, nodes, "an indicator measures a node")
