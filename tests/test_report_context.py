@@ -100,6 +100,9 @@ def test_the_answer_sought_follows_the_desirable_direction():
     assert answers.sought(s, _question("bad", "below"))["answer"] == "yes"
     assert answers.sought(s, _question("bad_up", "below"))["answer"] == "yes"  # an indicator takes its node's
     assert answers.sought(s, _question("bad_down", "below"))["answer"] == "no"  # reversed when it falls as it rises
+    # the reason is in the node's words: its own direction beside its label, whichever way the indicator runs
+    assert answers.sought(s, _question("bad_down", "above"))["why"] == "lower Bad is better"
+    assert answers.sought(s, _question("bad_up", "below"))["why"] == "lower Bad is better"
 
 
 def test_the_question_s_own_desirable_answer_wins_and_without_one_none_is_sought():

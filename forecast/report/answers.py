@@ -105,8 +105,11 @@ def sought(s: dict, question: dict) -> dict[str, Any]:
                                        "is best for it (set desirable on the question or its node)"}
     if answer != by_direction:
         return {"answer": answer, "why": "the question marks it"}
-    why = f"{wanted} is better" if node == question["subject"] else f"{wanted} {label} is better"
-    return {"answer": answer, "why": why}
+    if node == question["subject"]:
+        return {"answer": answer, "why": f"{wanted} is better"}
+    # an indicator's question: the node's own direction, with the node's label (``wanted`` is
+    # the indicator's, reversed when it falls as the node rises)
+    return {"answer": answer, "why": f"{s['nodes'][node].get('desirable')} {label} is better"}
 
 
 def p_sought(p: float | None, answer: str | None) -> float | None:
