@@ -272,3 +272,22 @@ def test_a_tornado_end_is_a_probability_even_where_the_spline_overshoots() -> No
     assert raw.min() < 0.0 and raw.max() > 1.0  # the case this guards against
     found = claim_influence(regression, y, ranks(y), None, None, ["a"], None, norm(0, 1))
     assert found["tornado"]["a"] == [0.0, 1.0]
+
+
+@pytest.mark.slow
+def test_a_scenario_without_questions_runs_and_says_nothing_hinges(tmp_path) -> None:
+    """Questions are optional: the run, its summary and its report stand without them, with what
+    the data taught each claim, and the report's sensitivity section says why it is empty."""
+    s = hinge_scenario()
+    del s["questions"]
+    run = run_scenario(write_scenario(tmp_path, s), SamplerSettings(draws=50, tune=50, chains=2, seed=5,
+                                                                    progress=False), out=tmp_path / "run")
+    sens = run.summary["sensitivity"]
+    assert sens["questions"] == {} and sens["worth_researching"] == []
+    assert set(sens["claims"]) == {"l_to_a", "a_to_b", "c_to_b"}
+    page = (tmp_path / "run" / "report" / "index.html").read_text(encoding="utf-8")
+    assert "the scenario asks no questions" in page  # the sensitivity section
+    assert page.count("The scenario asks no questions, so there are no answers") == 2  # the summary, the answers
+    assert "<table class=\"summary\">" not in page and "<table class=\"headline\">" not in page
+    shown = CliRunner().invoke(cli, ["sensitivity", str(tmp_path / "run")])
+    assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output

@@ -268,6 +268,9 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
     questions = scenario.questions
     upstream = claims_upstream(scenario)
 
+    if not questions:  # nothing hinges on anything; what the data taught each claim still stands
+        return {"questions": {}, "claims": learning(scenario, posterior), "combination_weights": {},
+                "worth_researching": [], "settings": settings_used()}
     outcomes, compared = posterior_answers(scenario, tree)  # (Q, S, D) each
     answers = outcomes.mean(axis=2)
     prior_answers = Reforecaster.of(scenario, prior, seed).outcomes(questions).mean(axis=2)
@@ -304,9 +307,14 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
     return {"questions": out_questions, "claims": learning(scenario, posterior),
             "combination_weights": dict(zip(combinations, weights)) if len(weights) == len(combinations) else {},
             "worth_researching": [{"claim": c, "question": q, "evppi": v, "evppi_noise": n} for c, q, v, n in worth],
-            "settings": {"tornado_quantiles": list(TORNADO), "spline_degree": DEGREE, "spline_knots": KNOTS,
-                         "clear_at": CLEAR_AT, "flip_grid": FLIP_GRID, "flip_range": list(FLIP_RANGE),
-                         "noise_shifts": NOISE_SHIFTS, "prior_sensitive": PRIOR_SENSITIVE}}
+            "settings": settings_used()}
+
+
+def settings_used() -> dict:
+    """The analysis's own settings, recorded with its results."""
+    return {"tornado_quantiles": list(TORNADO), "spline_degree": DEGREE, "spline_knots": KNOTS, "clear_at": CLEAR_AT,
+            "flip_grid": FLIP_GRID, "flip_range": list(FLIP_RANGE), "noise_shifts": NOISE_SHIFTS,
+            "prior_sensitive": PRIOR_SENSITIVE}
 
 
 def claim_influence(regression: EffectRegression, y: np.ndarray, ranked: np.ndarray, contrast_ranks: np.ndarray | None,
