@@ -161,6 +161,17 @@ def test_baselines():
     assert one.mean[0] == 2.0 and one.sd[0] == pytest.approx(np.sqrt(1.0 * (1 + 1 / 1)))
 
 
+def test_a_straight_line_of_a_past_still_gives_the_drift_forecast_a_spread():
+    """Equal changes (an interpolated or rounded series) leave no variance around the drift's
+    line: the forecast keeps a floor of the random walk's, so it can be scored (it crashed the
+    backtest, or scored 1e30)."""
+    line = baselines.random_walk_drift([2010, 2011, 2012, 2013], [10.0, 20.0, 30.0, 40.0], 2014)
+    assert line.mean[0] == pytest.approx(50.0)
+    assert line.sd[0] == pytest.approx(np.sqrt(baselines.DRIFT_VARIANCE_FLOOR * 100.0 * (1 + 1 / 3)))
+    out = score(line, 52.0)
+    assert np.isfinite(out["logpdf"]) and np.isfinite(out["crps"])
+
+
 @pytest.mark.parametrize("name", sorted(baselines.BASELINES))
 def test_a_baseline_is_the_same_forecast_on_rescaled_values(name):
     """Scoring on the standardised scale changes no baseline's forecast: on a + b * values it

@@ -17,7 +17,7 @@ a gap of ``g`` years count as ``g`` yearly changes: their variance is ``g`` time
 * :func:`random_walk_drift`: ``Normal(last + b h, s^2 (h + h^2 / span))`` with ``b`` the
   mean yearly change (first to last observation over their span of years) and ``s^2`` the
   variance of the yearly changes around it (``n - 1`` in the denominator; the random walk's
-  when there is a single change), the second term the drift's estimation error (FPP3 5.5,
+  when there is a single change; at least :data:`DRIFT_VARIANCE_FLOOR` of it), the second term the drift's estimation error (FPP3 5.5,
   ``sigma_h = sigma sqrt(h (1 + h / T))``).
 """
 
@@ -43,6 +43,13 @@ def _rw_variance(gap: np.ndarray, change: np.ndarray) -> float:
     return float(np.mean(change ** 2 / gap))
 
 
+#: The drift forecast's variance is at least this share of the random walk's: a past of equal
+#: changes (an interpolated or rounded series) leaves no variance around its line, and a
+#: predictive with none could not be scored (its density at any other value is 0). With a
+#: single change the random walk's variance itself is taken.
+DRIFT_VARIANCE_FLOOR = 0.01
+
+
 def random_walk(years: ArrayLike, values: ArrayLike, target_year: int) -> NormalMixture:
     """No-change forecast with a normal spread of the past yearly changes."""
     gap, change = yearly_changes(years, values)
@@ -64,10 +71,9 @@ def random_walk_drift(years: ArrayLike, values: ArrayLike, target_year: int) -> 
     gap, change = yearly_changes(years, values)
     span = float(gap.sum())
     drift = float(change.sum() / span)
-    if change.size >= 2:
-        s2 = float(np.sum((change - drift * gap) ** 2 / gap) / (change.size - 1))
-    else:
-        s2 = _rw_variance(gap, change)
+    rw = _rw_variance(gap, change)
+    s2 = float(np.sum((change - drift * gap) ** 2 / gap) / (change.size - 1)) if change.size >= 2 else rw
+    s2 = max(s2, DRIFT_VARIANCE_FLOOR * rw)
     h = target_year - int(np.max(years))
     last = float(np.asarray(values)[np.argmax(years)])
     return NormalMixture(np.array([last + drift * h]), np.array([np.sqrt(s2 * (h + h * h / span))]))
