@@ -30,7 +30,7 @@ from forecast.backtest.scores import normal_crps
 from forecast.cli import cli
 from forecast.model.build import Evidence
 from forecast.pipeline import run_backtest
-from forecast.scenario import load_scenario
+from forecast.scenario import ScenarioError, load_scenario
 from forecast.settings import SamplerSettings
 
 from . import simulated
@@ -112,6 +112,22 @@ def test_origins_default_to_the_eight_years_before_the_last_with_data_and_bad_on
     assert default_origins(sc) == list(range(last - 8, last))
     with pytest.raises(OriginsError, match=rf"--origins 1991: .* between {START + MIN_HISTORY} and {last}"):
         check_origins(sc, [1991, 2010], 3)
+
+
+@pytest.mark.parametrize(("years", "expected"), [(10, list(range(START + MIN_HISTORY, START + 9))), (6, [START + 4])])
+def test_a_short_history_has_fewer_default_origins_not_an_error(tmp_path, years, expected) -> None:
+    """Ten years of data leave room for five origins with four years before each; the default
+    gives those (it named origins the user never asked for, as a bad --origins)."""
+    sc = load_scenario(trending_scenario(tmp_path, years=years, nodes=("X",)))
+    assert default_origins(sc) == expected
+    assert check_origins(sc, default_origins(sc), 3) == expected
+
+
+def test_a_history_too_short_for_any_origin_says_so_with_the_fix(tmp_path) -> None:
+    sc = load_scenario(trending_scenario(tmp_path, years=5, nodes=("X",)))
+    with pytest.raises(ScenarioError, match=rf"so the first would be {START + MIN_HISTORY}, with data through "
+                                            rf"{START + MIN_HISTORY + 1}; start the history earlier"):
+        default_origins(sc)
 
 
 def test_the_evidence_fits_one_step_ahead_predictions_leave_out_each_series_first_observation(tmp_path) -> None:

@@ -178,11 +178,20 @@ def check_indicators(scenario: Scenario) -> None:
 
 def default_origins(scenario: Scenario) -> list[int]:
     """The :data:`DEFAULT_ORIGINS` years before the last year with data (data through 2024:
-    2016-2023), so that the last origin still has a year to forecast after its first;
-    :class:`ScenarioError` without an indicator (as :func:`check_origins`)."""
+    2016-2023), so that the last origin still has a year to forecast after its first, and none
+    with less than :data:`MIN_HISTORY` years of history before it (a shorter history has fewer
+    origins); :class:`ScenarioError` without an indicator (as :func:`check_origins`) or without
+    room for one origin."""
     check_indicators(scenario)
     last = max(int(i.years.max()) for i in scenario.indicators.values())
-    return list(range(last - DEFAULT_ORIGINS, last))
+    earliest = scenario.history_start + MIN_HISTORY
+    origins = list(range(max(last - DEFAULT_ORIGINS, earliest), last))
+    if not origins:
+        raise ScenarioError(scenario.path, [Problem("scenario.history_start", (
+            f"the data run from {scenario.history_start} to {last}: a default origin needs {MIN_HISTORY} years of "
+            f"history before it and data for it and the year after, so the first would be {earliest}, with data "
+            f"through {earliest + 1}; start the history earlier, with data from then, to backtest"))])
+    return origins
 
 
 class OriginsError(ValueError):
