@@ -23,6 +23,7 @@ from forecast.settings import SamplerSettings
 from forecast.sweeps.engine import Cluster
 from forecast.sweeps.results import AS_WRITTEN, flips
 from forecast.sweeps.variants import (
+    MAX_VARIANTS,
     SweepError,
     Variant,
     apply_change,
@@ -68,6 +69,19 @@ def test_the_grid_has_every_combination_and_a_sample_is_reproducible() -> None:
     assert len(grid(vary)) == 6 and grid(vary)[0].changes == {"a.x": 1, "b.y": "p"}
     picked = grid(vary, sample=3, seed=5)
     assert len(picked) == 3 and [v.name for v in picked] == [v.name for v in grid(vary, sample=3, seed=5)]
+
+
+def test_a_sample_of_a_vast_grid_builds_only_the_points_it_keeps() -> None:
+    """Thirty keys of ten values: 10^30 combinations, more than memory or 64-bit numbers hold;
+    a sample of 20 is 20 distinct points, the same for the same seed. A sample beyond the limit
+    of variants is refused before anything is built."""
+    vary = {f"claims.c{i}.prior.mu": list(range(10)) for i in range(30)}
+    picked = grid(vary, sample=20, seed=1)
+    assert len({v.name for v in picked}) == 20 and [v.changes for v in picked] == [
+        v.changes for v in grid(vary, sample=20, seed=1)]
+    assert [tuple(v.changes.values()) for v in picked] == sorted(tuple(v.changes.values()) for v in picked)
+    with pytest.raises(SweepError, match=f"--sample 20,000: a sweep has at most {MAX_VARIANTS:,} variants"):
+        grid(vary, sample=20_000)
 
 
 def test_variants_are_named_by_the_shortest_unambiguous_ending_of_their_keys() -> None:

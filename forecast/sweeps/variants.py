@@ -20,7 +20,7 @@ sweep file is documented for users, with an example, in priors/README.md ("Sweep
 from __future__ import annotations
 
 import copy
-import itertools
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +35,9 @@ from forecast.scenario.schema import LIMITS
 
 #: A sweep of more variants than this is refused (each is a full fit).
 MAX_VARIANTS = 10_000
+#: The largest grid whose points ``--sample`` draws by number (64-bit integers); a larger one
+#: is sampled place by place.
+MAX_GRID = 2 ** 62
 #: How deep a sweep file nests: variants, a variant, its changes, a key, a prior table, a list.
 SWEEP_DEPTH = 6
 
@@ -149,23 +152,39 @@ def parse_path(text: str) -> str:
 
 def grid(vary: dict[str, list[Any]], sample: int | None = None, seed: int = 0) -> list[Variant]:
     """Every combination of the values (the grid), or ``sample`` of them drawn without
-    replacement with ``seed``; each named by its changes."""
+    replacement with ``seed``; each named by its changes. Only the combinations kept are built
+    (a grid of many keys has more than memory holds), each from its place in the grid."""
     keys = list(vary)
-    size = int(np.prod([len(vary[k]) for k in keys])) if keys else 0
+    shape = tuple(len(vary[k]) for k in keys)
+    size = math.prod(shape) if keys else 0
+    if sample is not None and sample > MAX_VARIANTS:
+        raise SweepError(f"--sample {sample:,}: a sweep has at most {MAX_VARIANTS:,} variants; give a smaller N")
     if sample is not None and sample < size:
-        picks = sorted(np.random.default_rng(seed).choice(size, size=sample, replace=False).tolist())
+        places = _sampled_places(shape, size, sample, np.random.default_rng(seed))
     else:
         if size > MAX_VARIANTS:
             raise SweepError(f"the grid has {size:,} variants, more than {MAX_VARIANTS:,}: use --sample N")
-        picks = list(range(size))
-    combos = list(itertools.product(*(range(len(vary[k])) for k in keys))) if keys else []
+        places = [tuple(int(i) for i in p) for p in zip(*np.unravel_index(np.arange(size), shape))] if keys else []
     short = short_keys(keys)
     out = []
-    for p in picks:
-        changes = {k: vary[k][i] for k, i in zip(keys, combos[p])}
+    for place in places:
+        changes = {k: vary[k][i] for k, i in zip(keys, place)}
         base = changes.pop(WHOLE_FILE, None)
         out.append(Variant(_name(changes, base, short), changes, Path(base) if base else None))
     return out
+
+
+def _sampled_places(shape: tuple[int, ...], size: int, sample: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
+    """``sample`` distinct points of a grid of ``shape`` (``size`` points), in grid order: drawn
+    by their numbers where 64 bits number them, else as random places until enough differ
+    (the grid is then so large that repeats are rare)."""
+    if size <= MAX_GRID:
+        flat = np.sort(rng.choice(size, size=sample, replace=False))
+        return [tuple(int(i) for i in p) for p in zip(*np.unravel_index(flat, shape))]
+    found: set[tuple[int, ...]] = set()
+    while len(found) < sample:
+        found.add(tuple(int(rng.integers(n)) for n in shape))
+    return sorted(found)
 
 
 def short_keys(keys: list[str]) -> dict[str, str]:
