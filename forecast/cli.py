@@ -31,8 +31,8 @@ MAX_DRAWS, MAX_CHAINS = 1_000_000, 64
 #: Each command's exit codes, listed in its --help (a command lists only those it can return).
 EXIT_CODES = {
     0: "success",
-    1: "bad scenario, data file, run directory, resolutions or ledger, or an output that cannot be written "
-       "(nothing written)",
+    1: "bad scenario, data file, sweep file, run directory, resolutions or ledger, a sampler that cannot start, or "
+       "an output that cannot be written (nothing written)",
     2: "bad command-line usage",
     3: "--strict and the sampling diagnostics are not clean (results written)",
     130: "interrupted (Ctrl-C, SIGINT); nothing written",

@@ -1,4 +1,4 @@
-"""What the compiled Ops (:mod:`forecast.compiled.evidence_op`, :mod:`forecast.compiled.recurrence`,
+"""What the compiled kernels and Ops (:mod:`forecast.compiled.evidence_op`, :mod:`forecast.compiled.forward`,
 :mod:`forecast.compiled.join`) share.
 
 Their kernels are module-level ``numba.njit(cache=True)`` functions, so numba's disk cache
