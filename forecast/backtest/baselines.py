@@ -17,8 +17,8 @@ a gap of ``g`` years count as ``g`` yearly changes: their variance is ``g`` time
 * :func:`random_walk_drift`: ``Normal(last + b h, s^2 (h + h^2 / span))`` with ``b`` the
   mean yearly change (first to last observation over their span of years) and ``s^2`` the
   variance of the yearly changes around it (``n - 1`` in the denominator; the random walk's
-  when there is a single change; at least :data:`DRIFT_VARIANCE_FLOOR` of it), the second term the drift's estimation error (FPP3 5.5,
-  ``sigma_h = sigma sqrt(h (1 + h / T))``).
+  when there is a single change; at least :data:`DRIFT_VARIANCE_FLOOR` of it), the second
+  term the drift's estimation error (FPP3 5.5, ``sigma_h = sigma sqrt(h (1 + h / T))``).
 """
 
 from __future__ import annotations

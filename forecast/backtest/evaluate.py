@@ -3,11 +3,12 @@ naive baselines', gathered into a dataset with dims (origin, horizon, indicator)
 
 Scores are on each indicator's own scale: its transformed values (log, logit or as is, where
 the baselines are random walks) in units of the sd of its year-on-year changes over its whole
-record (:func:`score_scale`). The model and every baseline are scored on the same scale, so a CRPS is in the same units for all
-of them, and scores of different indicators pool whatever their units: an indicator recorded
-in millions instead of billions scores the same (on the transformed scale itself a CRPS is in
-the indicator's units and the log score shifts by the log of its scale, so the pooled numbers
-would follow whichever series has the largest numbers). The unit is one number per
+record (:func:`score_scale`). The model and every baseline are scored on the same scale, so a
+CRPS is in the same units for all of them, and scores of different indicators pool whatever
+their units: an indicator recorded in millions instead of billions scores the same (on the
+transformed scale itself a CRPS is in the indicator's units and the log score shifts by the
+log of its scale, so the pooled numbers would follow whichever series has the largest
+numbers). Every score is the same for any shift of the scale. The unit is one number per
 indicator, the same at every origin, so within an indicator every point weighs the same and
 its skill is the one on its transformed scale; it uses the whole record, since it is a
 yardstick for the scores, not an input to any forecast. The map changes no forecaster's PIT
@@ -126,8 +127,9 @@ def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: l
     ds["crps"].attrs["description"] = f"continuous ranked probability score {standardised} (lower is better)"
     ds["log_score"].attrs["description"] = (f"log score: -ln of the predictive density at the actual {standardised} "
                                             "(lower is better)")
-    ds["scoring_unit"].attrs["description"] = ("the indicator's unit of scoring: the sd of its year-on-year changes over its "
-                                         "whole record, transformed scale (a CRPS times it is on the transformed scale)")
+    ds["scoring_unit"].attrs["description"] = ("the indicator's unit of scoring: the sd of its year-on-year changes "
+                                               "over its whole record, transformed scale (a CRPS times it is on the "
+                                               "transformed scale)")
     for k in QUANTILES:
         ds[f"q{round(100 * k):02d}"].attrs["description"] = f"the model's {k:g} quantile, transformed scale"
     ds["skipped"].attrs["description"] = ("left out at the origin (too little history before it, or constant there): "

@@ -1,5 +1,5 @@
-"""What the compiled kernels and Ops (:mod:`forecast.compiled.evidence_op`, :mod:`forecast.compiled.forward`,
-:mod:`forecast.compiled.join`) share.
+"""What the compiled kernels and Ops (:mod:`forecast.compiled.evidence_op`,
+:mod:`forecast.compiled.forward`, :mod:`forecast.compiled.join`) share.
 
 Their kernels are module-level ``numba.njit(cache=True)`` functions, so numba's disk cache
 finds them again in the next process (nested ones recompile every time), and each Op is
