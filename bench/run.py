@@ -520,6 +520,13 @@ def _spread(runs: list[float] | None) -> str:
     return f" (median of {len(runs)} runs: {', '.join(f'{t:.1f}' for t in sorted(runs))} s)"
 
 
+def dated(stamp: str, complete: bool) -> str:
+    """The table's first line: the day of the run (``stamp`` as ``20261204T001905Z``), and
+    whether it ran to the end."""
+    day = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}"
+    return f"Benchmark of {day}" + ("" if complete else " (stopped before its end: the rows it finished)") + ".\n\n"
+
+
 def table(rows: list[dict]) -> str:
     head = "| " + " | ".join(c for c, _ in COLUMNS) + " |"
     sep = "|" + "|".join("---" for _ in COLUMNS) + "|"
@@ -653,7 +660,7 @@ def main() -> None:
         text = json.dumps(result, indent=2)
         (results / f"{stamp}.json").write_text(text)
         (results / "latest.json").write_text(text)
-        (results / "latest.md").write_text(table(rows) + "\n")
+        (results / "latest.md").write_text(dated(stamp, complete) + table(rows) + "\n")
         scaling_figure(rows, results / "scaling.svg")
 
     with tempfile.TemporaryDirectory() as tmp:

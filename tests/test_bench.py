@@ -146,3 +146,8 @@ def test_hypotheses_are_measured_against_the_default_with_each_claim_s_most_weig
         else:
             assert s.prior == d.prior
     assert list(single.indicators) == list(default.indicators)
+
+
+def test_the_latest_table_says_the_day_it_was_measured_and_whether_it_finished(bench) -> None:
+    assert bench.dated("20261204T001905Z", True) == "Benchmark of 2026-12-04.\n\n"
+    assert bench.dated("20261204T001905Z", False).startswith("Benchmark of 2026-12-04 (stopped before its end")
