@@ -349,6 +349,14 @@ def test_a_claim_whose_hypotheses_the_data_reweighed_follows_the_data_between_th
     assert answers.learned_text({**found, "driven_by": "data"})[0] == "the data"
 
 
+@pytest.mark.parametrize(("contraction", "words"), [
+    (0.4, "prior variance narrowed by 40%"), (-0.05, "prior variance not narrowed"),
+    (None, "the prior has no finite variance to narrow")])  # a Student-t prior with df <= 2
+def test_how_far_the_data_narrowed_a_prior_is_said_only_where_its_variance_exists(contraction, words):
+    note = answers.learned_text({"contraction": contraction, "prior_sensitivity": 0.01, "driven_by": "data"})[1]
+    assert note == f"prior sensitivity 0.010; {words}"
+
+
 def test_with_no_indicator_data_the_prior_only_answer_is_not_set_beside_the_posterior():
     """The posterior is the prior: two Monte Carlo estimates of one number, whose gap would
     read as the data's doing."""
@@ -400,3 +408,17 @@ def test_strategies_that_give_the_same_answer_in_every_draw_are_exactly_tied_not
         "tied within Monte Carlo error with C; exactly tied with B (the same answer in every draw: what sets them "
         "apart does not reach this question)")
     assert context.tie_phrase({"tied": []}, by_id) == ""
+
+
+def test_a_strategy_that_moves_nothing_reads_the_same_not_worse():
+    """Common random numbers give a strategy whose levers do not reach an outcome the baseline's
+    draws exactly: better in no draw, and worse in none. "Exceptionally unlikely (0.00)" would
+    read as worse."""
+    zero = {"median": [0.0], "q05": [0.0], "q25": [0.0], "q75": [0.0], "q95": [0.0]}
+    row = context.contrast_row("s", {**zero, "p_better": [0.0], "p_same": [1.0]}, {})
+    assert row["p_better_text"] == "the same in every draw"
+    assert context.contrast_row("s", {**zero, "p_same": [1.0]}, {})["p_better_text"] == "the same in every draw"
+    some = context.contrast_row("s", {**zero, "p_better": [0.3], "p_same": [0.4]}, {})["p_better_text"]
+    assert some.startswith("unlikely (0.30)") and some.endswith("the same in 0.40 of draws")
+    older = context.contrast_row("s", {**zero, "p_better": [0.3]}, {})  # a summary from before p_same
+    assert older["p_better_text"] == "unlikely (0.30)"

@@ -419,13 +419,20 @@ def contrast_row(sid: str, e: dict, by_id: dict[str, dict]) -> dict[str, Any]:
     st = by_id.get(sid, {"label": sid, "index": 0, "href": ""})
     p_better = e.get("p_better")
     pb = None if p_better is None else p_better[-1]
+    same = (e.get("p_same") or [0.0])[-1] or 0.0
+    if same >= 1.0:  # strictly better in no draw, and worse in none: not "exceptionally unlikely"
+        better_text = "the same in every draw"
+    elif pb is None:
+        better_text = "n/a (no desirable direction)"
+    else:
+        better_text = chance(pb) + (f"; the same in {fmt(same)} of draws" if same > 0 else "")
     return {
         "strategy": sid, "label": st["label"], "index": st["index"], "href": st["href"],
         "median": e["median"][-1], "q05": e["q05"][-1], "q25": e["q25"][-1], "q75": e["q75"][-1],
         "q95": e["q95"][-1], "median_text": signed(e["median"][-1]),
         "interval_text": f"[{signed(e['q05'][-1])}, {signed(e['q95'][-1])}]",
         "p_better": pb,
-        "p_better_text": "n/a (no desirable direction)" if pb is None else chance(pb),
+        "p_better_text": better_text,
     }
 
 

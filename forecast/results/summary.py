@@ -204,6 +204,7 @@ def contrasts(scenario: Scenario, tree: xr.DataTree) -> dict:
                 continue
             diff = (fc.sel(node=nid, strategy=s.id).values.astype(float) - b).reshape(-1, fc.sizes["year"])
             entry = quantile_summary(diff)
+            entry["p_same"] = jsonable((diff == 0).mean(axis=0))  # its levers do not reach the node: 1
             if node.desirable != "neither":
                 better = diff > 0 if node.desirable == "higher" else diff < 0
                 entry["p_better"] = jsonable(better.mean(axis=0))

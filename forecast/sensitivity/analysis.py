@@ -232,7 +232,8 @@ def learning(scenario: Scenario, posterior: xr.Dataset) -> dict[str, dict]:
     for c in scenario.claims:
         draws = posterior["effect"].sel(claim=c.id).transpose("chain", "draw").values
         prior = c.prior_distribution()
-        contraction = 1.0 - float(draws.var()) / float(prior.std()) ** 2
+        prior_sd = float(prior.std())  # infinite or undefined for a Student-t with df <= 2: nothing to narrow
+        contraction = 1.0 - float(draws.var()) / prior_sd ** 2 if np.isfinite(prior_sd) else None
         tree = xr.DataTree.from_dict({
             "posterior": xr.Dataset({"effect": (("chain", "draw"), draws)}),
             "log_prior": xr.Dataset({"effect": (("chain", "draw"), np.asarray(prior.logpdf(draws), dtype=float))})})
