@@ -422,3 +422,19 @@ def test_a_strategy_that_moves_nothing_reads_the_same_not_worse():
     assert some.startswith("unlikely (0.30)") and some.endswith("the same in 0.40 of draws")
     older = context.contrast_row("s", {**zero, "p_better": [0.3]}, {})  # a summary from before p_same
     assert older["p_better_text"] == "unlikely (0.30)"
+
+
+def test_the_index_is_explained_beside_settings_only_for_levers_shown_as_an_index():
+    """A lever in its own units (a charge in GBP/day) is set in those units: the note on the
+    0-100 index belongs beside a strategy only when it sets an index lever."""
+    import copy
+
+    s = copy.deepcopy(GOLDEN)
+    strategies = {x["id"]: x for x in context.strategy_list(s)}
+    assert all(x["sets_index"] == bool(x["interventions"]) for x in strategies.values())  # every lever an index
+    for lever, node in s["nodes"].items():
+        if node["role"] == "lever":
+            node["unit"] = "GBP/day"
+    relabelled = context.strategy_list(s)
+    assert not any(x["sets_index"] for x in relabelled)
+    assert all(f["unit"] == "GBP/day" for x in relabelled for f in x["free"])

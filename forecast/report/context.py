@@ -184,6 +184,7 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
                     "baseline": bool(st.get("baseline")), "index": i, "href": f"strategy-{st['id']}.html",
                     "color": plots.strategy_style(i)["color"], "interventions": sets,
+                    "sets_index": any(is_index(x["unit"]) for x in sets),
                     "free": [f for f in free if f is not None]})
     return out
 
@@ -197,7 +198,8 @@ def own_course(s: dict, lever: str, sid: str) -> dict[str, str] | None:
         return None
     stats = traj["by_strategy"][sid]
     end = len(traj["years"]) - 1
-    return {"label": s["nodes"][lever].get("label", lever), "last": last_level(s, lever)[0],
+    return {"label": s["nodes"][lever].get("label", lever), "unit": s["nodes"][lever].get("unit", ""),
+            "last": last_level(s, lever)[0],
             "year": str(traj["years"][end]), "median": fmt(stats["median"][end], 0),
             "interval": fmt_interval(stats["q05"][end], stats["q95"][end], 0)}
 
