@@ -406,7 +406,7 @@ def test_strategies_that_give_the_same_answer_in_every_draw_are_exactly_tied_not
     decision = {"tied": ["b", "c"], "gap_mcse": {"b": 0.0, "c": 0.012}}
     assert context.tie_phrase(decision, by_id) == (
         "tied within Monte Carlo error with C; exactly tied with B (the same answer in every draw: what sets them "
-        "apart does not reach this question)")
+        "apart changes no draw's answer to this question)")
     assert context.tie_phrase({"tied": []}, by_id) == ""
 
 

@@ -761,8 +761,9 @@ def error_text(bar: dict) -> str:
 
 def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:
     """How the best strategy is tied: "tied within Monte Carlo error with C", and, for those
-    that give the same answer in every draw (what sets them apart cannot reach the question,
-    so more draws would never separate them), "exactly tied with A"."""
+    that give the same answer in every draw (what sets them apart changes no draw's answer:
+    it does not reach the question, or not far enough to cross its line, so more draws would
+    never separate them), "exactly tied with A"."""
     gaps = decision.get("gap_mcse") or {}
     label = lambda t: by_id.get(t, {"label": t})["label"]  # noqa: E731
     same = [t for t in decision.get("tied") or [] if gaps.get(t) == 0.0]
@@ -772,7 +773,7 @@ def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:
         parts.append("tied within Monte Carlo error with " + ", ".join(map(label, within)))
     if same:
         parts.append("exactly tied with " + ", ".join(map(label, same)) + " (the same answer in every draw: what sets "
-                     "them apart does not reach this question)")
+                     "them apart changes no draw's answer to this question)")
     return "; ".join(parts)
 
 
