@@ -597,3 +597,30 @@ def test_a_strategy_that_sets_what_another_sets_is_warned_of(tmp_path) -> None:
         "strategy engage_again sets its levers as engage does: its forecasts are engage's; give it the levers it sets "
         "(set = { LEVER = ... }) or leave it out"]
     assert load_scenario(write_scenario(tmp_path / "chain", CHAIN)).warnings() == []  # natural differs from hold_low
+
+
+def test_a_name_that_differs_only_in_case_is_suggested_first() -> None:
+    from forecast.scenario.errors import did_you_mean
+
+    assert did_you_mean("NO2", ["no2", "traffic"]) == " Did you mean 'no2'?"
+    assert did_you_mean("Trafic", ["no2", "traffic"]) == " Did you mean 'traffic'?"
+    assert did_you_mean("budget", ["no2", "traffic"]) == ""
+
+
+def test_a_word_prior_outside_its_words_names_them_and_the_nearest() -> None:
+    from forecast.scenario.priors import PriorError, _words
+
+    with pytest.raises(PriorError, match="^strength must be one of weak, moderate, strong, and 'huge' is not one of "
+                                         "them$"):
+        _words({"direction": "+", "strength": "huge"})
+    with pytest.raises(PriorError, match="'Strong' is not one of them. Did you mean 'strong'"):
+        _words({"direction": "+", "strength": "Strong"})
+
+
+def test_a_number_where_a_prior_goes_is_shown_a_prior_on_the_keys_own_support(tmp_path) -> None:
+    """persistence lies in (0, 1): its example is a Beta, not the Normal that validation then refuses."""
+    data = copy.deepcopy(CHAIN)
+    data["nodes"]["A"]["persistence"] = 0.5
+    result = CliRunner().invoke(cli, ["validate", str(write_scenario(tmp_path, data))])
+    assert result.exit_code == 1
+    assert 'nodes.A.persistence: 0.5 is a decimal number; give a prior table such as { dist = "Beta"' in result.output

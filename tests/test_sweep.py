@@ -94,8 +94,20 @@ def test_list_items_are_found_by_id_and_a_wrong_id_names_the_ids() -> None:
     doc = {"claims": [{"id": "a", "prior": {"strength": "weak"}}, {"id": "b"}]}
     apply_change(doc, "claims.a.prior.strength", "strong")
     assert doc["claims"][0]["prior"]["strength"] == "strong"
-    with pytest.raises(SweepError, match="no item with id 'c'; the ids are a, b"):
+    with pytest.raises(SweepError, match="no item with id 'c'. The ids are a, b"):
         apply_change(doc, "claims.c.prior.strength", "weak")
+
+
+def test_a_misspelt_node_is_refused_with_the_nearest_not_added_as_a_new_node() -> None:
+    """nodes.trafic.persistence named a node that does not exist: it was added, and the scenario
+    then asked for the new node's label. Below an entry, tables may still be added."""
+    doc = {"nodes": {"traffic": {"label": "Traffic"}}, "strategies": [{"id": "base"}]}
+    with pytest.raises(SweepError, match=r"nodes.trafic: the scenario has no 'trafic' in nodes. Did you mean "
+                                         r"'traffic'\? There are traffic"):
+        apply_change(doc, "nodes.trafic.persistence", {"dist": "Beta", "alpha": 5, "beta": 5})
+    assert doc["nodes"] == {"traffic": {"label": "Traffic"}}
+    apply_change(doc, "strategies.base.set.traffic", 40)  # a baseline that set nothing gets its set table
+    assert doc["strategies"][0]["set"] == {"traffic": 40}
 
 
 def test_a_bad_variant_is_named_with_its_key_before_anything_samples(tmp_path, monkeypatch) -> None:
@@ -105,7 +117,7 @@ def test_a_bad_variant_is_named_with_its_key_before_anything_samples(tmp_path, m
     with pytest.raises(SweepError) as found:
         resolve_all(variants, path)
     assert "variant 'broken'" in str(found.value) and "sigma" in str(found.value)
-    assert "variant 'unknown'" in str(found.value) and "the ids are x_to_y" in str(found.value)
+    assert "variant 'unknown'" in str(found.value) and "The ids are x_to_y" in str(found.value)
     monkeypatch.setattr(sweep_module, "fit_variant", lambda task: pytest.fail("sampled before validating"))
     with pytest.raises(SweepError):
         run_sweep(path, variants, TINY, out=tmp_path / "out")

@@ -47,9 +47,15 @@ class ScenarioError(Exception):
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str] | dict) -> str:
-    """The hint " Did you mean 'x'?" for the closest of ``choices``, or ''."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    """The hint " Did you mean 'x'?" for the closest of ``choices``, or '': one that differs only
+    in case first ("NO2" for no2), else the closest spelling, case aside."""
+    word, choices = str(word), [str(c) for c in choices]
+    same = next((c for c in choices if c.lower() == word.lower()), None)
+    if same is not None:
+        return f" Did you mean {same!r}?"
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" Did you mean {lowered[close[0]]!r}?" if close else ""
 
 
 def keypath(loc: tuple) -> str:
@@ -69,8 +75,15 @@ def keypath(loc: tuple) -> str:
 
 #: Keys that hold a year, and keys that hold a prior table (for the hint of what to give).
 YEAR_KEYS = {"history_start", "start_year", "horizon", "year", "reference_year"}
-PRIOR_KEYS = {"baseline", "persistence", "volatility", "intercept", "loading", "noise", "prior"}
+PRIOR_KEYS = {"baseline", "persistence", "volatility", "shift", "intercept", "loading", "noise", "prior"}
 PRIOR_EXAMPLE = '{ dist = "Normal", mu = 0, sigma = 1 }'
+#: An example prior on the support each key needs (its default's family), where it is not the
+#: whole line: persistence lies in (0, 1), scales are positive.
+PRIOR_EXAMPLES = {"persistence": '{ dist = "Beta", alpha = 8, beta = 2 }',
+                  "volatility": '{ dist = "Gamma", alpha = 2, beta = 4 }',
+                  "shift": '{ dist = "Gamma", alpha = 2, beta = 2 }',
+                  "loading": '{ dist = "LogNormal", mu = 0, sigma = 0.3 }',
+                  "noise": '{ dist = "Gamma", alpha = 2, beta = 10 }'}
 
 #: What each kind of value is called, by the pydantic error that asked for it.
 EXPECTED = {
@@ -135,7 +148,7 @@ def _expected(kind: str, key: str) -> str:
     if key == "lag":
         return "0 (the cause acts in the same year) or 1 (the next year)"
     if key in PRIOR_KEYS and kind in ("dict_type", "model_type"):
-        return f"a prior table such as {PRIOR_EXAMPLE}"
+        return f"a prior table such as {PRIOR_EXAMPLES.get(key, PRIOR_EXAMPLE)}"
     if key in ("nodes", "indicators") and kind == "dict_type":
         return f"a table: one [{key}.ID] section for each"
     if key in ("claims", "strategies", "questions", "hypotheses") and kind == "list_type":

@@ -247,15 +247,22 @@ def _words(spec: dict[str, Any]) -> Distribution:
     strength = spec.get("strength", "moderate")
     confidence = spec.get("confidence", "medium")
     if not isinstance(strength, str) or strength not in STRENGTH:
-        raise PriorError(f"strength must be one of {', '.join(STRENGTH)}, and {shown(strength)}."
-                         f"{did_you_mean(strength, STRENGTH) if isinstance(strength, str) else ''}".rstrip("."))
+        raise PriorError(_not_one_of("strength", strength, STRENGTH))
     if not isinstance(confidence, str) or confidence not in CONFIDENCE:
-        raise PriorError(f"confidence must be one of {', '.join(CONFIDENCE)}, and {shown(confidence)}."
-                         f"{did_you_mean(confidence, CONFIDENCE) if isinstance(confidence, str) else ''}".rstrip("."))
+        raise PriorError(_not_one_of("confidence", confidence, CONFIDENCE))
     size = STRENGTH[strength]
     sign = 1.0 if direction == "+" else -1.0
     return Distribution("Normal", {"mu": sign * size, "sigma": size * CONFIDENCE[confidence]})
 
+
+
+def _not_one_of(key: str, value: Any, allowed: dict) -> str:
+    """Why a word prior's ``key`` is refused: "strength must be one of weak, moderate, strong,
+    and "huge" is not one of them", with the nearest word when there is one."""
+    if not isinstance(value, str):
+        return f"{key} must be one of {', '.join(allowed)}, and {shown(value)}"
+    hint = did_you_mean(value, allowed)
+    return f"{key} must be one of {', '.join(allowed)}, and {value!r} is not one of them" + (f".{hint}" if hint else "")
 
 def _elicited(spec: dict[str, Any]) -> Distribution:
     family = spec.get("family", "Normal")

@@ -30,6 +30,7 @@ import numpy as np
 
 from forecast.files import FileProblem, parse_toml, read_text
 from forecast.scenario import Scenario, ScenarioError, load_scenario
+from forecast.scenario.errors import did_you_mean
 from forecast.scenario.load import MAX_SCENARIO_BYTES, scenario_from_document
 from forecast.scenario.schema import LIMITS
 
@@ -262,8 +263,8 @@ def apply_change(document: dict, key: str, value: Any) -> None:
     """Set ``key`` (a dotted path; list items by their ``id``) in the TOML document."""
     parts = key.split(".")
     node: Any = document
-    for depth, part in enumerate(parts[:-1]):
-        node = _step(node, part, ".".join(parts[: depth + 1]), create=depth > 0)
+    for depth, part in enumerate(parts[:-1]):  # a section and its entries must exist; below, tables may be added
+        node = _step(node, part, ".".join(parts[: depth + 1]), create=depth > 1)
     last = parts[-1]
     if isinstance(node, list):
         raise SweepError(f"{key}: {'.'.join(parts[:-1])} is a list; name one of its items by its id")
@@ -275,13 +276,18 @@ def _step(node: Any, part: str, where: str, create: bool) -> Any:
         found = [item for item in node if isinstance(item, dict) and item.get("id") == part]
         if not found:
             ids = [str(item.get("id")) for item in node if isinstance(item, dict)]
-            raise SweepError(f"{where}: no item with id {part!r}; the ids are {', '.join(ids) or 'none'}")
+            raise SweepError(f"{where}: no item with id {part!r}.{did_you_mean(part, ids)} The ids are "
+                             f"{', '.join(ids) or 'none'}")
         return found[0]
     if not isinstance(node, dict):
         raise SweepError(f"{where}: not a table, so it has no keys")
     if part not in node:
-        if not create:
+        if "." not in where:
             raise SweepError(f"{where}: the scenario has no {part!r} section")
+        if not create:
+            keys = [str(k) for k in node]
+            raise SweepError(f"{where}: the scenario has no {part!r} in {where.rsplit('.', 1)[0]}."
+                             f"{did_you_mean(part, keys)} There are {', '.join(keys) or 'none'}")
         node[part] = {}
     return node[part]
 
