@@ -788,3 +788,21 @@ def test_a_summary_without_sensitivity_says_so_plainly(runs):
     assert "This run has no sensitivity analysis" in shown(section(html, "hinges"))
     assert "(prior only" not in html and 'class="cell-rests"' not in html and 'id="hinge-' not in html
     assert '<section id="hinges">' in html  # the table of contents still links to it
+
+
+@pytest.mark.parametrize("verdict", ["ok", "warn", "fail"])
+def test_an_unclean_sampler_is_said_above_the_answers_a_decision_maker_reads(verdict):
+    """The summary's best strategies are read first: a run whose sampler failed says "do not
+    rely on these numbers yet" there, not only in the Diagnostics section at the bottom."""
+    golden = json.loads((Path(__file__).parent / "golden" / "article_summary.json").read_text(encoding="utf-8"))
+    strategies = context.strategy_list(golden)
+    sm = context.summary_context(golden, strategies, next(x for x in strategies if x["baseline"]))
+    d = context.diagnostics_context({**golden["diagnostics"], "verdict": verdict})
+    html = render.environment().from_string('{% import "macros.html" as m %}{{ m.summary(sm, dl, d) }}').render(
+        sm=sm, dl={"csv": "answers.csv", "json": "summary.json"}, d=d)
+    text = " ".join(shown(html).split())
+    before_table = text[:text.index("Question")]
+    if verdict == "ok":
+        assert "Sampler:" not in before_table
+    else:
+        assert f"Sampler: {context.VERDICTS[verdict][0]}. {context.VERDICTS[verdict][1]}" in before_table
