@@ -271,6 +271,9 @@ def sensitivity_view(summary: dict, found: dict) -> str:
     """``forecast sensitivity``: per question, the decision and the claims it hinges on (their
     swing under the best strategy); then the claims most worth researching and what the data
     taught about each claim. ``--json`` has every strategy and every contrast."""
+    from forecast.report.answers import learned_text, p_sought, tie_phrase
+    from forecast.report.formatting import fmt
+
     labels = {c: v["label"] for c, v in summary["claims"].items()}
     lines = []
     for q in summary["questions"]:
@@ -280,12 +283,12 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         lines.append(f"{q['id']}: {q['text']}")
         dec = entry.get("decision")
         shown = dec["best"] if dec else max(entry["posterior"], key=entry["posterior"].get)
+        if dec:  # the probability of the answer sought as the report shows it, from P(yes)
+            p = f"P({dec['desirable']}) {fmt(p_sought(entry['posterior'][dec['best']], dec['desirable']))}"
         if dec and dec.get("tied"):
-            lines.append(f"  no clear best strategy: {dec['best']} (P({dec['desirable']}) "
-                         f"{dec['utilities'][dec['best']]:.2f}) is tied within Monte Carlo error with "
-                         + ", ".join(dec["tied"]))
+            lines.append(f"  no clear best strategy: {dec['best']} ({p}) is {tie_phrase(dec, {})}")
         elif dec:
-            lines.append(f"  best strategy: {dec['best']} (P({dec['desirable']}) {dec['utilities'][dec['best']]:.2f})")
+            lines.append(f"  best strategy: {dec['best']} ({p})")
         else:
             lines.append("  no desirable answer: no strategy is best for this question")
         lines.append("  answers, posterior (prior only): " + ", ".join(
@@ -315,8 +318,6 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         lines += [f"  {w['claim']} for {w['question']}: {w['evppi']:.3f} (noise {w.get('evppi_noise', 0.0):.3f})"
                   for w in worth[:10]]
         lines.append("")
-    from forecast.report.answers import learned_text
-
     lines.append("what the data taught (power-scaling prior sensitivity; 1 - posterior/prior variance):")
     for cid, c in found["claims"].items():
         word, note = learned_text(c, (summary.get("claims") or {}).get(cid))

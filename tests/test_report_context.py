@@ -404,10 +404,10 @@ def test_strategies_that_give_the_same_answer_in_every_draw_are_exactly_tied_not
     """Their paired difference is 0 in every draw: more draws would never separate them."""
     by_id = {"a": {"label": "A"}, "b": {"label": "B"}, "c": {"label": "C"}}
     decision = {"tied": ["b", "c"], "gap_mcse": {"b": 0.0, "c": 0.012}}
-    assert context.tie_phrase(decision, by_id) == (
+    assert answers.tie_phrase(decision, by_id) == (
         "tied within Monte Carlo error with C; exactly tied with B (the same answer in every draw: what sets them "
         "apart changes no draw's answer to this question)")
-    assert context.tie_phrase({"tied": []}, by_id) == ""
+    assert answers.tie_phrase({"tied": []}, by_id) == ""
 
 
 def test_a_strategy_that_moves_nothing_reads_the_same_not_worse():
@@ -438,3 +438,17 @@ def test_the_index_is_explained_beside_settings_only_for_levers_shown_as_an_inde
     relabelled = context.strategy_list(s)
     assert not any(x["sets_index"] for x in relabelled)
     assert all(f["unit"] == "GBP/day" for x in relabelled for f in x["free"])
+
+
+def test_the_sensitivity_command_says_the_decision_in_the_report_s_words_and_numbers():
+    """P(no) from P(yes) = 0.535 is 0.46 in the report; the command line printed 0.47 from the
+    decision's own mean. An exact tie (the same answer in every draw) is said to be one."""
+    from forecast.describe import sensitivity_view
+
+    decision = {"desirable": "no", "best": "a", "tied": ["b"], "utilities": {"a": 0.46500000000000002, "b": 0.465},
+                "gap_mcse": {"b": 0.0}, "clear": False}
+    found = {"questions": {"q": {"decision": decision, "posterior": {"a": 0.535, "b": 0.535},
+                                 "prior_only": {"a": 0.5, "b": 0.5}, "ranking": [], "claims": {}}},
+             "worth_researching": [], "claims": {}}
+    text = sensitivity_view({"claims": {}, "questions": [{"id": "q", "text": "Q?"}]}, found)
+    assert f"no clear best strategy: a (P(no) {context.fmt(1 - 0.535)}) is exactly tied with b" in text

@@ -160,3 +160,21 @@ def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, st
             word = "the data, between its hypotheses; its prior, within them"
         note += f"; hypothesis weights {weights}"
     return word, note
+
+
+def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:
+    """How the best strategy is tied: "tied within Monte Carlo error with C", and, for those
+    that give the same answer in every draw (what sets them apart changes no draw's answer:
+    it does not reach the question, or not far enough to cross its line, so more draws would
+    never separate them), "exactly tied with A"."""
+    gaps = decision.get("gap_mcse") or {}
+    label = lambda t: by_id.get(t, {"label": t})["label"]  # noqa: E731
+    same = [t for t in decision.get("tied") or [] if gaps.get(t) == 0.0]
+    within = [t for t in decision.get("tied") or [] if t not in same]
+    parts = []
+    if within:
+        parts.append("tied within Monte Carlo error with " + ", ".join(map(label, within)))
+    if same:
+        parts.append("exactly tied with " + ", ".join(map(label, same)) + " (the same answer in every draw: what sets "
+                     "them apart changes no draw's answer to this question)")
+    return "; ".join(parts)

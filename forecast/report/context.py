@@ -354,7 +354,7 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
             continue
         top = by_id[decided["best"]]
         best = q["by_strategy"][top["id"]]
-        tied = tie_phrase(decided, by_id)
+        tied = answers.tie_phrase(decided, by_id)
         cells = {
             "question": cell(q["text"], extra=rests_on(s, q, top, want)),
             "sought": cell(want.capitalize(), sought["why"]),
@@ -759,24 +759,6 @@ def error_text(bar: dict) -> str:
     return f" (Monte Carlo error about {fmt(max(errors), 3)} each)" if errors else ""
 
 
-def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:
-    """How the best strategy is tied: "tied within Monte Carlo error with C", and, for those
-    that give the same answer in every draw (what sets them apart changes no draw's answer:
-    it does not reach the question, or not far enough to cross its line, so more draws would
-    never separate them), "exactly tied with A"."""
-    gaps = decision.get("gap_mcse") or {}
-    label = lambda t: by_id.get(t, {"label": t})["label"]  # noqa: E731
-    same = [t for t in decision.get("tied") or [] if gaps.get(t) == 0.0]
-    within = [t for t in decision.get("tied") or [] if t not in same]
-    parts = []
-    if within:
-        parts.append("tied within Monte Carlo error with " + ", ".join(map(label, within)))
-    if same:
-        parts.append("exactly tied with " + ", ".join(map(label, same)) + " (the same answer in every draw: what sets "
-                     "them apart changes no draw's answer to this question)")
-    return "; ".join(parts)
-
-
 def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dict[str, Any]:
     """One question's card: which strategy, its answer with and without the data, the tornado
     and a sentence naming the claim the answer hinges on most."""
@@ -792,7 +774,7 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
         lead = f"{st['label']} is the scenario's only strategy: the probability of yes under it is {shown}."
     elif decision and decision.get("tied"):
         lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is "
-                f"{tie_phrase(decision, by_id)}. Shown is {st['label']}, under which the probability of yes is {shown}.")
+                f"{answers.tie_phrase(decision, by_id)}. Shown is {st['label']}, under which the probability of yes is {shown}.")
     elif decision:
         lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}, under which the "
                 f"probability of yes is {shown}.")
@@ -856,7 +838,7 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
         elif not decision:
             none = "No desirable answer is set for this question, so there is no choice of strategy to flip."
         elif decision.get("tied"):
-            none = f"No clear best strategy: it is {tie_phrase(decision, by_id)}, so there is no choice to flip."
+            none = f"No clear best strategy: it is {answers.tie_phrase(decision, by_id)}, so there is no choice to flip."
         else:
             none = "No claim within its prior's 90% range flips the choice."
         out.append({"id": h["id"], "text": h["text"], "best": h["strategy"] if entry.get("decision") else None,
