@@ -806,3 +806,23 @@ def test_an_unclean_sampler_is_said_above_the_answers_a_decision_maker_reads(ver
         assert "Sampler:" not in before_table
     else:
         assert f"Sampler: {context.VERDICTS[verdict][0]}. {context.VERDICTS[verdict][1]}" in before_table
+
+
+def test_a_claim_whose_hypotheses_disagree_on_its_sign_is_not_said_to_lower_it():
+    """Two hypotheses, one lowering and one raising: "claimed to lower it" (the first's sign, or
+    the mean's) would misstate the argument; the claims section says they disagree."""
+    from forecast.scenario.domain import Claim
+    from forecast.scenario.priors import Distribution, Hypothesis
+
+    def claim(*mus: float) -> Claim:
+        hyps = tuple(Hypothesis(f"h{i}", 1.0, Distribution("Normal", {"mu": m, "sigma": 0.1})) for i, m in enumerate(mus))
+        return Claim("c", "a", "b", 0, "", "", None, hyps)
+
+    assert claim(-0.5, 0.5).contested_sign and not claim(0.2, 0.5).contested_sign and not claim().contested_sign
+    golden = json.loads((Path(__file__).parent / "golden" / "article_summary.json").read_text(encoding="utf-8"))
+    cid = next(c for c, v in golden["claims"].items() if v.get("hypotheses"))
+    for contested in (False, True):
+        golden["claims"][cid]["contested_sign"] = contested
+        html = render.environment().from_string('{% import "macros.html" as m %}{{ m.claims(c) }}').render(
+            c=context.claims_context(golden))
+        assert ("competing hypotheses disagree on whether it raises or lowers it" in shown(html)) == contested

@@ -637,7 +637,7 @@ def claims_context(s: dict) -> dict[str, Any]:
             "cause": nodes.get(c["cause"], {}).get("label", c["cause"]),
             "effect": nodes.get(c["effect"], {}).get("label", c["effect"]),
             "lag": "the next year" if c["lag"] == 1 else "the same year",
-            "sign": "raise" if c["sign"] == "+" else "lower",
+            "sign": "raise" if c["sign"] == "+" else "lower", "contested": bool(c.get("contested_sign")),
             "prior_dist": pr.get("dist") or "a mixture of the competing hypotheses below",
             "prior_stated": pr.get("stated") or (pr.get("dist") or ""),
             "prior_median": fmt(pr["q50"]), "prior_interval": fmt_interval(pr["q05"], pr["q95"]),

@@ -149,7 +149,7 @@ def claim_summaries(scenario: Scenario, tree: xr.DataTree) -> dict:
         right = (np.sign(draws) == sign).astype(float)
         entry = {
             "cause": c.cause, "effect": c.effect, "lag": c.lag, "label": c.label or c.id, "quote": c.quote,
-            "sign": "+" if sign > 0 else "-", "informed": c.effect in reach,
+            "sign": "+" if sign > 0 else "-", "contested_sign": c.contested_sign, "informed": c.effect in reach,
             "prior": {"dist": None if c.hypotheses else c.prior.describe(),
                       "stated": None if c.hypotheses else c.prior.stated, **jsonable(summarize(prior, sign))},
             "posterior": {**quantile_summary(draws), "sd": jsonable(float(np.std(draws))),

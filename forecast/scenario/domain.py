@@ -76,6 +76,13 @@ class Claim:
         """The claimed sign: of the prior's mean (weighted over hypotheses)."""
         return 1.0 if self.prior_distribution().mean() >= 0 else -1.0
 
+    @property
+    def contested_sign(self) -> bool:
+        """Whether its competing hypotheses disagree on the sign (one raises, another lowers):
+        then no single sign is claimed, and :attr:`sign` is only the weighted mean's."""
+        signs = {np.sign(h.prior.scipy().mean()) for h in self.hypotheses}
+        return {1.0, -1.0} <= signs
+
 
 @dataclass(frozen=True)
 class Indicator:
