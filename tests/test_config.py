@@ -599,6 +599,16 @@ def test_a_strategy_that_sets_what_another_sets_is_warned_of(tmp_path) -> None:
     assert load_scenario(write_scenario(tmp_path / "chain", CHAIN)).warnings() == []  # natural differs from hold_low
 
 
+def test_a_lever_that_no_claim_leaves_is_warned_of(tmp_path) -> None:
+    """A strategy setting it forecasts every other node as its baseline does."""
+    data = copy.deepcopy(CHAIN)
+    data["nodes"]["R"] = {"label": "Rhetoric", "role": "lever"}
+    data["strategies"].append({"id": "talk", "set": {"R": 1.0}})
+    assert load_scenario(write_scenario(tmp_path, data)).warnings() == [
+        "lever R is set by talk but no claim has it as its cause: setting it moves no other node; add the claims it "
+        "acts through (cause = \"R\"), or check their direction"]
+
+
 def test_a_name_that_differs_only_in_case_is_suggested_first() -> None:
     from forecast.scenario.errors import did_you_mean
 

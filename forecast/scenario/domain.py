@@ -381,9 +381,23 @@ class Scenario:
         """What ``forecast validate`` and ``forecast run`` warn of: what a file may well mean but
         more likely got wrong, said with the fix. A percentage series written as fractions (a
         real series may lie below 1%), a series that never moves, a strategy that sets what
-        another sets (its forecasts are that one's), and where a lever's move is capped
+        another sets (its forecasts are that one's), a lever that a strategy sets and no claim
+        carries anywhere (:meth:`lever_warnings`), and where a lever's move is capped
         (:meth:`cap_warnings`)."""
-        return self.data_warnings() + self.strategy_warnings() + self.cap_warnings()
+        return self.data_warnings() + self.strategy_warnings() + self.lever_warnings() + self.cap_warnings()
+
+    def lever_warnings(self) -> list[str]:
+        """Each lever a strategy sets that no claim leaves: setting it moves nothing else, so the
+        strategy's forecasts of every other node are its baseline's (often a claim forgotten, or
+        one drawn the wrong way round)."""
+        out = []
+        for lever in dict.fromkeys(lv for st in self.strategies for lv in st.interventions):
+            if self.descendants([lever]) == {lever}:
+                setters = ", ".join(st.id for st in self.strategies if lever in st.interventions)
+                out.append(f"lever {lever} is set by {setters} but no claim has it as its cause: setting it moves no "
+                           f"other node; add the claims it acts through (cause = \"{lever}\"), or check their "
+                           "direction")
+        return out
 
     def data_warnings(self) -> list[str]:
         """Each indicator whose values look like a mistake: a percentage whose every value lies
