@@ -634,3 +634,18 @@ def test_a_number_where_a_prior_goes_is_shown_a_prior_on_the_keys_own_support(tm
     result = CliRunner().invoke(cli, ["validate", str(write_scenario(tmp_path, data))])
     assert result.exit_code == 1
     assert 'nodes.A.persistence: 0.5 is a decimal number; give a prior table such as { dist = "Beta"' in result.output
+
+
+def test_quartiles_a_family_cannot_match_are_warned_of_every_time(tmp_path) -> None:
+    """PreliZ said so once, in its own words, naming no claim, and its fits are cached: validate
+    now says it on every run, with the claim, the masses the fit gives and the fix."""
+    data = copy.deepcopy(CHAIN)
+    data["claims"][1]["prior"] = {"quartiles": [0.5, 0.7, 0.75]}  # asymmetric: no Normal matches
+    path = write_scenario(tmp_path, data)
+    for _ in range(2):  # the second load reads the stored fit
+        found = load_scenario(path).warnings()
+        assert len(found) == 1 and found[0].startswith("claims[1] (id a_to_b).prior: a Normal cannot match these "
+                                                       "quartiles: the nearest (Normal(")
+        assert 'not 25%, 50%, 75%; give family = "SkewNormal" for asymmetric quartiles' in found[0]
+    data["claims"][1]["prior"] = {"quartiles": [0.5, 0.7, 0.9]}
+    assert load_scenario(write_scenario(tmp_path / "even", data)).warnings() == []

@@ -384,7 +384,23 @@ class Scenario:
         another sets (its forecasts are that one's), a lever that a strategy sets and no claim
         carries anywhere (:meth:`lever_warnings`), and where a lever's move is capped
         (:meth:`cap_warnings`)."""
-        return self.data_warnings() + self.strategy_warnings() + self.lever_warnings() + self.cap_warnings()
+        return (self.prior_warnings() + self.data_warnings() + self.strategy_warnings() + self.lever_warnings()
+                + self.cap_warnings())
+
+    def prior_warnings(self) -> list[str]:
+        """Each prior whose fitted distribution falls short of the analyst's statement
+        (:attr:`~forecast.scenario.priors.Distribution.shortfall`: quartiles its family cannot
+        match), by its key path."""
+        found = []
+        for i, c in enumerate(self.claims):
+            where = f"claims[{i}] (id {c.id})"
+            found.append((f"{where}.prior", c.prior))
+            found += [(f"{where}.hypotheses[{j}] (id {h.id}).prior", h.prior) for j, h in enumerate(c.hypotheses)]
+        for nid, n in self.nodes.items():
+            found += [(f"nodes.{nid}.{k}", getattr(n, k)) for k in ("baseline", "persistence", "volatility", "shift")]
+        for iid, ind in self.indicators.items():
+            found += [(f"indicators.{iid}.{k}", getattr(ind, k)) for k in ("intercept", "loading", "noise")]
+        return [f"{where}: {d.shortfall}" for where, d in found if d is not None and d.shortfall]
 
     def lever_warnings(self) -> list[str]:
         """Each lever a strategy sets that no claim leaves: setting it moves nothing else, so the

@@ -16,6 +16,7 @@ summaries the report shows next to the posterior.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -77,6 +78,9 @@ class Distribution:
     name: str
     params: dict[str, float]
     stated: str = field(default="", compare=False)
+    #: How the fit falls short of the statement, when it does (quartiles a family cannot
+    #: match): what ``forecast validate`` warns of. Empty when it matches.
+    shortfall: str = field(default="", compare=False)
 
     @property
     def family(self) -> Family:
@@ -148,7 +152,8 @@ def resolve(spec: dict[str, Any], *, signed: bool = False) -> Distribution:
             )
         return replace(_words(spec), stated=stated_words(spec))
     if keys & {"between", "quartiles"}:
-        return replace(_elicited(spec), stated=stated_elicited(spec))
+        dist = replace(_elicited(spec), stated=stated_elicited(spec))
+        return replace(dist, shortfall=quartiles_shortfall(dist, spec)) if "quartiles" in keys else dist
     raise PriorError(
         "a prior needs one of: dist = NAME with its parameters; direction/strength/confidence; "
         "between = [low, high] with probability; or quartiles = [q1, q2, q3]. "
@@ -264,6 +269,24 @@ def _not_one_of(key: str, value: Any, allowed: dict) -> str:
     hint = did_you_mean(value, allowed)
     return f"{key} must be one of {', '.join(allowed)}, and {value!r} is not one of them" + (f".{hint}" if hint else "")
 
+
+#: How far a fitted distribution's mass below each quartile may be from 25%, 50% and 75%
+#: before validate says the family cannot match them (PreliZ's own threshold is 1% relative).
+QUARTILE_TOLERANCE = 0.01
+
+
+def quartiles_shortfall(dist: Distribution, spec: dict[str, Any]) -> str:
+    """What the fit to quartiles misses, in words, or '' when it matches them: a Normal cannot
+    match asymmetric quartiles, and is the nearest it can be."""
+    masses = dist.scipy().cdf(np.asarray(spec["quartiles"], dtype=float))
+    if np.max(np.abs(masses - np.array([0.25, 0.5, 0.75]))) <= QUARTILE_TOLERANCE:
+        return ""
+    fix = ("family = \"SkewNormal\" for asymmetric quartiles, or other quartiles" if dist.name == "Normal"
+           else "other quartiles, or the distribution itself (dist = ...)")
+    return (f"a {dist.name} cannot match these quartiles: the nearest ({dist.describe()}) has "
+            f"{', '.join(f'{100 * m:.0f}%' for m in masses)} of its mass below them, not 25%, 50%, 75%; give {fix}")
+
+
 def _elicited(spec: dict[str, Any]) -> Distribution:
     family = spec.get("family", "Normal")
     if not isinstance(family, str) or family not in REGISTRY:
@@ -352,10 +375,12 @@ def _fit(family: str, how: str, numbers: tuple[float, ...]) -> tuple[tuple[tuple
     import preliz as pz
 
     target = getattr(pz, family)()
-    if how == "between":
-        pz.maxent(target, *numbers, plot=False)
-    else:
-        pz.quartile(target, *numbers, plot=False)
+    with warnings.catch_warnings():  # a fit that misses quartiles is said by quartiles_shortfall, every time
+        warnings.simplefilter("ignore", UserWarning)
+        if how == "between":
+            pz.maxent(target, *numbers, plot=False)
+        else:
+            pz.quartile(target, *numbers, plot=False)
     params = tuple((k, float(v)) for k, v in target.params_dict.items())
     converged = bool(not getattr(target, "opt", None) or getattr(target.opt, "success", True))
     _store_fit(key, params, converged)
