@@ -68,7 +68,8 @@ def results_table(summary: dict) -> str:
     width = max([len("question")] + [len(q["id"]) for q in summary["questions"]])
     cols = [max(len(s), 13) for s in strategies]
     head = "question".ljust(width) + "  " + "  ".join(s.rjust(c) for s, c in zip(strategies, cols))
-    lines = [head, "-" * len(head)]
+    lines = [head, "-" * len(head)] if summary["questions"] else [
+        "the scenario asks no questions: the report has every node's forecast under each strategy"]
     for q in summary["questions"]:
         cells = []
         for s, c in zip(strategies, cols):

@@ -649,3 +649,14 @@ def test_quartiles_a_family_cannot_match_are_warned_of_every_time(tmp_path) -> N
         assert 'not 25%, 50%, 75%; give family = "SkewNormal" for asymmetric quartiles' in found[0]
     data["claims"][1]["prior"] = {"quartiles": [0.5, 0.7, 0.9]}
     assert load_scenario(write_scenario(tmp_path / "even", data)).warnings() == []
+
+
+def test_a_setting_off_an_index_lever_s_scale_is_named_with_the_value_given(tmp_path) -> None:
+    data = copy.deepcopy(CHAIN)
+    data["nodes"]["L"]["display"] = {"kind": "index"}
+    data["strategies"][0]["set"] = {"L": 40}
+    data["strategies"][1]["set"] = {"L": [60, 120, 70, 70, 70]}
+    result = CliRunner().invoke(cli, ["validate", str(write_scenario(tmp_path, data))])
+    assert result.exit_code == 1 and "1 problem" in result.output
+    assert ("strategies[1] (id hold_high).set.L: 120 is outside the node's index scale: values on it lie strictly "
+            "between 0 and 100") in result.output

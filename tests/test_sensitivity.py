@@ -289,5 +289,8 @@ def test_a_scenario_without_questions_runs_and_says_nothing_hinges(tmp_path) -> 
     assert "the scenario asks no questions" in page  # the sensitivity section
     assert page.count("The scenario asks no questions, so there are no answers") == 2  # the summary, the answers
     assert "<table class=\"summary\">" not in page and "<table class=\"headline\">" not in page
+    from forecast.describe import results_table
+
+    assert results_table(run.summary).startswith("the scenario asks no questions")
     shown = CliRunner().invoke(cli, ["sensitivity", str(tmp_path / "run")])
     assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output

@@ -437,9 +437,10 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
     domain = DISPLAY_DOMAINS.get(node.display.kind)
 
     def on_scale(values: list[float]) -> bool:
-        if domain and not all(domain[0] < v < domain[1] for v in values):
-            problems.append(Problem(q, f"values are on the node's {node.display.kind} scale and must lie strictly "
-                                       f"between {domain[0]:g} and {domain[1]:g}"))
+        outside = next((v for v in values if not domain[0] < v < domain[1]), None) if domain else None
+        if outside is not None:
+            problems.append(Problem(q, f"{outside:g} is outside the node's {node.display.kind} scale: values on it "
+                                       f"lie strictly between {domain[0]:g} and {domain[1]:g}"))
             return False
         return True
 
