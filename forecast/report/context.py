@@ -246,7 +246,7 @@ def statement(s: dict, question: dict) -> str:
         target = f"its {question['reference_year']} level"
         change = question.get("change") or 0
         if change:
-            target += f" {'plus' if change > 0 else 'minus'} {with_unit(f'{abs(change):g}', unit)}"
+            target += f" {'plus' if change > 0 else 'minus'} {abs(change):g} {change_unit(unit)}".rstrip()
     else:
         target = with_unit(f"{question['threshold']:g}", unit)
     return f"{label} in {question['year']} is {question['comparison']} {target}"
