@@ -341,7 +341,7 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
     columns = [("question", "Question"), ("sought", "Answer sought"), ("best", "Best strategy for it"),
                ("chance", "How likely under it")]
     if baseline:
-        columns.append(("baseline", f"Under {baseline['label']} (baseline)"))
+        columns.append(("baseline", f"How likely under {baseline['label']} (baseline)"))
     columns.append(("spread", "The forecast behind it (best strategy)"))
     rows, undirected = [], False
     for q in s["questions"]:
