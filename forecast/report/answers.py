@@ -147,8 +147,10 @@ def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, st
         return "n/a", ""
     word = "the data" if found.get("driven_by") == "data" else "its prior"
     narrowed = found.get("contraction")
-    width = ("the prior has no finite variance to narrow" if narrowed is None
-             else "prior variance not narrowed" if narrowed <= 0 else f"prior variance narrowed by {100 * narrowed:.0f}%")
+    if narrowed is None:
+        width = "the prior has no finite variance to narrow"
+    else:
+        width = "prior variance not narrowed" if narrowed <= 0 else f"prior variance narrowed by {100 * narrowed:.0f}%"
     note = f"prior sensitivity {fmt(found.get('prior_sensitivity'), 3)}; {width}"
     hypotheses = (claim or {}).get("hypotheses") or {}
     moved = [h for h in hypotheses.values() if h.get("posterior_weight") is not None and abs(

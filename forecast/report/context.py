@@ -774,7 +774,8 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
         lead = f"{st['label']} is the scenario's only strategy: the probability of yes under it is {shown}."
     elif decision and decision.get("tied"):
         lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is "
-                f"{answers.tie_phrase(decision, by_id)}. Shown is {st['label']}, under which the probability of yes is {shown}.")
+                f"{answers.tie_phrase(decision, by_id)}. Shown is {st['label']}, under which the probability of yes "
+                f"is {shown}.")
     elif decision:
         lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}, under which the "
                 f"probability of yes is {shown}.")
@@ -838,7 +839,8 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
         elif not decision:
             none = "No desirable answer is set for this question, so there is no choice of strategy to flip."
         elif decision.get("tied"):
-            none = f"No clear best strategy: it is {answers.tie_phrase(decision, by_id)}, so there is no choice to flip."
+            none = (f"No clear best strategy: it is {answers.tie_phrase(decision, by_id)}, so there is no choice to "
+                    "flip.")
         else:
             none = "No claim within its prior's 90% range flips the choice."
         out.append({"id": h["id"], "text": h["text"], "best": h["strategy"] if entry.get("decision") else None,

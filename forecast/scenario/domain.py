@@ -379,7 +379,8 @@ class Scenario:
 
     def warnings(self) -> list[str]:
         """What ``forecast validate`` and ``forecast run`` warn of: what a file may well mean but
-        more likely got wrong, said with the fix. A percentage series written as fractions (a
+        more likely got wrong, said with the fix. A prior that falls short of its statement
+        (:meth:`prior_warnings`), a percentage series written as fractions (a
         real series may lie below 1%), a series that never moves, a strategy that sets what
         another sets (its forecasts are that one's), a lever that a strategy sets and no claim
         carries anywhere (:meth:`lever_warnings`), and where a lever's move is capped
