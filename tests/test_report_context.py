@@ -354,6 +354,19 @@ def test_a_claim_whose_hypotheses_the_data_reweighed_follows_the_data_between_th
     assert answers.learned_text({**found, "driven_by": "data"})[0] == "the data"
 
 
+def test_a_claim_the_data_moved_and_its_prior_still_shapes_follows_both():
+    """The claims section read "the evidence supports the claimed sign more than the prior did"
+    while the value-of-information table read "its prior" (a high prior sensitivity): both
+    hold, and the words now say so; a claim the data did not move follows its prior."""
+    found = {"contraction": 0.39, "prior_sensitivity": 0.08, "driven_by": "prior"}
+    word, note = answers.learned_text(found, _claim({"p_sign": 0.84}, {"p_sign": 0.97}))
+    assert word == "both the data and its prior" and note.endswith("the data moved its sign, and scaling its prior "
+                                                                     "still moves it")
+    assert answers.learned_text(found, _claim({"p_sign": 0.84}, {"p_sign": 0.85}))[0] == "its prior"
+    unreached = _claim({"p_sign": 0.84}, {"p_sign": 0.97}, informed=False)  # a move no data can make is noise
+    assert answers.learned_text(found, unreached)[0] == "its prior"
+
+
 @pytest.mark.parametrize(("contraction", "words"), [
     (0.4, "prior variance narrowed by 40%"), (-0.05, "prior variance not narrowed"),
     (None, "the prior has no finite variance to narrow")])  # a Student-t prior with df <= 2

@@ -138,11 +138,38 @@ def decision(s: dict, question: dict) -> dict | None:
 WEIGHT_MOVED = 0.1
 
 
+#: P(sign as claimed) has moved when it moved by more than this, and by more than twice its
+#: Monte Carlo error.
+SIGN_MOVED = 0.05
+#: The effect's size has moved when its median moved by this many prior standard deviations,
+#: or its 90% interval narrowed by this share.
+SIZE_SHIFT, SIZE_NARROWED = 0.5, 0.3
+
+
+def evidence_moved(claim: dict) -> str | None:
+    """What the data moved in a claim (its entry in the summary), beyond Monte Carlo error:
+    "sign up" or "sign down" (P(sign as claimed)), else "size" (its median, or the width of its
+    90% interval), else None; None too when no data can bear on it."""
+    pr, po = claim.get("prior") or {}, claim.get("posterior") or {}
+    if claim.get("informed") is False or pr.get("p_sign") is None or po.get("p_sign") is None:
+        return None
+    moved = po["p_sign"] - pr["p_sign"]
+    noise = max(SIGN_MOVED, 2 * (po.get("p_sign_mcse") or 0.0))
+    if abs(moved) > noise:
+        return "sign up" if moved > 0 else "sign down"
+    shift = abs(po["median"] - pr["q50"]) / pr["sd"] if pr.get("sd") else 0.0
+    narrowed = 1.0 - (po["q95"] - po["q05"]) / (pr["q95"] - pr["q05"]) if pr["q95"] > pr["q05"] else 0.0
+    return "size" if shift >= SIZE_SHIFT or narrowed >= SIZE_NARROWED else None
+
+
 def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, str]:
     """What the data taught about a claim, in words and a note with the numbers behind them.
     A claim with competing hypotheses whose weights the data moved is said to follow the data
     between its hypotheses even when, within the favoured one, its narrow prior still shapes the
-    posterior (which is what a high prior sensitivity then measures)."""
+    posterior (which is what a high prior sensitivity then measures). A prior-sensitive claim
+    whose sign or size the data moved (:func:`evidence_moved`, what the claims section says) is
+    said to follow both: the two measures answer different questions, and neither alone is the
+    whole story."""
     if not found:
         return "n/a", ""
     word = "the data" if found.get("driven_by") == "data" else "its prior"
@@ -161,6 +188,9 @@ def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, st
         if word == "its prior":
             word = "the data, between its hypotheses; its prior, within them"
         note += f"; hypothesis weights {weights}"
+    elif word == "its prior" and claim and evidence_moved(claim):
+        word = "both the data and its prior"
+        note += f"; the data moved its {evidence_moved(claim).split()[0]}, and scaling its prior still moves it"
     return word, note
 
 

@@ -582,19 +582,12 @@ def evidence_context(s: dict, strategies: list[dict], baseline: dict | None) -> 
 # --- Claims ------------------------------------------------------------------------------------
 
 
-#: P(sign as claimed) has moved when it moved by more than this, and by more than twice its
-#: Monte Carlo error.
-SIGN_MOVED = 0.05
-#: The effect's size has moved when its median moved by this many prior standard deviations,
-#: or its 90% interval narrowed by this share.
-SIZE_SHIFT, SIZE_NARROWED = 0.5, 0.3
-
-
 def claim_verdict(claim: dict, effect_label: str, has_evidence: bool) -> str:
     """A plain reading of what the evidence did to a claim (``claim``: its entry in the
     summary): nothing when no data can bear on it (no indicator measures its effect or anything
     that effect drives); else whether it moved the claimed sign beyond Monte Carlo error; else
-    whether it moved the effect's size (its median, or the width of its 90% interval)."""
+    whether it moved the effect's size (its median, or the width of its 90% interval), by
+    :func:`~forecast.report.answers.evidence_moved`."""
     if not has_evidence:
         return "No indicator data in this scenario: the posterior is the prior (up to sampling noise)."
     if claim.get("informed") is False:
@@ -603,15 +596,12 @@ def claim_verdict(claim: dict, effect_label: str, has_evidence: bool) -> str:
     pr, po = claim["prior"], claim["posterior"]
     if pr.get("p_sign") is None or po.get("p_sign") is None:
         return "The probability of the claimed sign is not available."
-    moved = po["p_sign"] - pr["p_sign"]
-    noise = max(SIGN_MOVED, 2 * (po.get("p_sign_mcse") or 0.0))
-    if moved > noise:
+    moved = answers.evidence_moved(claim)
+    if moved == "sign up":
         return "The evidence supports the claimed sign more than the prior did."
-    if moved < -noise:
+    if moved == "sign down":
         return "The evidence weighs against the claimed sign, compared with the prior."
-    shift = abs(po["median"] - pr["q50"]) / pr["sd"] if pr.get("sd") else 0.0
-    narrowed = 1.0 - (po["q95"] - po["q05"]) / (pr["q95"] - pr["q05"]) if pr["q95"] > pr["q05"] else 0.0
-    if shift >= SIZE_SHIFT or narrowed >= SIZE_NARROWED:
+    if moved == "size":
         return (f"The evidence moved the effect's size rather than its sign: median {fmt(pr['q50'])} \u2192 "
                 f"{fmt(po['median'])}, 90% interval {fmt_interval(pr['q05'], pr['q95'])} \u2192 "
                 f"{fmt_interval(po['q05'], po['q95'])}; P(sign as claimed) {fmt(pr['p_sign'])} \u2192 "
