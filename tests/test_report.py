@@ -300,7 +300,7 @@ def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
     html = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
     q = summary["questions"][0]
     p, base = q["by_strategy"]["press"]["probability"], q["by_strategy"]["status_quo"]["probability"]
-    sentence = (f"Under Press hard, that Alliance &lt;b&gt;depth&lt;/b&gt; in 2024 is below its 2021 level is "
+    sentence = (f"Under Press hard, that Alliance &lt;b&gt;depth&lt;/b&gt; in 2024 will be below its 2021 level is "
                 f"{answers.likelihood(p)} ({p:.2f}), Monte Carlo error")
     assert sentence in html
     assert f"(baseline Status quo: {base:.2f})" in html

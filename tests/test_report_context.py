@@ -23,16 +23,16 @@ def test_statement_reads_thresholds_with_units():
         return {"subject": subject, "year": year, "comparison": comparison, "threshold": threshold,
                 "reference_year": reference_year, "change": change}
 
-    assert context.statement(s, q("a", 2029, "above", 60)) == "Alliance in 2029 is above 60 (index 0-100)"
-    assert context.statement(s, q("t", 2026, "below", 240)) == "Trade in 2026 is below 240 USD bn"
-    assert context.statement(s, q("g", 2027, "above", 50)) == "Germans in 2027 is above 50%"
+    assert context.statement(s, q("a", 2029, "above", 60)) == "Alliance in 2029 will be above 60 (index 0-100)"
+    assert context.statement(s, q("t", 2026, "below", 240)) == "Trade in 2026 will be below 240 USD bn"
+    assert context.statement(s, q("g", 2027, "above", 50)) == "Germans in 2027 will be above 50%"
     assert context.statement(s, q("a", 2029, "below", reference_year=2024, change=-5)) == \
-        "Alliance in 2029 is below its 2024 level minus 5 index points"
+        "Alliance in 2029 will be below its 2024 level minus 5 index points"
     # a change in a percentage is in points: "minus 2%" would read as a relative fall
     assert context.statement(s, q("g", 2028, "below", reference_year=2024, change=-2)) == \
-        "Germans in 2028 is below its 2024 level minus 2 percentage points"
+        "Germans in 2028 will be below its 2024 level minus 2 percentage points"
     assert context.statement(s, q("t", 2028, "above", reference_year=2024, change=10)) == \
-        "Trade in 2028 is above its 2024 level plus 10 USD bn"
+        "Trade in 2028 will be above its 2024 level plus 10 USD bn"
 
 
 def test_beyond_the_must_show_nodes_a_strategy_page_draws_those_it_moves_most(monkeypatch):

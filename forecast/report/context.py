@@ -239,8 +239,9 @@ def with_unit(value: str, unit: str) -> str:
 
 
 def statement(s: dict, question: dict) -> str:
-    """The question as a statement, e.g. "Sino-Russian partnership depth in 2029 is below its
-    2024 level", from the question's structured fields in the summary."""
+    """The question as a statement, e.g. "Sino-Russian partnership depth in 2029 will be below
+    its 2024 level", from the question's structured fields in the summary ("will be" reads
+    right after a plural label too: "Germans with a favourable view ... will be above 50%")."""
     label, unit = subject_info(s, question["subject"])
     if question.get("reference_year") is not None:
         target = f"its {question['reference_year']} level"
@@ -249,7 +250,7 @@ def statement(s: dict, question: dict) -> str:
             target += f" {'plus' if change > 0 else 'minus'} {abs(change):g} {change_unit(unit)}".rstrip()
     else:
         target = with_unit(f"{question['threshold']:g}", unit)
-    return f"{label} in {question['year']} is {question['comparison']} {target}"
+    return f"{label} in {question['year']} will be {question['comparison']} {target}"
 
 
 def cell(text: str, note: str | None = None, href: str | None = None, extra: dict | None = None,
