@@ -456,6 +456,10 @@ def test_the_index_is_explained_beside_settings_only_for_levers_shown_as_an_inde
     relabelled = context.strategy_list(s)
     assert not any(x["sets_index"] for x in relabelled)
     assert all(f["unit"] == "GBP/day" for x in relabelled for f in x["free"])
+    for x in relabelled:  # a lever left to its own course shows its last level as a set one does: with its interval
+        for f in x["free"]:
+            lever = next(n for n, v in s["nodes"].items() if v["label"] == f["label"])
+            assert f["last"] == context.last_level(s, lever)[1] and "[" in f["last"]
 
 
 def test_the_sensitivity_command_says_the_decision_in_the_report_s_words_and_numbers():

@@ -199,7 +199,7 @@ def own_course(s: dict, lever: str, sid: str) -> dict[str, str] | None:
     stats = traj["by_strategy"][sid]
     end = len(traj["years"]) - 1
     return {"label": s["nodes"][lever].get("label", lever), "unit": s["nodes"][lever].get("unit", ""),
-            "last": last_level(s, lever)[0],
+            "last": last_level(s, lever)[1],  # with its interval, as the levers strategies set show theirs
             "year": str(traj["years"][end]), "median": fmt(stats["median"][end], 0),
             "interval": fmt_interval(stats["q05"][end], stats["q95"][end], 0)}
 
