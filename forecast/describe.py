@@ -50,7 +50,8 @@ def describe_scenario(s: Scenario) -> str:
         lines.append(f"  {st.id}{' (baseline)' if st.baseline else ''}: {sets or 'no intervention'}")
     lines += ["", "questions"]
     for q in s.questions:
-        lines.append(f"  {q.id}: {q.describe_rule()}")
+        sought = f"answer sought: {q.desirable}" if q.desirable else "no answer sought (no best strategy)"
+        lines.append(f"  {q.id}: {q.describe_rule()}  ({sought})")
         if q.resolution:
             lines.append(f"      resolution: {q.resolution}")
     return "\n".join(lines)

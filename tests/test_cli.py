@@ -240,3 +240,11 @@ def test_the_executable_exits_with_the_commands_code(tmp_path) -> None:
     assert "missing.toml" in bad.stderr
     usage = subprocess.run([sys.executable, "-m", "forecast.cli", "run"], capture_output=True, text=True)
     assert usage.returncode == 2
+
+
+def test_validate_lists_each_question_s_answer_sought() -> None:
+    """What the run will call the best strategy for, checkable before it samples."""
+    result = CliRunner().invoke(cli, ["validate", str(DEFAULT_SCENARIO)])
+    assert result.exit_code == 0
+    assert ("cohesion_falls_2029: transatlantic_cohesion[2029] < transatlantic_cohesion[2024]  (answer sought: no)"
+            in result.output)
