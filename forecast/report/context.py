@@ -198,7 +198,8 @@ def own_course(s: dict, lever: str, sid: str) -> dict[str, str] | None:
         return None
     stats = traj["by_strategy"][sid]
     end = len(traj["years"]) - 1
-    return {"label": s["nodes"][lever].get("label", lever), "unit": s["nodes"][lever].get("unit", ""),
+    unit = s["nodes"][lever].get("unit", "")
+    return {"label": s["nodes"][lever].get("label", lever), "unit": "" if is_index(unit) else unit,  # the index: below
             "last": last_level(s, lever)[1],  # with its interval, as the levers strategies set show theirs
             "year": str(traj["years"][end]), "median": fmt(stats["median"][end], 0),
             "interval": fmt_interval(stats["q05"][end], stats["q95"][end], 0)}
