@@ -232,7 +232,7 @@ def parse_origins(text: str | None) -> list[int] | None:
 @click.argument("scenario", type=PATH)
 @click.option("--origins", default=None, metavar="FIRST:LAST",
               help="Origin years (FIRST:LAST, or YEAR,YEAR,...) [default: the eight years before the last year "
-                   "with data].")
+                   "with data, each with four years of history before it].")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 50),
               help="Years ahead forecast from each origin.")
 @sampler_options

@@ -50,7 +50,7 @@ def describe_scenario(s: Scenario) -> str:
         lines.append(f"  {st.id}{' (baseline)' if st.baseline else ''}: {sets or 'no intervention'}")
     lines += ["", "questions"]
     for q in s.questions:
-        sought = f"answer sought: {q.desirable}" if q.desirable else "no answer sought (no best strategy)"
+        sought = f"answer sought: {q.desirable}" if q.desirable else "no answer sought: no best strategy"
         lines.append(f"  {q.id}: {q.describe_rule()}  ({sought})")
         if q.resolution:
             lines.append(f"      resolution: {q.resolution}")
@@ -128,6 +128,7 @@ def backtest_table(summary: dict) -> str:
         for o, f in unclean.items():  # the page's numbers, then every problem its diagnostics found
             numbers = [f"max R-hat {_num(f['max_rhat'], '.3f')}" if "max_rhat" in f else "",
                        f"min ESS bulk {_num(f['min_ess_bulk'], '.0f')}" if "min_ess_bulk" in f else "",
+                       f"tail {_num(f['min_ess_tail'], '.0f')}" if "min_ess_tail" in f else "",
                        f"divergences {f['divergences']}" if "divergences" in f else ""]
             shown = ", ".join(n for n in numbers if n)
             lines.append(f"  {o}: {f['verdict'].upper()}" + (f"  ({shown})" if shown else ""))
@@ -153,7 +154,8 @@ def sweep_table(ds) -> str:
         if beyond:
             lines.append(f"  best as written {changed[0]['reference']}; another is best under: {', '.join(beyond)}")
         if len(changed) > len(beyond):
-            lines.append(f"  ({len(changed) - len(beyond)} other variants make another strategy best, tied within "
+            n = len(changed) - len(beyond)
+            lines.append(f"  ({n} other variant{' makes' if n == 1 else 's make'} another strategy best, tied within "
                          "Monte Carlo error with the one best as written)")
     failed = [f"{v}: {e}" for v, e in zip(ds["variant"].values, ds["error"].values) if str(e)]
     unclean = [str(v) for v, d in zip(ds["variant"].values, ds["verdict"].values) if str(d) not in ("ok", "failed")]
@@ -277,7 +279,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
     from forecast.report.formatting import fmt
 
     labels = {c: v["label"] for c, v in summary["claims"].items()}
-    lines = []
+    lines = [] if summary["questions"] else ["the scenario asks no questions: no answer hinges on anything", ""]
     for q in summary["questions"]:
         entry = found["questions"].get(q["id"])
         if entry is None:

@@ -400,7 +400,8 @@ def test_the_terminal_summary_gives_each_unclean_origins_numbers_and_every_probl
     from forecast.describe import backtest_table
 
     fits = {"2016": {"verdict": "ok", "max_rhat": 1.004, "min_ess_bulk": 900.0, "divergences": 0, "messages": []},
-            "2017": {"verdict": "fail", "max_rhat": 1.088361, "min_ess_bulk": 74.88, "divergences": 2, "messages": [
+            "2017": {"verdict": "fail", "max_rhat": 1.088361, "min_ess_bulk": 74.88, "min_ess_tail": 61.7,
+                     "divergences": 2, "messages": [
                 "[h=breaks] R-hat 1.042 at x is above 1.01: run more draws.",
                 "[h=strengthens] R-hat 1.088 at noise[y]: chains disagree.",
                 "effective sample size 62 is too low for stable intervals: increase --draws."]},
@@ -411,7 +412,7 @@ def test_the_terminal_summary_gives_each_unclean_origins_numbers_and_every_probl
                "coverage": {"model": {"50": 0.5, "80": 0.8, "90": 0.9}},
                "skill": {"skill": 0.1, "best_baseline": "rw_t", "crps": {"model": 0.9}}, "fits": fits}
     lines = backtest_table(summary).splitlines()
-    at = lines.index("  2017: FAIL  (max R-hat 1.088, min ESS bulk 75, divergences 2)")
+    at = lines.index("  2017: FAIL  (max R-hat 1.088, min ESS bulk 75, tail 62, divergences 2)")
     assert lines[at + 1:at + 4] == [f"    ! {m}" for m in fits["2017"]["messages"]]
     assert lines[at + 4:] == ["  2018: WARN", "    ! a hypothesis weight has Monte Carlo error 0.021 > 0.02."]
     assert not any("2016" in line or "2019" in line for line in lines[at - 1:])

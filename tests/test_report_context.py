@@ -438,6 +438,8 @@ def test_a_strategy_that_moves_nothing_reads_the_same_not_worse():
     assert context.contrast_row("s", {**zero, "p_same": [1.0]}, {})["p_better_text"] == "the same in every draw"
     some = context.contrast_row("s", {**zero, "p_better": [0.3], "p_same": [0.4]}, {})["p_better_text"]
     assert some.startswith("unlikely (0.30)") and some.endswith("the same in 0.40 of draws")
+    rare = context.contrast_row("s", {**zero, "p_better": [0.3], "p_same": [0.001]}, {})["p_better_text"]
+    assert rare == "unlikely (0.30)", "a share that rounds to 0.00 is not worth a clause"
     older = context.contrast_row("s", {**zero, "p_better": [0.3]}, {})  # a summary from before p_same
     assert older["p_better_text"] == "unlikely (0.30)"
 

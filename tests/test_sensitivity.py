@@ -294,3 +294,4 @@ def test_a_scenario_without_questions_runs_and_says_nothing_hinges(tmp_path) -> 
     assert results_table(run.summary).startswith("the scenario asks no questions")
     shown = CliRunner().invoke(cli, ["sensitivity", str(tmp_path / "run")])
     assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
+    assert shown.output.startswith("the scenario asks no questions: no answer hinges on anything")

@@ -187,10 +187,11 @@ def default_origins(scenario: Scenario) -> list[int]:
     earliest = scenario.history_start + MIN_HISTORY
     origins = list(range(max(last - DEFAULT_ORIGINS, earliest), last))
     if not origins:
+        alone = (f", or give --origins {earliest} to forecast {last} alone" if earliest == last else "")
         raise ScenarioError(scenario.path, [Problem("scenario.history_start", (
             f"the data run from {scenario.history_start} to {last}: a default origin needs {MIN_HISTORY} years of "
             f"history before it and data for it and the year after, so the first would be {earliest}, with data "
-            f"through {earliest + 1}; start the history earlier, with data from then, to backtest"))])
+            f"through {earliest + 1}; start the history earlier, with data from then, to backtest{alone}"))])
     return origins
 
 
@@ -248,4 +249,5 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
         out.append((t, score_target(t, c + s * mean_z[:, j], s * sd_z[:, j])))
     d = explored.diagnostics
     return out, origin.skipped, {"verdict": d.verdict, "max_rhat": d.max_rhat, "min_ess_bulk": d.min_ess_bulk,
-                                 "divergences": d.divergences, "messages": list(d.messages)}
+                                 "min_ess_tail": d.min_ess_tail, "divergences": d.divergences,
+                                 "messages": list(d.messages)}

@@ -437,7 +437,8 @@ class Weighing:
             messages.append(f"a hypothesis weight has Monte Carlo error {worst:.3f}: run more draws.")
         elif worst > WEIGHT_MCSE_WARN:
             verdict = max(verdict, "warn", key=order.index)
-            messages.append(f"a hypothesis weight has Monte Carlo error {worst:.3f} > {WEIGHT_MCSE_WARN}.")
+            messages.append(f"a hypothesis weight has Monte Carlo error {worst:.4f}, above {WEIGHT_MCSE_WARN}: run "
+                            "more draws.")
         return verdict, messages
 
     def assemble(self, chains: int, draws: int, seed: int | None = None):

@@ -42,7 +42,8 @@ def headline(summary: dict) -> str:
     low, high = CALIBRATED_90
     side = "narrow" if cov["90"] < low else "wide" if cov["90"] > high else None
     calibration = f" (too {side}: calibrated 90% intervals would hold {low:.0%}–{high:.0%})" if side else ""
-    return (f"Over {summary['points']} held-back observations ({len(summary['origins'])} origins, "
+    n = len(summary["origins"])
+    return (f"Over {summary['points']} held-back observations ({n} origin{'' if n == 1 else 's'}, "
             f"1–{summary['horizon']} years ahead), the 90% intervals held {cov['90']:.0%} of what happened"
             f"{calibration} and the 50% intervals {cov['50']:.0%}; the forecasts were {verdict} the best naive "
             f"forecast ({best}): skill {sk['skill']:+.2f}.")

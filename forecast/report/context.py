@@ -429,7 +429,7 @@ def contrast_row(sid: str, e: dict, by_id: dict[str, dict]) -> dict[str, Any]:
     elif pb is None:
         better_text = "n/a (no desirable direction)"
     else:
-        better_text = chance(pb) + (f"; the same in {fmt(same)} of draws" if same > 0 else "")
+        better_text = chance(pb) + (f"; the same in {fmt(same)} of draws" if fmt(same) != fmt(0.0) else "")
     return {
         "strategy": sid, "label": st["label"], "index": st["index"], "href": st["href"],
         "median": e["median"][-1], "q05": e["q05"][-1], "q25": e["q25"][-1], "q75": e["q75"][-1],
