@@ -260,7 +260,6 @@ def _words(spec: dict[str, Any]) -> Distribution:
     return Distribution("Normal", {"mu": sign * size, "sigma": size * CONFIDENCE[confidence]})
 
 
-
 def _not_one_of(key: str, value: Any, allowed: dict) -> str:
     """Why a word prior's ``key`` is refused: "strength must be one of weak, moderate, strong,
     and "huge" is not one of them", with the nearest word when there is one."""
