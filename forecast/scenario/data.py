@@ -21,7 +21,6 @@ table a user gives (:func:`read_table`); :func:`read_series` reads an indicator'
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import math
 import re
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from forecast.files import FileProblem, MiB, MissingFile, read_text
-from forecast.scenario.errors import Problem, did_you_mean
+from forecast.scenario.errors import Problem, closest, did_you_mean
 from forecast.scenario.schema import YEARS, IndicatorSpec
 
 #: The largest data file read (a yearly series takes a few kB).
@@ -287,8 +286,8 @@ def outside_domain(values: np.ndarray, transform: str) -> int | None:
 
 def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem]):
     """Years, values, the source and the line of each row, how the file was read
-    (``Table.how_read``) and its bytes; gaps (empty cells) are skipped, never filled. ``None`` after adding a problem at
-    ``p``."""
+    (``Table.how_read``) and its bytes; gaps (empty cells) are skipped, never filled. ``None``
+    after adding a problem at ``p``."""
     try:
         table = read_table(file)
     except MissingFile as exc:
@@ -307,8 +306,7 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
                                     f"Columns: {', '.join(cols)}"))
             return None
     if "source" not in cols:
-        close = next((c for c in cols if c.lower() == "source"), None) or next(iter(
-            difflib.get_close_matches("source", cols, n=1, cutoff=0.6)), None)
+        close = closest("source", cols)
         rename = f" (column names are matched exactly): rename {close!r} to source" if close else ""
         problems.append(Problem(p, f"{file.name} has no 'source' column{rename}; every data row must say where it "
                                 "comes from (a URL or a publication)"))

@@ -46,16 +46,22 @@ class ScenarioError(Exception):
         super().__init__("\n".join(lines))
 
 
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str] | dict) -> str:
-    """The hint " Did you mean 'x'?" for the closest of ``choices``, or '': one that differs only
-    in case first ("NO2" for no2), else the closest spelling, case aside."""
+def closest(word: str, choices: list[str] | tuple[str, ...] | set[str] | dict) -> str | None:
+    """The one of ``choices`` a user most likely meant by ``word``, or None: one that differs
+    only in case first ("NO2" for no2), else the closest spelling, case aside."""
     word, choices = str(word), [str(c) for c in choices]
     same = next((c for c in choices if c.lower() == word.lower()), None)
     if same is not None:
-        return f" Did you mean {same!r}?"
+        return same
     lowered = {c.lower(): c for c in choices}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return f" Did you mean {lowered[close[0]]!r}?" if close else ""
+    return lowered[close[0]] if close else None
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str] | dict) -> str:
+    """The hint " Did you mean 'x'?" for the :func:`closest` of ``choices``, or ''."""
+    found = closest(word, choices)
+    return f" Did you mean {found!r}?" if found is not None else ""
 
 
 def keypath(loc: tuple) -> str:
