@@ -64,7 +64,8 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
     ds["best"].attrs["description"] = "the strategy most likely to give the question's desirable answer"
     ds["tied"].attrs["description"] = ("a strategy within twice the Monte Carlo error of its paired difference from "
                                        "the best: the draws cannot order the two")
-    ds.attrs["description"] = "A sweep: each variant of the scenario (its priors, weights, strategies or whole file) fitted and forecast on its own"
+    ds.attrs["description"] = ("A sweep: each variant of the scenario (its priors, weights, strategies or whole file) "
+                               "fitted and forecast on its own")
     return ds
 
 
