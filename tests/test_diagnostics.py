@@ -56,3 +56,24 @@ def test_the_worst_problem_sets_thejudge_and_every_problem_is_named() -> None:
     assert label == "fail"
     assert len(messages) == 3
     assert any("R-hat 1.020 at effect[a]" in m for m in messages)
+
+
+def test_the_worst_parameter_is_named_as_the_results_name_it() -> None:
+    """A poorly mixed shock scale is reported as ``shock_scale[...]``, the name a reader finds in
+    results.nc, not as the model's internal ``_shock_scale``."""
+    import numpy as np
+    import xarray as xr
+
+    from forecast.posterior.diagnostics import diagnose
+    from forecast.settings import SamplerSettings
+
+    rng = np.random.default_rng(0)
+    stuck = np.stack([rng.normal(0, 1, (200, 1)), rng.normal(3, 1, (200, 1))])  # two chains apart
+    posterior = xr.Dataset({
+        "effect": (("chain", "draw", "claim"), rng.normal(size=(2, 200, 1))),
+        "_shock_scale": (("chain", "draw", "kept_shock"), stuck),
+    }, coords={"claim": ["a"], "kept_shock": ["partnership:level"]})
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 200), bool))})
+    d = diagnose(posterior, stats, ["effect", "_shock_scale"], SamplerSettings(chains=2, draws=200, tune=200), 1.0)
+    assert d.worst["rhat"] == "shock_scale[partnership:level]"
+    assert any("at shock_scale[partnership:level]" in m for m in d.messages)

@@ -101,8 +101,9 @@ NULL_DRAWS = 20_000
 PARAMETERS = (("baseline", "node"), ("persistence", "node"), ("volatility", "node"), ("shift", "node"),
               ("effect", "claim"), ("intercept", "indicator"), ("loading", "indicator"), ("noise", "indicator"))
 #: What is left out, in words (for the summary and the page).
-EXCLUDED = ("the per-year shock scales (_shock_scale): hundreds of heavy-tailed variance multipliers, each barely "
-            "informed by one year's data; a miscalibration of theirs shows in the volatilities and shifts they scale")
+EXCLUDED = ("the per-year shock scales (shock_scale in a run's results): hundreds of heavy-tailed variance "
+            "multipliers, each barely informed by one year's data; a miscalibration of theirs shows in the "
+            "volatilities and shifts they scale")
 
 
 

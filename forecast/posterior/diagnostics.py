@@ -106,6 +106,9 @@ def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSet
 
 
 def _label(da, flat_index: int, name: str) -> str:
+    """Where a value is, by the name a reader finds in the results (``shock_scale``, not the
+    model's internal ``_shock_scale``)."""
+    name = name.lstrip("_")
     if not da.dims:
         return name
     idx = np.unravel_index(flat_index, da.shape)
