@@ -5,6 +5,7 @@ without refitting what finished, and a failing variant is recorded while the oth
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -354,3 +355,30 @@ def test_the_sweep_page_is_titled_by_what_its_variants_vary(tmp_path, variants, 
     page = render_sweep(tmp_path, scenario, ds).read_text(encoding="utf-8")
     assert f"Sweep · {len(variants)} variants" in page and "Prior sweep" not in page
     assert subtitle in page
+
+
+@pytest.mark.parametrize(("verdicts", "expected", "level"), [
+    (["ok", "ok", "warn"], None, None),
+    (["ok", "failed", "ok"], "1 of 3 variants ended in an error and has no answers (see below).", "warn"),
+    (["ok", "fail", "fail"], "2 of 3 failed the sampler's diagnostics: their answers are not to be trusted", "warn"),
+    (["failed", "failed", "failed"], "Every variant ended in an error and has no answers", "fail"),
+    (["failed", "ok", "ok"], "is among them: no variant's best strategy can be set against it.", "fail"),
+])
+def test_the_sweep_page_warns_at_its_top_when_variants_have_no_answers_or_failed(tmp_path, verdicts, expected,
+                                                                                level) -> None:
+    """A page whose variants all ended in errors must not read like a clean sweep with 'no flips'."""
+    from forecast.report.sweep import render_sweep
+    from forecast.sweeps.results import to_dataset, with_reference
+
+    scenario = load_scenario(small_scenario(tmp_path / "sc"))
+    variants = with_reference([Variant("narrow", {f"{KEY}.sigma": 0.1}), Variant("wide", {f"{KEY}.sigma": 2.0})])
+    results = [{"error": "boom"} if v == "failed" else {"diagnostics": {"verdict": v}} for v in verdicts]
+    page = html.unescape(render_sweep(tmp_path, scenario, to_dataset(variants, results, [scenario]))
+                         .read_text(encoding="utf-8"))
+    if expected is None:
+        assert "Caution." not in page
+    else:
+        assert f'caveat-{level}"><strong>Caution.</strong>' in page and expected in page
+    if verdicts[0] == "failed":
+        assert "No variant changes the best strategy" not in page
+        assert "has no answers, so no variant's best strategy can be compared with it" in page

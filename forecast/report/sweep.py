@@ -68,6 +68,31 @@ def subtitle(ds: xr.Dataset) -> str:
     return f"Does the conclusion survive other {listed}?"
 
 
+def caveat(ds: xr.Dataset) -> tuple[str, str] | None:
+    """A warning for the top of the page when variants have no answers (their fit ended in an
+    error) or answers the sampler's diagnostics fail, with its level ("fail" or "warn"); None
+    when every variant's fit is clean enough to read. Without the scenario as written there is
+    no reference to flip, which the page must say rather than report "no flips"."""
+    verdicts = [str(v) for v in ds["verdict"].values]
+    n = len(verdicts)
+    errors, failed = verdicts.count("failed"), verdicts.count("fail")
+    if not errors and not failed:
+        return None
+    parts = []
+    if errors == n:
+        parts.append("every variant ended in an error and has no answers")
+    elif errors:
+        parts.append(f"{errors} of {n} variants ended in an error and {'have' if errors > 1 else 'has'} no answers")
+    if failed:
+        parts.append(f"{failed} of {n} failed the sampler's diagnostics: {'their' if failed > 1 else 'its'} answers "
+                     "are not to be trusted")
+    text = "; ".join(parts) + " (see below)."
+    if verdicts[0] == "failed":
+        text += (f" The reference, {ds['variant'].values[0]}, is among them: no variant's best strategy can be set "
+                 "against it.")
+    return text[0].upper() + text[1:], "fail" if errors == n or verdicts[0] in ("failed", "fail") else "warn"
+
+
 def sweep_context(scenario: Scenario, ds: xr.Dataset) -> dict[str, Any]:
     """What the page shows: per question the chart and the variants that flip its best
     strategy; the variants that failed or whose diagnostics are not clean."""
@@ -88,7 +113,7 @@ def sweep_context(scenario: Scenario, ds: xr.Dataset) -> dict[str, Any]:
     return {"css": stylesheet(), "name": scenario.name, "variants": int(ds.sizes["variant"]), "subtitle": subtitle(ds),
             "reference": str(ds["variant"].values[0]), "questions": questions,
             "flips": [f for f in found if f["beyond_error"]], "ties": [f for f in found if not f["beyond_error"]],
-            "unclean": unclean,
+            "unclean": unclean, "caveat": caveat(ds), "reference_answered": str(ds["verdict"].values[0]) != "failed",
             "table": [{"name": str(v), "changes": str(ds["changes"].sel(variant=v).values),
                        "verdict": str(ds["verdict"].sel(variant=v).values)} for v in ds["variant"].values]}
 
