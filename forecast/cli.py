@@ -306,9 +306,13 @@ def _vary_variants(vary: tuple[str, ...], sample: int | None, seed: int | None) 
     from forecast.sweeps.variants import SweepError, grid, parse_vary
 
     try:
-        return grid(parse_vary(list(vary)), sample, seed or 0)
+        variants = grid(parse_vary(list(vary)), sample, seed or 0)
     except SweepError as exc:
         raise click.UsageError(str(exc)) from None
+    if sample is not None and sample >= len(variants):
+        _echo_err(f"note: --sample {sample} is not fewer than the grid's {len(variants)} variant"
+                  f"{'s' if len(variants) != 1 else ''}: the whole grid is fitted")
+    return variants
 
 
 def _sweep_file_variants(path: Path) -> list:

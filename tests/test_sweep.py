@@ -253,6 +253,14 @@ def test_the_command_refuses_bad_variants_with_their_key(tmp_path) -> None:
     assert done.exit_code == 2
 
 
+def test_a_sample_as_large_as_the_grid_says_the_whole_grid_is_fitted(tmp_path) -> None:
+    path = small_scenario(tmp_path / "sc")
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=-1,0.5", "--sample", "5",
+                                    "--workers", "0", "--out", str(tmp_path / "o")])
+    assert "note: --sample 5 is not fewer than the grid's 2 variants: the whole grid is fitted" in done.output
+    assert done.exit_code == 1 and "variant 'sigma=-1'" in done.output  # and still validated first
+
+
 def test_a_whole_other_scenario_is_named_by_its_bare_path_or_as_toml_text() -> None:
     assert parse_vary(["scenario=priors/other.toml,'b.toml'"])["scenario"] == ["priors/other.toml", "b.toml"]
     assert grid(parse_vary(["scenario=priors/other.toml"]))[0].base.name == "other.toml"
