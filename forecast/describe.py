@@ -271,6 +271,14 @@ def _resolved(entry: dict) -> str:
     return outcome if value in ("yes", "no") else f"{value:g} ({outcome})"
 
 
+def against_noise(value: float, noise: float) -> str:
+    """"0.0024 (noise 0.0016)": a value beside its noise level, apart when they are apart."""
+    from forecast.report.formatting import apart
+
+    shown, level = apart(value, noise)
+    return f"{shown} (noise {level})"
+
+
 def sensitivity_view(summary: dict, found: dict) -> str:
     """``forecast sensitivity``: per question, the decision and the claims it hinges on (their
     swing under the best strategy); then the claims most worth researching and what the data
@@ -300,9 +308,12 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         for cid in entry["ranking"][:5]:
             c = entry["claims"][cid]
             lo, hi = c["tornado"][shown]
-            parts = [f"under {shown} {lo:.2f} to {hi:.2f}", f"variance share {max(c['variance_share'].values()):.2f}"]
+            swing = f"under {shown} {lo:.2f} to {hi:.2f}"
+            if c.get("tornado_clear", {}).get(shown) is False:
+                swing += f" (within Monte Carlo error, ± {max(c['tornado_mcse'][shown]):.2f})"
+            parts = [swing, f"variance share {max(c['variance_share'].values()):.2f}"]
             if c.get("evppi"):
-                parts.append(f"value of information {c['evppi']:.3f} (noise {c.get('evppi_noise', 0.0):.3f})")
+                parts.append("value of information " + against_noise(c["evppi"], c.get("evppi_noise", 0.0)))
             flip = c.get("flip")
             if flip:
                 parts.append(f"{flip['becomes_best']} becomes best at {flip['value']:+.2f}"
@@ -319,7 +330,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
     if worth:
         lines.append("most worth researching (expected value of perfect information on the choice of strategy, "
                      "above its noise):")
-        lines += [f"  {w['claim']} for {w['question']}: {w['evppi']:.3f} (noise {w.get('evppi_noise', 0.0):.3f})"
+        lines += [f"  {w['claim']} for {w['question']}: {against_noise(w['evppi'], w.get('evppi_noise', 0.0))}"
                   for w in worth[:10]]
         lines.append("")
     lines.append("what the data taught (power-scaling prior sensitivity; 1 - posterior/prior variance):")

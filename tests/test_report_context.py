@@ -360,18 +360,28 @@ def test_a_claim_the_data_moved_and_its_prior_still_shapes_follows_both():
     hold, and the words now say so; a claim the data did not move follows its prior."""
     found = {"contraction": 0.39, "prior_sensitivity": 0.08, "driven_by": "prior"}
     word, note = answers.learned_text(found, _claim({"p_sign": 0.84}, {"p_sign": 0.97}))
-    assert word == "both the data and its prior" and note.endswith("the data moved its sign, and scaling its prior "
-                                                                     "still moves it")
+    assert word == "both the data and its prior" and note.endswith(
+        "the data made its claimed sign more likely, and scaling its prior still moves it")  # not "moved its sign"
     assert answers.learned_text(found, _claim({"p_sign": 0.84}, {"p_sign": 0.85}))[0] == "its prior"
-    unreached = _claim({"p_sign": 0.84}, {"p_sign": 0.97}, informed=False)  # a move no data can make is noise
-    assert answers.learned_text(found, unreached)[0] == "its prior"
+
+
+def test_a_claim_no_data_bear_on_follows_its_prior_alone_whatever_its_draws_show():
+    """As the claims section says: no indicator measures its effect or anything it drives, so a
+    narrowed variance or a moved sign in its draws is sampling noise, not learning."""
+    found = {"contraction": 0.08, "contraction_noise": 0.05, "prior_sensitivity": 0.01, "driven_by": "data"}
+    unreached = _claim({"p_sign": 0.84}, {"p_sign": 0.97}, informed=False)
+    word, note = answers.learned_text(found, unreached)
+    assert word == "its prior alone" and note.startswith("no data bear on it") and "narrowed" not in note
 
 
 @pytest.mark.parametrize(("contraction", "words"), [
     (0.4, "prior variance narrowed by 40%"), (-0.05, "prior variance not narrowed"),
+    (0.08, "prior variance not narrowed beyond sampling noise (8%, noise 12%)"),
     (None, "the prior has no finite variance to narrow")])  # a Student-t prior with df <= 2
-def test_how_far_the_data_narrowed_a_prior_is_said_only_where_its_variance_exists(contraction, words):
-    note = answers.learned_text({"contraction": contraction, "prior_sensitivity": 0.01, "driven_by": "data"})[1]
+def test_how_far_the_data_narrowed_a_prior_is_said_only_where_its_variance_exists_and_beyond_noise(contraction,
+                                                                                                   words):
+    note = answers.learned_text({"contraction": contraction, "contraction_noise": 0.12, "prior_sensitivity": 0.01,
+                                 "driven_by": "data"})[1]
     assert note == f"prior sensitivity 0.010; {words}"
 
 
@@ -476,3 +486,30 @@ def test_the_sensitivity_command_says_the_decision_in_the_report_s_words_and_num
              "worth_researching": [], "claims": {}}
     text = sensitivity_view({"claims": {}, "questions": [{"id": "q", "text": "Q?"}]}, found)
     assert f"no clear best strategy: a (P(no) {context.fmt(1 - 0.535)}) is exactly tied with b" in text
+
+
+def test_the_sensitivity_command_marks_swings_within_noise_and_sets_values_apart_from_their_noise():
+    """A swing the regression cannot tell from noise ("0.65 to 0.66" beside an answer of 0.51)
+    says so; a value of information above its noise does not print as equal to it."""
+    from forecast.describe import sensitivity_view
+
+    claim = {"tornado": {"a": [0.65, 0.66]}, "tornado_mcse": {"a": [0.066, 0.064]}, "tornado_clear": {"a": False},
+             "variance_share": {"a": 0.03}, "evppi": 0.0024, "evppi_noise": 0.0016}
+    found = {"questions": {"q": {"posterior": {"a": 0.51}, "prior_only": {"a": 0.5}, "ranking": ["c"],
+                                 "claims": {"c": claim}}},
+             "worth_researching": [{"claim": "c", "question": "q", "evppi": 0.0024, "evppi_noise": 0.0016}],
+             "claims": {}}
+    text = sensitivity_view({"claims": {"c": {"label": "C"}}, "questions": [{"id": "q", "text": "Q?"}]}, found)
+    assert "under a 0.65 to 0.66 (within Monte Carlo error, ± 0.07)" in text
+    assert "value of information 0.0024 (noise 0.0016)" in text and "c for q: 0.0024 (noise 0.0016)" in text
+    claim["tornado_clear"] = {"a": True}
+    assert "within Monte Carlo error" not in sensitivity_view({"claims": {}, "questions": [{"id": "q", "text": "Q?"}]},
+                                                                found)
+
+
+def test_two_numbers_get_the_decimals_that_set_them_apart():
+    from forecast.report.formatting import apart
+
+    assert apart(0.0024, 0.0016) == ("0.0024", "0.0016")
+    assert apart(0.0123, 0.0021) == ("0.012", "0.002")
+    assert apart(0.002, 0.002) == ("0.002", "0.002") and apart(None, 0.1) == ("n/a", "0.100")

@@ -295,3 +295,18 @@ def test_a_scenario_without_questions_runs_and_says_nothing_hinges(tmp_path) -> 
     shown = CliRunner().invoke(cli, ["sensitivity", str(tmp_path / "run")])
     assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
     assert shown.output.startswith("the scenario asks no questions: no answer hinges on anything")
+
+
+def test_a_posterior_that_is_its_prior_narrows_it_only_within_the_sampling_noise_said() -> None:
+    """Draws of the prior itself: the contraction's noise is twice the variance's relative
+    standard error, sqrt((kurtosis - 1) / ESS), and covers the sample contraction about 95% of
+    the time."""
+    from forecast.sensitivity.analysis import variance_error
+
+    rng = np.random.default_rng(3)
+    assert variance_error(rng.normal(size=(2, 2000))) == pytest.approx(np.sqrt(2 / 4000), rel=0.1)
+    assert variance_error(rng.standard_t(5, size=(2, 2000))) > 1.5 * np.sqrt(2 / 4000)  # heavy tails: noisier
+    draws = rng.normal(size=(400, 2, 300))
+    contraction = 1 - draws.var(axis=(1, 2))
+    noise = np.array([2 * d.var() * variance_error(d) for d in draws])
+    assert 0.9 < np.mean(np.abs(contraction) <= noise) < 0.99

@@ -172,12 +172,18 @@ def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, st
     whole story."""
     if not found:
         return "n/a", ""
+    if claim and claim.get("informed") is False:  # what the claims section says too (claim_verdict)
+        return "its prior alone", "no data bear on it: no indicator measures its effect or anything that effect drives"
     word = "the data" if found.get("driven_by") == "data" else "its prior"
-    narrowed = found.get("contraction")
+    narrowed, noise = found.get("contraction"), found.get("contraction_noise") or 0.0
     if narrowed is None:
         width = "the prior has no finite variance to narrow"
+    elif narrowed <= 0:
+        width = "prior variance not narrowed"
+    elif narrowed <= noise:
+        width = f"prior variance not narrowed beyond sampling noise ({100 * narrowed:.0f}%, noise {100 * noise:.0f}%)"
     else:
-        width = "prior variance not narrowed" if narrowed <= 0 else f"prior variance narrowed by {100 * narrowed:.0f}%"
+        width = f"prior variance narrowed by {100 * narrowed:.0f}%"
     note = f"prior sensitivity {fmt(found.get('prior_sensitivity'), 3)}; {width}"
     hypotheses = (claim or {}).get("hypotheses") or {}
     moved = [h for h in hypotheses.values() if h.get("posterior_weight") is not None and abs(
@@ -190,8 +196,13 @@ def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, st
         note += f"; hypothesis weights {weights}"
     elif word == "its prior" and claim and evidence_moved(claim):
         word = "both the data and its prior"
-        note += f"; the data moved its {evidence_moved(claim).split()[0]}, and scaling its prior still moves it"
+        note += f"; {MOVED[evidence_moved(claim)]}, and scaling its prior still moves it"
     return word, note
+
+
+#: What :func:`evidence_moved` found, as a clause.
+MOVED = {"sign up": "the data made its claimed sign more likely", "sign down": "the data made its claimed sign less "
+         "likely", "size": "the data moved its size"}
 
 
 def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:

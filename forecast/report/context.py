@@ -26,6 +26,7 @@ from forecast.report import figures as plots
 from forecast.report.downloads import ANSWERS_CSV, SUMMARY_JSON
 from forecast.report.drawing import figure
 from forecast.report.formatting import (
+    apart,
     decimals,
     fmt,
     fmt_interval,
@@ -850,9 +851,10 @@ def worth_context(s: dict) -> dict[str, Any]:
     for w in worth[:MAX_WORTH]:
         word, note = answers.learned_text((sens.get("claims") or {}).get(w["claim"]),
                                           (s.get("claims") or {}).get(w["claim"]))
+        evppi_text, noise_text = apart(w["evppi"], w.get("evppi_noise"))
         rows.append({"claim": w["claim"], "label": claim_label(s, w["claim"]), "question": w["question"],
                      "question_text": texts.get(w["question"], w["question"]), "evppi": w["evppi"],
-                     "evppi_text": fmt(w["evppi"], 3), "noise_text": fmt(w.get("evppi_noise"), 3),
+                     "evppi_text": evppi_text, "noise_text": noise_text,
                      "learned": word, "learned_note": note})
     decided = any(e.get("decision") for e in (sens.get("questions") or {}).values())
     return {"rows": rows, "left_out": len(worth) - len(rows), "decided": decided}

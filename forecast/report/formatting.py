@@ -12,6 +12,16 @@ def fmt(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
+def apart(value: float | None, other: float | None, digits: int = 3, most: int = 6) -> tuple[str, str]:
+    """Two numbers with as many decimals (``digits`` to ``most``) as it takes for them to read
+    apart when they are apart: a value beside its noise level, "0.0024" and "0.0016", read as
+    one number, "0.002" and "0.002", when both were rounded alike."""
+    if value is not None and other is not None:
+        while digits < most and value != other and fmt(value, digits) == fmt(other, digits):
+            digits += 1
+    return fmt(value, digits), fmt(other, digits)
+
+
 def fmt_interval(lo: float | None, hi: float | None, digits: int = 2) -> str:
     return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
 
