@@ -368,16 +368,17 @@ def test_an_unscored_indicator_says_why_from_each_origin(tmp_path) -> None:
     assert "too little history before every origin" not in page
 
 
-def test_the_run_report_shows_the_newest_backtest_of_its_own_inputs(tmp_path) -> None:
+def test_the_run_report_shows_the_fullest_backtest_of_its_own_inputs(tmp_path) -> None:
     """A backtest of other versions of the scenario's files, written later, does not hide one of
-    the run's own inputs; without one, the newest of any version shows, with a note."""
+    the run's own inputs, nor does a quick check on fewer points; among equals the newest shows;
+    without one of its own inputs, the same among any version, with a note."""
     from forecast.report.backtest import latest_backtest, quality_panel
 
-    def written(folder: str, inputs: dict, created: str, held: float, name: str = "sc") -> None:
+    def written(folder: str, inputs: dict, created: str, held: float, name: str = "sc", points: int = 30) -> None:
         (tmp_path / folder).mkdir()
         curve = {"nominal": [0.5, 0.9], "empirical": [0.5, held]}
         (tmp_path / folder / "backtest.json").write_text(json.dumps({
-            "scenario": {"name": name, "inputs": inputs}, "created": created, "points": 30, "origins": [2016, 2017],
+            "scenario": {"name": name, "inputs": inputs}, "created": created, "points": points, "origins": [2016, 2017],
             "horizon": 3, "coverage": {"model": {"50": 0.5, "80": 0.8, "90": held}},
             "skill": {"skill": 0.1, "best_baseline": "rw_t"}, "reliability": {"model": curve}}))
 
@@ -386,6 +387,7 @@ def test_the_run_report_shows_the_newest_backtest_of_its_own_inputs(tmp_path) ->
     written("bt-ours", ours, "2026-02-01T00:00:00+00:00", 0.88)
     written("bt-theirs", theirs, "2026-03-01T00:00:00+00:00", 0.60)
     written("bt-other-scenario", ours, "2026-04-01T00:00:00+00:00", 0.10, name="other")
+    written("bt-ours-quick", ours, "2026-05-01T00:00:00+00:00", 1.0, points=4)
     assert latest_backtest(tmp_path, "sc", ours)["folder"] == "bt-ours"
     panel = quality_panel(tmp_path, "sc", ours, "sc.toml")
     assert panel["folder"] == "bt-ours" and panel["same_inputs"] and "held 88%" in panel["sentence"]

@@ -331,6 +331,31 @@ def test_the_backtest_headline_says_when_its_90_percent_intervals_are_too_narrow
     assert "held 90% of what happened and the 50%" in headline(summary)
 
 
+@pytest.mark.parametrize(("points", "held", "words"), [
+    (4, 1.0, "(on 4 points, as a calibrated 90% interval might)"),  # 0.9^4 = 0.66: no evidence of "too wide"
+    (52, 1.0, "(too wide: calibrated 90% intervals would hold 80%–97%)"),
+    (10, 0.7, "(on 10 points, as a calibrated 90% interval might)"),  # P(<= 7 of 10) = 0.07
+    (50, 0.7, "(too narrow: calibrated 90% intervals would hold 80%–97%)"),
+])
+def test_the_backtest_headline_judges_its_coverage_only_where_the_points_can_tell(points, held, words):
+    from forecast.report.backtest import headline
+
+    summary = {"points": points, "origins": [2016], "horizon": 1, "coverage": {"model": {"90": held, "50": 0.5}},
+               "skill": {"best_baseline": "rw_t", "skill": 0.08}}
+    text = headline(summary)
+    assert words in text and "(1 origin, 1 year ahead)" in text
+
+
+def test_the_backtest_notes_name_one_origin_s_failed_fit_in_the_singular():
+    from forecast.report.backtest import quality_notes
+
+    notes = quality_notes({"fits": {"2019": {"verdict": "fail"}}})
+    assert notes == ["The only origin's fit failed on its diagnostics (2019): its scores are not to be trusted; "
+                     "the backtest's page says why."]
+    notes = quality_notes({"fits": {"2019": {"verdict": "fail"}, "2020": {"verdict": "ok"}}})
+    assert notes[0].startswith("The fits of 1 of 2 origins failed on their diagnostics (2019): their scores")
+
+
 def test_a_probability_s_word_is_that_of_the_number_shown():
     """0.9875 is shown as 0.99: it gets 0.99's word, never another beside the same number."""
     assert answers.likelihood(0.9875) == answers.likelihood(0.99) == "virtually certain"

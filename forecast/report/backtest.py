@@ -40,13 +40,35 @@ def headline(summary: dict) -> str:
     best = BASELINE_LABELS.get(sk["best_baseline"], sk["best_baseline"])
     verdict = "better than" if sk["skill"] > 0 else "no better than"
     low, high = CALIBRATED_90
-    side = "narrow" if cov["90"] < low else "wide" if cov["90"] > high else None
-    calibration = f" (too {side}: calibrated 90% intervals would hold {low:.0%}–{high:.0%})" if side else ""
-    n = len(summary["origins"])
+    side = coverage_side(cov["90"], summary["points"])
+    if side:
+        calibration = f" (too {side}: calibrated 90% intervals would hold {low:.0%}–{high:.0%})"
+    elif not low <= cov["90"] <= high:
+        calibration = f" (on {summary['points']} points, as a calibrated 90% interval might)"
+    else:
+        calibration = ""
+    n, h = len(summary["origins"]), summary["horizon"]
+    ahead = "1 year ahead" if h == 1 else f"1–{h} years ahead"
     return (f"Over {summary['points']} held-back observations ({n} origin{'' if n == 1 else 's'}, "
-            f"1–{summary['horizon']} years ahead), the 90% intervals held {cov['90']:.0%} of what happened"
+            f"{ahead}), the 90% intervals held {cov['90']:.0%} of what happened"
             f"{calibration} and the 50% intervals {cov['50']:.0%}; the forecasts were {verdict} the best naive "
             f"forecast ({best}): skill {sk['skill']:+.2f}.")
+
+
+def coverage_side(coverage: float, points: int, level: float = 0.9, alpha: float = 0.05) -> str | None:
+    """"narrow" or "wide" when the intervals held a share of the points outside
+    :data:`CALIBRATED_90` and one a calibrated forecaster would rarely give on that many points
+    (binomial tail below ``alpha``); else None. All 4 of 4 points inside 90% intervals is what
+    a calibrated forecaster does two times in three: not "too wide"."""
+    from scipy.stats import binom
+
+    low, high = CALIBRATED_90
+    held = round(coverage * points)
+    if coverage < low and binom.cdf(held, points, level) < alpha:
+        return "narrow"
+    if coverage > high and binom.sf(held - 1, points, level) < alpha:
+        return "wide"
+    return None
 
 
 def quality_notes(summary: dict) -> list[str]:
@@ -63,7 +85,10 @@ def quality_notes(summary: dict) -> list[str]:
                                       ("warn", "warned", "their scores are less precise")):
         origins = sorted(o for o, f in fits.items() if (f or {}).get("verdict") == verdict)
         if origins:
-            notes.append(f"The fits of {len(origins)} of {len(fits)} origins {did} on their diagnostics "
+            whose = "The only origin's fit" if len(fits) == 1 else f"The fits of {len(origins)} of {len(fits)} origins"
+            if len(fits) == 1:
+                consequence = consequence.replace("their scores are", "its scores are")
+            notes.append(f"{whose} {did} on {'its' if len(fits) == 1 else 'their'} diagnostics "
                          f"({', '.join(origins)}): {consequence}; the backtest's page says why.")
     return notes
 
@@ -214,9 +239,10 @@ def render_backtest(directory: Path, scenario: Scenario, ds: xr.Dataset, summary
 
 
 def latest_backtest(folder: Path, scenario_name: str, inputs: dict[str, str] | None = None) -> dict | None:
-    """The newest ``backtest.json`` of the scenario among ``folder``'s subfolders whose inputs
-    (the hashes of the scenario's files) are ``inputs``; without one, the newest of any version
-    of the scenario's files; None without either."""
+    """The fullest ``backtest.json`` of the scenario among ``folder``'s subfolders whose inputs
+    (the hashes of the scenario's files) are ``inputs``: the one with the most scored points,
+    the newest of those; without one, the same among any version of the scenario's files; None
+    without either. A quick one-origin check run after a full backtest does not replace it."""
     found = []
     for path in Path(folder).glob("*/backtest.json"):
         try:
@@ -226,10 +252,11 @@ def latest_backtest(folder: Path, scenario_name: str, inputs: dict[str, str] | N
         if isinstance(summary, dict) and isinstance(summary.get("scenario"), dict) \
                 and summary["scenario"].get("name") == scenario_name:
             same = inputs is not None and summary["scenario"].get("inputs") == inputs
-            found.append((same, str(summary.get("created", "")), path.parent.name, summary))
+            points = summary.get("points") if isinstance(summary.get("points"), int) else 0
+            found.append((same, points, str(summary.get("created", "")), path.parent.name, summary))
     if not found:
         return None
-    _, _, name, summary = max(found, key=lambda f: f[:3])
+    *_, name, summary = max(found, key=lambda f: f[:4])
     return summary | {"folder": name}
 
 
