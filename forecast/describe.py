@@ -359,17 +359,27 @@ def diff_view(found: "RunDiff") -> str:
             return f"clear best {best} ({p})"
         return f"no clear best: {best} ({p}) tied with {', '.join(labels.get(t, t) for t in d['tied'])}"
 
-    n = len(found.decisions)
-    lines = [f"{n} decision{'s' if n != 1 else ''} changed (best strategy, ties, answer sought):"]
+    changed = [d for d in found.decisions if not d.get("margin_only")]
+    margins = [d for d in found.decisions if d.get("margin_only")]
+    lines = [f"{len(changed)} decision{'s' if len(changed) != 1 else ''} changed (best strategy, ties, answer sought):"]
     lines += [f"  {d['question']}: {how.get(d['kind'], d['kind'])}: {state(d['a'])} -> {state(d['b'])}"
-              for d in found.decisions] or ["  none"]
+              for d in changed] or ["  none"]
     if found.decisions_not_compared:
         lines.append(f"  (not compared, a run's summary records no decision: {', '.join(found.decisions_not_compared)})")
+    if margins:
+        moved = {m["question"] for m in found.moved}
+        lines.append(f"{len(margins)} kept {'its' if len(margins) == 1 else 'their'} best strategy, whose lead over "
+                     "the others crossed the Monte Carlo threshold (clear <-> tied):")
+        lines += [f"  {d['question']}: {state(d['a'])} -> {state(d['b'])}"
+                  + ("" if d["question"] in moved else "; no answer to it moved beyond its Monte Carlo error: "
+                     "sampling noise can do this")
+                  for d in margins]
     lines.append("")
     lines.append(f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:")
     lines += [f"  {c['kind']} {c['id']}: {c['what']}: {c['a']} -> {c['b']}" for c in found.changes] or ["  none"]
     lines.append("")
-    lines.append(f"{len(found.moved)} answer{'s' if len(found.moved) != 1 else ''} moved beyond their Monte Carlo "
+    one = len(found.moved) == 1
+    lines.append(f"{len(found.moved)} answer{'' if one else 's'} moved beyond {'its' if one else 'their'} Monte Carlo "
                  f"error ({found.unchanged_answers} did not):")
     for m in found.moved:
         why = ", ".join(m["explained_by"])

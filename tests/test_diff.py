@@ -319,3 +319,21 @@ def test_an_answer_moved_with_nothing_on_its_path_changed_moved_by_chance_or_by_
 
     assert all(v == [CHANCE] for v in explained(tmp_path / "one", edit).values())
     assert all(v == ["setting seed"] for v in explained(tmp_path / "two", edit, seed=2).values())
+
+
+def test_the_same_best_strategy_losing_or_gaining_its_clear_lead_is_not_a_changed_decision() -> None:
+    """The tester's case: a claim off the question's path flipped, Tighten led 0.400 to 0.388 and
+    then tied: which strategy to choose did not change, and no answer moved beyond its error."""
+    changed, _ = decision_changes(summary(q1=made("subsidy"), q2=made("tax")),
+                                  summary(q1=made("subsidy", ("tax",)), q2=made("subsidy")))
+    assert [(c["question"], c["kind"], c["margin_only"]) for c in changed] == [
+        ("q1", "became_tied", True), ("q2", "best_changed", False)]
+    text = diff_view(RunDiff(decisions=changed, strategy_labels={s["id"]: s["label"] for s in STRATEGIES}))
+    assert text.startswith("1 decision changed") and "  q2: best strategy changed" in text
+    assert ("1 kept its best strategy, whose lead over the others crossed the Monte Carlo threshold (clear <-> tied):\n"
+            "  q1: clear best Subsidy push (P(yes) 0.70) -> no clear best: Subsidy push (P(yes) 0.70) tied with Tax "
+            "cut; no answer to it moved beyond its Monte Carlo error: sampling noise can do this") in text
+    assert "0 answers moved beyond their Monte Carlo error" in text
+    moved = [{"question": "q1", "strategy": "tax", "a": 0.6, "b": 0.7, "z": 3.0, "explained_by": []}]
+    text = diff_view(RunDiff(decisions=changed, moved=moved))
+    assert "sampling noise can do this" not in text and "1 answer moved beyond its Monte Carlo error" in text

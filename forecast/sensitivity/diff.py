@@ -155,7 +155,14 @@ def decision_change(a: dict | None, b: dict | None) -> dict | None:
         return None
     else:
         kind = "tie_changed"
-    return {"kind": kind, "a": x, "b": y}
+    return {"kind": kind, "a": x, "b": y, "margin_only": margin_only(kind, x, y)}
+
+
+def margin_only(kind: str, a: dict | None, b: dict | None) -> bool:
+    """Whether a change leaves the strategy to choose as it was and moves only its margin across
+    the Monte Carlo threshold: the same best, once clear and once tied with others (or the
+    reverse). A margin near that threshold crosses it from sampling noise alone."""
+    return kind in ("became_clear", "became_tied") and a is not None and b is not None and a["best"] == b["best"]
 
 
 def _state(d: dict | None) -> dict | None:
