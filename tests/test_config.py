@@ -225,7 +225,9 @@ def test_a_mixture_of_hypotheses_summarises_as_preliz_does() -> None:
         ({"dist": "os.system"}, "unknown distribution"),
         ({"dist": "Beta", "alpha": 2}, "Beta needs beta"),
         ({"dist": "Uniform", "lower": 1, "upper": 0}, "lower < upper"),
-        ({"direction": "up"}, 'direction must be "+" or "-"'),
+        ({"direction": "up"}, 'direction "up" is not a sign; give "+" (the cause raises its effect) or "-" (lowers '
+                              'it). Did you mean "+"?'),
+        ({"direction": 1}, 'direction must be "+" or "-", and 1 is a whole number'),
         ({"between": [1, 0]}, "low < high"),
         ({"quartiles": [3, 2, 1]}, "three increasing numbers"),
         ({"mu": 0}, "a prior needs one of"),

@@ -300,10 +300,10 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
         problems.append(Problem(p, f"{file.name} {exc}"))
         return None
     cols = list(table.columns)
-    for col in (ind.year_column, ind.column):
-        if col not in cols:
-            problems.append(Problem(p, f"{file.name} has no column {col!r}.{did_you_mean(col, cols)} "
-                                    f"Columns: {', '.join(cols)}"))
+    for col, key in ((ind.year_column, "year_column"), (ind.column, "column")):
+        if col not in cols:  # the mistake is in the key naming the column, not in the file's
+            problems.append(Problem(f"{p.removesuffix('.file')}.{key}", f"{file.name} has no column {col!r}."
+                                    f"{did_you_mean(col, cols)} Columns: {', '.join(cols)}"))
             return None
     if "source" not in cols:
         close = closest("source", cols)

@@ -207,7 +207,7 @@ def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem
     if kind in ("greater_than_equal", "less_than_equal") and key in YEAR_KEYS:
         return Problem(path, f"{value} is not a year from {YEARS[0]} to {YEARS[1]}; give {_expected(kind, key)}")
     if kind in ("greater_than_equal", "less_than_equal") and key == "lag":
-        return Problem(path, f"{value} is neither; give {_expected(kind, key)}")
+        return Problem(path, f"{value} is neither 0 nor 1; give {_expected(kind, key)}")
     if kind in ("greater_than_equal", "less_than_equal") and key == "schema_version":
         return Problem(path, f"{value} is not a schema this version of forecast reads; give schema_version = 1 "
                        "or leave it out")

@@ -496,6 +496,10 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
         if number is not None:
             given += (f" (a change from its last level is written {{ by = {number:g} }}, a level {number:g} "
                       "without quotes)")
+        else:  # a word: "hold" is the only one
+            problems.append(Problem(q, f'{given.removesuffix(" is text")} is not a setting word: the one word is '
+                                       f'"hold".{did_you_mean(value, ["hold"])} Else give {SETTING_FORMS}'))
+            return None
     problems.append(Problem(q, f"{given}; give {SETTING_FORMS}"))
     return None
 

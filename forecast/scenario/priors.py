@@ -239,6 +239,11 @@ def stated_elicited(spec: dict[str, Any]) -> str:
     return f"quartiles {q1:g}, {q2:g} (median), {q3:g}{family}"
 
 
+#: Words for a sign that analysts write instead of "+" or "-" (the message suggests the sign).
+SIGN_WORDS = {w: "+" for w in ("positive", "pos", "plus", "up", "raise", "raises", "increase", "increases")} | {
+    w: "-" for w in ("negative", "neg", "minus", "down", "lower", "lowers", "decrease", "decreases")}
+
+
 def _words(spec: dict[str, Any]) -> Distribution:
     allowed = {"direction", "strength", "confidence"}
     extra = set(spec) - allowed
@@ -247,8 +252,14 @@ def _words(spec: dict[str, Any]) -> Distribution:
         raise PriorError(f"unknown key {k!r} in a words prior.{did_you_mean(k, allowed)}")
     direction = spec.get("direction")
     if not isinstance(direction, str) or direction not in ("+", "-"):
-        given = shown(direction) if "direction" in spec else "it is missing"
-        raise PriorError(f"direction must be \"+\" or \"-\", and {given}")
+        signs = '"+" (the cause raises its effect) or "-" (lowers it)'
+        if "direction" not in spec:
+            raise PriorError(f"direction is missing; give {signs}")
+        if isinstance(direction, str):
+            meant = SIGN_WORDS.get(direction.strip().lower())
+            hint = f' Did you mean "{meant}"?' if meant else ""
+            raise PriorError(f"direction {shown(direction).removesuffix(' is text')} is not a sign; give {signs}.{hint}")
+        raise PriorError(f"direction must be \"+\" or \"-\", and {shown(direction)}")
     strength = spec.get("strength", "moderate")
     confidence = spec.get("confidence", "medium")
     if not isinstance(strength, str) or strength not in STRENGTH:
