@@ -283,7 +283,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
     """``forecast sensitivity``: per question, the decision and the claims it hinges on (their
     swing under the best strategy); then the claims most worth researching and what the data
     taught about each claim. ``--json`` has every strategy and every contrast."""
-    from forecast.report.answers import learned_text, p_sought, tie_phrase
+    from forecast.report.answers import learned_text, p_sought_shown, tie_phrase
     from forecast.report.formatting import fmt
 
     labels = {c: v["label"] for c, v in summary["claims"].items()}
@@ -296,7 +296,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         dec = entry.get("decision")
         shown = dec["best"] if dec else max(entry["posterior"], key=entry["posterior"].get)
         if dec:  # the probability of the answer sought as the report shows it, from P(yes)
-            p = f"P({dec['desirable']}) {fmt(p_sought(entry['posterior'][dec['best']], dec['desirable']))}"
+            p = f"P({dec['desirable']}) {fmt(p_sought_shown(entry['posterior'][dec['best']], dec['desirable']))}"
         if dec and dec.get("tied"):
             lines.append(f"  no clear best strategy: {dec['best']} ({p}) is {tie_phrase(dec, {})}")
         elif dec:

@@ -538,3 +538,12 @@ def test_two_numbers_get_the_decimals_that_set_them_apart():
     assert apart(0.0024, 0.0016) == ("0.0024", "0.0016")
     assert apart(0.0123, 0.0021) == ("0.012", "0.002")
     assert apart(0.002, 0.002) == ("0.002", "0.002") and apart(None, 0.1) == ("n/a", "0.100")
+
+
+def test_the_answer_sought_shown_adds_to_one_with_the_probability_of_yes_shown():
+    """P(yes) 0.085 is shown as 0.09 in the answers table and the terminal; P(no) beside it was
+    0.92 (0.915 rounded), and the two read 1.01."""
+    r = {"probability": 0.085, "mcse": 0.01}
+    assert f"{r['probability']:.2f}" == "0.09"
+    assert "(0.91)" in context.sought_cell(r, "no")["text"]
+    assert answers.p_sought_shown(0.085, "yes") == 0.085 and answers.p_sought_shown(0.3, None) is None

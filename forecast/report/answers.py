@@ -117,6 +117,13 @@ def p_sought(p: float | None, answer: str | None) -> float | None:
     return None if p is None or answer is None else (p if answer == "yes" else 1.0 - p)
 
 
+def p_sought_shown(p: float | None, answer: str | None, digits: int = 2) -> float | None:
+    """:func:`p_sought` as it is shown beside the probability of yes: P(no) is 1 minus P(yes)
+    as rounded, so that the two numbers shown add to 1 (P(yes) 0.085 shows as 0.09, and its
+    P(no) as 0.91, where 0.915 would round to 0.92)."""
+    return None if p is None or answer is None else (p if answer == "yes" else 1.0 - round(p, digits))
+
+
 def decision(s: dict, question: dict) -> dict | None:
     """The question's best strategy and those tied with it, as the run decided them (the paired
     rule of :mod:`forecast.forecasts.questions`), None when no answer is sought. A summary

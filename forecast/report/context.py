@@ -377,7 +377,8 @@ def sought_cell(r: dict, want: str | None) -> dict[str, Any]:
     """How likely the answer sought is under one strategy (``r``: its entry in ``by_strategy``),
     in words and as a number, with its Monte Carlo error; the probability of yes when none is sought."""
     p = answers.p_sought(r["probability"], want) if want else r["probability"]
-    return cell(chance(p) if want else f"yes: {chance(p)}", f"Monte Carlo error {fmt(r['mcse'], 3)}", chance=p)
+    shown = answers.p_sought_shown(r["probability"], want) if want else p
+    return cell(chance(shown) if want else f"yes: {chance(p)}", f"Monte Carlo error {fmt(r['mcse'], 3)}", chance=p)
 
 
 def undecided_cells(s: dict, q: dict, why: str, baseline: dict | None, by_id: dict[str, dict],
@@ -923,7 +924,7 @@ def rests_on(s: dict, q: dict, best: dict, want: str) -> dict[str, Any] | None:
         return None
     clear = [c for c in hinges_under(entry, best["id"]) if clear_under(entry["claims"][c], best["id"])]
     top = [f"\u201c{claim_label(s, c)}\u201d" for c in clear[:2]]  # quoted: labels may hold "and"
-    p = answers.p_sought(prior_only(s, q["id"], best["id"]), want)
+    p = answers.p_sought_shown(prior_only(s, q["id"], best["id"]), want)
     claims = (f"Hinges most on {' and '.join(top)}." if top else
               "No claim on its path moves it beyond Monte Carlo error." if entry.get("ranking") else
               "No claim on its path moves it.")
