@@ -583,9 +583,13 @@ def weigh_hypotheses(scenario: Scenario, compiled: CompiledModel, settings: Samp
     exact = not tested or len(combos) == 1
     per_fit, per_reference = plan(settings, len(combos), not exact, budget)
 
+    total = len(combos) + (0 if exact else 1)
+
     def fit(combo: Combination, key: int, own: SamplerSettings) -> ConditionalFit:
         fit_settings = reseed(own, Key.HYPOTHESIS_FIT, key)
-        sampled = compiled.sample(fit_settings, numbers=conditional_numbers(compiled, combo), progress=progress)
+        name = "the reference fit under broad priors" if combo.index < 0 else combo.label
+        sampled = compiled.sample(fit_settings, numbers=conditional_numbers(compiled, combo), progress=progress,
+                                  fit=f"fit {key + 1} of {total}: {name}" if total > 1 else "")
         post, stats = sampled.tree["posterior"].dataset, sampled.tree["sample_stats"].dataset
         explored = [v for v in PARAMETERS if v in post]
         if combo.index < 0:  # the reference: only its draws of the tested effects are used (and its divergences)

@@ -85,13 +85,14 @@ class CompiledModel:
             self.numbers.variable.set_value(before)
 
     def sample(self, settings: SamplerSettings, *, numbers: np.ndarray | None = None,
-               progress: StageProgress | None = None, unconstrained: bool = False) -> Sampled:
+               progress: StageProgress | None = None, unconstrained: bool = False, fit: str = "") -> Sampled:
         """Sample once with ``numbers`` (default: the model's own); ``unconstrained`` keeps the
-        sampler's own coordinates of every draw (``sample_stats.unconstrained_draw``, nutpie)."""
+        sampler's own coordinates of every draw (``sample_stats.unconstrained_draw``, nutpie);
+        ``fit`` names this fit in the progress line when a run makes several."""
         with self.numbers_set(numbers) as compiled:
             if self.sampler == "nutpie":
-                return _sample_nutpie(compiled, settings, progress, unconstrained, self.compile_seconds)
-            return _sample_pymc(self.model, settings, progress)
+                return _sample_nutpie(compiled, settings, progress, unconstrained, self.compile_seconds, fit)
+            return _sample_pymc(self.model, settings, progress, fit)
 
     def log_density(self, numbers: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
         """The log density on the sampler's unconstrained space (Jacobians included), for rows
@@ -110,19 +111,24 @@ def sample_posterior(model, settings: SamplerSettings, progress: StageProgress |
     return CompiledModel.compile(model, settings.sampler, progress).sample(settings, progress=progress)
 
 
+def _what(settings: SamplerSettings, fit: str) -> str:
+    """The progress line's account of a sampling: "(fit 2 of 3: ...; 4 chains x 1000 draws ...)"."""
+    draws = f"{settings.chains} chains x {settings.draws} draws after {settings.tune} tuning"
+    return f"({fit}; {draws})" if fit else f"({draws})"
+
+
 def _sample_nutpie(compiled, settings: SamplerSettings, progress: StageProgress | None, unconstrained: bool,
-                   compile_seconds: float) -> Sampled:
+                   compile_seconds: float, fit: str = "") -> Sampled:
     import nutpie
     from threadpoolctl import threadpool_limits
 
-    draws = f"{settings.chains} chains x {settings.draws} draws after {settings.tune} tuning"
     # The chains' last progress report counts their leapfrog steps, tuning included, whose
     # draws are not kept.
     chains: list = []
     t1 = time.perf_counter()
     # One BLAS thread per chain: chains already fill the cores, and a multithreaded BLAS
     # under each of them oversubscribes the machine (seen: sampling 10x slower).
-    with shown(progress, f"sample ({draws})", live=False), threadpool_limits(limits=1):
+    with shown(progress, f"sample {_what(settings, fit)}", live=False), threadpool_limits(limits=1):
         sampler = nutpie.sample(
             compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
             cores=settings.chains, seed=settings.seed, progress_bar=settings.progress,
@@ -143,15 +149,14 @@ def _sample_nutpie(compiled, settings: SamplerSettings, progress: StageProgress 
     return Sampled(tree, compile_seconds + time.perf_counter() - t2, t2 - t1, _nutpie_steps(chains, settings))
 
 
-def _sample_pymc(model, settings: SamplerSettings, progress: StageProgress | None) -> Sampled:
+def _sample_pymc(model, settings: SamplerSettings, progress: StageProgress | None, fit: str = "") -> Sampled:
     import pymc as pm
     import xarray as xr
     from threadpoolctl import threadpool_limits
 
-    draws = f"{settings.chains} chains x {settings.draws} draws after {settings.tune} tuning"
     t0 = time.perf_counter()
     runtime.prepare_for_pymc(model)
-    with shown(progress, f"compile+sample ({draws})", live=False), threadpool_limits(limits=1):
+    with shown(progress, f"compile+sample {_what(settings, fit)}", live=False), threadpool_limits(limits=1):
         tree = pm.sample(
             draws=settings.draws, tune=settings.tune, chains=settings.chains, random_seed=settings.seed,
             progressbar=settings.progress, target_accept=settings.target_accept, model=model,
