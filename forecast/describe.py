@@ -40,9 +40,12 @@ def describe_scenario(s: Scenario) -> str:
         for iid, ind in s.indicators.items():
             unit = f" {ind.unit}" if ind.unit else ""
             read_as = f"; read as {ind.read_as}" if ind.read_as else ""
+            early = ind.before_history
+            left_out = (f"; {len(early)} earlier row{'s' if len(early) != 1 else ''} ({early[0]}-{early[-1]}) left "
+                        f"out, before history_start {s.history_start}" if early else "")
             lines.append(f"  {iid}: {ind.node} <- {ind.file.name}:{ind.column} ({ind.transform}, "
                          f"{len(ind.years)} years {ind.years.min()}-{ind.years.max()}, values "
-                         f"{_exact(ind.values.min())} to {_exact(ind.values.max())}{unit}{read_as})")
+                         f"{_exact(ind.values.min())} to {_exact(ind.values.max())}{unit}{read_as}{left_out})")
     lines += ["", "strategies"]
     for st in s.strategies:
         sets = ", ".join(f"{k} {v.describe(s.nodes[k].unit, s.start_year - 1, s.start_year)}"

@@ -662,3 +662,16 @@ def test_a_setting_off_an_index_lever_s_scale_is_named_with_the_value_given(tmp_
     assert result.exit_code == 1 and "1 problem" in result.output
     assert ("strategies[1] (id hold_high).set.L: 120 is outside the node's index scale: values on it lie strictly "
             "between 0 and 100") in result.output
+
+
+def test_validate_says_which_rows_fall_before_history_start_and_are_left_out(tmp_path) -> None:
+    """A later history_start drops a series' early rows: validate names them, so a user who
+    moved it by mistake sees what the model will not use."""
+    scenario = {**CHAIN["scenario"], "history_start": 2002}
+    path = _polled(tmp_path, [40, 42, 45, 43, 41], scenario=scenario)
+    assert load_scenario(path).indicators["poll"].before_history == (2000, 2001)
+    shown = CliRunner().invoke(cli, ["validate", str(path)])
+    assert shown.exit_code == 0
+    assert "3 years 2002-2004, values 41 to 45 %; 2 earlier rows (2000-2001) left out, before history_start 2002)" \
+        in shown.output
+    assert "left out" not in CliRunner().invoke(cli, ["validate", str(_polled(tmp_path / "all", [40, 42, 45]))]).output

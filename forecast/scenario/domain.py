@@ -106,6 +106,8 @@ class Indicator:
     spread: float = 1.0  # sd of the transformed values
     anchor: bool = False  # the node's first indicator: intercept 0, loading 1 (sets the node's scale)
     read_as: str = ""  # how its file is written when not comma-separated with decimal points
+    #: The years of its file's rows before history_start, left out (validate says so).
+    before_history: tuple[int, ...] = ()
 
     def transformed(self, raw):
         raw = np.asarray(raw, dtype=float)

@@ -342,6 +342,7 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
                                     f"{info.start_year}; evidence must predate the strategies: raise "
                                     "start_year or leave those rows out with a separate file"))
             continue
+        before = tuple(sorted(int(y) for y in years[~keep]))
         years, values, lines = years[keep], values[keep], lines[keep]
         sources = [s for s, k in zip(sources, keep) if k]
         if len(years) < 2:
@@ -359,7 +360,7 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
             id=iid, label=ind.label, node=ind.node, transform=ind.transform,
             direction=1.0 if ind.direction == "+" else -1.0, unit=ind.unit, source=ind.source, url=ind.url,
             file=file, column=ind.column, years=years, values=values, sources=tuple(sources), read_as=read_as,
-            **priors,
+            before_history=before, **priors,
         )
         huge = _beyond_limit(proto, f"{p}.file")
         if huge is not None:
