@@ -376,7 +376,7 @@ def test_a_ramp_longer_than_the_forecast_is_phased_in_and_said_to_be_partly_reac
     s = load_scenario(path)
     setting = s.strategies[1].interventions["L"]
     assert setting.steps == (1 / 8, 2 / 8, 3 / 8, 4 / 8, 5 / 8) and setting.over == 8
-    words = "from its 2005 level to 2 by 2013 in equal steps, 62.5% of the way by the horizon 2010"
+    words = "from the 2005 level to 2 by 2013 in equal steps, 62.5% of the way by the horizon 2010"
     assert setting.describe(s.nodes["L"].unit, 2005, 2006) == words
     assert _setting(s, "L", setting)["setting"] == words
     shown = CliRunner().invoke(cli, ["validate", str(path)])
@@ -387,10 +387,10 @@ def test_a_ramp_longer_than_the_forecast_is_phased_in_and_said_to_be_partly_reac
 
 
 @pytest.mark.parametrize(("over", "words"), [
-    (1, "from its 2005 level to 2"),
-    (3, "from its 2005 level to 2 by 2008 in equal steps"),
-    (5, "from its 2005 level to 2 by 2010 in equal steps"),  # reached in the horizon year itself
-    (6, "from its 2005 level to 2 by 2011 in equal steps, 83.3% of the way by the horizon 2010"),
+    (1, "from the 2005 level to 2"),
+    (3, "from the 2005 level to 2 by 2008 in equal steps"),
+    (5, "from the 2005 level to 2 by 2010 in equal steps"),  # reached in the horizon year itself
+    (6, "from the 2005 level to 2 by 2011 in equal steps, 83.3% of the way by the horizon 2010"),
 ])
 def test_a_ramp_says_when_it_is_complete(tmp_path, over: int, words: str) -> None:
     data = copy.deepcopy(CHAIN)
@@ -431,7 +431,7 @@ def test_a_move_past_an_index_s_bound_says_where_it_is_capped_and_in_how_many_dr
 
     s = _index_lever(tmp_path, {"by": 20.0, "over": 5})
     setting, node = s.strategies[1].interventions["L"], s.nodes["L"]
-    words = "up 20 points from its 2005 level by 2010 in equal steps"
+    words = "up 20 points from the 2005 level by 2010 in equal steps"
     entry = _setting(s, "L", setting, node.to_latent(np.array([81.2, 70.0, 85.0])))
     assert entry["setting"] == f"{words}; capped at 99 from 2009-2010, by draw, in 67% of draws: an index stays below 100"
     assert entry["capped"] == [{"at": 99.0, "from": [2009, 2010], "share": 0.666667}]
@@ -448,7 +448,7 @@ def test_validate_knows_where_the_data_leave_an_index_lever_and_whether_a_move_f
     assert (year, indicator) == (2005, "spend") and level == pytest.approx(100 / (1 + np.exp(-2.5 / np.std(range(6), ddof=1))))
     assert s.last_observed("A") is None  # measured by nothing
     assert s.warnings() == s.cap_warnings() == [
-        "strategy hold_high: L up 20 points from its 2005 level by 2010 in equal steps would pass 99 in 2010 from "
+        "strategy hold_high: L up 20 points from the 2005 level by 2010 in equal steps would pass 99 in 2010 from "
         "about 79.2 (its level in 2005 by spend): a draw that starts there is held at 99 from then (an index stays "
         "below 100)"]
     assert _index_lever(tmp_path, {"by": 15.0, "over": 5}).cap_warnings() == []

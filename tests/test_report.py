@@ -300,7 +300,7 @@ def test_readings_name_the_strategy_and_the_baseline(rendered, runs):
     html = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
     q = summary["questions"][0]
     p, base = q["by_strategy"]["press"]["probability"], q["by_strategy"]["status_quo"]["probability"]
-    sentence = (f"Under Press hard, that Alliance &lt;b&gt;depth&lt;/b&gt; in 2024 will be below its 2021 level is "
+    sentence = (f"Under Press hard, that Alliance &lt;b&gt;depth&lt;/b&gt; in 2024 will be below the 2021 level is "
                 f"{answers.likelihood(p)} ({p:.2f}), Monte Carlo error")
     assert sentence in html
     assert f"(baseline Status quo: {base:.2f})" in html
@@ -317,7 +317,7 @@ def test_the_overview_lists_each_strategy_with_what_it_sets_beside_the_levers_la
     stats = summary["trajectories"]["pressure"]["by_strategy"]["status_quo"]
     i = summary["trajectories"]["pressure"]["years"].index(2021)
     spread = f"not measured, 90% [{stats['q05'][i]:.0f}, {stats['q95'][i]:.0f}]"
-    assert f"Press hard: Raise the pressure. (sets Pressure to 80, its 2021 level {spread})" in text
+    assert f"Press hard: Raise the pressure. (sets Pressure to 80, which was {spread} in 2021)" in text
     page = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
     assert f"<td>{spread}</td>" in page  # the strategy's page: the setting beside that level
 

@@ -27,12 +27,12 @@ def test_statement_reads_thresholds_with_units():
     assert context.statement(s, q("t", 2026, "below", 240)) == "Trade in 2026 will be below 240 USD bn"
     assert context.statement(s, q("g", 2027, "above", 50)) == "Germans in 2027 will be above 50%"
     assert context.statement(s, q("a", 2029, "below", reference_year=2024, change=-5)) == \
-        "Alliance in 2029 will be below its 2024 level minus 5 index points"
+        "Alliance in 2029 will be below the 2024 level minus 5 index points"
     # a change in a percentage is in points: "minus 2%" would read as a relative fall
     assert context.statement(s, q("g", 2028, "below", reference_year=2024, change=-2)) == \
-        "Germans in 2028 will be below its 2024 level minus 2 percentage points"
+        "Germans in 2028 will be below the 2024 level minus 2 percentage points"
     assert context.statement(s, q("t", 2028, "above", reference_year=2024, change=10)) == \
-        "Trade in 2028 will be above its 2024 level plus 10 USD bn"
+        "Trade in 2028 will be above the 2024 level plus 10 USD bn"
 
 
 def test_beyond_the_must_show_nodes_a_strategy_page_draws_those_it_moves_most(monkeypatch):
@@ -106,8 +106,8 @@ def test_the_answer_sought_follows_the_desirable_direction():
     assert answers.sought(s, _question("bad_up", "below"))["answer"] == "yes"  # an indicator takes its node's
     assert answers.sought(s, _question("bad_down", "below"))["answer"] == "no"  # reversed when it falls as it rises
     # the reason is in the node's words: its own direction beside its label, whichever way the indicator runs
-    assert answers.sought(s, _question("bad_down", "above"))["why"] == "lower Bad is better"
-    assert answers.sought(s, _question("bad_up", "below"))["why"] == "lower Bad is better"
+    assert answers.sought(s, _question("bad_down", "above"))["why"] == "lower is better for Bad"
+    assert answers.sought(s, _question("bad_up", "below"))["why"] == "lower is better for Bad"
 
 
 def test_the_question_s_own_desirable_answer_wins_and_without_one_none_is_sought():

@@ -142,8 +142,8 @@ def test_a_cap_is_said_with_how_often_it_binds(cap, words) -> None:
 
 def test_settings_are_said_in_words() -> None:
     assert LeverSetting("values", values=(75.0,) * 5).describe("index 0-100", 2024, 2025) == "to 75"
-    assert LeverSetting("hold", steps=(1.0,)).describe("index 0-100", 2024, 2025) == "held at its 2024 level"
+    assert LeverSetting("hold", steps=(1.0,)).describe("index 0-100", 2024, 2025) == "held at the 2024 level"
     assert LeverSetting("by", amount=-10, steps=(0.5, 1.0)).describe("index 0-100", 2024, 2025) == \
-        "down 10 points from its 2024 level by 2026 in equal steps"
+        "down 10 points from the 2024 level by 2026 in equal steps"
     assert LeverSetting("to", amount=30, steps=(1.0,)).describe("index 0-100", 2024, 2025) == \
-        "from its 2024 level to 30"
+        "from the 2024 level to 30"

@@ -99,7 +99,7 @@ def sought(s: dict, question: dict) -> dict[str, Any]:
     answer = question.get("desirable_answer", by_direction)  # older summaries: the direction's
     if answer is None and by_direction is not None:
         return {"answer": None, "why": f"the question marks neither answer as better (desirable = \"neither\"), "
-                                       f"whatever {label}'s direction, so no strategy is best for it"}
+                                       f"whatever the direction of {label}, so no strategy is best for it"}
     if answer is None:
         return {"answer": None, "why": f"neither the question nor {label} marks an answer as better, so no strategy "
                                        "is best for it (set desirable on the question or its node)"}
@@ -109,7 +109,7 @@ def sought(s: dict, question: dict) -> dict[str, Any]:
         return {"answer": answer, "why": f"{wanted} is better"}
     # an indicator's question: the node's own direction, with the node's label (``wanted`` is
     # the indicator's, reversed when it falls as the node rises)
-    return {"answer": answer, "why": f"{s['nodes'][node].get('desirable')} {label} is better"}
+    return {"answer": answer, "why": f"{s['nodes'][node].get('desirable')} is better for {label}"}
 
 
 def p_sought(p: float | None, answer: str | None) -> float | None:

@@ -242,11 +242,12 @@ def with_unit(value: str, unit: str) -> str:
 
 def statement(s: dict, question: dict) -> str:
     """The question as a statement, e.g. "Sino-Russian partnership depth in 2029 will be below
-    its 2024 level", from the question's structured fields in the summary ("will be" reads
-    right after a plural label too: "Germans with a favourable view ... will be above 50%")."""
+    the 2024 level", from the question's structured fields in the summary ("will be" and "the
+    2024 level" read right after a plural label too: "Real wages in 2028 will be above the 2024
+    level", "Germans with a favourable view ... will be above 50%")."""
     label, unit = subject_info(s, question["subject"])
     if question.get("reference_year") is not None:
-        target = f"its {question['reference_year']} level"
+        target = f"the {question['reference_year']} level"
         change = question.get("change") or 0
         if change:
             target += f" {'plus' if change > 0 else 'minus'} {abs(change):g} {change_unit(unit)}".rstrip()

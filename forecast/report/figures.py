@@ -335,7 +335,7 @@ def fan_panel(*, node: dict, strategy: dict, start_year: int, ylim: tuple[float,
     y_label(ax, node["unit"] or "value", 24)
     alt = (f"{node['label']} ({node['unit'] or 'value'}) under {strategy['label']}: median with 50% and 90% bands, "
            f"history {years[0]}-{start_year - 1}{'' if measured else ' (no indicator: inferred only through its claims)'}, forecast to "
-           f"{years[-1]}" + (f", {reference['label']}'s median dotted" if reference and reference['id'] != strategy['id'] else ""))
+           f"{years[-1]}" + (f", the median under {reference['label']} dotted" if reference and reference['id'] != strategy['id'] else ""))
     return to_svg(fig, salt=salt, alt=alt)
 
 

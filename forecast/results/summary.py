@@ -220,7 +220,7 @@ def _setting(scenario: Scenario, lever: str, setting: LeverSetting, last: np.nda
     ``last``: the lever's latent level in the last history year, draw by draw, which a relative
     setting starts from. Where the setting would take an index past its bounds the forecast
     holds it there (:func:`~forecast.forecasts.strategies.lever_caps`), and the words say so
-    with how often: "up 20 points from its 2024 level by 2029 in equal steps; capped at 99 from
+    with how often: "up 20 points from the 2024 level by 2029 in equal steps; capped at 99 from
     2029: an index stays below 100"; ``capped`` lists each such bound, the first year it binds
     (earliest and latest over the draws) and the share of draws it binds in."""
     node = scenario.nodes[lever]

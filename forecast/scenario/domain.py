@@ -242,23 +242,23 @@ class LeverSetting:
         return max(1, round(1.0 / self.steps[0]))
 
     def describe(self, unit: str, last_year: int, start_year: int) -> str:
-        """The setting in words, e.g. "from its 2024 level to 30 by 2027 in equal steps", "held at its 2024
+        """The setting in words, e.g. "from the 2024 level to 30 by 2027 in equal steps", "held at the 2024
         level"; a ramp past the horizon says how far it has got by then: "..., 55% of the way by the horizon 2035"."""
         if self.kind == "values":
             v = self.values
             return f"to {v[0]:g}" if len(set(v)) == 1 else f"to {v[0]:g} in {start_year}, ..., {v[-1]:g} in " \
                 f"{start_year + len(v) - 1}"
         if self.kind == "hold":
-            return f"held at its {last_year} level"
+            return f"held at the {last_year} level"
         over = self.over
         when = f" by {start_year + over - 1} in equal steps" if over > 1 else ""
         if self.steps and over > len(self.steps):  # partly reached by the horizon
             when += f", {100 * self.steps[-1]:.3g}% of the way by the horizon {start_year + len(self.steps) - 1}"
         if self.kind == "to":
-            return f"from its {last_year} level to {self.amount:g}{when}"
+            return f"from the {last_year} level to {self.amount:g}{when}"
         size = "sd" if self.kind == "by_sd" else ("points" if unit.startswith("index") else unit)
         direction = "up" if self.amount > 0 else "down"
-        return f"{direction} {abs(self.amount):g} {size} from its {last_year} level{when}".replace("  ", " ")
+        return f"{direction} {abs(self.amount):g} {size} from the {last_year} level{when}".replace("  ", " ")
 
 
 @dataclass(frozen=True)
