@@ -433,7 +433,7 @@ def test_a_move_past_an_index_s_bound_says_where_it_is_capped_and_in_how_many_dr
     setting, node = s.strategies[1].interventions["L"], s.nodes["L"]
     words = "up 20 points from the 2005 level by 2010 in equal steps"
     entry = _setting(s, "L", setting, node.to_latent(np.array([81.2, 70.0, 85.0])))
-    assert entry["setting"] == f"{words}; capped at 99 from 2009-2010, by draw, in 67% of draws: an index stays below 100"
+    assert entry["setting"] == f"{words}; capped at 99 in 67% of draws, first in 2009 to 2010 by draw: an index stays below 100"
     assert entry["capped"] == [{"at": 99.0, "from": [2009, 2010], "share": 0.666667}]
     entry = _setting(s, "L", setting, node.to_latent(np.array([81.2, 81.3])))
     assert entry["setting"] == f"{words}; capped at 99 from 2010: an index stays below 100"
@@ -449,12 +449,13 @@ def test_validate_knows_where_the_data_leave_an_index_lever_and_whether_a_move_f
     assert s.last_observed("A") is None  # measured by nothing
     assert s.warnings() == s.cap_warnings() == [
         "strategy hold_high: L up 20 points from the 2005 level by 2010 in equal steps would pass 99 in 2010 from "
-        "about 79.2 (its level in 2005 by spend): a draw that starts there is held at 99 from then (an index stays "
-        "below 100)"]
+        "about 79.2 (its level in 2005 by spend): from that level it is held at 99 from 2010, a move of about +19.8 "
+        "points instead of +20 (an index stays below 100); the run says in what share of its draws"]
     assert _index_lever(tmp_path, {"by": 15.0, "over": 5}).cap_warnings() == []
     assert _index_lever(tmp_path, {"to": 98.0}).cap_warnings() == []
-    assert _index_lever(tmp_path, {"by": -81.0}).cap_warnings()[0].endswith("held at 1 from then (an index stays "
-                                                                              "above 0)")
+    assert _index_lever(tmp_path, {"by": -81.0}).cap_warnings()[0].endswith(
+        "held at 1 from 2006, a move of about -78.2 points instead of -81 (an index stays above 0); the run says in "
+        "what share of its draws")
 
 
 # --- Questions: only what could go either way -------------------------------------------------

@@ -130,10 +130,10 @@ def test_a_move_to_a_level_on_an_index_is_not_capped() -> None:
 
 @pytest.mark.parametrize(("cap", "words"), [
     (Cap(99.0, (2029, 2029), 1.0), "capped at 99 from 2029: an index stays below 100"),
-    (Cap(99.0, (2028, 2030), 1.0), "capped at 99 from 2028-2030, by draw: an index stays below 100"),
+    (Cap(99.0, (2028, 2030), 1.0), "capped at 99 first in 2028 to 2030 by draw: an index stays below 100"),
     (Cap(1.0, (2029, 2029), 0.4), "capped at 1 from 2029 in 40% of draws: an index stays above 0"),
-    (Cap(99.0, (2027, 2029), 0.996), "capped at 99 from 2027-2029, by draw, in over 99% of draws: an index stays "
-                                     "below 100"),
+    (Cap(99.0, (2027, 2029), 0.996), "capped at 99 in over 99% of draws, first in 2027 to 2029 by draw: an index "
+                                     "stays below 100"),
     (Cap(99.0, (2035, 2035), 0.001), "capped at 99 from 2035 in under 1% of draws: an index stays below 100"),
 ])
 def test_a_cap_is_said_with_how_often_it_binds(cap, words) -> None:

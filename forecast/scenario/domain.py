@@ -154,13 +154,12 @@ class Cap:
     share: float
 
     def describe(self) -> str:
-        """In words, e.g. "capped at 99 from 2029: an index stays below 100", "capped at 99 from
-        2028-2030, by draw, in 40% of draws: ..."."""
+        """In words, e.g. "capped at 99 from 2029: an index stays below 100", "capped at 99 in
+        40% of draws, first in 2028 to 2030 by draw: ..."."""
         start, end = self.first
-        parts = [f"from {start}" if start == end else f"from {start}-{end}, by draw"]
-        if self.share < 1.0:
-            parts.append(f"in {_percent(self.share)} of draws")
-        when = (" " if start == end else ", ").join(parts)
+        share = f" in {_percent(self.share)} of draws" if self.share < 1.0 else ""
+        when = f"from {start}{share}" if start == end else f"{share.lstrip()}{', ' if share else ''}first in {start} " \
+            f"to {end} by draw"
         return f"capped at {self.at:g} {when}: an index stays {self.side}"
 
     @property
@@ -464,11 +463,13 @@ class Scenario:
                     continue
                 year, indicator, level = seen
                 for cap in setting.caps(node, np.array([level]), self.start_year):
+                    move = (f", a move of about {cap.at - level:+.3g} points instead of {setting.amount:+g}"
+                            if setting.kind == "by" else "")
                     out.append(f"strategy {st.id}: {lever} "
                                f"{setting.describe(node.unit, self.start_year - 1, self.start_year)} would pass "
                                f"{cap.at:g} in {cap.first[0]} from about {level:.3g} (its level in {year} by "
-                               f"{indicator}): a draw that starts there is held at {cap.at:g} from then (an index "
-                               f"stays {cap.side})")
+                               f"{indicator}): from that level it is held at {cap.at:g} from {cap.first[0]}{move} "
+                               f"(an index stays {cap.side}); the run says in what share of its draws")
         return out
 
     def content(self, name: str) -> bytes:
