@@ -316,7 +316,7 @@ def test_the_overview_lists_each_strategy_with_what_it_sets_beside_the_levers_la
     assert "pressure" not in {ind["node"] for ind in summary["indicators"].values()}
     stats = summary["trajectories"]["pressure"]["by_strategy"]["status_quo"]
     i = summary["trajectories"]["pressure"]["years"].index(2021)
-    spread = f"not measured, 90% [{stats['q05'][i]:.0f}, {stats['q95'][i]:.0f}]"
+    spread = f"an unmeasured {stats['median'][i]:.0f} [{stats['q05'][i]:.0f}, {stats['q95'][i]:.0f}]"
     assert f"Press hard: Raise the pressure. (sets Pressure to 80, which was {spread} in 2021)" in text
     page = (rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")
     assert f"<td>{spread}</td>" in page  # the strategy's page: the setting beside that level

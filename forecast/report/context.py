@@ -119,16 +119,16 @@ def change_unit(unit: str) -> str:
 def last_level(s: dict, node: str) -> tuple[str, str]:
     """A node's posterior median in the last history year, alone and with its 90% interval
     (the level a strategy's setting starts from). A node no indicator measures has no known
-    level, only its prior's spread carried through the claims: both say so, with the interval."""
+    level, only its prior's spread carried through the claims: both say so ("an unmeasured 50
+    [3, 97]"), the median and interval given as the measured ones are."""
     traj = s["trajectories"].get(node)
     if not traj:
         return "n/a", "n/a"
     stats = next(iter(traj["by_strategy"].values()))
     i = traj["years"].index(s["scenario"]["start_year"] - 1)
     median, interval = fmt(stats["median"][i], 0), fmt_interval(stats["q05"][i], stats["q95"][i], 0)
-    if node not in measured_nodes(s):
-        unknown = f"not measured, 90% {interval}"
-        return unknown, unknown
+    if node not in measured_nodes(s):  # "which was an unmeasured 50 [3, 97] in 2024"
+        return f"an unmeasured {median}", f"an unmeasured {median} {interval}"
     return median, f"{median} {interval}"
 
 
@@ -925,11 +925,12 @@ def rests_on(s: dict, q: dict, best: dict, want: str) -> dict[str, Any] | None:
         return None
     clear = [c for c in hinges_under(entry, best["id"]) if clear_under(entry["claims"][c], best["id"])]
     top = [f"\u201c{claim_label(s, c)}\u201d" for c in clear[:2]]  # quoted: labels may hold "and"
-    p = answers.p_sought_shown(prior_only(s, q["id"], best["id"]), want)
+    p = answers.p_sought(prior_only(s, q["id"], best["id"]), want)
+    shown = answers.p_sought_shown(prior_only(s, q["id"], best["id"]), want)
     claims = (f"Hinges most on {' and '.join(top)}." if top else
               "No claim on its path moves it beyond Monte Carlo error." if entry.get("ranking") else
               "No claim on its path moves it.")
-    before = (f"Before any data (prior only), the answer sought ({want}) under {best['label']} was {chance(p)}."
+    before = (f"Before any data (prior only), the answer sought ({want}) under {best['label']} was {chance(shown)}."
               if p is not None else "The scenario has no indicator data: the answer is the prior's.")
     return {"text": f"{claims} {before}", "prior_only": p, "href": f"#hinge-{q['id']}"}
 
