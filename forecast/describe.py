@@ -113,11 +113,13 @@ def backtest_table(summary: dict) -> str:
         lines.append(f"{names[f].ljust(width)}  {pct(cov['50']):>8}  {pct(cov['80']):>8}  {pct(cov['90']):>8}  "
                      f"{_num(summary['skill']['crps'].get(f), '.3f'):>9}")
     width = max(len("indicator"), *(len(i) for i in summary["by_indicator"]))
-    lines += ["", f"{'indicator'.ljust(width)}  points  90% held  skill"]
+    lines += ["", f"{'indicator'.ljust(width)}  points  90% held  skill (90% interval over origins)"]
     for iid, row in summary["by_indicator"].items():
         sk = row["skill"]
+        interval = sk.get("interval")
         lines.append(f"{iid.ljust(width)}  {sk['points']:>6}  {pct(row['coverage']['90']):>8}  "
-                     f"{_num(sk['skill'], '+.2f'):>5}")
+                     f"{_num(sk['skill'], '+.2f'):>5}"
+                     + (f" ({interval[0]:+.2f} to {interval[1]:+.2f})" if interval else ""))
     if summary["skipped"]:
         left_out: dict[str, list[str]] = {}
         for s in summary["skipped"]:

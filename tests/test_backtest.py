@@ -231,6 +231,35 @@ def test_skill_is_one_minus_the_ratio_to_the_best_baseline_on_shared_points() ->
     assert found["skill"] == pytest.approx(1 - 2.0 / 2.0)
 
 
+def _by_origin(model: list[float], naive: list[float]) -> xr.DataArray:
+    """Mean CRPS per origin (one point each) of the model and one naive forecast."""
+    return xr.DataArray(np.array([model, naive]), dims=("forecaster", "origin"),
+                        coords={"forecaster": ["model", "rw_t"], "origin": list(range(2010, 2010 + len(model)))})
+
+
+def test_a_skill_comes_with_its_interval_over_origins_and_is_called_better_only_beyond_it() -> None:
+    """A skill of +0.01 on origins that split either way is 'about as good as' the naive
+    forecast; one that holds at every origin is 'better than'; with one origin there is no
+    interval to give."""
+    from forecast.report.backtest import headline
+
+    rng = np.random.default_rng(1)
+    naive = list(rng.uniform(0.8, 1.2, 8))
+    even = skill(_by_origin([n * f for n, f in zip(naive, [0.7, 1.3, 0.8, 1.2, 0.75, 1.25, 0.9, 1.07])], naive))
+    lo, hi = even["interval"]
+    assert lo < 0 < hi and lo < even["skill"] < hi
+    better = skill(_by_origin([0.8 * n for n in naive], naive))
+    assert better["interval"] == pytest.approx([0.2, 0.2]) and better["skill"] == pytest.approx(0.2)
+    assert skill(_by_origin([0.8], [1.0]))["interval"] is None
+
+    def said(sk: dict) -> str:
+        return headline({"points": 8, "origins": list(range(8)), "horizon": 1, "skill": sk,
+                         "coverage": {"model": {"90": 0.9, "50": 0.5}}})
+    assert "were about as good as the best naive forecast" in said(even)
+    assert f"90% interval {lo:+.2f} to {hi:+.2f} over the origins" in said(even)
+    assert "were better than the best naive forecast" in said(better)
+
+
 def test_the_calibration_curve_reads_coverage_off_the_pit_values() -> None:
     pit = np.array([0.5, 0.45, 0.7, 0.99, np.nan])
     curve = reliability(pit, np.array([0.2, 0.5, 0.99]))

@@ -141,18 +141,48 @@ def to_dataset(targets: list[Target], scored: list[dict[str, float]], origins: l
     return ds
 
 
+#: Resamples of the origins behind a skill's interval, and its level.
+SKILL_RESAMPLES, SKILL_LEVEL = 2000, 0.9
+
+
 def skill(crps: xr.DataArray) -> dict:
     """Mean CRPS per forecaster over the points every forecaster scored, the best baseline,
-    and the model's skill against it (``None`` without points)."""
+    the model's skill against it (``None`` without points), and that skill's 90% interval
+    over origins (:func:`skill_interval`)."""
     have = crps.notnull().all("forecaster")
     n = int(have.sum())
     if not n:
-        return {"points": 0, "crps": {}, "best_baseline": None, "skill": None}
+        return {"points": 0, "crps": {}, "best_baseline": None, "skill": None, "interval": None}
     means = {str(f): float(crps.sel(forecaster=f).where(have).mean()) for f in crps["forecaster"].values}
     baselines = {k: v for k, v in means.items() if k != "model"}
     best = min(baselines, key=baselines.get)
     value = 1.0 - means["model"] / baselines[best] if baselines[best] > 0 else None
-    return {"points": n, "crps": means, "best_baseline": best, "skill": value}
+    return {"points": n, "crps": means, "best_baseline": best, "skill": value,
+            "interval": skill_interval(crps.where(have), best) if value is not None else None}
+
+
+def skill_interval(crps: xr.DataArray, best: str, *, resamples: int = SKILL_RESAMPLES,
+                   level: float = SKILL_LEVEL) -> list[float] | None:
+    """How far a skill could be from chance in which years were backtested: the 90% interval of
+    the skill over the origins resampled with replacement (a bootstrap whose blocks are
+    origins, since one origin's points share its fit and its year's surprises), against the
+    same best baseline. ``None`` with fewer than two origins with points. A skill of +0.01
+    whose interval spans 0 is no evidence that the model beats the naive forecasts."""
+    if "origin" not in crps.dims:
+        return None
+    within = [d for d in crps.dims if d not in ("origin", "forecaster")]
+    model = crps.sel(forecaster="model").sum(within).values
+    naive = crps.sel(forecaster=best).sum(within).values
+    scored = crps.sel(forecaster="model").notnull().sum(within).values > 0
+    model, naive = model[scored], naive[scored]
+    if model.size < 2:
+        return None
+    rng = np.random.default_rng(0)  # a summary of fixed scores: the same interval on every reading
+    pick = rng.integers(0, model.size, size=(resamples, model.size))
+    m, b = model[pick].sum(axis=1), naive[pick].sum(axis=1)
+    values = 1.0 - m[b > 0] / b[b > 0]  # ratio of sums: the same points for both
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return [float(lo), float(hi)]
 
 
 def coverage(ds: xr.Dataset, forecaster: str) -> dict[str, float | None]:

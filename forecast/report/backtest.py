@@ -38,7 +38,14 @@ def headline(summary: dict) -> str:
     if not summary["points"] or cov["90"] is None:
         return "The backtest has no held-back observations to score."
     best = BASELINE_LABELS.get(sk["best_baseline"], sk["best_baseline"])
-    verdict = "better than" if sk["skill"] > 0 else "no better than"
+    interval = sk.get("interval")
+    if interval is None:  # one origin, or a backtest from before the interval was kept
+        verdict = "better than" if sk["skill"] > 0 else "no better than"
+        spread = ""
+    else:
+        lo, hi = interval
+        verdict = "better than" if lo > 0 else "worse than" if hi < 0 else "about as good as"
+        spread = f", 90% interval {lo:+.2f} to {hi:+.2f} over the origins"
     low, high = CALIBRATED_90
     side = coverage_side(cov["90"], summary["points"])
     if side:
@@ -52,7 +59,7 @@ def headline(summary: dict) -> str:
     return (f"Over {summary['points']} held-back observations ({n} origin{'' if n == 1 else 's'}, "
             f"{ahead}), the 90% intervals held {cov['90']:.0%} of what happened"
             f"{calibration} and the 50% intervals {cov['50']:.0%}; the forecasts were {verdict} the best naive "
-            f"forecast ({best}): skill {sk['skill']:+.2f}.")
+            f"forecast ({best}): skill {sk['skill']:+.2f}{spread}.")
 
 
 def coverage_side(coverage: float, points: int, level: float = 0.9, alpha: float = 0.05) -> str | None:
@@ -201,7 +208,8 @@ def backtest_context(scenario: Scenario, ds: xr.Dataset, summary: dict) -> dict[
     for iid, row in summary["by_indicator"].items():
         sk = row["skill"]
         rows.append({"id": iid, "label": scenario.indicators[iid].label, "points": sk["points"],
-                     "coverage": row["coverage"], "skill": sk["skill"], "crps": sk["crps"],
+                     "coverage": row["coverage"], "skill": sk["skill"], "interval": sk.get("interval"),
+                     "crps": sk["crps"],
                      "best": BASELINE_LABELS.get(sk["best_baseline"], ""),
                      "unscored": [] if sk["points"] else unscored_reasons(ds, summary, iid)})
     charts = []
