@@ -231,10 +231,22 @@ def test_a_failed_write_leaves_the_ledger_as_it_was(runs: Path, tmp_path: Path, 
     with pytest.raises(LedgerError, match="changed while scoring"):  # since it was read and checked
         ledgers.append(runs / "ledger.jsonl", [{"any": "entry"}], expected=before[:-1])
     monkeypatch.setattr(ledgers.os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(LedgerError, match="cannot write the ledger .*ledger.jsonl: disk full; nothing was written"):
         score_run(make_run(runs / "b"), csv, today=TODAY)
     assert (runs / "ledger.jsonl").read_bytes() == before
     assert not [p for p in runs.iterdir() if p.name.endswith(".partial")], "the new file is removed"
+
+
+def test_a_file_that_is_no_ledger_is_named_so_not_edited(tmp_path: Path) -> None:
+    """A scenario file or a run's summary.json given as --ledger: its line 1 is not to be removed."""
+    path = tmp_path / "article.toml"
+    path.write_text('[scenario]\nname = "x"\n', encoding="utf-8")
+    with pytest.raises(LedgerError, match=r"article.toml, line 1: not JSON .*so this is not a ledger .*give the right "
+                                          "--ledger"):
+        Ledger.read(path)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(LedgerError, match="afile is a file, not a folder; give another --ledger"):
+        ledgers.append(tmp_path / "afile" / "x.jsonl", [{"any": "entry"}])
 
 
 def test_a_ledger_line_that_is_not_an_entry_is_named(tmp_path: Path) -> None:

@@ -390,3 +390,14 @@ def test_the_sweep_page_warns_at_its_top_when_variants_have_no_answers_or_failed
     if verdicts[0] == "failed":
         assert "No variant changes the best strategy" not in page
         assert "has no answers, so no variant's best strategy can be compared with it" in page
+
+
+def test_an_out_that_cannot_be_a_sweep_folder_is_refused_by_name_before_anything_samples(tmp_path) -> None:
+    path = small_scenario(tmp_path / "sc")
+    (tmp_path / "afile").write_text("")
+    for out, says in ((tmp_path / "afile", "afile is a file, not a folder: choose another --out"),
+                      (tmp_path / "afile" / "sub", "cannot create the sweep folder")):
+        done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--workers", "0",
+                                        "--out", str(out)])
+        assert done.exit_code == 1 and says in done.output and "Traceback" not in done.output
+    assert (tmp_path / "afile").read_text() == ""

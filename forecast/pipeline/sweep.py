@@ -167,10 +167,16 @@ def _start(target: Path, plan: dict) -> dict[int, dict]:
             if "error" not in result:
                 done[int(f.stem)] = result
         return done
-    if target.exists() and any(target.iterdir()):
-        raise SweepError(f"{target} already exists and is not a sweep; choose another --out")
-    (target / "variants").mkdir(parents=True, exist_ok=True)
-    _write_atomic(target / PLAN, json.dumps(plan, indent=2))
+    try:
+        if target.exists() and not target.is_dir():
+            raise SweepError(f"{target} is a file, not a folder: choose another --out")
+        if target.exists() and any(target.iterdir()):
+            raise SweepError(f"{target} already exists and is not a sweep; choose another --out")
+        (target / "variants").mkdir(parents=True, exist_ok=True)
+        _write_atomic(target / PLAN, json.dumps(plan, indent=2))
+    except OSError as exc:  # a file on the way (afile/sub), a read-only place, a full disk
+        raise SweepError(f"cannot create the sweep folder {target}: {exc.strerror}; choose a place you can write "
+                         "to with --out") from None
     return {}
 
 

@@ -278,6 +278,8 @@ def check_target(out: Path) -> None:
         taken = out.exists() and (not out.is_dir() or any(out.iterdir()))
     except OSError as exc:
         raise RunError(f"{out} cannot be checked: {exc.strerror}; choose another --out") from None
+    if taken and not out.is_dir():
+        raise RunError(f"{out} is a file, not a folder: choose another --out")
     if taken:
         raise RunError(f"{out} already exists and is not empty; runs are never overwritten: "
                        "choose another --out or remove it")

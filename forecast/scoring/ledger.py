@@ -94,8 +94,8 @@ class Ledger:
                               "run, ledger.jsonl in the folder that holds RUN_DIR (or where its --ledger says)") from None
         except FileProblem as exc:
             raise LedgerError(f"{path}: {exc}") from None
-        entries = [_entry(path, n, line) for n, line in enumerate(read.text.splitlines(), start=1) if line.strip()]
-        return cls(path, entries, read.data)
+        lines = [(n, line) for n, line in enumerate(read.text.splitlines(), start=1) if line.strip()]
+        return cls(path, [_entry(path, n, line, first=i == 0) for i, (n, line) in enumerate(lines)], read.data)
 
     def scored_for(self, manifest_sha256: str) -> dict[str, str]:
         """The questions already scored for one run (its manifest's sha256): id -> where."""
@@ -168,9 +168,12 @@ class Entry(JsonShape):
     log_score: float = Field(ge=0.0)
 
 
-def _entry(path: Path, n: int, line: str) -> dict:
-    """Line ``n`` of the ledger as an entry (with its line number), or :class:`LedgerError`."""
-    fix = "the ledger is written by `forecast score` only: restore the line or remove it"
+def _entry(path: Path, n: int, line: str, *, first: bool = False) -> dict:
+    """Line ``n`` of the ledger as an entry (with its line number), or :class:`LedgerError`. A
+    file whose first line is no entry is most likely not a ledger at all (a scenario file or a
+    run's summary.json given as --ledger): it is not to be edited, but replaced by the right path."""
+    fix = ("so this is not a ledger (the JSON-lines file `forecast score` writes, ledger.jsonl): give the right "
+           "--ledger" if first else "the ledger is written by `forecast score` only: restore the line or remove it")
     try:
         entry = parse_json(line)
     except JsonProblem as exc:
@@ -196,8 +199,18 @@ def append(path: str | Path, entries: list[dict], *, expected: bytes | None = No
     it), a ledger changed since is refused. The ledger's folder must exist (a mistyped
     --ledger makes no directories)."""
     path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise LedgerError(f"{path}: {path.parent} is a file, not a folder; give another --ledger")
     if not path.parent.is_dir():
         raise LedgerError(f"{path}: the folder {path.parent} does not exist; create it or give another --ledger")
+    try:
+        return _append(path, entries, expected)
+    except OSError as exc:  # a read-only place, a full disk
+        raise LedgerError(f"cannot write the ledger {path}: {exc.strerror or exc}; nothing was written: give a --ledger "
+                          "in a folder you can write to") from None
+
+
+def _append(path: Path, entries: list[dict], expected: bytes | None) -> Ledger:
     before = path.read_bytes() if path.exists() else b""
     if expected is not None and before != expected:
         raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
