@@ -179,3 +179,16 @@ def test_where_folders_cannot_be_exchanged_a_replacement_cut_short_is_rolled_bac
     assert not claimed(target)
     assert remove_stale(tmp_path) == [aside]
     assert (target / "index.html").read_text() == "new" and os.listdir(tmp_path) == ["report"]
+
+
+def test_an_out_that_is_a_file_or_a_full_folder_is_refused_before_any_work(tmp_path) -> None:
+    from forecast.results.staging import check_target
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(RunError, match="afile is a file, not a folder: choose another --out"):
+        check_target(tmp_path / "afile")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(RunError, match="already exists and is not empty"):
+        check_target(tmp_path / "full")
+    check_target(tmp_path / "new")  # nothing there: fine
