@@ -93,6 +93,12 @@ def cluster_of(workers: int | None, scheduler: str | None):
 
     if scheduler and workers:
         raise click.UsageError("--workers starts a local cluster; with --scheduler the cluster's own workers run")
+    if scheduler:
+        from forecast.sweeps.engine import scheduler_problem
+
+        problem = scheduler_problem(scheduler)
+        if problem:
+            raise click.UsageError(problem)
     if workers is None:
         workers = 0 if scheduler else (os.cpu_count() or 1)
     return Cluster(workers=workers, scheduler=scheduler)
@@ -347,6 +353,7 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
           scheduler: str | None, draws: int, tune: int, chains: int, seed: int | None, sampler: str,
           target_accept: float, out: Path | None, keep_runs: bool, quiet: bool) -> None:
     from forecast.pipeline import run_sweep
+    from forecast.sweeps.engine import ClusterError
     from forecast.sweeps.variants import SweepError
 
     if vary and sweep_file:
@@ -363,7 +370,7 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
     try:
         result = run_sweep(scenario, variants, settings, cluster=cluster, out=out, keep_runs=keep_runs,
                            say=None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}")))
-    except (SweepError, ScenarioError, RunError) as exc:
+    except (SweepError, ScenarioError, RunError, ClusterError) as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     from forecast.describe import sweep_table
@@ -397,6 +404,7 @@ def calibrate(scenario: Path, sims: int, workers: int | None, scheduler: str | N
     from forecast.pipeline import run_calibration
     from forecast.results.store import RunError
     from forecast.scenario import ScenarioError
+    from forecast.sweeps.engine import ClusterError
 
     cluster = cluster_of(workers, scheduler)
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
@@ -404,7 +412,7 @@ def calibrate(scenario: Path, sims: int, workers: int | None, scheduler: str | N
     try:
         result = run_calibration(scenario, sims, settings, cluster=cluster, out=out,
                                  say=None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}")))
-    except (ScenarioError, RunError) as exc:
+    except (ScenarioError, RunError, ClusterError) as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     from forecast.describe import calibration_table

@@ -401,3 +401,21 @@ def test_an_out_that_cannot_be_a_sweep_folder_is_refused_by_name_before_anything
                                         "--out", str(out)])
         assert done.exit_code == 1 and says in done.output and "Traceback" not in done.output
     assert (tmp_path / "afile").read_text() == ""
+
+
+def test_a_scheduler_that_is_no_address_or_does_not_answer_is_refused_without_a_trace(tmp_path, monkeypatch) -> None:
+    """A usage error for an address Dask cannot read; exit 1 naming the address and the fix
+    when nothing answers there, and a new sweep leaves no folder behind."""
+    from forecast.sweeps import engine
+
+    path = small_scenario(tmp_path / "sc")
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--scheduler", "notaurl"])
+    assert done.exit_code == 2 and "--scheduler 'notaurl': missing port number" in done.output
+    done = CliRunner().invoke(cli, ["calibrate", str(path), "--sims", "2", "--scheduler", "foo://x:1"])
+    assert done.exit_code == 2 and "unknown protocol 'foo'" in done.output
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "0.5s")
+    out = tmp_path / "o"
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--scheduler",
+                                    "tcp://127.0.0.1:1", "--out", str(out)])
+    assert done.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in done.output
+    assert "Traceback" not in done.output and not out.exists()

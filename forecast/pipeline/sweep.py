@@ -40,7 +40,7 @@ from forecast.results import store
 from forecast.results.summary import jsonable
 from forecast.scenario import Scenario
 from forecast.settings import SamplerSettings
-from forecast.sweeps.engine import Cluster, compiled_for, run_tasks
+from forecast.sweeps.engine import Cluster, ClusterError, compiled_for, run_tasks
 from forecast.sweeps.results import to_dataset, variant_table, with_reference
 from forecast.sweeps.variants import SweepError, Variant, resolve, resolve_all, structure
 
@@ -111,6 +111,7 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     target = Path(out) if out else store.default_run_dir(first, Path(reports_root), "sweep")
     plan = {"forecast_sweep": 1, "scenario": str(base), "inputs": first.sha256(),
             "settings": asdict(settings), "variants": [_plan_entry(v) for v in variants]}
+    existed, fresh = target.exists(), not (target / PLAN).is_file()
     done = _start(target, plan)
     tasks = [VariantTask(i, v.resolved(), base.resolve(), settings, target / "runs" / f"{i:04d}" if keep_runs else None)
              for i, v in enumerate(variants) if i not in done]
@@ -125,7 +126,12 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
             state = f"failed: {result['error']}" if "error" in result else result["diagnostics"]["verdict"]
             say(f"variant {task.index + 1}/{len(variants)} {task.variant.name}: {state}")
 
-    run_tasks(fit_variant, tasks, cluster, finished)
+    try:
+        run_tasks(fit_variant, tasks, cluster, finished)
+    except ClusterError:  # nothing ran: a new sweep leaves nothing behind
+        if fresh and len(results) == len(done):
+            _unstart(target, existed)
+        raise
     ordered = [results[i] for i in range(len(variants))]
     ds = to_dataset(variants, ordered, scenarios)
     _write_outputs(target, variants, ordered, ds, scenarios, report)
@@ -178,6 +184,17 @@ def _start(target: Path, plan: dict) -> dict[int, dict]:
         raise SweepError(f"cannot create the sweep folder {target}: {exc.strerror}; choose a place you can write "
                          "to with --out") from None
     return {}
+
+
+def _unstart(target: Path, existed: bool) -> None:
+    """Undo :func:`_start` of a new sweep: its plan, its empty variants folder, and the folder
+    itself when it did not exist before."""
+    (target / PLAN).unlink(missing_ok=True)
+    for folder in (target / "variants", *(() if existed else (target,))):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -101,6 +101,33 @@ def _key(task: Any) -> str:
     return str(getattr(task, "index", id(task)))
 
 
+class ClusterError(RuntimeError):
+    """The cluster cannot be reached or started: a bad input of the command (exit 1), said
+    with what to do, never a traceback."""
+
+
+#: How long a client waits for the scheduler at --scheduler before it gives up.
+CONNECT_TIMEOUT = "20s"
+
+
+def scheduler_problem(address: str) -> str | None:
+    """What is wrong with a --scheduler address, or None: Dask reads ``PROTOCOL://HOST:PORT``
+    (``HOST:PORT`` means tcp), and a bad one fails deep inside its client."""
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        protocol, rest = parse_address(address)
+        if protocol not in backends:
+            raise ValueError(f"unknown protocol {protocol!r} (Dask speaks {', '.join(sorted(backends))})")
+        if protocol in ("tcp", "tls"):
+            parse_host_port(rest)
+    except ValueError as exc:
+        return f"--scheduler {address!r}: {exc}; give the scheduler's address, tcp://HOST:PORT, as `dask scheduler` " \
+               "prints it"
+    return None
+
+
 class _client:
     """A Dask client for the cluster, closed (with its local cluster) on exit."""
 
@@ -113,7 +140,13 @@ class _client:
         from distributed import Client, LocalCluster
 
         if self.cluster.scheduler:
-            self.client = Client(self.cluster.scheduler, timeout="20s")
+            try:
+                self.client = Client(self.cluster.scheduler, timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ClusterError(f"cannot reach the Dask scheduler at {self.cluster.scheduler} "
+                                   f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}); "
+                                   "start it (`dask scheduler`, then `dask worker ADDRESS` on each machine) or leave "
+                                   "out --scheduler to run on local workers") from None
         else:
             self.local_cluster = LocalCluster(n_workers=self.cluster.workers, threads_per_worker=1,
                                               processes=self.cluster.processes,
