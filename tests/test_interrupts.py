@@ -69,6 +69,32 @@ def test_a_signal_at_any_stage_stops_the_run_and_leaves_nothing(tmp_path, stage,
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_ctrl_c_in_a_sweep_on_local_workers_stops_it_with_one_line_and_no_worker_traceback(tmp_path) -> None:
+    """Ctrl-C signals the command's whole process group, its Dask workers too: the command
+    stops (130, the finished variants kept) and the workers leave the signal to it."""
+    scenario = write_scenario(tmp_path / "scenario", CHAIN)
+    run = _start(["sweep", str(scenario), "--vary", "scenario.shock_df=3,5", "--workers", "1", "--draws", "300",
+                  "--tune", "300", "--chains", "2", "--out", str(tmp_path / "sweep")])
+    seen = []
+    for line in run.stderr:
+        seen.append(line)
+        if line.startswith("[forecast] variant 1/3"):  # the worker is up, and fitting the next
+            os.killpg(run.pid, signal.SIGINT)
+            break
+    else:
+        pytest.fail("".join(seen))
+    stderr = run.stderr.read()
+    run.wait(timeout=120)
+    run.stdout.close()
+    run.stderr.close()
+    assert run.returncode == 130, "".join(seen) + stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert "interrupted (SIGINT)" in stderr
+    time.sleep(0.5)
+    assert _group(run.pid) == [], "the workers are stopped"
+
+
 def test_a_killed_run_leaves_its_staging_folder_to_the_next_run_which_removes_it(tmp_path) -> None:
     """SIGKILL cannot be caught: the folder a run was writing stays. The next run writing beside
     it finds its owner dead (it holds no claim) and removes it; the next run's own output is

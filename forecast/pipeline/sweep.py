@@ -149,7 +149,9 @@ def _plan_entry(v: Variant) -> dict:
 def _where(cluster: Cluster) -> str:
     if cluster.scheduler:
         return f"on the Dask cluster at {cluster.scheduler}"
-    return f"on {cluster.workers} local Dask workers" if cluster.workers else "in this process"
+    if not cluster.workers:
+        return "in this process"
+    return f"on {cluster.workers} local Dask worker{'s' if cluster.workers != 1 else ''}"
 
 
 def _start(target: Path, plan: dict) -> dict[int, dict]:

@@ -150,7 +150,8 @@ class _client:
         else:
             self.local_cluster = LocalCluster(n_workers=self.cluster.workers, threads_per_worker=1,
                                               processes=self.cluster.processes,
-                                              dashboard_address=None, silence_logs=40)
+                                              dashboard_address=None, silence_logs=40,
+                                              preload=["forecast.sweeps.worker"])  # Ctrl-C is the command's
             self.client = Client(self.local_cluster)
         return self.client
 
