@@ -164,6 +164,10 @@ def _expected(kind: str, key: str) -> str:
     return EXPECTED.get(kind, "")
 
 
+#: Keys whose numbers are in latent standard units (:data:`~forecast.scenario.schema.STANDARD_LIMIT`).
+STANDARD_KEYS = {"drift_sd", "initial_sd", "by_sd"}
+
+
 def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem:
     """One of pydantic's errors as a :class:`Problem`: what was given and what to give.
     ``allowed``: the keys allowed where an unknown key was found (for "did you mean")."""
@@ -215,6 +219,13 @@ def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem
               "less_than_equal": "at most"}
     if kind in bounds:
         limit = next(iter(ctx.values()), "")
+        shown_limit = limit_text(abs(limit)) if isinstance(limit, float) and abs(limit) >= 1e6 else limit
+        if key in STANDARD_KEYS and kind in ("less_than_equal", "greater_than_equal"):
+            return Problem(path, f"{value:g} is beyond the limit of ±{limit:g} standard units; {key} is in standard "
+                                 "units, where values are of order 1: check the number")
+        if kind in ("less_than_equal", "greater_than_equal") and isinstance(limit, float) and abs(limit) >= 1e6:
+            return Problem(path, f"{value:g} is beyond the limit of ±{shown_limit} on a display scale; give the node's "
+                                 "values in larger units (display.scale)")
         return Problem(path, f"must be {bounds[kind]} {limit}; got {value!r}")
     message = str(err.get("msg", "")).removeprefix("Value error, ")
     return Problem(path, f"{message}; got {_short(repr(value))}")

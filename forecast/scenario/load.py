@@ -42,6 +42,7 @@ from forecast.scenario.errors import (
 from forecast.scenario.graph import find_cycle
 from forecast.scenario.priors import Distribution, Hypothesis, PriorError, require_support, resolve
 from forecast.scenario.schema import (
+    DISPLAY_LIMIT,
     FIELDS,
     ID_PATTERN,
     LIMITS,
@@ -438,6 +439,11 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
     domain = DISPLAY_DOMAINS.get(node.display.kind)
 
     def on_scale(values: list[float]) -> bool:
+        huge = next((v for v in values if abs(v) > DISPLAY_LIMIT), None)
+        if huge is not None:
+            problems.append(Problem(q, f"{huge:g} is beyond the limit of ±{limit_text(DISPLAY_LIMIT)} on a display "
+                                       "scale; give the node's values in larger units (display.scale)"))
+            return False
         outside = next((v for v in values if not domain[0] < v < domain[1]), None) if domain else None
         if outside is not None:
             problems.append(Problem(q, f"{outside:g} is outside the node's {node.display.kind} scale: values on it "

@@ -40,6 +40,12 @@ LIMITS: dict[str, int] = {
 }
 #: Calendar years a scenario and its data may name.
 YEARS = (1, 9999)
+#: The largest magnitude of a number in latent standard units (a drift's or a start's spread, a
+#: lever moved ``by_sd``): values are of order 1 there, and 1e300 overflows the forecasts.
+STANDARD_LIMIT = 100.0
+#: The largest magnitude of a number on a node's display scale (a lever's setting, a
+#: question's threshold or change, the display's offset and scale): a data value's limit.
+DISPLAY_LIMIT = 1e15
 
 
 class _Strict(BaseModel):
@@ -71,14 +77,15 @@ class DisplaySpec(_Strict):
 
     kind: Literal["index", "linear"] = "index"
     unit: str = ""
-    offset: float = 0.0
-    scale: float = 1.0
+    offset: float = Field(default=0.0, ge=-DISPLAY_LIMIT, le=DISPLAY_LIMIT)
+    scale: float = Field(default=1.0, ge=-DISPLAY_LIMIT, le=DISPLAY_LIMIT)
 
     @field_validator("scale")
     @classmethod
     def _scale_nonzero(cls, v: float) -> float:
-        if v == 0:
-            raise ValueError("scale must not be 0")
+        if abs(v) < 1 / DISPLAY_LIMIT:
+            raise ValueError("scale must not be 0" if v == 0 else f"scale {v:g} is nearly 0: every value would read "
+                             "as the offset; give the size of one standard unit in the display's unit")
         return v
 
 
@@ -104,8 +111,8 @@ class NodeSpec(_Strict):
     persistence: PriorSpec = Field(default_factory=lambda: {"dist": "Beta", "alpha": 8.0, "beta": 2.0})
     volatility: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 2.0, "beta": 4.0})
     shift: PriorSpec = Field(default_factory=lambda: {"dist": "Gamma", "alpha": 2.0, "beta": 2.0})
-    drift_sd: float = Field(default=0.6, gt=0)
-    initial_sd: float = Field(default=1.0, gt=0)
+    drift_sd: float = Field(default=0.6, gt=0, le=STANDARD_LIMIT)
+    initial_sd: float = Field(default=1.0, gt=0, le=STANDARD_LIMIT)
 
 
 class HypothesisSpec(_Strict):
@@ -153,9 +160,9 @@ class LeverSettingSpec(_Strict):
     units), the last three optionally reached in equal steps ``over`` so many years."""
 
     hold: bool = False
-    to: float | None = None
-    by: float | None = None
-    by_sd: float | None = None
+    to: float | None = Field(default=None, ge=-DISPLAY_LIMIT, le=DISPLAY_LIMIT)
+    by: float | None = Field(default=None, ge=-DISPLAY_LIMIT, le=DISPLAY_LIMIT)
+    by_sd: float | None = Field(default=None, ge=-STANDARD_LIMIT, le=STANDARD_LIMIT)
     over: int | None = Field(default=None, ge=1)
 
 
@@ -180,9 +187,9 @@ class QuestionSpec(_Strict):
     subject: str
     year: int = Field(ge=YEARS[0], le=YEARS[1])
     comparison: Literal["below", "above"]
-    threshold: float | None = None
+    threshold: float | None = Field(default=None, ge=-DISPLAY_LIMIT, le=DISPLAY_LIMIT)
     reference_year: int | None = Field(default=None, ge=YEARS[0], le=YEARS[1])
-    change: float = 0.0
+    change: float = Field(default=0.0, ge=-DISPLAY_LIMIT, le=DISPLAY_LIMIT)
     resolution: str = ""
     #: Which answer a decision-maker hopes for; by default the one that moves the subject in
     #: its node's desirable direction ("neither": no strategy is better for this question).
