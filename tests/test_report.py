@@ -494,11 +494,22 @@ def test_render_twice_needs_replace(runs, tmp_path):
     assert index == out / "index.html" and index.is_file()
     with pytest.raises(RunError, match="already exists"):
         report.render_report(runs["full"], out)
-    (out / "stale.html").write_text("old", encoding="utf-8")
+    (out / "strategy-gone.html").write_text("old", encoding="utf-8")  # a strategy the scenario has dropped
     report.render_report(runs["full"], out, replace=True)
-    assert not (out / "stale.html").exists()  # the old report was swapped out whole
+    assert not (out / "strategy-gone.html").exists()  # the old report was swapped out whole
     assert (out / "strategy-press.html").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary directories left
+
+
+def test_replace_refuses_a_report_folder_that_holds_a_file_of_the_user_s(runs, tmp_path):
+    """Notes put beside a report would go with the old report: they are named, and kept."""
+    out = tmp_path / "report"
+    report.render_report(runs["full"], out)
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(RunError, match="holds notes.txt, which forecast report did not write; replacing the report "
+                                       "would delete it: move it out, or give another --out"):
+        report.render_report(runs["full"], out, replace=True)
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me" and (out / "index.html").is_file()
 
 
 def test_replace_refuses_a_directory_that_is_not_a_report(runs, tmp_path):

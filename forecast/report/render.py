@@ -98,6 +98,23 @@ def _check_target(out: Path, *, replace: bool) -> None:
     if not is_report:
         raise RunError(f"{out} is not empty and is not a report written by forecast; refusing to replace it. "
                        "Choose a new or empty directory for --out")
+    others = sorted(p.name for p in out.iterdir() if not _written_by_report(p))
+    if others:  # replacing the folder would delete them
+        listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise RunError(f"{out} holds {listed}, which forecast report did not write; replacing the report would delete "
+                       f"{'them' if len(others) > 1 else 'it'}: move {'them' if len(others) > 1 else 'it'} out, or "
+                       "give another --out")
+
+
+def _written_by_report(path: Path) -> bool:
+    """Whether ``path`` (in a report's folder) is a file a report writes: its pages
+    (index.html, strategy-ID.html) and its downloads."""
+    from forecast.report.downloads import ANSWERS_CSV, SUMMARY_JSON
+
+    if not path.is_file() or path.is_symlink():
+        return False
+    return path.name in (INDEX, ANSWERS_CSV, SUMMARY_JSON) or (path.name.startswith("strategy-")
+                                                               and path.suffix == ".html")
 
 
 def _write_files(out: Path, files: dict[str, bytes]) -> None:
