@@ -195,3 +195,15 @@ def test_an_unreadable_file_is_refused_by_its_loader_with_exit_1(tmp_path: Path,
     _says(["validate", str(scenario)], fix)
     _says(["score", str(run), str(csv_file)], fix)
     _says(["ledger", str(ledger)], fix)
+
+
+def test_a_value_whose_comma_may_separate_thousands_is_refused_with_both_readings(tmp_path: Path) -> None:
+    """"1,234" in a file with decimal points: the fix "write 1.234" would turn 1234 into about
+    1 and flip the question's answer; both readings are given, and the writer chooses."""
+    from forecast.scoring.resolutions import parse_value
+
+    with pytest.raises(ValueError, match=r"value '1,234' reads as 1234 if the comma separates thousands, or as 1.234 "
+                                         r"if it is a decimal mark; write 1234 or 1.234"):
+        parse_value("1,234")
+    with pytest.raises(ValueError, match=r"value '231,5': this file's numbers use a decimal point; write 231.5"):
+        parse_value("231,5")

@@ -50,6 +50,14 @@ _YEAR = re.compile(r"[+-]?\d+", re.ASCII)
 #: A number whose point or comma may separate thousands: one to three digits, then groups of
 #: three after the mark (89,210; 1,234,567; 89.210).
 _GROUPED = {m: re.compile(rf"[+-]?\d{{1,3}}(?:{re.escape(m)}\d{{3}})+", re.ASCII) for m in ".,"}
+
+
+def between_thousands(text: str, mark: str) -> bool:
+    """Whether ``mark`` in ``text`` may separate thousands (1,234 or 89.210): then the number
+    reads two ways, and only its writer knows which."""
+    return bool(_GROUPED[mark].fullmatch(text))
+
+
 #: The same with any mark a locale writes between thousands (a space, an apostrophe, ...) and
 #: a fraction after them: a number no file of this tool's may hold.
 _ANY_GROUPED = re.compile(r"[+-]?\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+(?:[.,]\d+)?", re.ASCII)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from forecast.files import FileProblem
-from forecast.scenario.data import TRANSFORM_DOMAINS, TableError, as_number, read_table
+from forecast.scenario.data import TRANSFORM_DOMAINS, TableError, as_number, between_thousands, read_table
 from forecast.scenario.errors import did_you_mean
 from forecast.scoring.errors import ResolutionError, RowProblem, ScoringError
 
@@ -130,6 +130,11 @@ def _not_a_value(word: str, decimal: str) -> str:
     other = "," if decimal == "." else "."
     if as_number(word, other) is not None:
         mark = "point" if decimal == "." else "comma"
+        if between_thousands(word, other):  # 1,234: a thousand and more, or one and a bit?
+            whole = word.replace(other, "")
+            return (f"value {word!r} reads as {whole} if the {'comma' if other == ',' else 'point'} separates "
+                    f"thousands, or as {word.replace(other, '.')} if it is a decimal mark; write {whole} or "
+                    f"{word.replace(other, decimal)} (this file's numbers use a decimal {mark}), whichever was meant")
         return f"value {word!r}: this file's numbers use a decimal {mark}; write {word.replace(other, decimal)}"
     return f"value {word!r} is neither yes/no nor a number"
 
