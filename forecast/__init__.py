@@ -50,24 +50,19 @@ def _compile_settings() -> None:
 
 _compile_settings()
 
-from forecast.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
-from forecast.settings import SamplerSettings  # noqa: E402
-
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "SamplerSettings", "run_scenario", "load_run", "score_run"]
+
+#: Where each name of the package's API lives. Imported when first used (PEP 562), so that
+#: ``import forecast`` stays light: the executable puts its signal handlers in place before
+#: NumPy or PyMC load (:mod:`forecast.__main__`).
+_API = {"Scenario": "forecast.scenario", "ScenarioError": "forecast.scenario", "load_scenario": "forecast.scenario",
+        "SamplerSettings": "forecast.settings", "run_scenario": "forecast.pipeline",
+        "load_run": "forecast.results.store", "score_run": "forecast.scoring.score"}
 
 
 def __getattr__(name: str):
-    # Heavy imports (PyMC) only when the pipeline is used.
-    if name == "run_scenario":
-        from forecast.pipeline import run_scenario
+    if name not in _API:
+        raise AttributeError(f"module 'forecast' has no attribute {name!r}")
+    from importlib import import_module
 
-        return run_scenario
-    if name == "load_run":
-        from forecast.results.store import load_run
-
-        return load_run
-    if name == "score_run":
-        from forecast.scoring.score import score_run
-
-        return score_run
-    raise AttributeError(name)
+    return getattr(import_module(_API[name]), name)

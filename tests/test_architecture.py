@@ -16,7 +16,7 @@ LAYERS = {
     "settings": 0, "streams": 0, "progress": 0, "files": 0, "interrupts": 0,
     "scenario": 1, "compiled": 2, "model": 3, "posterior": 4, "forecasts": 5, "results": 6, "scoring": 7,
     "sensitivity": 7, "backtest": 7, "sweeps": 7, "calibration": 7,
-    "report": 8, "pipeline": 9, "describe": 9, "cli": 10,
+    "report": 8, "pipeline": 9, "describe": 9, "cli": 10, "__main__": 11,
 }
 
 

@@ -198,3 +198,27 @@ def test_without_a_signal_an_error_is_not_taken_for_an_interrupt() -> None:
         assert interrupts.interrupted_by(SystemError("a bug")) is None
         stop = interrupts.Interrupted(signal.SIGINT)
         assert interrupts.interrupted_by(stop) is stop
+
+
+def test_a_signal_while_the_executable_imports_stops_it_with_one_line() -> None:
+    """Ctrl-C in the first moments, while Python imports click, NumPy and PyMC: the executable's
+    first lines have put their handlers in place (``import forecast`` loads none of those), so
+    the signal ends it with 130 and a line, not a KeyboardInterrupt traceback."""
+    light = subprocess.run([sys.executable, "-c", "import sys, forecast; print('numpy' in sys.modules)"],
+                           capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, check=True)
+    assert light.stdout.strip() == "False"
+    during_imports = """
+import builtins, os, signal
+import forecast.__main__ as entry
+real = builtins.__import__
+def signalled(name, *args, **kwargs):
+    if name == "forecast.cli":
+        os.kill(os.getpid(), signal.SIGINT)
+    return real(name, *args, **kwargs)
+builtins.__import__ = signalled
+entry.main()
+"""
+    done = subprocess.run([sys.executable, "-c", during_imports, "validate", "x.toml"], capture_output=True, text=True,
+                          env=os.environ | {"PYTHONPATH": str(ROOT)})
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "interrupted (SIGINT): stopped before the command started; nothing was written\n"
