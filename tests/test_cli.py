@@ -225,12 +225,13 @@ def test_pymc_sampler_is_selectable(chain_file, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_the_executable_exits_with_the_commands_code(tmp_path) -> None:
-    """The installed entry point (forecast.cli:main) skips interpreter teardown: its output
-    must still arrive in full and its exit code must be the command's."""
+    """The installed entry point (forecast.__main__:main, as `python -m forecast`) skips
+    interpreter teardown: its output must still arrive in full and its exit code must be the
+    command's."""
     import subprocess
     import sys
 
-    ok = subprocess.run([sys.executable, "-m", "forecast.cli", "validate", str(DEFAULT_SCENARIO)],
+    ok = subprocess.run([sys.executable, "-m", "forecast", "validate", str(DEFAULT_SCENARIO)],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout == CliRunner().invoke(cli, ["validate", str(DEFAULT_SCENARIO)]).output  # all of it
