@@ -92,6 +92,9 @@ def scenario_from_document(document: dict, path: Path, text: str = "", data: byt
         raise ScenarioError(path, [Problem(shown_at, f"tables or lists nested {depth} levels deep, more than the "
                                            f"limit of {LIMITS['depth']} (a scenario needs {USUAL_DEPTH} at most); "
                                            "check the brackets")])
+    controlled = _control_characters(document)
+    if controlled:
+        raise ScenarioError(path, _with_ids(controlled, document))
     try:
         spec = ScenarioFile.model_validate(document)
     except ValidationError as exc:
@@ -137,6 +140,38 @@ def _deepest(document: dict) -> tuple[int, tuple]:
         elif isinstance(value, list):
             stack.extend((v, (*loc, i)) for i, v in enumerate(value))
     return best
+
+
+#: Control characters a text may hold: a tab and line breaks (a quote over several lines).
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _control_characters(document: dict) -> list[Problem]:
+    """Every text (or key) holding a control character other than a tab or a line break: a NUL
+    byte or a terminal escape sequence in a label would reach the report's files and the
+    terminal as they are (no font draws them; an escape recolours the terminal)."""
+    import unicodedata
+
+    found = []
+    stack: list[tuple[object, tuple]] = [(document, ())]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, (*loc, k)) for k, v in value.items())
+            texts = [(k, (*loc, k)) for k in value]
+        elif isinstance(value, list):
+            stack.extend((v, (*loc, i)) for i, v in enumerate(value))
+            texts = []
+        else:
+            texts = [(value, loc)] if isinstance(value, str) else []
+        for text, at in texts:
+            bad = next(((i, c) for i, c in enumerate(text) if unicodedata.category(c) == "Cc"
+                        and c not in ALLOWED_CONTROLS), None)
+            if bad is not None:
+                found.append(Problem(keypath(at), f"the text holds a control character (U+{ord(bad[1]):04X}, character "
+                                                  f"{bad[0] + 1}); remove it: a text may hold tabs and line breaks, "
+                                                  "no other control characters"))
+    return sorted(found, key=lambda p: p.path)
 
 
 def _allowed_keys(loc: tuple) -> set[str]:
