@@ -676,3 +676,13 @@ def test_validate_says_which_rows_fall_before_history_start_and_are_left_out(tmp
     assert "3 years 2002-2004, values 41 to 45 %; 2 earlier rows (2000-2001) left out, before history_start 2002)" \
         in shown.output
     assert "left out" not in CliRunner().invoke(cli, ["validate", str(_polled(tmp_path / "all", [40, 42, 45]))]).output
+
+
+def test_a_year_on_two_rows_is_refused_even_where_the_column_read_is_empty_on_one(tmp_path) -> None:
+    """2016 typed for 2017 on a row whose cell in the column read is empty: that row is no gap
+    but a second 2016, and 2017's values would be lost without a word."""
+    path = _polled(tmp_path, [40, 42, 45])
+    (tmp_path / "poll.csv").write_text("year,share,other,source\n2000,40,1,a poll\n2001,42,2,a poll\n"
+                                       "2001,,3,a poll\n2002,45,4,a poll\n")
+    with pytest.raises(ScenarioError, match="line 4: year 2001 appears twice \\(also line 3\\); keep one row per year"):
+        load_scenario(path)

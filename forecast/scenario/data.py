@@ -292,6 +292,21 @@ def outside_domain(values: np.ndarray, transform: str) -> int | None:
     return int(bad[0]) if len(bad) else None
 
 
+def _one_row_per_year(table: Table, y: int, column: str) -> None:
+    """Refuse a year on two rows, whichever columns they fill: a row typed with last year's
+    year (2016 for 2017) and a gap in the column read would otherwise lose its year without a
+    word. Rows whose year cell is no year (a footnote) are left to the reading."""
+    seen: dict[int, int] = {}
+    for line, cells in table.rows:
+        text = cells[y].strip()
+        if not _YEAR.fullmatch(text):
+            continue
+        year = int(text)
+        if year in seen:
+            raise TableError(f"line {line}: year {year} appears twice (also line {seen[year]}); keep one row per year")
+        seen[year] = line
+
+
 def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem]):
     """Years, values, the source and the line of each row, how the file was read
     (``Table.how_read``) and its bytes; gaps (empty cells) are skipped, never filled. ``None``
@@ -326,6 +341,7 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
     lines: list[int] = []
     first_line: dict[int, int] = {}
     try:
+        _one_row_per_year(table, y, ind.year_column)
         for line, cells in table.rows:
             if not cells[v].strip():
                 continue  # a gap
