@@ -419,3 +419,8 @@ def test_a_scheduler_that_is_no_address_or_does_not_answer_is_refused_without_a_
                                     "tcp://127.0.0.1:1", "--out", str(out)])
     assert done.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in done.output
     assert "Traceback" not in done.output and not out.exists()
+
+
+def test_a_value_given_twice_in_one_vary_option_is_named_as_such() -> None:
+    with pytest.raises(SweepError, match="--vary scenario.shock_df: the value 4 is given twice; list each value once"):
+        parse_vary(["scenario.shock_df=4,4"])
