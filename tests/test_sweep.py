@@ -424,3 +424,4 @@ def test_a_scheduler_that_is_no_address_or_does_not_answer_is_refused_without_a_
 def test_a_value_given_twice_in_one_vary_option_is_named_as_such() -> None:
     with pytest.raises(SweepError, match="--vary scenario.shock_df: the value 4 is given twice; list each value once"):
         parse_vary(["scenario.shock_df=4,4"])
+    assert parse_vary(["k=1,true,1.0"])["k"] == [1, True, 1.0]  # three values of three types, none twice

@@ -138,7 +138,8 @@ def parse_vary(options: list[str]) -> dict[str, list[Any]]:
         if key in out:
             raise SweepError(f"--vary {key}: given twice; list all its values in one option")
         out[key] = [parse_path(v) if key == WHOLE_FILE else parse_value(v) for v in split_values(values)]
-        twice = next((v for i, v in enumerate(out[key]) if v in out[key][:i]), None)
+        typed = [(type(v).__name__, repr(v)) for v in out[key]]  # true is not 1
+        twice = next((v for i, v in enumerate(out[key]) if typed[i] in typed[:i]), None)
         if twice is not None:
             raise SweepError(f"--vary {key}: the value {twice!r} is given twice; list each value once")
     return out
