@@ -20,11 +20,21 @@ def _stop_at_once(signum: int, frame) -> None:
     os._exit(128 + signum)
 
 
+def _stop_after(signum: int, frame) -> None:
+    """Around the command (its own handlers are in place while it runs, and put this back):
+    stop at once, without claiming anything about what was written."""
+    sys.stderr.write(f"interrupted ({signal.Signals(signum).name}): stopped\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
 def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop_at_once)
     from forecast.cli import main as command_line
 
+    for signum in (signal.SIGINT, signal.SIGTERM):  # the command's own handlers take over from here
+        signal.signal(signum, _stop_after)
     command_line()
 
 

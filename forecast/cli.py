@@ -309,15 +309,19 @@ resume an interrupted sweep (finished variants are kept).
 
 def _vary_variants(vary: tuple[str, ...], sample: int | None, seed: int | None) -> list:
     """The variants of the --vary options' grid; a bad option is a usage error (exit 2)."""
+    import math
+
     from forecast.sweeps.variants import SweepError, grid, parse_vary
 
     try:
-        variants = grid(parse_vary(list(vary)), sample, seed or 0)
+        values = parse_vary(list(vary))
+        variants = grid(values, sample, seed or 0)
     except SweepError as exc:
         raise click.UsageError(str(exc)) from None
-    if sample is not None and sample >= len(variants):
-        _echo_err(f"note: --sample {sample} is not fewer than the grid's {len(variants)} variant"
-                  f"{'s' if len(variants) != 1 else ''}: the whole grid is fitted")
+    size = math.prod(len(v) for v in values.values())
+    if sample is not None and sample >= size:
+        _echo_err(f"note: --sample {sample} is not fewer than the grid's {size} variant"
+                  f"{'s' if size != 1 else ''}: the whole grid is fitted")
     return variants
 
 

@@ -41,8 +41,9 @@ def describe_scenario(s: Scenario) -> str:
             unit = f" {ind.unit}" if ind.unit else ""
             read_as = f"; read as {ind.read_as}" if ind.read_as else ""
             early = ind.before_history
-            left_out = (f"; {len(early)} earlier row{'s' if len(early) != 1 else ''} ({early[0]}-{early[-1]}) left "
-                        f"out, before history_start {s.history_start}" if early else "")
+            span = f"{early[0]}" if early and early[0] == early[-1] else f"{early[0]}-{early[-1]}" if early else ""
+            left_out = (f"; {len(early)} earlier row{'s' if len(early) != 1 else ''} ({span}) left out, before "
+                        f"history_start {s.history_start}" if early else "")
             lines.append(f"  {iid}: {ind.node} <- {ind.file.name}:{ind.column} ({ind.transform}, "
                          f"{len(ind.years)} years {ind.years.min()}-{ind.years.max()}, values "
                          f"{_exact(ind.values.min())} to {_exact(ind.values.max())}{unit}{read_as}{left_out})")
@@ -349,6 +350,8 @@ def sensitivity_view(summary: dict, found: dict) -> str:
 def diff_view(found: "RunDiff") -> str:
     """``forecast diff``: the decisions that changed (what a decision-maker reads first), the
     changes, then the answers that moved and what explains them."""
+    from forecast.report.answers import p_sought_shown
+
     labels = found.strategy_labels
     how = {"sought_appeared": "now has an answer sought", "sought_gone": "no answer sought any more",
            "sought_reversed": "the answer sought is reversed", "became_clear": "now a clear best strategy",
@@ -359,7 +362,11 @@ def diff_view(found: "RunDiff") -> str:
         if d is None:
             return "no answer sought, so no best strategy"
         best = labels.get(d["best"], d["best"])
-        p = f"for {d['desirable']}" if d["p_best"] is None else f"P({d['desirable']}) {d['p_best']:.2f}"
+        want, p_best = d["desirable"], d["p_best"]
+        if p_best is None:
+            p = f"for {want}"
+        else:  # as the report shows it: P(no) is 1 minus P(yes) as rounded
+            p = f"P({want}) {p_sought_shown(1 - p_best if want == 'no' else p_best, want):.2f}"
         if d["clear"]:
             return f"clear best {best} ({p})"
         return f"no clear best: {best} ({p}) tied with {', '.join(labels.get(t, t) for t in d['tied'])}"
@@ -373,8 +380,9 @@ def diff_view(found: "RunDiff") -> str:
         lines.append(f"  (not compared, a run's summary records no decision: {', '.join(found.decisions_not_compared)})")
     if margins:
         moved = {m["question"] for m in found.moved}
-        lines.append(f"{len(margins)} kept {'its' if len(margins) == 1 else 'their'} best strategy, whose lead over "
-                     "the others crossed the Monte Carlo threshold (clear <-> tied):")
+        one = len(margins) == 1
+        lines.append(f"{len(margins)} question{'' if one else 's'} kept {'its' if one else 'their'} best strategy, "
+                     "whose lead over the others crossed the Monte Carlo threshold (clear <-> tied):")
         lines += [f"  {d['question']}: {state(d['a'])} -> {state(d['b'])}"
                   + ("" if d["question"] in moved else "; no answer to it moved beyond its Monte Carlo error: "
                      "sampling noise can do this")

@@ -330,7 +330,7 @@ def test_the_same_best_strategy_losing_or_gaining_its_clear_lead_is_not_a_change
         ("q1", "became_tied", True), ("q2", "best_changed", False)]
     text = diff_view(RunDiff(decisions=changed, strategy_labels={s["id"]: s["label"] for s in STRATEGIES}))
     assert text.startswith("1 decision changed") and "  q2: best strategy changed" in text
-    assert ("1 kept its best strategy, whose lead over the others crossed the Monte Carlo threshold (clear <-> tied):\n"
+    assert ("1 question kept its best strategy, whose lead over the others crossed the Monte Carlo threshold (clear <-> tied):\n"
             "  q1: clear best Subsidy push (P(yes) 0.70) -> no clear best: Subsidy push (P(yes) 0.70) tied with Tax "
             "cut; no answer to it moved beyond its Monte Carlo error: sampling noise can do this") in text
     assert "0 answers moved beyond their Monte Carlo error" in text

@@ -69,7 +69,6 @@ def test_a_signal_at_any_stage_stops_the_run_and_leaves_nothing(tmp_path, stage,
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_ctrl_c_in_a_sweep_on_local_workers_stops_it_with_one_line_and_no_worker_traceback(tmp_path) -> None:
     """Ctrl-C signals the command's whole process group, its Dask workers too: the command
     stops (130, the finished variants kept) and the workers leave the signal to it."""
@@ -95,6 +94,7 @@ def test_ctrl_c_in_a_sweep_on_local_workers_stops_it_with_one_line_and_no_worker
     assert _group(run.pid) == [], "the workers are stopped"
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_its_staging_folder_to_the_next_run_which_removes_it(tmp_path) -> None:
     """SIGKILL cannot be caught: the folder a run was writing stays. The next run writing beside
     it finds its owner dead (it holds no claim) and removes it; the next run's own output is

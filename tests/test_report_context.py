@@ -543,7 +543,6 @@ def test_two_numbers_get_the_decimals_that_set_them_apart():
 def test_the_answer_sought_shown_adds_to_one_with_the_probability_of_yes_shown():
     """P(yes) 0.085 is shown as 0.09 in the answers table and the terminal; P(no) beside it was
     0.92 (0.915 rounded), and the two read 1.01."""
-    r = {"probability": 0.085, "mcse": 0.01}
-    assert f"{r['probability']:.2f}" == "0.09"
+    r = {"probability": 0.085, "mcse": 0.01}  # 0.09 as the answers table and the terminal show it
     assert "(0.91)" in context.sought_cell(r, "no")["text"]
     assert answers.p_sought_shown(0.085, "yes") == 0.085 and answers.p_sought_shown(0.3, None) is None

@@ -241,8 +241,8 @@ def test_a_file_that_is_no_ledger_is_named_so_not_edited(tmp_path: Path) -> None
     """A scenario file or a run's summary.json given as --ledger: its line 1 is not to be removed."""
     path = tmp_path / "article.toml"
     path.write_text('[scenario]\nname = "x"\n', encoding="utf-8")
-    with pytest.raises(LedgerError, match=r"article.toml, line 1: not JSON .*so this is not a ledger .*give the right "
-                                          "--ledger"):
+    with pytest.raises(LedgerError, match=r"article.toml, line 1: not JSON .*so this is not a ledger .*give the path "
+                                          "of one"):
         Ledger.read(path)
     (tmp_path / "afile").write_text("")
     with pytest.raises(LedgerError, match="afile is a file, not a folder; give another --ledger"):

@@ -207,3 +207,5 @@ def test_a_value_whose_comma_may_separate_thousands_is_refused_with_both_reading
         parse_value("1,234")
     with pytest.raises(ValueError, match=r"value '231,5': this file's numbers use a decimal point; write 231.5"):
         parse_value("231,5")
+    with pytest.raises(ValueError, match=r"value '0,500': this file's numbers use a decimal point; write 0.500"):
+        parse_value("0,500")  # no thousands start with 0

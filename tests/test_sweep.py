@@ -259,6 +259,9 @@ def test_a_sample_as_large_as_the_grid_says_the_whole_grid_is_fitted(tmp_path) -
                                     "--workers", "0", "--out", str(tmp_path / "o")])
     assert "note: --sample 5 is not fewer than the grid's 2 variants: the whole grid is fitted" in done.output
     assert done.exit_code == 1 and "variant 'sigma=-1'" in done.output  # and still validated first
+    done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=-1,-2", "--sample", "1",
+                                    "--workers", "0", "--out", str(tmp_path / "o")])
+    assert done.exit_code == 1 and "note:" not in done.output  # one point of two: a sample (refused, unsampled)
 
 
 def test_a_whole_other_scenario_is_named_by_its_bare_path_or_as_toml_text() -> None:
@@ -371,6 +374,8 @@ def test_the_sweep_page_is_titled_by_what_its_variants_vary(tmp_path, variants, 
     (["ok", "fail", "fail"], "2 of 3 failed the sampler's diagnostics: their answers are not to be trusted", "warn"),
     (["failed", "failed", "failed"], "Every variant ended in an error and has no answers", "fail"),
     (["failed", "ok", "ok"], "is among them: no variant's best strategy can be set against it.", "fail"),
+    (["fail", "ok", "ok"], "is among them: the flips below are set against answers that are not to be trusted.",
+     "fail"),
 ])
 def test_the_sweep_page_warns_at_its_top_when_variants_have_no_answers_or_failed(tmp_path, verdicts, expected,
                                                                                 level) -> None:
@@ -412,7 +417,10 @@ def test_a_scheduler_that_is_no_address_or_does_not_answer_is_refused_without_a_
     done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--scheduler", "notaurl"])
     assert done.exit_code == 2 and "--scheduler 'notaurl': missing port number" in done.output
     done = CliRunner().invoke(cli, ["calibrate", str(path), "--sims", "2", "--scheduler", "foo://x:1"])
-    assert done.exit_code == 2 and "unknown protocol 'foo'" in done.output
+    assert done.exit_code == 2 and "the protocol 'foo' is not one this command connects with" in done.output
+    for address in ("tls://127.0.0.1:1", "ucx://127.0.0.1:1"):  # their clients need configuration it does not take
+        done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--scheduler", address])
+        assert done.exit_code == 2 and "is not one this command connects with" in done.output, done.output
     monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "0.5s")
     out = tmp_path / "o"
     done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--scheduler",
@@ -424,4 +432,6 @@ def test_a_scheduler_that_is_no_address_or_does_not_answer_is_refused_without_a_
 def test_a_value_given_twice_in_one_vary_option_is_named_as_such() -> None:
     with pytest.raises(SweepError, match="--vary scenario.shock_df: the value 4 is given twice; list each value once"):
         parse_vary(["scenario.shock_df=4,4"])
-    assert parse_vary(["k=1,true,1.0"])["k"] == [1, True, 1.0]  # three values of three types, none twice
+    with pytest.raises(SweepError, match="the value 4.0 is given twice"):
+        parse_vary(["scenario.shock_df=4,4.0"])  # the same scenario
+    assert parse_vary(["k=1,true"])["k"] == [1, True]  # true is not 1

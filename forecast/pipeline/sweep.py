@@ -111,7 +111,10 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     target = Path(out) if out else store.default_run_dir(first, Path(reports_root), "sweep")
     plan = {"forecast_sweep": 1, "scenario": str(base), "inputs": first.sha256(),
             "settings": asdict(settings), "variants": [_plan_entry(v) for v in variants]}
-    existed, fresh = target.exists(), not (target / PLAN).is_file()
+    try:
+        existed, fresh = target.exists(), not (target / PLAN).is_file()
+    except OSError as exc:  # a folder on the way that cannot be searched
+        raise SweepError(f"{target} cannot be checked: {exc.strerror}; choose another --out") from None
     done = _start(target, plan)
     tasks = [VariantTask(i, v.resolved(), base.resolve(), settings, target / "runs" / f"{i:04d}" if keep_runs else None)
              for i, v in enumerate(variants) if i not in done]

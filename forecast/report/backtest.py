@@ -66,7 +66,9 @@ def coverage_side(coverage: float, points: int, level: float = 0.9, alpha: float
     """"narrow" or "wide" when the intervals held a share of the points outside
     :data:`CALIBRATED_90` and one a calibrated forecaster would rarely give on that many points
     (binomial tail below ``alpha``); else None. All 4 of 4 points inside 90% intervals is what
-    a calibrated forecaster does two times in three: not "too wide"."""
+    a calibrated forecaster does two times in three: not "too wide". The binomial treats the
+    points as independent, which points of one origin (one fit) are not: it is the least that
+    must hold before a share is called off, not a test at level ``alpha``."""
     from scipy.stats import binom
 
     low, high = CALIBRATED_90

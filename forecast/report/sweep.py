@@ -90,6 +90,9 @@ def caveat(ds: xr.Dataset) -> tuple[str, str] | None:
     if verdicts[0] == "failed":
         text += (f" The reference, {ds['variant'].values[0]}, is among them: no variant's best strategy can be set "
                  "against it.")
+    elif verdicts[0] == "fail":
+        text += (f" The reference, {ds['variant'].values[0]}, is among them: the flips below are set against answers "
+                 "that are not to be trusted.")
     return text[0].upper() + text[1:], "fail" if errors == n or verdicts[0] in ("failed", "fail") else "warn"
 
 

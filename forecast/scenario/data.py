@@ -47,9 +47,9 @@ SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _DIGITS = r"(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
 _NUMBER = {d: re.compile(rf"[+-]?{_DIGITS.format(d=re.escape(d))}", re.ASCII) for d in ".,"}
 _YEAR = re.compile(r"[+-]?\d+", re.ASCII)
-#: A number whose point or comma may separate thousands: one to three digits, then groups of
-#: three after the mark (89,210; 1,234,567; 89.210).
-_GROUPED = {m: re.compile(rf"[+-]?\d{{1,3}}(?:{re.escape(m)}\d{{3}})+", re.ASCII) for m in ".,"}
+#: A number whose point or comma may separate thousands: one to three digits, the first not 0,
+#: then groups of three after the mark (89,210; 1,234,567; 89.210; not 0,500).
+_GROUPED = {m: re.compile(rf"[+-]?(?:[1-9]\d{{0,2}})(?:{re.escape(m)}\d{{3}})+", re.ASCII) for m in ".,"}
 
 
 def between_thousands(text: str, mark: str) -> bool:

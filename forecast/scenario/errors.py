@@ -221,11 +221,12 @@ def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem
         limit = next(iter(ctx.values()), "")
         shown_limit = limit_text(abs(limit)) if isinstance(limit, float) and abs(limit) >= 1e6 else limit
         if key in STANDARD_KEYS and kind in ("less_than_equal", "greater_than_equal"):
-            return Problem(path, f"{value:g} is beyond the limit of ±{limit:g} standard units; {key} is in standard "
+            return Problem(path, f"{value:g} is beyond the limit of ±{abs(limit):g} standard units; {key} is in standard "
                                  "units, where values are of order 1: check the number")
         if kind in ("less_than_equal", "greater_than_equal") and isinstance(limit, float) and abs(limit) >= 1e6:
-            return Problem(path, f"{value:g} is beyond the limit of ±{shown_limit} on a display scale; give the node's "
-                                 "values in larger units (display.scale)")
+            fix = ("check the number" if key in ("scale", "offset") else
+                   "give the node's values in larger units (its display.scale)")
+            return Problem(path, f"{value:g} is beyond the limit of ±{shown_limit} on a display scale; {fix}")
         return Problem(path, f"must be {bounds[kind]} {limit}; got {value!r}")
     message = str(err.get("msg", "")).removeprefix("Value error, ")
     return Problem(path, f"{message}; got {_short(repr(value))}")

@@ -172,8 +172,8 @@ def _entry(path: Path, n: int, line: str, *, first: bool = False) -> dict:
     """Line ``n`` of the ledger as an entry (with its line number), or :class:`LedgerError`. A
     file whose first line is no entry is most likely not a ledger at all (a scenario file or a
     run's summary.json given as --ledger): it is not to be edited, but replaced by the right path."""
-    fix = ("so this is not a ledger (the JSON-lines file `forecast score` writes, ledger.jsonl): give the right "
-           "--ledger" if first else "the ledger is written by `forecast score` only: restore the line or remove it")
+    fix = ("so this is not a ledger (the JSON-lines file `forecast score` writes, ledger.jsonl): give the path of "
+           "one" if first else "the ledger is written by `forecast score` only: restore the line or remove it")
     try:
         entry = parse_json(line)
     except JsonProblem as exc:
@@ -199,11 +199,11 @@ def append(path: str | Path, entries: list[dict], *, expected: bytes | None = No
     it), a ledger changed since is refused. The ledger's folder must exist (a mistyped
     --ledger makes no directories)."""
     path = Path(path)
-    if path.parent.exists() and not path.parent.is_dir():
-        raise LedgerError(f"{path}: {path.parent} is a file, not a folder; give another --ledger")
-    if not path.parent.is_dir():
-        raise LedgerError(f"{path}: the folder {path.parent} does not exist; create it or give another --ledger")
     try:
+        if path.parent.exists() and not path.parent.is_dir():
+            raise LedgerError(f"{path}: {path.parent} is a file, not a folder; give another --ledger")
+        if not path.parent.is_dir():
+            raise LedgerError(f"{path}: the folder {path.parent} does not exist; create it or give another --ledger")
         return _append(path, entries, expected)
     except OSError as exc:  # a read-only place, a full disk
         raise LedgerError(f"cannot write the ledger {path}: {exc.strerror or exc}; nothing was written: give a --ledger "

@@ -138,11 +138,21 @@ def parse_vary(options: list[str]) -> dict[str, list[Any]]:
         if key in out:
             raise SweepError(f"--vary {key}: given twice; list all its values in one option")
         out[key] = [parse_path(v) if key == WHOLE_FILE else parse_value(v) for v in split_values(values)]
-        typed = [(type(v).__name__, repr(v)) for v in out[key]]  # true is not 1
-        twice = next((v for i, v in enumerate(out[key]) if typed[i] in typed[:i]), None)
+        same = [_sameness(v) for v in out[key]]
+        twice = next((v for i, v in enumerate(out[key]) if same[i] in same[:i]), None)
         if twice is not None:
             raise SweepError(f"--vary {key}: the value {twice!r} is given twice; list each value once")
     return out
+
+
+def _sameness(value: Any) -> tuple:
+    """What makes two values of a --vary option the same variant: a number by its value (4 and
+    4.0), a boolean as a boolean (true is not 1), anything else as written."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", float(value))
+    return (type(value).__name__, repr(value))
 
 
 def parse_path(text: str) -> str:
