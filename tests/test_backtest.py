@@ -353,7 +353,7 @@ def test_a_hindcast_never_sees_the_years_after_its_origin(tmp_path) -> None:
 
 
 def page_of(tmp_path, origins: list[int], horizon: int, scored: dict[int, list[str]],
-            skipped: dict[int, dict[str, Skip]]) -> str:
+            skipped: dict[int, dict[str, Skip]], fits: dict | None = None) -> str:
     """The backtest page of a hand-made backtest of a two-indicator scenario: ``scored`` names
     the indicators with a held-back observation at every horizon of each origin."""
     from forecast.pipeline.backtest import about
@@ -369,7 +369,7 @@ def page_of(tmp_path, origins: list[int], horizon: int, scored: dict[int, list[s
                 targets.append(t)
                 scores.append(score_target(t, np.full(5, 10.0), np.full(5, 0.2)))
     ds = to_dataset(targets, scores, origins, horizon, list(sc.indicators), skipped)
-    fits = {o: {"verdict": "ok"} for o in origins}
+    fits = {o: {"verdict": "ok"} for o in origins} | (fits or {})
     summary = summarise(ds) | about(sc, SamplerSettings(seed=1), origins, horizon, skipped, fits, 1.0)
     (tmp_path / "bt").mkdir()
     return render_backtest(tmp_path / "bt", sc, ds, summary).read_text(encoding="utf-8")
@@ -381,6 +381,18 @@ def test_the_page_lists_origins_as_they_are(tmp_path) -> None:
     assert "origins 2005, 2009, 2014 · 1–2 years ahead" in page and "2005–2014" not in page
     page = page_of(tmp_path / "b", [2005, 2006, 2007, 2012], 2, {o: both for o in (2005, 2006, 2007, 2012)}, {})
     assert "origins 2005–2007, 2012 · 1–2 years ahead" in page
+
+
+def test_the_page_says_why_an_origin_s_fit_warned_and_by_which_thresholds(tmp_path) -> None:
+    """The run report points to the backtest page for why its origins warned: the page says it."""
+    import html as html_text
+
+    warned = {"verdict": "warn", "max_rhat": 1.027, "min_ess_bulk": 323.0, "min_ess_tail": 197.0, "divergences": 0,
+              "messages": ["R-hat 1.027 at noise[x_obs] is above 1.01: run more draws."]}
+    page = html_text.unescape(page_of(tmp_path, [2005, 2006], 1, {2005: ["x_obs"], 2006: ["x_obs"]}, {},
+                                      {2006: warned}))
+    assert "R-hat 1.027 at noise[x_obs] is above 1.01: run more draws." in page
+    assert "Thresholds: R-hat at most 1.01 (above 1.05 fails), bulk and tail ESS at least 100 per chain" in page
 
 
 def test_an_unscored_indicator_says_why_from_each_origin(tmp_path) -> None:

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from forecast.backtest.evaluate import BASELINE_LABELS
 from forecast.backtest.hindcast import MIN_HISTORY, SHORT
+from forecast.posterior.diagnostics import ESS_PER_CHAIN_OK, RHAT_OK, RHAT_WARN
 from forecast.report.context import stylesheet
 from forecast.report.figures import HISTORY, PALETTE, frame, plain_axes, styled, text, to_svg
 from forecast.report.render import environment
@@ -233,6 +234,7 @@ def backtest_context(scenario: Scenario, ds: xr.Dataset, summary: dict) -> dict[
         "pit": pit_histogram(counts=summary["pit_histogram"], salt="bt-pit"),
         "rows": rows, "charts": charts, "labels": BASELINE_LABELS, "levels": LEVELS_SHOWN,
         "calibrated": CALIBRATED_90,
+        "thresholds": {"rhat_ok": RHAT_OK, "rhat_warn": RHAT_WARN, "ess_per_chain": ESS_PER_CHAIN_OK},
     }
 
 
