@@ -389,8 +389,8 @@ def test_the_page_says_why_an_origin_s_fit_warned_and_by_which_thresholds(tmp_pa
 
     warned = {"verdict": "warn", "max_rhat": 1.027, "min_ess_bulk": 323.0, "min_ess_tail": 197.0, "divergences": 0,
               "messages": ["R-hat 1.027 at noise[x_obs] is above 1.01: run more draws."]}
-    page = html_text.unescape(page_of(tmp_path, [2005, 2006], 1, {2005: ["x_obs"], 2006: ["x_obs"]}, {},
-                                      {2006: warned}))
+    page = " ".join(html_text.unescape(page_of(tmp_path, [2005, 2006], 1, {2005: ["x_obs"], 2006: ["x_obs"]}, {},
+                                               {2006: warned})).split())
     assert "R-hat 1.027 at noise[x_obs] is above 1.01: run more draws." in page
     assert "Thresholds: R-hat at most 1.01 (above 1.05 fails), bulk and tail ESS at least 100 per chain" in page
 
