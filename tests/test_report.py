@@ -691,10 +691,10 @@ def test_the_overview_says_what_each_answer_hinges_on(rendered, runs, variant):
         error = max(entry["claims"][top]["tornado_mcse"][best])
         label = s["claims"][top]["label"]
         if entry["claims"][top]["tornado_clear"][best]:
-            assert (f"The answer hinges most on {label}: from {lo:.2f} to {hi:.2f} (Monte Carlo error about "
+            assert (f"The answer hinges most on \u201c{label}\u201d: from {lo:.2f} to {hi:.2f} (Monte Carlo error about "
                     f"{error:.3f} each) as its effect goes from its 5th to its 95th percentile.") in shown(part)
         else:  # the swing is the regression's noise as much as the claim's influence
-            assert (f"No claim moves this answer beyond Monte Carlo error: the widest swing ({label}: from "
+            assert (f"No claim moves this answer beyond Monte Carlo error: the widest swing (\u201c{label}\u201d: from "
                     f"{lo:.2f} to {hi:.2f} (Monte Carlo error about {error:.3f} each)) is within it.") in shown(part)
     for table in ("flips", "by-hypothesis"):
         assert f'<table class="compact {table}">' in part

@@ -303,11 +303,11 @@ def test_a_tornado_whose_swings_are_within_monte_carlo_error_says_no_claim_moves
     q = {"id": "q", "text": "Q?"}
     by_id = {"a": {"id": "a", "label": "A", "href": "a.html"}}
     clear = context.hinge_question(s, q, _hinged((0.3, 0.7), 0.02, True), by_id)
-    assert clear["sentence"].startswith("The answer hinges most on Claim C: from 0.30 to 0.70 (Monte Carlo error "
+    assert clear["sentence"].startswith("The answer hinges most on \u201cClaim C\u201d: from 0.30 to 0.70 (Monte Carlo error "
                                         "about 0.020 each)")
     noisy = context.hinge_question(s, q, _hinged((0.45, 0.52), 0.06, False), by_id)
     assert noisy["sentence"].startswith("No claim moves this answer beyond Monte Carlo error: the widest swing "
-                                        "(Claim C: from 0.45 to 0.52")
+                                        "(\u201cClaim C\u201d: from 0.45 to 0.52")
     assert noisy["bars"][0]["clear"] is False and noisy["bars"][0]["mcse_low"] == 0.06
 
 
@@ -449,7 +449,7 @@ def test_the_tornado_its_sentence_and_the_summary_rank_claims_under_the_strategy
     by_id = {"a": {"id": "a", "label": "A", "href": "a.html"}, "b": {"id": "b", "label": "B", "href": "b.html"}}
     card = context.hinge_question(s, {"id": "q", "text": "Q?"}, entry, by_id)
     assert [b["claim"] for b in card["bars"]] == ["v", "w"]
-    assert card["sentence"].startswith("The answer hinges most on V:")
+    assert card["sentence"].startswith("The answer hinges most on \u201cV\u201d:")
     assert context.rests_on(s, {"id": "q"}, by_id["a"], "yes")["text"].startswith("Hinges most on \u201cV\u201d.")
 
 

@@ -781,11 +781,11 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
         top = bars[0]
         swing = f"from {fmt(top['at_low'])} to {fmt(top['at_high'])}{error_text(top)}"
         if top["clear"]:
-            sentence = (f"The answer hinges most on {top['label']}: {swing} as its effect goes from its {low} to its "
-                        f"{high} percentile.")
+            sentence = (f"The answer hinges most on \u201c{top['label']}\u201d: {swing} as its effect goes from its "
+                        f"{low} to its {high} percentile.")
         else:
-            sentence = (f"No claim moves this answer beyond Monte Carlo error: the widest swing ({top['label']}: "
-                        f"{swing}) is within it. The bars are drawn pale.")
+            sentence = (f"No claim moves this answer beyond Monte Carlo error: the widest swing (\u201c{top['label']}"
+                        f"\u201d: {swing}) is within it. The bars are drawn pale.")
         fig = figure(f"tornado-{q['id']}", plots.tornado_chart, bars=bars, answer=answer, strategy_label=st["label"],
                      question=q["text"], percentiles=(low, high))
     else:
