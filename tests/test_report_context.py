@@ -546,3 +546,12 @@ def test_the_answer_sought_shown_adds_to_one_with_the_probability_of_yes_shown()
     r = {"probability": 0.085, "mcse": 0.01}  # 0.09 as the answers table and the terminal show it
     assert "(0.91)" in context.sought_cell(r, "no")["text"]
     assert answers.p_sought_shown(0.085, "yes") == 0.085 and answers.p_sought_shown(0.3, None) is None
+
+
+def test_a_number_that_rounds_to_zero_shows_no_sign():
+    """A median difference of -0.04 shown as "-0.0" reads as a fall."""
+    from forecast.report.formatting import fmt, quantity, signed
+
+    assert fmt(-0.004) == "0.00" and fmt(-0.04, 1) == "0.0" and fmt(-0.06, 1) == "-0.1"
+    assert signed(-0.04) == "0.0" and signed(0.04) == "0.0" and signed(0.06) == "+0.1"
+    assert quantity(-0.04, 1, sign=True) == "0.0" and quantity(-1.2, 1) == "\u22121.2"

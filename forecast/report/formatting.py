@@ -8,8 +8,13 @@ MINUS = "\u2212"
 
 
 def fmt(x: float | None, digits: int = 2) -> str:
-    """A number for display; missing values (NaN is stored as null) show as "n/a"."""
-    return "n/a" if x is None else f"{x:.{digits}f}"
+    """A number for display; missing values (NaN is stored as null) show as "n/a", and a
+    number that rounds to zero shows no sign ("-0.0" would read as a fall)."""
+    return "n/a" if x is None else _unsigned_zero(f"{x:.{digits}f}")
+
+
+def _unsigned_zero(text: str) -> str:
+    return text.lstrip("+-") if float(text) == 0 else text
 
 
 def apart(value: float | None, other: float | None, digits: int = 3, most: int = 6) -> tuple[str, str]:
@@ -27,7 +32,8 @@ def fmt_interval(lo: float | None, hi: float | None, digits: int = 2) -> str:
 
 
 def signed(x: float | None, digits: int = 1) -> str:
-    return "n/a" if x is None else f"{x:+.{digits}f}"
+    """A change with its sign ("+0.4", "-1.2"); none on a zero."""
+    return "n/a" if x is None else _unsigned_zero(f"{x:+.{digits}f}")
 
 
 def decimals(*values: float | None) -> int:
@@ -41,10 +47,7 @@ def quantity(x: float | None, digits: int, *, sign: bool = False) -> str:
     """A forecast value (or change, with ``sign``) with a true minus sign."""
     if x is None:
         return "n/a"
-    text = f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
-    if float(text) == 0:
-        text = text.lstrip("+-")  # no sign on a zero ("-0" would read as a fall)
-    return text.replace("-", MINUS)
+    return _unsigned_zero(f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}").replace("-", MINUS)
 
 
 def safe_url(url: str | None) -> str | None:
