@@ -555,3 +555,16 @@ def test_a_number_that_rounds_to_zero_shows_no_sign():
     assert fmt(-0.004) == "0.00" and fmt(-0.04, 1) == "0.0" and fmt(-0.06, 1) == "-0.1"
     assert signed(-0.04) == "0.0" and signed(0.04) == "0.0" and signed(0.06) == "+0.1"
     assert quantity(-0.04, 1, sign=True) == "0.0" and quantity(-1.2, 1) == "\u22121.2"
+
+
+def test_an_index_value_that_rounds_to_an_end_of_the_scale_reads_as_beyond_the_last_step():
+    """0.30 to 99.77 shown as "0 to 100" reads as the scale itself, not as a forecast."""
+    assert context.on_index(0.30, 0) == "<1" and context.on_index(99.77, 0) == ">99"
+    assert context.on_index(42.4, 0) == "42" and context.on_index(0.03, 1) == "<0.1"
+    q = {"subject": "a", "comparison": "above", "threshold": 60.0, "year": 2029, "reference_year": None}
+    s = {"nodes": {"a": {"label": "A", "unit": "index 0-100"}}, "indicators": {}}
+    note = context.spread(s, q, {"quantity": {"q05": 0.30, "median": 45.0, "q95": 99.77}})["note"]
+    assert note == "90% interval <1 to >99; yes if above 60"
+    s["nodes"]["a"]["unit"] = "%"
+    assert context.spread(s, q, {"quantity": {"q05": 8.0, "median": 44.0, "q95": 90.0}})["note"] == \
+        "90% interval 8% to 90%; yes if above 60"

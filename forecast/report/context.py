@@ -26,6 +26,7 @@ from forecast.report import figures as plots
 from forecast.report.downloads import ANSWERS_CSV, SUMMARY_JSON
 from forecast.report.drawing import figure
 from forecast.report.formatting import (
+    MINUS,
     apart,
     decimals,
     fmt,
@@ -287,10 +288,22 @@ def spread(s: dict, question: dict, cell: dict) -> dict[str, str]:
         what = f"value in {question['year']}"
         line = quantity(question["threshold"], d)
         u = unit
-        values = [quantity(q.get(k), d) for k in ("median", "q05", "q95")]
+        values = [on_index(q.get(k), d) if is_index(unit) else quantity(q.get(k), d) for k in ("median", "q05", "q95")]
     shown = with_unit(values[0], u) if question.get("reference_year") is None else f"{values[0]} {u}".strip()
+    lo, hi = (f"{values[1]}%", f"{values[2]}%") if u == "%" else values[1:]  # "8% to 90%": a percentage is no index
     return {"text": f"{what}: {shown}",
-            "note": f"90% interval {values[1]} to {values[2]}; yes if {op} {line}"}
+            "note": f"90% interval {lo} to {hi}; yes if {op} {line}"}
+
+
+def on_index(x: float | None, digits: int) -> str:
+    """A value on the 0-100 index as rounded, except that one rounding to an end of the scale
+    reads "<1" or ">99": the index never reaches 0 or 100, and "0 to 100" reads as the scale,
+    not as a forecast."""
+    text = quantity(x, digits)
+    if x is not None and 0 < x < 100 and float(text.replace(MINUS, "-")) in (0.0, 100.0):
+        step = 10.0 ** -digits
+        return f"<{step:g}" if x < 50 else f">{100 - step:g}"
+    return text
 
 
 def reading(text: str, strategy: dict, cell: dict, base: dict | None, base_cell: dict | None) -> str:
