@@ -403,7 +403,7 @@ def test_an_unscored_indicator_says_why_from_each_origin(tmp_path) -> None:
                2005: {"y_obs": Skip(SHORT, f"3 observations before 2005; {MIN_HISTORY} needed")},
                2012: {"y_obs": Skip(CONSTANT, "constant before 2012")}}
     page = page_of(tmp_path, origins, 3, {o: ["x_obs"] for o in origins}, skipped)
-    assert (f"not scored: too little history before 2004–2005 ({MIN_HISTORY} observations needed); left out from "
+    assert (f"not scored: too little history before the origins 2004–2005 ({MIN_HISTORY} observations needed); left out from "
             "2012 (constant before 2012); nothing observed in the years forecast (2009–2011 from 2009, 2014–2016 "
             "from 2014)") in page
     assert "too little history before every origin" not in page

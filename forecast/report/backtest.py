@@ -60,7 +60,7 @@ def headline(summary: dict) -> str:
     return (f"Over {summary['points']} held-back observations ({n} origin{'' if n == 1 else 's'}, "
             f"{ahead}), the 90% intervals held {cov['90']:.0%} of what happened"
             f"{calibration} and the 50% intervals {cov['50']:.0%}; the forecasts were {verdict} the best naive "
-            f"forecast ({best}): skill {sk['skill']:+.2f}{spread}.")
+            f"forecast, a {best}: skill {sk['skill']:+.2f}{spread}.")
 
 
 def coverage_side(coverage: float, points: int, level: float = 0.9, alpha: float = 0.05) -> str | None:
@@ -198,7 +198,11 @@ def unscored_reasons(ds: xr.Dataset, summary: dict, indicator: str) -> list[str]
             other.append(f"left out from {origin} ({skipped[origin]['reason']})")
         elif not bool(scored.sel(origin=origin)):
             empty.append(f"{years_shown(list(range(origin, origin + summary['horizon'])))} from {origin}")
-    reasons = [f"too little history before {years_shown(short)} ({MIN_HISTORY} observations needed)"] if short else []
+    if len(short) > 1 and len(short) == len(summary["origins"]):
+        when = f"any origin ({years_shown(short)})"
+    else:
+        when = f"the origin{'s' if len(short) > 1 else ''} {years_shown(short)}"
+    reasons = [f"too little history before {when} ({MIN_HISTORY} observations needed)"] if short else []
     reasons += other
     if empty:
         reasons.append(f"nothing observed in the years forecast ({', '.join(empty)})")
