@@ -518,3 +518,17 @@ def test_an_indicator_is_scored_in_units_of_its_typical_yearly_step() -> None:
     assert score_scale(np.array([1.0, 3.0]), np.array([2010, 2015])) == pytest.approx(np.std([1.0, 3.0], ddof=1))
     assert score_scale(np.full(5, 2.0), np.arange(2010, 2015)) == 1.0
     assert score_scale(1000 * values, years) == pytest.approx(1000 * score_scale(values, years))
+
+
+def test_an_origin_scored_on_one_year_is_drawn_and_every_origin_is_named_in_its_colour() -> None:
+    """A band over one year draws nothing: such an origin shows as a dot with its ranges as bars,
+    and each origin's year is written at its first point."""
+    from forecast.report.backtest import origins_chart
+
+    one = {"origin": 2021, "years": [2023], "q05": [10.0], "q25": [20.0], "q50": [30.0], "q75": [40.0], "q95": [50.0]}
+    two = {"origin": 2016, "years": [2017, 2018], "q05": [1.0, 1.0], "q25": [2.0, 2.0], "q50": [3.0, 3.0],
+           "q75": [4.0, 4.0], "q95": [5.0, 5.0]}
+    svg = str(origins_chart(label="Poll", history={"years": [2015, 2016, 2023], "values": [3.0, 4.0, 31.0]},
+                            fans=[two, one], log=False, salt="t"))
+    assert ">2021<" in svg and ">2016<" in svg
+    assert svg.count('stroke-width="3.5"') + svg.count("stroke-width: 3.5") >= 1, "the 50% range as a thick bar"

@@ -141,11 +141,26 @@ def pit_histogram(*, counts: list[int], salt: str) -> Markup:
 def origins_chart(*, label: str, history: dict, fans: list[dict], log: bool, salt: str) -> Markup:
     """One indicator's observed series, and each origin's 50% and 90% fan over its horizon."""
     fig, ax = frame(4.4, 2.9, top=0.34)
+    singles = [f["years"][0] for f in fans if len(f["years"]) == 1]
+    seen: dict[int, int] = {}
     for i, fan in enumerate(fans):
         color = PALETTE[i % len(PALETTE)]
-        ax.fill_between(fan["years"], fan["q05"], fan["q95"], color=color, alpha=0.14, linewidth=0)
-        ax.fill_between(fan["years"], fan["q25"], fan["q75"], color=color, alpha=0.3, linewidth=0)
-        ax.plot(fan["years"], fan["q50"], color=color, linewidth=1.2)
+        if len(fan["years"]) == 1:  # a band over one year is no band: the ranges as bars, side by side in a year
+            year = fan["years"][0]
+            k, n = seen.get(year, 0), singles.count(year)
+            seen[year] = k + 1
+            x = year + 0.16 * (k - (n - 1) / 2)
+            ax.plot([x, x], [fan["q05"][0], fan["q95"][0]], color=color, linewidth=1.0, alpha=0.7)
+            ax.plot([x, x], [fan["q25"][0], fan["q75"][0]], color=color, linewidth=3.5, alpha=0.7)
+            ax.plot([x], fan["q50"], color=color, marker="o", markersize=3.5, linestyle="none")
+        else:
+            ax.fill_between(fan["years"], fan["q05"], fan["q95"], color=color, alpha=0.14, linewidth=0)
+            ax.fill_between(fan["years"], fan["q25"], fan["q75"], color=color, alpha=0.3, linewidth=0)
+            ax.plot(fan["years"], fan["q50"], color=color, linewidth=1.2)
+        if "origin" in fan:  # which origin this colour is
+            ax.annotate(str(fan["origin"]), (x if len(fan["years"]) == 1 else fan["years"][0], fan["q50"][0]),
+                        xytext=(-3, 5),
+                        textcoords="offset points", fontsize=8.5, color=color, ha="right")  # no smaller than the legend
     ax.plot(history["years"], history["values"], color=HISTORY, marker="o", markersize=3, linewidth=1.1,
             zorder=5, label="what happened")
     ax.set_title(text(label, 60), loc="left")
@@ -165,7 +180,7 @@ def fans(ds: xr.Dataset, scenario: Scenario, indicator: str) -> list[dict]:
         have = np.isfinite(o["q50"].values)
         if not have.any():
             continue
-        fan = {"years": [int(y) for y in o["year"].values[have]]}
+        fan = {"origin": int(origin), "years": [int(y) for y in o["year"].values[have]]}
         for q in ("q05", "q25", "q50", "q75", "q95"):
             fan[q] = [float(v) for v in ind.untransformed(o[q].values[have])]
         out.append(fan)
