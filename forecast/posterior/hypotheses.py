@@ -524,7 +524,12 @@ class Weighing:
         worst_bulk = min(self.fits, key=lambda f: f.diagnostics.min_ess_bulk)
         worst_tail = min(self.fits, key=lambda f: f.diagnostics.min_ess_tail)
         bulk, tail = self.mixture_ess()
-        mixed = "the mixture of the fits; smallest in one fit at " if len(self.fits) > 1 else ""
+        def mixed(fit: ConditionalFit, kind: str) -> str:  # the mixture's is the number; the one fit's is named
+            if len(self.fits) == 1:
+                return ""
+            one = fit.diagnostics.min_ess_bulk if kind == "bulk" else fit.diagnostics.min_ess_tail
+            return f"the mixture of the fits; smallest in one fit, {one:.0f}, at "
+
         steps = [f.leapfrog_steps for f in fits]
         d = replace(
             fits[0].diagnostics,
@@ -532,8 +537,8 @@ class Weighing:
             divergences_per_chain=[x for f in fits for x in f.diagnostics.divergences_per_chain],
             max_rhat=worst_rhat.diagnostics.max_rhat, min_ess_bulk=bulk, min_ess_tail=tail,
             worst={"rhat": label(worst_rhat, worst_rhat.diagnostics.worst["rhat"]),
-                   "ess_bulk": mixed + label(worst_bulk, worst_bulk.diagnostics.worst["ess_bulk"]),
-                   "ess_tail": mixed + label(worst_tail, worst_tail.diagnostics.worst["ess_tail"])},
+                   "ess_bulk": mixed(worst_bulk, "bulk") + label(worst_bulk, worst_bulk.diagnostics.worst["ess_bulk"]),
+                   "ess_tail": mixed(worst_tail, "tail") + label(worst_tail, worst_tail.diagnostics.worst["ess_tail"])},
             sampling_seconds=sum(f.sampling_seconds for f in fits),
             leapfrog_steps=None if None in steps else sum(steps),
             steps_per_iteration=None if None in steps else sum(steps) / sum(
