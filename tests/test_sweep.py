@@ -135,6 +135,9 @@ def test_a_sweep_file_lists_named_variants(tmp_path) -> None:
     f.write_text('[[variants]]\nname = "a"\n[[variants]]\nname = "a"\n')
     with pytest.raises(SweepError, match="'a' is used twice"):
         read_sweep_file(f)
+    f.write_text('[[variants]]\nname = 5\n')
+    with pytest.raises(SweepError, match=r'variants\[0\]: give each variant a name = "..." as text \(5 is a whole number\)'):
+        read_sweep_file(f)
 
 
 def test_numbers_only_variants_share_a_structure_and_a_family_change_does_not(tmp_path) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from forecast.files import FileProblem, parse_toml, read_text
 from forecast.scenario import Scenario, ScenarioError, load_scenario
-from forecast.scenario.errors import did_you_mean
+from forecast.scenario.errors import did_you_mean, shown
 from forecast.scenario.load import MAX_SCENARIO_BYTES, scenario_from_document
 from forecast.scenario.schema import LIMITS
 
@@ -250,7 +250,9 @@ def read_sweep_file(path: Path) -> list[Variant]:
     for i, entry in enumerate(document["variants"]):
         where = f"{path}: variants[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
-            raise SweepError(f"{where}: give each variant a name = \"...\"")
+            given = (f" ({shown(entry['name'])})" if isinstance(entry, dict) and "name" in entry
+                     and not isinstance(entry["name"], str) else "")
+            raise SweepError(f"{where}: give each variant a name = \"...\" as text{given}")
         extra = set(entry) - {"name", "scenario", "changes"}
         if extra:
             raise SweepError(f"{where}.{sorted(extra)[0]}: unknown key; a variant has name, scenario and changes")
