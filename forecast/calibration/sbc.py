@@ -282,6 +282,7 @@ def fit(truth: Truth, settings: SamplerSettings, compiled: CompiledModel | None 
         "verdict": d.verdict,
         "diagnostics": {"max_rhat": _num(d.max_rhat), "min_ess_bulk": _num(d.min_ess_bulk),
                         "min_ess_tail": _num(d.min_ess_tail), "divergences": d.divergences, "fits": d.fits,
+                        "worst_rhat": d.worst.get("rhat", ""),
                         "sampling_seconds": round(d.sampling_seconds, 3),
                         "messages": list(d.messages)},
         "weights": weights, "seconds": round(time.perf_counter() - started, 3),
@@ -478,9 +479,12 @@ def caveats(summary: dict) -> list[str]:
                    f"use --sims {FEW_SIMULATIONS} or more before calling the model calibrated.")
     unclean = v.get("warn", 0) + v.get("fail", 0)
     if unclean:
+        at_scales = summary.get("unclean_at_shock_scales")
+        where = (f"; in {at_scales} of them the largest R-hat is at a per-year shock scale, which the ranks leave out"
+                 if at_scales else "")
         out.append(f"{unclean} of {n} fits did not pass their diagnostics ({v.get('fail', 0)} fail, "
-                   f"{v.get('warn', 0)} warn): their ranks can hide a miscalibration or fake one; rerun with more "
-                   "--draws and --tune.")
+                   f"{v.get('warn', 0)} warn{where}): their ranks can hide a miscalibration or fake one; rerun with "
+                   "more --draws and --tune.")
     if summary["errors"]:
         out.append(f"{len(summary['errors'])} of {summary['sims']} simulations ended in an error and have no ranks.")
     return out
@@ -511,13 +515,15 @@ def summarise(results: list[dict], *, scenario: Scenario | str | Path, seed: int
     L = kept.pop() if kept else KEPT
     ranks = ranks_of(results)
     verdicts = {v: sum(r["verdict"] == v for r in done) for v in ("ok", "warn", "fail")}
+    at_scales = sum(r["verdict"] != "ok" and str(r["diagnostics"].get("worst_rhat", "")).startswith("shock_scale[")
+                    for r in done)
     autocorrelated = {label: sum(r["independent"][label] < L for r in done)
                       for label in (done[0]["independent"] if done else {})}
     return {
         "scenario": {"name": scenario.name, "path": str(scenario.path), "inputs": scenario.sha256()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seed": seed, "sims": len(results), "completed": len(done), "errors": errors, "L": L,
-        "settings": asdict(settings), "verdicts": verdicts,
+        "settings": asdict(settings), "verdicts": verdicts, "unclean_at_shock_scales": at_scales,
         "uniformity": uniformity(ranks, L, alpha=alpha),
         "autocorrelated": autocorrelated,
         "fit_seconds": {"mean": float(np.mean([r["seconds"] for r in done])) if done else None,
