@@ -292,7 +292,7 @@ def outside_domain(values: np.ndarray, transform: str) -> int | None:
     return int(bad[0]) if len(bad) else None
 
 
-def _one_row_per_year(table: Table, y: int, column: str) -> None:
+def _one_row_per_year(table: Table, y: int) -> None:
     """Refuse a year on two rows, whichever columns they fill: a row typed with last year's
     year (2016 for 2017) and a gap in the column read would otherwise lose its year without a
     word. Rows whose year cell is no year (a footnote) are left to the reading."""
@@ -341,7 +341,7 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
     lines: list[int] = []
     first_line: dict[int, int] = {}
     try:
-        _one_row_per_year(table, y, ind.year_column)
+        _one_row_per_year(table, y)
         for line, cells in table.rows:
             if not cells[v].strip():
                 continue  # a gap
