@@ -339,7 +339,6 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
     values: list[float] = []
     sources: list[str] = []
     lines: list[int] = []
-    first_line: dict[int, int] = {}
     try:
         _one_row_per_year(table, y)
         for line, cells in table.rows:
@@ -349,13 +348,9 @@ def read_series(file: Path, ind: IndicatorSpec, p: str, problems: list[Problem])
                 raise TableError(f"line {line}: {ind.column} has a value but {ind.year_column} is empty; give its year")
             year = table.year(line, ind.year_column, cells[y])
             value = table.number(line, ind.column, cells[v])
-            if year in first_line:
-                raise TableError(f"line {line}: year {year} appears twice (also line {first_line[year]}); keep one row "
-                                 "per year")
             if not cells[s].strip():
                 raise TableError(f"line {line}: {ind.column} has a value but source is empty; every data row must say "
                                  "where it comes from (a URL or a publication)")
-            first_line[year] = line
             lines.append(line)
             years.append(year)
             values.append(value)
