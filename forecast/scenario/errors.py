@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecast.scenario.schema import YEARS
+from forecast.scenario.schema import DISPLAY_LIMIT, STANDARD_LIMIT, YEARS
 
 #: What an id may be (:data:`~forecast.scenario.schema.ID_PATTERN`) in words: "cohésion" is refused for its é.
 ID_RULE = "starts with a letter and uses only ASCII letters (a-z, A-Z), digits and _ (at most 64 characters)"
@@ -164,8 +164,12 @@ def _expected(kind: str, key: str) -> str:
     return EXPECTED.get(kind, "")
 
 
-#: Keys whose numbers are in latent standard units (:data:`~forecast.scenario.schema.STANDARD_LIMIT`).
-STANDARD_KEYS = {"drift_sd", "initial_sd", "by_sd"}
+def beyond_display(value: float, key: str = "") -> str:
+    """Why a number on a display scale is refused (beyond :data:`~forecast.scenario.schema.DISPLAY_LIMIT`),
+    and the fix: the display's own ``scale`` and ``offset`` are to be checked, any other number
+    given in larger units."""
+    fix = "check the number" if key in ("scale", "offset") else "give the node's values in larger units (its display.scale)"
+    return f"{value:g} is beyond the limit of ±{limit_text(DISPLAY_LIMIT)} on a display scale; {fix}"
 
 
 def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem:
@@ -219,14 +223,12 @@ def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem
               "less_than_equal": "at most"}
     if kind in bounds:
         limit = next(iter(ctx.values()), "")
-        shown_limit = limit_text(abs(limit)) if isinstance(limit, float) and abs(limit) >= 1e6 else limit
-        if key in STANDARD_KEYS and kind in ("less_than_equal", "greater_than_equal"):
-            return Problem(path, f"{value:g} is beyond the limit of ±{abs(limit):g} standard units; {key} is in standard "
-                                 "units, where values are of order 1: check the number")
-        if kind in ("less_than_equal", "greater_than_equal") and isinstance(limit, float) and abs(limit) >= 1e6:
-            fix = ("check the number" if key in ("scale", "offset") else
-                   "give the node's values in larger units (its display.scale)")
-            return Problem(path, f"{value:g} is beyond the limit of ±{shown_limit} on a display scale; {fix}")
+        magnitude = abs(limit) if isinstance(limit, float) and kind in ("less_than_equal", "greater_than_equal") else None
+        if magnitude == STANDARD_LIMIT:
+            return Problem(path, f"{value:g} is beyond the limit of ±{STANDARD_LIMIT:g} standard units; {key} is in "
+                                 "standard units, where values are of order 1: check the number")
+        if magnitude == DISPLAY_LIMIT:
+            return Problem(path, beyond_display(value, key))
         return Problem(path, f"must be {bounds[kind]} {limit}; got {value!r}")
     message = str(err.get("msg", "")).removeprefix("Value error, ")
     return Problem(path, f"{message}; got {_short(repr(value))}")

@@ -32,6 +32,7 @@ from forecast.scenario.domain import Claim, Indicator, LeverSetting, Node, Quest
 from forecast.scenario.errors import (
     Problem,
     ScenarioError,
+    beyond_display,
     did_you_mean,
     id_rule,
     keypath,
@@ -476,8 +477,7 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
     def on_scale(values: list[float]) -> bool:
         huge = next((v for v in values if abs(v) > DISPLAY_LIMIT), None)
         if huge is not None:
-            problems.append(Problem(q, f"{huge:g} is beyond the limit of ±{limit_text(DISPLAY_LIMIT)} on a display "
-                                       "scale; give the node's values in larger units (display.scale)"))
+            problems.append(Problem(q, beyond_display(huge)))
             return False
         outside = next((v for v in values if not domain[0] < v < domain[1]), None) if domain else None
         if outside is not None:
