@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -127,19 +128,25 @@ def _with_ids(problems: list[Problem], document: dict) -> list[Problem]:
     return out
 
 
-def _deepest(document: dict) -> tuple[int, tuple]:
-    """How deep tables and lists are nested, and the key path of the deepest value (without
+def _walk(document: dict) -> Iterator[tuple[object, tuple]]:
+    """Every value of a document with its key path, tables and lists included (without
     recursion: the point is to refuse what recursion could not take)."""
-    best: tuple[int, tuple] = (0, ())
     stack: list[tuple[object, tuple]] = [(document, ())]
     while stack:
         value, loc = stack.pop()
-        if len(loc) > best[0]:
-            best = (len(loc), loc)
+        yield value, loc
         if isinstance(value, dict):
             stack.extend((v, (*loc, k)) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((v, (*loc, i)) for i, v in enumerate(value))
+
+
+def _deepest(document: dict) -> tuple[int, tuple]:
+    """How deep tables and lists are nested, and the key path of the deepest value."""
+    best: tuple[int, tuple] = (0, ())
+    for _, loc in _walk(document):
+        if len(loc) > best[0]:
+            best = (len(loc), loc)
     return best
 
 
@@ -154,15 +161,9 @@ def _control_characters(document: dict) -> list[Problem]:
     import unicodedata
 
     found = []
-    stack: list[tuple[object, tuple]] = [(document, ())]
-    while stack:
-        value, loc = stack.pop()
+    for value, loc in _walk(document):
         if isinstance(value, dict):
-            stack.extend((v, (*loc, k)) for k, v in value.items())
-            texts = [(k, (*loc, k)) for k in value]
-        elif isinstance(value, list):
-            stack.extend((v, (*loc, i)) for i, v in enumerate(value))
-            texts = []
+            texts = [(k, (*loc, k)) for k in value]  # a table's keys are texts too
         else:
             texts = [(value, loc)] if isinstance(value, str) else []
         for text, at in texts:
