@@ -111,11 +111,7 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     target = Path(out) if out else store.default_run_dir(first, Path(reports_root), "sweep")
     plan = {"forecast_sweep": 1, "scenario": str(base), "inputs": first.sha256(),
             "settings": asdict(settings), "variants": [_plan_entry(v) for v in variants]}
-    try:
-        existed, fresh = target.exists(), not (target / PLAN).is_file()
-    except OSError as exc:  # a folder on the way that cannot be searched
-        raise SweepError(f"{target} cannot be checked: {exc.strerror}; choose another --out") from None
-    done = _start(target, plan)
+    done, existed = _start(target, plan)
     tasks = [VariantTask(i, v.resolved(), base.resolve(), settings, target / "runs" / f"{i:04d}" if keep_runs else None)
              for i, v in enumerate(variants) if i not in done]
     if say is not None:
@@ -132,7 +128,7 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     try:
         run_tasks(fit_variant, tasks, cluster, finished)
     except ClusterError:  # nothing ran: a new sweep leaves nothing behind
-        if fresh and len(results) == len(done):
+        if existed is not None and len(results) == len(done):
             _unstart(target, existed)
         raise
     ordered = [results[i] for i in range(len(variants))]
@@ -157,11 +153,17 @@ def _where(cluster: Cluster) -> str:
     return f"on {cluster.workers} local Dask worker{'s' if cluster.workers != 1 else ''}"
 
 
-def _start(target: Path, plan: dict) -> dict[int, dict]:
+def _start(target: Path, plan: dict) -> tuple[dict[int, dict], bool | None]:
     """Create the sweep directory, or resume the one there: the finished variants' results
-    (failed ones are fitted again). A directory holding anything else is refused."""
+    (failed ones are fitted again), and for a new sweep whether its folder existed before (None
+    when resumed: :func:`_unstart` undoes only a new one). A directory holding anything else is
+    refused."""
     found = target / PLAN
-    if found.is_file():
+    try:
+        resumed = found.is_file()
+    except OSError as exc:  # a folder on the way that cannot be searched
+        raise SweepError(f"{target} cannot be checked: {exc.strerror}; choose another --out") from None
+    if resumed:
         try:
             earlier = json.loads(found.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -177,18 +179,19 @@ def _start(target: Path, plan: dict) -> dict[int, dict]:
                 continue  # a damaged result is fitted again
             if "error" not in result:
                 done[int(f.stem)] = result
-        return done
+        return done, None
     try:
-        if target.exists() and not target.is_dir():
+        existed = target.exists()
+        if existed and not target.is_dir():
             raise SweepError(f"{target} is a file, not a folder: choose another --out")
-        if target.exists() and any(target.iterdir()):
+        if existed and any(target.iterdir()):
             raise SweepError(f"{target} already exists and is not a sweep; choose another --out")
         (target / "variants").mkdir(parents=True, exist_ok=True)
         _write_atomic(target / PLAN, json.dumps(plan, indent=2))
     except OSError as exc:  # a file on the way (afile/sub), a read-only place, a full disk
         raise SweepError(f"cannot create the sweep folder {target}: {exc.strerror}; choose a place you can write "
                          "to with --out") from None
-    return {}
+    return {}, existed
 
 
 def _unstart(target: Path, existed: bool) -> None:

@@ -123,7 +123,7 @@ def scheduler_problem(address: str) -> str | None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"the protocol {protocol!r} is not one this command connects with "
                              f"({', '.join(PROTOCOLS)}; tls needs a security configuration it does not take)")
-        if protocol in ("tcp", "tls"):
+        if protocol == "tcp":
             parse_host_port(rest)
     except ValueError as exc:
         return f"--scheduler {address!r}: {exc}; give the scheduler's address, tcp://HOST:PORT, as `dask scheduler` " \
