@@ -140,6 +140,22 @@ def test_a_sweep_file_lists_named_variants(tmp_path) -> None:
         read_sweep_file(f)
 
 
+def test_an_unquoted_dotted_key_in_a_sweep_file_is_refused_with_the_quoted_path(tmp_path) -> None:
+    """TOML reads ``scenario.shock_df = 4`` as a table under ``scenario``: applied as written, it
+    would replace the whole section, so the message shows the key path in quotes instead."""
+    f = tmp_path / "sweep.toml"
+    f.write_text('[[variants]]\nname = "t"\n[variants.changes]\nclaims.x_to_y.prior.sigma = 1.0\n')
+    with pytest.raises(SweepError, match=r'changes\.claims: .*replace the whole \'claims\' section.*'
+                                         r'"claims\.x_to_y\.prior\.sigma" = \.\.\.'):
+        read_sweep_file(f)
+    f.write_text('[[variants]]\nname = "t"\nchanges = { scenario.shock_df = 4 }\n')
+    with pytest.raises(SweepError, match=r'"scenario\.shock_df" = \.\.\.'):
+        read_sweep_file(f)
+    f.write_text('[[variants]]\nname = "t"\nchanges = { scenario = "other.toml" }\n')
+    with pytest.raises(SweepError, match=r'give the variant scenario = "other.toml" beside its name'):
+        read_sweep_file(f)
+
+
 def test_numbers_only_variants_share_a_structure_and_a_family_change_does_not(tmp_path) -> None:
     path = small_scenario(tmp_path)
     base = resolve(Variant("a"), path)

@@ -259,6 +259,7 @@ def read_sweep_file(path: Path) -> list[Variant]:
         changes = entry.get("changes", {})
         if not isinstance(changes, dict):
             raise SweepError(f"{where}.changes: a table of key path = value")
+        _check_paths(changes, where)
         base = entry.get("scenario")
         if base is not None and not isinstance(base, str):
             raise SweepError(f"{where}.scenario: the path of a scenario file, as text")
@@ -270,6 +271,26 @@ def read_sweep_file(path: Path) -> list[Variant]:
     if len(out) > MAX_VARIANTS:
         raise SweepError(f"{path}: {len(out):,} variants, more than {MAX_VARIANTS:,}")
     return out
+
+
+def _check_paths(changes: dict, where: str) -> None:
+    """Refuse a change whose key is a bare section name: TOML reads an unquoted dotted key
+    (``scenario.shock_df = 4``) as nested tables, which would replace the whole section, and a
+    scenario file given under ``changes`` belongs beside the variant's name."""
+    for key, value in changes.items():
+        if "." in key:
+            continue
+        if isinstance(value, dict):
+            path = key
+            while isinstance(value, dict) and len(value) == 1:
+                (step, value), = value.items()
+                path += f".{step}"
+            raise SweepError(f"{where}.changes.{key}: a table under a section name would replace the whole "
+                             f"{key!r} section (TOML reads an unquoted dotted key as nested tables); put each "
+                             f'key path in quotes, e.g. "{path}" = ...')
+        hint = (f"to start from another scenario file, give the variant scenario = {_toml_value(value)} beside its "
+                "name" if key == WHOLE_FILE else "name a key inside a section, e.g. \"scenario.shock_df\" = 4")
+        raise SweepError(f"{where}.changes.{key}: a change names a key path with dots; {hint}")
 
 
 # --- Applying a variant ----------------------------------------------------------------------------------
