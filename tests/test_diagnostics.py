@@ -77,3 +77,28 @@ def test_the_worst_parameter_is_named_as_the_results_name_it() -> None:
     d = diagnose(posterior, stats, ["effect", "_shock_scale"], SamplerSettings(chains=2, draws=200, tune=200), 1.0)
     assert d.worst["rhat"] == "shock_scale[partnership:level]"
     assert any("at shock_scale[partnership:level]" in m for m in d.messages)
+
+
+def test_one_chain_is_judged_by_its_two_halves() -> None:
+    """With ``--chains 1`` R-hat compares the chain's halves: a chain that mixed is OK, and one
+    that moved halfway through fails, named, where ArviZ alone would give NaN and no place."""
+    import numpy as np
+    import xarray as xr
+
+    from forecast.posterior.diagnostics import diagnose
+    from forecast.settings import SamplerSettings
+
+    rng = np.random.default_rng(0)
+    settings = SamplerSettings(chains=1, draws=1000, tune=200)
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((1, 1000), bool))})
+
+    def judged(values: np.ndarray):
+        posterior = xr.Dataset({"effect": (("chain", "draw", "claim"), values.reshape(1, 1000, 1))},
+                               coords={"claim": ["a"]})
+        return diagnose(posterior, stats, ["effect"], settings, 1.0)
+
+    mixed = judged(rng.normal(size=1000))
+    assert mixed.verdict == "ok" and mixed.max_rhat < RHAT_OK
+    moved = judged(np.concatenate([rng.normal(0, 1, 500), rng.normal(3, 1, 500)]))
+    assert moved.verdict == "fail" and moved.worst["rhat"] == "effect[a]"
+    assert any("the two halves of the one chain disagree" in m for m in moved.messages)

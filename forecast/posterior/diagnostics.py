@@ -69,7 +69,7 @@ def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSet
     import arviz as az
 
     ds = posterior[var_names]
-    rhat = az.rhat(ds)
+    rhat = az.rhat(_halves(ds) if ds.sizes["chain"] == 1 else ds)
     ess_bulk = az.ess(ds, method="bulk")
     ess_tail = az.ess(ds, method="tail")
 
@@ -103,6 +103,18 @@ def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSet
     )
     d.verdict, d.messages = judge(d)
     return d
+
+
+def _halves(ds):
+    """One chain as its two halves: R-hat compares chains, and with one (``--chains 1``) ArviZ
+    gives NaN. The halves of a chain are what split-R-hat compares within each chain anyway, so
+    a drift or a stuck stretch still shows; chains started apart would also show separated modes."""
+    import xarray as xr
+
+    half = ds.sizes["draw"] // 2
+    first = ds.isel(chain=0, draw=slice(0, half))
+    second = ds.isel(chain=0, draw=slice(half, 2 * half)).assign_coords(draw=first["draw"])
+    return xr.concat([first, second], dim="chain")
 
 
 def _label(da, flat_index: int, name: str) -> str:
@@ -139,7 +151,8 @@ def judge(d: Diagnostics, ess: bool = True) -> tuple[str, list[str]]:
         )
     if not np.isfinite(d.max_rhat) or d.max_rhat > RHAT_WARN:
         worse("fail")
-        messages.append(f"R-hat {d.max_rhat:.3f} at {d.worst['rhat']}: chains disagree. Run longer "
+        who = "the two halves of the one chain disagree" if d.chains == 1 else "chains disagree"
+        messages.append(f"R-hat {d.max_rhat:.3f} at {d.worst['rhat']}: {who}. Run longer "
                         "(--tune, --draws) and check for competing hypotheses with separated modes.")
     elif d.max_rhat > RHAT_OK:
         worse("warn")
