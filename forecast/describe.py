@@ -49,8 +49,7 @@ def describe_scenario(s: Scenario) -> str:
                          f"{_exact(ind.values.min())} to {_exact(ind.values.max())}{unit}{read_as}{left_out})")
     lines += ["", "strategies"]
     for st in s.strategies:
-        sets = ", ".join(f"{k} {v.describe(s.nodes[k].unit, s.start_year - 1, s.start_year)}"
-                         for k, v in st.interventions.items())
+        sets = ", ".join(f"{k} {s.describe_setting(k, v)}" for k, v in st.interventions.items())
         lines.append(f"  {st.id}{' (baseline)' if st.baseline else ''}: {sets or 'no intervention'}")
     lines += ["", "questions"]
     for q in s.questions:
@@ -376,8 +375,10 @@ def diff_view(found: "RunDiff") -> str:
     lines = [f"{len(changed)} decision{'s' if len(changed) != 1 else ''} changed (best strategy, ties, answer sought):"]
     lines += [f"  {d['question']}: {how.get(d['kind'], d['kind'])}: {state(d['a'])} -> {state(d['b'])}"
               for d in changed] or ["  none"]
-    if found.decisions_not_compared:
-        lines.append(f"  (not compared, a run's summary records no decision: {', '.join(found.decisions_not_compared)})")
+    reasons: dict[str, list[str]] = {}
+    for n in found.decisions_not_compared:
+        reasons.setdefault(n["why"], []).append(n["question"])
+    lines += [f"  (not compared, {why}: {', '.join(questions)})" for why, questions in reasons.items()]
     if margins:
         moved = {m["question"] for m in found.moved}
         one = len(margins) == 1
@@ -389,11 +390,16 @@ def diff_view(found: "RunDiff") -> str:
                   for d in margins]
     lines.append("")
     lines.append(f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:")
-    lines += [f"  {c['kind']} {c['id']}: {c['what']}: {c['a']} -> {c['b']}" for c in found.changes] or ["  none"]
+    lines += [f"  {c['kind']} {c['id']}: {c['what']}" + ("" if c["what"] in ("added", "removed")
+                                                         else f": {c['a']} -> {c['b']}")
+              for c in found.changes] or ["  none"]
     lines.append("")
     one = len(found.moved) == 1
-    lines.append(f"{len(found.moved)} answer{'' if one else 's'} moved beyond {'its' if one else 'their'} Monte Carlo "
-                 f"error ({found.unchanged_answers} did not):")
+    if not found.moved:
+        lines.append(f"no answer moved beyond its Monte Carlo error ({found.unchanged_answers} compared)")
+    else:
+        lines.append(f"{len(found.moved)} answer{'' if one else 's'} moved beyond {'its' if one else 'their'} "
+                     f"Monte Carlo error ({found.unchanged_answers} did not):")
     for m in found.moved:
         why = ", ".join(m["explained_by"])
         lines.append(f"  {m['question']} under {m['strategy']}: {m['a']:.2f} -> {m['b']:.2f} ({m['z']:.1f} errors); "

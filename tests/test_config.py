@@ -376,7 +376,7 @@ def test_a_ramp_longer_than_the_forecast_is_phased_in_and_said_to_be_partly_reac
     s = load_scenario(path)
     setting = s.strategies[1].interventions["L"]
     assert setting.steps == (1 / 8, 2 / 8, 3 / 8, 4 / 8, 5 / 8) and setting.over == 8
-    words = "from the 2005 level to 2 by 2013 in equal steps, 62.5% of the way by the horizon 2010"
+    words = "from the 2005 level to 2 units by 2013 in equal steps, 62.5% of the way by the horizon 2010"
     assert setting.describe(s.nodes["L"].unit, 2005, 2006) == words
     assert _setting(s, "L", setting)["setting"] == words
     shown = CliRunner().invoke(cli, ["validate", str(path)])
@@ -387,10 +387,10 @@ def test_a_ramp_longer_than_the_forecast_is_phased_in_and_said_to_be_partly_reac
 
 
 @pytest.mark.parametrize(("over", "words"), [
-    (1, "from the 2005 level to 2"),
-    (3, "from the 2005 level to 2 by 2008 in equal steps"),
-    (5, "from the 2005 level to 2 by 2010 in equal steps"),  # reached in the horizon year itself
-    (6, "from the 2005 level to 2 by 2011 in equal steps, 83.3% of the way by the horizon 2010"),
+    (1, "from the 2005 level to 2 units"),
+    (3, "from the 2005 level to 2 units by 2008 in equal steps"),
+    (5, "from the 2005 level to 2 units by 2010 in equal steps"),  # reached in the horizon year itself
+    (6, "from the 2005 level to 2 units by 2011 in equal steps, 83.3% of the way by the horizon 2010"),
 ])
 def test_a_ramp_says_when_it_is_complete(tmp_path, over: int, words: str) -> None:
     data = copy.deepcopy(CHAIN)
@@ -686,3 +686,32 @@ def test_a_year_on_two_rows_is_refused_even_where_the_column_read_is_empty_on_on
                                        "2001,,3,a poll\n2002,45,4,a poll\n")
     with pytest.raises(ScenarioError, match="line 4: year 2001 appears twice \\(also line 3\\); keep one row per year"):
         load_scenario(path)
+
+
+def test_validate_warns_of_a_capped_move_on_an_index_lever_no_indicator_measures_from_its_baseline(tmp_path) -> None:
+    """The tester's case: up 150 points on an unmeasured index lever passed validate in silence;
+    from its baseline (50) it passes 99 at once."""
+    data = copy.deepcopy(CHAIN)
+    del data["nodes"]["L"]["display"]
+    data["strategies"][0]["set"], data["strategies"][1]["set"] = {"L": 20.0}, {"L": {"by": 150}}
+    s = load_scenario(write_scenario(tmp_path, data))
+    assert s.cap_warnings() == [
+        "strategy hold_high: L up 150 points from the 2005 level would pass 99 in 2006 from about 50 (its baseline: "
+        "no indicator measures L, so its 2005 level is uncertain): from that level it is held at 99 from 2006, a "
+        "move of about +49 points instead of +150 (an index stays below 100); the run says in what share of its draws"]
+    data["strategies"][1]["set"] = {"L": {"by": 30}}
+    assert load_scenario(write_scenario(tmp_path, data)).cap_warnings() == []
+
+
+@pytest.mark.parametrize(("setting", "words"), [
+    ({"by": 3}, "up 3 percentage points from the 2005 level"),
+    ({"to": 1.5}, "from the 2005 level to 1.5%"),
+    (2.0, "to 2%"),
+])
+def test_a_setting_on_a_percent_lever_reads_in_percent_and_percentage_points(tmp_path, setting, words) -> None:
+    """The tester's case: "up 3 % from the 2022 level" read as a relative 3%, and "to 1" had no unit."""
+    data = copy.deepcopy(CHAIN)
+    data["nodes"]["L"]["display"] = {"kind": "linear", "unit": "%"}
+    data["strategies"][1]["set"] = {"L": setting}
+    s = load_scenario(write_scenario(tmp_path, data))
+    assert s.describe_setting("L", s.strategies[1].interventions["L"]) == words

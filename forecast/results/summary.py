@@ -225,7 +225,7 @@ def _setting(scenario: Scenario, lever: str, setting: LeverSetting, last: np.nda
     (earliest and latest over the draws) and the share of draws it binds in."""
     node = scenario.nodes[lever]
     caps = () if last is None else lever_caps(node, setting, last, scenario.start_year)
-    words = setting.describe(node.unit, scenario.start_year - 1, scenario.start_year)
+    words = scenario.describe_setting(lever, setting)
     return {"kind": setting.kind,
             "setting": "; ".join([words] + [c.describe() for c in caps]),
             "values": list(setting.values) if setting.kind == "values" else None,

@@ -242,10 +242,13 @@ class LeverSetting:
 
     def describe(self, unit: str, last_year: int, start_year: int) -> str:
         """The setting in words, e.g. "from the 2024 level to 30 by 2027 in equal steps", "held at the 2024
-        level"; a ramp past the horizon says how far it has got by then: "..., 55% of the way by the horizon 2035"."""
+        level"; a ramp past the horizon says how far it has got by then: "..., 55% of the way by the horizon 2035".
+        A level carries its unit ("to 1.5%"), a move on a percent scale is in percentage points."""
+        suffix = "%" if unit == "%" else "" if not unit or unit.startswith("index") else f" {unit}"
+        at = lambda x: f"{x:g}{suffix}"  # noqa: E731  (a level with its unit: "1.5%", "30", "2 USD bn")
         if self.kind == "values":
             v = self.values
-            return f"to {v[0]:g}" if len(set(v)) == 1 else f"to {v[0]:g} in {start_year}, ..., {v[-1]:g} in " \
+            return f"to {at(v[0])}" if len(set(v)) == 1 else f"to {at(v[0])} in {start_year}, ..., {at(v[-1])} in " \
                 f"{start_year + len(v) - 1}"
         if self.kind == "hold":
             return f"held at the {last_year} level"
@@ -254,8 +257,9 @@ class LeverSetting:
         if self.steps and over > len(self.steps):  # partly reached by the horizon
             when += f", {100 * self.steps[-1]:.3g}% of the way by the horizon {start_year + len(self.steps) - 1}"
         if self.kind == "to":
-            return f"from the {last_year} level to {self.amount:g}{when}"
-        size = "sd" if self.kind == "by_sd" else ("points" if unit.startswith("index") else unit)
+            return f"from the {last_year} level to {at(self.amount)}{when}"
+        size = ("sd" if self.kind == "by_sd" else "points" if unit.startswith("index")
+                else "percentage points" if unit == "%" else unit)
         direction = "up" if self.amount > 0 else "down"
         return f"{direction} {abs(self.amount):g} {size} from the {last_year} level{when}".replace("  ", " ")
 
@@ -378,6 +382,11 @@ class Scenario:
         latent = anchor.direction * anchor.standardized()[k]
         return int(anchor.years[k]), anchor.id, float(self.nodes[node].to_display(latent))
 
+    def describe_setting(self, lever: str, setting: LeverSetting) -> str:
+        """A strategy's setting of ``lever`` in words, from the last history year, in the lever's
+        unit (:meth:`LeverSetting.describe`)."""
+        return setting.describe(self.nodes[lever].unit, self.start_year - 1, self.start_year)
+
     def warnings(self) -> list[str]:
         """What ``forecast validate`` and ``forecast run`` warn of: what a file may well mean but
         more likely got wrong, said with the fix. A prior that falls short of its statement
@@ -452,24 +461,30 @@ class Scenario:
     def cap_warnings(self) -> list[str]:
         """What ``forecast validate`` should warn of before a run: each strategy whose move
         ``by`` index points would take a lever past :data:`INDEX_BOUNDS` from the level its data
-        last saw (:meth:`last_observed`), where it will be capped. The run decides draw by draw,
-        from each draw's own last level, and its summary says how often the cap binds."""
+        last saw (:meth:`last_observed`), or from its baseline (50) when no indicator measures it,
+        where it will be capped. The run decides draw by draw, from each draw's own last level,
+        and its summary says how often the cap binds."""
         out = []
         for st in self.strategies:
             for lever, setting in st.interventions.items():
                 node = self.nodes[lever]
-                seen = self.last_observed(lever) if setting.bounded(node) else None
-                if seen is None:
+                if not setting.bounded(node):
                     continue
-                year, indicator, level = seen
+                seen = self.last_observed(lever)
+                if seen is None:
+                    level = float(node.to_display(0.0))
+                    source = f"its baseline: no indicator measures {lever}, so its {self.start_year - 1} level is " \
+                             "uncertain"
+                else:
+                    year, indicator, level = seen
+                    source = f"its level in {year} by {indicator}"
                 for cap in setting.caps(node, np.array([level]), self.start_year):
                     move = (f", a move of about {cap.at - level:+.3g} points instead of {setting.amount:+g}"
                             if setting.kind == "by" else "")
-                    out.append(f"strategy {st.id}: {lever} "
-                               f"{setting.describe(node.unit, self.start_year - 1, self.start_year)} would pass "
-                               f"{cap.at:g} in {cap.first[0]} from about {level:.3g} (its level in {year} by "
-                               f"{indicator}): from that level it is held at {cap.at:g} from {cap.first[0]}{move} "
-                               f"(an index stays {cap.side}); the run says in what share of its draws")
+                    out.append(f"strategy {st.id}: {lever} {self.describe_setting(lever, setting)} would pass "
+                               f"{cap.at:g} in {cap.first[0]} from about {level:.3g} ({source}): from that level "
+                               f"it is held at {cap.at:g} from {cap.first[0]}{move} (an index stays {cap.side}); "
+                               "the run says in what share of its draws")
         return out
 
     def content(self, name: str) -> bytes:
