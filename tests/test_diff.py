@@ -35,8 +35,9 @@ STRATEGIES = [{"id": "status_quo", "label": "Status quo"}, {"id": "subsidy", "la
 
 
 def made(best: str, tied: tuple[str, ...] = (), desirable: str = "yes", p: float = 0.7) -> dict:
-    """A decision as summary.json records it (Decision.to_dict)."""
-    return {"desirable": desirable, "best": best, "utilities": {best: p, **{t: p - 0.01 for t in tied}},
+    """A decision as summary.json records it (Decision.to_dict): a utility for every strategy."""
+    utilities = {s["id"]: p if s["id"] == best else p - 0.01 if s["id"] in tied else p - 0.3 for s in STRATEGIES}
+    return {"desirable": desirable, "best": best, "utilities": utilities,
             "tied": list(tied), "clear": not tied, "gap_mcse": {t: 0.02 for t in tied}}
 
 
@@ -106,10 +107,22 @@ def test_an_older_summary_gives_its_sensitivity_analysis_decision_or_is_not_comp
            "sensitivity": {"questions": {"q1": {"decision": made("status_quo", ("subsidy",))}}}}
     new = summary(q1=made("subsidy"), q2=made("tax"))
     changed, not_compared = decision_changes(old, new)
-    assert [(c["question"], c["kind"]) for c in changed] == [("q1", "became_clear")] and not_compared == ["q2"]
+    assert [(c["question"], c["kind"]) for c in changed] == [("q1", "became_clear")]
+    assert not_compared == [{"question": "q2", "why": "a run's summary records no decision"}]
     assert report_decision(old, old["questions"][0]) == made("status_quo", ("subsidy",))
     assert "not compared, a run's summary records no decision: q2" in diff_view(
         RunDiff(decisions=changed, decisions_not_compared=not_compared))
+
+
+def test_a_strategy_left_out_of_a_run_is_no_change_of_decision() -> None:
+    """The tester's case: run B forecast one strategy only (``--strategy``), and the diff called
+    two decisions changed; the runs chose among different strategies, so they are not compared."""
+    only_tax = made("tax")
+    only_tax["utilities"] = {"tax": 0.7}
+    changed, not_compared = decision_changes(summary(q1=made("subsidy", ("tax",))), summary(q1=only_tax))
+    why = "the runs chose among different strategies (A: status_quo, subsidy, tax; B: tax)"
+    assert changed == [] and not_compared == [{"question": "q1", "why": why}]
+    assert f"(not compared, {why}: q1)" in diff_view(RunDiff(decisions_not_compared=not_compared))
 
 
 def test_the_diffs_json_carries_the_decisions() -> None:
@@ -148,6 +161,18 @@ def changes_between(tmp_path: Path, edit) -> set[tuple[str, str, str]]:
     edit(edited)
     a, b = loaded(tmp_path / "a", measured_chain()), loaded(tmp_path / "b", edited)
     return {(c["kind"], c["id"], c["what"]) for c in scenario_changes(a, b)}
+
+
+def test_a_strategys_setting_reads_as_validate_words_it_lever_by_lever(tmp_path) -> None:
+    """The tester's case: a changed setting showed as ``LeverSetting(kind='by', ...)`` for every
+    lever the strategy sets; now only the changed lever, in words, with its unit."""
+    edited = measured_chain()
+    edited["strategies"][1]["set"] = {"L": {"by": 2, "over": 2}}
+    edited["strategies"][2]["set"] = {"L": "hold"}
+    a, b = loaded(tmp_path / "a", measured_chain()), loaded(tmp_path / "b", edited)
+    assert [(c["id"], c["what"], c["a"], c["b"]) for c in scenario_changes(a, b)] == [
+        ("hold_high", "setting of L", "to 1 units", "up 2 units from the 2005 level by 2007 in equal steps"),
+        ("natural", "setting of L", "not set (it follows its own course)", "held at the 2005 level")]
 
 
 def test_an_indicators_measurement_priors_are_changes(tmp_path) -> None:
@@ -242,7 +267,9 @@ def test_every_field_of_the_resolved_scenario_is_compared_but_its_words(tmp_path
         Node: {"id", "label", "description"}, Claim: {"id", "label", "quote"},
         Indicator: {"id", "label", "unit", "source", "url", "file", "column", "sources", "read_as",
                     "years", "values", "center", "spread"},
-        Strategy: {"id", "label", "description"}, Question: {"id", "text", "resolution"}}
+        Strategy: {"id", "label", "description", "interventions"},  # the last compared lever by lever
+        Question: {"id", "text", "resolution"}}
+    lever_by_lever = {"interventions"}
     a = loaded(tmp_path, measured_chain())
     items = [("scenario", None, a, lambda new: new), ("node", "A", a.nodes["A"],
                                                        lambda new: dataclasses.replace(a, nodes={**a.nodes, "A": new})),
@@ -255,7 +282,7 @@ def test_every_field_of_the_resolved_scenario_is_compared_but_its_words(tmp_path
              ("question", "c_high", a.questions[1], lambda new: dataclasses.replace(a, questions=(a.questions[0], new)))]
     for kind, ident, item, put in items:
         for f in dataclasses.fields(item):
-            if f.name in NOT_COMPARED[type(item)]:
+            if f.name in NOT_COMPARED[type(item)] and f.name not in lever_by_lever:
                 continue
             b = put(dataclasses.replace(item, **{f.name: other_value(getattr(item, f.name))}))
             found = [(c["kind"], c["id"]) for c in scenario_changes(a, b)]
@@ -309,8 +336,9 @@ def test_a_strategys_or_a_questions_change_explains_only_its_own_answers_and_a_d
         s["questions"][1]["desirable"] = "no"
 
     assert explained(tmp_path, edit) == {("b_up", "hold_low"): ["question b_up: rule"],
-                                         ("b_up", "hold_high"): ["strategy hold_high: settings", "question b_up: rule"],
-                                         ("c_high", "hold_high"): ["strategy hold_high: settings"]}
+                                         ("b_up", "hold_high"): ["strategy hold_high: setting of L",
+                                                                 "question b_up: rule"],
+                                         ("c_high", "hold_high"): ["strategy hold_high: setting of L"]}
 
 
 def test_an_answer_moved_with_nothing_on_its_path_changed_moved_by_chance_or_by_the_seed(tmp_path) -> None:
@@ -333,7 +361,7 @@ def test_the_same_best_strategy_losing_or_gaining_its_clear_lead_is_not_a_change
     assert ("1 question kept its best strategy, whose lead over the others crossed the Monte Carlo threshold (clear <-> tied):\n"
             "  q1: clear best Subsidy push (P(yes) 0.70) -> no clear best: Subsidy push (P(yes) 0.70) tied with Tax "
             "cut; no answer to it moved beyond its Monte Carlo error: sampling noise can do this") in text
-    assert "0 answers moved beyond their Monte Carlo error" in text
+    assert "no answer moved beyond its Monte Carlo error (0 compared)" in text
     moved = [{"question": "q1", "strategy": "tax", "a": 0.6, "b": 0.7, "z": 3.0, "explained_by": []}]
     text = diff_view(RunDiff(decisions=changed, moved=moved))
     assert "sampling noise can do this" not in text and "1 answer moved beyond its Monte Carlo error" in text

@@ -36,7 +36,7 @@ from forecast.report.formatting import (
     safe_url,
     signed,
 )
-from forecast.results.store import Run, code_version
+from forecast.results.store import Run, code_version, setting_shown
 
 INDEX = "index.html"
 GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
@@ -1034,7 +1034,7 @@ def provenance_context(run: Run) -> dict[str, Any]:
         "code": code_text(m.get("code") or ({"version": m["versions"]["forecast"]} if "forecast" in
                                             (m.get("versions") or {}) else None)),
         "renderer": code_text(code_version()),
-        "settings": [(k, str(v)) for k, v in settings.items()],
+        "settings": [(k, setting_shown(k, v)) for k, v in settings.items()],
         "versions": list((m.get("versions") or {}).items()),
         "inputs": list((m.get("inputs") or {}).items()),
         "outputs": [(name, digest) for name, digest in files.items()

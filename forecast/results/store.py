@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import xarray as xr
 
@@ -76,6 +77,18 @@ def manifest(scenario: Scenario, settings, *, keep_draws: int | None,
         "code": code_version(),
         "command": command if command is not None else list(sys.argv),
     }
+
+
+def setting_shown(key: str, value: Any) -> str:
+    """A run's setting as a reader reads it (the report's provenance, ``forecast diff``): no
+    Python words (``None``, ``False``, ``['a', 'b']``); ``keep_draws`` unset keeps all draws."""
+    if value is None:
+        return "all" if key == "keep_draws" else "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "none"
+    return str(value)
 
 
 def versions() -> dict[str, str]:

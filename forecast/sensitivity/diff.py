@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from forecast.forecasts.questions import recorded_decision
-from forecast.results.store import Run
+from forecast.results.store import Run, setting_shown
 from forecast.scenario import Claim, Indicator, Node, Question, Scenario, Strategy, load_scenario
 from forecast.scenario.priors import Distribution, Hypothesis
 from forecast.scenario.schema import DisplaySpec
@@ -59,7 +59,8 @@ class RunDiff:
     moved: list[dict] = field(default_factory=list)  # {"question", "strategy", "a", "b", "z", "explained_by"}
     unchanged_answers: int = 0
     decisions: list[dict] = field(default_factory=list)  # {"question", "kind", "a", "b"}: see decision_change
-    decisions_not_compared: list[str] = field(default_factory=list)  # questions a summary records no decision for
+    #: {"question", "why"}: a summary records no decision for it, or the runs chose among different strategies
+    decisions_not_compared: list[dict] = field(default_factory=list)
     strategy_labels: dict[str, str] = field(default_factory=dict)  # both runs' (run B's where they differ)
 
     def to_dict(self) -> dict:
@@ -111,10 +112,11 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
 _UNRECORDED = object()
 
 
-def decision_changes(a: dict, b: dict) -> tuple[list[dict], list[str]]:
+def decision_changes(a: dict, b: dict) -> tuple[list[dict], list[dict]]:
     """The questions both summaries ask whose decision changed from ``a`` to ``b``, in run
-    ``b``'s order (see :func:`decision_change`), and those not compared because a summary
-    records no decision for them."""
+    ``b``'s order (see :func:`decision_change`), and those not compared, with why: a summary
+    records no decision for them, or the runs chose among different strategies (a run of some
+    strategies only, ``--strategy``: a strategy left out is no change of decision)."""
     questions_a = {q["id"]: q for q in a["questions"]}
     changed, not_compared = [], []
     for q in b["questions"]:
@@ -123,7 +125,12 @@ def decision_changes(a: dict, b: dict) -> tuple[list[dict], list[str]]:
         then = recorded_decision(a, questions_a[q["id"]], _UNRECORDED)
         now = recorded_decision(b, q, _UNRECORDED)
         if then is _UNRECORDED or now is _UNRECORDED:
-            not_compared.append(q["id"])
+            not_compared.append({"question": q["id"], "why": "a run's summary records no decision"})
+            continue
+        among = [list((d or {}).get("utilities") or {}) for d in (then, now)]
+        if then and now and set(among[0]) != set(among[1]):
+            not_compared.append({"question": q["id"], "why": f"the runs chose among different strategies (A: "
+                                 f"{', '.join(among[0])}; B: {', '.join(among[1])})"})
             continue
         found = decision_change(then, now)
         if found:
@@ -233,7 +240,7 @@ NOT_COMPARED: dict[type, frozenset[str]] = {
     Claim: frozenset({"id", "label", "quote"}),
     Indicator: frozenset({"id", "label", "unit", "source", "url", "file", "column", "sources", "read_as",
                           "years", "values", "center", "spread"}),
-    Strategy: frozenset({"id", "label", "description"}),
+    Strategy: frozenset({"id", "label", "description", "interventions"}),  # the last: lever by lever
     Question: frozenset({"id", "text", "resolution"}),
 }
 
@@ -252,7 +259,7 @@ _TOGETHER: dict[type, list[tuple[tuple[str, ...], str, Callable]]] = {
 
 #: What a field is called in a change, where its name alone would not say.
 _NAMES = {"shock_df": "shocks' degrees of freedom", "years": "history, start and horizon",
-          "interventions": "settings", "anchor": "anchor (intercept 0, loading 1)",
+          "anchor": "anchor (intercept 0, loading 1)",
           (Node, "desirable"): "desirable direction", (Question, "desirable"): "desirable answer",
           (Strategy, "baseline"): "baseline (the strategy others are compared with)"}
 
@@ -300,9 +307,19 @@ def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
                             "a": [data_x.get(yr) for yr in differ], "b": [data_y.get(yr) for yr in differ]})
     for sid, x, y in pairs("strategy", {s.id: s for s in a.strategies}, {s.id: s for s in b.strategies}):
         compare("strategy", sid, x, y)
+        for lever in sorted(set(x.interventions) | set(y.interventions)):
+            set_x, set_y = x.interventions.get(lever), y.interventions.get(lever)
+            if set_x != set_y:
+                changes.append({"kind": "strategy", "id": sid, "what": f"setting of {lever}",
+                                "a": _setting(a, lever, set_x), "b": _setting(b, lever, set_y)})
     for qid, x, y in pairs("question", {q.id: q for q in a.questions}, {q.id: q for q in b.questions}):
         compare("question", qid, x, y)
     return changes
+
+
+def _setting(scenario: Scenario, lever: str, setting) -> str:
+    """A strategy's setting of a lever as validate words it, or that it does not set it."""
+    return "not set (it follows its own course)" if setting is None else scenario.describe_setting(lever, setting)
 
 
 def _parts(item) -> list[tuple[str, str, tuple]]:
@@ -380,7 +397,8 @@ def setting_changes(a: Run, b: Run) -> list[dict]:
         for key in sorted(set(x) | set(y)):
             if key == "progress" or x.get(key) == y.get(key):
                 continue
-            out.append({"kind": kind, "id": key, "what": key, "a": x.get(key), "b": y.get(key)})
+            shown = setting_shown if kind == "setting" else (lambda _, v: "none" if v is None else str(v))
+            out.append({"kind": kind, "id": key, "what": key, "a": shown(key, x.get(key)), "b": shown(key, y.get(key))})
     return out
 
 
