@@ -144,7 +144,7 @@ def backtest_table(summary: dict) -> str:
 def sweep_table(ds) -> str:
     """What ``forecast sweep`` found: per question, each strategy's probability as written and
     its range over the variants; the variants that flip a best strategy or failed."""
-    from forecast.sweeps.results import flips
+    from forecast.sweeps.results import flips, is_flip
 
     lines = []
     for q in ds["question"].values:
@@ -155,13 +155,20 @@ def sweep_table(ds) -> str:
             lines.append(f"  {str(s):<32} as written {_num(_finite(v[0]), '.2f')}, over the variants "
                          f"{_num(_finite(np.nanmin(v)), '.2f')} to {_num(_finite(np.nanmax(v)), '.2f')}")
         changed = [f for f in flips(ds) if f["question"] == str(q)]
-        beyond = [f["variant"] for f in changed if f["beyond_error"]]
-        if beyond:
-            lines.append(f"  best as written {changed[0]['reference']}; another is best under: {', '.join(beyond)}")
-        if len(changed) > len(beyond):
-            n = len(changed) - len(beyond)
-            lines.append(f"  ({n} other variant{' makes' if n == 1 else 's make'} another strategy best, tied within "
-                         "Monte Carlo error with the one best as written)")
+        flipped = [f for f in changed if is_flip(f)]
+        unchosen = [f for f in changed if f["beyond_error"] and f["reference_tied"]]
+        if flipped:
+            lines.append(f"  best as written {changed[0]['reference']}; another is best under: "
+                         + "; ".join(f"{f['variant']} ({f['best']})" for f in flipped))
+        if unchosen:
+            lines.append(f"  as written no strategy is clearly best ({changed[0]['reference']} tied with "
+                         f"{', '.join(changed[0]['reference_tied'])}), so there is no choice to flip; another leads "
+                         "it beyond Monte Carlo error under: " + "; ".join(f"{f['variant']} ({f['best']})"
+                                                                           for f in unchosen))
+        ties = len(changed) - len(flipped) - len(unchosen)
+        if ties:
+            lines.append(f"  ({ties} other variant{' makes' if ties == 1 else 's make'} another strategy best, tied "
+                         "within Monte Carlo error with the one best as written)")
     failed = [f"{v}: {e}" for v, e in zip(ds["variant"].values, ds["error"].values) if str(e)]
     unclean = [str(v) for v, d in zip(ds["variant"].values, ds["verdict"].values) if str(d) not in ("ok", "failed")]
     if failed:

@@ -15,6 +15,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from forecast.cli import cli
+from forecast.describe import sweep_table
 from forecast.model.build import build_model, numbers_of
 from forecast.model.inputs import scenario_numbers
 from forecast.pipeline import run_scenario, run_sweep
@@ -22,7 +23,7 @@ from forecast.pipeline import sweep as sweep_module
 from forecast.scenario import load_scenario
 from forecast.settings import SamplerSettings
 from forecast.sweeps.engine import Cluster
-from forecast.sweeps.results import AS_WRITTEN, flips
+from forecast.sweeps.results import AS_WRITTEN, flips, is_flip
 from forecast.sweeps.variants import (
     MAX_VARIANTS,
     SweepError,
@@ -346,7 +347,47 @@ def test_a_flip_counts_only_where_the_best_as_written_is_not_tied_with_the_new_b
                     coords={"variant": [AS_WRITTEN, "close", "far"], "question": ["q"], "strategy": ["a", "b"]})
     found = {f["variant"]: f for f in flips(ds)}
     assert not found["close"]["beyond_error"] and found["far"]["beyond_error"]
+    assert not is_flip(found["close"]) and is_flip(found["far"])
     assert found["far"]["gap"] == pytest.approx(0.3)
+    text = sweep_table(ds.assign(verdict=("variant", ["ok"] * 3), error=("variant", [""] * 3)))
+    assert "best as written a; another is best under: far (b)" in text
+    assert "(1 other variant makes another strategy best, tied within Monte Carlo error" in text
+
+
+def _unclear_as_written() -> xr.Dataset:
+    """A sweep whose reference has a tied with b, and whose variant "strong" has b ahead clearly."""
+    probability = np.array([[[0.52, 0.5]], [[0.4, 0.6]]])
+    tied = np.array([[[False, True]], [[False, False]]])
+    ds = xr.Dataset({"probability": (("variant", "question", "strategy"), probability),
+                     "tied": (("variant", "question", "strategy"), tied),
+                     "best": (("variant", "question"), np.array([["a"], ["b"]])),
+                     "desirable": ("question", ["yes"]), "verdict": ("variant", ["ok", "ok"]),
+                     "error": ("variant", ["", ""])},
+                    coords={"variant": [AS_WRITTEN, "strong"], "question": ["q"], "strategy": ["a", "b"]})
+    return ds
+
+
+def test_no_clear_best_as_written_is_no_choice_to_flip() -> None:
+    """The tester's case: as written a was tied with b (within Monte Carlo error); a variant
+    under which b leads a clearly was listed as flipping the best strategy. There was no choice
+    to flip, as the run's sensitivity analysis says: it is named as a variant that makes one
+    strategy lead, not as a flip."""
+    ds = _unclear_as_written()
+    (found,) = flips(ds)
+    assert found["beyond_error"] and found["reference_tied"] == ["b"] and not is_flip(found)
+    text = sweep_table(ds)
+    assert "another is best under" not in text
+    assert ("as written no strategy is clearly best (a tied with b), so there is no choice to flip; another leads it "
+            "beyond Monte Carlo error under: strong (b)") in text
+
+
+def test_the_sweep_page_does_not_list_a_variant_of_an_unclear_choice_as_a_flip(tmp_path) -> None:
+    from forecast.report.sweep import sweep_context
+
+    ds = _unclear_as_written().assign(changes=("variant", ["", "strength = strong"]),
+                                      changed_keys=("variant", ["", "strength"]))
+    found = sweep_context(load_scenario(small_scenario(tmp_path)), ds)
+    assert found["flips"] == [] and found["ties"] == [] and [f["variant"] for f in found["unchosen"]] == ["strong"]
 
 
 def test_the_sweep_file_example_in_the_scenario_guide_reads_and_resolves_against_the_article(tmp_path) -> None:

@@ -82,15 +82,19 @@ def _desirable(scenarios: list[Scenario], question: str) -> str:
 def flips(ds: xr.Dataset) -> list[dict]:
     """Per question, the variants under which another strategy than the one best as written
     (variant 0) is best, with the gap between the two under that variant (in probability of
-    the desirable answer) and whether it is beyond Monte Carlo error: under that variant the
-    best as written is not tied with the new best (the paired rule of
-    :mod:`forecast.forecasts.questions`); a flip within it is a tie, not a changed conclusion."""
+    the desirable answer), whether it is beyond Monte Carlo error (under that variant the best
+    as written is not tied with the new best: the paired rule of
+    :mod:`forecast.forecasts.questions`), and whether the best as written was clear (no strategy
+    tied with it as written). Only a change beyond error of a clear choice is a flip
+    (:func:`is_flip`): within error it is a tie, and where no strategy was clearly best as
+    written there was no choice to flip, as the run's sensitivity analysis says too."""
     out = []
     for q in ds["question"].values:
         sign = {"yes": 1.0, "no": -1.0}.get(str(ds["desirable"].sel(question=q).values))
         reference = str(ds["best"].sel(question=q).values[0])
         if sign is None or not reference:
             continue
+        tied_as_written = [str(s) for s, t in zip(ds["strategy"].values, ds["tied"].sel(question=q).values[0]) if t]
         for v in ds["variant"].values[1:]:
             best = str(ds["best"].sel(variant=v, question=q).values)
             if not best or best == reference:
@@ -99,8 +103,15 @@ def flips(ds: xr.Dataset) -> list[dict]:
             p = cell["probability"]
             gap = sign * float(p.sel(strategy=best) - p.sel(strategy=reference))
             out.append({"question": str(q), "variant": str(v), "best": best, "reference": reference,
-                        "gap": gap, "beyond_error": not bool(cell["tied"].sel(strategy=reference))})
+                        "gap": gap, "beyond_error": not bool(cell["tied"].sel(strategy=reference)),
+                        "reference_tied": tied_as_written})
     return out
+
+
+def is_flip(found: dict) -> bool:
+    """A variant flips a question's best strategy: beyond Monte Carlo error, and of a choice
+    that was clear as written (see :func:`flips`)."""
+    return found["beyond_error"] and not found["reference_tied"]
 
 
 def _number(x) -> float:
