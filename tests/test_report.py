@@ -593,10 +593,13 @@ def test_the_overview_shows_the_newest_backtest_of_its_own_scenario_beside_the_r
     _backtest_json(beside / "bt-new", run.summary["scenario"]["name"], "2026-06-01T00:00:00+00:00", 0.88)
     _backtest_json(beside / "bt-other", "another scenario", "2026-12-01T00:00:00+00:00", 0.10)
     try:
-        text = shown(report.render_report(run, tmp_path / "r").read_text(encoding="utf-8"))
+        page = report.render_report(run, tmp_path / "r").read_text(encoding="utf-8")
     finally:
         for f in ("bt-old", "bt-new", "bt-other"):
             shutil.rmtree(beside / f)
+    text = shown(page)
+    href = re.search(r'From the backtest <a href="([^"]+)"', page).group(1)  # from the report's own folder
+    assert (tmp_path / "r" / href).resolve() == (beside / "bt-new" / "report" / "index.html").resolve()
     assert "the 90% intervals held 88% of what happened" in text and "skill +0.12" in text
     assert "held 70%" not in text and "held 10%" not in text
     assert "ran on other versions of this scenario's files" in text  # its inputs' hashes differ

@@ -14,9 +14,11 @@ the overview for the rest.
 from __future__ import annotations
 
 import math
+import os
 import shlex
 import warnings
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
@@ -1045,8 +1047,9 @@ def provenance_context(run: Run) -> dict[str, Any]:
 # --- Pages ---------------------------------------------------------------------------------------
 
 
-def overview_context(run: Run, shared: dict) -> dict[str, Any]:
-    """index.html: the summary, every strategy side by side, and the shared sections."""
+def overview_context(run: Run, shared: dict, out: Path) -> dict[str, Any]:
+    """index.html, written into ``out``: the summary, every strategy side by side, and the
+    shared sections."""
     s = run.summary
     strategies = shared["strategies"]
     outcomes = [n for n, v in s["nodes"].items() if v["role"] == "outcome"] or list(s["nodes"])
@@ -1065,19 +1068,24 @@ def overview_context(run: Run, shared: dict) -> dict[str, Any]:
         "claims": claims_context(s),
         "has_evidence": bool(s.get("indicators")),
         "evidence": evidence_context(s, strategies, shared["baseline"]),
-        "quality": quality_context(run),
+        "quality": quality_context(run, out),
     }
 
 
-def quality_context(run: Run) -> dict[str, Any]:
+def quality_context(run: Run, out: Path) -> dict[str, Any]:
     """"How good are these forecasts?": the newest backtest of this scenario among the run's
-    sibling folders (:func:`forecast.report.backtest.quality_panel`)."""
+    sibling folders (:func:`forecast.report.backtest.quality_panel`), linked from the report's
+    folder ``out`` (a report rendered elsewhere with ``--out`` links to the same backtest)."""
     from forecast.report.backtest import quality_panel
 
     if not run.summary.get("indicators"):
         return {"found": False, "command": None}
-    return quality_panel(run.path.parent, run.summary["scenario"]["name"], run.manifest.get("inputs", {}),
-                         str(run.manifest.get("scenario", "SCENARIO")))
+    found = quality_panel(run.path.parent, run.summary["scenario"]["name"], run.manifest.get("inputs", {}),
+                          str(run.manifest.get("scenario", "SCENARIO")))
+    if found["found"]:
+        page = run.path.parent.resolve() / found["folder"] / "report" / "index.html"
+        found["href"] = Path(os.path.relpath(page, Path(out).resolve())).as_posix()
+    return found
 
 
 def strategy_context(run: Run, shared: dict, sid: str) -> dict[str, Any]:

@@ -35,13 +35,14 @@ def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
     out = Path(out)
     with claim(out):  # no other process renders into it meanwhile
         _check_target(out, replace=replace)
-        files = {name: html.encode("utf-8") for name, html in render_pages(run).items()} | downloads(run)
+        files = {name: html.encode("utf-8") for name, html in render_pages(run, out).items()} | downloads(run)
         _write_files(out, files)
     return out / INDEX
 
 
-def render_pages(run: Run) -> dict[str, str]:
-    """File name -> HTML of every page (the overview, then one page per strategy).
+def render_pages(run: Run, out: Path | None = None) -> dict[str, str]:
+    """File name -> HTML of every page (the overview, then one page per strategy), for the
+    folder ``out`` (by default the run's ``report/``), which links to other folders start from.
 
     The pages' contexts are built first, with their figures only listed; the figures are
     then drawn together (:func:`draw_figures`, in parallel where the machine allows) and the
@@ -50,7 +51,7 @@ def render_pages(run: Run) -> dict[str, str]:
     env = environment()
     with deferred_figures() as pending:
         shared = shared_context(run)
-        contexts = {INDEX: ("index.html", overview_context(run, shared))}
+        contexts = {INDEX: ("index.html", overview_context(run, shared, out or run.path / "report"))}
         for s in shared["strategies"]:
             contexts[s["href"]] = ("strategy.html", strategy_context(run, shared, s["id"]))
     draw_figures(pending)
