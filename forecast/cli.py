@@ -31,8 +31,8 @@ MAX_DRAWS, MAX_CHAINS = 1_000_000, 64
 #: Each command's exit codes, listed in its --help (a command lists only those it can return).
 EXIT_CODES = {
     0: "success",
-    1: "bad scenario, data file, sweep file, run directory, resolutions or ledger, a sampler that cannot start, or "
-       "an output that cannot be written (nothing written)",
+    1: "bad scenario or data file, a sampler that cannot start, or an output that cannot be written (nothing "
+       "written)",
     2: "bad command-line usage",
     3: "--strict and the sampling diagnostics are not clean (results written)",
     130: "interrupted (Ctrl-C, SIGINT); nothing written",
@@ -234,7 +234,9 @@ def parse_origins(text: str | None) -> list[int] | None:
                                  "(e.g. 2016,2019,2022)", param_hint="--origins") from None
 
 
-@cli.command(epilog=epilog(0, 1, 2))
+@cli.command(epilog=epilog(0, 1, 2, what={1: "bad scenario or data file, origins the data cannot score, a sampler "
+                                             "that cannot start, or an output that cannot be written (nothing "
+                                             "written)"}))
 @click.argument("scenario", type=PATH)
 @click.option("--origins", default=None, metavar="FIRST:LAST",
               help="Origin years (FIRST:LAST, or YEAR,YEAR,...) [default: the eight years before the last year "
@@ -337,9 +339,11 @@ def _sweep_file_variants(path: Path) -> list:
     sys.exit(EXIT_BAD_INPUT)
 
 
-@cli.command(epilog=epilog(0, 1, 2, what={130: "interrupted (Ctrl-C, SIGINT); the finished variants are kept: rerun "
-                                                "with the same --out to resume",
-                                           143: "terminated (SIGTERM); the finished variants are kept"}),
+@cli.command(epilog=epilog(0, 1, 2, what={
+    1: "bad scenario, data file or sweep file (named before anything samples), a Dask scheduler that cannot be "
+       "reached, or an output that cannot be written",
+    130: "interrupted (Ctrl-C, SIGINT); the finished variants are kept: rerun with the same --out to resume",
+    143: "terminated (SIGTERM); the finished variants are kept"}),
              help=SWEEP_HELP)
 @click.argument("scenario", type=PATH)
 @click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2", help="A key and its values (repeatable).")
@@ -383,7 +387,8 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
     click.echo(f"\nresults: {result.path}\nreport:  {result.path / 'report' / 'index.html'}")
 
 
-@cli.command(epilog=epilog(0, 1, 2))
+@cli.command(epilog=epilog(0, 1, 2, what={1: "bad scenario or data file, a Dask scheduler that cannot be reached, "
+                                             "or an output that cannot be written (nothing written)"}))
 @click.argument("scenario", type=PATH)
 @click.option("--sims", default=200, show_default=True, type=click.IntRange(2, 100_000),
               help="Simulated datasets, each drawn from the prior and fitted.")
@@ -461,7 +466,9 @@ in the folder that holds RUN_DIR (reports/ledger.jsonl for runs in the default f
 """
 
 
-@cli.command(epilog=epilog(0, 1, 2), help=SCORE_HELP)
+@cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory or a modified run, a bad resolutions file, or a "
+                                             "ledger that cannot be read or written (the ledger is untouched)"}),
+             help=SCORE_HELP)
 @click.argument("run_dir", type=PATH)
 @click.argument("resolutions", type=PATH)
 @click.option("--enacted", metavar="STRATEGY", default=None,
@@ -493,7 +500,7 @@ once {RELIABILITY_MIN} forecasts are scored.
 """
 
 
-@cli.command(epilog=epilog(0, 1, 2), help=LEDGER_HELP)
+@cli.command(epilog=epilog(0, 1, 2, what={1: "a ledger that cannot be read"}), help=LEDGER_HELP)
 @click.argument("path", metavar="[PATH]", required=False, type=PATH, default=Path("reports"))
 def ledger(path: Path) -> None:
     from forecast.describe import ledger_view
@@ -516,7 +523,7 @@ def ledger(path: Path) -> None:
     click.echo(ledger_view(book))
 
 
-@cli.command(epilog=epilog(0, 1, 2))
+@cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory, or a modified run"}))
 @click.argument("run_dir", type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON (as summary.json holds it).")
 def sensitivity(run_dir: Path, as_json: bool) -> None:
@@ -552,7 +559,7 @@ def sensitivity(run_dir: Path, as_json: bool) -> None:
     click.echo(json.dumps(found, indent=2) if as_json else sensitivity_view(r.summary, found))
 
 
-@cli.command(epilog=epilog(0, 1, 2))
+@cli.command(epilog=epilog(0, 1, 2, what={1: "not a run directory, or a modified run"}))
 @click.argument("run_a", type=PATH)
 @click.argument("run_b", type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
