@@ -215,7 +215,8 @@ def scored_table(scored: Scored) -> str:
              f"enacted strategy: {scored.strategy}{base}", ""]
     lines += _forecast_rows(entries, [("question", lambda e: e["question"]["id"])])
     lines += ["", f"{len(entries)} question{'s' if len(entries) != 1 else ''} scored; "
-              f"ledger: {scored.ledger.path} ({len(scored.ledger.entries)} scored forecasts)"]
+              f"ledger: {scored.ledger.path} ({len(scored.ledger.entries)} scored forecast"
+              f"{'s' if len(scored.ledger.entries) != 1 else ''})"]
     return "\n".join(lines)
 
 
@@ -223,7 +224,8 @@ def ledger_view(ledger: Ledger) -> str:
     """Every question in the ledger with its forecasts over time, then the reliability table
     (or how many more scored forecasts it needs)."""
     by_question = ledger.by_question()
-    lines = [f"ledger {ledger.path}: {len(ledger.entries)} scored forecasts of {len(by_question)} "
+    lines = [f"ledger {ledger.path}: {len(ledger.entries)} scored forecast{'s' if len(ledger.entries) != 1 else ''} "
+             f"of {len(by_question)} "
              f"question{'s' if len(by_question) != 1 else ''}"]
     for qid, entries in by_question.items():
         q = entries[-1]["question"]
@@ -330,7 +332,8 @@ def sensitivity_view(summary: dict, found: dict) -> str:
             if flip:
                 parts.append(f"{flip['becomes_best']} becomes best at {flip['value']:+.2f}"
                              + ("" if flip["within_posterior_90"] else " (outside its posterior 90%)"))
-            lines.append(f"    {cid} ({labels.get(cid, cid)}): " + "; ".join(parts))
+            named = f" ({labels[cid]})" if labels.get(cid, cid) != cid else ""  # a claim with no label of its own
+            lines.append(f"    {cid}{named}: " + "; ".join(parts))
         errors = entry.get("by_hypothesis_mcse") or {}
         for label, answers in (entry.get("by_hypothesis") or {}).items():
             weight = (found.get("combination_weights") or {}).get(label)

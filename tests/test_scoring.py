@@ -408,6 +408,7 @@ def test_forecast_score_prints_the_scores_and_the_ledger(runs: Path, tmp_path: P
                                       "--enacted", "press", "--ledger", str(other)])
     assert result.exit_code == 0, result.output
     assert json.loads(other.read_text())["strategy"] == "press"
+    assert f"1 question scored; ledger: {other} (1 scored forecast)" in result.output
 
 
 @pytest.mark.parametrize("args, message", [
