@@ -582,11 +582,16 @@ def test_a_percentage_written_as_fractions_is_warned_of_by_validate_and_run(tmp_
     assert load_scenario(_polled(tmp_path / "one", [0.5, 0.8, 1.0, 0.9])).warnings() == []  # up to 1%: as fractions, 100%
 
 
-def test_a_series_that_never_moves_is_warned_of(tmp_path) -> None:
-    """Its spread is 0: it cannot say how its node moves (the model would divide by 1 instead)."""
-    assert load_scenario(_polled(tmp_path, [40, 40, 40])).warnings() == [
-        "indicator poll (poll.csv, column share): every value from 2000-2002 is 40; a series that never moves "
-        "carries no information about how B moves: check the column, or leave the indicator out"]
+def test_a_series_that_never_moves_is_refused(tmp_path) -> None:
+    """Its spread is 0: it cannot be standardised, nor say how its node moves. A stand-in spread
+    let a tester's run fail its diagnostics (R-hat 3) and spread the node and its outcomes over
+    the whole index."""
+    with pytest.raises(ScenarioError) as found:
+        load_scenario(_polled(tmp_path / "flat", [40, 40, 40]))
+    assert str(found.value.problems[0]) == (
+        "indicators.poll.column: poll (poll.csv, column share) has the same value, 40, in every year (2000-2002): a "
+        "series must move to say how B moves (the model reads it standardised over its years); check the column, "
+        "add years, or leave the indicator out")
 
 
 def test_a_strategy_that_sets_what_another_sets_is_warned_of(tmp_path) -> None:

@@ -391,7 +391,7 @@ class Scenario:
         """What ``forecast validate`` and ``forecast run`` warn of: what a file may well mean but
         more likely got wrong, said with the fix. A prior that falls short of its statement
         (:meth:`prior_warnings`), a percentage series written as fractions (a
-        real series may lie below 1%), a series that never moves, a strategy that sets what
+        real series may lie below 1%), a strategy that sets what
         another sets (its forecasts are that one's), a lever that a strategy sets and no claim
         carries anywhere (:meth:`lever_warnings`), and where a lever's move is capped
         (:meth:`cap_warnings`)."""
@@ -428,17 +428,13 @@ class Scenario:
 
     def data_warnings(self) -> list[str]:
         """Each indicator whose values look like a mistake: a percentage whose every value lies
-        between 0 and 1 (fractions, 100 times too small, would read as a share near 0%), and a
-        series whose every value is the same (it cannot say how its node moves)."""
+        between 0 and 1 (fractions, 100 times too small, would read as a share near 0%). (A
+        series whose every value is the same is refused by the loader: it cannot be standardised.)"""
         out = []
         for ind in self.indicators.values():
             where = f"indicator {ind.id} ({ind.file.name}, column {ind.column})"
             low, high = float(np.min(ind.values)), float(np.max(ind.values))
-            span = f"{int(ind.years.min())}-{int(ind.years.max())}"
-            if low == high:
-                out.append(f"{where}: every value from {span} is {low:g}; a series that never moves carries no "
-                           f"information about how {ind.node} moves: check the column, or leave the indicator out")
-            elif ind.transform == "logit_percent" and high < 1.0:  # a fraction is below 1 (1 would be 100%)
+            if ind.transform == "logit_percent" and high < 1.0:  # a fraction is below 1 (1 would be 100%)
                 out.append(f"{where}: every value lies between 0 and 1 ({low:g} to {high:g}); a percentage is "
                            "written 0-100 (26.5 for 26.5%): if these are fractions, multiply them by 100")
         return out

@@ -411,9 +411,25 @@ def _indicators(path: Path, spec: ScenarioFile, nodes: dict[str, Node], problems
                                     "another indicator of that node first"))
             continue
         t = proto.transformed(values)
-        spread = float(np.std(t, ddof=1)) if len(t) > 1 else 1.0
-        out[iid] = replace(proto, center=float(np.mean(t)), spread=spread or 1.0, anchor=anchor)
+        flat = _flat(proto, t, f"{p}.column")
+        if flat is not None:
+            problems.append(flat)
+            continue
+        out[iid] = replace(proto, center=float(np.mean(t)), spread=float(np.std(t, ddof=1)), anchor=anchor)
     return out
+
+
+def _flat(ind: Indicator, transformed: np.ndarray, p: str) -> Problem | None:
+    """A problem for a series whose values are all the same: the model reads an indicator
+    standardised over its years, which needs a spread, and a series that never moves says
+    nothing of how its node moves (a stand-in spread let the fit and every outcome downstream
+    of the node run wild)."""
+    if np.ptp(transformed) > 0:  # (a series of fewer than two values is refused when read)
+        return None
+    where = f"{ind.file.name}, column {ind.column}"
+    seen = f"has the same value, {ind.values[0]:g}, in every year ({int(ind.years.min())}-{int(ind.years.max())})"
+    return Problem(p, f"{ind.id} ({where}) {seen}: a series must move to say how {ind.node} moves (the model "
+                      "reads it standardised over its years); check the column, add years, or leave the indicator out")
 
 
 def _beyond_limit(ind: Indicator, p: str) -> Problem | None:
