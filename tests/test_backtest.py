@@ -114,6 +114,26 @@ def test_origins_default_to_the_eight_years_before_the_last_with_data_and_bad_on
         check_origins(sc, [1991, 2010], 3)
 
 
+def test_an_origin_after_the_last_data_is_refused_even_when_the_history_runs_on(tmp_path) -> None:
+    """The tester's case: data through 2019, forecasts from 2025; --origins 2021:2023 sampled
+    three origins and scored nothing. The last year an origin may take is the last with data."""
+    import tomllib
+
+    import tomli_w
+
+    path = trending_scenario(tmp_path)
+    document = tomllib.loads(path.read_text())
+    document["scenario"]["start_year"] += 3
+    document["scenario"]["horizon"] += 3
+    document["questions"][0]["year"] += 3
+    path.write_text(tomli_w.dumps(document))
+    sc = load_scenario(path)
+    last = START + 29
+    assert int(sc.history_years[-1]) == last + 3
+    with pytest.raises(OriginsError, match=rf"--origins {last + 1}: .*the data run to {last}.* and {last} for"):
+        check_origins(sc, [last, last + 1], 3)
+
+
 @pytest.mark.parametrize(("years", "expected"), [(10, list(range(START + MIN_HISTORY, START + 9))), (6, [START + 4])])
 def test_a_short_history_has_fewer_default_origins_not_an_error(tmp_path, years, expected) -> None:
     """Ten years of data leave room for five origins with four years before each; the default

@@ -201,16 +201,17 @@ class OriginsError(ValueError):
 
 def check_origins(scenario: Scenario, origins: list[int], horizon: int) -> list[int]:
     """The origins, sorted; :class:`OriginsError` when one leaves too little history before it
-    or no data after it, :class:`ScenarioError` when the scenario has no indicator at all."""
+    or no data from it on (after the last year any indicator has data), :class:`ScenarioError` when the scenario has no indicator at all."""
     check_indicators(scenario)
     if horizon < 1:
         raise OriginsError(f"--horizon {horizon}: give 1 or more years")
-    first, last = scenario.history_start, int(scenario.history_years[-1])
+    first = scenario.history_start
+    last = max(int(i.years.max()) for i in scenario.indicators.values())  # the last year with data, not of history
     bad = [o for o in origins if not first + MIN_HISTORY <= o <= last]
     if bad:
         raise OriginsError(f"--origins {', '.join(map(str, bad))}: an origin must leave at least {MIN_HISTORY} years "
-                           f"of history before it and data after it: give years between {first + MIN_HISTORY} "
-                           f"and {last} for {scenario.path.name}")
+                           f"of history before it and data for it (the data run to {last}): give years between "
+                           f"{first + MIN_HISTORY} and {last} for {scenario.path.name}")
     return sorted(set(origins))
 
 
