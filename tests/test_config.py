@@ -594,6 +594,18 @@ def test_a_series_that_never_moves_is_refused(tmp_path) -> None:
         "add years, or leave the indicator out")
 
 
+def test_a_value_far_from_the_others_is_warned_of(tmp_path) -> None:
+    """The testers' cases: 0.43 among shares near 40% (a fraction among percentages), and one
+    year written 1e12 among values near 100 (a unit slip): the model would read a break."""
+    assert load_scenario(_polled(tmp_path / "a", [40, 42, 45, 0.43, 41, 44])).warnings() == [
+        "indicator poll (poll.csv, column share): 0.43 in 2003 lies far from the other values (over 10 robust "
+        "standard deviations from their median on a logit scale); check it for a typo or a unit slip: the model "
+        "would read a break"]
+    assert load_scenario(_polled(tmp_path / "b", [20, 28, 37, 46, 55, 63])).warnings() == []  # a trend
+    assert load_scenario(_polled(tmp_path / "c", [40, 42, 45, 80, 82, 85])).warnings() == []  # a break
+    assert load_scenario(_polled(tmp_path / "d", [40, 42, 0.43, 41])).warnings() == []  # too few to tell
+
+
 def test_a_strategy_that_sets_what_another_sets_is_warned_of(tmp_path) -> None:
     """``set = {}`` next to a baseline that sets nothing forecasts the baseline again."""
     data = copy.deepcopy(CHAIN)

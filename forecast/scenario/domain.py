@@ -264,6 +264,24 @@ class LeverSetting:
         return f"{direction} {abs(self.amount):g} {size} from the {last_year} level{when}".replace("  ", " ")
 
 
+#: A value lies far from an indicator's others beyond this many robust standard deviations
+#: (1.4826 median absolute deviations) from their median, on the transformed scale. The shipped
+#: series, with their breaks, stay under 3; a typo of a few orders of magnitude is in the tens.
+OUTLIER_AT = 10.0
+#: Fewer values than this say too little about their own spread to call one far from them.
+OUTLIER_MIN_VALUES = 5
+
+
+def outlying(transformed: np.ndarray) -> np.ndarray:
+    """Which values lie over :data:`OUTLIER_AT` robust standard deviations from the median
+    (none in a series shorter than :data:`OUTLIER_MIN_VALUES`, or with most values equal)."""
+    t = np.asarray(transformed, dtype=float)
+    if len(t) < OUTLIER_MIN_VALUES:
+        return np.zeros(len(t), dtype=bool)
+    spread = 1.4826 * np.median(np.abs(t - np.median(t)))
+    return np.abs(t - np.median(t)) > OUTLIER_AT * spread if spread > 0 else np.zeros(len(t), dtype=bool)
+
+
 @dataclass(frozen=True)
 class Strategy:
     id: str
@@ -428,8 +446,10 @@ class Scenario:
 
     def data_warnings(self) -> list[str]:
         """Each indicator whose values look like a mistake: a percentage whose every value lies
-        between 0 and 1 (fractions, 100 times too small, would read as a share near 0%). (A
-        series whose every value is the same is refused by the loader: it cannot be standardised.)"""
+        between 0 and 1 (fractions, 100 times too small, would read as a share near 0%), and
+        values far from all the others (:func:`outlying`: a typo or a unit slip, which the model
+        would take as a break). (A series whose every value is the same is refused by the
+        loader: it cannot be standardised.)"""
         out = []
         for ind in self.indicators.values():
             where = f"indicator {ind.id} ({ind.file.name}, column {ind.column})"
@@ -437,6 +457,15 @@ class Scenario:
             if ind.transform == "logit_percent" and high < 1.0:  # a fraction is below 1 (1 would be 100%)
                 out.append(f"{where}: every value lies between 0 and 1 ({low:g} to {high:g}); a percentage is "
                            "written 0-100 (26.5 for 26.5%): if these are fractions, multiply them by 100")
+                continue
+            far = outlying(ind.transformed(ind.values))
+            if far.any():
+                scale = {"identity": "", "log": " on a log scale", "logit_percent": " on a logit scale"}[ind.transform]
+                values = ", ".join(f"{v:g} in {int(y)}" for v, y in zip(ind.values[far], ind.years[far]))
+                out.append(f"{where}: {values} lie{'s' if far.sum() == 1 else ''} far from the other values (over "
+                           f"{OUTLIER_AT:g} robust standard deviations from their median{scale}); check "
+                           f"{'it' if far.sum() == 1 else 'them'} for a typo or a unit slip: the model would read "
+                           "a break")
         return out
 
     def strategy_warnings(self) -> list[str]:
