@@ -190,6 +190,18 @@ def test_the_spread_is_the_quantity_compared_not_the_monte_carlo_error():
     assert out["text"] == "value in 2029: 203 USD bn" and out["note"] == "90% interval 118 to 351; yes if below 240"
 
 
+def test_a_log_scale_interval_never_reads_0_and_large_values_are_grouped():
+    """The tester's case: a series with a unit slip read "90% interval 0 to 996639878" (a value
+    on a log scale is never 0) and "1740903677952 USD"."""
+    q = {"subject": "a", "comparison": "below", "reference_year": None, "threshold": 2e12, "year": 2029}
+    s = {"nodes": {"a": {"label": "A", "unit": "USD bn"}}}
+    out = context.spread(s, q, {"quantity": {"median": 1740903677952.0, "q05": 1e-11, "q95": 996639878.0}})
+    assert out["text"] == "value in 2029: 1,740,903,677,952 USD bn"
+    assert out["note"].startswith("90% interval <1 to 996,639,878")
+    assert quantity(0.004, 2) == "<0.01" and quantity(-0.004, 2) == "0.00" and quantity(0.0, 1) == "0.0"
+    assert quantity(-12345.6, 0, sign=True) == "\u221212,346"
+
+
 def test_a_run_from_before_the_spread_was_kept_says_so():
     q = {"subject": "a", "comparison": "below", "reference_year": 2024, "change": 0.0, "year": 2029, "threshold": None}
     out = context.spread({"nodes": {"a": {"label": "A", "unit": "index 0-100"}}}, q, {"probability": 0.5})

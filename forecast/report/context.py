@@ -28,7 +28,6 @@ from forecast.report import figures as plots
 from forecast.report.downloads import ANSWERS_CSV, SUMMARY_JSON
 from forecast.report.drawing import figure
 from forecast.report.formatting import (
-    MINUS,
     apart,
     decimals,
     fmt,
@@ -301,10 +300,9 @@ def on_index(x: float | None, digits: int) -> str:
     """A value on the 0-100 index as rounded, except that one rounding to an end of the scale
     reads "<1" or ">99": the index never reaches 0 or 100, and "0 to 100" reads as the scale,
     not as a forecast."""
-    text = quantity(x, digits)
-    if x is not None and 0 < x < 100 and float(text.replace(MINUS, "-")) in (0.0, 100.0):
-        step = 10.0 ** -digits
-        return f"<{step:g}" if x < 50 else f">{100 - step:g}"
+    text = quantity(x, digits)  # (a value rounding to 0 reads "<1" already)
+    if x is not None and x < 100 and text == quantity(100.0, digits):
+        return f">{100 - 10.0 ** -digits:g}"
     return text
 
 
@@ -584,7 +582,7 @@ def evidence_context(s: dict, strategies: list[dict], baseline: dict | None) -> 
     out = []
     for iid, ind in s.get("indicators", {}).items():
         obs = ind["observed"]
-        rows = [{"year": y, "value": f"{v:g}", "source": links(src)}
+        rows = [{"year": y, "value": plots.plain(v), "source": links(src)}
                 for y, v, src in zip(obs["years"], obs["values"], obs.get("sources") or [""] * len(obs["years"]))]
         node = s["nodes"].get(ind["node"], {})
         out.append({

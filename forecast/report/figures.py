@@ -153,10 +153,11 @@ def styled(draw: Callable[..., Markup]) -> Callable[..., Markup]:
 
 
 def plain(value: float, _pos: Any = None) -> str:
-    """A tick label as a plain number: 100, 1,500, 0.2 (never 10², 2×10² or an offset)."""
+    """A tick label (or a data value) as a plain number: 100, 1,500, 0.2, 972,842,000,000 (never
+    10², 2×10², 9.7e+11 or an offset; below 1e-4, as 1e−11)."""
     if value == 0:
         return "0"
-    if abs(value - round(value)) < 1e-9 * max(1.0, abs(value)):
+    if abs(value) >= 1e6 or (abs(value) >= 1 and abs(value - round(value)) < 1e-9 * abs(value)):  # (1e-11 is no 0)
         return f"{int(round(value)):,}".replace("-", "\u2212")
     return f"{value:.6g}".replace("-", "\u2212")
 

@@ -44,10 +44,16 @@ def decimals(*values: float | None) -> int:
 
 
 def quantity(x: float | None, digits: int, *, sign: bool = False) -> str:
-    """A forecast value (or change, with ``sign``) with a true minus sign."""
+    """A forecast value (or change, with ``sign``) with a true minus sign; from 10,000 up with
+    thousands separators (as the figures' axes), and a positive value that would round to 0
+    as below the last digit shown ("<0.01"): on a log scale a value is never 0."""
     if x is None:
         return "n/a"
-    return _unsigned_zero(f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}").replace("-", MINUS)
+    group = "," if abs(x) >= 10_000 else ""
+    text = f"{x:+{group}.{digits}f}" if sign else f"{x:{group}.{digits}f}"
+    if not sign and 0 < x and float(text.replace(",", "")) == 0:
+        return f"<{10.0 ** -digits:.{digits}f}"
+    return (text if group else _unsigned_zero(text)).replace("-", MINUS)  # (a grouped number is no zero)
 
 
 def safe_url(url: str | None) -> str | None:
