@@ -732,3 +732,40 @@ def test_a_setting_on_a_percent_lever_reads_in_percent_and_percentage_points(tmp
     data["strategies"][1]["set"] = {"L": setting}
     s = load_scenario(write_scenario(tmp_path, data))
     assert s.describe_setting("L", s.strategies[1].interventions["L"]) == words
+
+
+def test_a_forecast_too_short_for_any_lever_to_act_is_warned_of(tmp_path) -> None:
+    """The tester's case: horizon = start_year, and every claim from a lever acts a year later:
+    every strategy forecast the same, and nothing said why."""
+    data = copy.deepcopy(CHAIN)
+    data["claims"][0]["lag"] = 1
+    data["scenario"]["horizon"] = 2006
+    for q in data["questions"]:
+        q["year"] = 2006
+    data["questions"][0]["reference_year"] = 2005
+    s = load_scenario(write_scenario(tmp_path / "short", data))
+    assert s.reach_warnings() == [
+        "scenario.horizon: the forecast covers 2006, and the claims from the levers the strategies set act after 1 "
+        "year at the soonest (their lags): every strategy forecasts every other node as the others do; set horizon "
+        "to 2007 or later"]
+    data["scenario"]["horizon"] = 2007
+    assert load_scenario(write_scenario(tmp_path / "longer", data)).reach_warnings() == []
+
+
+def test_a_question_year_outside_the_forecast_says_the_range_and_the_fix_once(tmp_path) -> None:
+    data = copy.deepcopy(CHAIN)
+    data["scenario"]["horizon"] = 2006
+    with pytest.raises(ScenarioError) as found:
+        load_scenario(write_scenario(tmp_path / "a", data))
+    assert "questions[0] (id b_up).year: 2010 is not a forecast year; questions ask about 2006: give a year in that " \
+           "range, or move the horizon" in str(found.value)
+    data["scenario"]["horizon"] = 2005  # before start_year: said once, with no question's year beside it
+    with pytest.raises(ScenarioError) as found:
+        load_scenario(write_scenario(tmp_path / "b", data))
+    assert "history_start < start_year <= horizon" in str(found.value) and "questions ask about" not in str(found.value)
+    data["scenario"]["horizon"] = 2010
+    data["questions"][0]["reference_year"] = 1998
+    with pytest.raises(ScenarioError) as found:
+        load_scenario(write_scenario(tmp_path / "c", data))
+    assert ("reference_year: 1998 is outside the scenario's years, 2000-2010; give a year in that range (the history "
+            "starts in 2000: to compare with 1998, start it earlier)") in str(found.value)

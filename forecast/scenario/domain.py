@@ -442,7 +442,36 @@ class Scenario:
                 out.append(f"lever {lever} is set by {setters} but no claim has it as its cause: setting it moves no "
                            f"other node; add the claims it acts through (cause = \"{lever}\"), or check their "
                            "direction")
-        return out
+        return out + self.reach_warnings()
+
+    def reach_warnings(self) -> list[str]:
+        """A forecast too short for any strategy to matter: every claim path from a lever a
+        strategy sets takes longer (its claims' lags added up) than the forecast years, so every
+        strategy forecasts every other node as the others do."""
+        levers = {lv for st in self.strategies for lv in st.interventions}
+        room = self.horizon - self.start_year  # a lag of k first acts in start_year + k
+        lags = [lag for lever in levers for n, lag in self.lag_from(lever).items() if n not in levers]
+        if not lags or min(lags) <= room:  # (no claim leaves the levers at all: lever_warnings says so)
+            return []
+        soonest = min(lags)
+        years = f"{self.start_year}" if room == 0 else f"{self.start_year}-{self.horizon}"
+        return [f"scenario.horizon: the forecast covers {years}, and the claims from the levers the strategies set "
+                f"act after {soonest} year{'s' if soonest != 1 else ''} at the soonest (their lags): every strategy "
+                f"forecasts every other node as the others do; set horizon to {self.start_year + soonest} or later"]
+
+    def lag_from(self, node: str) -> dict[str, int]:
+        """Each node a claim path leads to from ``node``, with the least total lag along one."""
+        best = {node: 0}
+        frontier = [node]
+        while frontier:  # lags are small whole numbers: relax until nothing improves
+            nxt = []
+            for cause in frontier:
+                for c in self.claims:
+                    if c.cause == cause and best[cause] + c.lag < best.get(c.effect, 1 << 30):
+                        best[c.effect] = best[cause] + c.lag
+                        nxt.append(c.effect)
+            frontier = nxt
+        return best
 
     def data_warnings(self) -> list[str]:
         """Each indicator whose values look like a mistake: a percentage whose every value lies

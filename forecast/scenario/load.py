@@ -576,6 +576,11 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _span(first: int, last: int) -> str:
+    """Years as a range, or the one year."""
+    return f"{first}" if first == last else f"{first}-{last}"
+
+
 def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str, Indicator],
                problems: list[Problem]) -> list[Question]:
     info = spec.scenario
@@ -592,9 +597,12 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
             problems.append(Problem(f"{p}.subject", f"unknown node or indicator {q.subject!r}."
                                     f"{did_you_mean(q.subject, names)}"))
             continue
+        if info.horizon < info.start_year:  # the scenario's years are wrong (said once, above): no forecast years
+            continue
         if not info.start_year <= q.year <= info.horizon:
             problems.append(Problem(f"{p}.year", f"{q.year} is not a forecast year; questions ask about "
-                                    f"{info.start_year}-{info.horizon}"))
+                                    f"{_span(info.start_year, info.horizon)}: give a year in that range, or move "
+                                    "the horizon"))
             continue
         if (q.threshold is None) == (q.reference_year is None):
             problems.append(Problem(p, "give exactly one of threshold (a value in the subject's units) "
@@ -602,8 +610,10 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
             continue
         if q.reference_year is not None:
             if not info.history_start <= q.reference_year <= info.horizon:
-                problems.append(Problem(f"{p}.reference_year", f"{q.reference_year} is outside "
-                                        f"{info.history_start}-{info.horizon}"))
+                earlier = (f" (the history starts in {info.history_start}: to compare with {q.reference_year}, start "
+                           "it earlier)" if q.reference_year < info.history_start else "")
+                problems.append(Problem(f"{p}.reference_year", f"{q.reference_year} is outside the scenario's years, "
+                                        f"{info.history_start}-{info.horizon}; give a year in that range{earlier}"))
                 continue
             if q.reference_year >= q.year:
                 problems.append(Problem(f"{p}.reference_year", _reference_not_before(q)))
