@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -37,11 +38,17 @@ def summary_values(summary: Path) -> dict[str, object]:
     return dict(walk(json.loads(summary.read_text(encoding="utf-8"))))
 
 
-def differences(expected: dict[str, object], got: dict[str, object]) -> str:
+def differences(expected: dict[str, object], got: dict[str, object], rel_tol: float = 0.0) -> str:
     """How two summaries' values differ, in a few lines ('' when they are equal). An assert on
-    the dicts themselves would have pytest diff thousands of lines on CI, for an hour."""
+    the dicts themselves would have pytest diff thousands of lines on CI, for an hour. Numbers
+    within ``rel_tol`` of each other are equal (0: exactly)."""
+    def same(a, b) -> bool:
+        if rel_tol and isinstance(a, float) and isinstance(b, float) and not isinstance(a, bool):
+            return math.isclose(a, b, rel_tol=rel_tol, abs_tol=rel_tol)
+        return a == b
+
     missing, extra = sorted(expected.keys() - got.keys()), sorted(got.keys() - expected.keys())
-    moved = {k: (expected[k], got[k]) for k in expected.keys() & got.keys() if expected[k] != got[k]}
+    moved = {k: (expected[k], got[k]) for k in expected.keys() & got.keys() if not same(expected[k], got[k])}
     parts = [f"{len(missing)} values missing, e.g. {missing[:3]}" if missing else "",
              f"{len(extra)} values extra, e.g. {extra[:3]}" if extra else "",
              f"{len(moved)} values moved, e.g. {dict(sorted(moved.items())[:4])}" if moved else ""]

@@ -19,6 +19,8 @@ from forecast.results.store import RunError, load_run
 from .conftest import DEFAULT_SCENARIO, ROOT, differences, summary_values
 
 GOLDEN = ROOT / "tests" / "golden"
+#: How far a golden number may move on another machine (relative; the last binary digits).
+GOLDEN_TOLERANCE = 1e-9
 
 
 def test_help_reads_like_a_manual_page() -> None:
@@ -77,9 +79,12 @@ def test_default_scenario_runs_end_to_end(default_run) -> None:
 @pytest.mark.slow
 def test_the_default_scenario_gives_the_golden_numbers(default_run) -> None:
     """The same seed gives the same summary.json as tests/golden/article_summary.json, number for
-    number, whether the compile cache was cold or warm (see tests/golden/README.md)."""
+    number to 1e-9 relative, whether the compile cache was cold or warm (see tests/golden/README.md:
+    another CPU's vector maths can move the last binary digit of a few numbers; within one
+    machine tests/test_reproducibility.py holds runs to exact equality)."""
     out, _ = default_run
-    differ = differences(summary_values(GOLDEN / "article_summary.json"), summary_values(out / "summary.json"))
+    differ = differences(summary_values(GOLDEN / "article_summary.json"), summary_values(out / "summary.json"),
+                         rel_tol=GOLDEN_TOLERANCE)
     assert not differ, differ
 
 
