@@ -102,3 +102,28 @@ def test_one_chain_is_judged_by_its_two_halves() -> None:
     moved = judged(np.concatenate([rng.normal(0, 1, 500), rng.normal(3, 1, 500)]))
     assert moved.verdict == "fail" and moved.worst["rhat"] == "effect[a]"
     assert any("the two halves of the one chain disagree" in m for m in moved.messages)
+
+
+def test_shock_scales_of_years_no_data_meets_are_not_judged() -> None:
+    """A backtest's origin holds later years back: their shock scales' posterior is their prior,
+    drawn exactly where used, so a slowly mixing draw of one must not fail the origin."""
+    import numpy as np
+    import xarray as xr
+
+    from forecast.posterior.diagnostics import diagnose
+    from forecast.settings import SamplerSettings
+
+    rng = np.random.default_rng(0)
+    scale = rng.lognormal(size=(2, 400, 2, 1))
+    scale[1, :, 1, 0] += 5.0  # 2021's second chain apart from its first
+    posterior = xr.Dataset({"effect": (("chain", "draw", "claim"), rng.normal(size=(2, 400, 1))),
+                            "_shock_scale": (("chain", "draw", "shock_year", "kept_shock"), scale)},
+                           coords={"claim": ["a"], "shock_year": [2020, 2021], "kept_shock": ["x:level"]})
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 400), bool))})
+    settings = SamplerSettings(chains=2, draws=400, tune=200)
+    judged = diagnose(posterior, stats, ["effect", "_shock_scale"], settings, 1.0)
+    assert judged.verdict == "fail" and judged.worst["rhat"] == "shock_scale[2021, x:level]"
+    held_back = diagnose(posterior, stats, ["effect", "_shock_scale"], settings, 1.0, informed_until=2020)
+    assert held_back.max_rhat < RHAT_OK
+    none_informed = diagnose(posterior, stats, ["effect", "_shock_scale"], settings, 1.0, informed_until=2019)
+    assert none_informed.worst["rhat"] == "effect[a]"

@@ -11,8 +11,9 @@ The predictive of a held-back observation is exact given each posterior draw: wi
 draw's parameters and shock scales the model is linear-Gaussian, so the Kalman filter run
 over the observations in use and carried forward (:func:`forecast.compiled.kalman.predictions`)
 gives its mean and variance. The shock scales of the held-back years carry no information
-from the data, so the posterior's draws of them are draws from their heavy-tailed prior: the
-chance of a break is in the predictive. Over draws the predictive is the equal-weight mixture
+from the data, so their posterior is their heavy-tailed prior: they are drawn from it exactly
+(not taken from the sampler, whose draws of them mix slowly, and which the diagnostics
+therefore leave out), and the chance of a break is in the predictive. Over draws the predictive is the equal-weight mixture
 of these normals, scored exactly by :mod:`forecast.backtest.scores` on the indicator's scoring
 scale (:mod:`forecast.backtest.evaluate`).
 """
@@ -119,13 +120,14 @@ def thinned(post: xr.Dataset, most: int) -> xr.Dataset:
 
 
 def predictive(scenario: Scenario, post: xr.Dataset, evidence: Evidence, z: np.ndarray, observed: np.ndarray,
-               until: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+               until: int, seed: int, informed_until: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each draw's predictive mean and sd of every observation (draws, observations) on the
     standardised scale of ``z``, from the observations in use (``observed``) of strictly
-    earlier years, for the years before history index ``until`` (NaN after)."""
+    earlier years, for the years before history index ``until`` (NaN after); the shock scales
+    of years after ``informed_until`` (an origin's held-back years) exact prior draws."""
     draws = Draws.from_posterior(post)
     graph = graph_of(scenario)
-    lam = shock_scales(scenario, post, RandomStreams(seed).history())
+    lam = shock_scales(scenario, post, RandomStreams(seed).history(), informed_until)
     A, V = state_space(draws.params, graph)
     s0 = np.broadcast_to(initial_variance(scenario.initial_sd, scenario.drift_sd), (A.shape[0], 3 * len(scenario.nodes)))
     k, node = evidence.indicator, evidence.node
@@ -232,10 +234,11 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
     if not due.size or not origin.observed.any():
         return [], origin.skipped, {"verdict": "not fitted", "messages": ["nothing to forecast from this origin"]}
     own = reseed(replace(settings, progress=False), Key.BACKTEST_ORIGIN, year)
-    explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own, budget=ORIGIN_BUDGET)
+    explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own, budget=ORIGIN_BUDGET,
+                       informed_until=year - 1)
     post = thinned(explored.tree["posterior"].dataset, MAX_COMPONENTS)
     until = int(evidence.year_index[due].max()) + 1
-    mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed)
+    mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed, year - 1)
     scales = {k: score_scale(ind.transformed(ind.values), ind.years)  # one per indicator, as the scores say
               for k, ind in enumerate(scenario.indicators.values()) if k in set(evidence.indicator[due].tolist())}
     out = []

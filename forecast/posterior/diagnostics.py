@@ -63,12 +63,21 @@ def steps_per_iteration(leapfrog_steps: int, chains: int, draws: int, tune: int)
 
 
 def diagnose(posterior, sample_stats, var_names: list[str], settings: SamplerSettings,
-             seconds: float, leapfrog_steps: int | None = None) -> Diagnostics:
+             seconds: float, leapfrog_steps: int | None = None, *, informed_until: int | None = None) -> Diagnostics:
     """R-hat, bulk/tail ESS and divergences over ``var_names``, with a verdict and advice;
-    the sampling seconds and leapfrog steps are recorded with them."""
+    the sampling seconds and leapfrog steps are recorded with them. Shock scales of years after
+    ``informed_until`` (the last year with evidence in use) are left out: no data meets them,
+    their draws are replaced by exact prior draws wherever they are used
+    (:func:`forecast.posterior.history.shock_scales`), and their heavy-tailed prior mixes slowly
+    (a backtest's origins failed on years they held back)."""
     import arviz as az
 
     ds = posterior[var_names]
+    if informed_until is not None and "_shock_scale" in ds:
+        years = ds["shock_year"].values
+        ds = ds.isel(shock_year=np.flatnonzero(years <= informed_until)) if (years > informed_until).any() else ds
+        if not ds.sizes.get("shock_year", 1):
+            ds, var_names = ds.drop_vars("_shock_scale"), [v for v in var_names if v != "_shock_scale"]
     rhat = az.rhat(_halves(ds) if ds.sizes["chain"] == 1 else ds)
     ess_bulk = az.ess(ds, method="bulk")
     ess_tail = az.ess(ds, method="tail")

@@ -53,16 +53,25 @@ def drivers_adjoint(weight: np.ndarray, A: np.ndarray, V: np.ndarray, root: np.n
     return initial_sd * lam[..., :n], drift_sd * lam[..., 2 * n:], shocks
 
 
-def shock_scales(scenario: Scenario, posterior: xr.Dataset, rng: np.random.Generator) -> np.ndarray:
+def shock_scales(scenario: Scenario, posterior: xr.Dataset, rng: np.random.Generator,
+                 informed_until: int | None = None) -> np.ndarray:
     """Every node's shock scales in every year after the first, (D, years - 1, 2 x nodes):
-    the sampled ones of the nodes the evidence can see, prior draws for the others."""
+    the sampled ones of the nodes the evidence can see, in the years up to ``informed_until``
+    (the last with evidence in use; by default the scenario's last with data), and exact prior
+    draws for the others: no data meets a later year's, so its posterior is its prior, which
+    an exact draw gives better than a sampler's slowly mixing one (a backtest's held-back years)."""
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     n, n_years = len(scenario.nodes), len(scenario.history_years)
     out = draw_shock_scales(rng, (chains * draws, n_years - 1, 2 * n), scenario.shock_df, SHOCK_SCALE_CAP)
     if "_shock_scale" in posterior:
         kept = kept_nodes(scenario)
         sampled = posterior["_shock_scale"].values.reshape(chains * draws, n_years - 1, 2 * kept.size)
-        out[:, :, np.concatenate([kept, kept + n])] = sampled
+        until = scenario.last_evidence_year if informed_until is None else informed_until
+        informed = np.asarray(scenario.history_years[1:]) <= (until if until is not None else scenario.start_year)
+        columns = np.concatenate([kept, kept + n])
+        block = out[:, :, columns]
+        block[:, informed] = sampled[:, informed]
+        out[:, :, columns] = block
     return out
 
 

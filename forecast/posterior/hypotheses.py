@@ -574,7 +574,8 @@ class Weighing:
 
 
 def weigh_hypotheses(scenario: Scenario, compiled: CompiledModel, settings: SamplerSettings, *,
-                     budget: float | None = None, limit: int = MAX_COMBINATIONS, progress=None) -> Weighing:
+                     budget: float | None = None, limit: int = MAX_COMBINATIONS, progress=None,
+                     informed_until: int | None = None) -> Weighing:
     """Fit the model once per combination of hypotheses and once under the reference priors
     (one compiled model, new numbers per fit), estimate each combination's evidence against
     the reference's by bridge sampling on the hypotheses' effects, and weigh them by Bayes'
@@ -599,7 +600,8 @@ def weigh_hypotheses(scenario: Scenario, compiled: CompiledModel, settings: Samp
         explored = [v for v in PARAMETERS if v in post]
         if combo.index < 0:  # the reference: only its draws of the tested effects are used (and its divergences)
             post, explored = post[["effect"]].sel(claim=tested), ["effect"]
-        diag = diagnose(post, stats, explored, fit_settings, sampled.sampling_seconds, sampled.leapfrog_steps)
+        diag = diagnose(post, stats, explored, fit_settings, sampled.sampling_seconds, sampled.leapfrog_steps,
+                        informed_until=informed_until)
         return ConditionalFit(combo, sampled.tree, None, diag, sampled.sampling_seconds, sampled.leapfrog_steps)
 
     fits = [fit(combo, combo.index, per_fit) for combo in combos]

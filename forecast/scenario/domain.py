@@ -387,6 +387,12 @@ class Scenario:
         nodes whose claims can move them."""
         return _reach(nodes, {(c.effect, c.cause) for c in self.claims})
 
+    @property
+    def last_evidence_year(self) -> int | None:
+        """The last year any indicator has an observation (None without indicators): the shock
+        scales of later history years meet no data, so their posterior is their prior."""
+        return max((int(i.years.max()) for i in self.indicators.values() if len(i.years)), default=None)
+
     def last_observed(self, node: str) -> tuple[int, str, float] | None:
         """Where the data last saw ``node``, before any sampling: the year of its anchor
         indicator's last observation, that indicator, and the node's level it reads as on the
