@@ -58,9 +58,13 @@ def _answers(tree: xr.DataTree, question) -> dict:
     return {"by_strategy": jsonable(by_strategy), "decision": None if found is None else jsonable(found.to_dict())}
 
 
-def quantile_summary(x: np.ndarray, axis: int = 0) -> dict[str, list | float]:
-    """mean, median and the 5/25/50/75/95% quantiles along ``axis`` (draws), JSON-ready."""
-    return {k: jsonable(v) for k, v in _quantile_arrays(np.moveaxis(x, axis, 0)).items()}
+def quantile_summary(x: np.ndarray, axis: int = 0, *, mean: bool = True) -> dict[str, list | float]:
+    """mean, median and the 5/25/50/75/95% quantiles along ``axis`` (draws), JSON-ready; the
+    mean None (null) where it is not a number to read (``mean=False``, see :func:`indicator_fit`)."""
+    out = {k: jsonable(v) for k, v in _quantile_arrays(np.moveaxis(x, axis, 0)).items()}
+    if not mean:
+        out["mean"] = jsonable(np.full_like(np.asarray(out["median"], dtype=float), np.nan))
+    return out
 
 
 def _quantile_arrays(x: np.ndarray) -> dict[str, np.ndarray]:
@@ -112,7 +116,11 @@ def trajectories(scenario: Scenario, tree: xr.DataTree) -> dict:
 def indicator_fit(scenario: Scenario, tree: xr.DataTree, one_step: dict | None = None) -> dict:
     """Per indicator: observations, posterior predictive over history, forecasts per strategy,
     and (``one_step``) each observation's in-sample prediction from the years before it, every
-    observation but the first of its series (:func:`forecast.backtest.hindcast.one_step_ahead`)."""
+    observation but the first of its series (:func:`forecast.backtest.hindcast.one_step_ahead`).
+    An indicator on a log scale has no mean (null): its shocks are Student-t with 2 degrees of
+    freedom by default, whose exponential has no finite mean, so the draws' average is set by a
+    few extreme draws (a tester's read 10,500 USD bn against a median of 2.9); its median and
+    quantiles are what to read."""
     rep = tree["posterior_predictive"].dataset["indicator_value"]
     fc = tree["forecast"].dataset["indicator_value"]
     out = {}
@@ -121,14 +129,15 @@ def indicator_fit(scenario: Scenario, tree: xr.DataTree, one_step: dict | None =
         per = {}
         for sid in fc["strategy"].values:
             f = fc.sel(indicator=iid, strategy=sid).values.reshape(-1, fc.sizes["year"]).astype(float)
-            per[str(sid)] = quantile_summary(f)
+            per[str(sid)] = quantile_summary(f, mean=ind.transform != "log")
         out[iid] = {
             "label": ind.label, "node": ind.node, "unit": ind.unit, "source": ind.source, "url": ind.url,
             "transform": ind.transform, "direction": "+" if ind.direction > 0 else "-",
             "file": ind.file.name, "column": ind.column,
             "observed": {"years": [int(y) for y in ind.years], "values": jsonable(ind.values),
                          "sources": list(ind.sources)},
-            "history": {"years": [int(y) for y in scenario.history_years], **quantile_summary(r)},
+            "history": {"years": [int(y) for y in scenario.history_years],
+                        **quantile_summary(r, mean=ind.transform != "log")},
             "forecast": {"years": [int(y) for y in scenario.forecast_years], "by_strategy": per},
             "one_step": (one_step or {}).get(iid),
         }
