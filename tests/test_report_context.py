@@ -241,6 +241,10 @@ def test_the_answers_csv_has_a_row_per_question_and_strategy():
     r = q["by_strategy"]["status_quo"]
     assert float(row["probability_yes"]) == r["probability"] and float(row["mcse"]) == r["mcse"]
     assert float(row["quantity_median"]) == r["quantity"]["median"] and row["quantity"] == "change"
+    # the rule in its own columns: "change from when" was only in the question's text
+    assert (row["comparison"], row["reference_year"], row["threshold"]) == (q["comparison"], str(q["reference_year"]), "")
+    above = next(r for r in rows if r["threshold"])
+    assert above["reference_year"] == "" and above["change"] == "" and above["quantity"] == "value"
     assert row["answer_sought"] == "yes" and row["likelihood_yes"] == answers.likelihood(r["probability"])
     sought_no = next(r for r in rows if r["answer_sought"] == "no")
     assert len(sought_no["probability_sought"]) <= 14  # 1 - p written as the number, not its binary residue

@@ -11,7 +11,8 @@ from forecast.results.store import Run
 
 ANSWERS_CSV = "answers.csv"
 SUMMARY_JSON = "summary.json"
-COLUMNS = ("question", "question_text", "year", "strategy", "strategy_label", "baseline", "probability_yes",
+COLUMNS = ("question", "question_text", "year", "comparison", "threshold", "reference_year", "change",
+           "strategy", "strategy_label", "baseline", "probability_yes",
            "mcse", "likelihood_yes", "answer_sought", "probability_sought", "likelihood_sought", "quantity",
            "quantity_q05", "quantity_median", "quantity_q95")
 
@@ -27,7 +28,9 @@ def cell(value: object) -> object:
 def answers_csv(summary: dict) -> str:
     """One row per question and strategy: the probability of yes with its Monte Carlo error,
     the answer sought with its probability, and the spread of the quantity compared
-    (``value`` in the question's year, or ``change`` since its reference year)."""
+    (``value`` in the question's year, or ``change`` since its reference year). The question's
+    rule is in its own columns: yes when the value is ``comparison`` (below or above) its
+    ``threshold``, or the change since ``reference_year`` is beyond ``change``."""
     labels = {s["id"]: s for s in summary["strategies"]}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -42,7 +45,8 @@ def answers_csv(summary: dict) -> str:
             ps = None if ps is None else round(ps, 12)  # 1 - 0.34 is 0.6599999999999999 in binary
             spread = r.get("quantity") or {}
             writer.writerow([cell(v) for v in (
-                q["id"], q["text"], q["year"], sid, st.get("label") or sid, bool(st.get("baseline")), p,
+                q["id"], q["text"], q["year"], q.get("comparison"), q.get("threshold"), q.get("reference_year"),
+                q.get("change") if kind == "change" else None, sid, st.get("label") or sid, bool(st.get("baseline")), p,
                 r.get("mcse"), answers.likelihood(p), wanted, ps, answers.likelihood(ps) if wanted else None, kind,
                 spread.get("q05"), spread.get("median"), spread.get("q95"))])
     return buf.getvalue()
