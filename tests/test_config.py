@@ -757,12 +757,15 @@ def test_a_question_year_outside_the_forecast_says_the_range_and_the_fix_once(tm
     data["scenario"]["horizon"] = 2006
     with pytest.raises(ScenarioError) as found:
         load_scenario(write_scenario(tmp_path / "a", data))
-    assert "questions[0] (id b_up).year: 2010 is not a forecast year; questions ask about 2006: give a year in that " \
-           "range, or move the horizon" in str(found.value)
-    data["scenario"]["horizon"] = 2005  # before start_year: said once, with no question's year beside it
+    assert "questions[0] (id b_up).year: 2010 is not a forecast year; questions ask about 2006: give that year, " \
+           "or move the horizon" in str(found.value)
+    data["scenario"]["horizon"] = 2005  # before start_year: said once, with no question's year or list beside it
+    data["strategies"][1]["set"] = {"L": [1.0, 2.0, 3.0]}
     with pytest.raises(ScenarioError) as found:
         load_scenario(write_scenario(tmp_path / "b", data))
     assert "history_start < start_year <= horizon" in str(found.value) and "questions ask about" not in str(found.value)
+    assert "per forecast year" not in str(found.value)
+    data["strategies"][1]["set"] = {"L": 1.0}
     data["scenario"]["horizon"] = 2010
     data["questions"][0]["reference_year"] = 1998
     with pytest.raises(ScenarioError) as found:

@@ -511,9 +511,11 @@ def _lever_setting(value, node: Node, n_years: int, info, q: str, problems: list
             what = shown(bad) if bad is not None else "the list is empty"
             problems.append(Problem(q, f"every value of a list must be a number, and {what}; give {SETTING_FORMS}"))
             return None
+        if n_years < 1:  # the scenario's years are wrong (said once): no forecast years to count
+            return None
         if len(value) != n_years:
             problems.append(Problem(q, f"give one value, or one per forecast year ({n_years} for "
-                                    f"{info.start_year}-{info.horizon}); got {len(value)}"))
+                                    f"{_span(info.start_year, info.horizon)}); got {len(value)}"))
             return None
         return LeverSetting("values", values=tuple(float(v) for v in value)) if on_scale(value) else None
     if value == "hold":
@@ -600,9 +602,9 @@ def _questions(spec: ScenarioFile, nodes: dict[str, Node], indicators: dict[str,
         if info.horizon < info.start_year:  # the scenario's years are wrong (said once, above): no forecast years
             continue
         if not info.start_year <= q.year <= info.horizon:
+            which = "that year" if info.start_year == info.horizon else "a year in that range"
             problems.append(Problem(f"{p}.year", f"{q.year} is not a forecast year; questions ask about "
-                                    f"{_span(info.start_year, info.horizon)}: give a year in that range, or move "
-                                    "the horizon"))
+                                    f"{_span(info.start_year, info.horizon)}: give {which}, or move the horizon"))
             continue
         if (q.threshold is None) == (q.reference_year is None):
             problems.append(Problem(p, "give exactly one of threshold (a value in the subject's units) "
