@@ -400,8 +400,8 @@ def diff_view(found: "RunDiff") -> str:
                   for d in margins]
     lines.append("")
     lines.append(f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:")
-    lines += [f"  {c['kind']} {c['id']}: {c['what']}" + ("" if c["what"] in ("added", "removed")
-                                                         else f": {c['a']} -> {c['b']}")
+    lines += [f"  {c['kind']} {c['id']}" + (f": {c['what']}" if c["what"] else "")
+              + ("" if c["what"] in ("added", "removed") else f": {c['a']} -> {c['b']}")
               for c in found.changes] or ["  none"]
     lines.append("")
     one = len(found.moved) == 1

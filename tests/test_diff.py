@@ -175,6 +175,27 @@ def test_a_strategys_setting_reads_as_validate_words_it_lever_by_lever(tmp_path)
         ("natural", "setting of L", "not set (it follows its own course)", "held at the 2005 level")]
 
 
+def test_a_moved_horizon_is_one_change_and_data_read_as_numbers(tmp_path) -> None:
+    """The tester's case: moving the horizon listed every held or ramped setting as changed
+    ("held at the 2005 level -> held at the 2005 level": their yearly steps follow the years),
+    and the years and data showed as Python tuples and lists."""
+    edited = measured_chain()
+    edited["scenario"]["horizon"] = 2011
+    edited["strategies"][1]["set"] = {"L": "hold"}
+    base = measured_chain()
+    base["strategies"][1]["set"] = {"L": "hold"}
+    a, b = loaded(tmp_path / "a", base), loaded(tmp_path / "b", edited)
+    assert [(c["kind"], c["what"], c["a"], c["b"]) for c in scenario_changes(a, b)] == [
+        ("scenario", "history, start and horizon", "history from 2000, forecasts 2006-2010",
+         "history from 2000, forecasts 2006-2011")]
+    (tmp_path / "b" / "scenario" / "data" / "obs.csv").write_text(
+        "year,b_obs,b_survey,source\n" + "".join(f"{y},{y - 1999}.5,{1e12 if y == 2003 else y - 1990},made up\n"
+                                                 for y in range(2000, 2006)))
+    (data,) = [c for c in scenario_changes(a, load_scenario(tmp_path / "b" / "scenario" / "scenario.toml"))
+               if c["kind"] == "data"]
+    assert (data["what"], data["a"], data["b"]) == ("values in 2003", "13", "1e+12")
+
+
 def test_an_indicators_measurement_priors_are_changes(tmp_path) -> None:
     """The tester's case: only an indicator's loading and noise priors changed, and the diff
     said "0 changes"."""

@@ -217,7 +217,7 @@ def _other_changes(changes: list[dict], question: str, strategy: str) -> list[st
             continue
         if (c["kind"] == "strategy" and c["id"] != strategy) or (c["kind"] == "question" and c["id"] != question):
             continue
-        out.append(f"{c['kind']} {c['id']}" + (f": {c['what']}" if c["what"] != c["id"] else ""))
+        out.append(f"{c['kind']} {c['id']}" + (f": {c['what']}" if c["what"] not in ("", c["id"]) else ""))
     return out
 
 
@@ -248,7 +248,7 @@ NOT_COMPARED: dict[type, frozenset[str]] = {
 #: and how it reads.
 _TOGETHER: dict[type, list[tuple[tuple[str, ...], str, Callable]]] = {
     Scenario: [(("history_start", "start_year", "horizon"), "years",
-                lambda s: (s.history_start, s.start_year, s.horizon))],
+                lambda s: f"history from {s.history_start}, forecasts {s.start_year}-{s.horizon}")],
     Claim: [(("cause", "effect", "lag"), "cause -> effect (lag)", lambda c: f"{c.cause} -> {c.effect} ({c.lag})"),
             (("prior", "hypotheses"), "prior", lambda c: _prior_text(c))],
     Indicator: [(("node", "transform", "direction"), "node, transform, direction",
@@ -304,17 +304,27 @@ def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
         differ = sorted(yr for yr in set(data_x) | set(data_y) if data_x.get(yr) != data_y.get(yr))
         if differ:
             changes.append({"kind": "data", "id": iid, "what": f"values in {_years(differ)}",
-                            "a": [data_x.get(yr) for yr in differ], "b": [data_y.get(yr) for yr in differ]})
+                            "a": _values([data_x.get(yr) for yr in differ]),
+                            "b": _values([data_y.get(yr) for yr in differ])})
     for sid, x, y in pairs("strategy", {s.id: s for s in a.strategies}, {s.id: s for s in b.strategies}):
         compare("strategy", sid, x, y)
         for lever in sorted(set(x.interventions) | set(y.interventions)):
             set_x, set_y = x.interventions.get(lever), y.interventions.get(lever)
-            if set_x != set_y:
+            if _meaning(set_x) != _meaning(set_y):
                 changes.append({"kind": "strategy", "id": sid, "what": f"setting of {lever}",
                                 "a": _setting(a, lever, set_x), "b": _setting(b, lever, set_y)})
     for qid, x, y in pairs("question", {q.id: q for q in a.questions}, {q.id: q for q in b.questions}):
         compare("question", qid, x, y)
     return changes
+
+
+def _meaning(setting) -> tuple | None:
+    """What a setting says, without its yearly steps: those follow the forecast years, so a
+    horizon moved (a change of its own) leaves "held at the 2022 level" or "to 30" as it was."""
+    if setting is None:
+        return None
+    values = setting.values[:1] if len(set(setting.values)) == 1 else setting.values  # one value, every year
+    return (setting.kind, values, setting.amount, setting.over)
 
 
 def _setting(scenario: Scenario, lever: str, setting) -> str:
@@ -398,7 +408,7 @@ def setting_changes(a: Run, b: Run) -> list[dict]:
             if key == "progress" or x.get(key) == y.get(key):
                 continue
             shown = setting_shown if kind == "setting" else (lambda _, v: "none" if v is None else str(v))
-            out.append({"kind": kind, "id": key, "what": key, "a": shown(key, x.get(key)), "b": shown(key, y.get(key))})
+            out.append({"kind": kind, "id": key, "what": "", "a": shown(key, x.get(key)), "b": shown(key, y.get(key))})
     return out
 
 
@@ -406,6 +416,11 @@ def _prior_text(claim) -> str:
     if claim.hypotheses:
         return "; ".join(f"{h.id} ({h.weight:g}): {h.prior.describe()}" for h in claim.hypotheses)
     return claim.prior.describe()
+
+
+def _values(values: list[float | None]) -> str:
+    """Observations as a diff shows them: "168, 171", "none" for a year without one."""
+    return ", ".join("none" if v is None else f"{v:g}" for v in values)
 
 
 def _years(years: list[int]) -> str:
