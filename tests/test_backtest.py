@@ -552,3 +552,25 @@ def test_an_origin_scored_on_one_year_is_drawn_and_every_origin_is_named_in_its_
                             fans=[two, one], log=False, salt="t"))
     assert ">2021<" in svg and ">2016<" in svg
     assert svg.count('stroke-width="3.5"') + svg.count("stroke-width: 3.5") >= 1, "the 50% range as a thick bar"
+
+
+def test_shock_scales_of_years_no_data_meets_are_exact_prior_draws(tmp_path) -> None:
+    """Up to the last year with evidence in use the sampled shock scales are used; after it,
+    the prior's own draws (the same random numbers as with every year informed)."""
+    from forecast.model.build import kept_nodes
+    from forecast.posterior.history import shock_scales
+
+    sc = load_scenario(trending_scenario(tmp_path))
+    kept, n, years = kept_nodes(sc), len(sc.nodes), np.asarray(sc.history_years[1:])
+    posterior = xr.Dataset({"_shock_scale": (("chain", "draw", "shock_year", "kept_shock"),
+                                             np.full((1, 3, len(years), 2 * kept.size), 7.0))},
+                           coords={"shock_year": years})
+    columns = np.concatenate([kept, kept + n])
+    every = shock_scales(sc, posterior, np.random.default_rng(0))
+    assert (every[:, :, columns] == 7.0).all()
+    until = int(years[10])
+    held = shock_scales(sc, posterior, np.random.default_rng(0), informed_until=until)
+    assert (held[:, years <= until][:, :, columns] == 7.0).all()
+    assert (held[:, years > until][:, :, columns] != 7.0).all()
+    prior = shock_scales(sc, xr.Dataset(coords={"chain": [0], "draw": [0, 1, 2]}), np.random.default_rng(0))
+    np.testing.assert_array_equal(held[:, years > until], prior[:, years > until])

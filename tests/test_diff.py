@@ -119,10 +119,13 @@ def test_a_strategy_left_out_of_a_run_is_no_change_of_decision() -> None:
     two decisions changed; the runs chose among different strategies, so they are not compared."""
     only_tax = made("tax")
     only_tax["utilities"] = {"tax": 0.7}
-    changed, not_compared = decision_changes(summary(q1=made("subsidy", ("tax",))), summary(q1=only_tax))
+    changed, not_compared = decision_changes(summary(q1=made("subsidy", ("tax",))), summary(q1=only_tax), True)
     why = "the runs chose among different strategies (A: status_quo, subsidy, tax; B: tax)"
     assert changed == [] and not_compared == [{"question": "q1", "why": why}]
     assert f"(not compared, {why}: q1)" in diff_view(RunDiff(decisions_not_compared=not_compared))
+    # a strategy the scenario file dropped (both runs of all its strategies) is a changed decision
+    changed, not_compared = decision_changes(summary(q1=made("subsidy", ("tax",))), summary(q1=only_tax))
+    assert [c["kind"] for c in changed] == ["became_clear"] and not_compared == []
 
 
 def test_the_diffs_json_carries_the_decisions() -> None:

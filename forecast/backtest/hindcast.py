@@ -185,7 +185,7 @@ def default_origins(scenario: Scenario) -> list[int]:
     origins); :class:`ScenarioError` without an indicator (as :func:`check_origins`) or without
     room for one origin."""
     check_indicators(scenario)
-    last = max(int(i.years.max()) for i in scenario.indicators.values())
+    last = scenario.last_evidence_year
     earliest = scenario.history_start + MIN_HISTORY
     origins = list(range(max(last - DEFAULT_ORIGINS, earliest), last))
     if not origins:
@@ -207,8 +207,7 @@ def check_origins(scenario: Scenario, origins: list[int], horizon: int) -> list[
     check_indicators(scenario)
     if horizon < 1:
         raise OriginsError(f"--horizon {horizon}: give 1 or more years")
-    first = scenario.history_start
-    last = max(int(i.years.max()) for i in scenario.indicators.values())  # the last year with data, not of history
+    first, last = scenario.history_start, scenario.last_evidence_year  # the last year with data, not of history
     bad = [o for o in origins if not first + MIN_HISTORY <= o <= last]
     if bad:
         raise OriginsError(f"--origins {', '.join(map(str, bad))}: an origin must leave at least {MIN_HISTORY} years "
@@ -234,11 +233,12 @@ def hindcast_origin(scenario: Scenario, compiled: CompiledModel, evidence: Evide
     if not due.size or not origin.observed.any():
         return [], origin.skipped, {"verdict": "not fitted", "messages": ["nothing to forecast from this origin"]}
     own = reseed(replace(settings, progress=False), Key.BACKTEST_ORIGIN, year)
+    informed = int(evidence.years[origin.observed > 0].max())  # the last year with an observation in use
     explored = explore(scenario, compiled.with_numbers(origin_numbers(compiled, origin)), own, budget=ORIGIN_BUDGET,
-                       informed_until=year - 1)
+                       informed_until=informed)
     post = thinned(explored.tree["posterior"].dataset, MAX_COMPONENTS)
     until = int(evidence.year_index[due].max()) + 1
-    mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed, year - 1)
+    mean_z, sd_z = predictive(scenario, post, evidence, origin.z, origin.observed, until, own.seed, informed)
     scales = {k: score_scale(ind.transformed(ind.values), ind.years)  # one per indicator, as the scores say
               for k, ind in enumerate(scenario.indicators.values()) if k in set(evidence.indicator[due].tolist())}
     out = []

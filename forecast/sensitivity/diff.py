@@ -102,7 +102,8 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
                               "explained_by": _explaining(changed_claims, claims, sid, shifts)
                               + _other_changes(out.changes, q["id"], sid) or [CHANCE]})
     out.moved.sort(key=lambda m: -abs(m["b"] - m["a"]))
-    out.decisions, out.decisions_not_compared = decision_changes(a.summary, b.summary)
+    restricted = any((run.manifest.get("settings") or {}).get("strategies", "all") != "all" for run in (a, b))
+    out.decisions, out.decisions_not_compared = decision_changes(a.summary, b.summary, restricted)
     out.strategy_labels = {s["id"]: s.get("label") or s["id"]
                            for run in (a, b) for s in run.summary.get("strategies") or []}
     return out
@@ -112,11 +113,13 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
 _UNRECORDED = object()
 
 
-def decision_changes(a: dict, b: dict) -> tuple[list[dict], list[dict]]:
+def decision_changes(a: dict, b: dict, restricted: bool = False) -> tuple[list[dict], list[dict]]:
     """The questions both summaries ask whose decision changed from ``a`` to ``b``, in run
     ``b``'s order (see :func:`decision_change`), and those not compared, with why: a summary
-    records no decision for them, or the runs chose among different strategies (a run of some
-    strategies only, ``--strategy``: a strategy left out is no change of decision)."""
+    records no decision for them, or a run forecast some strategies only (``restricted``:
+    ``--strategy``; a strategy it left out is no change of decision) and the runs chose among
+    different ones. A strategy added to or removed from the scenario file is compared: that a
+    new strategy is best is a changed decision."""
     questions_a = {q["id"]: q for q in a["questions"]}
     changed, not_compared = [], []
     for q in b["questions"]:
@@ -128,7 +131,7 @@ def decision_changes(a: dict, b: dict) -> tuple[list[dict], list[dict]]:
             not_compared.append({"question": q["id"], "why": "a run's summary records no decision"})
             continue
         among = [list((d or {}).get("utilities") or {}) for d in (then, now)]
-        if then and now and set(among[0]) != set(among[1]):
+        if restricted and then and now and set(among[0]) != set(among[1]):
             not_compared.append({"question": q["id"], "why": f"the runs chose among different strategies (A: "
                                  f"{', '.join(among[0])}; B: {', '.join(among[1])})"})
             continue
