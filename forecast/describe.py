@@ -360,6 +360,7 @@ def diff_view(found: "RunDiff") -> str:
     """``forecast diff``: the decisions that changed (what a decision-maker reads first), the
     changes, then the answers that moved and what explains them."""
     from forecast.report.answers import p_sought_shown
+    from forecast.report.formatting import plain
 
     labels = found.strategy_labels
     how = {"sought_appeared": "now has an answer sought", "sought_gone": "no answer sought any more",
@@ -400,8 +401,11 @@ def diff_view(found: "RunDiff") -> str:
                   for d in margins]
     lines.append("")
     lines.append(f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:")
+    def shown(value) -> str:  # observations (a list of numbers, None for a year without one) written out
+        return ", ".join("none" if v is None else plain(v) for v in value) if isinstance(value, list) else str(value)
+
     lines += [f"  {c['kind']} {c['id']}" + (f": {c['what']}" if c["what"] else "")
-              + ("" if c["what"] in ("added", "removed") else f": {c['a']} -> {c['b']}")
+              + ("" if c["what"] in ("added", "removed") else f": {shown(c['a'])} -> {shown(c['b'])}")
               for c in found.changes] or ["  none"]
     lines.append("")
     one = len(found.moved) == 1

@@ -196,7 +196,8 @@ def test_a_moved_horizon_is_one_change_and_data_read_as_numbers(tmp_path) -> Non
                                                  for y in range(2000, 2006)))
     (data,) = [c for c in scenario_changes(a, load_scenario(tmp_path / "b" / "scenario" / "scenario.toml"))
                if c["kind"] == "data"]
-    assert (data["what"], data["a"], data["b"]) == ("values in 2003", "13", "1e+12")
+    assert (data["what"], data["a"], data["b"]) == ("values in 2003", [13.0], [1e12])
+    assert "data b_survey: values in 2003: 13 -> 1,000,000,000,000" in diff_view(RunDiff(changes=[data]))
 
 
 def test_an_indicators_measurement_priors_are_changes(tmp_path) -> None:

@@ -173,7 +173,8 @@ def test_log_ticks_are_plain_numbers_several_per_axis():
         assert 3 <= len(ticks) <= 7 and all(lo <= t <= hi for t in ticks), (lo, hi, ticks)
     assert [plots.plain(v) for v in (100, 1500, 0.2, -3, 2e6)] == ["100", "1,500", "0.2", "\u22123", "2,000,000"]
     # a tester's log axis read "0" at 1e-11, and a data table 9.72842e+11
-    assert [plots.plain(v) for v in (1e-11, 972842000000.4, 0.00012)] == ["1e\u221211", "972,842,000,000", "0.00012"]
+    assert [plots.plain(v) for v in (1e-11, 972842000000.4, 0.00012, 999999.5, 99999.5)] == [
+        "1e\u221211", "972,842,000,000", "0.00012", "1,000,000", "99999.5"]
 
 
 def test_year_ticks_run_through_the_horizon():

@@ -33,6 +33,7 @@ from forecast.report.formatting import (
     fmt,
     fmt_interval,
     links,
+    plain,
     quantity,
     safe_url,
     signed,
@@ -582,7 +583,7 @@ def evidence_context(s: dict, strategies: list[dict], baseline: dict | None) -> 
     out = []
     for iid, ind in s.get("indicators", {}).items():
         obs = ind["observed"]
-        rows = [{"year": y, "value": plots.plain(v), "source": links(src)}
+        rows = [{"year": y, "value": plain(v), "source": links(src)}
                 for y, v, src in zip(obs["years"], obs["values"], obs.get("sources") or [""] * len(obs["years"]))]
         node = s["nodes"].get(ind["node"], {})
         out.append({

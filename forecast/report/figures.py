@@ -43,6 +43,7 @@ from matplotlib.ticker import (
 )
 
 from forecast.report import graph
+from forecast.report.formatting import plain
 
 #: Okabe-Ito, black first for the baseline-free case and dark colours before light ones.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -150,16 +151,6 @@ def styled(draw: Callable[..., Markup]) -> Callable[..., Markup]:
 
 
 # --- Axes and ticks ----------------------------------------------------------------------------
-
-
-def plain(value: float, _pos: Any = None) -> str:
-    """A tick label (or a data value) as a plain number: 100, 1,500, 0.2, 972,842,000,000 (never
-    10², 2×10², 9.7e+11 or an offset; below 1e-4, as 1e−11)."""
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e6 or (abs(value) >= 1 and abs(value - round(value)) < 1e-9 * abs(value)):  # (1e-11 is no 0)
-        return f"{int(round(value)):,}".replace("-", "\u2212")
-    return f"{value:.6g}".replace("-", "\u2212")
 
 
 def year_ticks(first: int, last: int) -> list[int]:

@@ -7,6 +7,17 @@ import re
 MINUS = "\u2212"
 
 
+def plain(value: float, _pos: object = None) -> str:
+    """A number as written out, for an axis's tick (a matplotlib formatter: ``_pos``), a data
+    value or a diff: 100, 1,500, 0.2, 972,842,000,000 (never 10², 2×10², 9.7e+11 or an
+    offset; only below 1e-4, as 1e−11). From 100,000 up a number shows no decimals."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e5 or (abs(value) >= 1 and abs(value - round(value)) < 1e-9 * abs(value)):  # (1e-11 is no 0)
+        return f"{round(value):,}".replace("-", MINUS)
+    return f"{value:.6g}".replace("-", MINUS)
+
+
 def fmt(x: float | None, digits: int = 2) -> str:
     """A number for display; missing values (NaN is stored as null) show as "n/a", and a
     number that rounds to zero shows no sign ("-0.0" would read as a fall)."""
@@ -45,8 +56,8 @@ def decimals(*values: float | None) -> int:
 
 def quantity(x: float | None, digits: int, *, sign: bool = False) -> str:
     """A forecast value (or change, with ``sign``) with a true minus sign; from 10,000 up with
-    thousands separators (as the figures' axes), and a positive value that would round to 0
-    as below the last digit shown ("<0.01"): on a log scale a value is never 0."""
+    thousands separators, and a positive value that would round to 0 as below the last digit
+    shown ("<0.01"): on a log scale a value is never 0."""
     if x is None:
         return "n/a"
     group = "," if abs(x) >= 10_000 else ""

@@ -307,8 +307,7 @@ def scenario_changes(a: Scenario, b: Scenario) -> list[dict]:
         differ = sorted(yr for yr in set(data_x) | set(data_y) if data_x.get(yr) != data_y.get(yr))
         if differ:
             changes.append({"kind": "data", "id": iid, "what": f"values in {_years(differ)}",
-                            "a": _values([data_x.get(yr) for yr in differ]),
-                            "b": _values([data_y.get(yr) for yr in differ])})
+                            "a": [data_x.get(yr) for yr in differ], "b": [data_y.get(yr) for yr in differ]})
     for sid, x, y in pairs("strategy", {s.id: s for s in a.strategies}, {s.id: s for s in b.strategies}):
         compare("strategy", sid, x, y)
         for lever in sorted(set(x.interventions) | set(y.interventions)):
@@ -419,11 +418,6 @@ def _prior_text(claim) -> str:
     if claim.hypotheses:
         return "; ".join(f"{h.id} ({h.weight:g}): {h.prior.describe()}" for h in claim.hypotheses)
     return claim.prior.describe()
-
-
-def _values(values: list[float | None]) -> str:
-    """Observations as a diff shows them: "168, 171", "none" for a year without one."""
-    return ", ".join("none" if v is None else f"{v:g}" for v in values)
 
 
 def _years(years: list[int]) -> str:
