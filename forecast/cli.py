@@ -341,7 +341,7 @@ def _sweep_file_variants(path: Path) -> list:
 
 @cli.command(epilog=epilog(0, 1, 2, what={
     1: "bad scenario, data file or sweep file (named before anything samples), a Dask scheduler that cannot be "
-       "reached, or an output that cannot be written",
+       "reached, an output that cannot be written, or every variant failed (each one's error is recorded)",
     130: "interrupted (Ctrl-C, SIGINT); the finished variants are kept: rerun with the same --out to resume",
     143: "terminated (SIGTERM); the finished variants are kept"}),
              help=SWEEP_HELP)

@@ -144,7 +144,7 @@ def backtest_table(summary: dict) -> str:
 def sweep_table(ds) -> str:
     """What ``forecast sweep`` found: per question, each strategy's probability as written and
     its range over the variants; the variants that flip a best strategy or failed."""
-    from forecast.sweeps.results import flips, is_flip
+    from forecast.sweeps.results import flips, kind_of_flip
 
     lines = []
     for q in ds["question"].values:
@@ -155,8 +155,8 @@ def sweep_table(ds) -> str:
             lines.append(f"  {str(s):<32} as written {_num(_finite(v[0]), '.2f')}, over the variants "
                          f"{_num(_finite(np.nanmin(v)), '.2f')} to {_num(_finite(np.nanmax(v)), '.2f')}")
         changed = [f for f in flips(ds) if f["question"] == str(q)]
-        flipped = [f for f in changed if is_flip(f)]
-        unchosen = [f for f in changed if f["beyond_error"] and f["reference_tied"]]
+        flipped = [f for f in changed if kind_of_flip(f) == "flip"]
+        unchosen = [f for f in changed if kind_of_flip(f) == "unchosen"]
         if flipped:
             lines.append(f"  best as written {changed[0]['reference']}; another is best under: "
                          + "; ".join(f"{f['variant']} ({f['best']})" for f in flipped))

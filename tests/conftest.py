@@ -43,7 +43,7 @@ def differences(expected: dict[str, object], got: dict[str, object], rel_tol: fl
     the dicts themselves would have pytest diff thousands of lines on CI, for an hour. Numbers
     within ``rel_tol`` of each other are equal (0: exactly)."""
     def same(a, b) -> bool:
-        if rel_tol and isinstance(a, float) and isinstance(b, float) and not isinstance(a, bool):
+        if rel_tol and isinstance(a, float) and isinstance(b, float):
             return math.isclose(a, b, rel_tol=rel_tol, abs_tol=rel_tol)
         return a == b
 

@@ -89,8 +89,9 @@ def test_the_default_scenario_gives_the_golden_numbers(default_run) -> None:
 
 
 def test_an_indicator_on_a_log_scale_has_no_mean_in_the_summary() -> None:
-    """Its shocks' exponential has no finite mean: a tester's draws averaged 10,500 USD bn
-    against a median of 2.9. The golden summary (held to a run above) says null for those only."""
+    """Its heavy-tailed shocks' exponential leaves the average to a few extreme draws: a tester's
+    averaged 10,500 USD bn against a median of 2.9. The golden summary (held to a run above) says
+    null for those only."""
     from forecast.results.summary import quantile_summary
 
     golden = json.loads((GOLDEN / "article_summary.json").read_text(encoding="utf-8"))

@@ -718,6 +718,8 @@ def test_validate_warns_of_a_capped_move_on_an_index_lever_no_indicator_measures
         "move of about +49 points instead of +150 (an index stays below 100); the run says in what share of its draws"]
     data["strategies"][1]["set"] = {"L": {"by": 30}}
     assert load_scenario(write_scenario(tmp_path, data)).cap_warnings() == []
+    data["nodes"]["L"]["baseline"] = {"dist": "Normal", "mu": 1.0, "sigma": 0.5}  # its level about 73, not 50
+    assert "from about 73.1 (its baseline" in load_scenario(write_scenario(tmp_path, data)).cap_warnings()[0]
 
 
 @pytest.mark.parametrize(("setting", "words"), [

@@ -146,10 +146,10 @@ def test_an_unquoted_dotted_key_in_a_sweep_file_is_refused_with_the_quoted_path(
     would replace the whole section, so the message shows the key path in quotes instead."""
     f = tmp_path / "sweep.toml"
     f.write_text('[[variants]]\nname = "t"\n[variants.changes]\nclaims.x_to_y.prior.sigma = 1.0\n')
-    with pytest.raises(SweepError, match=r'changes\.claims: .*replace the whole \'claims\' section.*'
+    with pytest.raises(SweepError, match=r'changes\.claims: .*replace the whole \[claims\] section.*'
                                          r'"claims\.x_to_y\.prior\.sigma" = \.\.\.'):
         read_sweep_file(f)
-    f.write_text('[[variants]]\nname = "t"\nchanges = { scenario.shock_df = 4 }\n')
+    f.write_text('[[variants]]\nname = "t"\nchanges = { scenario.shock_df = 4, scenario.seed = 3 }\n')
     with pytest.raises(SweepError, match=r'"scenario\.shock_df" = \.\.\.'):
         read_sweep_file(f)
     f.write_text('[[variants]]\nname = "t"\nchanges = { scenario = "other.toml" }\n')
@@ -382,12 +382,17 @@ def test_no_clear_best_as_written_is_no_choice_to_flip() -> None:
 
 
 def test_the_sweep_page_does_not_list_a_variant_of_an_unclear_choice_as_a_flip(tmp_path) -> None:
-    from forecast.report.sweep import sweep_context
+    from forecast.report.sweep import render_sweep, sweep_context
 
     ds = _unclear_as_written().assign(changes=("variant", ["", "strength = strong"]),
                                       changed_keys=("variant", ["", "strength"]))
-    found = sweep_context(load_scenario(small_scenario(tmp_path)), ds)
-    assert found["flips"] == [] and found["ties"] == [] and [f["variant"] for f in found["unchosen"]] == ["strong"]
+    scenario = load_scenario(small_scenario(tmp_path))
+    found = sweep_context(scenario, ds)
+    assert found["flips"] == [] and found["ties"] == [] and [f["variant"] for f in found["unchosens"]] == ["strong"]
+    page = " ".join(html.unescape(render_sweep(tmp_path, scenario, ds).read_text(encoding="utf-8")).split())
+    assert "no choice to flip. Another strategy leads the one first as written beyond that error for Y up? under " \
+           "strong: b ahead of a by 0.200." in page
+    assert "No variant changes a clear best strategy" in page
 
 
 def test_the_sweep_file_example_in_the_scenario_guide_reads_and_resolves_against_the_article(tmp_path) -> None:

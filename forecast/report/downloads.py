@@ -28,9 +28,10 @@ def cell(value: object) -> object:
 def answers_csv(summary: dict) -> str:
     """One row per question and strategy: the probability of yes with its Monte Carlo error,
     the answer sought with its probability, and the spread of the quantity compared
-    (``value`` in the question's year, or ``change`` since its reference year). The question's
-    rule is in its own columns: yes when the value is ``comparison`` (below or above) its
-    ``threshold``, or the change since ``reference_year`` is beyond ``change``."""
+    (``quantity``: ``value`` in the question's year, or ``change`` since its reference year).
+    The question's rule is in its own columns: yes when the value is ``comparison`` (below or
+    above) its ``threshold``, or when the change since ``reference_year`` is ``comparison`` the
+    ``change`` column's amount."""
     labels = {s["id"]: s for s in summary["strategies"]}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

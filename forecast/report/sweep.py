@@ -19,7 +19,7 @@ from forecast.report.context import stylesheet
 from forecast.report.figures import PALETTE, frame, plain_axes, styled, text, to_svg
 from forecast.report.render import environment
 from forecast.scenario.domain import Scenario
-from forecast.sweeps.results import flips, is_flip
+from forecast.sweeps.results import flips, kind_of_flip
 
 
 @styled
@@ -115,8 +115,9 @@ def sweep_context(scenario: Scenario, ds: xr.Dataset) -> dict[str, Any]:
                   "changes": str(ds["changes"].sel(variant=f["variant"]).values)} for f in flips(ds)]
     return {"css": stylesheet(), "name": scenario.name, "variants": int(ds.sizes["variant"]), "subtitle": subtitle(ds),
             "reference": str(ds["variant"].values[0]), "questions": questions,
-            "flips": [f for f in found if is_flip(f)], "ties": [f for f in found if not f["beyond_error"]],
-            "unchosen": [f for f in found if f["beyond_error"] and f["reference_tied"]],
+            "flips": [f for f in found if kind_of_flip(f) == "flip"],
+            "unchosens": [f for f in found if kind_of_flip(f) == "unchosen"],
+            "ties": [f for f in found if kind_of_flip(f) == "tie"],
             "unclean": unclean, "caveat": caveat(ds), "reference_answered": str(ds["verdict"].values[0]) != "failed",
             "table": [{"name": str(v), "changes": str(ds["changes"].sel(variant=v).values),
                        "verdict": str(ds["verdict"].sel(variant=v).values)} for v in ds["variant"].values]}

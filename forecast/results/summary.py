@@ -117,10 +117,10 @@ def indicator_fit(scenario: Scenario, tree: xr.DataTree, one_step: dict | None =
     """Per indicator: observations, posterior predictive over history, forecasts per strategy,
     and (``one_step``) each observation's in-sample prediction from the years before it, every
     observation but the first of its series (:func:`forecast.backtest.hindcast.one_step_ahead`).
-    An indicator on a log scale has no mean (null): its shocks are Student-t with 2 degrees of
-    freedom by default, whose exponential has no finite mean, so the draws' average is set by a
-    few extreme draws (a tester's read 10,500 USD bn against a median of 2.9); its median and
-    quantiles are what to read."""
+    An indicator on a log scale has no mean (null): its shocks are heavy-tailed, and the
+    exponential of a heavy-tailed draw makes the draws' average a matter of a few extreme draws
+    (a tester's read 10,500 USD bn against a median of 2.9); its median and quantiles are what
+    to read."""
     rep = tree["posterior_predictive"].dataset["indicator_value"]
     fc = tree["forecast"].dataset["indicator_value"]
     out = {}

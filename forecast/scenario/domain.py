@@ -414,13 +414,14 @@ class Scenario:
     def warnings(self) -> list[str]:
         """What ``forecast validate`` and ``forecast run`` warn of: what a file may well mean but
         more likely got wrong, said with the fix. A prior that falls short of its statement
-        (:meth:`prior_warnings`), a percentage series written as fractions (a
-        real series may lie below 1%), a strategy that sets what
-        another sets (its forecasts are that one's), a lever that a strategy sets and no claim
-        carries anywhere (:meth:`lever_warnings`), and where a lever's move is capped
-        (:meth:`cap_warnings`)."""
+        (:meth:`prior_warnings`), a percentage series written as fractions (a real series may
+        lie below 1%) or a value far from the rest of its series (:meth:`data_warnings`), a
+        strategy that sets what another sets (its forecasts are that one's), a lever that a
+        strategy sets and no claim carries anywhere (:meth:`lever_warnings`), a forecast too
+        short for any lever's claims to act (:meth:`reach_warnings`), and where a lever's move
+        is capped (:meth:`cap_warnings`)."""
         return (self.prior_warnings() + self.data_warnings() + self.strategy_warnings() + self.lever_warnings()
-                + self.cap_warnings())
+                + self.reach_warnings() + self.cap_warnings())
 
     def prior_warnings(self) -> list[str]:
         """Each prior whose fitted distribution falls short of the analyst's statement
@@ -448,7 +449,7 @@ class Scenario:
                 out.append(f"lever {lever} is set by {setters} but no claim has it as its cause: setting it moves no "
                            f"other node; add the claims it acts through (cause = \"{lever}\"), or check their "
                            "direction")
-        return out + self.reach_warnings()
+        return out
 
     def reach_warnings(self) -> list[str]:
         """A forecast too short for any strategy to matter: every claim path from a lever a
@@ -521,8 +522,8 @@ class Scenario:
     def cap_warnings(self) -> list[str]:
         """What ``forecast validate`` should warn of before a run: each strategy whose move
         ``by`` index points would take a lever past :data:`INDEX_BOUNDS` from the level its data
-        last saw (:meth:`last_observed`), or from its baseline (50) when no indicator measures it,
-        where it will be capped. The run decides draw by draw, from each draw's own last level,
+        last saw (:meth:`last_observed`), or from its baseline prior's median when no indicator
+        measures it (50 on an index when that median is 0), where it will be capped. The run decides draw by draw, from each draw's own last level,
         and its summary says how often the cap binds."""
         out = []
         for st in self.strategies:
@@ -532,7 +533,7 @@ class Scenario:
                     continue
                 seen = self.last_observed(lever)
                 if seen is None:
-                    level = float(node.to_display(0.0))
+                    level = float(node.to_display(node.baseline.scipy().median()))
                     source = f"its baseline: no indicator measures {lever}, so its {self.start_year - 1} level is " \
                              "uncertain"
                 else:

@@ -108,10 +108,19 @@ def flips(ds: xr.Dataset) -> list[dict]:
     return out
 
 
+def kind_of_flip(found: dict) -> str:
+    """What a variant's other best strategy (an entry of :func:`flips`) is: ``"flip"`` (beyond
+    Monte Carlo error, of a choice that was clear as written), ``"unchosen"`` (beyond error,
+    but no strategy was clearly best as written: no choice to flip) or ``"tie"`` (within error
+    under the variant)."""
+    if not found["beyond_error"]:
+        return "tie"
+    return "unchosen" if found["reference_tied"] else "flip"
+
+
 def is_flip(found: dict) -> bool:
-    """A variant flips a question's best strategy: beyond Monte Carlo error, and of a choice
-    that was clear as written (see :func:`flips`)."""
-    return found["beyond_error"] and not found["reference_tied"]
+    """A variant flips a question's best strategy (:func:`kind_of_flip`)."""
+    return kind_of_flip(found) == "flip"
 
 
 def _number(x) -> float:

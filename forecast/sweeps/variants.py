@@ -282,11 +282,11 @@ def _check_paths(changes: dict, where: str) -> None:
             continue
         if isinstance(value, dict):
             path = key
-            while isinstance(value, dict) and len(value) == 1:
-                (step, value), = value.items()
+            while isinstance(value, dict) and value:  # the first key path down to its value
+                step, value = next(iter(value.items()))
                 path += f".{step}"
             raise SweepError(f"{where}.changes.{key}: a table under a section name would replace the whole "
-                             f"{key!r} section (TOML reads an unquoted dotted key as nested tables); put each "
+                             f"[{key}] section (TOML reads an unquoted dotted key as nested tables); put each "
                              f'key path in quotes, e.g. "{path}" = ...')
         hint = (f"to start from another scenario file, give the variant scenario = {_toml_value(value)} beside its "
                 "name" if key == WHOLE_FILE else "name a key inside a section, e.g. \"scenario.shock_df\" = 4")
