@@ -20,13 +20,12 @@ from forecast.interrupts import Interrupted  # the standard library only
 
 # A light module (no PyMC): the settings' defaults and choices are written once, there.
 from forecast.scoring.scores import RELIABILITY_MIN
-from forecast.settings import MAX_SEED, SAMPLERS, SamplerSettings
+from forecast.settings import MAX_SEED, RANGES, SAMPLERS, TARGET_ACCEPT_RANGE, SamplerSettings
 
 DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "target_accept")}
 
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
 #: Beyond reason for one run (draws are kept in memory: a million per chain is gigabytes).
-MAX_DRAWS, MAX_CHAINS = 1_000_000, 64
 
 #: Each command's exit codes, listed in its --help (a command lists only those it can return).
 EXIT_CODES = {
@@ -56,19 +55,20 @@ def sampler_options(command=None, **defaults):
     the same for every command that samples; ``defaults`` overrides a run's (``draws=200``)."""
     d = {**DEFAULTS, **defaults}
     options = (
-        click.option("--draws", default=d["draws"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
+        click.option("--draws", default=d["draws"], show_default=True, type=click.IntRange(*RANGES["draws"]),
                      help="Posterior draws per chain. With competing hypotheses, each of their fits "
                           "draws this many, and the forecasts draw this many from their mixture."),
-        click.option("--tune", default=d["tune"], show_default=True, type=click.IntRange(10, MAX_DRAWS),
+        click.option("--tune", default=d["tune"], show_default=True, type=click.IntRange(*RANGES["tune"]),
                      help="Tuning steps per chain."),
-        click.option("--chains", default=d["chains"], show_default=True, type=click.IntRange(1, MAX_CHAINS),
+        click.option("--chains", default=d["chains"], show_default=True, type=click.IntRange(*RANGES["chains"]),
                      help="Independent chains."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
                      help="Random seed [default: the scenario's seed]."),
         click.option("--sampler", type=click.Choice(SAMPLERS), default=d["sampler"], show_default=True,
                      help="nutpie (fast, default) or PyMC's own NUTS."),
         click.option("--target-accept", default=d["target_accept"], show_default=True,
-                     type=click.FloatRange(0.5, 0.999), help="NUTS target acceptance rate; higher means smaller steps."),
+                     type=click.FloatRange(*TARGET_ACCEPT_RANGE),
+                     help="NUTS target acceptance rate; higher means smaller steps."),
     )
 
     def decorate(f):

@@ -18,6 +18,11 @@ SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 TARGET_ACCEPT = 0.9
 #: The largest seed: nutpie and NumPy take 64-bit seeds, and TOML's integers are signed 64-bit.
 MAX_SEED = 2**63 - 1
+#: The ranges the command line and the Python API accept alike (fewer than 10 draws cannot be
+#: diagnosed; more chains than 64 are beyond any machine this runs on).
+MAX_DRAWS, MAX_CHAINS = 1_000_000, 64
+RANGES = {"draws": (10, MAX_DRAWS), "tune": (10, MAX_DRAWS), "chains": (1, MAX_CHAINS)}
+TARGET_ACCEPT_RANGE = (0.5, 0.999)
 
 
 @dataclass
@@ -33,9 +38,21 @@ class SamplerSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        """Refuse what the command line's options would refuse, by name (a notebook's typo must
+        not run another sampler, or fail deep inside one after the compile)."""
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
                                       or not 0 <= self.seed <= MAX_SEED):
             raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        low, high = TARGET_ACCEPT_RANGE
+        if isinstance(self.target_accept, bool) or not isinstance(self.target_accept, (int, float)) \
+                or not low <= self.target_accept <= high:
+            raise ValueError(f"target_accept must be a number from {low} to {high}, got {self.target_accept!r}")
 
     @classmethod
     def default(cls, name: str):

@@ -4,6 +4,7 @@ leapfrog steps, which turn that time into a cost per gradient."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -49,3 +50,20 @@ def test_nutpie_counts_every_leapfrog_step_of_tuning_and_draws(chain_file, monke
     recorded = [int(sampled.tree[group]["n_steps"].sum()) for group in ("warmup_sample_stats", "sample_stats")]
     assert recorded[0] >= 2 * 30, "each tuning iteration takes a step"
     assert sampled.leapfrog_steps == sum(recorded)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"sampler": "foo"}, "sampler must be one of nutpie, pymc, got 'foo'"),
+    ({"draws": -5}, "draws must be a whole number from 10 to 1,000,000, got -5"),
+    ({"draws": "200"}, "draws must be a whole number from 10 to 1,000,000, got '200'"),
+    ({"chains": 0}, "chains must be a whole number from 1 to 64, got 0"),
+    ({"tune": True}, "tune must be a whole number from 10 to 1,000,000, got True"),
+    ({"target_accept": 2}, "target_accept must be a number from 0.5 to 0.999, got 2"),
+])
+def test_sampler_settings_refuse_what_the_command_line_refuses(change, message) -> None:
+    """A notebook's typo: sampler="foo" ran PyMC's sampler and recorded "foo"; draws=-5 failed
+    deep in PyMC after the compile."""
+    from forecast.settings import SamplerSettings
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SamplerSettings(**change)
