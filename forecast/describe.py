@@ -174,7 +174,7 @@ def sweep_table(ds) -> str:
     if failed:
         lines += ["", "failed variants:"] + [f"  {f}" for f in failed]
     if unclean:
-        lines += ["", f"variants whose sampling diagnostics are not clean: {', '.join(unclean)}"]
+        lines += ["", "variants whose sampling diagnostics are not clean:"] + [f"  {v}" for v in unclean]
     return "\n".join(lines)
 
 

@@ -774,3 +774,11 @@ def test_a_question_year_outside_the_forecast_says_the_range_and_the_fix_once(tm
         load_scenario(write_scenario(tmp_path / "c", data))
     assert ("reference_year: 1998 is outside the scenario's years, 2000-2010; give a year in that range (the history "
             "starts in 2000: to compare with 1998, start it earlier)") in str(found.value)
+
+
+def test_one_strategy_may_be_named_as_text(tmp_path) -> None:
+    """A notebook's strategies="hold_high" was split into its letters: 10 unknown strategies."""
+    from forecast.scenario.load import select_strategies
+
+    s = load_scenario(write_scenario(tmp_path, copy.deepcopy(CHAIN)))
+    assert [st.id for st in select_strategies(s, "hold_high").strategies] == ["hold_low", "hold_high"]

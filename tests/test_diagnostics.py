@@ -127,3 +127,11 @@ def test_shock_scales_of_years_no_data_meets_are_not_judged() -> None:
     assert held_back.max_rhat < RHAT_OK
     none_informed = diagnose(posterior, stats, ["effect", "_shock_scale"], settings, 1.0, informed_until=2019)
     assert none_informed.worst["rhat"] == "effect[a]"
+
+
+def test_a_low_effective_sample_size_says_whether_it_is_the_bulk_or_the_tail() -> None:
+    """A tester read "effective sample size 98" beside a min bulk ESS of 123: it was the tail's."""
+    from forecast.posterior.diagnostics import judge_ess
+
+    assert judge_ess(180.0, 150.0, 2)[1].startswith("effective sample size (tail) 150 < 200")
+    assert judge_ess(50.0, 98.0, 2)[1].startswith("effective sample size (bulk) 50 is too low")

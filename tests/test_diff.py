@@ -390,3 +390,11 @@ def test_the_same_best_strategy_losing_or_gaining_its_clear_lead_is_not_a_change
     moved = [{"question": "q1", "strategy": "tax", "a": 0.6, "b": 0.7, "z": 3.0, "explained_by": []}]
     text = diff_view(RunDiff(decisions=changed, moved=moved))
     assert "sampling noise can do this" not in text and "1 answer moved beyond its Monte Carlo error" in text
+
+
+def test_an_unset_desirable_direction_reads_none_not_python(tmp_path) -> None:
+    edited = measured_chain()
+    del edited["nodes"]["B"]["desirable"]
+    a, b = loaded(tmp_path / "a", measured_chain()), loaded(tmp_path / "b", edited)
+    found = [(c["id"], c["a"], c["b"]) for c in scenario_changes(a, b) if c["what"] == "desirable answer"]
+    assert found == [("b_up", "yes", "none")]  # the tester's diff read "yes -> None"

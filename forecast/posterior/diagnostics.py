@@ -180,9 +180,10 @@ def judge_ess(bulk: float, tail: float, chains: int) -> tuple[str, str | None]:
     """The verdict on the smallest bulk and tail effective sample sizes, and its message."""
     need = ESS_PER_CHAIN_OK * chains
     low = float(min(bulk, tail)) if np.isfinite(bulk) and np.isfinite(tail) else float("nan")  # min() skips NaN
+    which = "tail" if np.isfinite(low) and tail <= bulk else "bulk"
     if not np.isfinite(low) or low < ESS_WARN:
-        return "fail", f"effective sample size {low:.0f} is too low for stable intervals: increase --draws."
+        return "fail", f"effective sample size ({which}) {low:.0f} is too low for stable intervals: increase --draws."
     if low < need:
-        return "warn", (f"effective sample size {low:.0f} < {need} ({ESS_PER_CHAIN_OK} per chain): "
+        return "warn", (f"effective sample size ({which}) {low:.0f} < {need} ({ESS_PER_CHAIN_OK} per chain): "
                         "tail probabilities are imprecise; increase --draws.")
     return "ok", None

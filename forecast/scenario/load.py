@@ -714,9 +714,11 @@ def _desirable_answer(q, kind: str, nodes: dict[str, Node], indicators: dict) ->
 
 
 def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
-    """Keep the named strategies (and the baseline, which contrasts need)."""
+    """Keep the named strategies (and the baseline, which contrasts need); one name may be
+    given as text (a notebook's ``strategies="engage"``, not its letters)."""
     if not names:
         return scenario
+    names = [names] if isinstance(names, str) else list(names)
     known = {s.id for s in scenario.strategies}
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -382,7 +382,7 @@ def _shown(value):
         return {k: repr(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return value.tolist()
-    return value
+    return "none" if value is None else value  # (a question's desirable answer, unset)
 
 
 def _exact(raw) -> str:
