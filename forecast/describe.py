@@ -141,19 +141,34 @@ def backtest_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+#: Up to this many variants (the scenario as written included), ``forecast sweep`` prints each
+#: one's answers side by side; beyond, each strategy's range over them (``sweep.nc`` has all).
+SIDE_BY_SIDE = 6
+
+
 def sweep_table(ds) -> str:
-    """What ``forecast sweep`` found: per question, each strategy's probability as written and
-    its range over the variants; the variants that flip a best strategy or failed."""
+    """What ``forecast sweep`` found: per question, each strategy's probability under each
+    variant (a few) or as written and its range over the variants (many); the variants that
+    flip a best strategy or failed."""
     from forecast.sweeps.results import flips, kind_of_flip
 
     lines = []
+    names = [str(v) for v in ds["variant"].values]
+    width = max(len(str(s)) for s in ds["strategy"].values) + 2
     for q in ds["question"].values:
         p = ds["probability"].sel(question=q)
         lines.append(f"{q}:")
-        for s in ds["strategy"].values:
-            v = p.sel(strategy=s).values
-            lines.append(f"  {str(s):<32} as written {_num(_finite(v[0]), '.2f')}, over the variants "
-                         f"{_num(_finite(np.nanmin(v)), '.2f')} to {_num(_finite(np.nanmax(v)), '.2f')}")
+        if len(names) <= SIDE_BY_SIDE:
+            cols = [max(len(n), 4) + 2 for n in names]
+            lines.append(f"  {'':<{width}}" + "".join(f"{n:>{c}}" for n, c in zip(names, cols)))
+            for s in ds["strategy"].values:
+                cells = (f"{_num(_finite(x), '.2f'):>{c}}" for x, c in zip(p.sel(strategy=s).values, cols))
+                lines.append(f"  {str(s):<{width}}" + "".join(cells))
+        else:
+            for s in ds["strategy"].values:
+                v = p.sel(strategy=s).values
+                lines.append(f"  {str(s):<32} as written {_num(_finite(v[0]), '.2f')}, over the variants "
+                             f"{_num(_finite(np.nanmin(v)), '.2f')} to {_num(_finite(np.nanmax(v)), '.2f')}")
         changed = [f for f in flips(ds) if f["question"] == str(q)]
         flipped = [f for f in changed if kind_of_flip(f) == "flip"]
         unchosen = [f for f in changed if kind_of_flip(f) == "unchosen"]
@@ -165,10 +180,10 @@ def sweep_table(ds) -> str:
                          f"{', '.join(changed[0]['reference_tied'])}), so there is no choice to flip; another leads "
                          "it beyond Monte Carlo error under: " + "; ".join(f"{f['variant']} ({f['best']})"
                                                                            for f in unchosen))
-        ties = len(changed) - len(flipped) - len(unchosen)
+        ties = [f for f in changed if kind_of_flip(f) == "tie"]
         if ties:
-            lines.append(f"  ({ties} other variant{' makes' if ties == 1 else 's make'} another strategy best, tied "
-                         "within Monte Carlo error with the one best as written)")
+            lines.append(f"  (under {', '.join(f['variant'] for f in ties)} another strategy is best, tied within "
+                         "Monte Carlo error with the one best as written)")
     failed = [f"{v}: {e}" for v, e in zip(ds["variant"].values, ds["error"].values) if str(e)]
     unclean = [str(v) for v, d in zip(ds["variant"].values, ds["verdict"].values) if str(d) not in ("ok", "failed")]
     if failed:
