@@ -255,7 +255,7 @@ def sweep_speed(out_root: Path, settings: SamplerSettings, n_variants: int, work
                        "median_variant_seconds": round(float(np.median(fits)), 2),
                        "result_bytes": int(np.mean([len(json.dumps(r)) for r in found.results]))}
         print(f"  sweep on {w} worker(s): {per[str(w)]}", file=sys.stderr)
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, Client(cluster) as client:
         client.gather(client.map(abs, range(20)))  # warm
         t0 = time.perf_counter()
         client.gather(client.map(abs, range(1000, 1500)))

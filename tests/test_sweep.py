@@ -502,3 +502,26 @@ def test_a_value_given_twice_in_one_vary_option_is_named_as_such() -> None:
     with pytest.raises(SweepError, match="the value 4.0 is given twice"):
         parse_vary(["scenario.shock_df=4,4.0"])  # the same scenario
     assert parse_vary(["k=1,true"])["k"] == [1, True]  # true is not 1
+
+
+def test_a_local_cluster_starts_beside_another_on_the_dashboard_port() -> None:
+    """A second sweep, or an analyst's own Dask dashboard, holds port 8787: the local cluster
+    takes a free port, with no "Port 8787 is already in use" warning (an error here)."""
+    import socket
+
+    from forecast.sweeps.engine import _client
+
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 8787))
+    except OSError:  # another process holds it already: the case itself
+        holder.close()
+        holder = None
+    else:
+        holder.listen()
+    try:
+        with _client(Cluster(workers=1, processes=False)) as client:
+            assert client.submit(sum, [1, 2]).result() == 3
+    finally:
+        if holder is not None:
+            holder.close()

@@ -151,9 +151,12 @@ class _client:
                                    "start it (`dask scheduler`, then `dask worker ADDRESS` on each machine) or leave "
                                    "out --scheduler to run on local workers") from None
         else:
+            # dashboard_address=":0": a free port. None still serves the scheduler's HTTP routes on
+            # 8787, and a second sweep, or an analyst's own Dask dashboard, then made distributed
+            # warn "Port 8787 is already in use" (an error under the tests' warnings-as-errors).
             self.local_cluster = LocalCluster(n_workers=self.cluster.workers, threads_per_worker=1,
                                               processes=self.cluster.processes,
-                                              dashboard_address=None, silence_logs=40,
+                                              dashboard_address=":0", silence_logs=40,
                                               preload=["forecast.sweeps.worker"])  # Ctrl-C is the command's
             self.client = Client(self.local_cluster)
         return self.client
