@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import os
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -48,6 +49,15 @@ class Text:
     text: str
     bom: bool = False
     data: bytes = b""
+
+
+def ordinary_mode(folder: bool = False) -> int:
+    """An ordinary file's (or folder's) mode under the user's umask: what an output written
+    through a private temporary (``mkstemp``, ``mkdtemp``: 0600, 0700) is given before it
+    takes its name, so that it reads like any other file the user writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
 
 
 def _size_words(n: int) -> str:

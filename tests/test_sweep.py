@@ -215,6 +215,10 @@ def test_an_in_process_dask_cluster_gives_the_numbers_of_fitting_one_by_one(one_
     assert "How each answer varies across the variants" in page and "Variants that flip the best strategy" in page
     table = (tmp_path / "dask" / "variants.csv").read_text().splitlines()
     assert table[0] == "variant,changes,verdict,seconds,error" and len(table) == 4
+    from forecast.files import ordinary_mode  # outputs read like any file the user writes (mkstemp's are 0600)
+
+    for name in ("sweep.nc", "variants.csv", "summary.json"):
+        assert (tmp_path / "dask" / name).stat().st_mode & 0o777 == ordinary_mode(), name
 
 
 @pytest.mark.slow

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from forecast.files import ordinary_mode
 from forecast.model.build import numbers_of
 from forecast.pipeline.run import analyse
 from forecast.posterior.explore import explore
@@ -211,6 +212,7 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, ordinary_mode())  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -223,6 +225,7 @@ def _write_outputs(target: Path, variants: list[Variant], results: list[dict], d
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="h5netcdf")
+        os.chmod(tmp, ordinary_mode())
         os.replace(tmp, target / RESULTS_NC)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

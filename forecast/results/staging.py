@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from forecast import interrupts
+from forecast.files import ordinary_mode
 
 try:
     import fcntl
@@ -258,9 +259,7 @@ def sibling_dir(target: Path, kind: str = "partial") -> Path:
         raise RunError(f"cannot create a folder in {target.parent}: {exc.strerror}; choose a place you can "
                        "write to") from None
     _mine.add(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; outputs are ordinary folders
+    tmp.chmod(ordinary_mode(folder=True))  # mkdtemp makes it private; outputs are ordinary folders
     return tmp
 
 

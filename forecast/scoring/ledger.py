@@ -30,7 +30,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, parse_json, read_text
+from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, ordinary_mode, parse_json, read_text
 from forecast.results.shapes import MANIFEST, JsonShape, json_kind, shape_problems
 from forecast.scoring.errors import LedgerError, MissingLedger
 from forecast.scoring.scores import RELIABILITY_MIN, Reliability, reliability
@@ -223,7 +223,7 @@ def _append(path: Path, entries: list[dict], expected: bytes | None) -> Ledger:
             f.write(before + joint + lines)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else ordinary_mode())
         now = path.read_bytes() if path.exists() else b""
         if now != before:
             raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
@@ -235,8 +235,3 @@ def _append(path: Path, entries: list[dict], expected: bytes | None) -> Ledger:
     return Ledger.read(path)
 
 
-def _default_mode() -> int:
-    """An ordinary file's mode under the user's umask (mkstemp makes files private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
