@@ -441,12 +441,14 @@ def report(run_dir: Path, out: Path | None) -> None:
     Checks the run against its manifest first; writes index.html (the overview) and one page
     per strategy, each self-contained (opens from disk with no network).
     """
+    from forecast import interrupts
     from forecast.report import render_report
     from forecast.results.store import RunError, load_run
 
     try:
         r = load_run(run_dir)
         index = render_report(r, out or run_dir / "report", replace=True)
+        interrupts.committed()
     except RunError as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
@@ -624,6 +626,11 @@ def main() -> None:
         signum = interrupts.received()
         if signum is not None:
             code = 128 + signum  # even when a library swallowed the raise and the command went on
+        elif interrupts.after_commit() is not None:
+            import signal
+
+            _echo_err(f"interrupted ({signal.Signals(interrupts.after_commit()).name}) after the output was "
+                      "written: it is complete")
         from forecast.compiled import runtime
 
         runtime.stop_background_compile()  # os._exit skips the atexit hook that would

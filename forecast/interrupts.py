@@ -28,6 +28,11 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 #: The first signal received while :func:`handled` was active (None: none).
 _received: int | None = None
+#: Whether :func:`handled` is active, whether the command's output is in place
+#: (:func:`committed`), and the first signal received after that.
+_handling = False
+_committed = False
+_after_commit: int | None = None
 
 
 class Interrupted(BaseException):
@@ -90,11 +95,11 @@ def handled() -> Iterator[None]:
     """Turn SIGINT and SIGTERM into :class:`Interrupted` while active (main thread only;
     elsewhere a no-op). On exit the previous handlers are put back and the record of a signal
     is cleared (:func:`received` is read before)."""
-    global _received
+    global _received, _handling, _committed, _after_commit
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _received = None
+    _received, _handling, _committed, _after_commit = None, True, False, None
     before = {s: signal.signal(s, _on_signal) for s in SIGNALS}
     hook = sys.unraisablehook
     sys.unraisablehook = _quiet_unraisable(hook)
@@ -104,7 +109,7 @@ def handled() -> Iterator[None]:
         for s, h in before.items():
             signal.signal(s, h)
         sys.unraisablehook = hook
-        _received = None
+        _received, _handling, _committed, _after_commit = None, False, False, None
 
 
 def _record(signum: int, frame) -> None:
@@ -115,10 +120,35 @@ def _record(signum: int, frame) -> None:
 
 def record_only() -> None:
     """From now on (while :func:`handled` is active) a signal is only recorded: for a command
-    that has finished and is exiting anyway, with the signal's exit code."""
+    that has finished and is exiting anyway, with the signal's exit code (unless its output
+    was already in place: :func:`committed`)."""
     if threading.current_thread() is threading.main_thread():
         for s in SIGNALS:
-            signal.signal(s, _record)
+            signal.signal(s, _record_after if _committed else _record)
+
+
+def _record_after(signum: int, frame) -> None:
+    global _after_commit
+    if _after_commit is None:
+        _after_commit = signum
+
+
+def committed() -> None:
+    """The command's output is complete and in place (a run renamed into place, a ledger's
+    lines appended). From here a signal no longer stops the command, which has only to print
+    what it wrote: it is recorded (:func:`after_commit`), and the exit code stays the
+    command's; 130 would say "nothing written" of output that was. A no-op outside
+    :func:`handled` (a notebook)."""
+    global _committed
+    if _handling and threading.current_thread() is threading.main_thread():
+        _committed = True
+        for s in SIGNALS:
+            signal.signal(s, _record_after)
+
+
+def after_commit() -> int | None:
+    """The signal received once the output was in place (:func:`committed`), if any."""
+    return _after_commit
 
 
 def ignore_in_child() -> None:

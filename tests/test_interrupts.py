@@ -222,3 +222,20 @@ entry.main()
                           env=os.environ | {"PYTHONPATH": str(ROOT)})
     assert done.returncode == 130, done.stderr
     assert done.stderr == "interrupted (SIGINT): stopped before the command started; nothing was written\n"
+
+
+def test_a_signal_after_the_output_is_in_place_no_longer_stops_the_command() -> None:
+    """A tester's SIGINT landed as `forecast score` printed what it had appended to the ledger:
+    it exited 130 ("nothing half-written") with the scores written, and a retry was refused as
+    already scored. Once the output is committed a signal is only recorded, apart."""
+    from forecast import interrupts
+
+    with interrupts.handled():
+        interrupts.committed()
+        os.kill(os.getpid(), signal.SIGINT)  # no Interrupted raised
+        assert interrupts.received() is None and interrupts.after_commit() == signal.SIGINT
+        interrupts.record_only()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert interrupts.received() is None and interrupts.after_commit() == signal.SIGINT
+    interrupts.committed()  # outside a command (a notebook): nothing changes
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

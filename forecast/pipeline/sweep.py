@@ -79,7 +79,7 @@ def fit_variant(task: VariantTask) -> dict:
     explored = explore(scenario, compiled.with_numbers(values), task.settings)
     tree, summary = analyse(scenario, explored, task.settings, sensitivity=False)
     if task.keep_run is not None:
-        with store.staging(task.keep_run) as tmp:
+        with store.staging(task.keep_run, final=False) as tmp:
             store.write_files(tmp, scenario, tree, summary, store.manifest(
                 scenario, task.settings, keep_draws=None, strategies=None,
                 command=["forecast", "sweep", f"variant {task.variant.name}"]))

@@ -285,9 +285,11 @@ def check_target(out: Path) -> None:
 
 
 @contextmanager
-def staging(out: Path) -> Iterator[Path]:
+def staging(out: Path, *, final: bool = True) -> Iterator[Path]:
     """A staging folder for ``out``, renamed to ``out`` when the block succeeds and removed
-    when it fails or is interrupted. ``out`` must not exist (or be an empty folder)."""
+    when it fails or is interrupted. ``out`` must not exist (or be an empty folder). ``final``:
+    ``out`` is the command's output, so that once it is in place a signal no longer stops the
+    command (:func:`forecast.interrupts.committed`); a sweep's variant runs are not."""
     with claim(out) as target:
         check_target(target)
         tmp = sibling_dir(target)
@@ -295,6 +297,8 @@ def staging(out: Path) -> Iterator[Path]:
             yield tmp
             interrupts.check()  # a signal whose raise was swallowed: nothing is committed
             _commit(tmp, target)
+            if final:
+                interrupts.committed()
         except OSError as exc:
             discard(tmp)
             raise RunError(_write_failed(target, exc)) from None

@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from forecast import interrupts
 from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, ordinary_mode, parse_json, read_text
 from forecast.results.shapes import MANIFEST, JsonShape, json_kind, shape_problems
 from forecast.scoring.errors import LedgerError, MissingLedger
@@ -229,6 +230,7 @@ def _append(path: Path, entries: list[dict], expected: bytes | None) -> Ledger:
             raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
                               "run the command again")
         os.replace(tmp, path)
+        interrupts.committed()  # the scores are in the ledger: a signal now no longer undoes them
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
