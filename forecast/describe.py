@@ -416,6 +416,7 @@ def diff_view(found: "RunDiff") -> str:
                   for d in margins]
     lines.append("")
     lines.append(f"{len(found.changes)} change{'s' if len(found.changes) != 1 else ''}:")
+
     def shown(value) -> str:  # observations (a list of numbers, None for a year without one) written out
         return ", ".join("none" if v is None else plain(v) for v in value) if isinstance(value, list) else str(value)
 
