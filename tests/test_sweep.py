@@ -472,7 +472,8 @@ def test_an_out_that_cannot_be_a_sweep_folder_is_refused_by_name_before_anything
     path = small_scenario(tmp_path / "sc")
     (tmp_path / "afile").write_text("")
     for out, says in ((tmp_path / "afile", "afile is a file, not a folder: choose another --out"),
-                      (tmp_path / "afile" / "sub", "cannot create the sweep folder")):
+                      (tmp_path / "afile" / "sub", f"to claim {tmp_path / 'afile' / 'sub'}: Not a directory; choose "
+                                                   "a place you can write to")):  # as a run's --out says
         done = CliRunner().invoke(cli, ["sweep", str(path), "--vary", f"{KEY}.sigma=0.2,0.5", "--workers", "0",
                                         "--out", str(out)])
         assert done.exit_code == 1 and says in done.output and "Traceback" not in done.output
@@ -529,3 +530,28 @@ def test_a_local_cluster_starts_beside_another_on_the_dashboard_port() -> None:
     finally:
         if holder is not None:
             holder.close()
+
+
+def test_a_sweep_folder_another_process_is_writing_is_refused_before_anything_samples(tmp_path, monkeypatch) -> None:
+    """A tester's second sweep of the same --out, started while the first ran, was accepted
+    ("0 already done, 3 to fit"): both would have written the same variants' files."""
+    import subprocess
+    import sys
+
+    from forecast.results.store import RunError
+
+    from .conftest import ROOT
+
+    path, out = small_scenario(tmp_path / "sc"), tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom forecast.results.staging import claim\n"
+                               f"with claim({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(sweep_module, "fit_variant", lambda task: pytest.fail("sampled a claimed sweep"))
+        with pytest.raises(RunError, match=f"is being written by another forecast process \\(pid {holder.pid}\\)"):
+            run_sweep(path, [Variant("wide", {f"{KEY}.sigma": 1.0})], TINY, out=out)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()

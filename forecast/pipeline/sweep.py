@@ -112,33 +112,36 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
     target = Path(out) if out else store.default_run_dir(first, Path(reports_root), "sweep")
     plan = {"forecast_sweep": 1, "scenario": str(base), "inputs": first.sha256(),
             "settings": asdict(settings), "variants": [_plan_entry(v) for v in variants]}
-    done, existed = _start(target, plan)
-    tasks = [VariantTask(i, v.resolved(), base.resolve(), settings, target / "runs" / f"{i:04d}" if keep_runs else None)
-             for i, v in enumerate(variants) if i not in done]
-    if say is not None:
-        say(f"{len(variants)} variants: {len(done)} already done, {len(tasks)} to fit ({_where(cluster)})")
-    results = dict(done)
-
-    def finished(task: VariantTask, result: dict) -> None:
-        results[task.index] = jsonable({"name": task.variant.name, **result})  # NaN (one chain's R-hat) as null
-        _write_atomic(target / "variants" / f"{task.index:04d}.json", json.dumps(results[task.index], allow_nan=False))
+    with store.claim(target):  # one process per sweep folder: a second sweep of it is refused, by pid
+        done, existed = _start(target, plan)
+        tasks = [VariantTask(i, v.resolved(), base.resolve(), settings,
+                             target / "runs" / f"{i:04d}" if keep_runs else None)
+                 for i, v in enumerate(variants) if i not in done]
         if say is not None:
-            state = f"failed: {result['error']}" if "error" in result else result["diagnostics"]["verdict"]
-            say(f"variant {task.index + 1}/{len(variants)} {task.variant.name}: {state}")
+            say(f"{len(variants)} variants: {len(done)} already done, {len(tasks)} to fit ({_where(cluster)})")
+        results = dict(done)
 
-    try:
-        run_tasks(fit_variant, tasks, cluster, finished)
-    except ClusterError:  # nothing ran: a new sweep leaves nothing behind
-        if existed is not None and len(results) == len(done):
-            _unstart(target, existed)
-        raise
-    ordered = [results[i] for i in range(len(variants))]
-    ds = to_dataset(variants, ordered, scenarios)
-    _write_outputs(target, variants, ordered, ds, scenarios, report)
-    if all("error" in r for r in ordered):
-        raise SweepError(f"every variant failed, the first with: {ordered[0]['error']} (each variant's error is in "
-                         f"{target / TABLE}; the same --out fits them again)")
-    return Sweep(target, ds, ordered)
+        def finished(task: VariantTask, result: dict) -> None:
+            results[task.index] = jsonable({"name": task.variant.name, **result})  # NaN (one chain's R-hat) as null
+            _write_atomic(target / "variants" / f"{task.index:04d}.json",
+                          json.dumps(results[task.index], allow_nan=False))
+            if say is not None:
+                state = f"failed: {result['error']}" if "error" in result else result["diagnostics"]["verdict"]
+                say(f"variant {task.index + 1}/{len(variants)} {task.variant.name}: {state}")
+
+        try:
+            run_tasks(fit_variant, tasks, cluster, finished)
+        except ClusterError:  # nothing ran: a new sweep leaves nothing behind
+            if existed is not None and len(results) == len(done):
+                _unstart(target, existed)
+            raise
+        ordered = [results[i] for i in range(len(variants))]
+        ds = to_dataset(variants, ordered, scenarios)
+        _write_outputs(target, variants, ordered, ds, scenarios, report)
+        if all("error" in r for r in ordered):
+            raise SweepError(f"every variant failed, the first with: {ordered[0]['error']} (each variant's error is in "
+                             f"{target / TABLE}; the same --out fits them again)")
+        return Sweep(target, ds, ordered)
 
 
 def _plan_entry(v: Variant) -> dict:
