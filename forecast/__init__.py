@@ -50,12 +50,14 @@ def _compile_settings() -> None:
 
 _compile_settings()
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "SamplerSettings", "run_scenario", "load_run", "score_run"]
+__all__ = ["ForecastError", "ScenarioWarning", "Scenario", "ScenarioError", "load_scenario", "SamplerSettings",
+           "run_scenario", "load_run", "score_run"]
 
 #: Where each name of the package's API lives. Imported when first used (PEP 562), so that
 #: ``import forecast`` stays light: the executable puts its signal handlers in place before
 #: NumPy or PyMC load (:mod:`forecast.__main__`).
-_API = {"Scenario": "forecast.scenario", "ScenarioError": "forecast.scenario", "load_scenario": "forecast.scenario",
+_API = {"ForecastError": "forecast.errors", "ScenarioWarning": "forecast.errors",
+        "Scenario": "forecast.scenario", "ScenarioError": "forecast.scenario", "load_scenario": "forecast.scenario",
         "SamplerSettings": "forecast.settings", "run_scenario": "forecast.pipeline",
         "load_run": "forecast.results.store", "score_run": "forecast.scoring.score"}
 
@@ -66,3 +68,9 @@ def __getattr__(name: str):
     from importlib import import_module
 
     return getattr(import_module(_API[name]), name)
+
+
+def __dir__() -> list[str]:
+    """The API (its names load lazily, so ``globals()`` alone would miss them) for
+    ``dir(forecast)`` and a notebook's completion, without the helpers this module imports."""
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "forecast"
 
 #: docs/architecture.md's layers: a module may import from its own layer and those before it.
 LAYERS = {
-    "settings": 0, "streams": 0, "progress": 0, "files": 0, "interrupts": 0,
+    "settings": 0, "streams": 0, "progress": 0, "files": 0, "interrupts": 0, "errors": 0,
     "scenario": 1, "compiled": 2, "model": 3, "posterior": 4, "forecasts": 5, "results": 6, "scoring": 7,
     "sensitivity": 7, "backtest": 7, "sweeps": 7, "calibration": 7,
     "report": 8, "pipeline": 9, "describe": 9, "cli": 10, "__main__": 11,
@@ -196,3 +196,18 @@ def test_every_random_number_comes_from_the_run_seed_through_a_named_stream() ->
                     and node.args and isinstance(node.args[0], ast.List):
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert len(found) == 1 and found[0].startswith("calibration/sbc.py:"), found
+
+
+def test_every_refusal_the_cli_turns_into_exit_1_is_a_forecast_error_a_notebook_can_catch() -> None:
+    from forecast import ForecastError
+    from forecast.backtest.hindcast import OriginsError
+    from forecast.results.store import RunError
+    from forecast.scenario import ScenarioError
+    from forecast.scoring.errors import LedgerError, ResolutionError, ScoringError
+    from forecast.sweeps.engine import ClusterError
+    from forecast.sweeps.variants import SweepError
+
+    for refusal in (ScenarioError, RunError, ScoringError, ResolutionError, LedgerError, SweepError, ClusterError,
+                    OriginsError):
+        assert issubclass(refusal, ForecastError), refusal
+    assert not issubclass(RuntimeError, ForecastError)  # a sampler's failure is not a refusal of input (exit 3)

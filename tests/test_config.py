@@ -424,6 +424,24 @@ def _index_lever(tmp_path, setting) -> object:
     return load_scenario(write_scenario(tmp_path, data))
 
 
+def test_the_python_api_issues_a_scenario_s_warnings_as_python_warnings_unless_given_a_callback(
+        tmp_path, monkeypatch) -> None:
+    """A notebook sees what ``forecast run`` prints as ``warning: ...`` (here before the run is
+    refused: its folder is taken), and a ``warn`` callback gets them instead."""
+    from forecast import ForecastError, ScenarioWarning, run_scenario
+    from forecast.compiled import runtime
+
+    monkeypatch.setattr(runtime, "start_background_compile", lambda: None)
+    s = _index_lever(tmp_path, {"by": 20.0, "over": 5})
+    with pytest.warns(ScenarioWarning, match="would pass 99 in 2010") as issued, pytest.raises(ForecastError):
+        run_scenario(s.path, out=tmp_path, report=False)
+    assert [str(w.message) for w in issued] == s.warnings()
+    given: list[str] = []
+    with pytest.raises(ForecastError, match="already exists and is not empty"):
+        run_scenario(s.path, out=tmp_path, report=False, warn=given.append)
+    assert given == s.warnings()
+
+
 def test_a_move_past_an_index_s_bound_says_where_it_is_capped_and_in_how_many_draws(tmp_path) -> None:
     """Up 20 points over 5 years passes 99 in 2009 from 85, in 2010 from 81.2, never from 70: the
     summary's words say so with the share of draws, and its data list the cap."""

@@ -86,6 +86,12 @@ def test_a_run_written_by_forecast_run_has_the_shapes_its_readers_rely_on(writte
     assert load_run(written).summary["questions"]
 
 
+def test_a_run_shows_itself_in_one_line_in_a_notebook_not_as_its_whole_tree(written) -> None:
+    shown = repr(load_run(written))
+    assert shown.startswith(f"Run({str(written)!r}: ") and "\n" not in shown and len(shown) < 300
+    assert shown.endswith("'tiny', 2 strategies, 6 questions, 2 chains x 50 draws)")  # no diagnostics written
+
+
 def test_a_big_number_in_a_run_file_is_refused_by_its_limit(written, tmp_path) -> None:
     run = shutil.copytree(written, tmp_path / "run")
     text = (run / SUMMARY).read_text()

@@ -28,6 +28,7 @@ import xarray as xr
 from forecast.backtest.evaluate import Target, score_scale, score_target
 from forecast.backtest.scores import mixture_quantile
 from forecast.compiled.runtime import predictions
+from forecast.errors import ForecastError
 from forecast.model.build import EVIDENCE_OBSERVED, EVIDENCE_Z, Evidence
 from forecast.model.dynamics import initial_variance, state_space
 from forecast.posterior.draws import Draws
@@ -197,7 +198,7 @@ def default_origins(scenario: Scenario) -> list[int]:
     return origins
 
 
-class OriginsError(ValueError):
+class OriginsError(ForecastError, ValueError):
     """Origins or a horizon that the scenario's data cannot back-test (a usage error)."""
 
 

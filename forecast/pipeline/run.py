@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ import xarray as xr
 from forecast import interrupts
 from forecast.backtest.hindcast import one_step_ahead
 from forecast.compiled import runtime
+from forecast.errors import ScenarioWarning
 from forecast.model.build import build_model
 from forecast.posterior.draws import Draws
 from forecast.posterior.explore import Explored, explore
@@ -88,14 +90,19 @@ def run_scenario(
     warn: Callable[[str], None] | None = None,
 ) -> store.Run:
     """Validate, sample once, forecast every strategy, write the run directory (and report);
-    ``progress`` shows each stage (:mod:`forecast.progress`), ``warn`` gets the scenario's
-    warnings (:meth:`Scenario.warnings`) before anything samples."""
+    ``progress`` shows each stage (:mod:`forecast.progress`). The scenario's warnings
+    (:meth:`Scenario.warnings`) come before anything samples: to ``warn`` when given (the CLI
+    prints them), else as :class:`~forecast.errors.ScenarioWarning` s, which a notebook shows
+    and ``warnings.simplefilter`` can silence or turn into errors."""
     runtime.start_background_compile()  # the likelihood's kernel, in a child process, meanwhile
     timings = timings or Timings()
     with timings.timed("validate", progress):
         scenario = select_strategies(load_scenario(path), strategies)
-    for warning in scenario.warnings() if warn else ():
-        warn(warning)
+    for warning in scenario.warnings():
+        if warn is not None:
+            warn(warning)
+        else:
+            warnings.warn(warning, ScenarioWarning, stacklevel=2)
     settings = settings or SamplerSettings()
     settings = replace(settings, seed=scenario.seed if settings.seed is None else settings.seed)
     target = Path(out) if out else store.default_run_dir(scenario, Path(reports_root))

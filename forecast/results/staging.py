@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from forecast import interrupts
+from forecast.errors import ForecastError
 from forecast.files import ordinary_mode
 
 try:
@@ -43,7 +44,7 @@ except ImportError:  # not POSIX: no claims, and staging folders are never taken
     fcntl = None  # type: ignore[assignment]
 
 
-class RunError(Exception):
+class RunError(ForecastError):
     """A run directory (or a report folder) that cannot be used or written: the message names
     it and the fix."""
 

@@ -60,6 +60,17 @@ class Run:
     def scenario_file(self) -> Path:
         return self.path / "scenario" / "scenario.toml"
 
+    def __repr__(self) -> str:
+        """What a notebook shows for a run: where it is and what it holds, not the whole tree
+        (``run.tree``, ``run.summary``)."""
+        s = self.summary
+        sizes = self.tree["posterior"].sizes if "posterior" in self.tree.children else {}
+        verdict = s["diagnostics"].get("verdict")
+        return (f"Run({str(self.path)!r}: {s['scenario']['name']!r}, {len(s['strategies'])} strategies, "
+                f"{len(s['questions'])} questions"
+                + (f", {sizes['chain']} chains x {sizes['draw']} draws" if {"chain", "draw"} <= set(sizes) else "")
+                + (f", sampler: {str(verdict).upper()}" if verdict else "") + ")")
+
 
 def manifest(scenario: Scenario, settings, *, keep_draws: int | None,
              strategies: list[str] | None, command: list[str] | None) -> dict:

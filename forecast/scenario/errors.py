@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from forecast.errors import ForecastError
 from forecast.scenario.schema import DISPLAY_LIMIT, STANDARD_LIMIT, YEARS
 
 #: What an id may be (:data:`~forecast.scenario.schema.ID_PATTERN`) in words: "cohésion" is refused for its é.
@@ -35,7 +36,7 @@ class Problem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class ScenarioError(Exception):
+class ScenarioError(ForecastError):
     """A scenario file that cannot be used. ``str()`` lists every problem with its key path."""
 
     def __init__(self, file: Path | str, problems: list[Problem]):

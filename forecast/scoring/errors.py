@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from forecast.errors import ForecastError
 
-class ScoringError(Exception):
+
+class ScoringError(ForecastError):
     """A run cannot be scored as asked (an unknown strategy, a bad ledger, bad resolutions).
     Nothing has been written when it is raised."""
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from forecast.errors import ForecastError
+
 #: Per process: structure key -> compiled model (see the module docstring).
 _COMPILED: dict[Any, Any] = {}
 
@@ -101,7 +103,7 @@ def _key(task: Any) -> str:
     return str(getattr(task, "index", id(task)))
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ForecastError, RuntimeError):
     """The cluster cannot be reached or started: a bad input of the command (exit 1), said
     with what to do, never a traceback."""
 

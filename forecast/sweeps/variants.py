@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from forecast.errors import ForecastError
 from forecast.files import FileProblem, parse_toml, read_text
 from forecast.scenario import Scenario, ScenarioError, load_scenario
 from forecast.scenario.errors import did_you_mean, shown
@@ -46,7 +47,7 @@ SWEEP_DEPTH = 6
 WHOLE_FILE = "scenario"
 
 
-class SweepError(ValueError):
+class SweepError(ForecastError, ValueError):
     """A sweep that cannot run: the message names the variant, the key and the fix."""
 
 

@@ -1,0 +1,22 @@
+"""The one error every refusal of the tool shares, so that a notebook can catch them all.
+
+Each stage raises its own error with a message written for the user (the file, the key or
+row, and the fix): :class:`~forecast.scenario.ScenarioError` for a scenario file,
+:class:`~forecast.results.store.RunError` for a run directory or output folder,
+:class:`~forecast.scoring.errors.ScoringError` for resolutions and ledgers,
+:class:`~forecast.sweeps.variants.SweepError` and :class:`~forecast.sweeps.engine.ClusterError`
+for sweeps, :class:`~forecast.backtest.hindcast.OriginsError` for backtest origins. All derive
+from :class:`ForecastError`; anything else that escapes is a defect of the tool.
+"""
+
+from __future__ import annotations
+
+
+class ForecastError(Exception):
+    """An input, a file or a request the tool refuses; ``str()`` is the message for the user."""
+
+
+class ScenarioWarning(UserWarning):
+    """Something in a scenario worth a look that does not stop a run (a lever its horizon
+    cannot reach, a data value far from its series, ...): :meth:`Scenario.warnings` lists them,
+    and the Python API issues each as this warning unless given a ``warn`` callback."""
