@@ -314,6 +314,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
     taught about each claim. ``--json`` has every strategy and every contrast."""
     from forecast.report.answers import learned_text, p_sought_shown, tie_phrase
     from forecast.report.formatting import fmt
+    from forecast.sensitivity.analysis import clear_under, hinge_strategy, hinges_under
 
     labels = {c: v["label"] for c, v in summary["claims"].items()}
     lines = [] if summary["questions"] else ["the scenario asks no questions: no answer hinges on anything", ""]
@@ -323,7 +324,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
             continue
         lines.append(f"{q['id']}: {q['text']}")
         dec = entry.get("decision")
-        shown = dec["best"] if dec else max(entry["posterior"], key=entry["posterior"].get)
+        shown = hinge_strategy(entry)
         if dec:  # the probability of the answer sought as the report shows it, from P(yes)
             p = f"P({dec['desirable']}) {fmt(p_sought_shown(entry['posterior'][dec['best']], dec['desirable']))}"
         if dec and dec.get("tied"):
@@ -334,13 +335,13 @@ def sensitivity_view(summary: dict, found: dict) -> str:
             lines.append("  no desirable answer: no strategy is best for this question")
         lines.append("  answers, posterior (prior only): " + ", ".join(
             f"{s} {p:.2f} ({entry['prior_only'][s]:.2f})" for s, p in entry["posterior"].items()))
-        for cid in entry["ranking"][:5]:
+        for cid in hinges_under(entry, shown)[:5]:  # as the report's tornado ranks them, under the strategy shown
             c = entry["claims"][cid]
             lo, hi = c["tornado"][shown]
             swing = f"under {shown} {lo:.2f} to {hi:.2f}"
-            if c.get("tornado_clear", {}).get(shown) is False:
+            if not clear_under(c, shown):
                 swing += f" (within Monte Carlo error, ± {max(c['tornado_mcse'][shown]):.2f})"
-            parts = [swing, f"variance share {max(c['variance_share'].values()):.2f}"]
+            parts = [swing, f"variance share {c['variance_share'][shown]:.2f}"]
             if c.get("evppi"):
                 parts.append("value of information " + against_noise(c["evppi"], c.get("evppi_noise", 0.0)))
             flip = c.get("flip")

@@ -25,6 +25,7 @@ from forecast.pipeline import run_scenario
 from forecast.report import answers, context, drawing, render
 from forecast.report import figures as plots
 from forecast.results.store import RunError, load_run
+from forecast.sensitivity.analysis import hinges_under
 from forecast.settings import SamplerSettings
 
 pytestmark = pytest.mark.slow  # every test here renders a sampled run
@@ -689,7 +690,7 @@ def test_the_overview_says_what_each_answer_hinges_on(rendered, runs, variant):
         entry = s["sensitivity"]["questions"][q["id"]]
         assert {f"hinge-{q['id']}", f"fig-tornado-{q['id']}"} <= ids
         best = entry["decision"]["best"]
-        top = context.hinges_under(entry, best)[0]  # the chart's first bar: its own strategy's ranking
+        top = hinges_under(entry, best)[0]  # the chart's first bar: its own strategy's ranking
         lo, hi = entry["claims"][top]["tornado"][best]
         error = max(entry["claims"][top]["tornado_mcse"][best])
         label = s["claims"][top]["label"]
@@ -788,7 +789,7 @@ def test_prior_only_answers_stand_beside_the_posterior_ones(rendered, runs):
         assert float(line["data-prior-only"]) == answers.p_sought(prior, want)
     entry = s["sensitivity"]["questions"][q["id"]]
     best = sm["rows"][-1]["cells"]["best"]["data"]["strategy"]
-    clear = [c for c in context.hinges_under(entry, best) if entry["claims"][c]["tornado_clear"][best]]
+    clear = [c for c in hinges_under(entry, best) if entry["claims"][c]["tornado_clear"][best]]
     if clear:  # named only when its swing is beyond Monte Carlo error under some strategy
         assert f"Hinges most on \u201c{s['claims'][clear[0]]['label']}\u201d" in shown(section(html, "summary"))
     else:

@@ -534,7 +534,8 @@ def test_the_sensitivity_command_marks_swings_within_noise_and_sets_values_apart
     says so; a value of information above its noise does not print as equal to it."""
     from forecast.describe import sensitivity_view
 
-    claim = {"tornado": {"a": [0.65, 0.66]}, "tornado_mcse": {"a": [0.066, 0.064]}, "tornado_clear": {"a": False},
+    claim = {"on_path": True, "tornado": {"a": [0.65, 0.66]}, "tornado_mcse": {"a": [0.066, 0.064]},
+             "tornado_clear": {"a": False},
              "variance_share": {"a": 0.03}, "evppi": 0.0024, "evppi_noise": 0.0016}
     found = {"questions": {"q": {"posterior": {"a": 0.51}, "prior_only": {"a": 0.5}, "ranking": ["c"],
                                  "claims": {"c": claim}}},
@@ -546,6 +547,27 @@ def test_the_sensitivity_command_marks_swings_within_noise_and_sets_values_apart
     claim["tornado_clear"] = {"a": True}
     assert "within Monte Carlo error" not in sensitivity_view({"claims": {}, "questions": [{"id": "q", "text": "Q?"}]},
                                                                 found)
+
+
+def test_the_sensitivity_command_ranks_and_measures_claims_under_the_strategy_it_shows_as_the_report_does():
+    """Claim w swings the answer widely only under b, the strategy not shown: ranked first by
+    its widest swing under any strategy it was printed first with a swing of 0.40 to 0.41
+    under a, above claim n's clear 0.30 to 0.60, and with b's variance share beside it."""
+    from forecast.describe import sensitivity_view
+
+    def claim(a: list[float], b: list[float], clear_a: bool, share: dict) -> dict:
+        return {"on_path": True, "tornado": {"a": a, "b": b}, "tornado_mcse": {"a": [0.01, 0.01], "b": [0.01, 0.01]},
+                "tornado_clear": {"a": clear_a, "b": True}, "variance_share": share}
+
+    found = {"questions": {"q": {"posterior": {"a": 0.5, "b": 0.3}, "prior_only": {"a": 0.5, "b": 0.5},
+                                 "ranking": ["w", "n"],
+                                 "claims": {"w": claim([0.40, 0.41], [0.0, 0.9], False, {"a": 0.01, "b": 0.7}),
+                                            "n": claim([0.30, 0.60], [0.3, 0.35], True, {"a": 0.2, "b": 0.02})}}},
+             "worth_researching": [], "claims": {}}
+    lines = [line.strip() for line in sensitivity_view({"claims": {}, "questions": [{"id": "q", "text": "Q?"}]},
+                                                       found).splitlines() if line.startswith("    ")]
+    assert lines[0] == "n: under a 0.30 to 0.60; variance share 0.20"
+    assert lines[1].startswith("w: under a 0.40 to 0.41 (within Monte Carlo error") and lines[1].endswith("share 0.01")
 
 
 def test_two_numbers_get_the_decimals_that_set_them_apart():

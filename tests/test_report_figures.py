@@ -13,6 +13,7 @@ import pytest
 
 from forecast.report import context, graph
 from forecast.report import figures as plots
+from forecast.sensitivity.analysis import hinges_under
 
 from .conftest import ROOT
 
@@ -334,8 +335,8 @@ def test_the_default_scenario_s_tornadoes_draw_its_top_claims_and_name_the_rest(
     for q in h["questions"]:
         entry = s["sensitivity"]["questions"][q["id"]]
         best = entry["decision"]["best"]
-        assert [b["claim"] for b in q["bars"]] == context.hinges_under(entry, best)[:context.MAX_TORNADO]
-        assert sorted(context.hinges_under(entry, best)) == sorted(
+        assert [b["claim"] for b in q["bars"]] == hinges_under(entry, best)[:context.MAX_TORNADO]
+        assert sorted(hinges_under(entry, best)) == sorted(
             c for c in entry["ranking"] if entry["claims"][c]["on_path"])
         assert len(q["left_out"]) == max(0, len(entry["ranking"]) - context.MAX_TORNADO)
         svg = str(q["figure"]["svg"])

@@ -39,6 +39,7 @@ from forecast.report.formatting import (
     signed,
 )
 from forecast.results.store import Run, code_version, setting_shown
+from forecast.sensitivity.analysis import clear_under, hinge_strategy, hinges_under
 
 INDEX = "index.html"
 GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
@@ -701,16 +702,6 @@ def prior_note(s: dict, qid: str, sid: str) -> str:
     return "" if p is None else f"prior only {fmt(p)}"
 
 
-def hinge_strategy(entry: dict) -> str:
-    """The strategy whose answer the tornado shows: the best for the question's desirable
-    answer; with no desirable answer (no strategy is best), the one under which yes is most
-    probable, since a tornado shows one strategy's answer."""
-    decision = entry.get("decision")
-    if decision:
-        return decision["best"]
-    return max(entry["posterior"], key=lambda sid: entry["posterior"][sid])
-
-
 def percentile_words(s: dict) -> tuple[str, str]:
     """Where the tornado fixes a claim's effect, in words ("5th", "95th"), from the summary's settings."""
     quantiles = ((s.get("sensitivity") or {}).get("settings") or {}).get("tornado_quantiles") or [0.05, 0.95]
@@ -721,25 +712,6 @@ def ordinal(n: int) -> str:
     """5 -> "5th", 1 -> "1st", 22 -> "22nd"."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-def hinges_under(entry: dict, sid: str) -> list[str]:
-    """The claims on the question's path by their influence on its answer under ``sid``: those
-    whose swing there is beyond Monte Carlo error first, then by the width of the swing there
-    (the chart, its sentence and the summary all judge one strategy's answer by its own bars)."""
-    def weight(cid: str) -> tuple[bool, float]:
-        found = entry["claims"][cid]
-        low, high = found["tornado"][sid]
-        return clear_under(found, sid), abs(high - low)
-
-    on_path = [cid for cid in entry.get("ranking", []) if entry["claims"].get(cid, {}).get("on_path")]
-    return sorted(on_path, key=weight, reverse=True)
-
-
-def clear_under(found: dict, sid: str) -> bool:
-    """Whether a claim's tornado swing under ``sid`` is beyond Monte Carlo error (a run from
-    before the errors were kept: taken as it is)."""
-    return bool((found.get("tornado_clear") or {}).get(sid, True))
 
 
 def tornado_bars(s: dict, entry: dict, sid: str) -> tuple[list[dict], list[str]]:

@@ -224,6 +224,7 @@ def ranks(y: np.ndarray) -> np.ndarray:
     finite = np.where(np.isfinite(y), y, np.inf)
     return rankdata(finite, axis=-1) / (y.shape[-1] + 1)
 
+
 def learning(scenario: Scenario, posterior: xr.Dataset) -> dict[str, dict]:
     """Per claim: how much the data narrowed its prior (1 - posterior variance / prior
     variance) and how much its posterior follows its prior (power-scaling sensitivity)."""
@@ -390,6 +391,35 @@ def _ranking(claims: dict[str, dict]) -> list[str]:
 
     return [c for c, e in sorted(claims.items(), key=lambda kv: weight(kv[1]), reverse=True)
             if weight(e)[1:] > (0.0, 0.0)]
+
+
+def hinge_strategy(entry: dict) -> str:
+    """The strategy whose answer the tornado shows: the best for the question's desirable
+    answer; with no desirable answer (no strategy is best), the one under which yes is most
+    probable, since a tornado shows one strategy's answer."""
+    decision = entry.get("decision")
+    if decision:
+        return decision["best"]
+    return max(entry["posterior"], key=lambda sid: entry["posterior"][sid])
+
+
+def hinges_under(entry: dict, sid: str) -> list[str]:
+    """The claims on the question's path by their influence on its answer under ``sid``: those
+    whose swing there is beyond Monte Carlo error first, then by the width of the swing there
+    (the chart, its sentence and the summary all judge one strategy's answer by its own bars)."""
+    def weight(cid: str) -> tuple[bool, float]:
+        found = entry["claims"][cid]
+        low, high = found["tornado"][sid]
+        return clear_under(found, sid), abs(high - low)
+
+    on_path = [cid for cid in entry.get("ranking", []) if entry["claims"].get(cid, {}).get("on_path")]
+    return sorted(on_path, key=weight, reverse=True)
+
+
+def clear_under(found: dict, sid: str) -> bool:
+    """Whether a claim's tornado swing under ``sid`` is beyond Monte Carlo error (a run from
+    before the errors were kept: taken as it is)."""
+    return bool((found.get("tornado_clear") or {}).get(sid, True))
 
 
 def flip(regression: EffectRegression, u: np.ndarray, strategies: list[str], dec: Decision,
