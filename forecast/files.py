@@ -16,8 +16,12 @@ import codecs
 import json
 import math
 import os
+import re
 import stat
+import tempfile
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +62,69 @@ def ordinary_mode(folder: bool = False) -> int:
     umask = os.umask(0)
     os.umask(umask)
     return (0o777 if folder else 0o666) & ~umask
+
+
+#: A file being written whole (:func:`atomic_file`): ``.NAME.PID.RANDOM.partial`` beside ``NAME``,
+#: as a run's staging folder is named (:mod:`forecast.results.staging`).
+PARTIAL_FILE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<random>[^.]+)\.partial$")
+
+
+@contextmanager
+def atomic_file(path: Path, mode: int | None = None) -> Iterator[Path]:
+    """A temporary file beside ``path`` for the block to write, which takes ``path``'s name in
+    one step when the block succeeds (with ``mode``, else an ordinary file's) and is removed
+    when it fails or is interrupted: a reader sees the old file or the new one, never half.
+    Temporaries of ``path`` that dead processes left (SIGKILL, a power cut) are removed first."""
+    path = Path(path)
+    remove_dead_partials(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".partial")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, ordinary_mode() if mode is None else mode)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomically(path: Path, data: str | bytes, mode: int | None = None) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` whole or not at all (:func:`atomic_file`)."""
+    with atomic_file(path, mode) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def remove_dead_partials(path: Path) -> list[Path]:
+    """Remove the temporaries of ``path`` (:data:`PARTIAL_FILE`) whose writer is no longer alive:
+    only those; one another process is writing now is left alone. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = PARTIAL_FILE.match(entry.name)
+        if match and match["name"] == path.name and not _alive(int(match["pid"])) \
+                and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` may be alive on this machine: only a pid the kernel says is no
+    process is dead (another user's process cannot be signalled, and is alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True
+    return True
 
 
 def _size_words(n: int) -> str:

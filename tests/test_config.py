@@ -161,7 +161,7 @@ def test_an_experts_statement_is_fitted_once_and_then_read_from_the_users_cache(
     spec = {"between": [-0.7, 0.15], "probability": 0.8}
     priors._fit.cache_clear()
     fitted = resolve(spec)
-    assert (tmp_path / "fits.json").exists() and not list(tmp_path.glob(".elicited-*"))
+    assert (tmp_path / "fits.json").exists() and not list(tmp_path.glob(".fits.json.*"))
     priors._fit.cache_clear()
     monkeypatch.setitem(sys.modules, "preliz", None)  # any import of PreliZ now fails
     assert resolve(spec) == fitted

@@ -192,3 +192,60 @@ def test_an_out_that_is_a_file_or_a_full_folder_is_refused_before_any_work(tmp_p
     with pytest.raises(RunError, match="already exists and is not empty"):
         check_target(tmp_path / "full")
     check_target(tmp_path / "new")  # nothing there: fine
+
+
+#: A process that starts writing a file whole, says where, and waits (until killed).
+FILE_WRITER = """
+import sys, time
+from pathlib import Path
+from forecast.files import atomic_file
+with atomic_file(Path(sys.argv[1])) as tmp:
+    tmp.write_bytes(b"half")
+    print(tmp, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_file_written_whole_replaces_the_old_one_in_one_step_or_leaves_it(tmp_path) -> None:
+    from forecast.files import atomic_file, write_atomically
+
+    ledger = tmp_path / "ledger.jsonl"
+    write_atomically(ledger, "one\n")
+    with pytest.raises(ZeroDivisionError), atomic_file(ledger) as tmp:
+        tmp.write_text("one\ntw")
+        1 / 0
+    assert ledger.read_text() == "one\n" and os.listdir(tmp_path) == ["ledger.jsonl"]
+    assert ledger.stat().st_mode & 0o777 == 0o666 & ~_umask(), "an ordinary file, not mkstemp's 0600"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_the_next_write_of_a_file_removes_what_a_killed_writer_left_and_never_a_live_one_s(tmp_path) -> None:
+    """Sweep outputs and the ledger are single files written whole: SIGKILL left their
+    ``.NAME.PID.RANDOM.partial`` behind for good, as staging folders once were."""
+    from forecast.files import remove_dead_partials, write_atomically
+
+    target = tmp_path / "sweep.nc"
+    writers = [subprocess.Popen([sys.executable, "-c", FILE_WRITER, str(target)], stdout=subprocess.PIPE, text=True,
+                                env=os.environ | {"PYTHONPATH": str(ROOT)}) for _ in range(2)]
+    try:
+        killed, live = (Path(w.stdout.readline().strip()) for w in writers)
+        assert killed.name.startswith(f".sweep.nc.{writers[0].pid}.") and killed.name.endswith(".partial")
+        writers[0].kill()
+        writers[0].wait()
+        other = tmp_path / ".variants.csv.1.x.partial"  # another file's temporary: not this one's to remove
+        other.write_text("x")
+        write_atomically(target, b"whole")
+        assert not killed.exists() and live.read_bytes() == b"half" and other.exists()
+        assert target.read_bytes() == b"whole"
+        assert remove_dead_partials(target) == []
+    finally:
+        for w in writers:
+            w.kill()
+            w.wait()
+            w.stdout.close()
+

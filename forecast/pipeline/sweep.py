@@ -24,8 +24,6 @@ that failed, so that a fixed cause can be retried).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -33,7 +31,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from forecast.files import ordinary_mode
+from forecast.files import atomic_file, write_atomically
 from forecast.model.build import numbers_of
 from forecast.pipeline.run import analyse
 from forecast.posterior.explore import explore
@@ -123,8 +121,8 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
 
         def finished(task: VariantTask, result: dict) -> None:
             results[task.index] = jsonable({"name": task.variant.name, **result})  # NaN (one chain's R-hat) as null
-            _write_atomic(target / "variants" / f"{task.index:04d}.json",
-                          json.dumps(results[task.index], allow_nan=False))
+            write_atomically(target / "variants" / f"{task.index:04d}.json",
+                             json.dumps(results[task.index], allow_nan=False))
             if say is not None:
                 state = f"failed: {result['error']}" if "error" in result else result["diagnostics"]["verdict"]
                 say(f"variant {task.index + 1}/{len(variants)} {task.variant.name}: {state}")
@@ -191,7 +189,7 @@ def _start(target: Path, plan: dict) -> tuple[dict[int, dict], bool | None]:
         if existed and any(target.iterdir()):
             raise SweepError(f"{target} already exists and is not a sweep; choose another --out")
         (target / "variants").mkdir(parents=True, exist_ok=True)
-        _write_atomic(target / PLAN, json.dumps(plan, indent=2))
+        write_atomically(target / PLAN, json.dumps(plan, indent=2))
     except OSError as exc:  # a file on the way (afile/sub), a read-only place, a full disk
         raise SweepError(f"cannot create the sweep folder {target}: {exc.strerror}; choose a place you can write "
                          "to with --out") from None
@@ -209,32 +207,12 @@ def _unstart(target: Path, existed: bool) -> None:
             return
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, ordinary_mode())  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_outputs(target: Path, variants: list[Variant], results: list[dict], ds: xr.Dataset,
                    scenarios: list[Scenario], report: bool) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{RESULTS_NC}.", suffix=".partial")
-    os.close(fd)
-    try:
+    with atomic_file(target / RESULTS_NC) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
-        os.chmod(tmp, ordinary_mode())
-        os.replace(tmp, target / RESULTS_NC)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _write_atomic(target / TABLE, variant_table(variants, results))
-    _write_atomic(target / "summary.json", json.dumps(
+    write_atomically(target / TABLE, variant_table(variants, results))
+    write_atomically(target / "summary.json", json.dumps(
         {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "variants": len(variants),
          "failed": [r["name"] for r in results if "error" in r],
          "compiles": sum(1 for r in results if r.get("compiled")), "seconds": sum(r.get("seconds", 0) for r in results)},

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 from markupsafe import Markup
 
+from forecast.files import write_atomically
 from forecast.report.context import stylesheet
 from forecast.report.figures import PALETTE, frame, plain_axes, styled, text, to_svg
 from forecast.report.render import environment
@@ -128,7 +129,5 @@ def render_sweep(directory: Path, scenario: Scenario, ds: xr.Dataset) -> Path:
     out = Path(directory) / "report"
     out.mkdir(exist_ok=True)
     page = environment().get_template("sweep.html").render(**sweep_context(scenario, ds))
-    tmp = out / ".index.html.partial"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out / "index.html")
+    write_atomically(out / "index.html", page)
     return out / "index.html"

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from forecast.files import write_atomically
 from forecast.scenario.errors import did_you_mean, limit_text, shown
 
 Support = Literal["real", "positive", "unit"]
@@ -426,22 +427,13 @@ def _store_fit(key: str, params: tuple[tuple[str, float], ...], converged: bool)
     """Add one fit to the stored ones, atomically (a file another process reads is whole); a
     cache that cannot be written only costs the next run the fit."""
     import json
-    import os
-    import tempfile
 
     path = _fits_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {**_stored_fits(), key: [[list(p) for p in params], converged]}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".elicited-", suffix=".tmp")
+        write_atomically(path, json.dumps({**_stored_fits(), key: [[list(p) for p in params], converged]}))
     except OSError:
         return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _no_extra(spec: dict[str, Any], allowed: set[str]) -> None:

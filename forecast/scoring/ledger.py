@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,7 +30,7 @@ from typing import Literal
 from pydantic import Field
 
 from forecast import interrupts
-from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, ordinary_mode, parse_json, read_text
+from forecast.files import FileProblem, JsonProblem, MiB, MissingFile, atomic_file, parse_json, read_text
 from forecast.results.shapes import MANIFEST, JsonShape, json_kind, shape_problems
 from forecast.scoring.errors import LedgerError, MissingLedger
 from forecast.scoring.scores import RELIABILITY_MIN, Reliability, reliability
@@ -218,22 +217,16 @@ def _append(path: Path, entries: list[dict], expected: bytes | None) -> Ledger:
                           "run the command again")
     lines = "".join(json.dumps(e, ensure_ascii=False, allow_nan=False) + "\n" for e in entries).encode("utf-8")
     joint = b"" if not before or before.endswith(b"\n") else b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_file(path, mode=path.stat().st_mode & 0o777 if path.exists() else None) as tmp:
+        with open(tmp, "wb") as f:
             f.write(before + joint + lines)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else ordinary_mode())
         now = path.read_bytes() if path.exists() else b""
         if now != before:
             raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
                               "run the command again")
-        os.replace(tmp, path)
-        interrupts.committed()  # the scores are in the ledger: a signal now no longer undoes them
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    interrupts.committed()  # the scores are in the ledger: a signal now no longer undoes them
     return Ledger.read(path)
 
 
