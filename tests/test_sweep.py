@@ -246,6 +246,25 @@ def test_an_interrupted_sweep_resumes_without_refitting_what_finished(one_by_one
         run_sweep(path, VARIANTS[:1], TINY, out=tmp_path / "s", report=False)
 
 
+@pytest.mark.parametrize("existed", [False, True])
+def test_a_new_sweep_interrupted_before_any_variant_finished_leaves_nothing_behind(tmp_path, monkeypatch,
+                                                                                    existed) -> None:
+    """Ctrl-C while the cluster starts or the first variants fit: no plan file, no folder (an
+    empty --out that was there stays, empty), as a run leaves nothing half-written."""
+    from forecast import interrupts
+
+    def stopped(*args):
+        raise interrupts.Interrupted(2)
+
+    monkeypatch.setattr(sweep_module, "run_tasks", stopped)
+    out = tmp_path / "s"
+    if existed:
+        out.mkdir()
+    with pytest.raises(interrupts.Interrupted):
+        run_sweep(small_scenario(tmp_path / "sc"), VARIANTS, TINY, out=out, report=False)
+    assert (sorted(out.iterdir()) == [] if existed else not out.exists())
+
+
 @pytest.mark.slow
 def test_a_failing_variant_is_recorded_and_the_others_go_on(one_by_one, tmp_path, monkeypatch) -> None:
     path, _ = one_by_one

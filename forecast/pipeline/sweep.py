@@ -39,7 +39,7 @@ from forecast.results import store
 from forecast.results.summary import jsonable
 from forecast.scenario import Scenario
 from forecast.settings import SamplerSettings
-from forecast.sweeps.engine import Cluster, ClusterError, compiled_for, run_tasks
+from forecast.sweeps.engine import Cluster, compiled_for, run_tasks
 from forecast.sweeps.results import to_dataset, variant_table, with_reference
 from forecast.sweeps.variants import SweepError, Variant, resolve, resolve_all, structure
 
@@ -129,8 +129,8 @@ def run_sweep(path: str | Path, variants: list[Variant], settings: SamplerSettin
 
         try:
             run_tasks(fit_variant, tasks, cluster, finished)
-        except ClusterError:  # nothing ran: a new sweep leaves nothing behind
-            if existed is not None and len(results) == len(done):
+        except BaseException:  # a cluster that never started, an interrupt: a new sweep with nothing finished
+            if existed is not None and len(results) == len(done):  # leaves nothing behind
                 _unstart(target, existed)
             raise
         ordered = [results[i] for i in range(len(variants))]
