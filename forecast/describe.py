@@ -312,7 +312,8 @@ def sensitivity_view(summary: dict, found: dict) -> str:
     """``forecast sensitivity``: per question, the decision and the claims it hinges on (their
     swing under the best strategy); then the claims most worth researching and what the data
     taught about each claim. ``--json`` has every strategy and every contrast."""
-    from forecast.report.answers import learned_text, p_sought_shown, tie_phrase
+    from forecast.forecasts.questions import as_recorded
+    from forecast.report.answers import learned_text, option_label, p_sought_shown, same_phrase, tie_phrase
     from forecast.report.formatting import fmt
     from forecast.sensitivity.analysis import clear_under, hinge_strategy, hinges_under
 
@@ -323,14 +324,16 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         if entry is None:
             continue
         lines.append(f"{q['id']}: {q['text']}")
-        dec = entry.get("decision")
+        dec = as_recorded(entry.get("decision"))
         shown = hinge_strategy(entry)
         if dec:  # the probability of the answer sought as the report shows it, from P(yes)
             p = f"P({dec['desirable']}) {fmt(p_sought_shown(entry['posterior'][dec['best']], dec['desirable']))}"
+            same = same_phrase(dec, {})
         if dec and dec.get("tied"):
-            lines.append(f"  no clear best strategy: {dec['best']} ({p}) is {tie_phrase(dec, {})}")
+            lines.append(f"  no clear best strategy: {dec['best']} ({p}) is {tie_phrase(dec, {})}"
+                         + (f"; {same}" if same else ""))
         elif dec:
-            lines.append(f"  best strategy: {dec['best']} ({p})")
+            lines.append(f"  best strategy: {dec['best']} ({p})" + (f", {same}" if same else ""))
         else:
             lines.append("  no desirable answer: no strategy is best for this question")
         lines.append("  answers, posterior (prior only): " + ", ".join(
@@ -346,7 +349,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
                 parts.append("value of information " + against_noise(c["evppi"], c.get("evppi_noise", 0.0)))
             flip = c.get("flip")
             if flip:
-                parts.append(f"{flip['becomes_best']} becomes best at {flip['value']:+.2f}"
+                parts.append(f"{option_label(dec, {}, flip['becomes_best'])} becomes best at {flip['value']:+.2f}"
                              + ("" if flip["within_posterior_90"] else " (outside its posterior 90%)"))
             named = f" ({labels[cid]})" if labels.get(cid, cid) != cid else ""  # a claim with no label of its own
             lines.append(f"    {cid}{named}: " + "; ".join(parts))
@@ -387,7 +390,7 @@ def diff_view(found: "RunDiff") -> str:
     def state(d: dict | None) -> str:
         if d is None:
             return "no answer sought, so no best strategy"
-        best = labels.get(d["best"], d["best"])
+        best = " = ".join(labels.get(s, s) for s in (d["best"], *d.get("equivalent", [])))
         want, p_best = d["desirable"], d["p_best"]
         if p_best is None:
             p = f"for {want}"

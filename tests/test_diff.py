@@ -38,7 +38,7 @@ def made(best: str, tied: tuple[str, ...] = (), desirable: str = "yes", p: float
     """A decision as summary.json records it (Decision.to_dict): a utility for every strategy."""
     utilities = {s["id"]: p if s["id"] == best else p - 0.01 if s["id"] in tied else p - 0.3 for s in STRATEGIES}
     return {"desirable": desirable, "best": best, "utilities": utilities,
-            "tied": list(tied), "clear": not tied, "gap_mcse": {t: 0.02 for t in tied}}
+            "tied": list(tied), "clear": not tied, "gap_mcse": {t: 0.02 for t in tied}, "equivalent": [], "identical": []}
 
 
 def summary(**decisions) -> dict:
@@ -112,6 +112,23 @@ def test_an_older_summary_gives_its_sensitivity_analysis_decision_or_is_not_comp
     assert report_decision(old, old["questions"][0]) == made("status_quo", ("subsidy",))
     assert "not compared, a run's summary records no decision: q2" in diff_view(
         RunDiff(decisions=changed, decisions_not_compared=not_compared))
+
+
+def test_a_best_that_becomes_a_pair_of_strategies_identical_for_the_question_is_a_change_of_best_not_a_tie() -> None:
+    """The tester's case: dual containment was best; after a prior changed, conciliatory
+    engagement and engage-Russia-contain-China gave the same answer in every draw and led. The
+    diff said "no clear best strategy any more ... tied with"; the recommendation had moved."""
+    pair = {**made("subsidy"), "equivalent": ["tax"], "identical": [["subsidy", "tax"]]}
+    pair["utilities"]["tax"] = pair["utilities"]["subsidy"]
+    changed, _ = decision_changes(summary(q1=made("status_quo")), summary(q1=pair))
+    assert [c["kind"] for c in changed] == ["best_changed"]
+    assert "best strategy changed: clear best status_quo (P(yes) 0.70) -> clear best subsidy = tax (P(yes) 0.70)" \
+        in diff_view(RunDiff(decisions=changed))
+    swapped = {**pair, "best": "tax", "equivalent": ["subsidy"]}  # which of the two the draws name first is arbitrary
+    assert decision_changes(summary(q1=pair), summary(q1=swapped)) == ([], [])
+    older = {k: v for k, v in made("subsidy", ("tax",)).items() if k not in ("equivalent", "identical")}
+    older["gap_mcse"] = {"tax": 0.0}  # a summary from before identical strategies were told apart from ties
+    assert decision_changes(summary(q1=older), summary(q1=pair)) == ([], [])
 
 
 def test_a_strategy_left_out_of_a_run_is_no_change_of_decision() -> None:

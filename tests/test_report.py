@@ -760,6 +760,25 @@ def test_a_best_strategy_tied_with_another_is_no_clear_best_and_has_no_choice_to
     assert "No clear best strategy: it is tied within Monte Carlo error with Bide, so there is no choice to flip" in text
 
 
+def test_strategies_identical_for_a_question_are_one_option_whose_flips_are_still_sought():
+    """Act and Cede give the same answer in every draw (Cede's levers do not reach the
+    question): the choice against Bide is clear, named with both, and Bide's flip is shown."""
+    summary = hinged_summary({"value": -0.1234, "becomes_best": "b", "margin": 0.006, "within_posterior_90": True})
+    summary["sensitivity"]["questions"]["q1"]["decision"].update(tied=[], equivalent=["c"], identical=[["a", "c"]])
+    strategies = [*HAND_STRATEGIES, {"id": "c", "label": "Cede", "href": "strategy-c.html", "index": 2}]
+    h = context.hinges_context(summary, strategies)
+    [f] = h["flips"]
+    assert f["best"]["label"] == "Act = Cede" and [r["becomes_label"] for r in f["rows"]] == ["Bide"]
+    text = shown(hinges_html(h))
+    assert ("Best strategy for the answer sought (yes): Act, identical for this question to Cede (the same answer in "
+            "every draw: what sets them apart does not reach this question), under which the probability of yes") in text
+    assert "so there is no choice to flip" not in text
+    summary["sensitivity"]["questions"]["q1"]["decision"].update(best="b", equivalent=[], identical=[["a", "c"]])
+    summary["sensitivity"]["questions"]["q1"]["claims"]["c1"]["flip"]["becomes_best"] = "a"
+    [f] = context.hinges_context(summary, strategies)["flips"]
+    assert [r["becomes_label"] for r in f["rows"]] == ["Act = Cede"]
+
+
 def test_the_value_of_information_table_says_what_the_data_taught_about_each_claim():
     h = context.hinges_context(hinged_summary(None), HAND_STRATEGIES)
     rows = h["worth"]["rows"]

@@ -151,6 +151,10 @@ def test_the_summary_names_the_run_s_best_strategy_and_its_ties():
     assert rows["q2"]["baseline"]["text"].startswith("yes: about as likely as not (0.40)")
     s["questions"][0]["decision"] = _decided("d", [])
     assert context.summary_context(s, strategies, strategies[0])["rows"][0]["cells"]["best"]["note"] is None
+    s["questions"][0]["decision"].update(equivalent=["a"], identical=[["a", "d"]])  # one option: the choice is clear
+    assert context.summary_context(s, strategies, strategies[0])["rows"][0]["cells"]["best"]["note"] == (
+        "identical for this question to A (the same answer in every draw: what sets them apart does not reach this "
+        "question)")
 
 
 def test_the_summary_of_the_default_scenario_reads_from_its_numbers():
@@ -469,14 +473,20 @@ def test_the_tornado_its_sentence_and_the_summary_rank_claims_under_the_strategy
     assert context.rests_on(s, {"id": "q"}, by_id["a"], "yes")["text"].startswith("Hinges most on \u201cV\u201d.")
 
 
-def test_strategies_that_give_the_same_answer_in_every_draw_are_exactly_tied_not_within_error():
+def test_strategies_that_give_the_same_answer_in_every_draw_are_named_as_one_option_not_as_tied():
     """Their paired difference is 0 in every draw: more draws would never separate them."""
-    by_id = {"a": {"label": "A"}, "b": {"label": "B"}, "c": {"label": "C"}}
-    decision = {"tied": ["b", "c"], "gap_mcse": {"b": 0.0, "c": 0.012}}
-    assert answers.tie_phrase(decision, by_id) == (
-        "tied within Monte Carlo error with C; exactly tied with B (the same answer in every draw: what sets them "
-        "apart changes no draw's answer to this question)")
-    assert answers.tie_phrase({"tied": []}, by_id) == ""
+    by_id = {"a": {"label": "A"}, "b": {"label": "B"}, "c": {"label": "C"}, "d": {"label": "D"}}
+    decision = {"best": "a", "tied": ["c"], "gap_mcse": {"b": 0.0, "c": 0.012}, "equivalent": ["b"],
+                "identical": [["a", "b"], ["c", "d"]]}
+    assert answers.tie_phrase(decision, by_id) == "tied within Monte Carlo error with C"
+    assert answers.same_phrase(decision, by_id) == (
+        "identical for this question to B (the same answer in every draw: what sets them apart does not reach this "
+        "question)")
+    assert answers.option_label(decision, by_id, "c") == "C = D" and answers.option_label(decision, by_id, "a") == "A = B"
+    assert answers.tie_phrase({"tied": []}, by_id) == "" and answers.same_phrase({"best": "a", "tied": []}, by_id) == ""
+    older = {"best": "a", "tied": ["b", "c"], "gap_mcse": {"b": 0.0, "c": 0.012}}  # a summary from before
+    assert answers.tie_phrase(older, by_id) == "tied within Monte Carlo error with C"
+    assert answers.same_phrase(older, by_id).startswith("identical for this question to B (")
 
 
 def test_a_strategy_that_moves_nothing_reads_the_same_not_worse():
@@ -517,7 +527,8 @@ def test_the_index_is_explained_beside_settings_only_for_levers_shown_as_an_inde
 
 def test_the_sensitivity_command_says_the_decision_in_the_report_s_words_and_numbers():
     """P(no) from P(yes) = 0.535 is 0.46 in the report; the command line printed 0.47 from the
-    decision's own mean. An exact tie (the same answer in every draw) is said to be one."""
+    decision's own mean. A strategy with the same answer in every draw is named as identical to
+    the best for the question, not as tied with it."""
     from forecast.describe import sensitivity_view
 
     decision = {"desirable": "no", "best": "a", "tied": ["b"], "utilities": {"a": 0.46500000000000002, "b": 0.465},
@@ -526,7 +537,7 @@ def test_the_sensitivity_command_says_the_decision_in_the_report_s_words_and_num
                                  "prior_only": {"a": 0.5, "b": 0.5}, "ranking": [], "claims": {}}},
              "worth_researching": [], "claims": {}}
     text = sensitivity_view({"claims": {}, "questions": [{"id": "q", "text": "Q?"}]}, found)
-    assert f"no clear best strategy: a (P(no) {context.fmt(1 - 0.535)}) is exactly tied with b" in text
+    assert f"best strategy: a (P(no) {context.fmt(1 - 0.535)}), identical for this question to b (the same" in text
 
 
 def test_the_sensitivity_command_marks_swings_within_noise_and_sets_values_apart_from_their_noise():

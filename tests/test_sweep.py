@@ -379,6 +379,19 @@ def test_a_flip_counts_only_where_the_best_as_written_is_not_tied_with_the_new_b
     assert "(under close another strategy is best, tied within Monte Carlo error" in text
 
 
+def test_a_variant_whose_best_is_identical_to_the_best_as_written_for_the_question_is_no_flip() -> None:
+    """Under "same" b gives a's answer in every draw (one option) and is named first; under
+    "apart" b is clearly ahead of a."""
+    dims = ("variant", "question", "strategy")
+    ds = xr.Dataset({"probability": (dims, np.array([[[0.6, 0.6]], [[0.6, 0.6]], [[0.3, 0.6]]])),
+                     "tied": (dims, np.zeros((3, 1, 2), dtype=bool)),
+                     "equivalent": (dims, np.array([[[False, True]], [[True, False]], [[False, False]]])),
+                     "best": (("variant", "question"), np.array([["a"], ["b"], ["b"]])),
+                     "desirable": ("question", ["yes"])},
+                    coords={"variant": [AS_WRITTEN, "same", "apart"], "question": ["q"], "strategy": ["a", "b"]})
+    assert [(f["variant"], is_flip(f)) for f in flips(ds)] == [("apart", True)]
+
+
 def _unclear_as_written() -> xr.Dataset:
     """A sweep whose reference has a tied with b, and whose variant "strong" has b ahead clearly."""
     probability = np.array([[[0.52, 0.5]], [[0.4, 0.6]]])

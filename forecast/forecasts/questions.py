@@ -11,8 +11,13 @@ question says, or from its subject's desirable direction) has a best strategy: t
 likely to give that answer. Another strategy is *tied* with it when their difference is within
 :data:`CLEAR_AT` Monte Carlo errors of that difference, paired draw by draw: every strategy is
 forecast from the same draws and shocks, so the difference is far more precise than either
-answer. With a tie there is no clear best. A question with no desirable answer has no best
-strategy. The summary, the report, the sensitivity analysis and sweeps all use this one rule.
+answer. With a tie there is no clear best. Strategies that give the same answer in every draw
+are not tied but *identical for the question* (the levers that set them apart do not reach its
+subject, or never far enough to cross its line): more draws would never separate them, so they
+are one option, named together ("A = B"); the choice is between options, and is clear when the
+best option is ahead of every other beyond that error. A question with no desirable answer has
+no best strategy. The summary, the report, the sensitivity analysis, diffs and sweeps all use
+this one rule.
 """
 
 from __future__ import annotations
@@ -94,22 +99,31 @@ CLEAR_AT = 2.0
 class Decision:
     """A question's decision: its desirable answer, the strategy most likely to give it, the
     probability of that answer under each strategy (``utilities``), the Monte Carlo error of
-    each strategy's paired difference from the best (``gap_mcse``), and the strategies tied
-    with the best (within :data:`CLEAR_AT` of those errors): with any, there is no clear best."""
+    each strategy's paired difference from the best (``gap_mcse``), the strategies tied with
+    the best (within :data:`CLEAR_AT` of those errors: with any, there is no clear best), and
+    the groups of strategies identical for the question (``identical``: the same answer in
+    every draw; the best's own group is one option with it, see the module)."""
 
     desirable: str
     best: str
     utilities: dict[str, float]
     tied: tuple[str, ...] = ()
     gap_mcse: dict[str, float] | None = None
+    identical: tuple[tuple[str, ...], ...] = ()
 
     @property
     def clear(self) -> bool:
         return not self.tied
 
+    @property
+    def equivalent(self) -> tuple[str, ...]:
+        """The strategies identical to the best for this question (its option, the best aside)."""
+        return same_as(self.identical, self.best)
+
     def to_dict(self) -> dict:
         return {"desirable": self.desirable, "best": self.best, "utilities": self.utilities, "tied": list(self.tied),
-                "clear": self.clear, "gap_mcse": self.gap_mcse or {}}
+                "clear": self.clear, "gap_mcse": self.gap_mcse or {}, "equivalent": list(self.equivalent),
+                "identical": [list(g) for g in self.identical]}
 
 
 def decide(outcomes: np.ndarray, desirable: str, strategies: list[str], chains: int = 1) -> Decision:
@@ -118,9 +132,30 @@ def decide(outcomes: np.ndarray, desirable: str, strategies: list[str], chains: 
     u = utility(outcomes, desirable)
     means = u.mean(axis=1)
     b = int(np.argmax(means))
+    groups = identical_groups(u, strategies)
+    equivalent = same_as(groups, strategies[b])
     errors = {sid: mcse_of_mean(u[b] - u[i], chains) for i, sid in enumerate(strategies) if i != b}
-    tied = tuple(sid for i, sid in enumerate(strategies) if i != b and means[b] - means[i] <= CLEAR_AT * errors[sid])
-    return Decision(desirable, strategies[b], {s: float(m) for s, m in zip(strategies, means)}, tied, errors)
+    tied = tuple(sid for i, sid in enumerate(strategies)
+                 if i != b and sid not in equivalent and means[b] - means[i] <= CLEAR_AT * errors[sid])
+    return Decision(desirable, strategies[b], {s: float(m) for s, m in zip(strategies, means)}, tied, errors, groups)
+
+
+def identical_groups(u: np.ndarray, strategies: list[str]) -> tuple[tuple[str, ...], ...]:
+    """The groups (two or more, in the strategies' order) of strategies whose rows of ``u``
+    (strategies, draws) are equal in every draw."""
+    groups: list[list[int]] = []
+    for i in range(len(strategies)):
+        home = next((g for g in groups if np.array_equal(u[g[0]], u[i])), None)
+        if home is None:
+            groups.append([i])
+        else:
+            home.append(i)
+    return tuple(tuple(strategies[i] for i in g) for g in groups if len(g) > 1)
+
+
+def same_as(identical, sid: str) -> tuple[str, ...]:
+    """The strategies of ``sid``'s group in ``identical`` (groups of strategy ids), ``sid`` aside."""
+    return next((tuple(s for s in g if s != sid) for g in identical if sid in g), ())
 
 
 def decision(question: Question, hits: xr.DataArray) -> Decision | None:
@@ -135,12 +170,27 @@ def decision(question: Question, hits: xr.DataArray) -> Decision | None:
 
 def recorded_decision(summary: dict, question: dict, default=None):
     """A question's decision as a run's summary records it (:meth:`Decision.to_dict`, or None
-    when the question has no desirable answer): the question's own, or, in a summary older
-    than that, its sensitivity analysis's; ``default`` when the summary records neither."""
+    when the question has no desirable answer; :func:`as_recorded`): the question's own, or, in
+    a summary older than that, its sensitivity analysis's; ``default`` when the summary records
+    neither."""
     if "decision" in question:
-        return question["decision"]
+        return as_recorded(question["decision"])
     found = (((summary.get("sensitivity") or {}).get("questions") or {}).get(question["id"]) or {}).get("decision")
-    return default if found is None else found
+    return default if found is None else as_recorded(found)
+
+
+def as_recorded(decision: dict | None) -> dict | None:
+    """A summary's decision with ``equivalent`` and ``identical`` (:meth:`Decision.to_dict`).
+    A summary written before strategies identical for a question were told apart from ties
+    counted them as tied with a Monte Carlo error of 0 (their paired difference is 0 in every
+    draw): those are the best's equivalents, and the rest decide whether the choice is clear."""
+    if decision is None or "equivalent" in decision:
+        return decision
+    gaps = decision.get("gap_mcse") or {}
+    equivalent = [t for t in decision.get("tied") or [] if gaps.get(t) == 0.0]
+    tied = [t for t in decision.get("tied") or [] if t not in equivalent]
+    return {**decision, "tied": tied, "clear": not tied, "equivalent": equivalent,
+            "identical": [[decision["best"], *equivalent]] if equivalent else []}
 
 
 def utility(outcomes: np.ndarray, desirable: str) -> np.ndarray:

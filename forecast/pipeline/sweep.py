@@ -82,17 +82,19 @@ def fit_variant(task: VariantTask) -> dict:
                 scenario, task.settings, keep_draws=None, strategies=None,
                 command=["forecast", "sweep", f"variant {task.variant.name}"]))
     strategies = [s["id"] for s in summary["strategies"]]
-    answers, best, tied = {}, {}, {}
+    answers, best, tied, equivalent = {}, {}, {}, {}
     for q in summary["questions"]:
         per = q["by_strategy"]
         answers[q["id"]] = {s: {"probability": per[s]["probability"], "mcse": per[s]["mcse"],
                                 **{k: per[s]["quantity"][k] for k in ("q05", "median", "q95")}} for s in strategies}
         if q["decision"]:
-            best[q["id"]], tied[q["id"]] = q["decision"]["best"], q["decision"]["tied"]
+            d = q["decision"]
+            best[q["id"]], tied[q["id"]], equivalent[q["id"]] = d["best"], d["tied"], d["equivalent"]
     d = summary["diagnostics"]
     weights = {c: {h: v["posterior_weight"] for h, v in e["hypotheses"].items()}
                for c, e in summary["claims"].items() if e.get("hypotheses")}
-    return {"answers": answers, "best": best, "tied": tied, "weights": weights, "compiled": fresh,
+    return {"answers": answers, "best": best, "tied": tied, "equivalent": equivalent, "weights": weights,
+            "compiled": fresh,
             "diagnostics": {k: d[k] for k in ("verdict", "max_rhat", "min_ess_bulk", "divergences", "messages")}}
 
 

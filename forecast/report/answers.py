@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from forecast.forecasts.questions import recorded_decision
+from forecast.forecasts.questions import as_recorded, recorded_decision, same_as
 from forecast.report.formatting import fmt
 
 #: The IPCC likelihood scale: (lowest probability, word, the range as the IPCC states it).
@@ -213,18 +213,30 @@ MOVED = {"sign up": "the data made its claimed sign more likely", "sign down": "
 
 
 def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:
-    """How the best strategy is tied: "tied within Monte Carlo error with C", and, for those
-    that give the same answer in every draw (what sets them apart changes no draw's answer:
-    it does not reach the question, or not far enough to cross its line, so more draws would
-    never separate them), "exactly tied with A"."""
-    gaps = decision.get("gap_mcse") or {}
-    label = lambda t: by_id.get(t, {"label": t})["label"]  # noqa: E731
-    same = [t for t in decision.get("tied") or [] if gaps.get(t) == 0.0]
-    within = [t for t in decision.get("tied") or [] if t not in same]
-    parts = []
-    if within:
-        parts.append("tied within Monte Carlo error with " + ", ".join(map(label, within)))
-    if same:
-        parts.append("exactly tied with " + ", ".join(map(label, same)) + " (the same answer in every draw: what sets "
-                     "them apart changes no draw's answer to this question)")
-    return "; ".join(parts)
+    """How the best strategy is tied: "tied within Monte Carlo error with C" ("" when the choice
+    is clear). Strategies identical to it for the question are not tied (:func:`same_phrase`)."""
+    tied = (as_recorded(decision) or {}).get("tied") or []
+    return "tied within Monte Carlo error with " + ", ".join(_label(by_id, t) for t in tied) if tied else ""
+
+
+#: Why strategies give the same answer in every draw, said once wherever they are named together.
+IDENTICAL_WHY = "the same answer in every draw: what sets them apart does not reach this question"
+
+
+def same_phrase(decision: dict, by_id: dict[str, dict], sid: str | None = None) -> str:
+    """The strategies identical to ``sid`` (the best when None) for the question, as one option
+    with it: "identical for this question to A (the same answer in every draw: ...)", or ""."""
+    recorded = as_recorded(decision) or {}
+    same = same_as(recorded.get("identical") or [], sid or recorded.get("best", ""))
+    return f"identical for this question to {', '.join(_label(by_id, t) for t in same)} ({IDENTICAL_WHY})" if same else ""
+
+
+def option_label(decision: dict | None, by_id: dict[str, dict], sid: str) -> str:
+    """A strategy as an option of the question: its label, and those identical to it for the
+    question after " = " ("Conciliatory engagement = Engage Russia, contain China")."""
+    same = same_as((as_recorded(decision) or {}).get("identical") or [], sid)
+    return " = ".join(_label(by_id, t) for t in (sid, *same))
+
+
+def _label(by_id: dict[str, dict], sid: str) -> str:
+    return by_id.get(sid, {"label": sid})["label"]

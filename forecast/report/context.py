@@ -23,6 +23,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from forecast.forecasts.questions import as_recorded
 from forecast.report import answers, graph
 from forecast.report import figures as plots
 from forecast.report.downloads import ANSWERS_CSV, SUMMARY_JSON
@@ -373,12 +374,13 @@ def summary_context(s: dict, strategies: list[dict], baseline: dict | None) -> d
             continue
         top = by_id[decided["best"]]
         best = q["by_strategy"][top["id"]]
-        tied = answers.tie_phrase(decided, by_id)
+        tied, same = answers.tie_phrase(decided, by_id), answers.same_phrase(decided, by_id)
+        note = "; ".join(([f"no clear best: {tied}"] if tied else []) + ([same] if same else []))
         cells = {
             "question": cell(q["text"], extra=rests_on(s, q, top, want)),
             "sought": cell(want.capitalize(), sought["why"]),
-            "best": cell(top["label"], f"no clear best: {tied}" if tied else (ONLY_STRATEGY if len(by_id) < 2 else None),
-                         top["href"], strategy=top["id"]),
+            "best": cell(top["label"], note or (ONLY_STRATEGY if len(by_id) < 2 else None), top["href"],
+                         strategy=top["id"]),
             "chance": sought_cell(best, want),
             "spread": cell(**spread(s, q, best)),
         }
@@ -748,18 +750,19 @@ def hinge_question(s: dict, q: dict, entry: dict, by_id: dict[str, dict]) -> dic
     low, high = percentile_words(s)
     bars, left_out = tornado_bars(s, entry, sid)
     answer = entry["posterior"][sid]
-    decision = entry.get("decision")
+    decision = as_recorded(entry.get("decision"))
     prior = prior_note(s, q["id"], sid)
     shown = fmt(answer) + (f" ({prior})" if prior else "")
+    same = answers.same_phrase(decision, by_id) if decision else ""
     if len(by_id) < 2:
         lead = f"{st['label']} is the scenario's only strategy: the probability of yes under it is {shown}."
     elif decision and decision.get("tied"):
         lead = (f"No clear best strategy for the answer sought ({decision['desirable']}): {st['label']} is "
-                f"{answers.tie_phrase(decision, by_id)}. Shown is {st['label']}, under which the probability of yes "
-                f"is {shown}.")
+                f"{answers.tie_phrase(decision, by_id)}{'; ' + same if same else ''}. Shown is {st['label']}, under "
+                f"which the probability of yes is {shown}.")
     elif decision:
-        lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}, under which the "
-                f"probability of yes is {shown}.")
+        lead = (f"Best strategy for the answer sought ({decision['desirable']}): {st['label']}"
+                f"{', ' + same if same else ''}, under which the probability of yes is {shown}.")
     else:
         lead = (f"This question has no desirable answer, so no strategy is best for it: shown is {st['label']}, under "
                 f"which yes is most probable ({fmt(answer)}{'; ' + prior if prior else ''}).")
@@ -795,7 +798,8 @@ def flip_rows(s: dict, entry: dict, by_id: dict[str, dict]) -> list[dict[str, An
         rows.append({"claim": cid, "label": claim_label(s, cid), "value": flip["value"],
                      "value_text": quantity(flip["value"], 2, sign=True),
                      "median_text": quantity(posterior.get("median"), 2, sign=True),
-                     "becomes_best": flip["becomes_best"], "becomes_label": other["label"], "href": other["href"],
+                     "becomes_best": flip["becomes_best"], "href": other["href"],
+                     "becomes_label": answers.option_label(entry.get("decision"), by_id, flip["becomes_best"]),
                      "margin_text": margin_text(flip.get("margin"), flip.get("margin_se")),
                      "inside": "yes" if flip.get("within_posterior_90") else "no: beyond it"})
     return rows
@@ -814,7 +818,7 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
     for h in hinged:
         entry = sensitivity_of(s, h["id"]) or {}
         rows = flip_rows(s, entry, by_id) if entry.get("decision") else []
-        decision = entry.get("decision")
+        decision = as_recorded(entry.get("decision"))
         if len(by_id) < 2:
             none = "The scenario has only one strategy, so there is no choice to flip."
         elif not decision:
@@ -824,7 +828,8 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
                     "flip.")
         else:
             none = "No claim within its prior's 90% range flips the choice."
-        out.append({"id": h["id"], "text": h["text"], "best": h["strategy"] if entry.get("decision") else None,
+        best = {**h["strategy"], "label": answers.option_label(decision, by_id, h["strategy"]["id"])} if decision else None
+        out.append({"id": h["id"], "text": h["text"], "best": best,
                     "rows": rows, "none": none})
     return out
 

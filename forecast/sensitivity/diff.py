@@ -26,7 +26,9 @@ A question's *decision* changed when its best strategy did, when it went from a 
 a tie or back, when the strategies tied for best are others, or when its desirable answer
 appeared, disappeared or was reversed (each run's decision by the one rule of
 :mod:`forecast.forecasts.questions`, paired Monte Carlo errors). Strategies tied for best are
-compared as a set: which of them the draws put first is noise. A question that only one run
+compared as a set: which of them the draws put first is noise. Strategies identical for the
+question (the same answer in every draw) are one option: a best that becomes another of them
+is no change, and a best that changes to a pair of them is a change of best, not a new tie. A question that only one run
 asks is a change of the scenario, not of a decision; one whose decision a run's summary does
 not record (older than decisions) is not compared, and is named as such.
 """
@@ -39,7 +41,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from forecast.forecasts.questions import recorded_decision
+from forecast.forecasts.questions import as_recorded, recorded_decision
 from forecast.results.store import Run, setting_shown
 from forecast.scenario import Claim, Indicator, Node, Question, Scenario, Strategy, load_scenario
 from forecast.scenario.priors import Distribution, Hypothesis
@@ -144,7 +146,7 @@ def decision_changes(a: dict, b: dict, restricted: bool = False) -> tuple[list[d
 def decision_change(a: dict | None, b: dict | None) -> dict | None:
     """How a question's decision changed from ``a`` to ``b`` (each a summary's decision, None
     when the question has no desirable answer), or None when it did not: ``{"kind", "a",
-    "b"}``, each side ``{"desirable", "best", "tied", "clear", "p_best"}`` or None. The kind,
+    "b"}``, each side ``{"desirable", "best", "equivalent", "tied", "clear", "p_best"}`` or None. The kind,
     the first that applies: ``"sought_appeared"``, ``"sought_gone"``, ``"sought_reversed"``
     (the desirable answer), ``"became_clear"``, ``"became_tied"``, ``"best_changed"`` (both
     clear), ``"tie_changed"`` (both tied, other strategies tied for best)."""
@@ -155,34 +157,42 @@ def decision_change(a: dict | None, b: dict | None) -> dict | None:
         kind = "sought_appeared" if x is None else "sought_gone"
     elif x["desirable"] != y["desirable"]:
         kind = "sought_reversed"
+    elif x["clear"] and y["clear"] and _same_option(x, y):
+        return None
     elif x["clear"] != y["clear"]:
         kind = "became_clear" if y["clear"] else "became_tied"
     elif x["clear"]:
-        if x["best"] == y["best"]:
-            return None
         kind = "best_changed"
-    elif {x["best"], *x["tied"]} == {y["best"], *y["tied"]}:
+    elif {x["best"], *x["equivalent"], *x["tied"]} == {y["best"], *y["equivalent"], *y["tied"]}:
         return None
     else:
         kind = "tie_changed"
     return {"kind": kind, "a": x, "b": y, "margin_only": margin_only(kind, x, y)}
 
 
+def _same_option(x: dict, y: dict) -> bool:
+    """Whether two decisions' best is one option: the same strategy, or one identical to the
+    other's best for the question (which of identical strategies is named first is arbitrary)."""
+    return x["best"] == y["best"] or x["best"] in y["equivalent"] or y["best"] in x["equivalent"]
+
+
 def margin_only(kind: str, a: dict | None, b: dict | None) -> bool:
     """Whether a change leaves the strategy to choose as it was and moves only its margin across
     the Monte Carlo threshold: the same best, once clear and once tied with others (or the
     reverse). A margin near that threshold crosses it from sampling noise alone."""
-    return kind in ("became_clear", "became_tied") and a is not None and b is not None and a["best"] == b["best"]
+    return kind in ("became_clear", "became_tied") and a is not None and b is not None and _same_option(a, b)
 
 
 def _state(d: dict | None) -> dict | None:
-    """What a decision says to a decision-maker: the answer sought, the best strategy, those
-    tied with it, and the probability of the answer sought under the best."""
+    """What a decision says to a decision-maker: the answer sought, the best strategy and those
+    identical to it for the question (one option), those tied with it, and the probability of
+    the answer sought under the best."""
+    d = as_recorded(d)
     if d is None:
         return None
     tied = list(d.get("tied") or [])
-    return {"desirable": d["desirable"], "best": d["best"], "tied": tied, "clear": bool(d.get("clear", not tied)),
-            "p_best": (d.get("utilities") or {}).get(d["best"])}
+    return {"desirable": d["desirable"], "best": d["best"], "equivalent": list(d.get("equivalent") or []),
+            "tied": tied, "clear": not tied, "p_best": (d.get("utilities") or {}).get(d["best"])}
 
 
 def _explaining(changed: set[str], runs: list[dict[str, dict]], strategy: str,

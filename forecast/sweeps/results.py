@@ -31,7 +31,7 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
     shape = (len(variants), len(questions), len(strategies))
     data = {k: np.full(shape, np.nan) for k in ("probability", "mcse", "q05", "median", "q95")}
     best = np.full((len(variants), len(questions)), "", dtype=object)
-    tied = np.zeros(shape, dtype=bool)
+    tied, equivalent = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     for v, r in enumerate(results):
         for q, per in r.get("answers", {}).items():
             for s, cell in per.items():
@@ -39,15 +39,17 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
                     data[k][v, questions.index(q), strategies.index(s)] = np.nan if cell[k] is None else cell[k]
         for q, s in r.get("best", {}).items():
             best[v, questions.index(q)] = s
-        for q, others in r.get("tied", {}).items():
-            for s in others:
-                tied[v, questions.index(q), strategies.index(s)] = True
+        for kind, marks in (("tied", tied), ("equivalent", equivalent)):
+            for q, others in r.get(kind, {}).items():
+                for s in others:
+                    marks[v, questions.index(q), strategies.index(s)] = True
     diag = [r.get("diagnostics", {}) for r in results]
     dims = ("variant", "question", "strategy")
     ds = xr.Dataset(
         {**{k: (dims, a) for k, a in data.items()},
          "best": (("variant", "question"), best.astype(str)),
          "tied": (dims, tied),
+         "equivalent": (dims, equivalent),
          "verdict": ("variant", [d.get("verdict", "failed") for d in diag]),
          "max_rhat": ("variant", [_number(d.get("max_rhat")) for d in diag]),
          "min_ess_bulk": ("variant", [_number(d.get("min_ess_bulk")) for d in diag]),
@@ -62,6 +64,8 @@ def to_dataset(variants: list[Variant], results: list[dict], scenarios: list[Sce
     ds["changed_keys"].attrs["description"] = ("the key paths the variant changes, separated by '; ' ('scenario' "
                                                "for a whole alternative scenario file)")
     ds["best"].attrs["description"] = "the strategy most likely to give the question's desirable answer"
+    ds["equivalent"].attrs["description"] = ("a strategy that gives the best's answer in every draw: identical to it "
+                                             "for the question, one option with it")
     ds["tied"].attrs["description"] = ("a strategy within twice the Monte Carlo error of its paired difference from "
                                        "the best: the draws cannot order the two")
     ds.attrs["description"] = ("A sweep: each variant of the scenario (its priors, weights, strategies or whole file) "
@@ -97,9 +101,9 @@ def flips(ds: xr.Dataset) -> list[dict]:
         tied_as_written = [str(s) for s, t in zip(ds["strategy"].values, ds["tied"].sel(question=q).values[0]) if t]
         for v in ds["variant"].values[1:]:
             best = str(ds["best"].sel(variant=v, question=q).values)
-            if not best or best == reference:
-                continue
             cell = ds.sel(variant=v, question=q)
+            if not best or best == reference or ("equivalent" in ds and bool(cell["equivalent"].sel(strategy=reference))):
+                continue  # the same option: the best as written, or a strategy identical to it under the variant
             p = cell["probability"]
             gap = sign * float(p.sel(strategy=best) - p.sel(strategy=reference))
             out.append({"question": str(q), "variant": str(v), "best": best, "reference": reference,
