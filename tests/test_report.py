@@ -779,6 +779,38 @@ def test_strategies_identical_for_a_question_are_one_option_whose_flips_are_stil
     assert [r["becomes_label"] for r in f["rows"]] == ["Act = Cede"]
 
 
+def test_a_second_tornado_shows_what_the_best_strategy_s_lead_over_the_baseline_hinges_on():
+    """The tester's case: the answer hinges on one claim, the choice on another: at its 5th
+    percentile the baseline would do better, which the answer's own tornado cannot show."""
+    summary = hinged_summary(None)
+    claims = summary["sensitivity"]["questions"]["q1"]["claims"]
+    claims["c1"].update(contrast_tornado={"a": [0.02, 0.03]}, contrast_tornado_mcse={"a": [0.005, 0.005]},
+                        contrast_tornado_clear={"a": False})
+    claims["c2"].update(contrast_tornado={"a": [-0.1, 0.3]}, contrast_tornado_mcse={"a": [0.01, 0.01]},
+                        contrast_tornado_clear={"a": True})
+    strategies = [HAND_STRATEGIES[0], {**HAND_STRATEGIES[1], "baseline": True}]
+    versus = context.hinges_context(summary, strategies)["questions"][0]["versus"]
+    assert versus["rival"] == "b" and [b["claim"] for b in versus["bars"]] == ["c2", "c1"]
+    assert versus["lead"] == pytest.approx(0.2) and [b["clear"] for b in versus["bars"]] == [True, False]
+    assert versus["sentence"] == (
+        "Its lead over Bide (+0.20 in the probability of yes) hinges most on \u201cSecond <b>claim</b>\u201d: from "
+        "\u22120.10 to +0.30 (Monte Carlo error about 0.010 each) as its effect goes from its 5th to its 95th "
+        "percentile; at its 5th percentile Bide would do better.")
+    by_id = {st["id"]: st for st in strategies}
+    said = context.rests_on(summary, summary["questions"][0], by_id["a"], "yes", by_id)["text"]
+    assert "Its lead over Bide hinges most on \u201cSecond <b>claim</b>\u201d." in said
+    # the baseline best: its lead over the runner-up, from the runner-up's contrast with it, reversed
+    for c, at in (("c1", [0.01, -0.02]), ("c2", [0.1, -0.3])):
+        claims[c]["contrast_tornado"] = {"b": at}
+        claims[c]["contrast_tornado_mcse"] = {"b": [0.01, 0.01]}
+        claims[c]["contrast_tornado_clear"] = {"b": c == "c2"}
+    strategies = [{**HAND_STRATEGIES[0], "baseline": True}, HAND_STRATEGIES[1]]
+    versus = context.hinges_context(summary, strategies)["questions"][0]["versus"]
+    assert versus["rival"] == "b" and versus["bars"][0]["claim"] == "c2"
+    assert (versus["bars"][0]["at_low"], versus["bars"][0]["at_high"]) == (-0.1, 0.3)
+    assert context.hinges_context(summary, HAND_STRATEGIES)["questions"][0]["versus"] is None  # no baseline
+
+
 def test_the_value_of_information_table_says_what_the_data_taught_about_each_claim():
     h = context.hinges_context(hinged_summary(None), HAND_STRATEGIES)
     rows = h["worth"]["rows"]

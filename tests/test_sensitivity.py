@@ -160,6 +160,10 @@ def test_a_question_that_depends_on_one_claim_gets_its_influence_from_it(hinge_r
     assert claims["a_to_b"]["contrast_variance_share"]["hold_high"] > 0.8
     low, high = claims["a_to_b"]["tornado"]["hold_high"]
     assert low < 0.1 and high > 0.9  # a weak A -> B keeps B below 0.7, a strong one above
+    # its lead over the baseline (which holds L low) swings with it too, beyond its paired error
+    lead_low, lead_high = claims["a_to_b"]["contrast_tornado"]["hold_high"]
+    assert lead_high - lead_low > 0.5 and claims["a_to_b"]["contrast_tornado_clear"]["hold_high"] is True
+    assert max(claims["a_to_b"]["contrast_tornado_mcse"]["hold_high"]) < 0.5 * (lead_high - lead_low)
 
 
 @pytest.mark.slow

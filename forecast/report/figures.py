@@ -538,11 +538,15 @@ def _claim_label(label: str) -> str:
 
 @styled
 def tornado_chart(*, bars: list[dict], answer: float, strategy_label: str, question: str,
-                  percentiles: tuple[str, str] = ("5th", "95th"), salt: str) -> Markup:
+                  percentiles: tuple[str, str] = ("5th", "95th"), salt: str, lead: dict | None = None) -> Markup:
     """How far one question's answer under one strategy moves with each claim: per claim a bar
     from the probability of yes with the claim's effect at its low percentile (open circle) to
     that at its high one (filled square), the rest of the model as fitted; a vertical line at
     the answer with every claim as fitted. The widest bars are what the answer hinges on.
+
+    With ``lead`` (``{"over": label, "sought": "yes" or "no"}``) the bars are instead the lead
+    of the strategy over another in the probability of the answer sought, from -1 to 1, with a
+    dashed line at 0: a bar that crosses it is a claim that decides which of the two is better.
 
     Each end carries a whisker of twice its Monte Carlo error; a bar whose swing is within
     Monte Carlo error (``clear`` false) is drawn pale, ends and all.
@@ -551,7 +555,11 @@ def tornado_chart(*, bars: list[dict], answer: float, strategy_label: str, quest
     optional ``mcse_low``, ``mcse_high`` and ``clear``.
     """
     n = len(bars)
-    fig, ax = frame(4.4, 0.5 * n + 1.0, left=1.9, right=0.3, top=0.3, bottom=0.62)
+    what = (f"P({lead['sought']}) under {strategy_label} minus under {lead['over']}" if lead else
+            f"probability of yes under {strategy_label}")
+    label = text(what, 34)
+    lines = label.count("\n") + 1  # room below the axis for every line of its label
+    fig, ax = frame(4.4, 0.5 * n + 0.66 + 0.17 * lines, left=1.9, right=0.3, top=0.3, bottom=0.28 + 0.17 * lines)
     for k, b in enumerate(bars):
         y = n - 1 - k
         alpha = 1.0 if b.get("clear", True) else PALE
@@ -566,20 +574,25 @@ def tornado_chart(*, bars: list[dict], answer: float, strategy_label: str, quest
                 markersize=7, linestyle="none", zorder=4, alpha=alpha)
         ax.plot([b["at_high"]], [y], marker="s", color=AT_HIGH, markersize=6, linestyle="none", zorder=3, alpha=alpha)
     ax.axvline(answer, color=REFERENCE, linewidth=1.2, zorder=3)
-    ax.annotate(f"{answer:.2f}", xy=(answer, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+    shown = (lambda v: f"{v:+.2f}") if lead else (lambda v: f"{v:.2f}")  # noqa: E731
+    ax.annotate(shown(answer), xy=(answer, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
                 textcoords="offset points", ha="center", va="bottom", fontsize=9)
-    values = [answer] + [b[f"at_{end}"] + sign * 2 * (b.get(f"mcse_{end}") or 0.0)
-                         for b in bars for end in ("low", "high") for sign in (-1, 1)]
+    values = [answer, *([0.0] if lead else [])] + [b[f"at_{end}"] + sign * 2 * (b.get(f"mcse_{end}") or 0.0)
+                                                   for b in bars for end in ("low", "high") for sign in (-1, 1)]
     lo, hi = min(values), max(values)
     pad = max(0.1 * (hi - lo), 0.02)
-    ax.set_xlim(max(0.0, lo - pad), min(1.0, hi + pad))
+    floor = -1.0 if lead else 0.0
+    ax.set_xlim(max(floor, lo - pad), min(1.0, hi + pad))
+    if lead:
+        ax.axvline(0.0, color=REFERENCE, linewidth=0.9, linestyle=(0, (4, 3)), zorder=1)
     ax.set_yticks(range(n), [_claim_label(b["label"]) for b in reversed(bars)], fontsize=9)
     ax.set_ylim(-0.6, n - 0.4)
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel(text(f"probability of yes under {strategy_label}", 34))
+    ax.set_xlabel(label)
     plain_axes(ax, y=False)
-    alt = (f"Tornado chart for \u201c{question}\u201d: the probability of yes under {strategy_label} is {answer:.2f}; "
-           + "; ".join(f"{b['label']}: {b['at_low']:.2f} with its effect at its {percentiles[0]} percentile, "
-                       f"{b['at_high']:.2f} at its {percentiles[1]}"
+    said = (f"lead of {strategy_label} over {lead['over']} in the probability of {lead['sought']}" if lead else what)
+    alt = (f"Tornado chart for \u201c{question}\u201d: the {said} is {shown(answer)}; "
+           + "; ".join(f"{b['label']}: {shown(b['at_low'])} with its effect at its {percentiles[0]} percentile, "
+                       f"{shown(b['at_high'])} at its {percentiles[1]}"
                        + ("" if b.get("clear", True) else " (within Monte Carlo error)") for b in bars))
     return to_svg(fig, salt=salt, alt=alt)

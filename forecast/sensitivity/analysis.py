@@ -16,6 +16,9 @@ For every question under every strategy (and every contrast with the baseline):
   each with its Monte Carlo error (the regression's, scaled to the draws' effective size), and
   whether the swing between them is beyond twice the error of that difference; claims whose
   swing is rank first, then by the swing;
+* **contrast tornado**: the same for each strategy's difference from the baseline (the
+  lead a decision rests on: a claim can leave an answer in place and still decide whether a
+  strategy beats doing nothing), with the paired error of that difference;
 * **variance share**: the first-order sensitivity index ``Var(E[r | beta_j]) / Var(r)``, with
   ``r`` the ranks of what the question compares (its subject's value, or its change since
   the reference year): ranks, because the shocks' tails are heavy and a few extreme draws
@@ -351,8 +354,12 @@ def claim_influence(regression: EffectRegression, y: np.ndarray, ranked: np.ndar
                    "variance_share": dict(zip(strategies, variance_share(regression.x, ranked, regression).tolist()))}
     if b is not None:
         shares = variance_share(regression.x, contrast_ranks, regression)
-        entry["contrast_tornado"] = {s: (ends[i] - ends[b]).tolist() for i, s in enumerate(strategies) if i != b}
-        entry["contrast_variance_share"] = {s: float(shares[i]) for i, s in enumerate(strategies) if i != b}
+        _, gap_errors = regression.predict(y - y[b], at)  # paired: far smaller than either end's error
+        others = [(i, s) for i, s in enumerate(strategies) if i != b]
+        entry["contrast_tornado"] = {s: (ends[i] - ends[b]).tolist() for i, s in others}
+        entry["contrast_tornado_mcse"] = {s: gap_errors[i].tolist() for i, s in others}
+        entry["contrast_tornado_clear"] = {s: swing_is_clear(ends[i] - ends[b], gap_errors[i]) for i, s in others}
+        entry["contrast_variance_share"] = {s: float(shares[i]) for i, s in others}
     if dec:
         u = utility(y, dec.desirable)
         entry["evppi"] = evppi(regression.x, u, regression)
@@ -375,6 +382,8 @@ def no_influence(answers: np.ndarray, strategies: list[str], b: int | None, dec:
     if b is not None:
         others = [s for i, s in enumerate(strategies) if i != b]
         entry.update(contrast_tornado={s: [0.0, 0.0] for s in others},
+                     contrast_tornado_mcse={s: [0.0, 0.0] for s in others},
+                     contrast_tornado_clear=dict.fromkeys(others, False),
                      contrast_variance_share=dict.fromkeys(others, 0.0))
     if dec:
         entry.update(evppi=0.0, evppi_noise=0.0, flip=None)
