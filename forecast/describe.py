@@ -369,7 +369,8 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         lines.append("")
     lines.append("what the data taught (power-scaling prior sensitivity; 1 - posterior/prior variance):")
     for cid, c in found["claims"].items():
-        word, note = learned_text(c, (summary.get("claims") or {}).get(cid))
+        word, note = learned_text(c, (summary.get("claims") or {}).get(cid),
+                                  (found.get("settings") or {}).get("prior_sensitive", 0.05))
         lines.append(f"  {cid}: {note} -> the posterior follows {word}")
     lines += ["", "(every strategy and every contrast with the baseline: --json)"]
     return "\n".join(lines)

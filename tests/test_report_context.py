@@ -420,14 +420,18 @@ def test_a_claim_no_data_bear_on_follows_its_prior_alone_whatever_its_draws_show
 
 
 @pytest.mark.parametrize(("contraction", "words"), [
-    (0.4, "prior variance narrowed by 40%"), (-0.05, "prior variance not narrowed"),
+    (0.4, "prior variance narrowed by 40%"), (-0.05, "prior variance not narrowed beyond sampling noise (0%, noise 12%)"),
     (0.08, "prior variance not narrowed beyond sampling noise (8%, noise 12%)"),
     (None, "the prior has no finite variance to narrow")])  # a Student-t prior with df <= 2
 def test_how_far_the_data_narrowed_a_prior_is_said_only_where_its_variance_exists_and_beyond_noise(contraction,
                                                                                                    words):
+    """One phrase for a prior not narrowed (a tester read two for the same case), and the prior
+    sensitivity beside the line it is read against."""
     note = answers.learned_text({"contraction": contraction, "contraction_noise": 0.12, "prior_sensitivity": 0.01,
                                  "driven_by": "data"})[1]
-    assert note == f"prior sensitivity 0.010; {words}"
+    assert note == f"prior sensitivity 0.010 (below 0.05: the data drive it); {words}"
+    older = answers.learned_text({"contraction": -0.05, "prior_sensitivity": 0.2, "driven_by": "prior"}, None, 0.1)[1]
+    assert older == "prior sensitivity 0.200 (0.10 or above: its prior still shapes it); prior variance not narrowed"
 
 
 def test_with_no_indicator_data_the_prior_only_answer_is_not_set_beside_the_posterior():

@@ -169,14 +169,15 @@ def evidence_moved(claim: dict) -> str | None:
     return "size" if shift >= SIZE_SHIFT or narrowed >= SIZE_NARROWED else None
 
 
-def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, str]:
+def learned_text(found: dict | None, claim: dict | None = None, threshold: float = 0.05) -> tuple[str, str]:
     """What the data taught about a claim, in words and a note with the numbers behind them.
     A claim with competing hypotheses whose weights the data moved is said to follow the data
     between its hypotheses even when, within the favoured one, its narrow prior still shapes the
     posterior (which is what a high prior sensitivity then measures). A prior-sensitive claim
     whose sign or size the data moved (:func:`evidence_moved`, what the claims section says) is
     said to follow both: the two measures answer different questions, and neither alone is the
-    whole story."""
+    whole story. ``threshold``: the prior sensitivity from which the prior is said to shape the
+    posterior (the analysis's ``prior_sensitive``), named beside the number so that it reads."""
     if not found:
         return "n/a", ""
     if claim and claim.get("informed") is False:  # what the claims section says too (claim_verdict)
@@ -185,13 +186,16 @@ def learned_text(found: dict | None, claim: dict | None = None) -> tuple[str, st
     narrowed, noise = found.get("contraction"), found.get("contraction_noise") or 0.0
     if narrowed is None:
         width = "the prior has no finite variance to narrow"
-    elif narrowed <= 0:
-        width = "prior variance not narrowed"
-    elif narrowed <= noise:
-        width = f"prior variance not narrowed beyond sampling noise ({100 * narrowed:.0f}%, noise {100 * noise:.0f}%)"
+    elif narrowed <= noise:  # one phrase for "not narrowed", with its numbers when there are any
+        width = "prior variance not narrowed" + (
+            f" beyond sampling noise ({100 * max(narrowed, 0.0):.0f}%, noise {100 * noise:.0f}%)" if noise else "")
     else:
         width = f"prior variance narrowed by {100 * narrowed:.0f}%"
-    note = f"prior sensitivity {fmt(found.get('prior_sensitivity'), 3)}; {width}"
+    sensitivity = found.get("prior_sensitivity")
+    scale = "" if sensitivity is None else (
+        f" (below {fmt(threshold)}: the data drive it)" if found.get("driven_by") == "data" else
+        f" ({fmt(threshold)} or above: its prior still shapes it)")
+    note = f"prior sensitivity {fmt(sensitivity, 3)}{scale}; {width}"
     hypotheses = (claim or {}).get("hypotheses") or {}
     moved = [h for h in hypotheses.values() if h.get("posterior_weight") is not None and abs(
         h["posterior_weight"] - h["prior_weight"]) > max(WEIGHT_MOVED, 2 * (h.get("posterior_weight_mcse") or 0.0))]

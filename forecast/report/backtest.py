@@ -295,13 +295,13 @@ def backtest_command(folder: Path, path: str) -> str:
     """The arguments of ``forecast backtest`` that write a backtest of the scenario file ``path``
     where :func:`latest_backtest` looks for a run in ``folder``: the scenario alone when
     ``folder`` is ``reports/`` (the backtest's default root, from the working directory), else
-    with ``--out FOLDER/<scenario file stem>-backtest`` (relative to the working directory when
-    under it). Quoted for a shell."""
+    with ``--out FOLDER/<scenario file stem>-backtest``, absolute: the page is read later, from
+    anywhere, and a path relative to where it was rendered would point elsewhere. Quoted for a
+    shell."""
     folder, cwd = Path(folder).resolve(), Path.cwd().resolve()
     if folder == cwd / "reports":
         return shlex.quote(path)
-    out = folder / f"{Path(path).stem}-backtest"
-    return f"{shlex.quote(path)} --out {shlex.quote(str(out.relative_to(cwd) if out.is_relative_to(cwd) else out))}"
+    return f"{shlex.quote(path)} --out {shlex.quote(str(folder / f'{Path(path).stem}-backtest'))}"
 
 
 def quality_panel(folder: Path, scenario_name: str, inputs: dict[str, str], path: str) -> dict[str, Any]:

@@ -704,6 +704,11 @@ def prior_note(s: dict, qid: str, sid: str) -> str:
     return "" if p is None else f"prior only {fmt(p)}"
 
 
+def prior_sensitive(s: dict) -> float:
+    """The prior sensitivity from which the analysis says a claim's prior still shapes it."""
+    return float(((s.get("sensitivity") or {}).get("settings") or {}).get("prior_sensitive", 0.05))
+
+
 def percentile_words(s: dict) -> tuple[str, str]:
     """Where the tornado fixes a claim's effect, in words ("5th", "95th"), from the summary's settings."""
     quantiles = ((s.get("sensitivity") or {}).get("settings") or {}).get("tornado_quantiles") or [0.05, 0.95]
@@ -921,7 +926,7 @@ def worth_context(s: dict) -> dict[str, Any]:
     rows = []
     for w in worth[:MAX_WORTH]:
         word, note = answers.learned_text((sens.get("claims") or {}).get(w["claim"]),
-                                          (s.get("claims") or {}).get(w["claim"]))
+                                          (s.get("claims") or {}).get(w["claim"]), prior_sensitive(s))
         evppi_text, noise_text = apart(w["evppi"], w.get("evppi_noise"))
         rows.append({"claim": w["claim"], "label": claim_label(s, w["claim"]), "question": w["question"],
                      "question_text": texts.get(w["question"], w["question"]), "evppi": w["evppi"],
