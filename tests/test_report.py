@@ -331,6 +331,8 @@ def test_a_strategy_that_leaves_a_lever_free_says_where_its_own_course_takes_it_
     assert "Leaves Pressure to its own course" in text and f"{end:.0f}" in text
     assert "follows its own equation, as in its history" in text
     assert text.count("Leaves Pressure") == 1, "the strategy that sets it says so instead"
+    page = " ".join(Page((rendered["full"] / "strategy-press.html").read_text(encoding="utf-8")).text)
+    assert "Under Status quo by" in page and f"{end:.0f} [" in page  # beside the setting: where the baseline takes it
 
 
 def test_scales_and_unmeasured_nodes_are_explained_where_they_are_used(rendered):

@@ -509,6 +509,18 @@ def test_a_strategy_that_moves_nothing_reads_the_same_not_worse():
     assert older["p_better_text"] == "unlikely (0.30)"
 
 
+def test_a_lever_a_strategy_sets_is_shown_beside_where_the_baseline_would_take_it():
+    """The tester's case: dual containment sets pressure on Russia to 75, "which was 78 in
+    2024"; under the status quo it rises to 86 by 2029, so the strategy lowers it against doing
+    nothing, which only the overview's note on the baseline said."""
+    strategies = {x["id"]: x for x in context.strategy_list(GOLDEN)}
+    horizon = GOLDEN["trajectories"]["us_pressure_russia"]["by_strategy"]["status_quo"]
+    expected = f"{context.fmt(horizon['median'][-1], 0)} {context.fmt_interval(horizon['q05'][-1], horizon['q95'][-1], 0)}"
+    [pressure] = [i for i in strategies["dual_containment"]["interventions"] if i["lever"] == "us_pressure_russia"]
+    assert pressure["under_baseline"] == expected
+    assert all(i["under_baseline"] is None for i in strategies["status_quo"]["interventions"])  # the baseline itself
+
+
 def test_the_index_is_explained_beside_settings_only_for_levers_shown_as_an_index():
     """A lever in its own units (a charge in GBP/day) is set in those units: the note on the
     0-100 index belongs beside a strategy only when it sets an index lever."""

@@ -177,14 +177,17 @@ def scenario_info(s: dict) -> dict[str, Any]:
 def strategy_list(s: dict) -> list[dict[str, Any]]:
     """Strategies in file order; ``index`` fixes each one's colour and line style in every plot."""
     nodes = s["nodes"]
+    base = next((st["id"] for st in s["strategies"] if st.get("baseline")), None)
     out = []
     for i, st in enumerate(s["strategies"]):
         sets = []
         for lever, v in st["interventions"].items():
             _, with_interval = last_level(s, lever)
+            course = own_course(s, lever, base) if base and base != st["id"] else None
             sets.append({"lever": lever, "label": nodes.get(lever, {}).get("label", lever), "value": v["setting"],
                          "short": short_setting(v), "unit": nodes.get(lever, {}).get("unit", ""),
-                         "last": with_interval})
+                         "last": with_interval,  # where it starts, and where the baseline takes it instead
+                         "under_baseline": f"{course['median']} {course['interval']}" if course else None})
         free = [own_course(s, lever, st["id"]) for lever, n in nodes.items()
                 if n.get("role") == "lever" and lever not in st["interventions"]]
         out.append({"id": st["id"], "label": st["label"] or st["id"], "description": st.get("description", ""),
@@ -196,9 +199,9 @@ def strategy_list(s: dict) -> list[dict[str, Any]]:
 
 
 def own_course(s: dict, lever: str, sid: str) -> dict[str, str] | None:
-    """A lever a strategy does not set: where its own equation takes it by the horizon, from
-    its last history level (with no new policy a lever still moves: it keeps its drift, and its
-    deviations fade at its persistence, as in its history)."""
+    """Where strategy ``sid`` takes a lever by the horizon, from its last history level: for a
+    lever it does not set, its own equation's course (with no new policy a lever still moves: it
+    keeps its drift, and its deviations fade at its persistence, as in its history)."""
     traj = s["trajectories"].get(lever)
     if not traj or sid not in traj["by_strategy"]:
         return None
