@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from forecast.cli import cli
+from forecast.errors import ScenarioWarning
 from forecast.forecasts.questions import Decision
 from forecast.pipeline import run_scenario
 from forecast.results.store import load_run
@@ -299,6 +300,23 @@ def test_a_scenario_without_questions_runs_and_says_nothing_hinges(tmp_path) -> 
     shown = CliRunner().invoke(cli, ["sensitivity", str(tmp_path / "run")])
     assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
     assert shown.output.startswith("the scenario asks no questions: no answer hinges on anything")
+
+
+@pytest.mark.slow
+def test_a_scenario_without_claims_runs_and_nothing_hinges_on_a_claim(tmp_path) -> None:
+    """Claims are optional too (nodes that follow their own course, measured): a tester's run
+    crashed in the sensitivity analysis after sampling, where validate had said OK."""
+    s = hinge_scenario()
+    s["claims"] = []
+    with pytest.warns(ScenarioWarning, match="no claim has it as its cause"):  # said, and the run goes on
+        run = run_scenario(write_scenario(tmp_path, s), SamplerSettings(draws=50, tune=50, chains=2, seed=5,
+                                                                        progress=False), out=tmp_path / "run")
+    sens = run.summary["sensitivity"]
+    assert sens["claims"] == {} and sens["worth_researching"] == []
+    assert all(q["ranking"] == [] and q["claims"] == {} for q in sens["questions"].values())
+    assert (tmp_path / "run" / "report" / "index.html").is_file()
+    shown = CliRunner().invoke(cli, ["sensitivity", str(tmp_path / "run")])
+    assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
 
 
 def test_a_posterior_that_is_its_prior_narrows_it_only_within_the_sampling_noise_said() -> None:

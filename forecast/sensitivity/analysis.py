@@ -297,7 +297,8 @@ def analyse_sensitivity(scenario: Scenario, tree: xr.DataTree, seed: int) -> dic
     outcomes, compared = posterior_answers(scenario, tree)  # (Q, S, D) each
     answers = outcomes.mean(axis=2)
     prior_answers = Reforecaster.of(scenario, prior, seed).outcomes(questions).mean(axis=2)
-    effect = posterior["effect"].transpose("chain", "draw", "claim").values.reshape(-1, len(scenario.claims))
+    draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+    effect = posterior["effect"].transpose("chain", "draw", "claim").values.reshape(draws, len(scenario.claims))
     regressions = {j: EffectRegression(effect[:, j], chains) for j in sorted(set().union(*upstream.values()))}
     hypothesis_claims = {j for j, c in enumerate(scenario.claims) if c.hypotheses}
 
