@@ -77,13 +77,14 @@ from forecast.posterior.diagnostics import PARAMETERS, Diagnostics, diagnose, ju
 from forecast.posterior.sampling import CompiledModel, reseed
 from forecast.scenario import Scenario
 from forecast.scenario.priors import reference_prior
+from forecast.scenario.schema import LIMITS
 from forecast.settings import SamplerSettings
 from forecast.streams import Key, RandomStreams
 
 #: At most this many combinations of hypotheses are fitted (one NUTS run each). Beyond it the
 #: cost grows past any budget (it multiplies with every claim given hypotheses): the scenario
 #: should merge hypotheses or state fewer claims as competing.
-MAX_COMBINATIONS = 16
+MAX_COMBINATIONS = LIMITS["combinations"]
 
 #: Monte Carlo standard error of a posterior weight (from the bridge estimates' errors) above
 #: which the verdict is "warn", and above which it is "fail" (the weights must be right to

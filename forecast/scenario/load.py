@@ -50,6 +50,7 @@ from forecast.scenario.schema import (
     LIMITS,
     UNMEASURED_DRIFT_SD,
     UNMEASURED_SHIFT,
+    WEIGHT_LIMIT,
     LeverSettingSpec,
     PriorSpec,
     ScenarioFile,
@@ -323,6 +324,10 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
             total = sum(h.weight for h in c.hypotheses)
             _duplicate_ids(c.hypotheses, f"{p}.hypotheses", "hypothesis", problems)
             for j, h in enumerate(c.hypotheses):
+                if h.weight / total < 1 / WEIGHT_LIMIT:
+                    problems.append(Problem(f"{p}.hypotheses[{j}].weight", (
+                        f"{h.weight:g} is {h.weight / total:.1g} of the claim's weight, less than one in "
+                        f"{WEIGHT_LIMIT:,.0f}: no evidence could make it count; give it more weight or remove it")))
                 d = _prior(problems, f"{p}.hypotheses[{j}].prior", h.prior, signed=True)
                 if d is not None:
                     hyps.append(Hypothesis(h.id, h.weight / total, d, h.quote, h.label or h.id))
@@ -333,6 +338,14 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
         if prior is None and len(hyps) < 2:
             continue
         out.append(Claim(c.id, c.cause, c.effect, c.lag, c.label, c.quote, prior, tuple(hyps)))
+    competing = [c for c in out if c.hypotheses]
+    count = math.prod(len(c.hypotheses) for c in competing)
+    if count > LIMITS["combinations"]:
+        sizes = " x ".join(f"{len(c.hypotheses)} ({c.id})" for c in competing)
+        problems.append(Problem("claims", (
+            f"{count} combinations of competing hypotheses ({sizes}) are more than the limit of "
+            f"{LIMITS['combinations']}: each is one sampling run; merge hypotheses, or give fewer claims competing "
+            "hypotheses")))
     cycle = find_cycle([(c.cause, c.effect) for c in spec.claims if c.lag == 0])
     if cycle:
         problems.append(Problem("claims", "same-year (lag = 0) effects form a cycle "

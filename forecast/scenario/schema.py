@@ -33,11 +33,15 @@ LIMITS: dict[str, int] = {
     "strategies": 200,
     "questions": 1000,
     "hypotheses": 20,  # per claim
+    "combinations": 16,  # of competing hypotheses, one per claim that has them: each is one sampling run
     "set": 500,  # levers a strategy sets
     "text": 20_000,  # characters of any text (a label, a quote, a description)
     "years": 500,  # from history_start to horizon
     "depth": 12,  # tables and lists within each other (a scenario needs 5)
 }
+#: A hypothesis's weight: at most this (weights are relative; 1e308 overflowed their sum), and
+#: after normalising at least its reciprocal: a hypothesis with less weight is never weighed.
+WEIGHT_LIMIT = 1e6
 #: Calendar years a scenario and its data may name.
 YEARS = (1, 9999)
 #: The largest magnitude of a number in latent standard units (a drift's or a start's spread, a
@@ -118,7 +122,7 @@ class NodeSpec(_Strict):
 class HypothesisSpec(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     label: str = ""
-    weight: float = Field(gt=0)
+    weight: float = Field(gt=0, le=WEIGHT_LIMIT)
     quote: str = ""
     prior: PriorSpec
 
