@@ -10,6 +10,7 @@ the signal's number) stopped by SIGINT (Ctrl-C) or SIGTERM, with nothing written
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -25,7 +26,27 @@ from forecast.settings import MAX_SEED, RANGES, SAMPLERS, TARGET_ACCEPT_RANGE, S
 DEFAULTS = {name: SamplerSettings.default(name) for name in ("draws", "tune", "chains", "sampler", "target_accept")}
 
 EXIT_BAD_INPUT, EXIT_USAGE, EXIT_DIAGNOSTICS = 1, 2, 3
-#: Beyond reason for one run (draws are kept in memory: a million per chain is gigabytes).
+
+
+class Whole(click.IntRange):
+    """A whole number in ASCII digits, within a range: Python's ``int`` also reads "５０" and
+    "1_0", which a data file is refused for (:func:`forecast.scenario.data.read_table`)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+            self.fail(f"{value!r} is not a whole number written in the digits 0-9", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Decimal(click.FloatRange):
+    """A number in ASCII digits (with a point and an exponent), within a range: ``float`` also
+    reads "０.９", "nan" and "1_0"."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*",
+                                                        value):
+            self.fail(f"{value!r} is not a number written in the digits 0-9", param, ctx)
+        return super().convert(value, param, ctx)
 
 #: Each command's exit codes, listed in its --help (a command lists only those it can return).
 EXIT_CODES = {
@@ -55,19 +76,19 @@ def sampler_options(command=None, **defaults):
     the same for every command that samples; ``defaults`` overrides a run's (``draws=200``)."""
     d = {**DEFAULTS, **defaults}
     options = (
-        click.option("--draws", default=d["draws"], show_default=True, type=click.IntRange(*RANGES["draws"]),
+        click.option("--draws", default=d["draws"], show_default=True, type=Whole(*RANGES["draws"]),
                      help="Posterior draws per chain. With competing hypotheses, each of their fits "
                           "draws this many, and the forecasts draw this many from their mixture."),
-        click.option("--tune", default=d["tune"], show_default=True, type=click.IntRange(*RANGES["tune"]),
+        click.option("--tune", default=d["tune"], show_default=True, type=Whole(*RANGES["tune"]),
                      help="Tuning steps per chain."),
-        click.option("--chains", default=d["chains"], show_default=True, type=click.IntRange(*RANGES["chains"]),
+        click.option("--chains", default=d["chains"], show_default=True, type=Whole(*RANGES["chains"]),
                      help="Independent chains."),
-        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+        click.option("--seed", type=Whole(0, MAX_SEED), default=None,
                      help="Random seed [default: the scenario's seed]."),
         click.option("--sampler", type=click.Choice(SAMPLERS), default=d["sampler"], show_default=True,
                      help="nutpie (fast, default) or PyMC's own NUTS."),
         click.option("--target-accept", default=d["target_accept"], show_default=True,
-                     type=click.FloatRange(*TARGET_ACCEPT_RANGE),
+                     type=Decimal(*TARGET_ACCEPT_RANGE),
                      help="NUTS target acceptance rate; higher means smaller steps."),
     )
 
@@ -83,7 +104,7 @@ def cluster_options(f):
     """Where many fits run: --workers (local Dask processes) or --scheduler (a cluster)."""
     f = click.option("--scheduler", default=None, metavar="ADDRESS",
                      help="An existing Dask scheduler (tcp://HOST:PORT); its workers run the fits.")(f)
-    return click.option("--workers", type=click.IntRange(0, 1024), default=None,
+    return click.option("--workers", type=Whole(0, 1024), default=None,
                         help="Local Dask worker processes [default: the number of cores]; 0 fits in this process.")(f)
 
 
@@ -156,7 +177,7 @@ def validate(scenario: Path) -> None:
 @sampler_options
 @click.option("--out", type=PATH, default=None,
               help="Run directory to create [default: reports/<scenario>-<UTC time>]. Never overwritten.")
-@click.option("--keep-draws", type=click.IntRange(1), default=None,
+@click.option("--keep-draws", type=Whole(1), default=None,
               help="Store only this many evenly spaced forecast draws (summaries still use all).")
 @click.option("--no-report", is_flag=True, help="Do not render the HTML report.")
 @click.option("--strict", is_flag=True, help="Exit 3 when sampling diagnostics are not clean.")
@@ -218,20 +239,37 @@ def _refuse_sampler_failure(exc: RuntimeError, scenario: Path) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+#: Origins a backtest fits at most: each is one fit (a range of a billion years was built whole).
+MAX_ORIGINS = 100
+
+
 def parse_origins(text: str | None) -> list[int] | None:
-    """``2016:2023`` (both included) or ``2016,2019,2022``; None for the default."""
+    """``2016:2023`` (both included) or ``2016,2019,2022``; None for the default. Years are
+    written in ASCII digits, 1 to 9999 (``int`` would take "２０２０" and "2_020")."""
     if text is None:
         return None
+
+    def year(part: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,4}", part.strip()) or int(part) < 1:
+            raise ValueError
+        return int(part)
+
     try:
         if ":" in text:
-            first, last = (int(p) for p in text.split(":"))
+            first, last = (year(p) for p in text.split(":"))
             if last < first:
                 raise ValueError
-            return list(range(first, last + 1))
-        return [int(p) for p in text.split(",")]
+            years = range(first, last + 1)
+        else:
+            years = [year(p) for p in text.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{text!r}: give FIRST:LAST (e.g. 2016:2023) or years separated by commas "
-                                 "(e.g. 2016,2019,2022)", param_hint="--origins") from None
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise click.BadParameter(f"{shown!r}: give FIRST:LAST (e.g. 2016:2023) or years separated by commas "
+                                 "(e.g. 2016,2019,2022), years from 1 to 9999", param_hint="--origins") from None
+    if len(years) > MAX_ORIGINS:
+        raise click.BadParameter(f"{len(years)} origins are more than the limit of {MAX_ORIGINS}: each origin is one "
+                                 "fit; give fewer", param_hint="--origins")
+    return list(years)
 
 
 @cli.command(epilog=epilog(0, 1, 2, what={1: "bad scenario or data file, origins the data cannot score, a sampler "
@@ -241,7 +279,7 @@ def parse_origins(text: str | None) -> list[int] | None:
 @click.option("--origins", default=None, metavar="FIRST:LAST",
               help="Origin years (FIRST:LAST, or YEAR,YEAR,...) [default: the eight years before the last year "
                    "with data, each with four years of history before it].")
-@click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 50),
+@click.option("--horizon", default=3, show_default=True, type=Whole(1, 50),
               help="Years ahead forecast from each origin.")
 @sampler_options
 @click.option("--out", type=PATH, default=None,
@@ -347,7 +385,7 @@ def _sweep_file_variants(path: Path) -> list:
              help=SWEEP_HELP)
 @click.argument("scenario", type=PATH)
 @click.option("--vary", "vary", multiple=True, metavar="KEY=V1,V2", help="A key and its values (repeatable).")
-@click.option("--sample", type=click.IntRange(1), default=None,
+@click.option("--sample", type=Whole(1), default=None,
               help="Fit this many random points of the --vary grid instead of all of it.")
 @click.option("--sweep", "sweep_file", type=PATH, default=None,
               help="A sweep file of named [[variants]].")
@@ -390,7 +428,7 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
 @cli.command(epilog=epilog(0, 1, 2, what={1: "bad scenario or data file, a Dask scheduler that cannot be reached, "
                                              "or an output that cannot be written (nothing written)"}))
 @click.argument("scenario", type=PATH)
-@click.option("--sims", default=200, show_default=True, type=click.IntRange(2, 100_000),
+@click.option("--sims", default=200, show_default=True, type=Whole(2, 100_000),
               help="Simulated datasets, each drawn from the prior and fitted.")
 @cluster_options
 @sampler_options(draws=200, tune=200, chains=2)

@@ -338,6 +338,14 @@ def test_bad_origins_are_refused_with_the_fix(tmp_path) -> None:
     done = CliRunner().invoke(cli, ["backtest", str(path), "--origins", "1980:1985", "--out", str(tmp_path / "o")])
     assert done.exit_code == 2 and "an origin must leave" in done.output
     assert not (tmp_path / "o").exists()
+    # a tester's: a billion years built whole (a hang), an overflow (a traceback), a 60 KB message, full-width digits
+    for origins, said in (("1:999999999", "years from 1 to 9999"), ("1:99999999999999999999", "years from 1 to 9999"),
+                          ("1:9999", "9999 origins are more than the limit of 100"),
+                          ("\uff12\uff10\uff12\uff10", "years from 1 to 9999"), ("2_020", "years from 1 to 9999")):
+        done = CliRunner().invoke(cli, ["backtest", str(path), "--origins", origins])
+        assert done.exit_code == 2 and said in done.output and "Traceback" not in done.output, done.output
+    done = CliRunner().invoke(cli, ["backtest", str(path), "--origins", "1800:1899"])
+    assert done.exit_code == 2 and "--origins 1800, 1801, 1802, 1803, 1804 and 95 more: an origin" in done.output
 
 
 @pytest.mark.parametrize("origins", [[], ["--origins", "2000:2003"]], ids=["default origins", "given origins"])

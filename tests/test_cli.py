@@ -268,3 +268,12 @@ def test_validate_lists_each_question_s_answer_sought() -> None:
     assert result.exit_code == 0
     assert ("cohesion_falls_2029: transatlantic_cohesion[2029] < transatlantic_cohesion[2024]  (answer sought: no)"
             in result.output)
+
+
+@pytest.mark.parametrize("option", [["--draws", "\uff15\uff10"], ["--draws", "1_0"], ["--chains", "nan"],
+                                    ["--target-accept", "\uff10.9"], ["--target-accept", "nan"]])
+def test_a_number_on_the_command_line_is_read_from_ascii_digits_only(option) -> None:
+    """Python's int() reads "５０" and "1_0"; a data file is refused for them, and so is an option."""
+    done = CliRunner().invoke(cli, ["run", str(DEFAULT_SCENARIO), *option])
+    assert done.exit_code == 2 and "written in the digits 0-9" in done.output, done.output
+

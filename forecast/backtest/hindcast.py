@@ -211,7 +211,8 @@ def check_origins(scenario: Scenario, origins: list[int], horizon: int) -> list[
     first, last = scenario.history_start, scenario.last_evidence_year  # the last year with data, not of history
     bad = [o for o in origins if not first + MIN_HISTORY <= o <= last]
     if bad:
-        raise OriginsError(f"--origins {', '.join(map(str, bad))}: an origin must leave at least {MIN_HISTORY} years "
+        named = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise OriginsError(f"--origins {named}: an origin must leave at least {MIN_HISTORY} years "
                            f"of history before it and data for it (the data run to {last}): give years between "
                            f"{first + MIN_HISTORY} and {last} for {scenario.path.name}")
     return sorted(set(origins))
