@@ -230,6 +230,10 @@ def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem
                                  "standard units, where values are of order 1: check the number")
         if magnitude == DISPLAY_LIMIT:
             return Problem(path, beyond_display(value, key))
+        if isinstance(limit, float) and limit.is_integer() and abs(limit) < 1e16:
+            limit = f"{int(limit):,}"  # "at most 1,000,000", not 1000000.0
         return Problem(path, f"must be {bounds[kind]} {limit}; got {value!r}")
     message = str(err.get("msg", "")).removeprefix("Value error, ")
+    if isinstance(value, (dict, list)):  # a table's own check: its message names its keys, a repr would not help
+        return Problem(path, message)
     return Problem(path, f"{message}; got {_short(repr(value))}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forecast.settings import MAX_SEED
 
@@ -50,6 +50,9 @@ STANDARD_LIMIT = 100.0
 #: The largest magnitude of a number on a node's display scale (a lever's setting, a
 #: question's threshold or change, the display's offset and scale): a data value's limit.
 DISPLAY_LIMIT = 1e15
+#: A linear display's scale is at least this share of its offset: below it, offset + scale x
+#: level cannot tell a thousandth of a standard unit apart in double precision (about 1e-16).
+SCALE_PRECISION = 1e-9
 
 
 class _Strict(BaseModel):
@@ -91,6 +94,17 @@ class DisplaySpec(_Strict):
             raise ValueError("scale must not be 0" if v == 0 else f"scale {v:g} is nearly 0: every value would read "
                              "as the offset; give the size of one standard unit in the display's unit")
         return v
+
+    @model_validator(mode="after")
+    def _scale_representable(self) -> "DisplaySpec":
+        """offset + scale x level must tell levels apart in double precision: with scale 1e-9 beside
+        an offset of 1e9 it rounded back to the offset, and every question on the node read no."""
+        if self.kind == "linear" and abs(self.scale) < SCALE_PRECISION * abs(self.offset):
+            raise ValueError(f"scale {self.scale:g} is too small beside offset {self.offset:g}: offset + scale x level "
+                             "rounds to the offset, so every value would read the same; measure in units in which "
+                             "one standard unit is at least a billionth of the offset (a larger scale, or a smaller "
+                             "offset with thresholds in the same units)")
+        return self
 
 
 #: A node no indicator measures keeps no drift and no lasting shifts unless its file gives
