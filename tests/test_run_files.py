@@ -60,6 +60,19 @@ EDITS = {
                             'questions[0].by_strategy.press.probability: "0.2" is text; it should be a number'),
     "baseline_as_text": (SUMMARY, lambda s: s["strategies"][0].update(baseline="yes"),
                          'strategies[0].baseline: "yes" is text; it should be true or false'),
+    # a tester's edits with the hashes made again: each failed deep in a reader (KeyError, TypeError)
+    "probability_beyond_one": (SUMMARY, lambda s: s["questions"][0]["by_strategy"]["press"].update(probability=2.0),
+                               "questions[0].by_strategy.press.probability: 2.0 is a number; it should be at most "
+                               "1.0"),
+    "answered_under_no_strategy": (SUMMARY, lambda s: s["questions"][0].update(by_strategy={}),
+                                   "question 'trade_low' is answered under [], not under the strategies "
+                                   "['status_quo', 'press']"),
+    "no_threshold_nor_reference": (SUMMARY, lambda s: s["questions"][0].update(threshold=None),
+                                   "question 'trade_low' has neither a threshold nor a reference year"),
+    "claim_without_its_nodes": (SUMMARY, lambda s: s["claims"].update(c={"label": "C", "cause": "x", "effect": "y"}),
+                                "claim 'c' links nodes the summary does not have"),
+    "sensitivity_emptied": (SUMMARY, lambda s: s.update(sensitivity={}),
+                            "sensitivity.questions: the key is missing"),
 }
 
 

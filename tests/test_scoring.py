@@ -229,7 +229,11 @@ def test_a_failed_write_leaves_the_ledger_as_it_was(runs: Path, tmp_path: Path, 
         raise OSError("disk full")
 
     with pytest.raises(LedgerError, match="changed while scoring"):  # since it was read and checked
-        ledgers.append(runs / "ledger.jsonl", [{"any": "entry"}], expected=before[:-1])
+        ledgers.append(runs / "ledger.jsonl", [json.loads(before.splitlines()[0])], expected=before[:-1])
+    out_of_range = json.loads(before.splitlines()[0]) | {"probability": 2.0}  # a tester's edited and rehashed run
+    with pytest.raises(LedgerError, match=r"the new scores are not ledger entries \(probability: .*nothing was written"):
+        ledgers.append(runs / "ledger.jsonl", [out_of_range])
+    assert (runs / "ledger.jsonl").read_bytes() == before
     monkeypatch.setattr(ledgers.os, "replace", fail)
     with pytest.raises(LedgerError, match="cannot write the ledger .*ledger.jsonl: disk full; nothing was written"):
         score_run(make_run(runs / "b"), csv, today=TODAY)

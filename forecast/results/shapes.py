@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class JsonShape(BaseModel):
@@ -74,8 +74,8 @@ class StrategyPart(JsonShape):
 
 
 class Answer(JsonShape):
-    probability: float | None
-    mcse: float | None = None
+    probability: float | None = Field(ge=0.0, le=1.0)
+    mcse: float | None = Field(default=None, ge=0.0)
 
 
 class QuestionPart(JsonShape):
@@ -90,8 +90,26 @@ class QuestionPart(JsonShape):
     by_strategy: dict[str, Answer]
 
 
+class ClaimPart(JsonShape):
+    label: str
+    cause: str
+    effect: str
+
+
+class IndicatorPart(JsonShape):
+    node: str
+
+
+class SensitivityPart(JsonShape):
+    questions: dict[str, dict]
+    claims: dict[str, dict]
+
+
 class Summary(JsonShape):
-    """What ``results.summary.build_summary`` writes, as far as its readers index into it."""
+    """What ``results.summary.build_summary`` writes, as far as its readers index into it, and
+    the cross-references they follow: every question answered under every strategy, with a
+    threshold or a reference year, every node with a trajectory, every claim and indicator
+    naming nodes (a summary edited and rehashed failed deep in the report with a KeyError)."""
 
     scenario: ScenarioPart
     nodes: dict[str, NodePart]
@@ -99,9 +117,32 @@ class Summary(JsonShape):
     questions: list[QuestionPart]
     trajectories: dict[str, dict]
     contrasts: dict[str, dict]
-    claims: dict[str, dict]
-    indicators: dict[str, dict]
+    claims: dict[str, ClaimPart]
+    indicators: dict[str, IndicatorPart]
     diagnostics: dict
+    sensitivity: SensitivityPart | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> "Summary":
+        ids = [s.id for s in self.strategies]
+        for q in self.questions:
+            if sorted(q.by_strategy) != sorted(ids):
+                raise ValueError(f"question {q.id!r} is answered under {sorted(q.by_strategy)}, not under the "
+                                 f"strategies {ids}")
+            if q.threshold is None and q.reference_year is None:
+                raise ValueError(f"question {q.id!r} has neither a threshold nor a reference year")
+        if self.questions and not self.strategies:
+            raise ValueError("it asks questions under no strategy")
+        missing = [n for n in self.nodes if n not in self.trajectories]
+        if missing:
+            raise ValueError(f"node {missing[0]!r} has no trajectory")
+        for cid, c in self.claims.items():
+            if c.cause not in self.nodes or c.effect not in self.nodes:
+                raise ValueError(f"claim {cid!r} links nodes the summary does not have")
+        for iid, i in self.indicators.items():
+            if i.node not in self.nodes:
+                raise ValueError(f"indicator {iid!r} measures a node the summary does not have")
+        return self
 
 
 # --- Refusals in JSON's words ----------------------------------------------------------------
@@ -149,7 +190,8 @@ def problem(err: dict) -> str:
     elif kind == "literal_error":
         expected = f"one of {ctx.get('expected')}"
     else:
-        return f"{where}: {err['msg']}"
+        message = str(err["msg"]).removeprefix("Value error, ")  # a cross-reference: says its own keys
+        return f"{where}: {message}" if where else message
     return f"{where}: {json_kind(err.get('input'))}; it should be {expected}"
 
 

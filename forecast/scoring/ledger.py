@@ -211,6 +211,11 @@ def append(path: str | Path, entries: list[dict], *, expected: bytes | None = No
 
 
 def _append(path: Path, entries: list[dict], expected: bytes | None) -> Ledger:
+    for e in entries:  # what the ledger would refuse when read next is never written into it
+        found = shape_problems(Entry, e)
+        if found:
+            raise LedgerError(f"{path}: the new scores are not ledger entries ({'; '.join(found)}); nothing was "
+                              "written: the run's numbers are out of range, so re-run its scenario")
     before = path.read_bytes() if path.exists() else b""
     if expected is not None and before != expected:
         raise LedgerError(f"{path} changed while scoring (another `forecast score`?); nothing was written: "
