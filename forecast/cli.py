@@ -426,7 +426,8 @@ def sweep(scenario: Path, vary: tuple[str, ...], sample: int | None, sweep_file:
 
 
 @cli.command(epilog=epilog(0, 1, 2, what={1: "bad scenario or data file, a Dask scheduler that cannot be reached, "
-                                             "or an output that cannot be written (nothing written)"}))
+                                             "every simulation failed, or an output that cannot be written (nothing "
+                                             "written)"}))
 @click.argument("scenario", type=PATH)
 @click.option("--sims", default=200, show_default=True, type=Whole(2, 100_000),
               help="Simulated datasets, each drawn from the prior and fitted.")
@@ -448,6 +449,7 @@ def calibrate(scenario: Path, sims: int, workers: int | None, scheduler: str | N
     like `forecast sweep`. Short fits by default (2 chains x 200 draws): their ranks are thinned
     to 99 near-independent draws.
     """
+    from forecast.calibration.sbc import CalibrationError, check_draws
     from forecast.pipeline import run_calibration
     from forecast.results.store import RunError
     from forecast.scenario import ScenarioError
@@ -457,9 +459,13 @@ def calibrate(scenario: Path, sims: int, workers: int | None, scheduler: str | N
     settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                target_accept=target_accept, progress=False)
     try:
+        check_draws(settings)
+    except CalibrationError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
         result = run_calibration(scenario, sims, settings, cluster=cluster, out=out,
                                  say=None if quiet else (lambda msg: _echo_err(f"[forecast] {msg}")))
-    except (ScenarioError, RunError, ClusterError) as exc:
+    except (ScenarioError, RunError, ClusterError, CalibrationError) as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     from forecast.describe import calibration_table

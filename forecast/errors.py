@@ -5,7 +5,8 @@ row, and the fix): :class:`~forecast.scenario.ScenarioError` for a scenario file
 :class:`~forecast.results.store.RunError` for a run directory or output folder,
 :class:`~forecast.scoring.errors.ScoringError` for resolutions and ledgers,
 :class:`~forecast.sweeps.variants.SweepError` and :class:`~forecast.sweeps.engine.ClusterError`
-for sweeps, :class:`~forecast.backtest.hindcast.OriginsError` for backtest origins. All derive
+for sweeps, :class:`~forecast.backtest.hindcast.OriginsError` for backtest origins,
+:class:`~forecast.calibration.sbc.CalibrationError` for a calibration that cannot rank. All derive
 from :class:`ForecastError`; anything else that escapes is a defect of the tool.
 """
 

@@ -99,6 +99,25 @@ def test_a_failed_simulation_is_recorded_not_raised(scenario_file) -> None:
     assert out["index"] == 0 and "cannot be kept" in out["error"]
 
 
+def test_a_calibration_that_cannot_rank_is_refused_not_called_uniform(scenario_file, tmp_path, monkeypatch) -> None:
+    """A tester's: 1 chain x 10 draws failed every simulation alike, and the command exited 0
+    saying every parameter's ranks were uniform."""
+    from click.testing import CliRunner
+
+    from forecast.cli import cli
+    from forecast.pipeline import calibrate as pipeline
+
+    done = CliRunner().invoke(cli, ["calibrate", str(scenario_file), "--sims", "2", "--workers", "0", "--draws", "10",
+                                    "--chains", "1", "--out", str(tmp_path / "c")])
+    assert done.exit_code == 2 and "--chains 1 x --draws 10 keep 10 draws a fit" in done.output
+    assert not (tmp_path / "c").exists()
+    monkeypatch.setattr(pipeline.sbc, "run", lambda simulation, settings: {"error": "the fit diverged"})
+    done = CliRunner().invoke(cli, ["calibrate", str(scenario_file), "--sims", "2", "--workers", "0",
+                                    "--out", str(tmp_path / "c")])
+    assert done.exit_code == 1 and "every simulation failed, the first with: the fit diverged" in done.output
+    assert "uniform" not in done.output and not (tmp_path / "c").exists()
+
+
 # --- Uniformity --------------------------------------------------------------------------------------
 
 

@@ -81,6 +81,7 @@ from typing import Any
 
 import numpy as np
 
+from forecast.errors import ForecastError
 from forecast.model.build import EVIDENCE_Z, Evidence
 from forecast.model.prior import prior_draws
 from forecast.posterior.explore import Explored, explore
@@ -92,6 +93,19 @@ from forecast.sweeps.engine import compiled_for
 
 #: Posterior draws kept per simulation: ranks run 0..KEPT (see the module's docstring).
 KEPT = 99
+
+
+class CalibrationError(ForecastError):
+    """A calibration that cannot give ranks: too few draws to keep, or no simulation fitted."""
+
+
+def check_draws(settings: SamplerSettings, L: int = KEPT) -> None:
+    """Refuse, before anything samples, settings whose fits cannot keep ``L`` draws each (every
+    simulation would fail alike)."""
+    if settings.chains * settings.draws < L:
+        raise CalibrationError(f"--chains {settings.chains} x --draws {settings.draws} keep "
+                               f"{settings.chains * settings.draws} draws a fit; a calibration ranks each true value "
+                               f"among {L}: give chains x draws of at least {L} (the default is 2 x 200)")
 #: The family-wise error rate of the uniformity tests (Holm over the parameters).
 ALPHA = 0.05
 #: Draws from the null (uniform ranks) behind each p-value and band: p-values down to

@@ -48,9 +48,12 @@ class Calibration:
 def run_calibration(path: str | Path, sims: int, settings: SamplerSettings | None = None, *,
                     cluster: Cluster = Cluster(), out: str | Path | None = None,
                     reports_root: str | Path = "reports", say: Callable[[str], None] | None = None) -> Calibration:
-    """Simulate ``sims`` datasets from the prior, refit each, test each parameter's ranks."""
+    """Simulate ``sims`` datasets from the prior, refit each, test each parameter's ranks;
+    :class:`~forecast.calibration.sbc.CalibrationError` before sampling when the fits cannot
+    keep enough draws, and when no simulation fitted."""
     scenario = load_scenario(path)  # every problem reported before anything samples
     settings = settings or SETTINGS
+    sbc.check_draws(settings)
     seed = scenario.seed if settings.seed is None else settings.seed
     settings = replace(settings, seed=seed, progress=False)
     target = Path(out) if out else store.default_run_dir(scenario, Path(reports_root), "calibrate")
@@ -67,6 +70,9 @@ def run_calibration(path: str | Path, sims: int, settings: SamplerSettings | Non
 
         run_tasks(partial(sbc.run, settings=settings), sbc.plan(path, sims, seed), cluster, done)
         results.sort(key=lambda r: r["index"])
+        if all("error" in r for r in results):  # no ranks: "uniform" would be said of nothing
+            raise sbc.CalibrationError(f"every simulation failed, the first with: {results[0]['error']}; nothing "
+                                       "was written")
         summary = jsonable(sbc.summarise(results, scenario=scenario, seed=seed, settings=settings,
                                          seconds=time.perf_counter() - start))
         ranks = sbc.ranks_of(results)
