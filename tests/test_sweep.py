@@ -265,6 +265,33 @@ def test_a_new_sweep_interrupted_before_any_variant_finished_leaves_nothing_behi
     assert (sorted(out.iterdir()) == [] if existed else not out.exists())
 
 
+def test_a_resumed_sweep_reads_back_only_records_it_wrote_and_fits_the_others_again(tmp_path) -> None:
+    """A tester's edits of finished records: text for a number was read as one, an emptied
+    record showed as a failure, a record of another name was taken, an extra file counted as
+    done, and a variants folder turned into a file failed with a traceback after sampling."""
+    plan = {"forecast_sweep": 1, "variants": [{"name": "as written"}, {"name": "narrow"}, {"name": "wide"}]}
+    answer = {"probability": 0.5, "mcse": 0.01, "q05": 1.0, "median": 2.0, "q95": 3.0}
+    record = {"answers": {"q": {"a": answer}}, "best": {"q": "a"}, "tied": {"q": []}, "diagnostics": {"verdict": "ok"}}
+    target = tmp_path / "s"
+    (target / "variants").mkdir(parents=True)
+    (target / "sweep.json").write_text(json.dumps(plan))
+    records = {"0000": {"name": "as written", **record},
+               "0001": {"name": "narrow", **record, "answers": {"q": {"a": {**answer, "probability": "0.5"}}}},
+               "0002": {"name": "other", **record}, "0003": {"name": "wide", **record}, "0004": {}}
+    for stem, r in records.items():
+        (target / "variants" / f"{stem}.json").write_text(json.dumps(r))
+    done, resumed = sweep_module._start(target, plan)
+    assert sorted(done) == [0] and resumed is None
+    (target / "variants" / "0001.json").write_text(json.dumps({"name": "narrow", **record}))
+    assert sorted(sweep_module._start(target, plan)[0]) == [0, 1]
+    for f in (target / "variants").iterdir():
+        f.unlink()
+    (target / "variants").rmdir()
+    (target / "variants").write_text("not a folder")
+    with pytest.raises(SweepError, match="its variants folder is not a folder"):
+        sweep_module._start(target, plan)
+
+
 @pytest.mark.slow
 def test_a_failing_variant_is_recorded_and_the_others_go_on(one_by_one, tmp_path, monkeypatch) -> None:
     path, _ = one_by_one

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from forecast.files import atomic_file, write_atomically
+from forecast.files import FileProblem, JsonProblem, MiB, atomic_file, parse_json, read_text, write_atomically
 from forecast.model.build import numbers_of
 from forecast.pipeline.run import analyse
 from forecast.posterior.explore import explore
@@ -40,7 +40,7 @@ from forecast.results.summary import jsonable
 from forecast.scenario import Scenario
 from forecast.settings import SamplerSettings
 from forecast.sweeps.engine import Cluster, compiled_for, run_tasks
-from forecast.sweeps.results import to_dataset, variant_table, with_reference
+from forecast.sweeps.results import finished_record, to_dataset, variant_table, with_reference
 from forecast.sweeps.variants import SweepError, Variant, resolve, resolve_all, structure
 
 PLAN, RESULTS_NC, TABLE = "sweep.json", "sweep.nc", "variants.csv"
@@ -175,14 +175,19 @@ def _start(target: Path, plan: dict) -> tuple[dict[int, dict], bool | None]:
         if earlier != json.loads(json.dumps(plan)):
             raise SweepError(f"{target} holds another sweep (other variants, settings or inputs); choose another --out "
                              "or run the same sweep to resume it")
+        folder = target / "variants"
+        if not folder.is_dir():
+            raise SweepError(f"{target}: its variants folder is not a folder; choose another --out")
+        names = [v["name"] for v in plan["variants"]]
         done = {}
-        for f in sorted((target / "variants").glob("*.json")):
+        for f in sorted(folder.glob("[0-9][0-9][0-9][0-9].json")):
+            i = int(f.stem)
             try:
-                result = json.loads(f.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                result = parse_json(read_text(f, what="a variant's results", limit=MiB).text)
+            except (FileProblem, JsonProblem):
                 continue  # a damaged result is fitted again
-            if "error" not in result:
-                done[int(f.stem)] = result
+            if i < len(names) and finished_record(result, names[i]):
+                done[i] = result
         return done, None
     try:
         existed = target.exists()
@@ -217,7 +222,8 @@ def _write_outputs(target: Path, variants: list[Variant], results: list[dict], d
     write_atomically(target / "summary.json", json.dumps(
         {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "variants": len(variants),
          "failed": [r["name"] for r in results if "error" in r],
-         "compiles": sum(1 for r in results if r.get("compiled")), "seconds": sum(r.get("seconds", 0) for r in results)},
+         "compiles": sum(1 for r in results if r.get("compiled")),
+         "seconds": sum(r.get("seconds", 0) for r in results)},
         indent=2))
     if report:
         from forecast.report.sweep import render_sweep

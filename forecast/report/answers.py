@@ -232,7 +232,9 @@ def same_phrase(decision: dict, by_id: dict[str, dict], sid: str | None = None) 
     with it: "identical for this question to A (the same answer in every draw: ...)", or ""."""
     recorded = as_recorded(decision) or {}
     same = same_as(recorded.get("identical") or [], sid or recorded.get("best", ""))
-    return f"identical for this question to {', '.join(_label(by_id, t) for t in same)} ({IDENTICAL_WHY})" if same else ""
+    if not same:
+        return ""
+    return f"identical for this question to {', '.join(_label(by_id, t) for t in same)} ({IDENTICAL_WHY})"
 
 
 def option_label(decision: dict | None, by_id: dict[str, dict], sid: str) -> str:

@@ -797,6 +797,7 @@ def lead_view(s: dict, q: dict, entry: dict, by_id: dict[str, dict], best: dict)
     want = entry["decision"]["desirable"]
     sign = 1.0 if want == "yes" else -1.0
     lead = sign * (entry["posterior"][best["id"]] - entry["posterior"][rival])
+    lead_text = f"{quantity(lead, 2, sign=True)} in the probability of {want}"
     bars, left_out = lead_bars(s, entry, best["id"], rival, base)
     if not bars:
         return None
@@ -808,13 +809,14 @@ def lead_view(s: dict, q: dict, entry: dict, by_id: dict[str, dict], best: dict)
                 for pct, end in ((low, "low"), (high, "high"))]
         behind = next((pct for pct, v, e in ends if v < -e), None)
         gone = next((pct for pct, v, e in ends if v <= e), None)
-        sentence = (f"Its lead over {other} ({quantity(lead, 2, sign=True)} in the probability of {want}) hinges most on "
-                    f"\u201c{top['label']}\u201d: {swing} as its effect goes from its {low} to its {high} percentile"
+        sentence = (f"Its lead over {other} ({lead_text}) hinges most on \u201c{top['label']}\u201d: {swing} as its "
+                    f"effect goes from its {low} to its {high} percentile"
                     + (f"; at its {behind} percentile {other} would do better." if behind else
-                       f"; at its {gone} percentile the lead is gone (within Monte Carlo error of 0)." if gone else "."))
+                       f"; at its {gone} percentile the lead is gone (within Monte Carlo error of 0)." if gone else
+                       "."))
     else:
-        sentence = (f"No claim moves its lead over {other} ({quantity(lead, 2, sign=True)} in the probability of {want}) beyond "
-                    f"Monte Carlo error: the widest swing (\u201c{top['label']}\u201d: {swing}) is within it.")
+        sentence = (f"No claim moves its lead over {other} ({lead_text}) beyond Monte Carlo error: the widest swing "
+                    f"(\u201c{top['label']}\u201d: {swing}) is within it.")
     fig = figure(f"lead-{q['id']}", plots.tornado_chart, bars=bars, answer=lead, strategy_label=best["label"],
                  question=q["text"], percentiles=(low, high), lead={"over": other, "sought": want})
     return {"rival": rival, "rival_label": other, "lead": lead, "bars": bars, "left_out": left_out,
@@ -914,7 +916,8 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
                     "flip.")
         else:
             none = "No claim within its prior's 90% range flips the choice."
-        best = {**h["strategy"], "label": answers.option_label(decision, by_id, h["strategy"]["id"])} if decision else None
+        best = ({**h["strategy"], "label": answers.option_label(decision, by_id, h["strategy"]["id"])} if decision
+                else None)
         out.append({"id": h["id"], "text": h["text"], "best": best,
                     "rows": rows, "none": none})
     return out

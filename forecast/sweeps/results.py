@@ -8,12 +8,46 @@ import io
 
 import numpy as np
 import xarray as xr
+from pydantic import Field
 
+from forecast.results.shapes import JsonShape, shape_problems
 from forecast.scenario import Scenario
 from forecast.sweeps.variants import Variant
 
 #: The name of the reference variant: the scenario as written.
 AS_WRITTEN = "as written"
+
+
+class AnswerRecord(JsonShape):
+    probability: float | None = Field(ge=0.0, le=1.0)
+    mcse: float | None = Field(ge=0.0)
+    q05: float | None
+    median: float | None
+    q95: float | None
+
+
+class VerdictRecord(JsonShape):
+    verdict: str
+
+
+class VariantRecord(JsonShape):
+    """A finished variant's ``variants/NNNN.json`` (:func:`forecast.pipeline.sweep.fit_variant`),
+    as a resumed sweep reads it back into ``sweep.nc``."""
+
+    name: str
+    answers: dict[str, dict[str, AnswerRecord]]
+    best: dict[str, str]
+    tied: dict[str, list[str]]
+    equivalent: dict[str, list[str]] = {}
+    diagnostics: VerdictRecord
+
+
+def finished_record(record: object, name: str) -> bool:
+    """Whether ``record`` is a finished variant named ``name`` as this version writes it: a
+    resumed sweep fits any other again (text where a number belongs, an emptied record, another
+    variant's name), rather than reading it into its results."""
+    return (isinstance(record, dict) and "error" not in record and record.get("name") == name
+            and not shape_problems(VariantRecord, record))
 
 
 def with_reference(variants: list[Variant]) -> list[Variant]:
@@ -102,7 +136,8 @@ def flips(ds: xr.Dataset) -> list[dict]:
         for v in ds["variant"].values[1:]:
             best = str(ds["best"].sel(variant=v, question=q).values)
             cell = ds.sel(variant=v, question=q)
-            if not best or best == reference or ("equivalent" in ds and bool(cell["equivalent"].sel(strategy=reference))):
+            identical = "equivalent" in ds and bool(cell["equivalent"].sel(strategy=reference))
+            if not best or best == reference or identical:
                 continue  # the same option: the best as written, or a strategy identical to it under the variant
             p = cell["probability"]
             gap = sign * float(p.sel(strategy=best) - p.sel(strategy=reference))
