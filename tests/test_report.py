@@ -515,6 +515,18 @@ def test_replace_refuses_a_report_folder_that_holds_a_file_of_the_user_s(runs, t
     assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me" and (out / "index.html").is_file()
 
 
+def test_a_report_is_not_written_into_another_run_s_folder(runs, tmp_path):
+    """A tester's `forecast report RUN_A --out RUN_B/report` replaced B's report with A's, and
+    nothing told them apart."""
+    other = tmp_path / "b"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(RunError, match=r"b/report is inside the run directory .*b, not this run's .*: its report "
+                                       r"would stand beside another run's results; choose another --out"):
+        report.render_report(runs["full"], other / "report", replace=True)
+    assert list(other.iterdir()) == [other / "manifest.json"]
+
+
 def test_replace_refuses_a_directory_that_is_not_a_report(runs, tmp_path):
     precious = tmp_path / "notes"
     precious.mkdir()

@@ -22,7 +22,7 @@ from forecast.report.context import GENERATOR, INDEX, overview_context, shared_c
 from forecast.report.downloads import downloads
 from forecast.report.drawing import deferred_figures, draw_figures
 from forecast.results.staging import RunError, claim, discard, replace_folder, sibling_dir
-from forecast.results.store import Run
+from forecast.results.store import MANIFEST, Run
 
 
 def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
@@ -33,6 +33,7 @@ def render_report(run: Run, out: Path, *, replace: bool = False) -> Path:
     replaced, so a mistyped ``--out`` cannot delete anything else.
     """
     out = Path(out)
+    _not_another_runs(out, run)
     with claim(out):  # no other process renders into it meanwhile
         _check_target(out, replace=replace)
         files = {name: html.encode("utf-8") for name, html in render_pages(run, out).items()} | downloads(run)
@@ -79,6 +80,18 @@ def _is_report(path: Path) -> bool:
         return False
     with index.open(encoding="utf-8", errors="replace") as fh:
         return f'<meta name="generator" content="{GENERATOR}">' in fh.read(4096)
+
+
+def _not_another_runs(out: Path, run: Run) -> None:
+    """Refuse a folder inside another run directory (its ``report/``, say): the pages there
+    would be this run's beside the other's results, and nothing would tell them apart."""
+    try:
+        owner = next((d for d in Path(out).resolve().parents if (d / MANIFEST).is_file()), None)
+    except OSError:
+        return
+    if owner is not None and owner != run.path.resolve():
+        raise RunError(f"{out} is inside the run directory {owner}, not this run's ({run.path}): its report would "
+                       "stand beside another run's results; choose another --out")
 
 
 def _check_target(out: Path, *, replace: bool) -> None:
