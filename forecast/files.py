@@ -220,6 +220,17 @@ def _json_constant(word: str):
     raise JsonProblem(f"{word} is not a number JSON allows")
 
 
+def _json_object(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose every key is its own: with a key given twice, Python's reader keeps the
+    last value silently (a ledger line then showed 0.90 beside the Brier score of 0.35)."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise JsonProblem(f"the key {key[:40]!r} is given twice in one object")
+        found[key] = value
+    return found
+
+
 def _json_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e999 reads as infinity
@@ -236,10 +247,12 @@ def _json_int(text: str) -> int:
 
 def parse_json(text: str):
     """JSON data from ``text``, as strictly as JSON itself is (Python's reader takes NaN and
-    infinity), with every failure a :class:`JsonProblem`: a syntax error with its line and
-    column, NaN or infinity, a number too large, nesting too deep for the reader."""
+    infinity, and keeps the last of a key given twice), with every failure a
+    :class:`JsonProblem`: a syntax error with its line and column, NaN or infinity, a number too
+    large, a key given twice, nesting too deep for the reader."""
     try:
-        return json.loads(text, parse_constant=_json_constant, parse_float=_json_float, parse_int=_json_int)
+        return json.loads(text, parse_constant=_json_constant, parse_float=_json_float, parse_int=_json_int,
+                          object_pairs_hook=_json_object)
     except json.JSONDecodeError as exc:
         raise JsonProblem(exc.msg, syntax=True, line=exc.lineno, column=exc.colno) from None
     except RecursionError:

@@ -119,6 +119,12 @@ def _ledger(tmp_path: Path, *lines: str) -> Path:
     (json.dumps(_entry(outcome="yes")), "outcome: \"yes\" is text; it should be true or false"),
     (json.dumps(_entry(run=None)), "run: null; it should be an object { ... }"),
     ("[1, 2]", "line 2: not a ledger entry ([1, 2] is a list; an entry is a JSON object { ... })"),
+    # a tester's: 0.90 was shown beside the Brier score of 0.35, and a 300-digit log score averaged in
+    (json.dumps(_entry()).replace('"probability": 0.7', '"probability": 0.35, "probability": 0.9'),
+     "line 2: not a ledger entry (the key 'probability' is given twice in one object)"),
+    (json.dumps(_entry(log_score=1e308)), "log_score: 1e+308 is a number; it should be at most 100.0"),
+    (json.dumps(_entry(mcse=-0.01)), "mcse: -0.01 is a number; it should be at least 0.0"),
+    (json.dumps(_entry(run={"path": "/r", "draws": 0})), "run.draws: 0 is a whole number; it should be at least 1"),
     ("{not json", "line 2: not JSON (Expecting property name enclosed in double quotes at column 2)"),
 ])
 def test_a_line_that_is_not_an_entry_is_named_with_what_is_wrong(tmp_path: Path, line: str, message: str) -> None:

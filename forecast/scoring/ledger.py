@@ -136,7 +136,7 @@ class RunRef(JsonShape):
     scenario: str | None = None
     manifest_sha256: str | None = None
     inputs: dict[str, str] = {}
-    draws: int | None = None
+    draws: int | None = Field(default=None, ge=1)
 
 
 class QuestionRef(JsonShape):
@@ -145,6 +145,11 @@ class QuestionRef(JsonShape):
     resolution: str = ""
     rule: str = ""
     year: int | None = None
+
+
+#: A log score above this is no score this tool writes: probabilities are kept at least
+#: 1/(2 draws) from 0 and 1 (``forecast.scoring.scores``), so -ln p stays far below it.
+LOG_SCORE_LIMIT = 100.0
 
 
 class Entry(JsonShape):
@@ -159,13 +164,13 @@ class Entry(JsonShape):
     strategy: str
     baseline: bool | None = None
     probability: float = Field(ge=0.0, le=1.0)
-    mcse: float | None = None
+    mcse: float | None = Field(default=None, ge=0.0)
     outcome: bool
     resolved_value: Literal["yes", "no"] | float
     resolution_date: str | None = None
     source: str | None = None
     brier: float = Field(ge=0.0, le=1.0)
-    log_score: float = Field(ge=0.0)
+    log_score: float = Field(ge=0.0, le=LOG_SCORE_LIMIT)
 
 
 def _entry(path: Path, n: int, line: str, *, first: bool = False) -> dict:
