@@ -105,6 +105,16 @@ def test_a_run_shows_itself_in_one_line_in_a_notebook_not_as_its_whole_tree(writ
     assert shown.endswith("'tiny', 2 strategies, 6 questions, 2 chains x 50 draws)")  # no diagnostics written
 
 
+def test_a_file_of_a_run_that_is_a_symbolic_link_is_refused(written, tmp_path) -> None:
+    """A manifest may list a link whose target's sha256 it gives: it would read anything."""
+    run = shutil.copytree(written, tmp_path / "run")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the run's")
+    (run / "notes.txt").symlink_to(outside)
+    with pytest.raises(RunError, match="notes.txt is a symbolic link, which a run never writes"):
+        load_run(rehashed(run, "notes.txt"))
+
+
 def test_a_big_number_in_a_run_file_is_refused_by_its_limit(written, tmp_path) -> None:
     run = shutil.copytree(written, tmp_path / "run")
     text = (run / SUMMARY).read_text()

@@ -197,6 +197,9 @@ def load_run(path: str | Path, *, verify: bool = True) -> Run:
     if verify:
         for rel, digest in files.items():
             f = path / rel
+            if _linked(path, rel):  # a run writes files only: a link would read whatever it points to
+                raise RunError(f"{path}: {rel} is a symbolic link, which a run never writes; it was edited: re-run "
+                               "the scenario")
             if not f.is_file():
                 raise RunError(f"{path}: {rel} is missing; the run is incomplete. Re-run the scenario")
             if rel.startswith("report/"):
@@ -275,6 +278,16 @@ def _check_scenario_copy(path: Path) -> None:
         read_text(path / SCENARIO_COPY, what="a run's copy of its scenario", limit=MAX_SCENARIO_BYTES)
     except FileProblem as exc:
         raise RunError(f"{path}: {SCENARIO_COPY} {exc.reason}; it was damaged: re-run the scenario") from None
+
+
+def _linked(path: Path, rel: str) -> bool:
+    """Whether ``rel`` or a folder on its way inside the run ``path`` is a symbolic link."""
+    here = path
+    for part in PurePosixPath(rel).parts:
+        here = here / part
+        if here.is_symlink():
+            return True
+    return False
 
 
 def _listed_files(path: Path, manifest: dict) -> dict[str, str]:
