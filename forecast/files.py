@@ -153,7 +153,9 @@ def read_bytes(path: Path, *, what: str, limit: int) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         raise FileProblem("is not a regular file (a device, pipe or socket)", give)
     if info.st_size > limit:
-        raise FileProblem(f"is {_size_words(info.st_size)}, more than the limit of {_size_words(limit)} for {what}",
+        size = _size_words(info.st_size)
+        size = size if size != _size_words(limit) else f"{info.st_size:,} bytes"  # not "4 MiB, more than 4 MiB"
+        raise FileProblem(f"is {size}, more than the limit of {_size_words(limit)} for {what}",
                           "check that this is the file you meant")
     try:
         with path.open("rb") as fh:

@@ -128,6 +128,9 @@ def test_a_file_beyond_the_size_limit_is_refused(tmp_path: Path, monkeypatch) ->
     path = write_scenario(tmp_path, CHAIN)
     monkeypatch.setattr(load, "MAX_SCENARIO_BYTES", 100)
     _refused(path, "1 problem\n  - is … bytes, more than the limit of 100 bytes for a scenario .toml file")
+    monkeypatch.setattr(load, "MAX_SCENARIO_BYTES", 4 << 20)  # a tester's: "is 4 MiB, more than the limit of 4 MiB"
+    path.write_bytes(path.read_bytes() + b"#" * ((4 << 20) + 1 - path.stat().st_size))
+    _refused(path, "is 4,194,305 bytes, more than the limit of 4 MiB for a scenario .toml file")
 
 
 def test_an_unreadable_scenario_says_so(tmp_path: Path, monkeypatch) -> None:

@@ -14,9 +14,9 @@ instead of exhausting the machine.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forecast.settings import MAX_SEED
 
@@ -63,10 +63,29 @@ class _Strict(BaseModel):
 PriorSpec = dict[str, Any]
 
 
+def _not_blank(text: str) -> str:
+    if text and not text.strip():
+        raise ValueError("is only spaces; give the words")
+    return text
+
+
+def _blank_or_words(text: str) -> str:
+    if text and not text.strip():
+        raise ValueError("is only spaces; give the words, or leave the key out")
+    return text
+
+
+#: Text that a page shows in place of an id or a number: given, and more than spaces ("   "
+#: passed where "" was refused, and left a blank where a label belongs).
+Shown = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
+#: The same for text that may be left out ("" uses the id).
+MaybeShown = Annotated[str, AfterValidator(_blank_or_words)]
+
+
 class ScenarioInfo(_Strict):
     """``[scenario]``: what the file is about and the years it covers."""
 
-    name: str = Field(min_length=1)
+    name: Shown
     description: str = ""
     source: str = ""
     source_url: str = ""
@@ -120,7 +139,7 @@ UNMEASURED_DRIFT_SD = 0.02
 class NodeSpec(_Strict):
     """``[nodes.ID]``: a factor of the argument."""
 
-    label: str = Field(min_length=1)
+    label: Shown
     role: Literal["lever", "factor", "outcome"] = "factor"
     description: str = ""
     display: DisplaySpec = DisplaySpec()
@@ -135,7 +154,7 @@ class NodeSpec(_Strict):
 
 class HypothesisSpec(_Strict):
     id: str = Field(pattern=ID_PATTERN)
-    label: str = ""
+    label: MaybeShown = ""
     weight: float = Field(gt=0, le=WEIGHT_LIMIT)
     quote: str = ""
     prior: PriorSpec
@@ -148,7 +167,7 @@ class ClaimSpec(_Strict):
     cause: str
     effect: str
     lag: int = Field(default=1, ge=0, le=1)  # an int, not Literal[0, 1]: a Literal takes false for 0
-    label: str = ""
+    label: MaybeShown = ""
     quote: str = ""
     prior: PriorSpec | None = None
     hypotheses: list[HypothesisSpec] = Field(default_factory=list, max_length=LIMITS["hypotheses"])
@@ -157,7 +176,7 @@ class ClaimSpec(_Strict):
 class IndicatorSpec(_Strict):
     """``[indicators.ID]``: a data series that measures a node."""
 
-    label: str = Field(min_length=1)
+    label: Shown
     node: str
     file: str
     column: str
@@ -165,7 +184,7 @@ class IndicatorSpec(_Strict):
     transform: Literal["identity", "log", "logit_percent"] = "identity"
     direction: Literal["+", "-"] = "+"
     unit: str = ""
-    source: str = Field(min_length=1)
+    source: Shown
     url: str = ""
     intercept: PriorSpec = Field(default_factory=lambda: {"dist": "Normal", "mu": 0.0, "sigma": 0.5})
     loading: PriorSpec = Field(default_factory=lambda: {"dist": "LogNormal", "mu": 0.0, "sigma": 0.3})
@@ -188,7 +207,7 @@ class StrategySpec(_Strict):
     """``[[strategies]]``: do-interventions on levers, from the start year on."""
 
     id: str = Field(pattern=ID_PATTERN)
-    label: str = ""
+    label: MaybeShown = ""
     description: str = ""
     baseline: bool = False
     #: lever -> a number or one per forecast year (display scale), "hold", or a
@@ -201,7 +220,7 @@ class QuestionSpec(_Strict):
     """``[[questions]]``: is SUBJECT in YEAR below/above a threshold or its level in another year?"""
 
     id: str = Field(pattern=ID_PATTERN)
-    text: str = Field(min_length=1)
+    text: Shown
     subject: str
     year: int = Field(ge=YEARS[0], le=YEARS[1])
     comparison: Literal["below", "above"]

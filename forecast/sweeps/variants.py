@@ -86,6 +86,8 @@ def _toml_value(value: Any) -> str:
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if hasattr(value, "isoformat"):  # a TOML date or time, as TOML writes it (repr: datetime.date(2027, 1, 1))
+        return value.isoformat()
     return repr(value)
 
 
