@@ -132,7 +132,17 @@ def _echo_err(msg: str) -> None:
 #: Every path a command reads or writes. click checks nothing of it (no "exists", "is a
 #: directory" or "is not readable" usage error, exit 2, with no fix): the loaders check each
 #: path as they read it and say what is wrong and what to do, with the README's exit code (1).
-PATH = click.Path(path_type=Path, readable=False)
+class Place(click.Path):
+    """A path given on the command line: never empty (``Path("")`` is the working directory,
+    so ``--out ''`` was taken for it)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; give a file or folder name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PATH = Place(path_type=Path, readable=False)
 
 
 @click.group(epilog=EPILOG)

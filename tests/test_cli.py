@@ -277,3 +277,8 @@ def test_a_number_on_the_command_line_is_read_from_ascii_digits_only(option) -> 
     done = CliRunner().invoke(cli, ["run", str(DEFAULT_SCENARIO), *option])
     assert done.exit_code == 2 and "written in the digits 0-9" in done.output, done.output
 
+
+def test_an_empty_path_is_refused_not_taken_for_the_working_directory() -> None:
+    done = CliRunner().invoke(cli, ["run", str(DEFAULT_SCENARIO), "--out", ""])
+    assert done.exit_code == 2 and "an empty path; give a file or folder name" in done.output
+
