@@ -207,6 +207,7 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     from forecast.progress import StageProgress
     from forecast.results.store import RunError
     from forecast.scenario import ScenarioError
+    from forecast.scenario.load import UnknownStrategy
 
     interactive = sys.stderr.isatty() and not quiet
     progress = None if quiet else StageProgress(lambda msg: _echo_err(f"[forecast] {msg}"), live=interactive)
@@ -216,6 +217,9 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
         result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,
                               keep_draws=keep_draws, report=not no_report, command=["forecast", *sys.argv[1:]],
                               progress=progress, warn=lambda warning: _echo_err(f"warning: {warning}"))
+    except UnknownStrategy as exc:  # an option's value: a usage error
+        raise click.BadParameter(f"{', '.join(map(repr, exc.unknown))}: {scenario} has no such strategy; give one of "
+                                 f"{', '.join(exc.known)}", param_hint="--strategy") from None
     except (ScenarioError, RunError) as exc:
         _echo_err(f"error: {exc}")
         sys.exit(EXIT_BAD_INPUT)

@@ -194,7 +194,8 @@ def test_strategy_option_keeps_the_named_and_the_baseline(chain_file, tmp_path) 
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert [s["id"] for s in summary["strategies"]] == ["hold_low", "natural"]
     bad = CliRunner().invoke(cli, ["run", str(chain_file), "--strategy", "nope", "-q", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 1 and "no strategy 'nope'" in bad.output
+    assert bad.exit_code == 2 and "--strategy: 'nope': " in bad.output and "has no such strategy" in bad.output
+    assert not (tmp_path / "x").exists()  # an option's bad value: a usage error, before anything is written
 
 
 @pytest.mark.slow

@@ -726,6 +726,16 @@ def _desirable_answer(q, kind: str, nodes: dict[str, Node], indicators: dict) ->
     return "yes" if rising == (node.desirable == "higher") else "no"
 
 
+class UnknownStrategy(ScenarioError):
+    """Strategies asked for by id that the scenario does not have (the command line's
+    ``--strategy``: a usage error there, exit 2)."""
+
+    def __init__(self, file: Path, unknown: list[str], known: list[str]):
+        self.unknown, self.known = unknown, known
+        super().__init__(file, [Problem("strategies", f"no strategy {u!r}; known: {', '.join(known)}")
+                                for u in unknown])
+
+
 def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
     """Keep the named strategies (and the baseline, which contrasts need); one name may be
     given as text (a notebook's ``strategies="engage"``, not its letters)."""
@@ -735,7 +745,6 @@ def select_strategies(scenario: Scenario, names: list[str] | None) -> Scenario:
     known = {s.id for s in scenario.strategies}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ScenarioError(scenario.path, [Problem("strategies", f"no strategy {u!r}; known: {', '.join(sorted(known))}")
-                                            for u in unknown])
+        raise UnknownStrategy(scenario.path, unknown, sorted(known))
     keep = tuple(s for s in scenario.strategies if s.id in names or s.baseline)
     return replace(scenario, strategies=keep)
