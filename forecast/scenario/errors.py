@@ -170,7 +170,8 @@ def beyond_display(value: float, key: str = "") -> str:
     and the fix: the display's own ``scale`` and ``offset`` are to be checked, any other number
     given in larger units."""
     fix = "check the number" if key in ("scale", "offset") else "give the node's values in larger units (its display.scale)"
-    return f"{value:g} is beyond the limit of ±{limit_text(DISPLAY_LIMIT)} on a display scale; {fix}"
+    given = f"{value:g}" if abs(float(f"{value:g}")) > DISPLAY_LIMIT else repr(value)  # 1e15 + 0.5 read as 1e+15
+    return f"{given} is beyond the limit of ±{limit_text(DISPLAY_LIMIT)} on a display scale; {fix}"
 
 
 def problem_from_pydantic(err: dict, allowed: set[str] | None = None) -> Problem:
