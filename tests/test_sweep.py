@@ -23,7 +23,7 @@ from forecast.pipeline import sweep as sweep_module
 from forecast.scenario import load_scenario
 from forecast.settings import SamplerSettings
 from forecast.sweeps.engine import Cluster
-from forecast.sweeps.results import AS_WRITTEN, flips, is_flip
+from forecast.sweeps.results import AS_WRITTEN, flips, is_flip, with_reference
 from forecast.sweeps.variants import (
     MAX_VARIANTS,
     SweepError,
@@ -139,6 +139,13 @@ def test_a_sweep_file_lists_named_variants(tmp_path) -> None:
     f.write_text('[[variants]]\nname = 5\n')
     with pytest.raises(SweepError, match=r'variants\[0\]: give each variant a name = "..." as text \(5 is a whole number\)'):
         read_sweep_file(f)
+    f.write_text('[[variants]]\nname = "a"\nscenario = ""\n')  # was taken for the swept file
+    with pytest.raises(SweepError, match=r"variants\[0\].scenario: the path of a scenario file, as text \(or leave"):
+        read_sweep_file(f)
+    f.write_text('[[variants]]\nname = "as written"\nchanges = { "scenario.shock_df" = 4 }\n')
+    with pytest.raises(SweepError, match="'as written' is used twice: the scenario as written is fitted under that "
+                                         "name in every sweep; name yours otherwise"):
+        resolve_all(with_reference(read_sweep_file(f)), tmp_path / "sc.toml")
 
 
 def test_an_unquoted_dotted_key_in_a_sweep_file_is_refused_with_the_quoted_path(tmp_path) -> None:

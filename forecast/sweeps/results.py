@@ -12,10 +12,7 @@ from pydantic import Field
 
 from forecast.results.shapes import JsonShape, shape_problems
 from forecast.scenario import Scenario
-from forecast.sweeps.variants import Variant
-
-#: The name of the reference variant: the scenario as written.
-AS_WRITTEN = "as written"
+from forecast.sweeps.variants import AS_WRITTEN, Variant
 
 
 class AnswerRecord(JsonShape):

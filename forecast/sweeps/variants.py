@@ -45,6 +45,8 @@ SWEEP_DEPTH = 6
 
 #: The key that names a whole alternative scenario file.
 WHOLE_FILE = "scenario"
+#: The name of the reference variant: the scenario as written, fitted in every sweep.
+AS_WRITTEN = "as written"
 
 
 class SweepError(ForecastError, ValueError):
@@ -264,13 +266,14 @@ def read_sweep_file(path: Path) -> list[Variant]:
             raise SweepError(f"{where}.changes: a table of key path = value")
         _check_paths(changes, where)
         base = entry.get("scenario")
-        if base is not None and not isinstance(base, str):
-            raise SweepError(f"{where}.scenario: the path of a scenario file, as text")
+        if base is not None and (not isinstance(base, str) or not base.strip()):
+            raise SweepError(f"{where}.scenario: the path of a scenario file, as text (or leave the key out for "
+                             "the swept file)")
         out.append(Variant(entry["name"].strip(), dict(changes), (path.parent / base) if base else None))
     names = [v.name for v in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SweepError(f"{path}: variant name {dupes[0]!r} is used twice; names must be unique")
+        raise SweepError(f"{path}: variant name {dupes[0]!r} is used twice; give each variant its own name")
     if len(out) > MAX_VARIANTS:
         raise SweepError(f"{path}: {len(out):,} variants, more than {MAX_VARIANTS:,}")
     return out
@@ -370,7 +373,11 @@ def resolve_all(variants: list[Variant], base: Path) -> list[Scenario]:
     names = [v.name for v in variants]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SweepError(f"variant name {dupes[0]!r} is used twice")
+        why = (": the scenario as written is fitted under that name in every sweep; name yours otherwise"
+               if dupes[0] == AS_WRITTEN else
+               "; give each variant its own name (--vary names a variant by its values: two files of the same "
+               "name give one; rename one, or list them in a --sweep file with names)")
+        raise SweepError(f"variant name {dupes[0]!r} is used twice{why}")
     found, problems = [], []
     for v in variants:
         try:
