@@ -50,13 +50,13 @@ def _compile_settings() -> None:
 
 _compile_settings()
 
-__all__ = ["ForecastError", "ScenarioWarning", "Scenario", "ScenarioError", "load_scenario", "SamplerSettings",
-           "run_scenario", "load_run", "score_run"]
+__all__ = ["ForecastError", "ScenarioWarning", "SamplerWarning", "Scenario", "ScenarioError", "load_scenario",
+           "SamplerSettings", "run_scenario", "load_run", "score_run"]
 
 #: Where each name of the package's API lives. Imported when first used (PEP 562), so that
 #: ``import forecast`` stays light: the executable puts its signal handlers in place before
 #: NumPy or PyMC load (:mod:`forecast.__main__`).
-_API = {"ForecastError": "forecast.errors", "ScenarioWarning": "forecast.errors",
+_API = {"ForecastError": "forecast.errors", "ScenarioWarning": "forecast.errors", "SamplerWarning": "forecast.errors",
         "Scenario": "forecast.scenario", "ScenarioError": "forecast.scenario", "load_scenario": "forecast.scenario",
         "SamplerSettings": "forecast.settings", "run_scenario": "forecast.pipeline",
         "load_run": "forecast.results.store", "score_run": "forecast.scoring.score"}

@@ -203,6 +203,7 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     from forecast.compiled import runtime
 
     runtime.start_background_compile()  # first, so that it overlaps the imports below too
+    from forecast.errors import SamplerWarning
     from forecast.pipeline import run_scenario
     from forecast.progress import StageProgress
     from forecast.results.store import RunError
@@ -214,9 +215,11 @@ def run(scenario: Path, strategies: tuple[str, ...], draws: int, tune: int, chai
     try:
         settings = SamplerSettings(draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                                    target_accept=target_accept, progress=interactive)
-        result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,
-                              keep_draws=keep_draws, report=not no_report, command=["forecast", *sys.argv[1:]],
-                              progress=progress, warn=lambda warning: _echo_err(f"warning: {warning}"))
+        with warnings.catch_warnings():  # the verdict is printed below, with its numbers
+            warnings.simplefilter("ignore", SamplerWarning)
+            result = run_scenario(scenario, settings, strategies=list(strategies) or None, out=out,
+                                  keep_draws=keep_draws, report=not no_report, command=["forecast", *sys.argv[1:]],
+                                  progress=progress, warn=lambda warning: _echo_err(f"warning: {warning}"))
     except UnknownStrategy as exc:  # an option's value: a usage error
         raise click.BadParameter(f"{', '.join(map(repr, exc.unknown))}: {scenario} has no such strategy; give one of "
                                  f"{', '.join(exc.known)}", param_hint="--strategy") from None

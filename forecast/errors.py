@@ -21,3 +21,10 @@ class ScenarioWarning(UserWarning):
     """Something in a scenario worth a look that does not stop a run (a lever its horizon
     cannot reach, a data value far from its series, ...): :meth:`Scenario.warnings` lists them,
     and the Python API issues each as this warning unless given a ``warn`` callback."""
+
+
+class SamplerWarning(UserWarning):
+    """A run whose sampler's verdict is not OK (R-hat, effective sample size, divergences): the
+    Python API issues it once the run is written, as PyMC warns of R-hat; the command line says
+    the verdict itself (and exits 3 with ``--strict``)."""
+

@@ -6,8 +6,11 @@ model and the sampler their meaning.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields
 from typing import Literal
+
+from forecast.errors import ForecastError
 
 Sampler = Literal["nutpie", "pymc"]
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
@@ -25,6 +28,27 @@ RANGES = {"draws": (10, MAX_DRAWS), "tune": (10, MAX_DRAWS), "chains": (1, MAX_C
 TARGET_ACCEPT_RANGE = (0.5, 0.999)
 
 
+class SettingsError(ForecastError, ValueError):
+    """A setting out of its range or of the wrong kind, named with what it takes."""
+
+
+def whole(value: object) -> int | None:
+    """``value`` as an int if it is a whole number (a NumPy integer too; a bool is not), else None."""
+    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+
+
+def check_keep_draws(value: object) -> int | None:
+    """``keep_draws`` of a run: None (all) or a whole number of draws per chain, at least 1
+    (the command line's ``--keep-draws``; -5 wrote a run whose stored forecasts were empty)."""
+    if value is None:
+        return None
+    n = whole(value)
+    if n is None or n < 1:
+        raise SettingsError(f"keep_draws must be a whole number of draws per chain, at least 1 (or None for all), "
+                            f"got {value!r}")
+    return n
+
+
 @dataclass
 class SamplerSettings:
     """How to sample: the command line's options, with their defaults written once here."""
@@ -40,19 +64,24 @@ class SamplerSettings:
     def __post_init__(self) -> None:
         """Refuse what the command line's options would refuse, by name (a notebook's typo must
         not run another sampler, or fail deep inside one after the compile)."""
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
-                                      or not 0 <= self.seed <= MAX_SEED):
-            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
+        if self.seed is not None:
+            seed = whole(self.seed)
+            if seed is None or not 0 <= seed <= MAX_SEED:
+                raise SettingsError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
+            self.seed = seed  # a NumPy integer as a plain int: it goes into JSON and to nutpie
         for name, (low, high) in RANGES.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+            value = whole(getattr(self, name))
+            if value is None or not low <= value <= high:
+                raise SettingsError(f"{name} must be a whole number from {low:,} to {high:,}, got "
+                                    f"{getattr(self, name)!r}")
+            setattr(self, name, value)
         if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+            raise SettingsError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         low, high = TARGET_ACCEPT_RANGE
-        if isinstance(self.target_accept, bool) or not isinstance(self.target_accept, (int, float)) \
+        if isinstance(self.target_accept, bool) or not isinstance(self.target_accept, numbers.Real) \
                 or not low <= self.target_accept <= high:
-            raise ValueError(f"target_accept must be a number from {low} to {high}, got {self.target_accept!r}")
+            raise SettingsError(f"target_accept must be a number from {low} to {high}, got {self.target_accept!r}")
+        self.target_accept = float(self.target_accept)
 
     @classmethod
     def default(cls, name: str):

@@ -208,8 +208,9 @@ def test_every_refusal_the_cli_turns_into_exit_1_is_a_forecast_error_a_notebook_
     from forecast.sweeps.variants import SweepError
 
     from forecast.calibration.sbc import CalibrationError
+    from forecast.settings import SettingsError
 
     for refusal in (ScenarioError, RunError, ScoringError, ResolutionError, LedgerError, SweepError, ClusterError,
-                    OriginsError, CalibrationError):
+                    OriginsError, CalibrationError, SettingsError):
         assert issubclass(refusal, ForecastError), refusal
     assert not issubclass(RuntimeError, ForecastError)  # a sampler's failure is not a refusal of input (exit 3)

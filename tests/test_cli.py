@@ -112,6 +112,11 @@ def test_results_load_with_arviz_and_xarray(default_run) -> None:
     with h5py.File(out / "results.nc") as f:  # small results are not compressed (faster to write)
         assert f["forecast"]["node_value"].compression is None
     assert az.summary(tree, var_names=["effect"]).shape[0] == len(tree["posterior"]["claim"])
+    posterior = tree["posterior"]  # what an ArviZ user reads there: each variable says what it is
+    assert posterior["effect"].attrs["description"].startswith("beta: each claim's long-run effect")
+    assert all("description" in posterior[v].attrs for v in posterior.data_vars)
+    # the default scenario weighs competing hypotheses: its chains are a resample, and say so
+    assert "they are not Markov chains" in posterior.attrs["chains_note"]
 
 
 @pytest.mark.slow

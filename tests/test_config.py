@@ -442,6 +442,40 @@ def test_the_python_api_issues_a_scenario_s_warnings_as_python_warnings_unless_g
     assert given == s.warnings()
 
 
+def test_the_python_api_refuses_bad_arguments_before_anything_samples_as_forecast_errors(tmp_path, monkeypatch) -> None:
+    """A notebook's keep_draws=-5 wrote a run with empty forecasts, "10" failed after sampling;
+    a dict of settings and a loaded Scenario are taken as they are; NumPy integers are whole."""
+    import numpy as np
+
+    from forecast import ForecastError, SamplerSettings, run_scenario
+    from forecast.compiled import runtime
+    from forecast.settings import SettingsError
+
+    monkeypatch.setattr(runtime, "start_background_compile", lambda: None)
+    path = write_scenario(tmp_path, CHAIN)
+    for keep in (-5, 0, "10", 3.5, True):
+        with pytest.raises(SettingsError, match=f"keep_draws must be a whole number .*got {re.escape(repr(keep))}"):
+            run_scenario(path, keep_draws=keep, out=tmp_path / "never")
+    with pytest.raises(ForecastError, match="draws must be a whole number from 10"):  # a dict: SamplerSettings' own checks
+        run_scenario(path, {"draws": 5}, out=tmp_path / "never")
+    with pytest.raises(SettingsError, match="settings must be SamplerSettings"):
+        run_scenario(path, 500, out=tmp_path / "never")
+    with pytest.raises(ForecastError, match="already exists and is not empty"):  # a Scenario: loaded, then refused here
+        run_scenario(load_scenario(path), out=tmp_path)
+    assert not (tmp_path / "never").exists()
+    settings = SamplerSettings(draws=np.int64(200), seed=np.int64(3))
+    assert (settings.draws, settings.seed) == (200, 3) and type(settings.draws) is int
+
+
+def test_a_scenario_shows_itself_in_one_line_and_finds_a_claim_by_id() -> None:
+    s = load_scenario(DEFAULT_SCENARIO)
+    assert repr(s) == (f"Scenario({str(DEFAULT_SCENARIO)!r}: 'US engagement with Russia and the Sino-Russian "
+                       "partnership', 2012-2029, 8 nodes, 12 claims, 5 indicators, 4 strategies, 7 questions)")
+    assert s.claim("countering_china").cause == "us_pressure_china"
+    with pytest.raises(KeyError, match="no claim 'nope'; the claims are antagonism_pushes_russia_to_china, "):
+        s.claim("nope")
+
+
 def test_a_move_past_an_index_s_bound_says_where_it_is_capped_and_in_how_many_draws(tmp_path) -> None:
     """Up 20 points over 5 years passes 99 in 2009 from 85, in 2010 from 81.2, never from 70: the
     summary's words say so with the share of draws, and its data list the cap."""

@@ -135,3 +135,17 @@ def test_a_low_effective_sample_size_says_whether_it_is_the_bulk_or_the_tail() -
 
     assert judge_ess(180.0, 150.0, 2)[1].startswith("effective sample size (tail) 150 < 200")
     assert judge_ess(50.0, 98.0, 2)[1].startswith("effective sample size (bulk) 50 is too low")
+
+
+@pytest.mark.slow
+def test_a_notebook_is_warned_of_a_sampler_verdict_that_is_not_ok(tmp_path) -> None:
+    """The command line prints the verdict; run_scenario said nothing (a FAIL showed only in
+    run.summary), where PyMC warns of its R-hat. 1 chain of 10 draws cannot pass."""
+    from forecast import SamplerSettings, SamplerWarning, run_scenario
+
+    from .conftest import CHAIN, write_scenario
+
+    with pytest.warns(SamplerWarning, match=r"the sampler's verdict for .*run is FAIL: .*run.summary\['diagnostics'\]"):
+        run = run_scenario(write_scenario(tmp_path, CHAIN), SamplerSettings(draws=10, tune=10, chains=1, seed=1),
+                           out=tmp_path / "run", report=False)
+    assert run.summary["diagnostics"]["verdict"] == "fail"

@@ -198,6 +198,7 @@ def test_prior_only_answers_stand_beside_the_posterior_ones(hinge_run) -> None:
 def test_a_run_against_itself_moves_nothing(hinge_run) -> None:
     found = diff_runs(hinge_run, hinge_run)
     assert found.changes == [] and found.moved == [] and found.decisions == [] and found.decisions_not_compared == []
+    assert diff_runs(hinge_run.path, str(hinge_run.path)) == found  # run directories do, as in forecast diff
     result = CliRunner().invoke(cli, ["diff", str(hinge_run.path), str(hinge_run.path)])
     assert result.exit_code == 0 and "no answer moved beyond its Monte Carlo error" in result.output
     assert result.output.startswith("0 decisions changed")

@@ -15,17 +15,18 @@ from __future__ import annotations
 import gc
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
 from forecast import interrupts
 from forecast.backtest.hindcast import one_step_ahead
 from forecast.compiled import runtime
-from forecast.errors import ScenarioWarning
+from forecast.errors import SamplerWarning, ScenarioWarning
 from forecast.model.build import build_model
 from forecast.posterior.draws import Draws
 from forecast.posterior.explore import Explored, explore
@@ -37,7 +38,7 @@ from forecast.results.summary import build_summary, jsonable
 from forecast.results.tree import results_tree, thin_forecasts, with_group
 from forecast.scenario import Scenario, load_scenario, select_strategies
 from forecast.sensitivity.analysis import analyse_sensitivity
-from forecast.settings import SamplerSettings
+from forecast.settings import SamplerSettings, SettingsError, check_keep_draws
 
 
 @dataclass
@@ -76,8 +77,8 @@ def frozen_heap():
 
 
 def run_scenario(
-    path: str | Path,
-    settings: SamplerSettings | None = None,
+    path: str | Path | Scenario,
+    settings: SamplerSettings | Mapping[str, Any] | None = None,
     *,
     strategies: list[str] | None = None,
     out: str | Path | None = None,
@@ -89,21 +90,33 @@ def run_scenario(
     timings: Timings | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> store.Run:
-    """Validate, sample once, forecast every strategy, write the run directory (and report);
-    ``progress`` shows each stage (:mod:`forecast.progress`). The scenario's warnings
-    (:meth:`Scenario.warnings`) come before anything samples: to ``warn`` when given (the CLI
-    prints them), else as :class:`~forecast.errors.ScenarioWarning` s, which a notebook shows
-    and ``warnings.simplefilter`` can silence or turn into errors."""
+    """Validate, sample once, forecast every strategy, write the run directory (and report).
+
+    ``path``: a scenario file, or a :class:`Scenario` already loaded. ``settings``: the
+    sampler's (:class:`SamplerSettings`, or a dict of its fields). ``strategies``: ids to
+    forecast (and the baseline), all by default. ``out``: the run directory to create, by
+    default ``reports_root/<scenario>-<UTC time>``. ``keep_draws``: draws per chain kept in the
+    stored forecasts (all by default). ``report``: render ``report/``. ``progress``: a
+    :class:`~forecast.progress.StageProgress` shows each stage (``StageProgress(print)`` in a
+    notebook). The scenario's warnings (:meth:`Scenario.warnings`) come before anything
+    samples: to ``warn`` when given (the CLI prints them), else as
+    :class:`~forecast.errors.ScenarioWarning` s; a sampler verdict that is not OK comes as a
+    :class:`~forecast.errors.SamplerWarning` once the run is written. Both are Python warnings
+    that ``warnings.simplefilter`` can silence or turn into errors. Refusals are
+    :class:`~forecast.errors.ForecastError` s, raised before anything samples where they can be."""
+    keep_draws = check_keep_draws(keep_draws)
+    settings = SamplerSettings(**settings) if isinstance(settings, Mapping) else settings or SamplerSettings()
+    if not isinstance(settings, SamplerSettings):
+        raise SettingsError(f"settings must be SamplerSettings(...) or a dict of its fields, got {settings!r}")
     runtime.start_background_compile()  # the likelihood's kernel, in a child process, meanwhile
     timings = timings or Timings()
     with timings.timed("validate", progress):
-        scenario = select_strategies(load_scenario(path), strategies)
+        scenario = select_strategies(path if isinstance(path, Scenario) else load_scenario(path), strategies)
     for warning in scenario.warnings():
         if warn is not None:
             warn(warning)
         else:
             warnings.warn(warning, ScenarioWarning, stacklevel=2)
-    settings = settings or SamplerSettings()
     settings = replace(settings, seed=scenario.seed if settings.seed is None else settings.seed)
     target = Path(out) if out else store.default_run_dir(scenario, Path(reports_root))
     with store.claim(target):  # no other process writes it meanwhile; refused now, not after sampling
@@ -127,7 +140,13 @@ def run_scenario(
 
                     with timings.timed("report", progress):
                         render_report(store.load_run(tmp), tmp / "report")
-    return store.load_run(target)
+    run = store.load_run(target)
+    verdict = summary["diagnostics"].get("verdict")
+    if verdict not in (None, "ok"):
+        said = "; ".join(summary["diagnostics"].get("messages") or [])
+        warnings.warn(f"the sampler's verdict for {target} is {verdict.upper()}: {said} (run.summary['diagnostics'])",
+                      SamplerWarning, stacklevel=2)
+    return run
 
 
 def analyse(scenario: Scenario, explored: Explored, settings: SamplerSettings, *, keep_draws: int | None = None,

@@ -92,6 +92,15 @@ MAX_COMBINATIONS = LIMITS["combinations"]
 WEIGHT_MCSE_WARN, WEIGHT_MCSE_FAIL = 0.02, 0.05
 
 
+#: Said in the posterior's and sample_stats' attributes of a run that weighed competing
+#: hypotheses, where ArviZ users look: R-hat over these chains read 1.00 where a fit's was 1.05.
+RESAMPLED_CHAINS = (
+    "chain and draw index a weighted resample of one fit per combination of competing hypotheses, "
+    "shuffled: they are not Markov chains, so R-hat, ESS, rank and energy plots over them say nothing "
+    "about the sampling; summary.json's diagnostics judge each fit (combination, source_chain and "
+    "source_draw say where each draw came from)")
+
+
 class TooManyCombinations(ValueError):
     """The claims' hypotheses make more combinations than :data:`MAX_COMBINATIONS`."""
 
@@ -510,8 +519,10 @@ class Weighing:
             "combination_weights_mcse": [float(x) for x in self.weights_mcse],
             "combination_log_evidence": [float(x) for x in self.log_evidence],
             "exact_weights": int(self.exact),
+            "chains_note": RESAMPLED_CHAINS,
         })
         sample_stats = shaped(sample_stats)
+        sample_stats.attrs["chains_note"] = RESAMPLED_CHAINS
         return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
 
     def combined_diagnostics(self) -> Diagnostics:

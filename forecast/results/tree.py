@@ -20,6 +20,42 @@ from forecast.progress import Advance, no_advance
 from forecast.scenario.domain import Scenario
 from forecast.streams import RandomStreams
 
+#: What each variable of ``results.nc`` is, kept in its ``description`` attribute (the symbols are
+#: docs/model.md's equations; "standard units" are the latent scale of the levels).
+DESCRIPTIONS = {
+    "baseline": "mu: a node's baseline level, standard units",
+    "persistence": "phi: how much of a node's deviation from its moving level lasts a year (1: a unit root)",
+    "volatility": "sigma: the scale of a node's transitory yearly shocks, standard units",
+    "shift": "omega: the scale of a node's lasting shifts of its moving level, standard units",
+    "drift": "g: a node's drift of its moving level per year, standard units",
+    "effect": "beta: each claim's long-run effect of its cause on its effect, standard units per standard unit",
+    "intercept": "a: an indicator's intercept on its standardised scale (0 for a node's anchor indicator)",
+    "loading": "b: how far an indicator moves per standard unit of its node (1 for a node's anchor indicator)",
+    "noise": "tau: an indicator's measurement noise on its standardised scale",
+    "level": "x: a node's latent level, standard units",
+    "trend": "m: a node's moving level (its lasting shifts and drift), standard units",
+    "node_value": "a node's level on its display scale (the 0-100 index, or its linear unit)",
+    "shock_scale": "lambda: each year's shock scale (Student-t as a scale mixture); a year's large value is a break",
+    "indicator_value": "an indicator's value in its own unit",
+    "evidence": "the observations the model conditions on, each indicator's transformed value standardised",
+    "combination": "the fit (combination of competing hypotheses) a draw comes from",
+    "hypothesis": "the hypothesis a draw has for each claim with competing hypotheses",
+    "source_chain": "the chain of its fit a draw comes from",
+    "source_draw": "the draw of its fit's chain a draw comes from",
+}
+#: Variables starting with "_" are the sampler's own parametrisation of the ones above.
+INTERNAL = ("the sampler's own parametrisation of a parameter (effect, intercept, loading): read that "
+            "variable, named without the leading underscore, instead")
+
+
+def described(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with each variable's ``description`` (:data:`DESCRIPTIONS`), where it has none."""
+    for name, var in ds.data_vars.items():
+        text = DESCRIPTIONS.get(name) or (INTERNAL if name.startswith("_") else None)
+        if text and "description" not in var.attrs:
+            var.attrs["description"] = text
+    return ds
+
 
 def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int,
                  advance: Advance = no_advance) -> xr.DataTree:
@@ -87,12 +123,12 @@ def results_tree(scenario: Scenario, idata: xr.DataTree, draws: Draws, seed: int
     prior_ds["node_value"] = (("chain", "draw", "year", "node"), to_display(scenario, prior["level"])[None])
 
     return xr.DataTree.from_dict({
-        "posterior": posterior,
-        "prior": prior_ds,
+        "posterior": described(posterior),
+        "prior": described(prior_ds),
         "sample_stats": idata["sample_stats"].dataset,
-        "observed_data": obs,
-        "posterior_predictive": ppc,
-        "forecast": forecast,
+        "observed_data": described(obs),
+        "posterior_predictive": described(ppc),
+        "forecast": described(forecast),
     })
 
 

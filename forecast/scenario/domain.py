@@ -340,6 +340,20 @@ class Scenario:
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)
     shock_df: float = 2.0  # degrees of freedom of every shock's Student-t
 
+    def __repr__(self) -> str:
+        """One line for a notebook (the dataclass's own ran to 40,000 characters of data and
+        quotes); ``forecast.describe.describe_scenario`` says it all."""
+        return (f"Scenario({str(self.path)!r}: {self.name!r}, {self.history_start}-{self.horizon}, "
+                f"{len(self.nodes)} nodes, {len(self.claims)} claims, {len(self.indicators)} indicators, "
+                f"{len(self.strategies)} strategies, {len(self.questions)} questions)")
+
+    def claim(self, cid: str) -> Claim:
+        """The claim with id ``cid`` (``KeyError`` naming the ids when there is none)."""
+        found = next((c for c in self.claims if c.id == cid), None)
+        if found is None:
+            raise KeyError(f"no claim {cid!r}; the claims are {', '.join(c.id for c in self.claims)}")
+        return found
+
     @property
     def history_years(self) -> np.ndarray:
         return np.arange(self.history_start, self.start_year)

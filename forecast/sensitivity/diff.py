@@ -38,11 +38,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 
 from forecast.forecasts.questions import as_recorded, recorded_decision
-from forecast.results.store import Run, setting_shown
+from forecast.results.store import Run, load_run, setting_shown
 from forecast.scenario import Claim, Indicator, Node, Question, Scenario, Strategy, load_scenario
 from forecast.scenario.priors import Distribution, Hypothesis
 from forecast.scenario.schema import DisplaySpec
@@ -76,8 +77,10 @@ def run_scenario_of(run: Run) -> Scenario:
     return load_scenario(run.scenario_file)
 
 
-def diff_runs(a: Run, b: Run) -> RunDiff:
-    """What changed from run ``a`` to run ``b``, and which answers moved (see the module)."""
+def diff_runs(a: Run | str | Path, b: Run | str | Path) -> RunDiff:
+    """What changed from run ``a`` to run ``b`` (runs, or their directories), and which answers
+    moved (see the module); :func:`forecast.describe.diff_view` says it as ``forecast diff`` does."""
+    a, b = (run if isinstance(run, Run) else load_run(run) for run in (a, b))
     sa, sb = run_scenario_of(a), run_scenario_of(b)
     out = RunDiff(changes=scenario_changes(sa, sb) + setting_changes(a, b))
     changed_claims = {c["id"] for c in out.changes if c["kind"] == "claim"}
