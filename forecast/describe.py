@@ -315,7 +315,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
     from forecast.forecasts.questions import as_recorded
     from forecast.report.answers import learned_text, option_label, p_sought_shown, same_phrase, tie_phrase
     from forecast.report.formatting import fmt
-    from forecast.sensitivity.analysis import clear_under, hinge_strategy, hinges_under
+    from forecast.sensitivity.analysis import clear_under, hinge_strategy, hinges_under, prior_sensitive
 
     labels = {c: v["label"] for c, v in summary["claims"].items()}
     lines = [] if summary["questions"] else ["the scenario asks no questions: no answer hinges on anything", ""]
@@ -369,8 +369,7 @@ def sensitivity_view(summary: dict, found: dict) -> str:
         lines.append("")
     lines.append("what the data taught (power-scaling prior sensitivity; 1 - posterior/prior variance):")
     for cid, c in found["claims"].items():
-        word, note = learned_text(c, (summary.get("claims") or {}).get(cid),
-                                  (found.get("settings") or {}).get("prior_sensitive", 0.05))
+        word, note = learned_text(c, (summary.get("claims") or {}).get(cid), prior_sensitive(found))
         lines.append(f"  {cid}: {note} -> the posterior follows {word}")
     lines += ["", "(every strategy and every contrast with the baseline: --json)"]
     return "\n".join(lines)

@@ -6,8 +6,12 @@ row, and the fix): :class:`~forecast.scenario.ScenarioError` for a scenario file
 :class:`~forecast.scoring.errors.ScoringError` for resolutions and ledgers,
 :class:`~forecast.sweeps.variants.SweepError` and :class:`~forecast.sweeps.engine.ClusterError`
 for sweeps, :class:`~forecast.backtest.hindcast.OriginsError` for backtest origins,
-:class:`~forecast.calibration.sbc.CalibrationError` for a calibration that cannot rank. All derive
-from :class:`ForecastError`; anything else that escapes is a defect of the tool.
+:class:`~forecast.calibration.sbc.CalibrationError` for a calibration that cannot rank,
+:class:`~forecast.settings.SettingsError` for sampler settings and run arguments out of range
+(:class:`~forecast.scenario.load.UnknownStrategy`, a :class:`ScenarioError`, for strategies asked
+for that a scenario lacks). All derive from :class:`ForecastError`; anything else that escapes
+is a defect of the tool. Two warnings go with them: :class:`ScenarioWarning` and
+:class:`SamplerWarning`.
 """
 
 from __future__ import annotations

@@ -64,9 +64,18 @@ def ordinary_mode(folder: bool = False) -> int:
     return (0o777 if folder else 0o666) & ~umask
 
 
-#: A file being written whole (:func:`atomic_file`): ``.NAME.PID.RANDOM.partial`` beside ``NAME``,
-#: as a run's staging folder is named (:mod:`forecast.results.staging`).
-PARTIAL_FILE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<random>[^.]+)\.partial$")
+#: A file being written whole (:func:`atomic_file`): ``.NAME.PID-HOST.RANDOM.partial`` beside
+#: ``NAME`` (HOST: :func:`host_tag`), as a run's staging folder is named (:mod:`forecast.results.staging`).
+PARTIAL_FILE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})\.(?P<random>[^.]+)\.partial$")
+
+
+def host_tag() -> str:
+    """This machine, in eight hex digits: a pid means a process only on the machine that wrote
+    it (a ledger on a shared disk is written from several)."""
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 @contextmanager
@@ -77,7 +86,7 @@ def atomic_file(path: Path, mode: int | None = None) -> Iterator[Path]:
     Temporaries of ``path`` that dead processes left (SIGKILL, a power cut) are removed first."""
     path = Path(path)
     remove_dead_partials(path)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".partial")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-{host_tag()}.", suffix=".partial")
     os.close(fd)
     tmp = Path(name)
     try:
@@ -96,16 +105,18 @@ def write_atomically(path: Path, data: str | bytes, mode: int | None = None) -> 
 
 
 def remove_dead_partials(path: Path) -> list[Path]:
-    """Remove the temporaries of ``path`` (:data:`PARTIAL_FILE`) whose writer is no longer alive:
-    only those; one another process is writing now is left alone. Returns what was removed."""
+    """Remove the temporaries of ``path`` (:data:`PARTIAL_FILE`) that a dead process of this
+    machine left: only those; one another process is writing now, here or on another machine
+    sharing the folder, is left alone. Returns what was removed."""
     removed = []
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
         return removed
+    here = host_tag()
     for entry in entries:
         match = PARTIAL_FILE.match(entry.name)
-        if match and match["name"] == path.name and not _alive(int(match["pid"])) \
+        if match and match["name"] == path.name and match["host"] == here and not _alive(int(match["pid"])) \
                 and entry.is_file(follow_symlinks=False):
             try:
                 os.unlink(entry.path)

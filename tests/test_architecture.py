@@ -201,14 +201,13 @@ def test_every_random_number_comes_from_the_run_seed_through_a_named_stream() ->
 def test_every_refusal_the_cli_turns_into_exit_1_is_a_forecast_error_a_notebook_can_catch() -> None:
     from forecast import ForecastError
     from forecast.backtest.hindcast import OriginsError
+    from forecast.calibration.sbc import CalibrationError
     from forecast.results.store import RunError
     from forecast.scenario import ScenarioError
     from forecast.scoring.errors import LedgerError, ResolutionError, ScoringError
+    from forecast.settings import SettingsError
     from forecast.sweeps.engine import ClusterError
     from forecast.sweeps.variants import SweepError
-
-    from forecast.calibration.sbc import CalibrationError
-    from forecast.settings import SettingsError
 
     for refusal in (ScenarioError, RunError, ScoringError, ResolutionError, LedgerError, SweepError, ClusterError,
                     OriginsError, CalibrationError, SettingsError):

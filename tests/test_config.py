@@ -460,6 +460,8 @@ def test_the_python_api_refuses_bad_arguments_before_anything_samples_as_forecas
         run_scenario(path, {"draws": 5}, out=tmp_path / "never")
     with pytest.raises(SettingsError, match="settings must be SamplerSettings"):
         run_scenario(path, 500, out=tmp_path / "never")
+    with pytest.raises(SettingsError, match="settings: no setting 'drawz'; the settings are draws, tune, "):
+        run_scenario(path, {"drawz": 50}, out=tmp_path / "never")  # a TypeError from the dataclass before
     with pytest.raises(ForecastError, match="already exists and is not empty"):  # a Scenario: loaded, then refused here
         run_scenario(load_scenario(path), out=tmp_path)
     assert not (tmp_path / "never").exists()

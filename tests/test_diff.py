@@ -126,6 +126,9 @@ def test_a_best_that_becomes_a_pair_of_strategies_identical_for_the_question_is_
         in diff_view(RunDiff(decisions=changed))
     swapped = {**pair, "best": "tax", "equivalent": ["subsidy"]}  # which of the two the draws name first is arbitrary
     assert decision_changes(summary(q1=pair), summary(q1=swapped)) == ([], [])
+    apart = {**made("tax"), "equivalent": []}  # tax, identical to subsidy before, is now clearly ahead of it
+    changed, _ = decision_changes(summary(q1=pair), summary(q1=apart))
+    assert [c["kind"] for c in changed] == ["best_changed"]  # who chose subsidy holds a worse strategy now
     older = {k: v for k, v in made("subsidy", ("tax",)).items() if k not in ("equivalent", "identical")}
     older["gap_mcse"] = {"tax": 0.0}  # a summary from before identical strategies were told apart from ties
     assert decision_changes(summary(q1=older), summary(q1=pair)) == ([], [])

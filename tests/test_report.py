@@ -785,12 +785,24 @@ def test_strategies_identical_for_a_question_are_one_option_whose_flips_are_stil
     assert f["best"]["label"] == "Act = Cede" and [r["becomes_label"] for r in f["rows"]] == ["Bide"]
     text = shown(hinges_html(h))
     assert ("Best strategy for the answer sought (yes): Act, identical for this question to Cede (the same answer in "
-            "every draw: what sets them apart does not reach this question), under which the probability of yes") in text
+            "every draw: what sets them apart changes no draw's answer to this question), under which the probability of yes") in text
     assert "so there is no choice to flip" not in text
     summary["sensitivity"]["questions"]["q1"]["decision"].update(best="b", equivalent=[], identical=[["a", "c"]])
     summary["sensitivity"]["questions"]["q1"]["claims"]["c1"]["flip"]["becomes_best"] = "a"
     [f] = context.hinges_context(summary, strategies)["flips"]
     assert [r["becomes_label"] for r in f["rows"]] == ["Act = Cede"]
+
+
+def test_a_run_analysed_before_identical_strategies_were_told_apart_does_not_claim_no_flips():
+    """Its analysis took the twin for a tie and never looked for flips: read again now, the
+    choice is clear, and "no claim flips the choice" would be a claim nobody checked."""
+    summary = hinged_summary(None)
+    decision = summary["sensitivity"]["questions"]["q1"]["decision"]
+    decision.update(tied=["b"], gap_mcse={"b": 0.0})  # as such a run recorded it
+    [f] = context.hinges_context(summary, HAND_STRATEGIES)["flips"]
+    assert f["best"]["label"] == "Act = Bide" and f["rows"] == []
+    assert f["none"].startswith("Not looked for: this run's analysis counted strategies identical for the question "
+                                "as tied") and "Run the scenario again" in f["none"]
 
 
 def test_a_second_tornado_shows_what_the_best_strategy_s_lead_over_the_baseline_hinges_on():

@@ -153,8 +153,8 @@ def test_the_summary_names_the_run_s_best_strategy_and_its_ties():
     assert context.summary_context(s, strategies, strategies[0])["rows"][0]["cells"]["best"]["note"] is None
     s["questions"][0]["decision"].update(equivalent=["a"], identical=[["a", "d"]])  # one option: the choice is clear
     assert context.summary_context(s, strategies, strategies[0])["rows"][0]["cells"]["best"]["note"] == (
-        "identical for this question to A (the same answer in every draw: what sets them apart does not reach this "
-        "question)")
+        "identical for this question to A (the same answer in every draw: what sets them apart changes no draw's "
+        "answer to this question)")
 
 
 def test_the_summary_of_the_default_scenario_reads_from_its_numbers():
@@ -484,8 +484,8 @@ def test_strategies_that_give_the_same_answer_in_every_draw_are_named_as_one_opt
                 "identical": [["a", "b"], ["c", "d"]]}
     assert answers.tie_phrase(decision, by_id) == "tied within Monte Carlo error with C"
     assert answers.same_phrase(decision, by_id) == (
-        "identical for this question to B (the same answer in every draw: what sets them apart does not reach this "
-        "question)")
+        "identical for this question to B (the same answer in every draw: what sets them apart changes no draw's "
+        "answer to this question)")
     assert answers.option_label(decision, by_id, "c") == "C = D" and answers.option_label(decision, by_id, "a") == "A = B"
     assert answers.tie_phrase({"tied": []}, by_id) == "" and answers.same_phrase({"best": "a", "tied": []}, by_id) == ""
     older = {"best": "a", "tied": ["b", "c"], "gap_mcse": {"b": 0.0, "c": 0.012}}  # a summary from before

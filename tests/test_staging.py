@@ -226,21 +226,25 @@ def _umask() -> int:
 
 def test_the_next_write_of_a_file_removes_what_a_killed_writer_left_and_never_a_live_one_s(tmp_path) -> None:
     """Sweep outputs and the ledger are single files written whole: SIGKILL left their
-    ``.NAME.PID.RANDOM.partial`` behind for good, as staging folders once were."""
-    from forecast.files import remove_dead_partials, write_atomically
+    ``.NAME.PID-HOST.RANDOM.partial`` behind for good, as staging folders once were. Only this
+    machine's dead writers' are removed: a pid means nothing on another machine sharing the disk."""
+    from forecast.files import host_tag, remove_dead_partials, write_atomically
 
     target = tmp_path / "sweep.nc"
     writers = [subprocess.Popen([sys.executable, "-c", FILE_WRITER, str(target)], stdout=subprocess.PIPE, text=True,
                                 env=os.environ | {"PYTHONPATH": str(ROOT)}) for _ in range(2)]
     try:
         killed, live = (Path(w.stdout.readline().strip()) for w in writers)
-        assert killed.name.startswith(f".sweep.nc.{writers[0].pid}.") and killed.name.endswith(".partial")
+        assert killed.name.startswith(f".sweep.nc.{writers[0].pid}-{host_tag()}.") and killed.name.endswith(".partial")
         writers[0].kill()
         writers[0].wait()
-        other = tmp_path / ".variants.csv.1.x.partial"  # another file's temporary: not this one's to remove
-        other.write_text("x")
+        dead = writers[0].pid
+        other = tmp_path / f".variants.csv.{dead}-{host_tag()}.x.partial"  # another file's: not this one's to remove
+        elsewhere = tmp_path / f".sweep.nc.{dead}-{'0' * 8}.x.partial"  # another machine's writer, maybe alive there
+        for f in (other, elsewhere):
+            f.write_text("x")
         write_atomically(target, b"whole")
-        assert not killed.exists() and live.read_bytes() == b"half" and other.exists()
+        assert not killed.exists() and live.read_bytes() == b"half" and other.exists() and elsewhere.exists()
         assert target.read_bytes() == b"whole"
         assert remove_dead_partials(target) == []
     finally:

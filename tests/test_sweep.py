@@ -278,13 +278,15 @@ def test_a_resumed_sweep_reads_back_only_records_it_wrote_and_fits_the_others_ag
     done, and a variants folder turned into a file failed with a traceback after sampling."""
     plan = {"forecast_sweep": 1, "variants": [{"name": "as written"}, {"name": "narrow"}, {"name": "wide"}]}
     answer = {"probability": 0.5, "mcse": 0.01, "q05": 1.0, "median": 2.0, "q95": 3.0}
-    record = {"answers": {"q": {"a": answer}}, "best": {"q": "a"}, "tied": {"q": []}, "diagnostics": {"verdict": "ok"}}
+    record = {"answers": {"q": {"a": answer}}, "best": {"q": "a"}, "tied": {"q": []}, "equivalent": {"q": []},
+              "diagnostics": {"verdict": "ok"}}
     target = tmp_path / "s"
     (target / "variants").mkdir(parents=True)
     (target / "sweep.json").write_text(json.dumps(plan))
     records = {"0000": {"name": "as written", **record},
                "0001": {"name": "narrow", **record, "answers": {"q": {"a": {**answer, "probability": "0.5"}}}},
-               "0002": {"name": "other", **record}, "0003": {"name": "wide", **record}, "0004": {}}
+               "0002": {"name": "other", **record}, "0003": {"name": "wide", **record}, "0004": {},
+               "0005": {"name": "wide", **{k: v for k, v in record.items() if k != "equivalent"}}}  # an older record
     for stem, r in records.items():
         (target / "variants" / f"{stem}.json").write_text(json.dumps(r))
     done, resumed = sweep_module._start(target, plan)

@@ -153,6 +153,15 @@ def identical_groups(u: np.ndarray, strategies: list[str]) -> tuple[tuple[str, .
     return tuple(tuple(strategies[i] for i in g) for g in groups if len(g) > 1)
 
 
+def same_option(before: str, best: str, equivalent) -> bool:
+    """Whether a decision whose best was ``before`` stands where the best is now ``best``, with
+    ``equivalent`` identical to it: the same strategy, or one identical to it for the question
+    now (which of identical strategies is named first is arbitrary). A best that was identical
+    to ``before`` then and is ahead of it now is a change: who chose ``before`` holds a worse
+    strategy. The one rule of ``forecast diff`` and of sweeps' flips."""
+    return before == best or before in equivalent
+
+
 def same_as(identical, sid: str) -> tuple[str, ...]:
     """The strategies of ``sid``'s group in ``identical`` (groups of strategy ids), ``sid`` aside."""
     return next((tuple(s for s in g if s != sid) for g in identical if sid in g), ())
@@ -183,14 +192,17 @@ def as_recorded(decision: dict | None) -> dict | None:
     """A summary's decision with ``equivalent`` and ``identical`` (:meth:`Decision.to_dict`).
     A summary written before strategies identical for a question were told apart from ties
     counted them as tied with a Monte Carlo error of 0 (their paired difference is 0 in every
-    draw): those are the best's equivalents, and the rest decide whether the choice is clear."""
+    draw): those are the best's equivalents, and the rest decide whether the choice is clear.
+    A choice clear only now says so (``flips_sought`` false): its run never looked for flips."""
     if decision is None or "equivalent" in decision:
         return decision
     gaps = decision.get("gap_mcse") or {}
     equivalent = [t for t in decision.get("tied") or [] if gaps.get(t) == 0.0]
     tied = [t for t in decision.get("tied") or [] if t not in equivalent]
+    # a choice that is clear only now was not clear when the run's analysis looked for its flips
+    flips = {"flips_sought": False} if equivalent and not tied else {}
     return {**decision, "tied": tied, "clear": not tied, "equivalent": equivalent,
-            "identical": [[decision["best"], *equivalent]] if equivalent else []}
+            "identical": [[decision["best"], *equivalent]] if equivalent else [], **flips}
 
 
 def utility(outcomes: np.ndarray, desirable: str) -> np.ndarray:

@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,13 @@ def run_scenario(
     that ``warnings.simplefilter`` can silence or turn into errors. Refusals are
     :class:`~forecast.errors.ForecastError` s, raised before anything samples where they can be."""
     keep_draws = check_keep_draws(keep_draws)
-    settings = SamplerSettings(**settings) if isinstance(settings, Mapping) else settings or SamplerSettings()
+    if isinstance(settings, Mapping):
+        unknown = sorted(set(settings) - {f.name for f in fields(SamplerSettings)})
+        if unknown:
+            raise SettingsError(f"settings: no setting {', '.join(map(repr, unknown))}; the settings are "
+                                f"{', '.join(f.name for f in fields(SamplerSettings))}")
+        settings = SamplerSettings(**settings)
+    settings = settings or SamplerSettings()
     if not isinstance(settings, SamplerSettings):
         raise SettingsError(f"settings must be SamplerSettings(...) or a dict of its fields, got {settings!r}")
     runtime.start_background_compile()  # the likelihood's kernel, in a child process, meanwhile

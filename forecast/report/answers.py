@@ -31,6 +31,7 @@ from typing import Any
 
 from forecast.forecasts.questions import as_recorded, recorded_decision, same_as
 from forecast.report.formatting import fmt
+from forecast.sensitivity.analysis import PRIOR_SENSITIVE
 
 #: The IPCC likelihood scale: (lowest probability, word, the range as the IPCC states it).
 #: Read from the top: the first row whose lower bound the probability reaches gives the
@@ -169,7 +170,8 @@ def evidence_moved(claim: dict) -> str | None:
     return "size" if shift >= SIZE_SHIFT or narrowed >= SIZE_NARROWED else None
 
 
-def learned_text(found: dict | None, claim: dict | None = None, threshold: float = 0.05) -> tuple[str, str]:
+def learned_text(found: dict | None, claim: dict | None = None,
+                 threshold: float = PRIOR_SENSITIVE) -> tuple[str, str]:
     """What the data taught about a claim, in words and a note with the numbers behind them.
     A claim with competing hypotheses whose weights the data moved is said to follow the data
     between its hypotheses even when, within the favoured one, its narrow prior still shapes the
@@ -224,7 +226,7 @@ def tie_phrase(decision: dict, by_id: dict[str, dict]) -> str:
 
 
 #: Why strategies give the same answer in every draw, said once wherever they are named together.
-IDENTICAL_WHY = "the same answer in every draw: what sets them apart does not reach this question"
+IDENTICAL_WHY = "the same answer in every draw: what sets them apart changes no draw's answer to this question"
 
 
 def same_phrase(decision: dict, by_id: dict[str, dict], sid: str | None = None) -> str:

@@ -40,7 +40,7 @@ from forecast.report.formatting import (
     signed,
 )
 from forecast.results.store import Run, code_version, setting_shown
-from forecast.sensitivity.analysis import clear_under, hinge_strategy, hinges_under
+from forecast.sensitivity.analysis import clear_under, hinge_strategy, hinges_under, prior_sensitive
 
 INDEX = "index.html"
 GENERATOR = "forecast report"  # marks a directory this module wrote, so replace=True never deletes anything else
@@ -707,11 +707,6 @@ def prior_note(s: dict, qid: str, sid: str) -> str:
     return "" if p is None else f"prior only {fmt(p)}"
 
 
-def prior_sensitive(s: dict) -> float:
-    """The prior sensitivity from which the analysis says a claim's prior still shapes it."""
-    return float(((s.get("sensitivity") or {}).get("settings") or {}).get("prior_sensitive", 0.05))
-
-
 def percentile_words(s: dict) -> tuple[str, str]:
     """Where the tornado fixes a claim's effect, in words ("5th", "95th"), from the summary's settings."""
     quantiles = ((s.get("sensitivity") or {}).get("settings") or {}).get("tornado_quantiles") or [0.05, 0.95]
@@ -914,6 +909,9 @@ def flips_context(s: dict, hinged: list[dict], by_id: dict[str, dict]) -> list[d
         elif decision.get("tied"):
             none = (f"No clear best strategy: it is {answers.tie_phrase(decision, by_id)}, so there is no choice to "
                     "flip.")
+        elif decision.get("flips_sought") is False:
+            none = ("Not looked for: this run's analysis counted strategies identical for the question as tied, so it "
+                    "saw no clear choice to flip. Run the scenario again to see what flips it.")
         else:
             none = "No claim within its prior's 90% range flips the choice."
         best = ({**h["strategy"], "label": answers.option_label(decision, by_id, h["strategy"]["id"])} if decision
@@ -932,7 +930,7 @@ def worth_context(s: dict) -> dict[str, Any]:
     rows = []
     for w in worth[:MAX_WORTH]:
         word, note = answers.learned_text((sens.get("claims") or {}).get(w["claim"]),
-                                          (s.get("claims") or {}).get(w["claim"]), prior_sensitive(s))
+                                          (s.get("claims") or {}).get(w["claim"]), prior_sensitive(sens))
         evppi_text, noise_text = apart(w["evppi"], w.get("evppi_noise"))
         rows.append({"claim": w["claim"], "label": claim_label(s, w["claim"]), "question": w["question"],
                      "question_text": texts.get(w["question"], w["question"]), "evppi": w["evppi"],

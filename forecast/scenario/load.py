@@ -327,7 +327,8 @@ def _claims(spec: ScenarioFile, nodes: dict[str, Node], problems: list[Problem])
                 if h.weight / total < 1 / WEIGHT_LIMIT:
                     problems.append(Problem(f"{p}.hypotheses[{j}].weight", (
                         f"{h.weight:g} is {h.weight / total:.1g} of the claim's weight, less than one in "
-                        f"{WEIGHT_LIMIT:,.0f}: no evidence could make it count; give it more weight or remove it")))
+                        f"{WEIGHT_LIMIT:,.0f}: weights that far apart cannot be weighed in finite precision; give it "
+                        "more weight or remove it")))
                 d = _prior(problems, f"{p}.hypotheses[{j}].prior", h.prior, signed=True)
                 if d is not None:
                     hyps.append(Hypothesis(h.id, h.weight / total, d, h.quote, h.label or h.id))

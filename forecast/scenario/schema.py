@@ -51,8 +51,9 @@ STANDARD_LIMIT = 100.0
 #: question's threshold or change, the display's offset and scale): a data value's limit.
 DISPLAY_LIMIT = 1e15
 #: A linear display's scale is at least this share of its offset: below it, offset + scale x
-#: level cannot tell a thousandth of a standard unit apart in double precision (about 1e-16).
-SCALE_PRECISION = 1e-9
+#: level cannot tell a thousandth of a standard unit apart in single precision (a relative step
+#: of about 1.2e-7), in which display values are stored and questions on them answered.
+SCALE_PRECISION = 2e-4
 
 
 class _Strict(BaseModel):
@@ -116,13 +117,14 @@ class DisplaySpec(_Strict):
 
     @model_validator(mode="after")
     def _scale_representable(self) -> "DisplaySpec":
-        """offset + scale x level must tell levels apart in double precision: with scale 1e-9 beside
-        an offset of 1e9 it rounded back to the offset, and every question on the node read no."""
+        """offset + scale x level must tell levels apart in the single precision display values are
+        kept in: with scale 1 beside an offset of 1e9 every level rounded to the same value, and
+        every question on the node read the same."""
         if self.kind == "linear" and abs(self.scale) < SCALE_PRECISION * abs(self.offset):
             raise ValueError(f"scale {self.scale:g} is too small beside offset {self.offset:g}: offset + scale x level "
-                             "rounds to the offset, so every value would read the same; measure in units in which "
-                             "one standard unit is at least a billionth of the offset (a larger scale, or a smaller "
-                             "offset with thresholds in the same units)")
+                             "rounds to the same few values, so questions on the node cannot tell levels apart; "
+                             f"give a scale of at least {SCALE_PRECISION:g} x the offset (a larger scale, or a "
+                             "smaller offset with thresholds in the same units)")
         return self
 
 

@@ -403,6 +403,12 @@ def _ranking(claims: dict[str, dict]) -> list[str]:
             if weight(e)[1:] > (0.0, 0.0)]
 
 
+def prior_sensitive(found: dict) -> float:
+    """The prior sensitivity from which a claim's prior still shapes it, as the analysis
+    ``found`` (a summary's ``sensitivity``) recorded it; this version's for older ones."""
+    return float((found.get("settings") or {}).get("prior_sensitive", PRIOR_SENSITIVE))
+
+
 def hinge_strategy(entry: dict) -> str:
     """The strategy whose answer the tornado shows: the best for the question's desirable
     answer; with no desirable answer (no strategy is best), the one under which yes is most

@@ -27,8 +27,9 @@ a tie or back, when the strategies tied for best are others, or when its desirab
 appeared, disappeared or was reversed (each run's decision by the one rule of
 :mod:`forecast.forecasts.questions`, paired Monte Carlo errors). Strategies tied for best are
 compared as a set: which of them the draws put first is noise. Strategies identical for the
-question (the same answer in every draw) are one option: a best that becomes another of them
-is no change, and a best that changes to a pair of them is a change of best, not a new tie. A question that only one run
+question (the same answer in every draw) are one option: a best that is still identical to
+the new best is no change, and a best that changes to a pair of them is a change of best, not a
+new tie (:func:`forecast.forecasts.questions.same_option`, as sweeps judge a flip). A question that only one run
 asks is a change of the scenario, not of a decision; one whose decision a run's summary does
 not record (older than decisions) is not compared, and is named as such.
 """
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.forecasts.questions import as_recorded, recorded_decision
+from forecast.forecasts.questions import as_recorded, recorded_decision, same_option
 from forecast.results.store import Run, load_run, setting_shown
 from forecast.scenario import Claim, Indicator, Node, Question, Scenario, Strategy, load_scenario
 from forecast.scenario.priors import Distribution, Hypothesis
@@ -174,9 +175,8 @@ def decision_change(a: dict | None, b: dict | None) -> dict | None:
 
 
 def _same_option(x: dict, y: dict) -> bool:
-    """Whether two decisions' best is one option: the same strategy, or one identical to the
-    other's best for the question (which of identical strategies is named first is arbitrary)."""
-    return x["best"] == y["best"] or x["best"] in y["equivalent"] or y["best"] in x["equivalent"]
+    """Whether decision ``x``'s best stands in ``y`` (:func:`forecast.forecasts.questions.same_option`)."""
+    return same_option(x["best"], y["best"], y["equivalent"])
 
 
 def margin_only(kind: str, a: dict | None, b: dict | None) -> bool:

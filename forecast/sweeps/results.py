@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 from pydantic import Field
 
+from forecast.forecasts.questions import same_option
 from forecast.results.shapes import JsonShape, shape_problems
 from forecast.scenario import Scenario
 from forecast.sweeps.variants import AS_WRITTEN, Variant
@@ -35,7 +36,7 @@ class VariantRecord(JsonShape):
     answers: dict[str, dict[str, AnswerRecord]]
     best: dict[str, str]
     tied: dict[str, list[str]]
-    equivalent: dict[str, list[str]] = {}
+    equivalent: dict[str, list[str]]  # required: older records counted identical strategies as tied
     diagnostics: VerdictRecord
 
 
@@ -133,9 +134,10 @@ def flips(ds: xr.Dataset) -> list[dict]:
         for v in ds["variant"].values[1:]:
             best = str(ds["best"].sel(variant=v, question=q).values)
             cell = ds.sel(variant=v, question=q)
-            identical = "equivalent" in ds and bool(cell["equivalent"].sel(strategy=reference))
-            if not best or best == reference or identical:
-                continue  # the same option: the best as written, or a strategy identical to it under the variant
+            identical = [str(s) for s in ds["strategy"].values if "equivalent" in ds
+                         and bool(cell["equivalent"].sel(strategy=s))]
+            if not best or same_option(reference, best, identical):
+                continue  # the best as written stands: still best, or identical to the best under the variant
             p = cell["probability"]
             gap = sign * float(p.sel(strategy=best) - p.sel(strategy=reference))
             out.append({"question": str(q), "variant": str(v), "best": best, "reference": reference,
