@@ -27,11 +27,11 @@ a tie or back, when the strategies tied for best are others, or when its desirab
 appeared, disappeared or was reversed (each run's decision by the one rule of
 :mod:`forecast.forecasts.questions`, paired Monte Carlo errors). Strategies tied for best are
 compared as a set: which of them the draws put first is noise. Strategies identical for the
-question (the same answer in every draw) are one option: a best that is still identical to
-the new best is no change, and a best that changes to a pair of them is a change of best, not a
-new tie (:func:`forecast.forecasts.questions.same_option`, as sweeps judge a flip). A question that only one run
-asks is a change of the scenario, not of a decision; one whose decision a run's summary does
-not record (older than decisions) is not compared, and is named as such.
+question (the same answer in every draw) are one option: a best that is still identical to the
+new best is no change, and a best that changes to a pair of them is a change of best, not a new
+tie (:func:`forecast.forecasts.questions.same_option`, as sweeps judge a flip). A question that
+only one run asks is a change of the scenario, not of a decision; one whose decision a run's
+summary does not record (older than decisions) is not compared, and is named as such.
 """
 
 from __future__ import annotations
@@ -150,10 +150,11 @@ def decision_changes(a: dict, b: dict, restricted: bool = False) -> tuple[list[d
 def decision_change(a: dict | None, b: dict | None) -> dict | None:
     """How a question's decision changed from ``a`` to ``b`` (each a summary's decision, None
     when the question has no desirable answer), or None when it did not: ``{"kind", "a",
-    "b"}``, each side ``{"desirable", "best", "equivalent", "tied", "clear", "p_best"}`` or None. The kind,
-    the first that applies: ``"sought_appeared"``, ``"sought_gone"``, ``"sought_reversed"``
-    (the desirable answer), ``"became_clear"``, ``"became_tied"``, ``"best_changed"`` (both
-    clear), ``"tie_changed"`` (both tied, other strategies tied for best)."""
+    "b"}``, each side ``{"desirable", "best", "equivalent", "tied", "clear", "p_best"}`` or
+    None. The kind, the first that applies: ``"sought_appeared"``, ``"sought_gone"``,
+    ``"sought_reversed"`` (the desirable answer), ``"became_clear"``, ``"became_tied"``,
+    ``"best_changed"`` (both clear), ``"tie_changed"`` (both tied, other strategies tied for
+    best)."""
     x, y = _state(a), _state(b)
     if x is None and y is None:
         return None
