@@ -48,6 +48,7 @@ class Decimal(click.FloatRange):
             self.fail(f"{value!r} is not a number written in the digits 0-9", param, ctx)
         return super().convert(value, param, ctx)
 
+
 #: Each command's exit codes, listed in its --help (a command lists only those it can return).
 EXIT_CODES = {
     0: "success",
@@ -129,9 +130,6 @@ def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-#: Every path a command reads or writes. click checks nothing of it (no "exists", "is a
-#: directory" or "is not readable" usage error, exit 2, with no fix): the loaders check each
-#: path as they read it and say what is wrong and what to do, with the README's exit code (1).
 class Place(click.Path):
     """A path given on the command line: never empty (``Path("")`` is the working directory,
     so ``--out ''`` was taken for it)."""
@@ -142,6 +140,10 @@ class Place(click.Path):
         return super().convert(value, param, ctx)
 
 
+#: Every path a command reads or writes. click checks nothing of it but that it is given (no
+#: "exists", "is a directory" or "is not readable" usage error, exit 2, with no fix): the
+#: loaders check each path as they read it and say what is wrong and what to do, with the
+#: README's exit code (1).
 PATH = Place(path_type=Path, readable=False)
 
 
