@@ -739,44 +739,51 @@ def tornado_bar(s: dict, cid: str, found: dict, sid: str) -> dict[str, Any]:
             "mcse_low": errors[0] if errors else None, "mcse_high": errors[1] if errors else None, "clear": clear}
 
 
-def rival_of(entry: dict, by_id: dict[str, dict]) -> str | None:
-    """The strategy a question's best is weighed against in its lead tornado: the baseline, or,
-    when the best is the baseline (or identical to it for the question), the runner-up (the
-    likeliest to give the answer sought among the rest). None without a decision, a baseline,
-    contrasts in the analysis (older runs) or another option."""
+def rival_of(entry: dict, by_id: dict[str, dict]) -> tuple[str, str] | None:
+    """The strategy a question's best is weighed against in its lead tornado, and the baseline:
+    the baseline itself, or, when the best is the baseline (or identical to it for the
+    question), the runner-up (the likeliest to give the answer sought among the rest). None
+    without a decision, a baseline, contrasts in the analysis (older runs) or another option."""
     decision = as_recorded(entry.get("decision"))
     base = next((sid for sid, st in by_id.items() if st.get("baseline")), None)
     if not decision or base is None or not any("contrast_tornado" in c for c in entry["claims"].values()):
         return None
     option = {decision["best"], *decision.get("equivalent", [])}
     if base not in option:
-        return base
+        return base, base
     others = {sid: u for sid, u in (decision.get("utilities") or {}).items() if sid not in option and u is not None}
-    return max(others, key=lambda sid: others[sid]) if others else None
+    return (max(others, key=lambda sid: others[sid]), base) if others else None
 
 
-def lead_bars(s: dict, entry: dict, best: str, rival: str, base: str) -> tuple[list[dict], list[str]]:
-    """The claims on the question's path by their influence on the best's lead over ``rival``
-    in the probability of the answer sought (from the contrasts with the baseline ``base``, one
-    of the two or identical to one): those beyond Monte Carlo error first, then the widest; at
-    most :data:`MAX_TORNADO`, and the labels left out."""
+def lead_of(s: dict, entry: dict, best: str, by_id: dict[str, dict]) -> dict[str, Any] | None:
+    """The best's lead over its rival (:func:`rival_of`) in the probability of the answer
+    sought, and the claims on the question's path by their influence on it (from the contrasts
+    with the baseline, which is one of the two or identical to one): those beyond Monte Carlo
+    error first, then the widest; at most :data:`MAX_TORNADO` bars, and the labels left out.
+    None when there is no rival."""
+    found = rival_of(entry, by_id)
+    if found is None:
+        return None
+    rival, base = found
     sign = 1.0 if entry["decision"]["desirable"] == "yes" else -1.0
     key = best if rival == base else rival  # the one whose contrast with the baseline is not 0
 
     def bar(cid: str) -> dict[str, Any]:
-        found = entry["claims"][cid]
-        at = found["contrast_tornado"]
+        claim = entry["claims"][cid]
+        at = claim["contrast_tornado"]
         ends = [sign * ((at[best][k] if best in at else 0.0) - (at[rival][k] if rival in at else 0.0))
                 for k in (0, 1)]
-        errors = (found.get("contrast_tornado_mcse") or {}).get(key)
+        errors = (claim.get("contrast_tornado_mcse") or {}).get(key)
         return {"claim": cid, "label": claim_label(s, cid), "at_low": ends[0], "at_high": ends[1],
                 "mcse_low": errors[0] if errors else None, "mcse_high": errors[1] if errors else None,
-                "clear": bool((found.get("contrast_tornado_clear") or {}).get(key, True))}
+                "clear": bool((claim.get("contrast_tornado_clear") or {}).get(key, True))}
 
     on_path = [cid for cid in entry.get("ranking", []) if entry["claims"].get(cid, {}).get("on_path")]
     ranked = sorted((bar(cid) for cid in on_path), key=lambda b: (b["clear"], abs(b["at_high"] - b["at_low"])),
                     reverse=True)
-    return ranked[:MAX_TORNADO], [b["label"] for b in ranked[MAX_TORNADO:]]
+    return {"rival": rival, "label": by_id.get(rival, {"label": rival})["label"],
+            "lead": sign * (entry["posterior"][best] - entry["posterior"][rival]),
+            "bars": ranked[:MAX_TORNADO], "left_out": [b["label"] for b in ranked[MAX_TORNADO:]]}
 
 
 def lead_view(s: dict, q: dict, entry: dict, by_id: dict[str, dict], best: dict) -> dict[str, Any] | None:
@@ -784,18 +791,12 @@ def lead_view(s: dict, q: dict, entry: dict, by_id: dict[str, dict], best: dict)
     best's lead over the baseline (or, when the best is the baseline, over the runner-up), in
     the probability of the answer sought, with a sentence naming the claim it hinges on most
     and saying when that claim would put the other ahead. None when there is no such lead."""
-    rival = rival_of(entry, by_id)
-    if rival is None:
+    found = lead_of(s, entry, best["id"], by_id)
+    if found is None or not found["bars"]:
         return None
-    base = next(sid for sid, st in by_id.items() if st.get("baseline"))
-    other = by_id.get(rival, {"label": rival})["label"]
+    rival, other, lead, bars = found["rival"], found["label"], found["lead"], found["bars"]
     want = entry["decision"]["desirable"]
-    sign = 1.0 if want == "yes" else -1.0
-    lead = sign * (entry["posterior"][best["id"]] - entry["posterior"][rival])
     lead_text = f"{quantity(lead, 2, sign=True)} in the probability of {want}"
-    bars, left_out = lead_bars(s, entry, best["id"], rival, base)
-    if not bars:
-        return None
     low, high = percentile_words(s)
     top = bars[0]
     swing = f"from {quantity(top['at_low'], 2, sign=True)} to {quantity(top['at_high'], 2, sign=True)}{error_text(top)}"
@@ -814,7 +815,7 @@ def lead_view(s: dict, q: dict, entry: dict, by_id: dict[str, dict], best: dict)
                     f"(\u201c{top['label']}\u201d: {swing}) is within it.")
     fig = figure(f"lead-{q['id']}", plots.tornado_chart, bars=bars, answer=lead, strategy_label=best["label"],
                  question=q["text"], percentiles=(low, high), lead={"over": other, "sought": want})
-    return {"rival": rival, "rival_label": other, "lead": lead, "bars": bars, "left_out": left_out,
+    return {"rival": rival, "rival_label": other, "lead": lead, "bars": bars, "left_out": found["left_out"],
             "sentence": sentence, "figure": fig, "top": top["label"] if top["clear"] else None}
 
 
@@ -997,7 +998,7 @@ def hinges_context(s: dict, strategies: list[dict]) -> dict[str, Any]:
 def rests_on(s: dict, q: dict, best: dict, want: str, by_id: dict[str, dict] | None = None) -> dict[str, Any] | None:
     """The summary's line on what an answer rests on: the top one or two claims under the
     ``best`` strategy (as its tornado ranks them, those beyond Monte Carlo error only), the
-    claim its lead over the baseline (or runner-up) hinges on most (:func:`lead_view`), and the
+    claim its lead over the baseline (or runner-up) hinges on most (:func:`lead_of`), and the
     answer sought under it from the prior alone (how far the data moved it)."""
     entry = sensitivity_of(s, q["id"])
     if entry is None:
@@ -1009,14 +1010,11 @@ def rests_on(s: dict, q: dict, best: dict, want: str, by_id: dict[str, dict] | N
     claims = (f"Hinges most on {' and '.join(top)}." if top else
               "No claim on its path moves it beyond Monte Carlo error." if entry.get("ranking") else
               "No claim on its path moves it.")
-    rival = rival_of(entry, by_id or {})
-    if rival is not None:
-        base = next(sid for sid, st in (by_id or {}).items() if st.get("baseline"))
-        bars, _ = lead_bars(s, entry, best["id"], rival, base)
-        if bars and bars[0]["clear"]:
-            other = (by_id or {})[rival]["label"]
-            claims += (f" So does its lead over {other}." if clear[:1] == [bars[0]["claim"]] else
-                       f" Its lead over {other} hinges most on \u201c{bars[0]['label']}\u201d.")
+    lead = lead_of(s, entry, best["id"], by_id or {})
+    if lead and lead["bars"] and lead["bars"][0]["clear"]:
+        first = lead["bars"][0]
+        claims += (f" So does its lead over {lead['label']}." if clear[:1] == [first["claim"]] else
+                   f" Its lead over {lead['label']} hinges most on \u201c{first['label']}\u201d.")
     before = (f"Before any data (prior only), the answer sought ({want}) under {best['label']} was {chance(shown)}."
               if p is not None else "The scenario has no indicator data: the answer is the prior's.")
     return {"text": f"{claims} {before}", "prior_only": p, "href": f"#hinge-{q['id']}"}
