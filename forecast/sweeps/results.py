@@ -132,10 +132,10 @@ def flips(ds: xr.Dataset) -> list[dict]:
             continue
         tied_as_written = [str(s) for s, t in zip(ds["strategy"].values, ds["tied"].sel(question=q).values[0]) if t]
         for v in ds["variant"].values[1:]:
-            best = str(ds["best"].sel(variant=v, question=q).values)
             cell = ds.sel(variant=v, question=q)
-            identical = [str(s) for s in ds["strategy"].values if "equivalent" in ds
-                         and bool(cell["equivalent"].sel(strategy=s))]
+            best = str(cell["best"].values)
+            identical = ([str(s) for s, e in zip(ds["strategy"].values, cell["equivalent"].values) if e]
+                         if "equivalent" in ds else [])  # none in a sweep.nc from before they were told apart
             if not best or same_option(reference, best, identical):
                 continue  # the best as written stands: still best, or identical to the best under the variant
             p = cell["probability"]
