@@ -23,6 +23,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 MiB = 1 << 20
@@ -69,6 +70,7 @@ def ordinary_mode(folder: bool = False) -> int:
 PARTIAL_FILE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})\.(?P<random>[^.]+)\.partial$")
 
 
+@cache
 def host_tag() -> str:
     """This machine, in eight hex digits: a pid means a process only on the machine that wrote
     it (a ledger on a shared disk is written from several)."""
